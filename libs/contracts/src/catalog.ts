@@ -1,0 +1,38 @@
+import type { MessageDefinition } from "./message.js";
+import { AppCreated, ProcodeConfigChanged } from "./messages/app.js";
+import { IterationCreated, ReleaseRequested } from "./messages/dev.js";
+import { DeploymentFinished, DeploymentStarted, DeploymentWaiting } from "./messages/ops.js";
+import {
+  DeploymentCancelRequested,
+  IterationPhaseChanged,
+  PhasePipelineStatusChanged,
+} from "./messages/pipeline.js";
+import { StageCompleted, StageRequested } from "./messages/stage.js";
+
+/** Every event and command the four services exchange. */
+export const MESSAGES = [
+  AppCreated,
+  ProcodeConfigChanged,
+  IterationCreated,
+  ReleaseRequested,
+  IterationPhaseChanged,
+  PhasePipelineStatusChanged,
+  DeploymentCancelRequested,
+  StageRequested,
+  StageCompleted,
+  DeploymentStarted,
+  DeploymentWaiting,
+  DeploymentFinished,
+] as const satisfies readonly MessageDefinition[];
+
+export type AnyMessageDefinition = (typeof MESSAGES)[number];
+export type MessageType = AnyMessageDefinition["type"];
+
+/** `{ [type]: definition }`: one dispatcher can parse any message by its type. */
+export const MessageCatalog: ReadonlyMap<string, MessageDefinition> = new Map(
+  MESSAGES.map((m) => [m.type, m]),
+);
+
+export function messageDefinition(type: string): MessageDefinition | undefined {
+  return MessageCatalog.get(type);
+}

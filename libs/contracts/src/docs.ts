@@ -1,0 +1,53 @@
+import { MESSAGES } from "./catalog.js";
+import { RPC, STREAMS, messageSubject, streamName } from "./subjects.js";
+
+/**
+ * docs/messages.md, rendered from the catalog so the document cannot drift from the code
+ * (a test compares the committed file with this output; `pnpm docs:messages` rewrites it).
+ */
+export function renderMessagesDoc(): string {
+  const env = "procode";
+  const lines: string[] = [
+    "# Messages",
+    "",
+    "Generated from `libs/contracts/src/catalog.ts` by `pnpm docs:messages`; do not edit by hand.",
+    "",
+    "Every message is a JSON envelope `{ id, type, version, occurredAt, correlationId, data }`.",
+    "`id` is also the JetStream `Nats-Msg-Id`, so a re-published event is dropped as a duplicate within",
+    "the stream's two-minute window; consumers are idempotent beyond it (an inbox of processed ids, or",
+    "a natural key such as pipeline + stage + attempt). `correlationId` is the id of the REST call that",
+    "caused the message and is carried into every log line of every service that handles it.",
+    "",
+    "Subjects start with the installation's environment name (`ENV_NAME`, default `procode`), so two",
+    "installations can share one NATS cluster. Events and commands are written to an outbox table in the",
+    "same transaction as the change that caused them and relayed to JetStream (SPEC 2).",
+    "",
+    "## Streams",
+    "",
+    "| stream | subjects |",
+    "|---|---|",
+    ...Object.entries(STREAMS).map(
+      ([key, seg]) => `| \`${streamName(env, key as keyof typeof STREAMS)}\` | \`${env}.${seg}.>\` |`,
+    ),
+    "",
+    "## Events and commands",
+    "",
+    "| type | kind | subject | publisher | consumers | why |",
+    "|---|---|---|---|---|---|",
+    ...MESSAGES.map(
+      (m) =>
+        `| \`${m.type}\` | ${m.kind} | \`${messageSubject(env, m.type, m.perStage ? "<STAGE>" : undefined)}\` | ${m.publisher} | ${m.consumers.join(", ")} | ${m.description} |`,
+    ),
+    "",
+    "## Request/reply",
+    "",
+    "Core NATS request/reply (not persisted), zod-validated both ways, bounded by `RPC_TIMEOUT_MS`; a peer",
+    "that does not answer gives the caller a 503 envelope (code 9003), never a hang.",
+    "",
+    "| subject | caller | answerer | why |",
+    "|---|---|---|---|",
+    `| \`${env}.${RPC.PROCEED_ITERATION}\` | dev-svc | pipeline-engine | Move an iteration to its next phase; for RELEASE also create (idempotently, per iteration_phase) the phase pipeline and answer its id, which \`POST /iterations/{id}/proceed\` and \`/release\` return at once. |`,
+    "",
+  ];
+  return lines.join("\n");
+}

@@ -1,0 +1,62 @@
+/**
+ * The product's error codes (SPEC 3). 0 is success; the others carry the HTTP status they are sent
+ * with. Ranges: 1xxx app, 2xxx iteration, 3xxx pipeline, 4xxx ops/deploy, 5xxx auth/security,
+ * 9xxx internal. New codes are added here and nowhere else.
+ */
+export const ErrorCodes = {
+  SUCCESS: { code: 0, httpStatus: 200, meaning: "success" },
+
+  INVALID_PARAMETER: { code: 1001, httpStatus: 400, meaning: "invalid parameter" },
+  APP_NAME_TAKEN: { code: 1002, httpStatus: 409, meaning: "app name already exists" },
+  GIT_REPO_UNREACHABLE: { code: 1003, httpStatus: 400, meaning: "git repository not reachable" },
+  APP_NOT_FOUND: { code: 1004, httpStatus: 404, meaning: "app not found" },
+  REPO_NOT_BOUND: { code: 1005, httpStatus: 409, meaning: "the app has no repository binding yet" },
+  GIT_PROVIDER_UNAVAILABLE: { code: 1006, httpStatus: 503, meaning: "git provider unavailable" },
+  GIT_PROVIDER_REJECTED: { code: 1007, httpStatus: 502, meaning: "git provider rejected the request" },
+
+  PHASE_CANNOT_PROCEED: { code: 2001, httpStatus: 409, meaning: "iteration's current phase cannot proceed" },
+  INVALID_TARGET_PHASE: { code: 2002, httpStatus: 400, meaning: "invalid target phase" },
+  PRECONDITION_FAILED: { code: 2003, httpStatus: 409, meaning: "precondition not met" },
+  ITERATION_NOT_FOUND: { code: 2004, httpStatus: 404, meaning: "iteration not found" },
+
+  PIPELINE_STATE_CONFLICT: {
+    code: 3001,
+    httpStatus: 409,
+    meaning: "pipeline state does not allow this action",
+  },
+  MAX_RETRIES_REACHED: { code: 3002, httpStatus: 409, meaning: "maximum retries reached" },
+  PIPELINE_NOT_FOUND: { code: 3004, httpStatus: 404, meaning: "pipeline not found" },
+  RELEASE_IN_PROGRESS: { code: 3005, httpStatus: 409, meaning: "another release of this app is running" },
+
+  DEPLOYMENT_NOT_FOUND: { code: 4004, httpStatus: 404, meaning: "deployment not found" },
+  OPS_UNAVAILABLE: { code: 4005, httpStatus: 503, meaning: "ops module unavailable" },
+
+  UNAUTHENTICATED: { code: 5001, httpStatus: 401, meaning: "missing or invalid credentials" },
+  BAD_SIGNATURE: { code: 5002, httpStatus: 401, meaning: "signature missing, invalid or stale" },
+  FORBIDDEN: { code: 5003, httpStatus: 403, meaning: "not allowed" },
+  CREDENTIAL_NOT_FOUND: { code: 5004, httpStatus: 404, meaning: "credential not found" },
+
+  INTERNAL: { code: 9001, httpStatus: 500, meaning: "internal error" },
+  ROUTE_NOT_FOUND: { code: 9002, httpStatus: 404, meaning: "no such route" },
+  DEPENDENCY_UNAVAILABLE: {
+    code: 9003,
+    httpStatus: 503,
+    meaning: "a service this call needs did not answer",
+  },
+  PAYLOAD_TOO_LARGE: { code: 9004, httpStatus: 413, meaning: "request body too large" },
+  UNSUPPORTED_MEDIA_TYPE: { code: 9005, httpStatus: 415, meaning: "unsupported content type" },
+} as const;
+
+export type ErrorName = Exclude<keyof typeof ErrorCodes, "SUCCESS">;
+export type ErrorCode = (typeof ErrorCodes)[ErrorName]["code"];
+
+const byCode = new Map<number, { name: ErrorName; httpStatus: number; meaning: string }>(
+  (Object.entries(ErrorCodes) as [keyof typeof ErrorCodes, (typeof ErrorCodes)[keyof typeof ErrorCodes]][])
+    .filter(([name]) => name !== "SUCCESS")
+    .map(([name, e]) => [e.code, { name: name as ErrorName, httpStatus: e.httpStatus, meaning: e.meaning }]),
+);
+
+/** Looks a code up; unknown codes are treated as internal errors. */
+export function describeErrorCode(code: number): { name: ErrorName; httpStatus: number; meaning: string } {
+  return byCode.get(code) ?? { name: "INTERNAL", httpStatus: 500, meaning: ErrorCodes.INTERNAL.meaning };
+}

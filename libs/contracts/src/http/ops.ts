@@ -1,0 +1,77 @@
+import { z } from "zod";
+import { DeployConfig } from "../settings.js";
+
+/**
+ * The ops module's API (seed 3.10). ops-gateway is its only client; the reference ops module
+ * implements it. Responses use the same `{code, data}` envelope (message optional there).
+ */
+export const OpsEnvelope = <T extends z.ZodType>(data: T) =>
+  z.object({ code: z.number().int(), message: z.string().optional(), data: data.nullable().optional() });
+
+export const CreateDeployRequest = z.object({
+  appId: z.number().int().positive(),
+  image: z.string().min(1).max(500),
+  config: DeployConfig,
+});
+export type CreateDeployRequest = z.infer<typeof CreateDeployRequest>;
+
+/** Statuses are kept as strings: any ops server may add its own; SUCCESS and FAILED are terminal. */
+export const CreateDeployResponse = z.object({ deployId: z.string().min(1), status: z.string() });
+export type CreateDeployResponse = z.infer<typeof CreateDeployResponse>;
+
+export const DeployStatusResponse = z.object({
+  deployId: z.string(),
+  status: z.string(),
+  message: z.string().optional().default(""),
+});
+export type DeployStatusResponse = z.infer<typeof DeployStatusResponse>;
+
+/** Seed 3.10 callback body. */
+export const DeployCallback = z.object({
+  deployId: z.string().min(1).max(200),
+  status: z.string().min(1).max(50),
+  message: z.string().max(5000).optional().default(""),
+  timestamp: z.string(),
+});
+export type DeployCallback = z.infer<typeof DeployCallback>;
+
+export const DeployCallbackResponse = z.object({
+  deployId: z.string(),
+  accepted: z.boolean(),
+  /** What the callback did: APPLIED (first terminal status), RECORDED (progress or audit only). */
+  effect: z.enum(["APPLIED", "RECORDED"]),
+});
+export type DeployCallbackResponse = z.infer<typeof DeployCallbackResponse>;
+
+export const OPS_TERMINAL_STATUSES = ["SUCCESS", "FAILED", "CANCELLED"] as const;
+export function isTerminalOpsStatus(status: string): boolean {
+  return (OPS_TERMINAL_STATUSES as readonly string[]).includes(status.toUpperCase());
+}
+
+/**
+ * Callback authentication (SPEC 5b): HMAC-SHA256 with the shared secret over
+ * `<timestamp>.<raw body>`, hex, sent as `sha256=<hex>`; the timestamp (unix seconds) must be
+ * within five minutes of the receiver's clock.
+ */
+export const OPS_SIGNATURE_HEADER = "x-ops-signature";
+export const OPS_TIMESTAMP_HEADER = "x-ops-timestamp";
+export const OPS_REPLAY_WINDOW_SECONDS = 300;
+
+/** Image builder API of the reference ops module (SPEC 9): same shape as deployments. */
+export const CreateBuildRequest = z.object({
+  appId: z.number().int().positive(),
+  commitId: z.string().min(1),
+  dockerfile: z.string().min(1),
+  image: z.string().min(1).max(500),
+  repoUrl: z.string().optional(),
+});
+export type CreateBuildRequest = z.infer<typeof CreateBuildRequest>;
+
+export const BuildStatusResponse = z.object({
+  buildId: z.string(),
+  status: z.string(),
+  message: z.string().optional().default(""),
+  image: z.string().optional(),
+  digest: z.string().optional(),
+});
+export type BuildStatusResponse = z.infer<typeof BuildStatusResponse>;

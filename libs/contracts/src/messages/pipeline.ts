@@ -1,0 +1,66 @@
+import { z } from "zod";
+import {
+  IterationMachineState,
+  IterationStatus,
+  PhaseMachineState,
+  PhaseStage,
+  PipelineStatus,
+} from "../enums.js";
+import { defineMessage } from "../message.js";
+
+export const IterationPhaseChanged = defineMessage({
+  type: "pipeline.iteration_phase_changed.v1",
+  kind: "event",
+  data: z.object({
+    iterationId: z.number().int().positive(),
+    appId: z.number().int().positive(),
+    pipelineId: z.number().int().positive(),
+    phase: IterationMachineState,
+    iterationStatus: IterationStatus,
+    phasePipelineId: z.number().int().positive().nullable(),
+    iterationPhaseId: z.number().int().positive().nullable(),
+    /** Grows with every change of this iteration; consumers apply only newer ones. */
+    sequence: z.number().int().min(1),
+  }),
+  publisher: "pipeline-engine",
+  consumers: ["dev-svc"],
+  description:
+    "The iteration pipeline moved (DEVELOPING, TESTING, STAGING, RELEASE, RELEASED) or its release's phase pipeline changed the iteration's status (RELEASING, FAILED). dev-svc updates the iteration.",
+});
+
+export const PhasePipelineStatusChanged = defineMessage({
+  type: "pipeline.phase_pipeline_status_changed.v1",
+  kind: "event",
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    parentId: z.number().int().positive(),
+    iterationId: z.number().int().positive(),
+    iterationPhaseId: z.number().int().positive(),
+    appId: z.number().int().positive(),
+    status: PipelineStatus,
+    state: PhaseMachineState,
+    failedStage: PhaseStage.nullable(),
+    error: z.string().nullable(),
+    rollback: z.boolean(),
+    sequence: z.number().int().min(1),
+  }),
+  publisher: "pipeline-engine",
+  consumers: ["dev-svc"],
+  description:
+    "A phase pipeline was created, started, finished (SUCCESS, FAILED, CANCELLED) or resumed. dev-svc records it on the iteration_phase row.",
+});
+
+export const DeploymentCancelRequested = defineMessage({
+  type: "pipeline.deployment_cancel_requested.v1",
+  kind: "command",
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    attempt: z.number().int().min(1),
+    deployId: z.string().nullable(),
+    reason: z.string(),
+  }),
+  publisher: "pipeline-engine",
+  consumers: ["ops-gateway"],
+  description:
+    "A pipeline was cancelled at DEPLOY: stop polling and ask ops to stop the deployment where it can.",
+});

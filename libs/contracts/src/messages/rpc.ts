@@ -1,0 +1,44 @@
+import { z } from "zod";
+import { IterationMachineState, PipelineStatus } from "../enums.js";
+import { Actor } from "../message.js";
+
+/** Request/reply envelope: the same fields as a message, minus the stream. */
+export function RpcRequest<S extends z.ZodType>(data: S) {
+  return z.object({ id: z.uuid(), correlationId: z.string().min(1).max(200), data });
+}
+
+/** A reply is either data or an error with a product code (e.g. 2001) and a message. */
+export function RpcReply<S extends z.ZodType>(data: S) {
+  return z.discriminatedUnion("ok", [
+    z.object({ ok: z.literal(true), data }),
+    z.object({ ok: z.literal(false), error: z.object({ code: z.number().int(), message: z.string() }) }),
+  ]);
+}
+
+export const ProceedIterationRequest = z.object({
+  iterationId: z.number().int().positive(),
+  appId: z.number().int().positive(),
+  /** Validated by the engine: unknown or backwards -> 2002. */
+  targetPhase: z.string(),
+  /** RELEASE only: the iteration_phase row dev-svc recorded, with its tag. */
+  release: z
+    .object({
+      iterationPhaseId: z.number().int().positive(),
+      tag: z.string(),
+      branch: z.string(),
+      commitId: z.string().nullable(),
+      rollback: z.boolean(),
+    })
+    .optional(),
+  actor: Actor,
+});
+export type ProceedIterationRequest = z.infer<typeof ProceedIterationRequest>;
+
+export const ProceedIterationReply = z.object({
+  iterationId: z.number().int().positive(),
+  iterationPipelineId: z.number().int().positive(),
+  currentPhase: IterationMachineState,
+  phasePipelineId: z.number().int().positive().nullable(),
+  phasePipelineStatus: PipelineStatus.nullable(),
+});
+export type ProceedIterationReply = z.infer<typeof ProceedIterationReply>;

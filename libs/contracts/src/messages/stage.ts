@@ -1,0 +1,106 @@
+import { z } from "zod";
+import { PhaseStage, StageOutcome } from "../enums.js";
+import { defineMessage } from "../message.js";
+import { DeployConfig } from "../settings.js";
+import { StageConfig } from "../stage-config.js";
+
+/** One check CODE_CHECK ran, with where it failed when it did. */
+export const CodeCheckResult = z.object({
+  name: z.string(),
+  passed: z.boolean(),
+  message: z.string(),
+  file: z.string().optional(),
+  line: z.number().int().optional(),
+});
+export type CodeCheckResult = z.infer<typeof CodeCheckResult>;
+
+/** Seed 3.5 checkpoint outputs, which are also the inputs of later stages. */
+export const CodeCheckOutput = z.object({
+  commitId: z.string(),
+  checks: z.array(CodeCheckResult),
+  dependencyFile: z.string().optional(),
+  entryPoint: z.string().optional(),
+  pythonVersion: z.string().optional(),
+});
+export type CodeCheckOutput = z.infer<typeof CodeCheckOutput>;
+
+export const BuildOutput = z.object({
+  dockerfile: z.string(),
+  baseImage: z.string().optional(),
+});
+export type BuildOutput = z.infer<typeof BuildOutput>;
+
+export const PackageOutput = z.object({
+  image: z.string(),
+  digest: z.string().optional(),
+  buildId: z.string().optional(),
+});
+export type PackageOutput = z.infer<typeof PackageOutput>;
+
+export const DeployOutput = z.object({
+  deployId: z.string(),
+  message: z.string().optional(),
+});
+export type DeployOutput = z.infer<typeof DeployOutput>;
+
+/** Outputs of the stages that succeeded so far, by stage. */
+export const StageInputs = z.object({
+  CODE_CHECK: CodeCheckOutput.optional(),
+  BUILD: BuildOutput.optional(),
+  PACKAGE: PackageOutput.optional(),
+});
+export type StageInputs = z.infer<typeof StageInputs>;
+
+export const StageError = z.object({
+  message: z.string(),
+  /** Which check, file, or outside call failed. */
+  details: z.record(z.string(), z.unknown()).optional(),
+  /** False when re-running cannot help (e.g. a syntax error); the engine still follows the stage config. */
+  retryable: z.boolean().default(true),
+});
+export type StageError = z.infer<typeof StageError>;
+
+export const StageRequested = defineMessage({
+  type: "stage.requested.v1",
+  kind: "command",
+  perStage: true,
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    stage: PhaseStage,
+    /** 1 for the first run of a stage; each retry or resume of it adds one. */
+    attempt: z.number().int().min(1),
+    appId: z.number().int().positive(),
+    team: z.string(),
+    iterationId: z.number().int().positive(),
+    iterationPhaseId: z.number().int().positive(),
+    tag: z.string(),
+    rollback: z.boolean(),
+    stageConfig: StageConfig,
+    inputs: StageInputs,
+    /** DEPLOY only: what ops receives as `config`. */
+    deployConfig: DeployConfig.optional(),
+  }),
+  publisher: "pipeline-engine",
+  consumers: ["dev-svc", "ops-gateway"],
+  description:
+    "Run one attempt of a stage. CODE_CHECK, BUILD and PACKAGE are run by dev-svc, DEPLOY by ops-gateway. Re-published until a result arrives or the pipeline leaves the stage; runners are idempotent per (pipelineId, stage, attempt).",
+});
+
+export const StageCompleted = defineMessage({
+  type: "stage.completed.v1",
+  kind: "event",
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    stage: PhaseStage,
+    attempt: z.number().int().min(1),
+    outcome: StageOutcome,
+    output: z.record(z.string(), z.unknown()).nullable(),
+    error: StageError.nullable(),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+  }),
+  publisher: "dev-svc",
+  consumers: ["pipeline-engine"],
+  description:
+    "The result of one stage attempt with its output (CODE_CHECK commitId and checks, BUILD dockerfile, PACKAGE image). A result for an attempt that is no longer current changes nothing.",
+});

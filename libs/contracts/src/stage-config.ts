@@ -1,0 +1,91 @@
+import { z } from "zod";
+import { DriveMode, IterationPhase, PhaseStage, RetryMode } from "./enums.js";
+
+/**
+ * One stage's configuration (seed 2.5 StageConfig; stored as JSON on the pipeline, seed 4.1).
+ * pollInterval / pollTimeout are seconds and only meaningful for ASYNC stages.
+ */
+export const StageConfig = z.object({
+  driveMode: DriveMode,
+  retryMode: RetryMode,
+  maxRetries: z.number().int().min(0).max(20),
+  pollInterval: z.number().int().min(1).max(3600).optional(),
+  pollTimeout: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .optional(),
+});
+export type StageConfig = z.infer<typeof StageConfig>;
+
+/** A partial override of one stage's configuration (per app, per pipeline). */
+export const StageConfigOverride = StageConfig.partial().strict();
+export type StageConfigOverride = z.infer<typeof StageConfigOverride>;
+
+export const IterationStageConfigs = z.record(IterationPhase, StageConfig);
+export type IterationStageConfigs = Record<IterationPhase, StageConfig>;
+
+export const PhaseStageConfigs = z.object({
+  CODE_CHECK: StageConfig,
+  BUILD: StageConfig,
+  PACKAGE: StageConfig,
+  DEPLOY: StageConfig,
+});
+export type PhaseStageConfigs = z.infer<typeof PhaseStageConfigs>;
+
+/** Overrides of the phase pipeline's stages, e.g. `{ "PACKAGE": { "driveMode": "MANUAL" } }`. */
+export const PhaseStageConfigOverrides = z.partialRecord(PhaseStage, StageConfigOverride);
+export type PhaseStageConfigOverrides = z.infer<typeof PhaseStageConfigOverrides>;
+
+/** Seed 2.5 / 4.1: every iteration phase is MANUAL. */
+export const ITERATION_STAGE_DEFAULTS: IterationStageConfigs = {
+  DEVELOPING: { driveMode: "MANUAL", retryMode: "MANUAL", maxRetries: 0 },
+  TESTING: { driveMode: "MANUAL", retryMode: "MANUAL", maxRetries: 0 },
+  STAGING: { driveMode: "MANUAL", retryMode: "MANUAL", maxRetries: 0 },
+  RELEASE: { driveMode: "MANUAL", retryMode: "MANUAL", maxRetries: 0 },
+};
+
+/** Seed 2.5 / 4.1 phase pipeline defaults. */
+export const PHASE_STAGE_DEFAULTS: PhaseStageConfigs = {
+  CODE_CHECK: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 3 },
+  BUILD: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 2 },
+  PACKAGE: { driveMode: "AUTO", retryMode: "MANUAL", maxRetries: 0 },
+  DEPLOY: { driveMode: "ASYNC", retryMode: "MANUAL", maxRetries: 0, pollInterval: 30, pollTimeout: 1800 },
+};
+
+/**
+ * The effective phase stage configs: seed defaults, then each layer of overrides in order
+ * (app settings, then per-pipeline). Only DEPLOY may be ASYNC and it must stay ASYNC, since its work
+ * is finished by the ops module's outcome.
+ */
+export function resolvePhaseStageConfigs(
+  ...layers: (PhaseStageConfigOverrides | undefined)[]
+): PhaseStageConfigs {
+  const out: PhaseStageConfigs = structuredClone(PHASE_STAGE_DEFAULTS);
+  for (const layer of layers) {
+    if (!layer) continue;
+    for (const stage of PhaseStage.options) {
+      const o = layer[stage];
+      if (o) out[stage] = { ...out[stage], ...o };
+    }
+  }
+  return PhaseStageConfigs.parse(out);
+}
+
+/** Rules an override must follow, as messages naming the field (empty when valid). */
+export function phaseOverrideProblems(overrides: PhaseStageConfigOverrides): string[] {
+  const problems: string[] = [];
+  for (const [stage, o] of Object.entries(overrides)) {
+    if (!o?.driveMode) continue;
+    if (stage === "DEPLOY" && o.driveMode !== "ASYNC") {
+      problems.push(
+        `stageConfigs.DEPLOY.driveMode: DEPLOY is finished by the ops module and must stay ASYNC`,
+      );
+    }
+    if (stage !== "DEPLOY" && o.driveMode === "ASYNC") {
+      problems.push(`stageConfigs.${stage}.driveMode: only DEPLOY can be ASYNC`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,59 @@
+/**
+ * The only place NATS subject and stream names are written (STYLE.md). Every subject starts with the
+ * installation's environment name (SPEC 5b), so two installations can share one NATS cluster.
+ *
+ * Message subjects are `<env>.<type>` where a message type is `<stream>.<name>.v<major>`, e.g.
+ * `procode.app.created.v1`; per-stage commands add the stage: `procode.stage.requested.v1.CODE_CHECK`.
+ * Request/reply subjects live under `<env>.rpc.` and are not captured by any stream.
+ */
+
+/** JetStream streams, one per publishing domain; the value is the subject segment after the env. */
+export const STREAMS = {
+  APP: "app",
+  DEV: "dev",
+  PIPELINE: "pipeline",
+  STAGE: "stage",
+  OPS: "ops",
+} as const;
+export type StreamKey = keyof typeof STREAMS;
+
+export const ENV_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,30}$/;
+
+function checkEnv(env: string): string {
+  if (!ENV_NAME_PATTERN.test(env)) throw new Error(`invalid environment name "${env}": ${ENV_NAME_PATTERN}`);
+  return env;
+}
+
+/** `procode` + `APP` -> `PROCODE_APP`. */
+export function streamName(env: string, key: StreamKey): string {
+  return `${checkEnv(env).toUpperCase().replace(/-/g, "_")}_${key}`;
+}
+
+/** The subjects a stream captures. */
+export function streamSubjects(env: string, key: StreamKey): string[] {
+  return [`${checkEnv(env)}.${STREAMS[key]}.>`];
+}
+
+/** Subject of a message type, with an optional last token (the stage, for per-stage commands). */
+export function messageSubject(env: string, type: string, suffix?: string): string {
+  return suffix ? `${checkEnv(env)}.${type}.${suffix}` : `${checkEnv(env)}.${type}`;
+}
+
+/** Which stream a message type belongs to (its first segment). */
+export function streamOfType(type: string): StreamKey {
+  const seg = type.split(".")[0];
+  const entry = Object.entries(STREAMS).find(([, v]) => v === seg);
+  if (!entry) throw new Error(`message type "${type}" does not start with a stream segment`);
+  return entry[0] as StreamKey;
+}
+
+/** Request/reply subjects (core NATS, queue groups). */
+export const RPC = {
+  /** dev-svc -> pipeline-engine: move an iteration to a phase; for RELEASE also create the phase pipeline. */
+  PROCEED_ITERATION: "rpc.pipeline.proceed_iteration.v1",
+} as const;
+export type RpcName = (typeof RPC)[keyof typeof RPC];
+
+export function rpcSubject(env: string, name: RpcName): string {
+  return `${checkEnv(env)}.${name}`;
+}

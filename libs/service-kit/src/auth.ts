@@ -1,0 +1,61 @@
+import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import type { Actor } from "@procode/contracts";
+
+/**
+ * Bearer-token verification (SPEC 5b): HS256 with a shared secret, or a JWKS URL in production.
+ * Claims: `sub` (who) and `team` (whose apps the caller may see and act on).
+ */
+export interface AuthOptions {
+  jwtSecret?: string;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export class AuthError extends Error {
+  override name = "AuthError";
+}
+
+export type TokenVerifier = (token: string) => Promise<Actor>;
+
+export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
+  const key = opts.jwksUrl
+    ? createRemoteJWKSet(new URL(opts.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30000 })
+    : undefined;
+  const secret = opts.jwtSecret ? new TextEncoder().encode(opts.jwtSecret) : undefined;
+  if (!key && !secret) throw new Error("auth needs a JWT secret or a JWKS URL");
+  const verifyOpts = {
+    ...(opts.issuer ? { issuer: opts.issuer } : {}),
+    ...(opts.audience ? { audience: opts.audience } : {}),
+  };
+  return async (token) => {
+    let payload: JWTPayload;
+    try {
+      payload = key
+        ? (await jwtVerify(token, key, { ...verifyOpts, algorithms: ["RS256", "ES256", "EdDSA"] })).payload
+        : (await jwtVerify(token, secret!, { ...verifyOpts, algorithms: ["HS256"] })).payload;
+    } catch (err) {
+      throw new AuthError(`invalid token: ${(err as Error).message}`);
+    }
+    const team = payload["team"];
+    if (typeof payload.sub !== "string" || !payload.sub) throw new AuthError("token has no subject (sub)");
+    if (typeof team !== "string" || !team) throw new AuthError("token has no team claim");
+    return { sub: payload.sub, team };
+  };
+}
+
+/** Signs an HS256 token (npm start prints one; tests and benches use it). */
+export async function signToken(
+  actor: Actor,
+  secret: string,
+  opts: { expiresIn?: string; issuer?: string; audience?: string } = {},
+): Promise<string> {
+  let jwt = new SignJWT({ team: actor.team })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(actor.sub)
+    .setIssuedAt()
+    .setExpirationTime(opts.expiresIn ?? "12h");
+  if (opts.issuer) jwt = jwt.setIssuer(opts.issuer);
+  if (opts.audience) jwt = jwt.setAudience(opts.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,151 @@
+import {
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
+import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { STREAMS, streamName, streamSubjects, type StreamKey } from "@procode/contracts";
+import type { Logger } from "./logger.js";
+import { errorMessage, sleep, withTimeout } from "./util.js";
+
+export interface NatsOptions {
+  url: string;
+  /** Connection name shown by the server (the service name). */
+  name: string;
+  /** Environment name: prefix of every subject and stream. */
+  env: string;
+  token?: string;
+  user?: string;
+  password?: string;
+  log: Logger;
+  /** How long to keep trying the first connection before giving up. */
+  firstConnectTimeoutMs?: number;
+}
+
+/** Stream settings: limits retention, kept a week, two-minute duplicate window for Nats-Msg-Id. */
+const STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
+
+/**
+ * A NATS connection with JetStream, tracked for readiness: `connected` turns false on a disconnect
+ * and true again on reconnect, so /readyz reflects an outage within moments.
+ */
+export class NatsHandle {
+  connected = true;
+  private statusLoop: Promise<void>;
+  private streamsEnsuredAt = 0;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly env: string,
+    private readonly log: Logger,
+  ) {
+    this.statusLoop = this.followStatus();
+  }
+
+  static async connect(opts: NatsOptions): Promise<NatsHandle> {
+    const deadline = Date.now() + (opts.firstConnectTimeoutMs ?? 60000);
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      try {
+        const nc = await connect({
+          servers: opts.url,
+          name: opts.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          timeout: 5000,
+          pingInterval: 5000,
+          maxPingOut: 2,
+          ...(opts.token ? { token: opts.token } : {}),
+          ...(opts.user ? { user: opts.user, pass: opts.password ?? "" } : {}),
+        });
+        const jsm = await jetstreamManager(nc, { timeout: 5000 });
+        const handle = new NatsHandle(nc, jetstream(nc, { timeout: 5000 }), jsm, opts.env, opts.log);
+        await handle.ensureStreams();
+        return handle;
+      } catch (err) {
+        if (Date.now() > deadline)
+          throw new Error(`NATS at ${opts.url} is not reachable: ${errorMessage(err)}`);
+        if (attempt === 1 || attempt % 10 === 0) {
+          opts.log.warn({ err: errorMessage(err), url: opts.url }, "waiting for NATS");
+        }
+        await sleep(1000);
+      }
+    }
+  }
+
+  private async followStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === "disconnect") {
+        this.connected = false;
+        this.log.warn("NATS connection lost; reconnecting");
+      } else if (s.type === "reconnect") {
+        this.connected = true;
+        this.log.info("NATS connection restored");
+      }
+    }
+  }
+
+  /** Creates or updates every stream of this environment (idempotent; run at start and after a loss). */
+  async ensureStreams(): Promise<void> {
+    for (const key of Object.keys(STREAMS) as StreamKey[]) {
+      const name = streamName(this.env, key);
+      const config = {
+        name,
+        subjects: streamSubjects(this.env, key),
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        discard: DiscardPolicy.Old,
+        max_age: nanos(STREAM_MAX_AGE_MS),
+        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+        num_replicas: 1,
+      };
+      try {
+        await this.jsm.streams.info(name);
+      } catch {
+        try {
+          await this.jsm.streams.add(config);
+          this.log.info({ stream: name }, "stream created");
+        } catch (err) {
+          if (!/already in use/i.test(errorMessage(err))) throw err;
+        }
+      }
+    }
+    this.streamsEnsuredAt = Date.now();
+  }
+
+  /** Re-creates streams after a JetStream loss, at most every few seconds. */
+  async ensureStreamsSoon(): Promise<void> {
+    if (Date.now() - this.streamsEnsuredAt < 3000) return;
+    this.streamsEnsuredAt = Date.now();
+    try {
+      await this.ensureStreams();
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "could not ensure streams");
+    }
+  }
+
+  /** Readiness: connected and the server answers a round trip. */
+  async ping(): Promise<void> {
+    if (!this.connected || this.nc.isClosed()) throw new Error("NATS disconnected");
+    await withTimeout(this.nc.flush(), 1500, "NATS");
+  }
+
+  /** Drains subscriptions, flushes what is pending and closes. */
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    try {
+      await withTimeout(this.nc.drain(), 5000, "NATS drain");
+    } catch {
+      await this.nc.close();
+    }
+    await this.statusLoop.catch(() => {});
+  }
+}

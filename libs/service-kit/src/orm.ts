@@ -1,0 +1,135 @@
+import { Migration } from "@mikro-orm/migrations";
+import { Migrator } from "@mikro-orm/migrations";
+import { MikroORM, type EntityManager, type EntitySchema } from "@mikro-orm/postgresql";
+import pg from "pg";
+import type { Logger } from "./logger.js";
+
+export type { EntityManager };
+export type Orm = MikroORM;
+
+/** A migration as MikroORM lists it (static imports, STACK.md). */
+export interface MigrationEntry {
+  name: string;
+  class: new (...args: any[]) => Migration;
+}
+
+export interface OrmOptions {
+  url: string;
+  /** The service's own PostgreSQL schema (SPEC 2: no service reads another's schema). */
+  schema: string;
+  entities: EntitySchema<any, any>[];
+  migrations: MigrationEntry[];
+  poolMax?: number;
+  log: Logger;
+}
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The database of `url`, created when missing (SPEC 8). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ""));
+  if (!name) throw new Error("DATABASE_URL has no database name");
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const found = await client.query("select 1 from pg_database where datname = $1", [name]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`create database "${name.replace(/"/g, '""')}"`);
+      } catch (err) {
+        // Another service created it at the same moment.
+        if ((err as { code?: string }).code !== "42P04") throw err;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Creates the service's schema and runs its migrations under an advisory lock, so several replicas
+ * starting at once migrate exactly once.
+ */
+async function migrate(orm: MikroORM, opts: OrmOptions): Promise<void> {
+  const client = new pg.Client({ connectionString: opts.url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query("select pg_advisory_lock(hashtext($1))", [`procode:migrate:${opts.schema}`]);
+    await client.query(`create schema if not exists "${opts.schema}"`);
+    const done = await orm.getMigrator().up();
+    if (done.length) opts.log.info({ migrations: done.map((m) => m.name) }, "migrations applied");
+  } finally {
+    await client
+      .query("select pg_advisory_unlock(hashtext($1))", [`procode:migrate:${opts.schema}`])
+      .catch(() => {});
+    await client.end();
+  }
+}
+
+/** A fresh ORM for the service (no module-level cache, so tests point each instance at its own DB). */
+export async function initOrm(opts: OrmOptions): Promise<MikroORM> {
+  if (!SCHEMA_PATTERN.test(opts.schema)) throw new Error(`invalid schema name "${opts.schema}"`);
+  await ensureDatabase(opts.url);
+  const orm = await MikroORM.init({
+    clientUrl: opts.url,
+    schema: opts.schema,
+    entities: opts.entities,
+    extensions: [Migrator],
+    migrations: {
+      migrationsList: [...kitMigrations(opts.schema), ...opts.migrations],
+      tableName: "mikro_orm_migrations",
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
+    pool: { min: 0, max: opts.poolMax ?? 10 },
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    debug: false,
+    discovery: { warnWhenNoEntities: false },
+    logger: (message) => opts.log.debug({ orm: true }, message),
+  });
+  await migrate(orm, opts);
+  return orm;
+}
+
+/**
+ * Tables the kit itself needs in every service schema: the transactional outbox and the inbox of
+ * processed message ids (idempotent consumers).
+ */
+export function kitMigrations(schema: string): MigrationEntry[] {
+  class KitOutboxInbox extends Migration {
+    override async up(): Promise<void> {
+      this.addSql(`create table if not exists "${schema}".outbox (
+        id uuid primary key,
+        type text not null,
+        subject text not null,
+        payload jsonb not null,
+        created_at timestamptz not null default now(),
+        published_at timestamptz null,
+        attempts int not null default 0,
+        last_error text null
+      )`);
+      this.addSql(
+        `create index if not exists outbox_unpublished_idx on "${schema}".outbox (created_at) where published_at is null`,
+      );
+      this.addSql(`create table if not exists "${schema}".inbox (
+        consumer text not null,
+        message_id text not null,
+        processed_at timestamptz not null default now(),
+        primary key (consumer, message_id)
+      )`);
+      this.addSql(`create index if not exists inbox_processed_at_idx on "${schema}".inbox (processed_at)`);
+    }
+  }
+  return [{ name: "Migration00000000000000_kit_outbox_inbox", class: KitOutboxInbox }];
+}
+
+/** `select 1` within the time limit (readiness). */
+export async function pingDatabase(orm: MikroORM): Promise<void> {
+  await orm.em.fork().execute("select 1");
+}

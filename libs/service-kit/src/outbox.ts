@@ -1,0 +1,296 @@
+import { randomUUID } from "node:crypto";
+import type { z } from "zod";
+import { messageSubject, type MessageDefinition } from "@procode/contracts";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import type { NatsHandle } from "./nats.js";
+import type { EntityManager, Orm } from "./orm.js";
+import { errorMessage, sleep } from "./util.js";
+
+export interface EmitOptions {
+  /** Last subject token, for per-stage commands. */
+  suffix?: string;
+  /** Overrides the transaction's correlationId. */
+  correlationId?: string;
+}
+
+/** What a use case gets inside `outbox.transaction`. */
+export interface TxContext {
+  em: EntityManager;
+  correlationId: string;
+  /** Records a message to publish once this transaction commits; returns its id. */
+  emit<D extends MessageDefinition>(def: D, data: z.input<D["data"]>, opts?: EmitOptions): string;
+  /**
+   * Records that `consumer` processed message `messageId`, in this transaction. False when it
+   * already had: the caller then changes nothing (idempotent consumer).
+   */
+  claim(consumer: string, messageId: string): Promise<boolean>;
+}
+
+interface OutboxRow {
+  id: string;
+  type: string;
+  subject: string;
+  payload: string;
+}
+
+export interface OutboxOptions {
+  orm: Orm;
+  nats: NatsHandle;
+  schema: string;
+  log: Logger;
+  metrics: Metrics;
+  pollMs: number;
+  /** Published rows (and inbox ids) are kept this long, so events can be re-published after a loss. */
+  retentionHours?: number;
+  publishTimeoutMs?: number;
+}
+
+/**
+ * Transactional outbox (SPEC 2). Events are rows written in the caller's transaction; after commit
+ * they are published at once (fast path) with Nats-Msg-Id = event id, and a poller re-publishes
+ * whatever the fast path could not (NATS down, process crashed between commit and publish).
+ * JetStream drops duplicates within its window and consumers are idempotent beyond it.
+ */
+export class Outbox {
+  private readonly table: string;
+  private readonly inbox: string;
+  private markQueue: string[] = [];
+  private markTimer: NodeJS.Timeout | undefined;
+  private inFlight = new Set<Promise<void>>();
+  private stopping = false;
+  private pollLoop: Promise<void> | undefined;
+  private pollWake: (() => void) | undefined;
+  private lastPurge = 0;
+  private publishFailing = false;
+
+  constructor(private readonly opts: OutboxOptions) {
+    this.table = `"${opts.schema}".outbox`;
+    this.inbox = `"${opts.schema}".inbox`;
+  }
+
+  /** Builds a validated message envelope for `def`. */
+  static envelope<D extends MessageDefinition>(
+    def: D,
+    data: unknown,
+    correlationId: string,
+    id = randomUUID(),
+  ) {
+    return def.envelope.parse({
+      id,
+      type: def.type,
+      version: def.version,
+      occurredAt: new Date().toISOString(),
+      correlationId,
+      data,
+    }) as z.infer<D["envelope"]>;
+  }
+
+  /**
+   * Runs `fn` in a transaction; the messages it emits are written in that transaction and published
+   * after it commits. `em` defaults to a fresh fork of the ORM's entity manager.
+   */
+  async transaction<T>(
+    correlationId: string,
+    fn: (tx: TxContext) => Promise<T>,
+    em?: EntityManager,
+  ): Promise<T> {
+    const base = em ?? this.opts.orm.em.fork();
+    let rows: OutboxRow[] = [];
+    const result = await base.transactional(async (tem) => {
+      rows = [];
+      const tx: TxContext = {
+        em: tem,
+        correlationId,
+        emit: (def, data, opts) => {
+          if (def.perStage && !opts?.suffix)
+            throw new Error(`${def.type} needs a subject suffix (the stage)`);
+          const message = Outbox.envelope(def, data, opts?.correlationId ?? correlationId);
+          rows.push({
+            id: message.id,
+            type: def.type,
+            subject: messageSubject(this.opts.nats.env, def.type, opts?.suffix),
+            payload: JSON.stringify(message),
+          });
+          return message.id;
+        },
+        claim: async (consumer, messageId) => {
+          const res = await tem.execute<{ affectedRows: number }>(
+            `insert into ${this.inbox} (consumer, message_id) values (?, ?) on conflict do nothing`,
+            [consumer, messageId],
+            "run",
+          );
+          return res.affectedRows === 1;
+        },
+      };
+      const out = await fn(tx);
+      if (rows.length > 0) {
+        await tem.execute(
+          `insert into ${this.table} (id, type, subject, payload) values ${rows.map(() => "(?, ?, ?, ?::jsonb)").join(", ")}`,
+          rows.flatMap((r) => [r.id, r.type, r.subject, r.payload]),
+          "run",
+        );
+      }
+      return out;
+    });
+    if (rows.length > 0) this.dispatch(rows);
+    return result;
+  }
+
+  /** Fast path: publish rows that were just committed; failures are left for the poller. */
+  private dispatch(rows: OutboxRow[]): void {
+    if (this.stopping || !this.opts.nats.connected) return this.wakePoller();
+    const p = this.publishAll(rows, "fast")
+      .then(() => undefined)
+      .catch((err) =>
+        this.opts.log.debug({ err: errorMessage(err) }, "fast publish failed; poller will retry"),
+      );
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async publishAll(
+    rows: OutboxRow[],
+    path: "fast" | "poll",
+  ): Promise<{ ok: string[]; failed: Map<string, string> }> {
+    const results = await Promise.allSettled(
+      rows.map((r) =>
+        this.opts.nats.js.publish(r.subject, r.payload, {
+          msgID: r.id,
+          timeout: this.opts.publishTimeoutMs ?? 5000,
+        }),
+      ),
+    );
+    const ok: string[] = [];
+    const failed = new Map<string, string>();
+    results.forEach((res, i) => {
+      const id = rows[i]!.id;
+      if (res.status === "fulfilled") ok.push(id);
+      else failed.set(id, errorMessage(res.reason));
+    });
+    if (ok.length) {
+      this.opts.metrics.outboxPublished.labels(path).inc(ok.length);
+      if (path === "fast") this.queueMarks(ok);
+    }
+    if (failed.size) {
+      const first = [...failed.values()][0]!;
+      if (!this.publishFailing)
+        this.opts.log.warn({ err: first, count: failed.size }, "publishing events failed; will retry");
+      this.publishFailing = true;
+      if (/stream|no responders|503/i.test(first)) void this.opts.nats.ensureStreamsSoon();
+      this.wakePoller();
+    } else if (ok.length && this.publishFailing) {
+      this.publishFailing = false;
+      this.opts.log.info("publishing events works again");
+    }
+    return { ok, failed };
+  }
+
+  private queueMarks(ids: string[]): void {
+    this.markQueue.push(...ids);
+    if (this.markQueue.length >= 500) return void this.flushMarks();
+    this.markTimer ??= setTimeout(() => void this.flushMarks(), 25);
+  }
+
+  private async flushMarks(): Promise<void> {
+    clearTimeout(this.markTimer);
+    this.markTimer = undefined;
+    const ids = this.markQueue.splice(0);
+    if (!ids.length) return;
+    try {
+      await this.markPublished(this.opts.orm.em.fork(), ids);
+    } catch (err) {
+      // Not fatal: the poller publishes them again and JetStream drops the duplicates.
+      this.opts.log.warn({ err: errorMessage(err), count: ids.length }, "could not mark events as published");
+    }
+  }
+
+  private async markPublished(em: EntityManager, ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await em.execute(
+      `update ${this.table} set published_at = now() where id in (${ids.map(() => "?").join(", ")})`,
+      ids,
+      "run",
+    );
+  }
+
+  /** Starts the poller that publishes what the fast path did not. */
+  start(): void {
+    this.pollLoop ??= this.poll();
+  }
+
+  private wakePoller(): void {
+    this.pollWake?.();
+  }
+
+  private async poll(): Promise<void> {
+    while (!this.stopping) {
+      let published = 0;
+      try {
+        published = await this.pollOnce();
+        await this.purgeIfDue();
+      } catch (err) {
+        this.opts.log.warn({ err: errorMessage(err) }, "outbox poll failed");
+      }
+      if (published >= 200) continue; // a backlog: keep going
+      await new Promise<void>((resolve) => {
+        this.pollWake = resolve;
+        void sleep(this.opts.pollMs).then(resolve);
+      });
+      this.pollWake = undefined;
+    }
+  }
+
+  /** One pass of the poller: publishes up to 500 pending events older than a moment. Returns how many. */
+  async pollOnce(minAgeMs = 300): Promise<number> {
+    if (!this.opts.nats.connected) return 0;
+    const em = this.opts.orm.em.fork();
+    return em.transactional(async (tem) => {
+      const rows = await tem.execute<OutboxRow[]>(
+        `select id::text as id, type, subject, payload::text as payload from ${this.table}
+         where published_at is null and created_at < now() - (? || ' milliseconds')::interval
+         order by created_at limit 500 for update skip locked`,
+        [String(minAgeMs)],
+        "all",
+      );
+      this.opts.metrics.outboxBacklog.set(rows.length);
+      if (!rows.length) return 0;
+      const { ok, failed } = await this.publishAll(rows, "poll");
+      await this.markPublished(tem, ok);
+      for (const [id, err] of failed) {
+        await tem.execute(
+          `update ${this.table} set attempts = attempts + 1, last_error = ? where id = ?`,
+          [err.slice(0, 500), id],
+          "run",
+        );
+      }
+      return ok.length;
+    });
+  }
+
+  private async purgeIfDue(): Promise<void> {
+    if (Date.now() - this.lastPurge < 3600_000) return;
+    this.lastPurge = Date.now();
+    const hours = this.opts.retentionHours ?? 24 * 7;
+    const em = this.opts.orm.em.fork();
+    await em.execute(
+      `delete from ${this.table} where published_at < now() - (? || ' hours')::interval`,
+      [String(hours)],
+      "run",
+    );
+    await em.execute(
+      `delete from ${this.inbox} where processed_at < now() - (? || ' hours')::interval`,
+      [String(hours + 24)],
+      "run",
+    );
+  }
+
+  /** Waits for in-flight publishes, writes pending marks, stops the poller. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakePoller();
+    await Promise.allSettled([...this.inFlight]);
+    await this.flushMarks();
+    await this.pollLoop?.catch(() => {});
+  }
+}

@@ -1,0 +1,184 @@
+import type { DestinationStream } from "pino";
+import type { z } from "zod";
+import type { ServiceName } from "@procode/contracts";
+import { createTokenVerifier, type TokenVerifier } from "./auth.js";
+import { ConfigError, loadConfig, type BaseConfig } from "./config.js";
+import { ConsumerGroup } from "./consumer.js";
+import { createHttpServer, type HttpServer } from "./http.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { NatsHandle } from "./nats.js";
+import { initOrm, pingDatabase, type MigrationEntry, type Orm } from "./orm.js";
+import { Outbox } from "./outbox.js";
+import { errorMessage, withTimeout } from "./util.js";
+
+/** Everything a service's use cases, routes and consumers are built from (no DI container). */
+export interface ServiceDeps<C extends BaseConfig = BaseConfig> {
+  service: ServiceName;
+  config: C;
+  log: Logger;
+  metrics: Metrics;
+  orm: Orm;
+  nats: NatsHandle;
+  outbox: Outbox;
+  consumers: ConsumerGroup;
+  app: HttpServer;
+  verifyToken: TokenVerifier;
+}
+
+/** Background work a service runs beside its routes and consumers (pollers, sweepers, RPC). */
+export interface ServiceParts {
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export interface ServiceDefinition<C extends BaseConfig> {
+  name: ServiceName;
+  /** The service's PostgreSQL schema. */
+  schema: string;
+  configSchema: z.ZodType<C>;
+  entities: NonNullable<Parameters<typeof initOrm>[0]["entities"]>;
+  migrations: MigrationEntry[];
+  /** Registers routes, consumers and background parts; never listens. */
+  build(deps: ServiceDeps<C>): Promise<ServiceParts>;
+}
+
+export interface RuntimeOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Listen on PORT (false in tests that use app.inject). */
+  listen?: boolean;
+  logDestination?: DestinationStream;
+}
+
+export interface ServiceRuntime<C extends BaseConfig> {
+  deps: ServiceDeps<C>;
+  parts: ServiceParts;
+  /** Where the HTTP API listens, when it does. */
+  url: string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * load config -> init ORM (migrations) -> connect NATS (streams) -> build app -> start consumers,
+ * outbox relay and background parts -> listen. `close()` undoes it in reverse: stop taking requests
+ * and messages, finish what is in flight, publish what is pending, drain NATS, close the database.
+ */
+export async function startRuntime<C extends BaseConfig>(
+  def: ServiceDefinition<C>,
+  opts: RuntimeOptions = {},
+): Promise<ServiceRuntime<C>> {
+  const config = loadConfig(def.configSchema, opts.env ?? process.env);
+  const log = createLogger({
+    name: def.name,
+    level: config.LOG_LEVEL,
+    ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+  });
+  const metrics = createMetrics(def.name);
+  const verifyToken = createTokenVerifier({
+    ...(config.AUTH_JWT_SECRET ? { jwtSecret: config.AUTH_JWT_SECRET } : {}),
+    ...(config.AUTH_JWKS_URL ? { jwksUrl: config.AUTH_JWKS_URL } : {}),
+    ...(config.AUTH_ISSUER ? { issuer: config.AUTH_ISSUER } : {}),
+    ...(config.AUTH_AUDIENCE ? { audience: config.AUTH_AUDIENCE } : {}),
+  });
+  const orm = await initOrm({
+    url: config.DATABASE_URL,
+    schema: def.schema,
+    entities: def.entities,
+    migrations: def.migrations,
+    poolMax: config.DB_POOL_MAX,
+    log,
+  });
+  let nats: NatsHandle;
+  try {
+    nats = await NatsHandle.connect({
+      url: config.NATS_URL,
+      name: def.name,
+      env: config.ENV_NAME,
+      log,
+      ...(config.NATS_TOKEN ? { token: config.NATS_TOKEN } : {}),
+      ...(config.NATS_USER ? { user: config.NATS_USER, password: config.NATS_PASSWORD ?? "" } : {}),
+    });
+  } catch (err) {
+    await orm.close();
+    throw err;
+  }
+  const outbox = new Outbox({ orm, nats, schema: def.schema, log, metrics, pollMs: config.OUTBOX_POLL_MS });
+  const consumers = new ConsumerGroup(nats, log, metrics);
+  const app = await createHttpServer({
+    service: def.name,
+    log,
+    verifyToken,
+    metrics,
+    readiness: { database: () => pingDatabase(orm), nats: () => nats.ping() },
+  });
+  const deps: ServiceDeps<C> = {
+    service: def.name,
+    config,
+    log,
+    metrics,
+    orm,
+    nats,
+    outbox,
+    consumers,
+    app,
+    verifyToken,
+  };
+  const parts = await def.build(deps);
+  await app.ready();
+  outbox.start();
+  await consumers.start();
+  await parts.start?.();
+  let url: string | null = null;
+  if (opts.listen) {
+    url = await app.listen({ port: config.PORT, host: config.HOST });
+    log.info({ url }, `${def.name} listening`);
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      const step = async (what: string, fn: () => Promise<unknown>) => {
+        try {
+          await fn();
+        } catch (err) {
+          log.warn({ err: errorMessage(err) }, `shutdown: ${what} failed`);
+        }
+      };
+      await step("http", () => app.close());
+      await step("consumers", () => consumers.stop());
+      await step("background work", async () => parts.stop?.());
+      await step("outbox", () => outbox.stop());
+      await step("nats", () => nats.close());
+      await step("database", () => orm.close());
+      log.info(`${def.name} stopped`);
+    })());
+  return { deps, parts, url, close };
+}
+
+/** main.ts of every service: start, and stop cleanly on SIGINT/SIGTERM within SHUTDOWN_TIMEOUT_MS. */
+export async function runService<C extends BaseConfig>(def: ServiceDefinition<C>): Promise<void> {
+  let runtime: ServiceRuntime<C>;
+  try {
+    runtime = await startRuntime(def, { listen: true });
+  } catch (err) {
+    if (err instanceof ConfigError) process.stderr.write(`${def.name}: ${err.message}\n`);
+    else process.stderr.write(`${def.name}: failed to start: ${errorMessage(err)}\n`);
+    process.exit(1);
+  }
+  const { log, config } = runtime.deps;
+  let signalled = false;
+  const onSignal = (signal: string) => {
+    if (signalled) return;
+    signalled = true;
+    log.info({ signal }, "shutting down");
+    withTimeout(runtime.close(), config.SHUTDOWN_TIMEOUT_MS, "shutdown")
+      .then(() => process.exit(0))
+      .catch((err) => {
+        log.error({ err: errorMessage(err) }, "shutdown did not finish in time; exiting");
+        process.exit(1);
+      });
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled rejection"));
+}

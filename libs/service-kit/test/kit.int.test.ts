@@ -1,0 +1,181 @@
+import { randomUUID } from "node:crypto";
+import { connect } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppCreated, messageSubject } from "@procode/contracts";
+import { createTestInfra, eventually, serviceEnv, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
+import { signToken, startRuntime, type ServiceRuntime } from "../src/index.js";
+import { consumer, producer, snapshot } from "./kit-services.js";
+
+let infra: TestInfra;
+let natsProxy: TcpProxy;
+let prod: ServiceRuntime<any>;
+let cons: ServiceRuntime<any>;
+let token: string;
+
+beforeAll(async () => {
+  infra = await createTestInfra("kit");
+  natsProxy = TcpProxy.forUrl(infra.natsUrl);
+  await natsProxy.start();
+  prod = await startRuntime(producer, { env: serviceEnv(infra, { NATS_URL: natsProxy.url(infra.natsUrl) }) });
+  cons = await startRuntime(consumer, { env: serviceEnv(infra) });
+  token = await signToken({ sub: "alice", team: "t1" }, infra.jwtSecret);
+});
+
+afterAll(async () => {
+  await prod?.close();
+  await cons?.close();
+  await natsProxy?.stop();
+  await infra?.cleanup();
+});
+
+const seen = (name: string) =>
+  sql<{ n: string }>(infra.databaseUrl, `select count(*)::text as n from kit_consumer.seen where name = $1`, [
+    name,
+  ]).then((r) => Number(r[0]!.n));
+
+describe("HTTP conventions of every service", () => {
+  it("answers a bad body with 400 and code 1001 naming the field", async () => {
+    const res = await prod.deps.app.inject({
+      method: "POST",
+      url: "/notes",
+      headers: { authorization: `Bearer ${token}` },
+      payload: { name: "ok", count: "three" },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 1001, data: { fields: [{ field: "count" }] } });
+    expect(res.json().message).toMatch(/^count: /);
+  });
+
+  it("answers malformed JSON with 1001 naming the body", async () => {
+    const res = await prod.deps.app.inject({
+      method: "POST",
+      url: "/notes",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      payload: "{not json",
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 1001, message: "body: is not valid JSON" });
+  });
+
+  it("answers an unknown route with 404 in the envelope", async () => {
+    const res = await prod.deps.app.inject({ method: "GET", url: "/nowhere" });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ code: 9002, message: "no route GET /nowhere", data: null });
+  });
+
+  it("answers a missing or forged token with 401 in the envelope", async () => {
+    const missing = await prod.deps.app.inject({
+      method: "POST",
+      url: "/notes",
+      payload: { name: "a", count: 1 },
+    });
+    expect(missing.statusCode).toBe(401);
+    expect(missing.json()).toMatchObject({ code: 5001, data: null });
+    const forged = await signToken({ sub: "mallory", team: "t1" }, "another-secret-0123456789");
+    const bad = await prod.deps.app.inject({
+      method: "POST",
+      url: "/notes",
+      headers: { authorization: `Bearer ${forged}` },
+      payload: { name: "a", count: 1 },
+    });
+    expect(bad.statusCode).toBe(401);
+    expect(bad.json().code).toBe(5001);
+  });
+
+  it("serves health, readiness, metrics and OpenAPI without a token", async () => {
+    const app = prod.deps.app;
+    expect((await app.inject({ url: "/healthz" })).statusCode).toBe(200);
+    expect((await app.inject({ url: "/readyz" })).json()).toMatchObject({
+      code: 0,
+      data: { status: "ready" },
+    });
+    expect((await app.inject({ url: "/metrics" })).body).toMatch(/http_request_duration_seconds/);
+    const spec = (await app.inject({ url: "/openapi.json" })).json();
+    expect(
+      spec.paths["/notes"].post.requestBody.content["application/json"].schema.properties.count.type,
+    ).toBe("integer");
+  });
+});
+
+describe("outbox and idempotent consumers", () => {
+  it("delivers an event written while NATS is unreachable exactly once, after NATS is back", async () => {
+    natsProxy.cut();
+    await eventually(
+      async () => (await prod.deps.app.inject({ url: "/readyz" })).statusCode === 503,
+      "readyz 503",
+      5000,
+    );
+
+    const res = await prod.deps.app.inject({
+      method: "POST",
+      url: "/notes",
+      headers: { authorization: `Bearer ${token}` },
+      payload: { name: "offline", count: 1 },
+    });
+    expect(res.json()).toMatchObject({ code: 0 });
+    const pending = await sql(
+      infra.databaseUrl,
+      `select id from kit_producer.outbox where published_at is null`,
+    );
+    expect(pending).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await seen("offline")).toBe(0);
+
+    natsProxy.restore();
+    await eventually(
+      async () => (await prod.deps.app.inject({ url: "/readyz" })).statusCode === 200,
+      "readyz 200",
+      10000,
+    );
+    await eventually(async () => (await seen("offline")) === 1, "the consumer's effect", 15000);
+    await eventually(
+      async () =>
+        (await sql(infra.databaseUrl, `select id from kit_producer.outbox where published_at is null`))
+          .length === 0,
+      "the outbox row marked published",
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await seen("offline")).toBe(1);
+  });
+
+  it("applies a message delivered twice only once", async () => {
+    const nc = await connect({ servers: infra.natsUrl });
+    const js = jetstream(nc);
+    const message = {
+      id: randomUUID(),
+      type: AppCreated.type,
+      version: 1,
+      occurredAt: new Date().toISOString(),
+      correlationId: "dup-test",
+      data: snapshot(4242, "twice"),
+    };
+    const subject = messageSubject(infra.envName, AppCreated.type);
+    // Different Nats-Msg-Ids so JetStream stores both: the consumer's inbox must catch the repeat.
+    await js.publish(subject, JSON.stringify(message), { msgID: randomUUID() });
+    await js.publish(subject, JSON.stringify(message), { msgID: randomUUID() });
+    await nc.close();
+    await eventually(async () => (await seen("twice")) >= 1, "the first delivery's effect");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await seen("twice")).toBe(1);
+  });
+
+  it("terminates a message that breaks its contract without stopping the consumer", async () => {
+    const nc = await connect({ servers: infra.natsUrl });
+    const js = jetstream(nc);
+    const subject = messageSubject(infra.envName, AppCreated.type);
+    await js.publish(subject, JSON.stringify({ id: "nope", type: AppCreated.type, data: {} }));
+    await js.publish(subject, "not json at all");
+    const good = {
+      id: randomUUID(),
+      type: AppCreated.type,
+      version: 1,
+      occurredAt: new Date().toISOString(),
+      correlationId: "c",
+      data: snapshot(7, "after-bad"),
+    };
+    await js.publish(subject, JSON.stringify(good));
+    await nc.close();
+    await eventually(async () => (await seen("after-bad")) === 1, "the good message after two bad ones");
+  });
+});

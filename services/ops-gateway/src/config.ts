@@ -1,0 +1,8 @@
+import { z } from "zod";
+import { BaseConfig, requireAuthConfig } from "@procode/service-kit";
+
+/** ops-gateway's environment (parsed once, in main.ts). */
+export const Config = BaseConfig.extend({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8084),
+}).superRefine(requireAuthConfig);
+export type Config = z.infer<typeof Config>;
