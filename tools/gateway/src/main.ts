@@ -1,0 +1,39 @@
+import { z } from "zod";
+import { createLogger, loadConfig } from "@procode/service-kit";
+import { createGateway } from "./gateway.js";
+
+const Config = z.object({
+  /** Where the gateway listens (SPEC 8: 8080). */
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  GATEWAY_HOST: z.string().default("127.0.0.1"),
+  APP_SVC_URL: z.url().default("http://127.0.0.1:8081"),
+  DEV_SVC_URL: z.url().default("http://127.0.0.1:8082"),
+  PIPELINE_ENGINE_URL: z.url().default("http://127.0.0.1:8083"),
+  OPS_GATEWAY_URL: z.url().default("http://127.0.0.1:8084"),
+  /** An upstream that has not answered within this time gets a 503 envelope. */
+  GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(30000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+let config: z.infer<typeof Config>;
+try {
+  config = loadConfig(Config);
+} catch (err) {
+  process.stderr.write(`gateway: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+const log = createLogger({ name: "gateway", level: config.LOG_LEVEL });
+const app = await createGateway({
+  log,
+  timeoutMs: config.GATEWAY_TIMEOUT_MS,
+  upstreams: {
+    "app-svc": config.APP_SVC_URL,
+    "dev-svc": config.DEV_SVC_URL,
+    "pipeline-engine": config.PIPELINE_ENGINE_URL,
+    "ops-gateway": config.OPS_GATEWAY_URL,
+  },
+});
+await app.listen({ port: config.GATEWAY_PORT, host: config.GATEWAY_HOST });
+const stop = () => void app.close().then(() => process.exit(0));
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

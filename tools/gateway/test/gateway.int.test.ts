@@ -1,0 +1,141 @@
+import net from "node:net";
+import Fastify, { type FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "@procode/service-kit";
+import { createGateway } from "../src/gateway.js";
+import type { Upstream } from "../src/routes.js";
+
+interface Seen {
+  upstream: string;
+  method: string;
+  url: string;
+  body: string;
+  headers: Record<string, unknown>;
+}
+
+const seen: Seen[] = [];
+const upstreamServers: FastifyInstance[] = [];
+let gateway: Awaited<ReturnType<typeof createGateway>>;
+let base: string;
+
+/** A request to the gateway over a real socket. */
+async function call(
+  method: string,
+  url: string,
+  init: { headers?: Record<string, string>; body?: string } = {},
+) {
+  const res = await fetch(`${base}${url}`, { method, headers: init.headers, body: init.body });
+  const text = await res.text();
+  return { statusCode: res.status, headers: Object.fromEntries(res.headers), json: () => JSON.parse(text) };
+}
+
+/** A real HTTP server that records what reached it, standing where a service listens. */
+async function recordingServer(name: string): Promise<string> {
+  const app = Fastify();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_r, body, done) => done(null, body));
+  app.all("/*", async (request, reply) => {
+    seen.push({
+      upstream: name,
+      method: request.method,
+      url: request.url,
+      body: typeof request.body === "string" ? request.body : "",
+      headers: request.headers,
+    });
+    return reply.status(201).header("x-upstream", name).send({ code: 0, message: "success", data: { name } });
+  });
+  upstreamServers.push(app);
+  return app.listen({ port: 0, host: "127.0.0.1" });
+}
+
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+beforeAll(async () => {
+  const upstreams: Record<Upstream, string> = {
+    "app-svc": await recordingServer("app-svc"),
+    "dev-svc": await recordingServer("dev-svc"),
+    "pipeline-engine": await recordingServer("pipeline-engine"),
+    "ops-gateway": `http://127.0.0.1:${await closedPort()}`,
+  };
+  gateway = await createGateway({
+    upstreams,
+    log: createLogger({ name: "gateway", level: "silent" }),
+    timeoutMs: 2000,
+  });
+  base = await gateway.listen({ port: 0, host: "127.0.0.1" });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  for (const s of upstreamServers) await s.close();
+});
+
+describe("gateway routing", () => {
+  it.each([
+    ["POST", "/apps", "app-svc"],
+    ["GET", "/apps?page=2&devMode=pro-code", "app-svc"],
+    ["GET", "/apps/12", "app-svc"],
+    ["PUT", "/apps/12/procode-config", "app-svc"],
+    ["GET", "/apps/12/iterations?status=DRAFT", "dev-svc"],
+    ["GET", "/apps/12/repo", "dev-svc"],
+    ["GET", "/apps/12/repo/branches", "dev-svc"],
+    ["GET", "/apps/12/webide?branch=main", "dev-svc"],
+    ["POST", "/iterations", "dev-svc"],
+    ["POST", "/iterations/4/release", "dev-svc"],
+    ["POST", "/credentials", "dev-svc"],
+    ["DELETE", "/credentials/abc", "dev-svc"],
+    ["POST", "/webhooks/gitlab/12", "dev-svc"],
+    ["GET", "/pipelines/789", "pipeline-engine"],
+    ["GET", "/pipelines?refId=4&type=PHASE", "pipeline-engine"],
+    ["POST", "/pipelines/789/resume", "pipeline-engine"],
+  ] as const)("%s %s goes to %s unchanged", async (method, url, upstream) => {
+    const before = seen.length;
+    const res = await call(method, url, { headers: { authorization: "Bearer t" } });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers["x-upstream"]).toBe(upstream);
+    const got = seen[before]!;
+    expect(got).toMatchObject({ upstream, method, url });
+    expect(got.headers["authorization"]).toBe("Bearer t");
+    expect(typeof got.headers["x-correlation-id"]).toBe("string");
+  });
+
+  it("passes bodies through byte for byte, so signatures over the raw body still verify", async () => {
+    const raw = '{ "deployId":"d-1",  "status":"SUCCESS" ,"x":"\\u00e9" }';
+    const before = seen.length;
+    await call("POST", "/webhooks/github/3", {
+      headers: { "content-type": "application/json", "x-hub-signature-256": "sha256=abc" },
+      body: raw,
+    });
+    expect(seen[before]!.body).toBe(raw);
+    expect(seen[before]!.headers["x-hub-signature-256"]).toBe("sha256=abc");
+  });
+
+  it("keeps a caller's correlation id", async () => {
+    const before = seen.length;
+    const res = await call("GET", "/apps", { headers: { "x-correlation-id": "abc-123" } });
+    expect(seen[before]!.headers["x-correlation-id"]).toBe("abc-123");
+    expect(res.statusCode).toBe(201);
+  });
+
+  it("answers 503 in the envelope when the owning service is down", async () => {
+    const res = await call("POST", "/deploy/callback", { body: "{}" });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({
+      code: 9003,
+      message: "ops-gateway is unavailable; retry later",
+      data: null,
+    });
+  });
+
+  it("answers an unknown path with 404 in the envelope", async () => {
+    const res = await call("GET", "/nothing/here");
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ code: 9002, message: "no route GET /nothing/here", data: null });
+  });
+});
