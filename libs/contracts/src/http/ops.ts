@@ -57,6 +57,20 @@ export const OPS_SIGNATURE_HEADER = "x-ops-signature";
 export const OPS_TIMESTAMP_HEADER = "x-ops-timestamp";
 export const OPS_REPLAY_WINDOW_SECONDS = 300;
 
+/**
+ * Sent with `POST /deploy/create` and `POST /build/create`: a create repeated with the same key
+ * (after an answer that was lost) asks for the same deployment again. Servers that do not know the
+ * header ignore it.
+ */
+export const OPS_IDEMPOTENCY_HEADER = "idempotency-key";
+
+/**
+ * `POST /deploy/{id}/cancel`: not in seed 3.10 (the reference ops module offers it); a server
+ * without it answers 404 or 405, which ops-gateway takes as "cannot be stopped from here".
+ */
+export const CancelDeployResponse = z.object({ deployId: z.string(), status: z.string() });
+export type CancelDeployResponse = z.infer<typeof CancelDeployResponse>;
+
 /** Image builder API of the reference ops module (SPEC 9): same shape as deployments. */
 export const CreateBuildRequest = z.object({
   appId: z.number().int().positive(),
@@ -66,6 +80,9 @@ export const CreateBuildRequest = z.object({
   repoUrl: z.string().optional(),
 });
 export type CreateBuildRequest = z.infer<typeof CreateBuildRequest>;
+
+export const CreateBuildResponse = z.object({ buildId: z.string().min(1), status: z.string() });
+export type CreateBuildResponse = z.infer<typeof CreateBuildResponse>;
 
 export const BuildStatusResponse = z.object({
   buildId: z.string(),

@@ -16,7 +16,8 @@ export const DeploymentStarted = defineMessage({
   }),
   publisher: "ops-gateway",
   consumers: ["pipeline-engine"],
-  description: "The ops module accepted a deployment (deployId); the engine fires DEPLOY_START -> DEPLOYING.",
+  description:
+    "The ops module accepted a deployment (deployId); the engine fires DEPLOY_START -> DEPLOYING. Sent again when ops answers after a waiting, and in answer to a repeated request for the same attempt.",
 });
 
 export const DeploymentWaiting = defineMessage({
@@ -42,8 +43,11 @@ export const DeploymentFinished = defineMessage({
     deployId: z.string(),
     outcome: z.enum(["SUCCESS", "FAILED", "TIMEOUT", "CANCELLED"]),
     message: z.string(),
-    /** Which path saw the terminal status first. */
-    via: z.enum(["POLL", "CALLBACK", "TIMEOUT", "CANCEL"]),
+    /**
+     * Which path saw the terminal status first. CREATE: the ops module refused the deployment (or
+     * the request could not be deployed at all); deployId is then empty when ops never gave one.
+     */
+    via: z.enum(["POLL", "CALLBACK", "TIMEOUT", "CANCEL", "CREATE"]),
     finishedAt: z.string(),
   }),
   publisher: "ops-gateway",
