@@ -6,5 +6,6 @@ export default defineConfig({
     projects: ["libs/*", "services/*", "tools/*"],
     maxWorkers: Number(process.env["TEST_WORKERS"] ?? 2),
     fileParallelism: true,
+    passWithNoTests: true,
   },
 });
