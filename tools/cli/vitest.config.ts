@@ -3,5 +3,5 @@ import { sharedProject } from "../../vitest.shared.js";
 
 export default mergeConfig(
   sharedProject,
-  defineProject({ test: { name: "@procode/cli", passWithNoTests: true } }),
+  defineProject({ test: { name: "@procode/cli" } }),
 );
