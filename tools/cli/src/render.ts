@@ -1,0 +1,117 @@
+import type { Checkpoint, Pipeline } from "@procode/contracts";
+
+const useColor = process.stdout.isTTY && !process.env["NO_COLOR"];
+const paint = (code: number, s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const green = (s: string) => paint(32, s);
+export const red = (s: string) => paint(31, s);
+export const yellow = (s: string) => paint(33, s);
+export const cyan = (s: string) => paint(36, s);
+export const dim = (s: string) => paint(90, s);
+export const bold = (s: string) => paint(1, s);
+
+/** A plain table: header, rows, columns padded to their widest cell. */
+export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+  const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? "-" : String(c))));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [bold(line(headers)), ...cells.map(line)].join("\n");
+}
+
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60
+    ? `${m}m${String(s % 60).padStart(2, "0")}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+const PHASE_STAGES = ["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"];
+const ITERATION_STAGES = ["DEVELOPING", "TESTING", "STAGING", "RELEASE"];
+
+export type StageView = "pending" | "running" | "succeeded" | "failed" | "waiting" | "cancelled";
+
+/** The view of one stage: its latest attempt decides, and the pipeline's awaiting/state refine it. */
+export function stageView(p: Pipeline, stage: string): { view: StageView; latest: Checkpoint | undefined } {
+  const attempts = p.checkpoints.filter((c) => c.stage === stage);
+  const latest = attempts[attempts.length - 1];
+  if (p.awaiting && p.awaiting.stage === stage) return { view: "waiting", latest };
+  if (!latest)
+    return { view: p.status === "RUNNING" && p.currentStage === stage ? "running" : "pending", latest };
+  if (latest.status === "SUCCESS") return { view: "succeeded", latest };
+  if (latest.status === "FAILED") {
+    return { view: p.currentStage === stage && p.status === "RUNNING" ? "running" : "failed", latest };
+  }
+  if (latest.status === "CANCELLED") return { view: "cancelled", latest };
+  return { view: p.status === "CANCELLED" ? "cancelled" : "running", latest };
+}
+
+/** The lines `procode pipeline watch` draws for a pipeline at time `now`. */
+export function renderPipeline(p: Pipeline, now = Date.now()): string[] {
+  const stages = p.type === "PHASE" ? PHASE_STAGES : ITERATION_STAGES;
+  const head = `${bold(`pipeline ${p.id}`)} ${dim(`${p.type}${p.tag ? ` ${p.tag}` : ""}${p.rollback ? " rollback" : ""}`)}  ${statusText(p)}`;
+  const lines = [head];
+  for (const stage of stages) {
+    const { view, latest } = stageView(p, stage);
+    const attempt = latest && latest.attempt > 1 ? dim(` (attempt ${latest.attempt})`) : "";
+    const started = latest
+      ? Date.parse(latest.startedAt)
+      : view === "running"
+        ? Date.parse(p.updatedAt)
+        : NaN;
+    const ended = latest?.finishedAt ? Date.parse(latest.finishedAt) : now;
+    const took = Number.isFinite(started) ? duration(ended - started) : "";
+    let text: string;
+    switch (view) {
+      case "pending":
+        text = `${dim("○")} ${stage.padEnd(11)} ${dim("pending")}`;
+        break;
+      case "running": {
+        const deploy =
+          stage === "DEPLOY" && p.deployStatus
+            ? dim(` ${p.deployStatus}${p.deployId ? ` ${p.deployId}` : ""}`)
+            : "";
+        text = `${cyan("●")} ${stage.padEnd(11)} ${cyan(`running ${took}`)}${attempt}${deploy}`;
+        break;
+      }
+      case "succeeded":
+        text = `${green("✔")} ${stage.padEnd(11)} ${green(`succeeded ${took}`)}${attempt}`;
+        break;
+      case "failed":
+        text = `${red("✖")} ${stage.padEnd(11)} ${red(`failed ${took}`)}${attempt}${latest?.error ? `: ${latest.error}` : ""}`;
+        break;
+      case "cancelled":
+        text = `${dim("■")} ${stage.padEnd(11)} ${dim("cancelled")}`;
+        break;
+      case "waiting":
+        text = `${yellow("◆")} ${stage.padEnd(11)} ${yellow("waiting for a person")}`;
+        break;
+    }
+    lines.push(`  ${text}`);
+  }
+  if (p.awaiting) lines.push(`  ${yellow("→")} ${p.awaiting.hint || nextCommand(p)}  ${dim(nextCommand(p))}`);
+  if (p.queued) lines.push(`  ${dim("queued behind another release of this app")}`);
+  return lines;
+}
+
+function statusText(p: Pipeline): string {
+  const s = `${p.status}${p.state !== p.status ? ` (${p.state})` : ""}`;
+  if (p.status === "SUCCESS") return green(s);
+  if (p.status === "FAILED" || p.status === "CANCELLED") return red(s);
+  return cyan(s);
+}
+
+/** The command a person runs to move a waiting pipeline on. */
+export function nextCommand(p: Pipeline): string {
+  if (!p.awaiting) return "";
+  if (p.awaiting.action === "PROCEED") return `procode pipeline proceed ${p.id}`;
+  return `procode pipeline retry ${p.id}   or   procode pipeline resume ${p.id}`;
+}
+
+export function isFinished(p: Pipeline): boolean {
+  return p.status === "SUCCESS" || p.status === "FAILED" || p.status === "CANCELLED";
+}

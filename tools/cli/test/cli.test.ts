@@ -1,0 +1,162 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pipeline } from "@procode/contracts";
+import { renderPipeline, stageView } from "../src/render.js";
+import { watchPipeline } from "../src/watch.js";
+
+const t0 = Date.parse("2026-11-28T10:00:00Z");
+const at = (s: number) => new Date(t0 + s * 1000).toISOString();
+
+function pipeline(over: Partial<Pipeline>): Pipeline {
+  return {
+    id: 7,
+    type: "PHASE",
+    parentId: 3,
+    refId: 5,
+    status: "RUNNING",
+    currentStage: "CODE_CHECK",
+    deployStatus: null,
+    checkpoints: [],
+    createdAt: at(0),
+    updatedAt: at(0),
+    state: "CODE_CHECK",
+    appId: 1,
+    iterationId: 2,
+    deployId: null,
+    currentRetries: 0,
+    stageConfigs: {},
+    tag: "v1.0.0",
+    rollback: false,
+    awaiting: null,
+    queued: false,
+    ...over,
+  };
+}
+
+const ok = (stage: string, s: number, e: number, attempt = 1) => ({
+  stage: stage as never,
+  status: "SUCCESS" as const,
+  attempt,
+  output: {},
+  error: null,
+  startedAt: at(s),
+  finishedAt: at(e),
+});
+
+describe("pipeline view", () => {
+  it("shows succeeded, running with elapsed time, and pending stages", () => {
+    const p = pipeline({
+      currentStage: "BUILD",
+      state: "BUILD",
+      checkpoints: [ok("CODE_CHECK", 0, 3), { ...ok("BUILD", 3, 0), status: "RUNNING", finishedAt: null }],
+    });
+    const lines = renderPipeline(p, t0 + 10_000).join("\n");
+    expect(lines).toMatch(/CODE_CHECK\s+succeeded 3s/);
+    expect(lines).toMatch(/BUILD\s+running 7s/);
+    expect(lines).toMatch(/PACKAGE\s+pending/);
+    expect(lines).toMatch(/DEPLOY\s+pending/);
+  });
+
+  it("shows a failed stage with its error and the commands that move it on", () => {
+    const p = pipeline({
+      status: "FAILED",
+      state: "FAILED",
+      awaiting: { action: "RETRY_OR_RESUME", stage: "CODE_CHECK", hint: "CODE_CHECK failed" },
+      checkpoints: [
+        { ...ok("CODE_CHECK", 0, 2, 4), status: "FAILED", error: "app/main.py:3: invalid syntax" },
+      ],
+    });
+    expect(stageView(p, "CODE_CHECK").view).toBe("waiting");
+    const lines = renderPipeline(p, t0).join("\n");
+    expect(lines).toMatch(/procode pipeline retry 7 +or +procode pipeline resume 7/);
+    const failedOnly = pipeline({
+      status: "FAILED",
+      state: "FAILED",
+      checkpoints: [{ ...ok("BUILD", 0, 2), status: "FAILED", error: "boom" }],
+    });
+    expect(renderPipeline(failedOnly, t0).join("\n")).toMatch(/BUILD\s+failed 2s: boom/);
+  });
+
+  it("shows a stage waiting for a person with the proceed command", () => {
+    const p = pipeline({
+      currentStage: "PACKAGE",
+      state: "PACKAGE",
+      awaiting: { action: "PROCEED", stage: "PACKAGE", hint: "PACKAGE succeeded; waiting for proceed" },
+      checkpoints: [ok("CODE_CHECK", 0, 1), ok("BUILD", 1, 2), ok("PACKAGE", 2, 3)],
+    });
+    const lines = renderPipeline(p, t0).join("\n");
+    expect(lines).toMatch(/PACKAGE\s+waiting for a person/);
+    expect(lines).toMatch(/procode pipeline proceed 7/);
+  });
+});
+
+describe("procode pipeline watch", () => {
+  let server: http.Server;
+  let url = "";
+  const sequences = new Map<number, Pipeline[]>();
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const id = Number(/\/pipelines\/(\d+)/.exec(req.url ?? "")?.[1]);
+      const seq = sequences.get(id);
+      res.setHeader("content-type", "application/json");
+      if (!seq) {
+        res.statusCode = 404;
+        return res.end(JSON.stringify({ code: 3004, message: "pipeline not found", data: null }));
+      }
+      const next = seq.length > 1 ? seq.shift()! : seq[0]!;
+      res.end(JSON.stringify({ code: 0, message: "success", data: next }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("follows the stages and exits 0 when the pipeline succeeds", async () => {
+    sequences.set(1, [
+      pipeline({ id: 1 }),
+      pipeline({
+        id: 1,
+        currentStage: "DEPLOY",
+        state: "DEPLOYING",
+        deployStatus: "DEPLOYING",
+        checkpoints: [ok("CODE_CHECK", 0, 1), ok("BUILD", 1, 2), ok("PACKAGE", 2, 3)],
+      }),
+      pipeline({
+        id: 1,
+        status: "SUCCESS",
+        state: "SUCCESS",
+        checkpoints: [ok("CODE_CHECK", 0, 1), ok("BUILD", 1, 2), ok("PACKAGE", 2, 3), ok("DEPLOY", 3, 9)],
+      }),
+    ]);
+    let text = "";
+    const code = await watchPipeline({ url, token: "t" }, 1, {
+      json: false,
+      intervalMs: 10,
+      isTTY: false,
+      write: (s) => (text += s),
+    });
+    expect(code).toBe(0);
+    expect(text).toMatch(/DEPLOY\s+running .*DEPLOYING/);
+    expect(text).toMatch(/pipeline succeeded/);
+  });
+
+  it("exits non-zero when the pipeline fails, printing JSON lines with --json", async () => {
+    sequences.set(2, [pipeline({ id: 2 }), pipeline({ id: 2, status: "FAILED", state: "FAILED" })]);
+    const lines: string[] = [];
+    const code = await watchPipeline({ url, token: "t" }, 2, {
+      json: true,
+      intervalMs: 10,
+      write: (s) => lines.push(s),
+    });
+    expect(code).toBe(1);
+    expect(lines.map((l) => JSON.parse(l).status)).toEqual(["RUNNING", "FAILED"]);
+  });
+
+  it("reports the envelope's code and message for a missing pipeline", async () => {
+    await expect(watchPipeline({ url, token: "t" }, 99, { json: false, intervalMs: 10 })).rejects.toThrow(
+      "3004 pipeline not found",
+    );
+  });
+});
