@@ -1,7 +1,4 @@
 import { defineProject, mergeConfig } from "vitest/config";
 import { sharedProject } from "../../vitest.shared.js";
 
-export default mergeConfig(
-  sharedProject,
-  defineProject({ test: { name: "@procode/ops-module" } }),
-);
+export default mergeConfig(sharedProject, defineProject({ test: { name: "@procode/ops-module" } }));
