@@ -1,9 +1,29 @@
-import type { ServiceDefinition, ServiceDeps, ServiceParts } from "@procode/service-kit";
+import { KeyRing, type ServiceDefinition, type ServiceDeps, type ServiceParts } from "@procode/service-kit";
 import { Config } from "./config.js";
+import { registerAppRoutes } from "./http/routes/apps.routes.js";
+import { createRepositoryProbe } from "./integrations/repository-probe.js";
+import { AppService } from "./services/app.service.js";
+import { entities } from "./store/entities.js";
 import { migrations } from "./store/migrations.js";
 
-/** Registers app-svc's routes, consumers and background work on the kit's app; never listens. */
-export async function buildApp(_deps: ServiceDeps<Config>): Promise<ServiceParts> {
+/** Registers app-svc's routes on the kit's app; never listens. app-svc consumes no messages. */
+export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
+  const { config } = deps;
+  const probe = createRepositoryProbe({
+    policy: { allowHttp: config.GIT_ALLOW_HTTP, allowHosts: config.GIT_ALLOWED_HOSTS },
+    timeoutMs: config.GIT_PROBE_TIMEOUT_MS,
+    localRoot: config.LOCAL_GIT_ROOT,
+  });
+  const apps = new AppService({
+    orm: deps.orm,
+    outbox: deps.outbox,
+    log: deps.log,
+    keyRing: new KeyRing(config.ENCRYPTION_KEYS),
+    probe,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    localEnabled: config.LOCAL_GIT_ROOT !== undefined,
+  });
+  registerAppRoutes(deps.app, apps);
   return {};
 }
 
@@ -11,7 +31,7 @@ export const service: ServiceDefinition<Config> = {
   name: "app-svc",
   schema: "app",
   configSchema: Config,
-  entities: [],
+  entities,
   migrations,
   build: buildApp,
 };

@@ -1,4 +1,7 @@
 import type { MigrationEntry } from "@procode/service-kit";
+import { Migration20260301000001_app_tables } from "./migrations/Migration20260301000001_app_tables.js";
 
 /** app-svc's migrations, in order (static imports: STACK.md). */
-export const migrations: MigrationEntry[] = [];
+export const migrations: MigrationEntry[] = [
+  { name: "Migration20260301000001_app_tables", class: Migration20260301000001_app_tables },
+];

@@ -1,0 +1,145 @@
+import {
+  resolvePhaseStageConfigs,
+  type App,
+  type AppSnapshot,
+  type ConcurrencyPolicy,
+  type DeployConfig,
+  type DevMode,
+  type GitType,
+  type IterationPhases,
+  type PhaseStageConfigOverrides,
+  type ProcodeConfig,
+  type ProcodeSnapshot,
+  type SealedSecret,
+  type TechStack,
+} from "@procode/contracts";
+
+/** An app as stored (seed 4.1 agent_app plus team, author and revision). */
+export interface AppState {
+  id: number;
+  name: string;
+  devMode: DevMode;
+  techStack: TechStack | null;
+  team: string;
+  createdBy: string;
+  /** Grows with every change the app's events report (AppSnapshot.revision). */
+  revision: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A pro-code app's configuration as stored (seed 4.1 procode_config plus the SPEC 4 settings). */
+export interface ProcodeState {
+  appId: number;
+  gitRepoUrl: string;
+  gitType: GitType;
+  scaffoldTemplate: string | null;
+  credentialId: string | null;
+  credentialRequired: boolean;
+  webhookSecret: SealedSecret;
+  stageConfigs: PhaseStageConfigOverrides;
+  phases: IterationPhases;
+  concurrency: ConcurrencyPolicy;
+  deployConfig: DeployConfig;
+  updatedAt: Date;
+}
+
+/** The configuration fields a change can touch (what an update compares and writes). */
+export type ProcodeSettings = Omit<ProcodeState, "appId" | "updatedAt">;
+
+export function toProcodeConfigView(config: ProcodeState, webhookUrl: string): ProcodeConfig {
+  return {
+    appId: config.appId,
+    gitRepoUrl: config.gitRepoUrl,
+    gitType: config.gitType,
+    scaffoldTemplate: config.scaffoldTemplate,
+    credentialId: config.credentialId,
+    credentialRequired: config.credentialRequired,
+    webhookUrl,
+    stageConfigs: config.stageConfigs,
+    effectiveStageConfigs: resolvePhaseStageConfigs(config.stageConfigs),
+    phases: config.phases,
+    concurrency: config.concurrency,
+    deployConfig: config.deployConfig,
+    updatedAt: config.updatedAt.toISOString(),
+  };
+}
+
+export function toAppView(app: AppState, config: ProcodeState | null, webhookUrl: string | null): App {
+  return {
+    id: app.id,
+    name: app.name,
+    devMode: app.devMode,
+    techStack: app.techStack,
+    team: app.team,
+    createdBy: app.createdBy,
+    procodeConfig: config && webhookUrl ? toProcodeConfigView(config, webhookUrl) : null,
+    createdAt: app.createdAt.toISOString(),
+    updatedAt: app.updatedAt.toISOString(),
+  };
+}
+
+/** What app events carry: the app after the change, with its sealed webhook secret. */
+export function toSnapshot(
+  app: AppState,
+  config: ProcodeState | null,
+  webhookUrl: string | null,
+): AppSnapshot {
+  const procode: ProcodeSnapshot | null =
+    config && webhookUrl
+      ? {
+          gitRepoUrl: config.gitRepoUrl,
+          gitType: config.gitType,
+          credentialId: config.credentialId,
+          scaffoldTemplate: config.scaffoldTemplate,
+          webhookUrl,
+          webhookSecret: config.webhookSecret,
+          credentialRequired: config.credentialRequired,
+          stageConfigs: config.stageConfigs,
+          phases: config.phases,
+          concurrency: config.concurrency,
+          deployConfig: config.deployConfig,
+        }
+      : null;
+  return {
+    appId: app.id,
+    team: app.team,
+    name: app.name,
+    devMode: app.devMode,
+    techStack: app.techStack,
+    revision: app.revision,
+    procode,
+    createdBy: app.createdBy,
+    updatedAt: app.updatedAt.toISOString(),
+  };
+}
+
+/** Deep equality of plain JSON values, key order ignored. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/**
+ * The fields of `next` that differ from `current`. The webhook secret counts as unchanged while
+ * its plaintext is the same, whichever key sealed it (a re-seal is not a change).
+ */
+export function changedSettings(current: ProcodeSettings, next: ProcodeSettings): (keyof ProcodeSettings)[] {
+  const keys: (keyof ProcodeSettings)[] = [
+    "gitRepoUrl",
+    "gitType",
+    "scaffoldTemplate",
+    "credentialId",
+    "credentialRequired",
+    "stageConfigs",
+    "phases",
+    "concurrency",
+    "deployConfig",
+  ];
+  return keys.filter((k) => !sameJson(current[k], next[k]));
+}

@@ -1,0 +1,326 @@
+import {
+  AppCreated,
+  DEFAULT_DEPLOY_CONFIG,
+  DEFAULT_ITERATION_PHASES,
+  phaseOverrideProblems,
+  ProcodeConfigChanged,
+  type Actor,
+  type App,
+  type CreateAppRequest,
+  type ListAppsQuery,
+  type Page,
+  type GitType,
+  type ProcodeConfig,
+  type PutProcodeConfigRequest,
+  type SealedSecret,
+} from "@procode/contracts";
+import {
+  DomainError,
+  invalidParameter,
+  randomSecret,
+  type KeyRing,
+  type Logger,
+  type Orm,
+  type Outbox,
+} from "@procode/service-kit";
+import {
+  changedSettings,
+  toAppView,
+  toProcodeConfigView,
+  toSnapshot,
+  type AppState,
+  type ProcodeSettings,
+  type ProcodeState,
+} from "../domain/app.js";
+import {
+  classifyRepositoryUrl,
+  webhookUrlFor,
+  type Problem,
+  type RepositoryTarget,
+} from "../domain/repository-url.js";
+import type { RepositoryProbe } from "../integrations/repository-probe.js";
+import { AppRepository, isUniqueViolation, type AppWithConfig } from "../store/app.repository.js";
+import { AgentApp, ProcodeConfigRow } from "../store/entities.js";
+
+export interface AppServiceDeps {
+  orm: Orm;
+  outbox: Outbox;
+  log: Logger;
+  /** Seals webhook secrets (the same ring dev-svc opens them with). */
+  keyRing: KeyRing;
+  probe: RepositoryProbe;
+  publicBaseUrl: string;
+  localEnabled: boolean;
+}
+
+function refuse(problem: Problem): DomainError {
+  if (problem.kind === "INVALID_PARAMETER") return invalidParameter(problem.field, problem.rule);
+  return new DomainError(problem.kind, `${problem.field}: ${problem.rule}`, {
+    fields: [{ field: problem.field, message: problem.rule }],
+  });
+}
+
+const notFound = (id: number) => new DomainError("APP_NOT_FOUND", `app ${id} not found`);
+
+/** Fields only a pro-code app can carry (a low-code app given one is told so, not silently ignored). */
+const PROCODE_ONLY = ["gitRepoUrl", "scaffoldTemplate", "gitType", "credentialId"] as const;
+
+/**
+ * Agent apps and their pro-code configuration (seed 3.1, 3.2; SPEC 2, 5, 5b). Validation and the
+ * repository probe happen before the transaction; the name's uniqueness is the database's to decide
+ * (uk_name); every change is written with its event in one transaction (outbox).
+ */
+export class AppService {
+  constructor(private readonly deps: AppServiceDeps) {}
+
+  private webhookUrl(config: { gitType: GitType }, appId: number): string {
+    return webhookUrlFor(this.deps.publicBaseUrl, config.gitType, appId);
+  }
+
+  private view({ app, config }: AppWithConfig): App {
+    const state = config ? toProcodeState(config) : null;
+    return toAppView(toAppState(app), state, state ? this.webhookUrl(state, app.id) : null);
+  }
+
+  /** Classifies a repository URL before any I/O; a refusal throws 1001 naming the field. */
+  private classify(gitRepoUrl: string, gitType: GitType | undefined): RepositoryTarget {
+    const ruling = classifyRepositoryUrl(gitRepoUrl, gitType, { localEnabled: this.deps.localEnabled });
+    if (!ruling.ok) throw refuse(ruling.problem);
+    return ruling.value;
+  }
+
+  /** Probes the repository; unreachable throws 1003 naming the reason. Returns credentialRequired. */
+  private async probe(target: RepositoryTarget): Promise<boolean> {
+    const result = await this.deps.probe.probe(target);
+    if (!result.reachable) {
+      throw refuse({
+        kind: "GIT_REPO_UNREACHABLE",
+        field: "gitRepoUrl",
+        rule: `git repository not reachable: ${result.reason}`,
+      });
+    }
+    return result.credentialRequired;
+  }
+
+  async create(actor: Actor, body: CreateAppRequest, correlationId: string): Promise<App> {
+    let repository: { target: RepositoryTarget; credentialRequired: boolean } | null = null;
+    if (body.devMode === "pro-code") {
+      // The schema already requires techStack and gitRepoUrl for pro-code apps.
+      const target = this.classify(body.gitRepoUrl!, body.gitType);
+      repository = { target, credentialRequired: await this.probe(target) };
+    } else {
+      const given = PROCODE_ONLY.find((field) => body[field] !== undefined);
+      if (given)
+        throw invalidParameter(given, "only pro-code apps have a repository; set devMode to pro-code");
+    }
+
+    try {
+      const created = await this.deps.outbox.transaction(correlationId, async (tx) => {
+        const app = tx.em.create(AgentApp, {
+          name: body.name,
+          devMode: body.devMode,
+          techStack: body.techStack ?? null,
+          team: actor.team,
+          createdBy: actor.sub,
+          revision: 1,
+        });
+        await tx.em.flush();
+        let config: ProcodeConfigRow | null = null;
+        if (repository) {
+          const secret = this.deps.keyRing.seal(randomSecret(32));
+          config = tx.em.create(ProcodeConfigRow, {
+            appId: app.id,
+            gitRepoUrl: repository.target.url,
+            gitType: repository.target.gitType,
+            scaffoldTemplate: body.scaffoldTemplate ?? null,
+            credentialId: body.credentialId ?? null,
+            credentialRequired: repository.credentialRequired,
+            webhookSecret: secret.ciphertext,
+            webhookSecretKeyId: secret.keyId,
+            stageConfigs: {},
+            phases: [...DEFAULT_ITERATION_PHASES],
+            concurrency: "QUEUE",
+            deployConfig: structuredClone(DEFAULT_DEPLOY_CONFIG),
+          });
+          await tx.em.flush();
+        }
+        const state = config ? toProcodeState(config) : null;
+        tx.emit(
+          AppCreated,
+          toSnapshot(toAppState(app), state, state ? this.webhookUrl(state, app.id) : null),
+        );
+        return { app, config };
+      });
+      this.deps.log.info(
+        { correlationId, appId: created.app.id, team: actor.team, devMode: body.devMode },
+        "app created",
+      );
+      return this.view(created);
+    } catch (err) {
+      if (isUniqueViolation(err, "uk_name")) {
+        throw new DomainError("APP_NAME_TAKEN", `name: an app named "${body.name}" already exists`, {
+          fields: [{ field: "name", message: "already exists" }],
+        });
+      }
+      throw err;
+    }
+  }
+
+  async list(actor: Actor, query: ListAppsQuery): Promise<Page<App>> {
+    const repo = new AppRepository(this.deps.orm.em.fork());
+    const { items, total } = await repo.list({ ...query, team: actor.team });
+    return { items: items.map((i) => this.view(i)), total, page: query.page, pageSize: query.pageSize };
+  }
+
+  /** Another team's app answers exactly as a missing one (SPEC 5b). */
+  async get(actor: Actor, id: number): Promise<App> {
+    const found = await new AppRepository(this.deps.orm.em.fork()).findForTeam(id, actor.team);
+    if (!found) throw notFound(id);
+    return this.view(found);
+  }
+
+  /**
+   * Seed 3.2. Fields left out keep their value (a seed-shaped body does not reset the pipeline
+   * settings); the repository is probed again only when its URL changes; the webhook secret is kept.
+   * A body that changes nothing changes nothing: no revision, no event.
+   */
+  async putProcodeConfig(
+    actor: Actor,
+    id: number,
+    body: PutProcodeConfigRequest,
+    correlationId: string,
+  ): Promise<ProcodeConfig> {
+    const found = await new AppRepository(this.deps.orm.em.fork()).findForTeam(id, actor.team);
+    if (!found) throw notFound(id);
+    assertProCode(found.app);
+
+    if (body.stageConfigs) {
+      const problems = phaseOverrideProblems(body.stageConfigs);
+      if (problems.length) {
+        throw new DomainError("INVALID_PARAMETER", problems.join("; "), {
+          fields: problems.map((p) => {
+            const at = p.indexOf(": ");
+            return { field: p.slice(0, at), message: p.slice(at + 2) };
+          }),
+        });
+      }
+    }
+
+    const current = found.config ? toProcodeState(found.config) : null;
+    const target = this.classify(body.gitRepoUrl, body.gitType);
+    const urlUnchanged = current !== null && target.url === current.gitRepoUrl;
+    // Same repository: its recorded probe result stands, and so does a gitType given earlier for it.
+    const credentialRequired = urlUnchanged ? current.credentialRequired : await this.probe(target);
+    const gitType = urlUnchanged && body.gitType === undefined ? current.gitType : target.gitType;
+
+    const base = current ?? defaultSettings();
+    const next: Omit<ProcodeSettings, "webhookSecret"> = {
+      gitRepoUrl: target.url,
+      gitType,
+      scaffoldTemplate: body.scaffoldTemplate === undefined ? base.scaffoldTemplate : body.scaffoldTemplate,
+      credentialId: body.credentialId,
+      credentialRequired,
+      stageConfigs: body.stageConfigs ?? base.stageConfigs,
+      phases: body.phases ?? base.phases,
+      concurrency: body.concurrency ?? base.concurrency,
+      deployConfig: body.deployConfig ?? base.deployConfig,
+    };
+
+    const result = await this.deps.outbox.transaction(correlationId, async (tx) => {
+      const locked = await new AppRepository(tx.em).findForTeam(id, actor.team, { lock: true });
+      if (!locked) throw notFound(id);
+      assertProCode(locked.app);
+      let row = locked.config;
+      let changes = Object.keys(next);
+      if (row) {
+        changes = changedSettings(toProcodeState(row), { ...next, webhookSecret: sealedOf(row) });
+        if (changes.length === 0) return { row, changes };
+        const secret = this.deps.keyRing.reseal(sealedOf(row));
+        Object.assign(row, { ...next, webhookSecret: secret.ciphertext, webhookSecretKeyId: secret.keyId });
+      } else {
+        const secret = this.deps.keyRing.seal(randomSecret(32));
+        row = tx.em.create(ProcodeConfigRow, {
+          appId: locked.app.id,
+          ...next,
+          webhookSecret: secret.ciphertext,
+          webhookSecretKeyId: secret.keyId,
+        });
+      }
+      locked.app.revision += 1;
+      await tx.em.flush();
+      const state = toProcodeState(row);
+      tx.emit(
+        ProcodeConfigChanged,
+        toSnapshot(toAppState(locked.app), state, this.webhookUrl(state, locked.app.id)),
+      );
+      return { row, changes };
+    });
+
+    if (result.changes.length) {
+      this.deps.log.info(
+        { correlationId, appId: id, changed: result.changes },
+        "pro-code configuration changed",
+      );
+    }
+    const state = toProcodeState(result.row);
+    return toProcodeConfigView(state, this.webhookUrl(state, id));
+  }
+}
+
+function toAppState(app: AgentApp): AppState {
+  return {
+    id: app.id,
+    name: app.name,
+    devMode: app.devMode,
+    techStack: app.techStack ?? null,
+    team: app.team,
+    createdBy: app.createdBy,
+    revision: app.revision,
+    createdAt: app.createdAt,
+    updatedAt: app.updatedAt,
+  };
+}
+
+function sealedOf(row: ProcodeConfigRow): SealedSecret {
+  return { keyId: row.webhookSecretKeyId, ciphertext: row.webhookSecret };
+}
+
+function toProcodeState(row: ProcodeConfigRow): ProcodeState {
+  return {
+    appId: row.appId,
+    gitRepoUrl: row.gitRepoUrl,
+    gitType: row.gitType,
+    scaffoldTemplate: row.scaffoldTemplate ?? null,
+    credentialId: row.credentialId ?? null,
+    credentialRequired: row.credentialRequired,
+    webhookSecret: sealedOf(row),
+    stageConfigs: row.stageConfigs,
+    phases: row.phases,
+    concurrency: row.concurrency,
+    deployConfig: row.deployConfig,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function assertProCode(app: AgentApp): void {
+  if (app.devMode !== "pro-code") {
+    throw invalidParameter(
+      "devMode",
+      `app ${app.id} is a ${app.devMode} app; only pro-code apps have a pro-code configuration`,
+    );
+  }
+}
+
+/** Settings of a pro-code app that has none recorded yet (seed defaults, SPEC 4). */
+function defaultSettings(): Pick<
+  ProcodeSettings,
+  "scaffoldTemplate" | "stageConfigs" | "phases" | "concurrency" | "deployConfig"
+> {
+  return {
+    scaffoldTemplate: null,
+    stageConfigs: {},
+    phases: [...DEFAULT_ITERATION_PHASES],
+    concurrency: "QUEUE",
+    deployConfig: structuredClone(DEFAULT_DEPLOY_CONFIG),
+  };
+}
