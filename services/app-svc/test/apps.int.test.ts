@@ -614,6 +614,35 @@ describe("PUT /apps/{id}/procode-config (seed 3.2)", () => {
   });
 });
 
+describe("tables (seed 4.1, 4.2)", () => {
+  it("has the seed's unique indexes uk_name and uk_app_id", async () => {
+    const rows = await sql<{ indexname: string; indexdef: string }>(
+      infra.databaseUrl,
+      `select indexname, indexdef from pg_indexes where schemaname = 'app' and indexname in ('uk_name', 'uk_app_id')
+       order by indexname`,
+    );
+    expect(rows.map((r) => r.indexname)).toEqual(["uk_app_id", "uk_name"]);
+    expect(rows.every((r) => r.indexdef.startsWith("CREATE UNIQUE INDEX"))).toBe(true);
+  });
+
+  it("keeps updated_at current for any update, also one that does not set it", async () => {
+    const id = (await post(t1, { name: "touched", devMode: "low-code" })).body.data.id;
+    const read = async () =>
+      (
+        await sql<{ created_at: Date; updated_at: Date }>(
+          infra.databaseUrl,
+          `select created_at, updated_at from app.agent_app where id = $1`,
+          [id],
+        )
+      )[0]!;
+    const before = await read();
+    await sql(infra.databaseUrl, `update app.agent_app set tech_stack = 'python' where id = $1`, [id]);
+    const after = await read();
+    expect(after.created_at).toEqual(before.created_at);
+    expect(after.updated_at.getTime()).toBeGreaterThan(before.updated_at.getTime());
+  });
+});
+
 describe("OpenAPI", () => {
   it("documents the routes with the contract schemas", async () => {
     const spec = (await svc.deps.app.inject({ url: "/openapi.json" })).json();

@@ -126,8 +126,8 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /**
- * The fields of `next` that differ from `current`. The webhook secret counts as unchanged while
- * its plaintext is the same, whichever key sealed it (a re-seal is not a change).
+ * The fields of `next` that differ from `current`. The webhook secret is not compared: an update
+ * keeps it (no silent rotation), so re-sealing it under a newer key is not a change.
  */
 export function changedSettings(current: ProcodeSettings, next: ProcodeSettings): (keyof ProcodeSettings)[] {
   const keys: (keyof ProcodeSettings)[] = [

@@ -20,7 +20,12 @@ export async function startAppSvc(
 ): Promise<{ runtime: AppRuntime; keyRing: KeyRing; encryptionKeys: string }> {
   const encryptionKeys = extra["ENCRYPTION_KEYS"] ?? KeyRing.generateSpec("test1");
   const runtime = await startRuntime(service, {
-    env: serviceEnv(infra, { ENCRYPTION_KEYS: encryptionKeys, ...extra }),
+    env: serviceEnv(infra, {
+      // Refusals are logged at warn; keep test output to real failures unless asked.
+      LOG_LEVEL: process.env["TEST_LOG_LEVEL"] ?? "error",
+      ENCRYPTION_KEYS: encryptionKeys,
+      ...extra,
+    }),
   });
   return { runtime, keyRing: new KeyRing(encryptionKeys), encryptionKeys };
 }
@@ -58,7 +63,6 @@ export interface ReceivedEvent {
   correlationId: string;
   data: AppSnapshot;
 }
-
 
 /**
  * A durable JetStream consumer on the app stream of the test's environment, on its own connection:
