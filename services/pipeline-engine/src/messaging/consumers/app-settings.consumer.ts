@@ -1,0 +1,28 @@
+import { AppCreated, ProcodeConfigChanged } from "@procode/contracts";
+import type { ConsumerSpec, Orm } from "@procode/service-kit";
+import type { PipelineRepository } from "../../store/pipeline.repository.js";
+
+/**
+ * app.created / app.procode_config_changed: keep each app's pipeline settings (stage overrides,
+ * phases, concurrency policy, deploy config, team). The newest revision wins whatever the order of
+ * arrival, which also makes a redelivery harmless.
+ */
+export function appSettingsConsumers(
+  orm: Orm,
+  repo: PipelineRepository,
+): [ConsumerSpec<typeof AppCreated>, ConsumerSpec<typeof ProcodeConfigChanged>] {
+  const handle = async (data: Parameters<PipelineRepository["upsertAppSettings"]>[1]) =>
+    (await repo.upsertAppSettings(orm.em.fork(), data)) ? ("done" as const) : ("ignored" as const);
+  return [
+    {
+      durable: "pipeline-engine-app-created",
+      def: AppCreated,
+      handle: (message) => handle(message.data),
+    },
+    {
+      durable: "pipeline-engine-procode-config-changed",
+      def: ProcodeConfigChanged,
+      handle: (message) => handle(message.data),
+    },
+  ];
+}

@@ -1,0 +1,38 @@
+import type {
+  Actor,
+  DeploymentFinished,
+  DeploymentStarted,
+  DeploymentWaiting,
+  IterationCreated,
+  MessageData,
+  ProceedIterationRequest,
+  StageCompleted,
+} from "@procode/contracts";
+
+/** Everything that can change a pipeline; each is applied inside a (batched) transaction. */
+export type Command =
+  | { kind: "iterationCreated"; data: MessageData<typeof IterationCreated> }
+  | {
+      kind: "proceedIteration";
+      data: ProceedIterationRequest;
+      /** From `dev.release_requested` (nobody waits for the answer) rather than the request/reply. */
+      durable: boolean;
+      deliveryCount: number;
+    }
+  | { kind: "stageCompleted"; data: MessageData<typeof StageCompleted>; deliveryCount: number }
+  | { kind: "deploymentStarted"; data: MessageData<typeof DeploymentStarted>; deliveryCount: number }
+  | { kind: "deploymentWaiting"; data: MessageData<typeof DeploymentWaiting>; deliveryCount: number }
+  | { kind: "deploymentFinished"; data: MessageData<typeof DeploymentFinished>; deliveryCount: number }
+  | {
+      kind: "action";
+      action: "PROCEED" | "RETRY" | "RESUME" | "CANCEL";
+      pipelineId: number;
+      actor: Actor;
+      reason?: string;
+    }
+  | { kind: "wake"; pipelineId: number };
+
+export type CommandWithContext = Command & { correlationId: string };
+
+/** What a message command did ("ignored": stale, duplicate or no longer applicable). */
+export type MessageOutcome = "done" | "ignored" | "duplicate";

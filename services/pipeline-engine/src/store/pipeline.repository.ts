@@ -1,0 +1,481 @@
+import type { EntityManager } from "@procode/service-kit";
+import {
+  ConcurrencyPolicy,
+  DeployConfig,
+  IterationPhases,
+  PhaseStageConfigOverrides,
+  type AppSnapshot,
+  type ListPipelinesQuery,
+} from "@procode/contracts";
+import type { PipelineRecord, TransitionRecord } from "../domain/pipeline.model.js";
+
+/**
+ * SQL of the engine's tables. Plain statements (through the ORM's connection, so they join the
+ * outbox transaction) rather than the unit of work: the hot path reads and writes whole batches of
+ * pipelines in a handful of set-based statements.
+ */
+
+const S = "pipeline";
+
+interface PipelineRow {
+  id: string;
+  type: PipelineRecord["type"];
+  parent_id: string | null;
+  ref_id: string;
+  app_id: string;
+  team: string;
+  iteration_id: string;
+  status: PipelineRecord["status"];
+  state: PipelineRecord["state"];
+  current_stage: PipelineRecord["currentStage"];
+  stage_configs: PipelineRecord["stageConfigs"];
+  current_retries: number;
+  attempt: number;
+  step: PipelineRecord["step"];
+  deploy_status: PipelineRecord["deployStatus"];
+  deploy_id: string | null;
+  deploy_config: PipelineRecord["deployConfig"];
+  deploy_deadline: Date | null;
+  tag: string | null;
+  rollback: boolean;
+  queued: boolean;
+  rejected: boolean;
+  failed_stage: PipelineRecord["failedStage"];
+  error: string | null;
+  checkpoints: PipelineRecord["checkpoints"];
+  wake_at: Date | null;
+  republish_count: number;
+  event_seq: number;
+  transition_seq: number;
+  latest_child_id: string | null;
+  latest_child_status: PipelineRecord["latestChildStatus"];
+  latest_iteration_phase_id: string | null;
+  iteration_status: PipelineRecord["iterationStatus"];
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const SELECT = `select p.*, t.wake_at from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id`;
+
+const num = (v: string | null): number | null => (v === null ? null : Number(v));
+
+export function toRecord(r: PipelineRow): { record: PipelineRecord; version: number } {
+  return {
+    version: r.version,
+    record: {
+      id: Number(r.id),
+      type: r.type,
+      parentId: num(r.parent_id),
+      refId: Number(r.ref_id),
+      appId: Number(r.app_id),
+      team: r.team,
+      iterationId: Number(r.iteration_id),
+      status: r.status,
+      state: r.state,
+      currentStage: r.current_stage,
+      stageConfigs: r.stage_configs,
+      currentRetries: r.current_retries,
+      attempt: r.attempt,
+      step: r.step,
+      deployStatus: r.deploy_status,
+      deployId: r.deploy_id,
+      deployConfig: r.deploy_config,
+      deployDeadline: r.deploy_deadline ? r.deploy_deadline.getTime() : null,
+      tag: r.tag,
+      rollback: r.rollback,
+      queued: r.queued,
+      rejected: r.rejected,
+      failedStage: r.failed_stage,
+      error: r.error,
+      checkpoints: r.checkpoints,
+      wakeAt: r.wake_at ? r.wake_at.getTime() : null,
+      republishCount: r.republish_count,
+      eventSeq: r.event_seq,
+      transitionSeq: r.transition_seq,
+      latestChildId: num(r.latest_child_id),
+      latestChildStatus: r.latest_child_status,
+      latestIterationPhaseId: num(r.latest_iteration_phase_id),
+      iterationStatus: r.iteration_status,
+      createdAt: r.created_at.toISOString(),
+      updatedAt: r.updated_at.toISOString(),
+    },
+  };
+}
+
+/** Mutable columns, in the order of the bulk update's record type. */
+function mutableColumns(p: PipelineRecord) {
+  return {
+    id: p.id,
+    status: p.status,
+    state: p.state,
+    current_stage: p.currentStage,
+    current_retries: p.currentRetries,
+    attempt: p.attempt,
+    step: p.step,
+    deploy_status: p.deployStatus,
+    deploy_id: p.deployId,
+    deploy_deadline_ms: p.deployDeadline,
+    queued: p.queued,
+    rejected: p.rejected,
+    failed_stage: p.failedStage,
+    error: p.error,
+    checkpoints: p.checkpoints,
+    republish_count: p.republishCount,
+    event_seq: p.eventSeq,
+    transition_seq: p.transitionSeq,
+    latest_child_id: p.latestChildId,
+    latest_child_status: p.latestChildStatus,
+    latest_iteration_phase_id: p.latestIterationPhaseId,
+    iteration_status: p.iterationStatus,
+  };
+}
+
+/** The app settings the engine keeps from app-svc's events (SPEC 11). */
+export interface AppSettings {
+  appId: number;
+  team: string;
+  revision: number;
+  stageConfigs: PhaseStageConfigOverrides;
+  phases: IterationPhases | null;
+  concurrency: ConcurrencyPolicy;
+  deployConfig: DeployConfig | null;
+}
+
+const pgArray = (ids: readonly number[]) => `{${ids.join(",")}}`;
+
+export class PipelineRepository {
+  /** Pipelines by id, with the iteration pipelines of the phase pipelines among them. */
+  async loadWithParents(em: EntityManager, ids: readonly number[]) {
+    if (!ids.length) return [];
+    const rows = await em.execute<PipelineRow[]>(
+      `${SELECT} where p.id = any(?::bigint[])
+       or p.id in (select parent_id from ${S}.pipeline where id = any(?::bigint[]) and parent_id is not null)`,
+      [pgArray(ids), pgArray(ids)],
+      "all",
+    );
+    return rows.map(toRecord);
+  }
+
+  /** Iteration pipelines by iteration id and phase pipelines by iteration_phase id. */
+  async loadByRefs(em: EntityManager, iterationIds: readonly number[], iterationPhaseIds: readonly number[]) {
+    if (!iterationIds.length && !iterationPhaseIds.length) return [];
+    const rows = await em.execute<PipelineRow[]>(
+      `${SELECT} where (p.type = 'ITERATION' and p.ref_id = any(?::bigint[]))
+       or (p.type = 'PHASE' and p.ref_id = any(?::bigint[]))`,
+      [pgArray(iterationIds), pgArray(iterationPhaseIds)],
+      "all",
+    );
+    return rows.map(toRecord);
+  }
+
+  /** Inserts a new pipeline (version 0); null when one exists for its (type, refId). */
+  async insert(em: EntityManager, p: PipelineRecord): Promise<{ id: number; createdAt: string } | null> {
+    const rows = await em.execute<{ id: string; created_at: Date }[]>(
+      `insert into ${S}.pipeline (type, parent_id, ref_id, app_id, team, iteration_id, status, state,
+         current_stage, stage_configs, deploy_config, tag, rollback)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)
+       on conflict (type, ref_id) do nothing
+       returning id, created_at`,
+      [
+        p.type,
+        p.parentId,
+        p.refId,
+        p.appId,
+        p.team,
+        p.iterationId,
+        p.status,
+        p.state,
+        p.currentStage,
+        JSON.stringify(p.stageConfigs),
+        p.deployConfig ? JSON.stringify(p.deployConfig) : null,
+        p.tag,
+        p.rollback,
+      ],
+      "all",
+    );
+    const row = rows[0];
+    return row ? { id: Number(row.id), createdAt: row.created_at.toISOString() } : null;
+  }
+
+  /**
+   * Writes changed pipelines when their version is still the one read (optimistic lock). Returns
+   * the ids written; a missing id means another transaction changed that pipeline first.
+   */
+  async update(em: EntityManager, items: { record: PipelineRecord; version: number }[]): Promise<Set<number>> {
+    if (!items.length) return new Set();
+    const payload = JSON.stringify(items.map((i) => ({ ...mutableColumns(i.record), version: i.version })));
+    const rows = await em.execute<{ id: string }[]>(
+      `update ${S}.pipeline p set
+         status = v.status, state = v.state, current_stage = v.current_stage,
+         current_retries = v.current_retries, attempt = v.attempt, step = v.step,
+         deploy_status = v.deploy_status, deploy_id = v.deploy_id,
+         deploy_deadline = to_timestamp(v.deploy_deadline_ms / 1000.0),
+         queued = v.queued, rejected = v.rejected, failed_stage = v.failed_stage, error = v.error,
+         checkpoints = v.checkpoints, republish_count = v.republish_count, event_seq = v.event_seq,
+         transition_seq = v.transition_seq, latest_child_id = v.latest_child_id,
+         latest_child_status = v.latest_child_status,
+         latest_iteration_phase_id = v.latest_iteration_phase_id, iteration_status = v.iteration_status,
+         version = p.version + 1, updated_at = now()
+       from jsonb_to_recordset(?::jsonb) as v(
+         id bigint, version int, status text, state text, current_stage text, current_retries int,
+         attempt int, step text, deploy_status text, deploy_id text, deploy_deadline_ms float8,
+         queued boolean, rejected boolean, failed_stage text, error text, checkpoints jsonb,
+         republish_count int, event_seq int, transition_seq int, latest_child_id bigint,
+         latest_child_status text, latest_iteration_phase_id bigint, iteration_status text)
+       where p.id = v.id and p.version = v.version
+       returning p.id`,
+      [payload],
+      "all",
+    );
+    return new Set(rows.map((r) => Number(r.id)));
+  }
+
+  /** Sets (or clears, with null) the durable timers of pipelines. */
+  async setTimers(em: EntityManager, timers: { id: number; wakeAt: number | null }[]): Promise<void> {
+    const set = timers.filter((t) => t.wakeAt !== null);
+    const clear = timers.filter((t) => t.wakeAt === null).map((t) => t.id);
+    if (set.length) {
+      await em.execute(
+        `insert into ${S}.timer (pipeline_id, wake_at)
+         select v.id, to_timestamp(v.ms / 1000.0) from jsonb_to_recordset(?::jsonb) as v(id bigint, ms float8)
+         on conflict (pipeline_id) do update set wake_at = excluded.wake_at`,
+        [JSON.stringify(set.map((t) => ({ id: t.id, ms: t.wakeAt })))],
+        "run",
+      );
+    }
+    if (clear.length) {
+      await em.execute(`delete from ${S}.timer where pipeline_id = any(?::bigint[])`, [pgArray(clear)], "run");
+    }
+  }
+
+  async insertTransitions(em: EntityManager, transitions: TransitionRecord[]): Promise<void> {
+    if (!transitions.length) return;
+    await em.execute(
+      `insert into ${S}.transition (pipeline_id, seq, from_state, to_state, event, actor, at)
+       select pipeline_id, seq, from_state, to_state, event, actor, at
+       from jsonb_to_recordset(?::jsonb) as v(pipeline_id bigint, seq int, from_state text, to_state text,
+         event text, actor text, at timestamptz)`,
+      [
+        JSON.stringify(
+          transitions.map((t) => ({
+            pipeline_id: t.pipelineId,
+            seq: t.seq,
+            from_state: t.from,
+            to_state: t.to,
+            event: t.event,
+            actor: t.actor,
+            at: t.at,
+          })),
+        ),
+      ],
+      "run",
+    );
+  }
+
+  /** Pipelines whose timer is due, locked for this transaction (other engines skip them). */
+  async lockDue(em: EntityManager, limit: number): Promise<number[]> {
+    const rows = await em.execute<{ pipeline_id: string }[]>(
+      `select pipeline_id from ${S}.timer where wake_at <= now() order by wake_at limit ? for update skip locked`,
+      [limit],
+      "all",
+    );
+    return rows.map((r) => Number(r.pipeline_id));
+  }
+
+  /** Brings every waiting stage request forward to within `spreadMs` (run once on start). */
+  async redriveRequests(em: EntityManager, spreadMs: number): Promise<number> {
+    const res = await em.execute<{ affectedRows: number }>(
+      `update ${S}.timer t set wake_at = now() + (random() * ?) * interval '1 millisecond'
+       from ${S}.pipeline p
+       where p.id = t.pipeline_id and p.step = 'REQUESTED' and t.wake_at > now() + ? * interval '1 millisecond'`,
+      [spreadMs, spreadMs],
+      "run",
+    );
+    return res.affectedRows;
+  }
+
+  // --- app release leases -------------------------------------------------------------------
+
+  /** Takes the app's lease for `holderId` when it is free, expired or already its own. */
+  async tryAcquireLease(
+    em: EntityManager,
+    appId: number,
+    holderId: number,
+    expiresAtMs: number | null,
+  ): Promise<boolean> {
+    const rows = await em.execute<{ holder_id: string }[]>(
+      `insert into ${S}.app_lease (app_id, holder_id, expires_at) values (?, ?, to_timestamp(? / 1000.0))
+       on conflict (app_id) do update set holder_id = excluded.holder_id, expires_at = excluded.expires_at,
+         acquired_at = now()
+       where ${S}.app_lease.holder_id = excluded.holder_id
+          or (${S}.app_lease.expires_at is not null and ${S}.app_lease.expires_at < now())
+       returning holder_id`,
+      [appId, holderId, expiresAtMs],
+      "all",
+    );
+    return rows.length === 1;
+  }
+
+  /** When the app's lease expires (null: no lease or no expiry). */
+  async leaseExpiry(em: EntityManager, appId: number): Promise<number | null> {
+    const rows = await em.execute<{ expires_at: Date | null }[]>(
+      `select expires_at from ${S}.app_lease where app_id = ?`,
+      [appId],
+      "all",
+    );
+    return rows[0]?.expires_at?.getTime() ?? null;
+  }
+
+  /** Whether an older queued release of the app is waiting (queues start in creation order). */
+  async hasOlderQueued(em: EntityManager, appId: number, id: number): Promise<boolean> {
+    const rows = await em.execute<unknown[]>(
+      `select 1 from ${S}.pipeline where app_id = ? and queued and status = 'PENDING' and id < ? limit 1`,
+      [appId, id],
+      "all",
+    );
+    return rows.length > 0;
+  }
+
+  async renewLeases(em: EntityManager, items: { appId: number; holderId: number; expiresAtMs: number | null }[]) {
+    if (!items.length) return;
+    await em.execute(
+      `update ${S}.app_lease l set expires_at = to_timestamp(v.ms / 1000.0)
+       from jsonb_to_recordset(?::jsonb) as v(app_id bigint, holder_id bigint, ms float8)
+       where l.app_id = v.app_id and l.holder_id = v.holder_id`,
+      [JSON.stringify(items.map((i) => ({ app_id: i.appId, holder_id: i.holderId, ms: i.expiresAtMs })))],
+      "run",
+    );
+  }
+
+  /**
+   * Hands back leases and wakes the oldest queued release of each app now. Returns the woken
+   * pipelines (so the local sweeper can look at once).
+   */
+  async releaseLeases(
+    em: EntityManager,
+    items: { appId: number; pipelineId: number }[],
+    exclude: readonly number[],
+  ): Promise<number[]> {
+    if (!items.length) return [];
+    await em.execute(
+      `delete from ${S}.app_lease l using jsonb_to_recordset(?::jsonb) as v(app_id bigint, holder_id bigint)
+       where l.app_id = v.app_id and l.holder_id = v.holder_id`,
+      [JSON.stringify(items.map((i) => ({ app_id: i.appId, holder_id: i.pipelineId })))],
+      "run",
+    );
+    const apps = [...new Set(items.map((i) => i.appId))];
+    const rows = await em.execute<{ id: string }[]>(
+      `insert into ${S}.timer (pipeline_id, wake_at)
+       select distinct on (app_id) id, now() from ${S}.pipeline
+       where app_id = any(?::bigint[]) and queued and status = 'PENDING' and not (id = any(?::bigint[]))
+       order by app_id, id
+       on conflict (pipeline_id) do update set wake_at = excluded.wake_at
+       returning pipeline_id as id`,
+      [pgArray(apps), pgArray(exclude)],
+      "all",
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
+  // --- app settings projection --------------------------------------------------------------
+
+  /** Keeps the newest revision of an app's settings; false when a newer one is already there. */
+  async upsertAppSettings(em: EntityManager, app: AppSnapshot): Promise<boolean> {
+    const rows = await em.execute<unknown[]>(
+      `insert into ${S}.app_settings (app_id, team, revision, stage_configs, phases, concurrency, deploy_config, updated_at)
+       values (?, ?, ?, ?::jsonb, ?::jsonb, ?, ?::jsonb, now())
+       on conflict (app_id) do update set team = excluded.team, revision = excluded.revision,
+         stage_configs = excluded.stage_configs, phases = excluded.phases, concurrency = excluded.concurrency,
+         deploy_config = excluded.deploy_config, updated_at = now()
+       where ${S}.app_settings.revision < excluded.revision
+       returning app_id`,
+      [
+        app.appId,
+        app.team,
+        app.revision,
+        JSON.stringify(app.procode?.stageConfigs ?? {}),
+        app.procode ? JSON.stringify(app.procode.phases) : null,
+        app.procode?.concurrency ?? "QUEUE",
+        app.procode ? JSON.stringify(app.procode.deployConfig) : null,
+      ],
+      "all",
+    );
+    return rows.length === 1;
+  }
+
+  async appSettings(em: EntityManager, appIds: readonly number[]): Promise<Map<number, AppSettings>> {
+    if (!appIds.length) return new Map();
+    const rows = await em.execute<
+      {
+        app_id: string;
+        team: string;
+        revision: number;
+        stage_configs: unknown;
+        phases: unknown;
+        concurrency: string;
+        deploy_config: unknown;
+      }[]
+    >(`select * from ${S}.app_settings where app_id = any(?::bigint[])`, [pgArray(appIds)], "all");
+    return new Map(
+      rows.map((r) => [
+        Number(r.app_id),
+        {
+          appId: Number(r.app_id),
+          team: r.team,
+          revision: r.revision,
+          stageConfigs: PhaseStageConfigOverrides.parse(r.stage_configs ?? {}),
+          phases: r.phases ? IterationPhases.parse(r.phases) : null,
+          concurrency: ConcurrencyPolicy.parse(r.concurrency),
+          deployConfig: r.deploy_config ? DeployConfig.parse(r.deploy_config) : null,
+        },
+      ]),
+    );
+  }
+
+  // --- reads for the REST API ---------------------------------------------------------------
+
+  async findForTeam(em: EntityManager, id: number, team: string): Promise<PipelineRecord | null> {
+    const rows = await em.execute<PipelineRow[]>(`${SELECT} where p.id = ? and p.team = ?`, [id, team], "all");
+    return rows[0] ? toRecord(rows[0]).record : null;
+  }
+
+  async list(
+    em: EntityManager,
+    q: ListPipelinesQuery,
+    team: string,
+  ): Promise<{ items: PipelineRecord[]; total: number }> {
+    const where: string[] = ["p.team = ?"];
+    const params: unknown[] = [team];
+    const filters: [keyof ListPipelinesQuery, string][] = [
+      ["refId", "p.ref_id"],
+      ["parentId", "p.parent_id"],
+      ["appId", "p.app_id"],
+      ["type", "p.type"],
+      ["status", "p.status"],
+    ];
+    for (const [key, column] of filters) {
+      if (q[key] !== undefined) {
+        where.push(`${column} = ?`);
+        params.push(q[key]);
+      }
+    }
+    const rows = await em.execute<(PipelineRow & { total: string })[]>(
+      `select p.*, t.wake_at, count(*) over () as total
+       from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id
+       where ${where.join(" and ")} order by p.id desc limit ? offset ?`,
+      [...params, q.pageSize, (q.page - 1) * q.pageSize],
+      "all",
+    );
+    let total = rows[0] ? Number(rows[0].total) : 0;
+    if (!rows.length && q.page > 1) {
+      const c = await em.execute<{ n: string }[]>(
+        `select count(*) as n from ${S}.pipeline p where ${where.join(" and ")}`,
+        params,
+        "all",
+      );
+      total = Number(c[0]?.n ?? 0);
+    }
+    return { items: rows.map((r) => toRecord(r).record), total };
+  }
+}
