@@ -1,4 +1,7 @@
 import type { MigrationEntry } from "@procode/service-kit";
+import { Migration20260301000001_deployment } from "./migrations/Migration20260301000001_deployment.js";
 
 /** ops-gateway's migrations, in order (static imports: STACK.md). */
-export const migrations: MigrationEntry[] = [];
+export const migrations: MigrationEntry[] = [
+  { name: "Migration20260301000001_deployment", class: Migration20260301000001_deployment },
+];

@@ -1,0 +1,68 @@
+import type { IncomingMessage } from "node:http";
+import {
+  DeployCallback,
+  DeployCallbackResponse,
+  Envelope,
+  ErrorEnvelope,
+  ok,
+  OPS_SIGNATURE_HEADER,
+  OPS_TIMESTAMP_HEADER,
+} from "@procode/contracts";
+import { DomainError, invalidParameter, type HttpServer } from "@procode/service-kit";
+import type { DeploymentService } from "../services/deployment.service.js";
+import { checkOpsSignature } from "./callback-signature.js";
+
+/** Marks a body that was not JSON: reported as 1001, but only after the signature was checked. */
+const NOT_JSON = Object.freeze({ notJson: true });
+
+/**
+ * `POST /deploy/callback` (seed 3.10), called by the ops module. Public (no bearer token) but
+ * authenticated by the HMAC signature over the raw body, which is why this scope reads the body as
+ * text itself and checks the signature before anything else looks at it.
+ */
+export async function registerCallbackRoutes(
+  app: HttpServer,
+  deps: { service: DeploymentService; secret: string },
+): Promise<void> {
+  await app.register(async (scope: HttpServer) => {
+    const rawBodies = new WeakMap<IncomingMessage, string>();
+    scope.removeContentTypeParser("application/json");
+    scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+      const raw = typeof body === "string" ? body : body.toString("utf8");
+      rawBodies.set(request.raw, raw);
+      try {
+        done(null, raw.length ? JSON.parse(raw) : NOT_JSON);
+      } catch {
+        done(null, NOT_JSON);
+      }
+    });
+
+    scope.post(
+      "/deploy/callback",
+      {
+        config: { public: true },
+        schema: {
+          summary: "Deployment status from the ops module (signed)",
+          description: `Seed 3.10 callback. Authenticated by \`${OPS_SIGNATURE_HEADER}: sha256=<hex>\`, HMAC-SHA256 with the shared secret over \`<${OPS_TIMESTAMP_HEADER}>.<raw body>\`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004).`,
+          tags: ["deployments"],
+          security: [],
+          body: DeployCallback,
+          response: { 200: Envelope(DeployCallbackResponse), 401: ErrorEnvelope, 404: ErrorEnvelope },
+        },
+        preValidation: async (request) => {
+          const check = checkOpsSignature({
+            secret: deps.secret,
+            rawBody: rawBodies.get(request.raw) ?? "",
+            signature: request.headers[OPS_SIGNATURE_HEADER],
+            timestamp: request.headers[OPS_TIMESTAMP_HEADER],
+            nowSeconds: Math.floor(Date.now() / 1000),
+          });
+          if (!check.ok) throw new DomainError("BAD_SIGNATURE", `callback refused: ${check.reason}`);
+          if ((request.body as unknown) === NOT_JSON) throw invalidParameter("body", "is not valid JSON");
+        },
+      },
+      async (request) =>
+        ok(await deps.service.handleCallback(request.body, { log: request.log, requestId: request.id })),
+    );
+  });
+}

@@ -1,0 +1,521 @@
+import type { z } from "zod";
+import {
+  DEFAULT_DEPLOY_CONFIG,
+  DeploymentFinished,
+  DeploymentStarted,
+  DeploymentWaiting,
+  PHASE_STAGE_DEFAULTS,
+  type DeployCallback,
+  type DeployCallbackResponse,
+  type MessageDefinition,
+  type MessageOf,
+  type StageRequested,
+  type DeploymentCancelRequested,
+} from "@procode/contracts";
+import {
+  DomainError,
+  type HandlerResult,
+  type Logger,
+  type Orm,
+  type Outbox,
+  type TxContext,
+} from "@procode/service-kit";
+import type { Config } from "../config.js";
+import {
+  decideAfterCancel,
+  decideAfterCreate,
+  decideAfterPoll,
+  decideCallback,
+  isActive,
+  retryDelayMs,
+  type DeploymentState,
+  type OpsAnswer,
+  type Outcome,
+  type StepDecision,
+  type Via,
+} from "../domain/deployment.js";
+import {
+  deploymentRepository as repo,
+  type Deployment,
+  type DeploymentPatch,
+} from "../store/deployment.repository.js";
+
+export interface DeploymentMetrics {
+  finished(outcome: Outcome, via: Via): void;
+}
+
+export interface DeploymentServiceDeps {
+  orm: Orm;
+  outbox: Outbox;
+  log: Logger;
+  config: Pick<
+    Config,
+    | "OPS_POLL_INTERVAL_MS"
+    | "OPS_RETRY_BASE_MS"
+    | "OPS_RETRY_MAX_MS"
+    | "OPS_CANCEL_MAX_ATTEMPTS"
+    | "OPS_REPLICA_ID"
+  >;
+  metrics: DeploymentMetrics;
+  random?: () => number;
+}
+
+const EVENTS: Record<string, MessageDefinition> = {
+  [DeploymentStarted.type]: DeploymentStarted,
+  [DeploymentWaiting.type]: DeploymentWaiting,
+  [DeploymentFinished.type]: DeploymentFinished,
+};
+
+const STATUS_OF: Record<Outcome, Deployment["status"]> = {
+  SUCCESS: "SUCCESS",
+  FAILED: "FAILED",
+  TIMEOUT: "TIMEOUT",
+  CANCELLED: "CANCELLED",
+};
+
+const released: DeploymentPatch = { leaseOwner: null, leaseUntil: null };
+
+function stateOf(d: Deployment): DeploymentState {
+  return {
+    status: d.status,
+    deployId: d.deployId,
+    pollIntervalMs: d.pollIntervalMs,
+    pollTimeoutMs: d.pollTimeoutMs,
+    deadline: d.deadline,
+    failures: d.failures,
+    waitingSince: d.waitingSince,
+  };
+}
+
+/**
+ * The deployment use cases: a DEPLOY request, the steps the worker runs (create, poll, cancel at
+ * ops), a callback, a cancel. Every change of a deployment happens under its row lock, in the same
+ * transaction as the events it causes, so exactly one path ends it and publishes its outcome.
+ */
+export class DeploymentService {
+  private readonly random: () => number;
+  private readonly me: string;
+
+  constructor(private readonly deps: DeploymentServiceDeps) {
+    this.random = deps.random ?? Math.random;
+    this.me = deps.config.OPS_REPLICA_ID;
+  }
+
+  private get tuning() {
+    return { retryBaseMs: this.deps.config.OPS_RETRY_BASE_MS, retryMaxMs: this.deps.config.OPS_RETRY_MAX_MS };
+  }
+
+  /** Emits an event of this deployment and remembers it, so a repeated request can get it again. */
+  private emit<D extends MessageDefinition>(
+    tx: TxContext,
+    d: Deployment,
+    def: D,
+    data: z.input<D["data"]>,
+  ): DeploymentPatch {
+    tx.emit(def, data, { correlationId: d.correlationId });
+    return { lastEventType: def.type, lastEventData: data as Record<string, unknown> };
+  }
+
+  private finish(
+    tx: TxContext,
+    d: Deployment,
+    outcome: Outcome,
+    via: Via,
+    message: string,
+    now: Date,
+  ): DeploymentPatch {
+    const patch = this.emit(tx, d, DeploymentFinished, {
+      pipelineId: d.pipelineId,
+      attempt: d.attempt,
+      deployId: d.deployId ?? "",
+      outcome,
+      message,
+      via,
+      finishedAt: now.toISOString(),
+    });
+    this.deps.metrics.finished(outcome, via);
+    this.deps.log.info(
+      { pipelineId: d.pipelineId, attempt: d.attempt, deployId: d.deployId, outcome, via },
+      "deployment finished",
+    );
+    return {
+      ...patch,
+      status: STATUS_OF[outcome],
+      outcome,
+      outcomeVia: via,
+      outcomeMessage: message,
+      finishedAt: now,
+      nextPollAt: null,
+      waitingSince: null,
+    };
+  }
+
+  /** Sends the last event of a deployment again (the engine repeats a request until it hears back). */
+  private republish(tx: TxContext, d: Deployment): boolean {
+    const def = d.lastEventType ? EVENTS[d.lastEventType] : undefined;
+    if (!def || !d.lastEventData) return false;
+    tx.emit(def, d.lastEventData, { correlationId: d.correlationId });
+    return true;
+  }
+
+  // --- messages --------------------------------------------------------------------------------------
+
+  /** `stage.requested.v1` for DEPLOY: record the deployment once per attempt; the worker creates it. */
+  async requestDeployment(message: MessageOf<typeof StageRequested>, log: Logger): Promise<HandlerResult> {
+    const r = message.data;
+    if (r.stage !== "DEPLOY") return "ignored";
+    const now = new Date();
+    const interval = r.stageConfig.pollInterval ?? PHASE_STAGE_DEFAULTS.DEPLOY.pollInterval!;
+    const timeout = r.stageConfig.pollTimeout ?? PHASE_STAGE_DEFAULTS.DEPLOY.pollTimeout!;
+    const image = r.inputs.PACKAGE?.image ?? "";
+    return this.deps.outbox.transaction(message.correlationId, async (tx) => {
+      const latest = await repo.latestAttempt(tx.em, r.pipelineId);
+      if (latest > r.attempt) {
+        log.info(
+          { pipelineId: r.pipelineId, attempt: r.attempt, latest },
+          "request for an older attempt; ignored",
+        );
+        return "ignored";
+      }
+      const row = await repo.insertIfAbsent(tx.em, {
+        pipelineId: r.pipelineId,
+        attempt: r.attempt,
+        appId: r.appId,
+        team: r.team,
+        image,
+        deployConfig: r.deployConfig ?? DEFAULT_DEPLOY_CONFIG,
+        pollIntervalMs: this.deps.config.OPS_POLL_INTERVAL_MS ?? interval * 1000,
+        pollTimeoutMs: timeout * 1000,
+        correlationId: message.correlationId,
+        status: image ? "CREATING" : "FAILED",
+        nextPollAt: image ? now : null,
+      });
+      if (!row) {
+        const existing = await repo.lockByAttempt(tx.em, r.pipelineId, r.attempt);
+        const again = existing ? this.republish(tx, existing) : false;
+        log.debug({ pipelineId: r.pipelineId, attempt: r.attempt, republished: again }, "repeated request");
+        return "duplicate";
+      }
+      for (const old of await repo.supersedeOlder(tx.em, r.pipelineId, r.attempt)) {
+        log.info(
+          { pipelineId: old.pipelineId, attempt: old.attempt, deployId: old.deployId },
+          "older attempt superseded",
+        );
+      }
+      if (!image) {
+        const patch = this.finish(
+          tx,
+          row,
+          "FAILED",
+          "CREATE",
+          "the DEPLOY request has no image (inputs.PACKAGE.image): PACKAGE must succeed first",
+          now,
+        );
+        await repo.update(tx.em, row.id, patch);
+      }
+      log.info({ pipelineId: r.pipelineId, attempt: r.attempt, appId: r.appId }, "deployment requested");
+      return "done";
+    });
+  }
+
+  /** `pipeline.deployment_cancel_requested.v1`: end it as CANCELLED and ask ops to stop it. */
+  async cancelDeployment(
+    message: MessageOf<typeof DeploymentCancelRequested>,
+    log: Logger,
+  ): Promise<HandlerResult> {
+    const c = message.data;
+    const now = new Date();
+    return this.deps.outbox.transaction(message.correlationId, async (tx) => {
+      let d = await repo.lockByAttempt(tx.em, c.pipelineId, c.attempt);
+      if (!d) {
+        // Cancelled before the request arrived: a tombstone keeps a late request from deploying.
+        d = await repo.insertIfAbsent(tx.em, {
+          pipelineId: c.pipelineId,
+          attempt: c.attempt,
+          appId: 0,
+          team: "",
+          image: "",
+          deployConfig: DEFAULT_DEPLOY_CONFIG,
+          pollIntervalMs: 0,
+          pollTimeoutMs: 0,
+          correlationId: message.correlationId,
+          status: "CANCELLED",
+          nextPollAt: null,
+        });
+        if (!d) throw new Error("deployment row appeared and vanished during cancel");
+      } else if (!isActive(d.status)) {
+        const again = this.republish(tx, d);
+        log.info(
+          { pipelineId: c.pipelineId, attempt: c.attempt, status: d.status, republished: again },
+          "cancel of a finished deployment",
+        );
+        return "ignored";
+      }
+      const stopAtOps = d.deployId !== null;
+      const patch: DeploymentPatch = {
+        ...this.finish(
+          tx,
+          { ...d, correlationId: message.correlationId },
+          "CANCELLED",
+          "CANCEL",
+          `cancelled: ${c.reason}`,
+          now,
+        ),
+        ...(stopAtOps ? { cancelState: "PENDING", nextPollAt: now } : {}),
+      };
+      await repo.update(tx.em, d.id, patch);
+      return "done";
+    });
+  }
+
+  // --- HTTP ------------------------------------------------------------------------------------------
+
+  /** `POST /deploy/callback` (already authenticated). */
+  async handleCallback(
+    body: DeployCallback,
+    ctx: { log: Logger; requestId: string },
+  ): Promise<DeployCallbackResponse> {
+    const { log } = ctx;
+    const now = new Date();
+    return this.deps.outbox.transaction(ctx.requestId, async (tx) => {
+      const d = await repo.lockByDeployId(tx.em, body.deployId);
+      if (!d) throw new DomainError("DEPLOYMENT_NOT_FOUND", `deployment ${body.deployId} not found`);
+      const decision = decideCallback(d, body.status);
+      await repo.recordObservation(tx.em, {
+        deploymentId: d.id,
+        deployId: body.deployId,
+        attempt: d.attempt,
+        source: "CALLBACK",
+        opsStatus: body.status,
+        message: body.message,
+        reportedAt: body.timestamp,
+        effect: decision.effect,
+        observer: this.me,
+      });
+      if (decision.effect === "APPLIED") {
+        await repo.update(tx.em, d.id, this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now));
+      } else if (d.status === "DEPLOYING") {
+        await repo.update(tx.em, d.id, { opsStatus: body.status, opsMessage: body.message });
+        log.debug({ deployId: body.deployId, status: body.status }, "progress callback recorded");
+      } else {
+        log.info(
+          { deployId: body.deployId, status: body.status, deployment: d.status },
+          "callback for a finished deployment recorded",
+        );
+      }
+      return { deployId: body.deployId, accepted: true, effect: decision.effect };
+    });
+  }
+
+  // --- worker steps ----------------------------------------------------------------------------------
+
+  /**
+   * Applies the outcome of one worker step under the row lock, if this replica still holds the
+   * lease; `apply` returns the patch (the lease is released with it).
+   */
+  private async applyStep(
+    claimed: Deployment,
+    apply: (tx: TxContext, d: Deployment, now: Date) => Promise<DeploymentPatch>,
+  ): Promise<void> {
+    await this.deps.outbox.transaction(claimed.correlationId, async (tx) => {
+      const d = await repo.lockById(tx.em, claimed.id);
+      if (!d) return;
+      if (d.leaseOwner !== this.me) {
+        this.deps.log.warn(
+          { deployId: d.deployId, owner: d.leaseOwner },
+          "lease lost during a step; its result is dropped",
+        );
+        return;
+      }
+      const patch = await apply(tx, d, new Date());
+      await repo.update(tx.em, d.id, { ...patch, ...released });
+    });
+  }
+
+  private waitPatch(
+    tx: TxContext,
+    d: Deployment,
+    decision: Extract<StepDecision, { kind: "wait" }>,
+    now: Date,
+  ): DeploymentPatch {
+    let patch: DeploymentPatch = {
+      failures: decision.failures,
+      nextPollAt: decision.nextPollAt,
+      lastError: decision.reason.slice(0, 500),
+    };
+    if (decision.startsOutage) {
+      this.deps.log.warn(
+        { pipelineId: d.pipelineId, attempt: d.attempt, deployId: d.deployId, reason: decision.reason },
+        "ops module unavailable; waiting",
+      );
+      patch = {
+        ...patch,
+        waitingSince: now,
+        ...this.emit(tx, d, DeploymentWaiting, {
+          pipelineId: d.pipelineId,
+          attempt: d.attempt,
+          deployId: d.deployId,
+          reason: decision.reason,
+          since: now.toISOString(),
+        }),
+      };
+    }
+    return patch;
+  }
+
+  private startedPatch(tx: TxContext, d: Deployment, deployId: string, deadline: Date): DeploymentPatch {
+    return this.emit(tx, d, DeploymentStarted, {
+      pipelineId: d.pipelineId,
+      attempt: d.attempt,
+      deployId,
+      deadline: deadline.toISOString(),
+    });
+  }
+
+  async applyCreate(
+    claimed: Deployment,
+    answer: OpsAnswer<{ deployId: string; status: string }>,
+  ): Promise<void> {
+    await this.applyStep(claimed, async (tx, d, now) => {
+      if (d.status !== "CREATING") {
+        // Cancelled or superseded while the create was on its way: stop what ops just started.
+        if (answer.kind === "ok" && d.deployId === null) {
+          this.deps.log.info(
+            { deployId: answer.data.deployId, status: d.status },
+            "created after it ended; asking ops to stop it",
+          );
+          return { deployId: answer.data.deployId, cancelState: "PENDING", nextPollAt: now };
+        }
+        return {};
+      }
+      const decision = decideAfterCreate(stateOf(d), answer, now, this.tuning, this.random());
+      switch (decision.kind) {
+        case "wait":
+          return this.waitPatch(tx, d, decision, now);
+        case "finish":
+          return this.finish(tx, d, decision.outcome, decision.via, decision.message, now);
+        case "started": {
+          await repo.recordObservation(tx.em, {
+            deploymentId: d.id,
+            deployId: decision.deployId,
+            attempt: d.attempt,
+            source: "CREATE",
+            opsStatus: answer.kind === "ok" ? answer.data.status : null,
+            message: null,
+            reportedAt: null,
+            effect: "RECORDED",
+            observer: this.me,
+          });
+          this.deps.log.info(
+            { pipelineId: d.pipelineId, attempt: d.attempt, deployId: decision.deployId },
+            "deployment accepted by ops",
+          );
+          return {
+            ...this.startedPatch(tx, d, decision.deployId, decision.deadline),
+            status: "DEPLOYING",
+            deployId: decision.deployId,
+            deadline: decision.deadline,
+            nextPollAt: decision.nextPollAt,
+            opsStatus: answer.kind === "ok" ? answer.data.status : null,
+            failures: 0,
+            waitingSince: null,
+            lastError: null,
+          };
+        }
+        default:
+          return {};
+      }
+    });
+  }
+
+  async applyPoll(
+    claimed: Deployment,
+    answer: OpsAnswer<{ status: string; message: string }>,
+  ): Promise<void> {
+    await this.applyStep(claimed, async (tx, d, now) => {
+      const decision = decideAfterPoll(stateOf(d), answer, now, this.tuning, this.random());
+      if (answer.kind !== "unavailable" && d.deployId) {
+        await repo.recordObservation(tx.em, {
+          deploymentId: d.id,
+          deployId: d.deployId,
+          attempt: d.attempt,
+          source: "POLL",
+          opsStatus: answer.kind === "ok" ? answer.data.status : `HTTP ${answer.httpStatus}`,
+          message: answer.kind === "ok" ? answer.data.message : answer.message,
+          reportedAt: null,
+          effect: decision.kind === "finish" ? "APPLIED" : "RECORDED",
+          observer: this.me,
+        });
+      }
+      switch (decision.kind) {
+        case "wait":
+          return this.waitPatch(tx, d, decision, now);
+        case "finish":
+          return this.finish(tx, d, decision.outcome, decision.via, decision.message, now);
+        case "continue": {
+          const patch: DeploymentPatch = {
+            nextPollAt: decision.nextPollAt,
+            opsStatus: decision.opsStatus,
+            opsMessage: decision.message,
+            failures: 0,
+            waitingSince: null,
+            lastError: null,
+          };
+          if (!decision.recovered || !d.deployId || !d.deadline) return patch;
+          this.deps.log.info({ pipelineId: d.pipelineId, deployId: d.deployId }, "ops module answers again");
+          return { ...patch, ...this.startedPatch(tx, d, d.deployId, d.deadline) };
+        }
+        default:
+          // Finished meanwhile (callback, cancel): only the lease goes.
+          return {};
+      }
+    });
+  }
+
+  async applyCancel(claimed: Deployment, answer: OpsAnswer<{ status?: string }>): Promise<void> {
+    await this.applyStep(claimed, async (tx, d, now) => {
+      if (d.cancelState !== "PENDING") return {};
+      const attempts = d.cancelAttempts + 1;
+      const decision = decideAfterCancel(attempts, this.deps.config.OPS_CANCEL_MAX_ATTEMPTS, answer);
+      if (answer.kind !== "unavailable" && d.deployId) {
+        await repo.recordObservation(tx.em, {
+          deploymentId: d.id,
+          deployId: d.deployId,
+          attempt: d.attempt,
+          source: "CANCEL",
+          opsStatus: answer.kind === "ok" ? (answer.data.status ?? "CANCELLED") : `HTTP ${answer.httpStatus}`,
+          message: answer.kind === "ok" ? null : answer.message,
+          reportedAt: null,
+          effect: "RECORDED",
+          observer: this.me,
+        });
+      }
+      if (decision.state !== "PENDING") {
+        this.deps.log.info({ deployId: d.deployId, result: decision.state }, "cancel at ops settled");
+      }
+      const delay = retryDelayMs(attempts, this.tuning.retryBaseMs, this.tuning.retryMaxMs, this.random());
+      return {
+        cancelState: decision.state,
+        cancelAttempts: attempts,
+        nextPollAt: decision.retry ? new Date(now.getTime() + delay) : null,
+        lastError: answer.kind === "unavailable" ? answer.reason.slice(0, 500) : d.lastError,
+      };
+    });
+  }
+
+  /** A claimed row with nothing to do (finished meanwhile): clear its schedule and lease. */
+  async releaseIdle(claimed: Deployment): Promise<void> {
+    await this.applyStep(claimed, async () => ({ nextPollAt: null }));
+  }
+
+  /** A step failed on our side (e.g. the database): try again a little later. */
+  async releaseAfterError(claimed: Deployment): Promise<void> {
+    const at = new Date(Date.now() + this.deps.config.OPS_RETRY_BASE_MS);
+    await this.applyStep(claimed, async (_tx, d) => (d.nextPollAt ? { nextPollAt: at } : {}));
+  }
+
+  /** At start: leases this replica held in an earlier life (same fixed OPS_REPLICA_ID) are void. */
+  async releaseOwnLeases(): Promise<number> {
+    return repo.releaseLeasesOf(this.deps.orm.em.fork(), this.me);
+  }
+}

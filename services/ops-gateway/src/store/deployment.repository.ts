@@ -1,0 +1,286 @@
+import type { DeployConfig } from "@procode/contracts";
+import type { EntityManager } from "@procode/service-kit";
+import type { CancelState, DeploymentStatus, Outcome, Via } from "../domain/deployment.js";
+
+/**
+ * The `ops.deployment` and `ops.deployment_observation` tables. Plain SQL rather than ORM entities:
+ * the work here is conditional updates under row locks and lease claims with
+ * `FOR UPDATE SKIP LOCKED`, which read best as the SQL they are.
+ */
+
+export interface Deployment {
+  id: number;
+  pipelineId: number;
+  attempt: number;
+  appId: number;
+  team: string;
+  image: string;
+  deployConfig: DeployConfig;
+  pollIntervalMs: number;
+  pollTimeoutMs: number;
+  correlationId: string;
+  /** Sent to ops as the idempotency key of the create (stable across retries of this row). */
+  requestKey: string;
+  status: DeploymentStatus;
+  deployId: string | null;
+  opsStatus: string | null;
+  opsMessage: string | null;
+  deadline: Date | null;
+  nextPollAt: Date | null;
+  leaseOwner: string | null;
+  leaseUntil: Date | null;
+  failures: number;
+  waitingSince: Date | null;
+  lastError: string | null;
+  cancelState: CancelState | null;
+  cancelAttempts: number;
+  outcome: Outcome | null;
+  outcomeVia: Via | null;
+  outcomeMessage: string | null;
+  finishedAt: Date | null;
+  lastEventType: string | null;
+  lastEventData: Record<string, unknown> | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const T = `ops.deployment`;
+const OBS = `ops.deployment_observation`;
+
+/** Column of each updatable field. */
+const COLUMNS = {
+  status: "status",
+  deployId: "deploy_id",
+  opsStatus: "ops_status",
+  opsMessage: "ops_message",
+  deadline: "deadline",
+  nextPollAt: "next_poll_at",
+  leaseOwner: "lease_owner",
+  leaseUntil: "lease_until",
+  failures: "failures",
+  waitingSince: "waiting_since",
+  lastError: "last_error",
+  cancelState: "cancel_state",
+  cancelAttempts: "cancel_attempts",
+  outcome: "outcome",
+  outcomeVia: "outcome_via",
+  outcomeMessage: "outcome_message",
+  finishedAt: "finished_at",
+  lastEventType: "last_event_type",
+  lastEventData: "last_event_data",
+} as const satisfies Partial<Record<keyof Deployment, string>>;
+export type DeploymentPatch = Partial<Pick<Deployment, keyof typeof COLUMNS>>;
+
+type Row = Record<string, unknown>;
+
+const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+const json = <T>(v: unknown): T => (typeof v === "string" ? (JSON.parse(v) as T) : (v as T));
+
+function toDeployment(r: Row): Deployment {
+  return {
+    id: Number(r["id"]),
+    pipelineId: Number(r["pipeline_id"]),
+    attempt: Number(r["attempt"]),
+    appId: Number(r["app_id"]),
+    team: String(r["team"]),
+    image: String(r["image"]),
+    deployConfig: json<DeployConfig>(r["deploy_config"]),
+    pollIntervalMs: Number(r["poll_interval_ms"]),
+    pollTimeoutMs: Number(r["poll_timeout_ms"]),
+    correlationId: String(r["correlation_id"]),
+    requestKey: String(r["request_key"]),
+    status: r["status"] as DeploymentStatus,
+    deployId: (r["deploy_id"] as string | null) ?? null,
+    opsStatus: (r["ops_status"] as string | null) ?? null,
+    opsMessage: (r["ops_message"] as string | null) ?? null,
+    deadline: date(r["deadline"]),
+    nextPollAt: date(r["next_poll_at"]),
+    leaseOwner: (r["lease_owner"] as string | null) ?? null,
+    leaseUntil: date(r["lease_until"]),
+    failures: Number(r["failures"]),
+    waitingSince: date(r["waiting_since"]),
+    lastError: (r["last_error"] as string | null) ?? null,
+    cancelState: (r["cancel_state"] as CancelState | null) ?? null,
+    cancelAttempts: Number(r["cancel_attempts"]),
+    outcome: (r["outcome"] as Outcome | null) ?? null,
+    outcomeVia: (r["outcome_via"] as Via | null) ?? null,
+    outcomeMessage: (r["outcome_message"] as string | null) ?? null,
+    finishedAt: date(r["finished_at"]),
+    lastEventType: (r["last_event_type"] as string | null) ?? null,
+    lastEventData: r["last_event_data"] ? json<Record<string, unknown>>(r["last_event_data"]) : null,
+    createdAt: date(r["created_at"])!,
+    updatedAt: date(r["updated_at"])!,
+  };
+}
+
+export interface NewDeployment {
+  pipelineId: number;
+  attempt: number;
+  appId: number;
+  team: string;
+  image: string;
+  deployConfig: DeployConfig;
+  pollIntervalMs: number;
+  pollTimeoutMs: number;
+  correlationId: string;
+  status: DeploymentStatus;
+  /** null: nothing to do (already final). */
+  nextPollAt: Date | null;
+}
+
+export const deploymentRepository = {
+  /** Inserts unless (pipelineId, attempt) exists; returns the new row, or null when it existed. */
+  async insertIfAbsent(em: EntityManager, d: NewDeployment): Promise<Deployment | null> {
+    const rows = await em.execute<Row[]>(
+      `insert into ${T} (pipeline_id, attempt, app_id, team, image, deploy_config, poll_interval_ms,
+         poll_timeout_ms, correlation_id, request_key, status, next_poll_at)
+       values (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, gen_random_uuid(), ?, ?)
+       on conflict (pipeline_id, attempt) do nothing
+       returning *`,
+      [
+        d.pipelineId,
+        d.attempt,
+        d.appId,
+        d.team,
+        d.image,
+        JSON.stringify(d.deployConfig),
+        d.pollIntervalMs,
+        d.pollTimeoutMs,
+        d.correlationId,
+        d.status,
+        d.nextPollAt,
+      ],
+      "all",
+    );
+    return rows[0] ? toDeployment(rows[0]) : null;
+  },
+
+  /** The deployment of one attempt, locked for the rest of the transaction. */
+  async lockByAttempt(em: EntityManager, pipelineId: number, attempt: number): Promise<Deployment | null> {
+    const rows = await em.execute<Row[]>(
+      `select * from ${T} where pipeline_id = ? and attempt = ? for update`,
+      [pipelineId, attempt],
+      "all",
+    );
+    return rows[0] ? toDeployment(rows[0]) : null;
+  },
+
+  async lockById(em: EntityManager, id: number): Promise<Deployment | null> {
+    const rows = await em.execute<Row[]>(`select * from ${T} where id = ? for update`, [id], "all");
+    return rows[0] ? toDeployment(rows[0]) : null;
+  },
+
+  /** The (latest) deployment ops knows as `deployId`, locked. */
+  async lockByDeployId(em: EntityManager, deployId: string): Promise<Deployment | null> {
+    const rows = await em.execute<Row[]>(
+      `select * from ${T} where deploy_id = ? order by id desc limit 1 for update`,
+      [deployId],
+      "all",
+    );
+    return rows[0] ? toDeployment(rows[0]) : null;
+  },
+
+  /** Highest attempt recorded for a pipeline (0 when none). */
+  async latestAttempt(em: EntityManager, pipelineId: number): Promise<number> {
+    const rows = await em.execute<{ n: number | null }[]>(
+      `select max(attempt) as n from ${T} where pipeline_id = ?`,
+      [pipelineId],
+      "all",
+    );
+    return Number(rows[0]?.n ?? 0);
+  },
+
+  /** Ends the still-active deployments of older attempts of a pipeline; returns them. */
+  async supersedeOlder(em: EntityManager, pipelineId: number, attempt: number): Promise<Deployment[]> {
+    const rows = await em.execute<Row[]>(
+      `update ${T} set status = 'SUPERSEDED', next_poll_at = null, finished_at = now(), updated_at = now()
+       where pipeline_id = ? and attempt < ? and status in ('CREATING', 'DEPLOYING')
+       returning *`,
+      [pipelineId, attempt],
+      "all",
+    );
+    return rows.map(toDeployment);
+  },
+
+  async update(em: EntityManager, id: number, patch: DeploymentPatch): Promise<void> {
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const [key, value] of Object.entries(patch)) {
+      const column = COLUMNS[key as keyof typeof COLUMNS];
+      if (!column) throw new Error(`not an updatable field: ${key}`);
+      sets.push(column === "last_event_data" ? `${column} = ?::jsonb` : `${column} = ?`);
+      params.push(column === "last_event_data" && value !== null ? JSON.stringify(value) : value);
+    }
+    if (!sets.length) return;
+    await em.execute(
+      `update ${T} set ${sets.join(", ")}, updated_at = now() where id = ?`,
+      [...params, id],
+      "run",
+    );
+  },
+
+  /**
+   * Takes up to `limit` deployments that are due and not leased by a live replica (an expired lease
+   * is taken over), leasing them to `owner` for `leaseMs`. SKIP LOCKED: replicas claiming at the
+   * same moment never take the same row.
+   */
+  async claimDue(em: EntityManager, owner: string, limit: number, leaseMs: number): Promise<Deployment[]> {
+    const rows = await em.execute<Row[]>(
+      `with due as (
+         select id from ${T}
+         where next_poll_at <= now() and (lease_until is null or lease_until < now())
+         order by next_poll_at
+         limit ?
+         for update skip locked
+       )
+       update ${T} d set lease_owner = ?, lease_until = now() + (? || ' milliseconds')::interval
+       from due where d.id = due.id
+       returning d.*`,
+      [limit, owner, String(leaseMs)],
+      "all",
+    );
+    return rows.map(toDeployment);
+  },
+
+  /** Drops every lease `owner` holds (a replica restarted under the same fixed name). */
+  async releaseLeasesOf(em: EntityManager, owner: string): Promise<number> {
+    const res = await em.execute<{ affectedRows: number }>(
+      `update ${T} set lease_owner = null, lease_until = null where lease_owner = ?`,
+      [owner],
+      "run",
+    );
+    return res.affectedRows;
+  },
+
+  async recordObservation(
+    em: EntityManager,
+    o: {
+      deploymentId: number;
+      deployId: string;
+      attempt: number;
+      source: "POLL" | "CALLBACK" | "CANCEL" | "CREATE";
+      opsStatus: string | null;
+      message: string | null;
+      reportedAt: string | null;
+      effect: "APPLIED" | "RECORDED";
+      observer: string;
+    },
+  ): Promise<void> {
+    await em.execute(
+      `insert into ${OBS} (deployment_id, deploy_id, attempt, source, ops_status, message, reported_at, effect, observer)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        o.deploymentId,
+        o.deployId,
+        o.attempt,
+        o.source,
+        o.opsStatus,
+        o.message === null ? null : o.message.slice(0, 5000),
+        o.reportedAt,
+        o.effect,
+        o.observer,
+      ],
+      "run",
+    );
+  },
+};
