@@ -15,8 +15,12 @@ import {
   type SealedSecret,
 } from "@procode/contracts";
 import {
+  dependencyUnavailable,
   DomainError,
   invalidParameter,
+  isDomainError,
+  pingDatabase,
+  withTimeout,
   randomSecret,
   type KeyRing,
   type Logger,
@@ -39,7 +43,13 @@ import {
   type RepositoryTarget,
 } from "../domain/repository-url.js";
 import type { RepositoryProbe } from "../integrations/repository-probe.js";
-import { AppRepository, isUniqueViolation, type AppWithConfig } from "../store/app.repository.js";
+import {
+  AppRepository,
+  isDatabaseRefusal,
+  isDatabaseUnavailable,
+  isUniqueViolation,
+  type AppWithConfig,
+} from "../store/app.repository.js";
 import { AgentApp, ProcodeConfigRow } from "../store/entities.js";
 
 export interface AppServiceDeps {
@@ -72,6 +82,27 @@ const PROCODE_ONLY = ["gitRepoUrl", "scaffoldTemplate", "gitType", "credentialId
  */
 export class AppService {
   constructor(private readonly deps: AppServiceDeps) {}
+
+  /**
+   * A database that cannot be reached answers 503 naming it (SPEC 3), never a bare internal error.
+   * A failure mid-transaction does not always say it was the connection, so an unexplained error
+   * is followed by a ping: if the database does not answer either, it is reported as unavailable.
+   */
+  private async withDatabase<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isDomainError(err) || isDatabaseRefusal(err)) throw err;
+      const down =
+        isDatabaseUnavailable(err) ||
+        (await withTimeout(pingDatabase(this.deps.orm), 1000, "database").then(
+          () => false,
+          () => true,
+        ));
+      if (down) throw dependencyUnavailable("the database");
+      throw err;
+    }
+  }
 
   private webhookUrl(config: { gitType: GitType }, appId: number): string {
     return webhookUrlFor(this.deps.publicBaseUrl, config.gitType, appId);
@@ -115,42 +146,44 @@ export class AppService {
     }
 
     try {
-      const created = await this.deps.outbox.transaction(correlationId, async (tx) => {
-        const app = tx.em.create(AgentApp, {
-          name: body.name,
-          devMode: body.devMode,
-          techStack: body.techStack ?? null,
-          team: actor.team,
-          createdBy: actor.sub,
-          revision: 1,
-        });
-        await tx.em.flush();
-        let config: ProcodeConfigRow | null = null;
-        if (repository) {
-          const secret = this.deps.keyRing.seal(randomSecret(32));
-          config = tx.em.create(ProcodeConfigRow, {
-            appId: app.id,
-            gitRepoUrl: repository.target.url,
-            gitType: repository.target.gitType,
-            scaffoldTemplate: body.scaffoldTemplate ?? null,
-            credentialId: body.credentialId ?? null,
-            credentialRequired: repository.credentialRequired,
-            webhookSecret: secret.ciphertext,
-            webhookSecretKeyId: secret.keyId,
-            stageConfigs: {},
-            phases: [...DEFAULT_ITERATION_PHASES],
-            concurrency: "QUEUE",
-            deployConfig: structuredClone(DEFAULT_DEPLOY_CONFIG),
+      const created = await this.withDatabase(() =>
+        this.deps.outbox.transaction(correlationId, async (tx) => {
+          const app = tx.em.create(AgentApp, {
+            name: body.name,
+            devMode: body.devMode,
+            techStack: body.techStack ?? null,
+            team: actor.team,
+            createdBy: actor.sub,
+            revision: 1,
           });
           await tx.em.flush();
-        }
-        const state = config ? toProcodeState(config) : null;
-        tx.emit(
-          AppCreated,
-          toSnapshot(toAppState(app), state, state ? this.webhookUrl(state, app.id) : null),
-        );
-        return { app, config };
-      });
+          let config: ProcodeConfigRow | null = null;
+          if (repository) {
+            const secret = this.deps.keyRing.seal(randomSecret(32));
+            config = tx.em.create(ProcodeConfigRow, {
+              appId: app.id,
+              gitRepoUrl: repository.target.url,
+              gitType: repository.target.gitType,
+              scaffoldTemplate: body.scaffoldTemplate ?? null,
+              credentialId: body.credentialId ?? null,
+              credentialRequired: repository.credentialRequired,
+              webhookSecret: secret.ciphertext,
+              webhookSecretKeyId: secret.keyId,
+              stageConfigs: {},
+              phases: [...DEFAULT_ITERATION_PHASES],
+              concurrency: "QUEUE",
+              deployConfig: structuredClone(DEFAULT_DEPLOY_CONFIG),
+            });
+            await tx.em.flush();
+          }
+          const state = config ? toProcodeState(config) : null;
+          tx.emit(
+            AppCreated,
+            toSnapshot(toAppState(app), state, state ? this.webhookUrl(state, app.id) : null),
+          );
+          return { app, config };
+        }),
+      );
       this.deps.log.info(
         { correlationId, appId: created.app.id, team: actor.team, devMode: body.devMode },
         "app created",
@@ -168,13 +201,15 @@ export class AppService {
 
   async list(actor: Actor, query: ListAppsQuery): Promise<Page<App>> {
     const repo = new AppRepository(this.deps.orm.em.fork());
-    const { items, total } = await repo.list({ ...query, team: actor.team });
+    const { items, total } = await this.withDatabase(() => repo.list({ ...query, team: actor.team }));
     return { items: items.map((i) => this.view(i)), total, page: query.page, pageSize: query.pageSize };
   }
 
   /** Another team's app answers exactly as a missing one (SPEC 5b). */
   async get(actor: Actor, id: number): Promise<App> {
-    const found = await new AppRepository(this.deps.orm.em.fork()).findForTeam(id, actor.team);
+    const found = await this.withDatabase(() =>
+      new AppRepository(this.deps.orm.em.fork()).findForTeam(id, actor.team),
+    );
     if (!found) throw notFound(id);
     return this.view(found);
   }
@@ -190,7 +225,9 @@ export class AppService {
     body: PutProcodeConfigRequest,
     correlationId: string,
   ): Promise<ProcodeConfig> {
-    const found = await new AppRepository(this.deps.orm.em.fork()).findForTeam(id, actor.team);
+    const found = await this.withDatabase(() =>
+      new AppRepository(this.deps.orm.em.fork()).findForTeam(id, actor.team),
+    );
     if (!found) throw notFound(id);
     assertProCode(found.app);
 
@@ -226,35 +263,37 @@ export class AppService {
       deployConfig: body.deployConfig ?? base.deployConfig,
     };
 
-    const result = await this.deps.outbox.transaction(correlationId, async (tx) => {
-      const locked = await new AppRepository(tx.em).findForTeam(id, actor.team, { lock: true });
-      if (!locked) throw notFound(id);
-      assertProCode(locked.app);
-      let row = locked.config;
-      let changes = Object.keys(next);
-      if (row) {
-        changes = changedSettings(toProcodeState(row), { ...next, webhookSecret: sealedOf(row) });
-        if (changes.length === 0) return { row, changes };
-        const secret = this.deps.keyRing.reseal(sealedOf(row));
-        Object.assign(row, { ...next, webhookSecret: secret.ciphertext, webhookSecretKeyId: secret.keyId });
-      } else {
-        const secret = this.deps.keyRing.seal(randomSecret(32));
-        row = tx.em.create(ProcodeConfigRow, {
-          appId: locked.app.id,
-          ...next,
-          webhookSecret: secret.ciphertext,
-          webhookSecretKeyId: secret.keyId,
-        });
-      }
-      locked.app.revision += 1;
-      await tx.em.flush();
-      const state = toProcodeState(row);
-      tx.emit(
-        ProcodeConfigChanged,
-        toSnapshot(toAppState(locked.app), state, this.webhookUrl(state, locked.app.id)),
-      );
-      return { row, changes };
-    });
+    const result = await this.withDatabase(() =>
+      this.deps.outbox.transaction(correlationId, async (tx) => {
+        const locked = await new AppRepository(tx.em).findForTeam(id, actor.team, { lock: true });
+        if (!locked) throw notFound(id);
+        assertProCode(locked.app);
+        let row = locked.config;
+        let changes = Object.keys(next);
+        if (row) {
+          changes = changedSettings(toProcodeState(row), { ...next, webhookSecret: sealedOf(row) });
+          if (changes.length === 0) return { row, changes };
+          const secret = this.deps.keyRing.reseal(sealedOf(row));
+          Object.assign(row, { ...next, webhookSecret: secret.ciphertext, webhookSecretKeyId: secret.keyId });
+        } else {
+          const secret = this.deps.keyRing.seal(randomSecret(32));
+          row = tx.em.create(ProcodeConfigRow, {
+            appId: locked.app.id,
+            ...next,
+            webhookSecret: secret.ciphertext,
+            webhookSecretKeyId: secret.keyId,
+          });
+        }
+        locked.app.revision += 1;
+        await tx.em.flush();
+        const state = toProcodeState(row);
+        tx.emit(
+          ProcodeConfigChanged,
+          toSnapshot(toAppState(locked.app), state, this.webhookUrl(state, locked.app.id)),
+        );
+        return { row, changes };
+      }),
+    );
 
     if (result.changes.length) {
       this.deps.log.info(

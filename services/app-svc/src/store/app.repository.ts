@@ -1,4 +1,4 @@
-import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
+import { LockMode, ServerException, UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager } from "@procode/service-kit";
 import type { DevMode } from "@procode/contracts";
 import { AgentApp, ProcodeConfigRow } from "./entities.js";
@@ -59,4 +59,32 @@ export class AppRepository {
     const byApp = new Map(configs.map((c) => [c.appId, c]));
     return { items: apps.map((app) => ({ app, config: byApp.get(app.id) ?? null })), total };
   }
+}
+
+/** Error codes of a database that cannot be reached or is shutting down (not of a bad query). */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+]);
+
+/** True when `err` says the database cannot be reached now, as opposed to a bug or a bad query. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== "object") return false;
+  const code = typeof e.code === "string" ? e.code : "";
+  // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now).
+  if (UNAVAILABLE_CODES.has(code) || /^08|^57P0[123]$/.test(code)) return true;
+  const message = typeof e.message === "string" ? e.message : "";
+  return /Connection terminated|Connection ended|timeout exceeded when trying to connect|Timeout acquiring a connection/i.test(
+    message,
+  );
+}
+
+/** True when the database answered with an error (a constraint, a bad query): it is there. */
+export function isDatabaseRefusal(err: unknown): boolean {
+  return err instanceof ServerException;
 }
