@@ -35,7 +35,7 @@ interface PipelineRow {
   deploy_status: PipelineRecord["deployStatus"];
   deploy_id: string | null;
   deploy_config: PipelineRecord["deployConfig"];
-  deploy_deadline: Date | null;
+  deploy_deadline: Stamp | null;
   tag: string | null;
   rollback: boolean;
   queued: boolean;
@@ -43,7 +43,7 @@ interface PipelineRow {
   failed_stage: PipelineRecord["failedStage"];
   error: string | null;
   checkpoints: PipelineRecord["checkpoints"];
-  wake_at: Date | null;
+  wake_at: Stamp | null;
   republish_count: number;
   event_seq: number;
   transition_seq: number;
@@ -52,13 +52,17 @@ interface PipelineRow {
   latest_iteration_phase_id: string | null;
   iteration_status: PipelineRecord["iterationStatus"];
   version: number;
-  created_at: Date;
-  updated_at: Date;
+  created_at: Stamp;
+  updated_at: Stamp;
 }
 
 const SELECT = `select p.*, t.wake_at from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id`;
 
 const num = (v: string | null): number | null => (v === null ? null : Number(v));
+/** Timestamps arrive as Date or as text depending on the driver's settings. */
+type Stamp = Date | string;
+const ms = (v: Stamp | null): number | null => (v === null ? null : new Date(v).getTime());
+const iso = (v: Stamp): string => new Date(v).toISOString();
 
 export function toRecord(r: PipelineRow): { record: PipelineRecord; version: number } {
   return {
@@ -81,7 +85,7 @@ export function toRecord(r: PipelineRow): { record: PipelineRecord; version: num
       deployStatus: r.deploy_status,
       deployId: r.deploy_id,
       deployConfig: r.deploy_config,
-      deployDeadline: r.deploy_deadline ? r.deploy_deadline.getTime() : null,
+      deployDeadline: ms(r.deploy_deadline),
       tag: r.tag,
       rollback: r.rollback,
       queued: r.queued,
@@ -89,7 +93,7 @@ export function toRecord(r: PipelineRow): { record: PipelineRecord; version: num
       failedStage: r.failed_stage,
       error: r.error,
       checkpoints: r.checkpoints,
-      wakeAt: r.wake_at ? r.wake_at.getTime() : null,
+      wakeAt: ms(r.wake_at),
       republishCount: r.republish_count,
       eventSeq: r.event_seq,
       transitionSeq: r.transition_seq,
@@ -97,8 +101,8 @@ export function toRecord(r: PipelineRow): { record: PipelineRecord; version: num
       latestChildStatus: r.latest_child_status,
       latestIterationPhaseId: num(r.latest_iteration_phase_id),
       iterationStatus: r.iteration_status,
-      createdAt: r.created_at.toISOString(),
-      updatedAt: r.updated_at.toISOString(),
+      createdAt: iso(r.created_at),
+      updatedAt: iso(r.updated_at),
     },
   };
 }
@@ -171,7 +175,7 @@ export class PipelineRepository {
 
   /** Inserts a new pipeline (version 0); null when one exists for its (type, refId). */
   async insert(em: EntityManager, p: PipelineRecord): Promise<{ id: number; createdAt: string } | null> {
-    const rows = await em.execute<{ id: string; created_at: Date }[]>(
+    const rows = await em.execute<{ id: string; created_at: Stamp }[]>(
       `insert into ${S}.pipeline (type, parent_id, ref_id, app_id, team, iteration_id, status, state,
          current_stage, stage_configs, deploy_config, tag, rollback)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)
@@ -195,7 +199,7 @@ export class PipelineRepository {
       "all",
     );
     const row = rows[0];
-    return row ? { id: Number(row.id), createdAt: row.created_at.toISOString() } : null;
+    return row ? { id: Number(row.id), createdAt: iso(row.created_at) } : null;
   }
 
   /**
@@ -319,12 +323,12 @@ export class PipelineRepository {
 
   /** When the app's lease expires (null: no lease or no expiry). */
   async leaseExpiry(em: EntityManager, appId: number): Promise<number | null> {
-    const rows = await em.execute<{ expires_at: Date | null }[]>(
+    const rows = await em.execute<{ expires_at: Stamp | null }[]>(
       `select expires_at from ${S}.app_lease where app_id = ?`,
       [appId],
       "all",
     );
-    return rows[0]?.expires_at?.getTime() ?? null;
+    return ms(rows[0]?.expires_at ?? null);
   }
 
   /** Whether an older queued release of the app is waiting (queues start in creation order). */

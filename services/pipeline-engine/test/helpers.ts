@@ -1,0 +1,93 @@
+import type { Pipeline } from "@procode/contracts";
+import { signToken, type ServiceRuntime } from "@procode/service-kit";
+import { eventually, sql, type TestInfra } from "@procode/test-kit";
+import type { Config } from "../src/config.js";
+
+/** Timings short enough for tests (seconds become milliseconds). */
+export const FAST_ENV = {
+  STAGE_REPUBLISH_MS: "1500",
+  STAGE_REPUBLISH_MAX_MS: "3000",
+  RETRY_BASE_MS: "50",
+  RETRY_MAX_MS: "200",
+  SWEEP_INTERVAL_MS: "50",
+  QUEUE_RECHECK_MS: "2000",
+  STARTUP_REDRIVE_SPREAD_MS: "200",
+  OUTBOX_POLL_MS: "200",
+};
+
+export class Api {
+  private tokens = new Map<string, string>();
+  constructor(
+    private readonly runtime: () => ServiceRuntime<Config>,
+    private readonly infra: TestInfra,
+  ) {}
+
+  private async token(team: string, sub = "alice"): Promise<string> {
+    const key = `${team}/${sub}`;
+    if (!this.tokens.has(key)) this.tokens.set(key, await signToken({ sub, team }, this.infra.jwtSecret));
+    return this.tokens.get(key)!;
+  }
+
+  async call(method: "GET" | "POST", url: string, opts: { team?: string; sub?: string; body?: unknown } = {}) {
+    const res = await this.runtime().deps.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${await this.token(opts.team ?? "t1", opts.sub)}` },
+      ...(opts.body !== undefined ? { payload: opts.body as object } : {}),
+    });
+    return { status: res.statusCode, body: res.json() };
+  }
+
+  async pipeline(id: number, team = "t1"): Promise<Pipeline> {
+    const res = await this.call("GET", `/pipelines/${id}`, { team });
+    if (res.status !== 200) throw new Error(`GET /pipelines/${id}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.data;
+  }
+
+  /** Waits until the pipeline satisfies `pred`, returning it. */
+  async until(id: number, pred: (p: Pipeline) => boolean, what: string, timeoutMs = 15000): Promise<Pipeline> {
+    let last: Pipeline | undefined;
+    try {
+      return await eventually(
+        async () => {
+          last = await this.pipeline(id);
+          return pred(last) ? last : null;
+        },
+        `pipeline ${id}: ${what}`,
+        timeoutMs,
+        30,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last seen ${JSON.stringify(last && { state: last.state, status: last.status, stage: last.currentStage, awaiting: last.awaiting })}`);
+    }
+  }
+
+  async iterationPipeline(iterationId: number): Promise<Pipeline> {
+    return eventually(async () => {
+      const res = await this.call("GET", `/pipelines?refId=${iterationId}&type=ITERATION`);
+      return res.body.data.items[0] as Pipeline | undefined;
+    }, `iteration pipeline of ${iterationId}`);
+  }
+}
+
+export interface TransitionRow {
+  pipeline_id: string;
+  seq: number;
+  from_state: string;
+  to_state: string;
+  event: string;
+  actor: string;
+}
+
+export async function transitionsOf(infra: TestInfra, pipelineId?: number): Promise<TransitionRow[]> {
+  return sql<TransitionRow & Record<string, unknown>>(
+    infra.databaseUrl,
+    `select pipeline_id::text, seq, from_state, to_state, event, actor from pipeline.transition
+     ${pipelineId ? "where pipeline_id = $1" : ""} order by pipeline_id, seq`,
+    pipelineId ? [pipelineId] : [],
+  );
+}
+
+let counter = Math.floor(Math.random() * 1000) * 1000;
+/** A fresh id for apps, iterations and iteration phases. */
+export const nextId = () => ++counter;

@@ -1,0 +1,396 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestInfra, eventually, serviceEnv, sql, type TestInfra } from "@procode/test-kit";
+import { startRuntime, type ServiceRuntime } from "@procode/service-kit";
+import { service } from "../src/app.js";
+import type { Config } from "../src/config.js";
+import { Api, FAST_ENV, nextId, transitionsOf } from "./helpers.js";
+import { StageHarness } from "./harness.js";
+
+let infra: TestInfra;
+let runtime: ServiceRuntime<Config>;
+let harness: StageHarness;
+let api: Api;
+
+beforeAll(async () => {
+  infra = await createTestInfra("engine_flow");
+  runtime = await startRuntime(service, { env: serviceEnv(infra, FAST_ENV) });
+  harness = new StageHarness(infra.natsUrl, infra.envName);
+  await harness.start();
+  api = new Api(() => runtime, infra);
+});
+
+afterAll(async () => {
+  await harness?.stop();
+  await runtime?.close();
+  await infra?.cleanup();
+});
+
+/** An app (with settings), an iteration in DEVELOPING, and its RELEASE requested by RPC. */
+async function release(opts: { procode?: Parameters<StageHarness["appCreated"]>[1]; phases?: string[] } = {}) {
+  const appId = nextId();
+  const iterationId = nextId();
+  const iterationPhaseId = nextId();
+  await harness.appCreated(appId, { phases: ["RELEASE"], ...opts.procode });
+  await harness.iterationCreated(iterationId, appId);
+  const iteration = await api.iterationPipeline(iterationId);
+  await eventually(
+    async () => (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length,
+    "app settings projected",
+  );
+  const reply = await harness.proceed({
+    iterationId,
+    appId,
+    targetPhase: "RELEASE",
+    release: { iterationPhaseId, tag: "v1.0.0", branch: "main", commitId: null, rollback: false },
+    actor: { sub: "alice", team: "t1" },
+  });
+  if (!reply.ok) throw new Error(`proceed refused: ${JSON.stringify(reply.error)}`);
+  return { appId, iterationId, iterationPhaseId, iteration, reply: reply.data, phaseId: reply.data.phasePipelineId! };
+}
+
+describe("iteration pipeline", () => {
+  it("is created and started by dev.iteration_created and walks the four phases to RELEASED", async () => {
+    const appId = nextId();
+    const iterationId = nextId();
+    await harness.appCreated(appId);
+    await harness.iterationCreated(iterationId, appId);
+    const it0 = await api.iterationPipeline(iterationId);
+    expect(it0).toMatchObject({ type: "ITERATION", refId: iterationId, parentId: null, status: "RUNNING", state: "DEVELOPING", currentStage: "DEVELOPING" });
+    expect(it0.stageConfigs).toMatchObject({ DEVELOPING: { driveMode: "MANUAL" } });
+    expect(it0.awaiting).toMatchObject({ action: "PROCEED", stage: "DEVELOPING" });
+    await eventually(async () => (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length, "settings");
+
+    const base = { iterationId, appId, actor: { sub: "bob", team: "t1" } };
+    const bad = await harness.proceed({ ...base, targetPhase: "STAGING" });
+    expect(bad).toMatchObject({ ok: false, error: { code: 2002 } });
+    const unknown = await harness.proceed({ ...base, targetPhase: "PRODUCTION" });
+    expect(unknown).toMatchObject({ ok: false, error: { code: 2002 } });
+    expect(await harness.proceed({ ...base, targetPhase: "TESTING" })).toMatchObject({ ok: true, data: { currentPhase: "TESTING", phasePipelineId: null } });
+    expect(await harness.proceed({ ...base, targetPhase: "STAGING" })).toMatchObject({ ok: true, data: { currentPhase: "STAGING" } });
+    const noTag = await harness.proceed({ ...base, targetPhase: "RELEASE" });
+    expect(noTag).toMatchObject({ ok: false, error: { code: 2003 } });
+    const rel = await harness.proceed({
+      ...base,
+      targetPhase: "RELEASE",
+      release: { iterationPhaseId: nextId(), tag: "v2.0.0", branch: "main", commitId: null, rollback: false },
+    });
+    expect(rel).toMatchObject({ ok: true, data: { currentPhase: "RELEASE", phasePipelineStatus: "RUNNING" } });
+    const phaseId = rel.ok ? rel.data.phasePipelineId! : 0;
+    const done = await api.until(phaseId, (p) => p.status === "SUCCESS", "SUCCESS");
+    expect(done).toMatchObject({ parentId: it0.id, tag: "v2.0.0", state: "SUCCESS", deployStatus: "DEPLOY_SUCCESS", currentStage: "DEPLOY" });
+    const released = await api.until(it0.id, (p) => p.state === "RELEASED", "RELEASED");
+    expect(released.status).toBe("SUCCESS");
+    expect(released.checkpoints.map((c) => [c.stage, c.status])).toEqual([
+      ["DEVELOPING", "SUCCESS"],
+      ["TESTING", "SUCCESS"],
+      ["STAGING", "SUCCESS"],
+      ["RELEASE", "SUCCESS"],
+    ]);
+    const log = await transitionsOf(infra, it0.id);
+    expect(log.map((t) => `${t.from_state}-${t.event}->${t.to_state}`)).toEqual([
+      "PENDING-START->DEVELOPING",
+      "DEVELOPING-ENTER_TESTING->TESTING",
+      "TESTING-TESTING_SUCCESS->STAGING",
+      "STAGING-STAGING_SUCCESS->RELEASE",
+      "RELEASE-RELEASE_SUCCESS->RELEASED",
+    ]);
+    expect(log.map((t) => t.actor)).toEqual(["system", "bob", "bob", "bob", "system"]);
+    await eventually(() => harness.eventsOf("pipeline.iteration_phase_changed.v1", it0.id).length >= 5, "iteration events");
+    const events = harness.eventsOf("pipeline.iteration_phase_changed.v1", it0.id).map((e) => e.data);
+    events.sort((a, b) => a.sequence - b.sequence);
+    expect(events.map((e) => [e.sequence, e.phase, e.iterationStatus])).toEqual([
+      [1, "DEVELOPING", "DEVELOPING"],
+      [2, "TESTING", "TESTING"],
+      [3, "STAGING", "STAGING"],
+      [4, "RELEASE", "RELEASING"],
+      [5, "RELEASED", "RELEASED"],
+    ]);
+    const again = await harness.proceed({ ...base, targetPhase: "RELEASE", release: { iterationPhaseId: nextId(), tag: "v2.0.1", branch: "main", commitId: null, rollback: false } });
+    expect(again).toMatchObject({ ok: false, error: { code: 2001 } });
+  });
+});
+
+describe("phase pipeline drive modes", () => {
+  it("AUTO stages move on at once, passing earlier outputs as inputs; ASYNC DEPLOY follows ops events", async () => {
+    harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" });
+    const r = await release({ procode: { deployConfig: { env: { A: "1" }, resources: { cpu: "2", memory: "1Gi" } } } });
+    const p = await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS");
+    expect(p.checkpoints.map((c) => [c.stage, c.status, c.attempt])).toEqual([
+      ["CODE_CHECK", "SUCCESS", 1],
+      ["BUILD", "SUCCESS", 1],
+      ["PACKAGE", "SUCCESS", 1],
+      ["DEPLOY", "SUCCESS", 1],
+    ]);
+    expect(p.checkpoints[0]!.output).toMatchObject({ commitId: "abc123" });
+    expect(p.checkpoints[3]!.output).toMatchObject({ deployId: `deploy-${r.phaseId}-1` });
+    const reqs = harness.requests.filter((q) => q.pipelineId === r.phaseId);
+    const pkg = reqs.find((q) => q.stage === "PACKAGE")!;
+    expect(pkg.inputs).toMatchObject({ CODE_CHECK: { commitId: "abc123" }, BUILD: { dockerfile: expect.any(String) } });
+    const deploy = reqs.find((q) => q.stage === "DEPLOY")!;
+    expect(deploy).toMatchObject({ tag: "v1.0.0", iterationPhaseId: r.iterationPhaseId, deployConfig: { env: { A: "1" }, resources: { cpu: "2" } } });
+    expect(deploy.inputs.PACKAGE).toMatchObject({ image: expect.any(String) });
+    const log = await transitionsOf(infra, r.phaseId);
+    expect(log.map((t) => t.event)).toEqual([
+      "START",
+      "ENTER_CODE_CHECK",
+      "CODE_CHECK_SUCCESS",
+      "BUILD_SUCCESS",
+      "PACKAGE_SUCCESS",
+      "DEPLOY_START",
+      "DEPLOY_SUCCESS",
+    ]);
+    await api.until(r.iteration.id, (x) => x.state === "RELEASED", "iteration RELEASED");
+  });
+
+  it("a MANUAL stage waits for proceed, which answers previousStage and currentStage", async () => {
+    harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" });
+    const r = await release({ procode: { stageConfigs: { PACKAGE: { driveMode: "MANUAL" } } } });
+    const waiting = await api.until(r.phaseId, (x) => x.awaiting?.action === "PROCEED", "awaiting proceed");
+    expect(waiting).toMatchObject({ status: "RUNNING", state: "PACKAGE", currentStage: "PACKAGE", awaiting: { stage: "PACKAGE" } });
+    expect(harness.requests.some((q) => q.pipelineId === r.phaseId && q.stage === "DEPLOY")).toBe(false);
+    const res = await api.call("POST", `/pipelines/${r.phaseId}/proceed`, { sub: "carol" });
+    expect(res).toMatchObject({ status: 200, body: { code: 0, data: { pipelineId: r.phaseId, previousStage: "PACKAGE", currentStage: "DEPLOY" } } });
+    await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS");
+    const again = await api.call("POST", `/pipelines/${r.phaseId}/proceed`);
+    expect(again).toMatchObject({ status: 409, body: { code: 3001 } });
+    const log = await transitionsOf(infra, r.phaseId);
+    expect(log.find((t) => t.event === "PACKAGE_SUCCESS")?.actor).toBe("carol");
+  });
+
+  it("DEPLOY shows DEPLOYING, WAITING_OPS while ops does not answer, and FAILED with DEPLOY_TIMEOUT", async () => {
+    harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "START_ONLY" } : { outcome: "SUCCESS" });
+    const r = await release();
+    const deploying = await api.until(r.phaseId, (x) => x.state === "DEPLOYING", "DEPLOYING");
+    expect(deploying).toMatchObject({ status: "RUNNING", currentStage: "DEPLOY", deployStatus: "DEPLOYING", deployId: `deploy-${r.phaseId}-1` });
+    await harness.publish((await import("@procode/contracts")).DeploymentWaiting, {
+      pipelineId: r.phaseId,
+      attempt: 1,
+      deployId: `deploy-${r.phaseId}-1`,
+      reason: "ops down",
+      since: new Date().toISOString(),
+    });
+    const waiting = await api.until(r.phaseId, (x) => x.deployStatus === "WAITING_OPS", "WAITING_OPS");
+    expect(waiting.status).toBe("RUNNING");
+    await harness.finished(r.phaseId, 1, `deploy-${r.phaseId}-1`, "TIMEOUT");
+    const failed = await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED");
+    expect(failed).toMatchObject({ state: "FAILED", deployStatus: "DEPLOY_TIMEOUT", awaiting: { action: "RETRY_OR_RESUME", stage: "DEPLOY" } });
+    const iter = await api.until(r.iteration.id, (x) => x.state === "RELEASE", "iteration in RELEASE");
+    expect(iter.status).toBe("RUNNING");
+    await eventually(
+      () => harness.eventsOf("pipeline.iteration_phase_changed.v1", r.iteration.id).some((e) => e.data.iterationStatus === "FAILED"),
+      "iteration FAILED event",
+    );
+    // Resume from DEPLOY: a new attempt; the earlier stages are not requested again.
+    harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "SUCCESS", startedFirst: false } : { outcome: "SUCCESS" });
+    const res = await api.call("POST", `/pipelines/${r.phaseId}/resume`);
+    expect(res.body).toMatchObject({ code: 0, data: { pipelineId: r.phaseId, status: "RUNNING", resumeFromStage: "DEPLOY" } });
+    const ok = await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS after resume");
+    expect(ok.checkpoints.filter((c) => c.stage === "DEPLOY").map((c) => [c.attempt, c.status])).toEqual([
+      [1, "FAILED"],
+      [2, "SUCCESS"],
+    ]);
+    expect(harness.requests.filter((q) => q.pipelineId === r.phaseId && q.stage === "CODE_CHECK").every((q) => q.attempt === 1)).toBe(true);
+    await api.until(r.iteration.id, (x) => x.state === "RELEASED", "iteration RELEASED");
+  });
+});
+
+describe("failures, retry and resume", () => {
+  it("AUTO retries until exhausted, then FAILED; retry answers 3001/3002; resume completes without re-running earlier stages", async () => {
+    harness.behaviour = (req) =>
+      req.stage === "BUILD" && req.attempt <= 3 ? { outcome: "FAILED", error: `compile error #${req.attempt}` } : req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" };
+    const r = await release();
+    const running = await api.call("POST", `/pipelines/${r.phaseId}/retry`);
+    expect(running).toMatchObject({ status: 409, body: { code: 3001 } });
+    const failed = await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED");
+    expect(failed).toMatchObject({ state: "FAILED", currentStage: "BUILD", currentRetries: 2 });
+    expect(failed.checkpoints.filter((c) => c.stage === "BUILD").map((c) => [c.attempt, c.status, c.error])).toEqual([
+      [1, "FAILED", "compile error #1"],
+      [2, "FAILED", "compile error #2"],
+      [3, "FAILED", "compile error #3"],
+    ]);
+    const exhausted = await api.call("POST", `/pipelines/${r.phaseId}/retry`);
+    expect(exhausted).toMatchObject({ status: 409, body: { code: 3002 } });
+    const resumed = await api.call("POST", `/pipelines/${r.phaseId}/resume`, { sub: "dave" });
+    expect(resumed.body).toMatchObject({ code: 0, data: { resumeFromStage: "BUILD", status: "RUNNING" } });
+    const done = await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS");
+    expect(done.checkpoints.filter((c) => c.stage === "CODE_CHECK")).toHaveLength(1);
+    expect(done.checkpoints.filter((c) => c.stage === "BUILD").map((c) => c.status)).toEqual(["FAILED", "FAILED", "FAILED", "SUCCESS"]);
+    const codeCheckRequests = harness.requests.filter((q) => q.pipelineId === r.phaseId && q.stage === "CODE_CHECK");
+    expect(new Set(codeCheckRequests.map((q) => q.attempt))).toEqual(new Set([1]));
+    const build4 = harness.requests.find((q) => q.pipelineId === r.phaseId && q.stage === "BUILD" && q.attempt === 4)!;
+    expect(build4.inputs.CODE_CHECK).toMatchObject({ commitId: "abc123" });
+    const log = await transitionsOf(infra, r.phaseId);
+    expect(log.map((t) => t.event)).toEqual([
+      "START",
+      "ENTER_CODE_CHECK",
+      "CODE_CHECK_SUCCESS",
+      "RETRY",
+      "RETRY",
+      "BUILD_FAILED",
+      "RESUME",
+      "BUILD_SUCCESS",
+      "PACKAGE_SUCCESS",
+      "DEPLOY_START",
+      "DEPLOY_SUCCESS",
+    ]);
+    expect(log.find((t) => t.event === "RESUME")?.actor).toBe("dave");
+  });
+
+  it("a manual retry re-runs the failed stage while retries remain (retryCount, maxRetries)", async () => {
+    harness.behaviour = (req) =>
+      req.stage === "PACKAGE" && req.attempt === 1 ? { outcome: "FAILED" } : req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" };
+    const r = await release({ procode: { stageConfigs: { PACKAGE: { retryMode: "MANUAL", maxRetries: 1 } } } });
+    await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED");
+    const res = await api.call("POST", `/pipelines/${r.phaseId}/retry`);
+    expect(res.body).toMatchObject({ code: 0, data: { pipelineId: r.phaseId, currentStage: "PACKAGE", retryCount: 1, maxRetries: 1 } });
+    await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS after retry");
+  });
+
+  it("a stage output that breaks its contract fails the attempt instead of poisoning later stages", async () => {
+    harness.behaviour = (req) => (req.stage === "CODE_CHECK" ? { outcome: "SUCCESS", output: { nope: true } } : { outcome: "SUCCESS" });
+    const r = await release({ procode: { stageConfigs: { CODE_CHECK: { maxRetries: 0 } } } });
+    const failed = await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED");
+    expect(failed.checkpoints[0]!.error).toMatch(/CODE_CHECK output does not match its contract: commitId/);
+  });
+});
+
+describe("results that change nothing", () => {
+  it("ignores duplicates, results of older attempts and results for a cancelled pipeline", async () => {
+    harness.behaviour = (req) => (req.stage === "BUILD" ? "silent" : { outcome: "SUCCESS" });
+    const r = await release();
+    await api.until(r.phaseId, (x) => x.currentStage === "BUILD", "at BUILD");
+    // A stale CODE_CHECK result and a BUILD result for an attempt that never ran.
+    await harness.completed(r.phaseId, "CODE_CHECK", 1, "FAILED");
+    await harness.completed(r.phaseId, "BUILD", 7, "FAILED");
+    // The real result, twice (different message ids, so JetStream keeps both).
+    await harness.completed(r.phaseId, "BUILD", 1, "SUCCESS");
+    await harness.completed(r.phaseId, "BUILD", 1, "SUCCESS");
+    const p = await api.until(r.phaseId, (x) => x.currentStage === "PACKAGE" || x.currentStage === "DEPLOY" || x.status === "SUCCESS", "past BUILD");
+    await new Promise((res) => setTimeout(res, 300));
+    const after = await api.pipeline(r.phaseId);
+    expect(after.checkpoints.filter((c) => c.stage === "BUILD")).toHaveLength(1);
+    expect(after.checkpoints.find((c) => c.stage === "CODE_CHECK")?.status).toBe("SUCCESS");
+    expect(p.status).not.toBe("FAILED");
+    const log = await transitionsOf(infra, r.phaseId);
+    expect(log.filter((t) => t.event === "BUILD_SUCCESS")).toHaveLength(1);
+    expect(log.some((t) => t.to_state === "FAILED")).toBe(false);
+  });
+
+  it("cancels at DEPLOYING: CANCELLED, asks ops to stop the deployment, ignores the late outcome", async () => {
+    harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "START_ONLY" } : { outcome: "SUCCESS" });
+    const r = await release();
+    await api.until(r.phaseId, (x) => x.state === "DEPLOYING", "DEPLOYING");
+    const res = await api.call("POST", `/pipelines/${r.phaseId}/cancel`, { body: { reason: "wrong tag" } });
+    expect(res.body).toMatchObject({ code: 0, data: { pipelineId: r.phaseId, status: "CANCELLED", previousState: "DEPLOYING" } });
+    await eventually(() => harness.eventsOf("pipeline.deployment_cancel_requested.v1", r.phaseId).length === 1, "cancel request");
+    expect(harness.eventsOf("pipeline.deployment_cancel_requested.v1", r.phaseId)[0]!.data).toMatchObject({ attempt: 1, deployId: `deploy-${r.phaseId}-1`, reason: "wrong tag" });
+    await harness.finished(r.phaseId, 1, `deploy-${r.phaseId}-1`, "SUCCESS");
+    await new Promise((res2) => setTimeout(res2, 400));
+    const p = await api.pipeline(r.phaseId);
+    expect(p).toMatchObject({ status: "CANCELLED", state: "CANCELLED", deployStatus: "DEPLOY_CANCELLED" });
+    expect(p.checkpoints.at(-1)).toMatchObject({ stage: "DEPLOY", status: "CANCELLED" });
+    expect(await api.call("POST", `/pipelines/${r.phaseId}/cancel`)).toMatchObject({ status: 409, body: { code: 3001 } });
+    expect(await api.call("POST", `/pipelines/${r.phaseId}/resume`)).toMatchObject({ status: 409, body: { code: 3001 } });
+    await eventually(
+      () => harness.eventsOf("pipeline.phase_pipeline_status_changed.v1", r.phaseId).some((e) => e.data.status === "CANCELLED"),
+      "CANCELLED status event",
+    );
+    // A new release of the iteration is allowed after a cancelled one.
+    harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" });
+    const again = await harness.proceed({
+      iterationId: r.iterationId,
+      appId: r.appId,
+      targetPhase: "RELEASE",
+      release: { iterationPhaseId: nextId(), tag: "v1.0.1", branch: "main", commitId: null, rollback: false },
+      actor: { sub: "alice", team: "t1" },
+    });
+    expect(again).toMatchObject({ ok: true, data: { currentPhase: "RELEASE" } });
+    await api.until(r.iteration.id, (x) => x.state === "RELEASED", "RELEASED after a new release");
+  });
+});
+
+describe("release requests", () => {
+  it("are idempotent per iteration_phase over RPC and the durable event; a rollback does not move a RELEASED iteration", async () => {
+    const r = await release();
+    const twice = await harness.proceed({
+      iterationId: r.iterationId,
+      appId: r.appId,
+      targetPhase: "RELEASE",
+      release: { iterationPhaseId: r.iterationPhaseId, tag: "v1.0.0", branch: "main", commitId: null, rollback: false },
+      actor: { sub: "alice", team: "t1" },
+    });
+    expect(twice).toMatchObject({ ok: true, data: { phasePipelineId: r.phaseId } });
+    await harness.releaseRequested({ iterationId: r.iterationId, iterationPhaseId: r.iterationPhaseId, appId: r.appId, tag: "v1.0.0" });
+    await api.until(r.iteration.id, (x) => x.state === "RELEASED", "RELEASED");
+    const phases = await api.call("GET", `/pipelines?parentId=${r.iteration.id}`);
+    expect(phases.body.data.total).toBe(1);
+
+    const rollbackPhaseId = nextId();
+    await harness.releaseRequested({ iterationId: r.iterationId, iterationPhaseId: rollbackPhaseId, appId: r.appId, tag: "v0.9.0", rollback: true });
+    const rb = await eventually(async () => (await api.call("GET", `/pipelines?refId=${rollbackPhaseId}&type=PHASE`)).body.data.items[0], "rollback pipeline");
+    expect(rb).toMatchObject({ rollback: true, tag: "v0.9.0", parentId: r.iteration.id });
+    await api.until(rb.id, (x) => x.status === "SUCCESS", "rollback SUCCESS");
+    const iter = await api.pipeline(r.iteration.id);
+    expect(iter.state).toBe("RELEASED");
+    expect((await transitionsOf(infra, r.iteration.id)).filter((t) => t.event === "RELEASE_SUCCESS")).toHaveLength(1);
+  });
+
+  it("queues a second release of an app (QUEUE) and starts it when the first ends; REJECT answers 3005", async () => {
+    harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "START_ONLY" } : { outcome: "SUCCESS" });
+    const appId = nextId();
+    await harness.appCreated(appId, { phases: ["RELEASE"], concurrency: "QUEUE" });
+    await eventually(async () => (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length, "settings");
+    const ask = (iterationId: number) =>
+      harness.proceed({ iterationId, appId, targetPhase: "RELEASE", release: { iterationPhaseId: nextId(), tag: "v1.0.0", branch: "main", commitId: null, rollback: false }, actor: { sub: "alice", team: "t1" } });
+    const first = await ask(nextId());
+    const second = await ask(nextId());
+    const third = await ask(nextId());
+    expect(first).toMatchObject({ ok: true, data: { phasePipelineStatus: "RUNNING" } });
+    expect(second).toMatchObject({ ok: true, data: { phasePipelineStatus: "PENDING" } });
+    const id1 = first.ok ? first.data.phasePipelineId! : 0;
+    const id2 = second.ok ? second.data.phasePipelineId! : 0;
+    const id3 = third.ok ? third.data.phasePipelineId! : 0;
+    expect(await api.pipeline(id2)).toMatchObject({ status: "PENDING", queued: true, state: "PENDING" });
+    await api.until(id1, (x) => x.state === "DEPLOYING", "first DEPLOYING");
+    await new Promise((res) => setTimeout(res, 200));
+    expect((await api.pipeline(id2)).status).toBe("PENDING");
+    await harness.finished(id1, 1, `deploy-${id1}-1`, "SUCCESS");
+    await api.until(id2, (x) => x.state === "DEPLOYING", "second started after the first ended");
+    expect((await api.pipeline(id3)).status).toBe("PENDING");
+    await api.call("POST", `/pipelines/${id2}/cancel`);
+    await api.until(id3, (x) => x.state === "DEPLOYING", "third started after the second was cancelled");
+    await harness.finished(id3, 1, `deploy-${id3}-1`, "SUCCESS");
+    await api.until(id3, (x) => x.status === "SUCCESS", "third SUCCESS");
+
+    const rejectApp = nextId();
+    await harness.appCreated(rejectApp, { phases: ["RELEASE"], concurrency: "REJECT" });
+    await eventually(async () => (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [rejectApp])).length, "settings");
+    const ask2 = (iterationId: number, iterationPhaseId: number) =>
+      harness.proceed({ iterationId, appId: rejectApp, targetPhase: "RELEASE", release: { iterationPhaseId, tag: "v1.0.0", branch: "main", commitId: null, rollback: false }, actor: { sub: "alice", team: "t1" } });
+    const a = await ask2(nextId(), nextId());
+    expect(a).toMatchObject({ ok: true });
+    const it2 = nextId();
+    const ip2 = nextId();
+    const b = await ask2(it2, ip2);
+    expect(b).toMatchObject({ ok: false, error: { code: 3005 } });
+    expect(await ask2(it2, ip2)).toMatchObject({ ok: false, error: { code: 3005 } });
+    const it2Pipeline = await api.iterationPipeline(it2);
+    expect(it2Pipeline.state).toBe("DEVELOPING");
+  });
+});
+
+describe("REST", () => {
+  it("hides another team's pipelines (3004) and validates input (1001)", async () => {
+    const r = await release();
+    expect(await api.call("GET", `/pipelines/${r.phaseId}`, { team: "other" })).toMatchObject({ status: 404, body: { code: 3004 } });
+    expect(await api.call("POST", `/pipelines/${r.phaseId}/cancel`, { team: "other" })).toMatchObject({ status: 404, body: { code: 3004 } });
+    expect((await api.call("GET", `/pipelines?appId=${r.appId}`, { team: "other" })).body.data.total).toBe(0);
+    expect(await api.call("GET", `/pipelines/abc`)).toMatchObject({ status: 400, body: { code: 1001 } });
+    expect(await api.call("GET", `/pipelines?status=WHATEVER`)).toMatchObject({ status: 400, body: { code: 1001 } });
+    expect(await api.call("GET", `/pipelines/999999999`)).toMatchObject({ status: 404, body: { code: 3004 } });
+    const list = await api.call("GET", `/pipelines?appId=${r.appId}&type=PHASE&page=1&pageSize=5`);
+    expect(list.body.data).toMatchObject({ total: 1, page: 1, pageSize: 5, items: [{ id: r.phaseId }] });
+    const iter = await api.call("POST", `/pipelines/${r.iteration.id}/retry`);
+    expect(iter).toMatchObject({ status: 409, body: { code: 3001 } });
+  });
+});
