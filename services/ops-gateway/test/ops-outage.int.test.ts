@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRuntime, type ServiceRuntime } from "@procode/service-kit";
+import { createTestInfra, eventually, serviceEnv, sql, type TestInfra } from "@procode/test-kit";
+import { service } from "../src/app.js";
+import type { Config } from "../src/config.js";
+import { EngineSide } from "./support/engine.js";
+import { OpsModuleProcess } from "./support/ops-module.js";
+
+/**
+ * Seed 6.1: when the ops module does not answer, the deployment waits at DEPLOY (one waiting event
+ * per outage), nothing fails for that alone, and it goes on by itself when ops answers again.
+ */
+
+const SECRET = "ops-callback-secret-for-tests-0002";
+let infra: TestInfra;
+let ops: OpsModuleProcess;
+let gw: ServiceRuntime<Config>;
+let engine: EngineSide;
+
+beforeAll(async () => {
+  [infra, ops] = await Promise.all([
+    createTestInfra("ops_outage"),
+    OpsModuleProcess.start({ CALLBACK_SECRET: SECRET, CALLBACK_URL: "http://127.0.0.1:9/deploy/callback" }),
+  ]);
+  gw = await startRuntime(service, {
+    listen: true,
+    env: serviceEnv(infra, {
+      OPS_BASE_URL: ops.url,
+      OPS_CALLBACK_SECRET: SECRET,
+      OPS_SCAN_INTERVAL_MS: "50",
+      OPS_RETRY_BASE_MS: "100",
+      OPS_RETRY_MAX_MS: "400",
+      OPS_TIMEOUT_MS: "1000",
+      OPS_LEASE_MS: "4000",
+    }),
+  });
+  await ops.setCallback(`${gw.url}/deploy/callback`);
+  engine = await EngineSide.connect(infra);
+});
+
+afterAll(async () => {
+  await engine?.close();
+  await gw?.close();
+  await ops?.stop();
+  await infra?.cleanup();
+});
+
+const rowOf = async (pipelineId: number) =>
+  (
+    await sql<{ status: string; failures: number; waiting_since: Date | null; last_error: string | null }>(
+      infra.databaseUrl,
+      `select status, failures, waiting_since, last_error from ops.deployment where pipeline_id = $1`,
+      [pipelineId],
+    )
+  )[0];
+
+const opsCalls = async (result: string) => {
+  const text = (await gw.deps.app.inject({ url: "/metrics" })).body;
+  return [
+    ...text.matchAll(new RegExp(`^ops_calls_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)`, "gm")),
+  ].reduce((n, m) => n + Number(m[1]), 0);
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("the ops module down during DEPLOY", () => {
+  it("unreachable while deploying: waits (one waiting event), then completes by itself", async () => {
+    await ops.forApp(201, { callback: "off", durationMs: 5000 });
+    await engine.requestDeploy({ pipelineId: 1, appId: 201, pollInterval: 1, pollTimeout: 60 });
+    const deployId = await engine.whenStarted(1);
+    const failedBefore = await opsCalls("unavailable");
+    await ops.outage("unreachable", 3000);
+
+    const waiting = await eventually(() => engine.waiting(1)[0], "deployment_waiting", 5000);
+    expect(waiting.data).toMatchObject({ deployId, attempt: 1 });
+    expect(waiting.data.reason).toMatch(/not reachable|did not answer/);
+    await eventually(async () => (await rowOf(1))!.failures >= 3, "several failed polls", 5000);
+    expect(engine.waiting(1)).toHaveLength(1); // once per outage, not per retry
+    expect(engine.finished(1)).toHaveLength(0);
+    expect((await rowOf(1))!.status).toBe("DEPLOYING");
+
+    const finished = await engine.whenFinished(1, 10_000);
+    expect(finished.data).toMatchObject({ deployId, outcome: "SUCCESS", via: "POLL" });
+    expect(engine.started(1)).toHaveLength(2); // the second says "deploying again" after the waiting
+    expect(engine.waiting(1)).toHaveLength(1);
+    expect(await opsCalls("unavailable")).toBeGreaterThan(failedBefore + 2);
+    expect(await rowOf(1)).toMatchObject({ status: "SUCCESS", waiting_since: null });
+  });
+
+  it("answering 5xx at create: waits without a deployId, then creates and completes", async () => {
+    await ops.forApp(202, { callback: "on", durationMs: 500 });
+    await ops.outage("5xx", 1500);
+    await engine.requestDeploy({ pipelineId: 2, appId: 202, pollInterval: 1, pollTimeout: 60 });
+    const waiting = await eventually(() => engine.waiting(2)[0], "deployment_waiting", 5000);
+    expect(waiting.data.deployId).toBeNull();
+    expect(waiting.data.reason).toMatch(/HTTP 503/);
+    expect(engine.started(2)).toHaveLength(0);
+    expect(await rowOf(2)).toMatchObject({ status: "CREATING" });
+
+    const finished = await engine.whenFinished(2, 10_000);
+    expect(finished.data.outcome).toBe("SUCCESS");
+    expect(engine.started(2)).toHaveLength(1);
+    expect(engine.waiting(2)).toHaveLength(1);
+    const atOps = await ops.deploymentsOf(202);
+    expect(atOps).toHaveLength(1); // retried creates made one deployment
+  });
+
+  it("down across the deadline: nothing times out until ops answers; its answer decides", async () => {
+    // ops finishes the deployment at 1.5 s but is unreachable from 1 s to 4 s; the deadline is 2 s.
+    await ops.forApp(203, { callback: "off", durationMs: 1500 });
+    await engine.requestDeploy({ pipelineId: 3, appId: 203, pollInterval: 1, pollTimeout: 2 });
+    const deployId = await engine.whenStarted(3);
+    await sleep(900);
+    await ops.outage("unreachable", 3000);
+    await eventually(() => engine.waiting(3)[0], "deployment_waiting", 5000);
+    await sleep(1500); // past the deadline, ops still down
+    expect(engine.finished(3)).toHaveLength(0);
+    expect((await rowOf(3))!.status).toBe("DEPLOYING");
+    const finished = await engine.whenFinished(3, 10_000);
+    expect(finished.data).toMatchObject({ deployId, outcome: "SUCCESS", via: "POLL" });
+  });
+
+  it("down across the deadline of a deployment still running: the last check after ops returns times it out", async () => {
+    await ops.forApp(204, { callback: "off", durationMs: 60_000 });
+    await engine.requestDeploy({ pipelineId: 4, appId: 204, pollInterval: 1, pollTimeout: 2 });
+    await engine.whenStarted(4);
+    await ops.outage("unreachable", 4000);
+    await eventually(() => engine.waiting(4)[0], "deployment_waiting", 5000);
+    await sleep(1500); // past the deadline, ops still down
+    expect(engine.finished(4)).toHaveLength(0);
+    const finished = await engine.whenFinished(4, 10_000);
+    expect(finished.data).toMatchObject({ outcome: "TIMEOUT", via: "TIMEOUT" });
+    expect(finished.data.message).toMatch(/did not finish within 2 s \(last status PENDING/);
+  });
+});
