@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PHASE_STAGE_DEFAULTS } from "@procode/contracts";
 import {
+  appNameProblem,
   changedSettings,
   toAppView,
   toSnapshot,
@@ -74,5 +75,14 @@ describe("changedSettings", () => {
         stageConfigs: {},
       }),
     ).toEqual(["credentialId", "stageConfigs", "phases"]);
+  });
+});
+
+describe("appNameProblem", () => {
+  it.each(["my-agent", "智能体 1", "😀 agent", "a.b_c-d"])("accepts %j", (name) => {
+    expect(appNameProblem(name)).toBeNull();
+  });
+  it.each(["a\nb", "tab\there", "bell\u0007", "del\u007f", "c1\u0085"])("refuses %j", (name) => {
+    expect(appNameProblem(name)).toBe("must not contain control characters");
   });
 });

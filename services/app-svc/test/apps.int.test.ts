@@ -614,6 +614,69 @@ describe("PUT /apps/{id}/procode-config (seed 3.2)", () => {
   });
 });
 
+describe("input the database cannot hold or people cannot read", () => {
+  it.each([
+    ["a NUL in the name", "POST", "/apps", { name: "a\u0000b", devMode: "low-code" }, "name", "NUL"],
+    [
+      "a control character in the name",
+      "POST",
+      "/apps",
+      { name: "a\nb", devMode: "low-code" },
+      "name",
+      "control",
+    ],
+    [
+      "a NUL in the repository URL",
+      "POST",
+      "/apps",
+      {
+        name: "nul-url",
+        devMode: "pro-code",
+        techStack: "python",
+        gitRepoUrl: "https://gitlab.example.com/a\u0000",
+      },
+      "gitRepoUrl",
+      "NUL",
+    ],
+    [
+      "a NUL in the credential id",
+      "POST",
+      "/apps",
+      {
+        name: "nul-cred",
+        devMode: "pro-code",
+        techStack: "python",
+        gitRepoUrl: "https://gitlab.example.com/a/b",
+        credentialId: "c\u0000",
+      },
+      "credentialId",
+      "NUL",
+    ],
+    ["a NUL in the name search", "GET", "/apps?name=%00", undefined, "name", "NUL"],
+  ] as const)("answers %s with 1001 naming the field", async (_what, method, url, body, field, rule) => {
+    const res = await call(svc, t1, method, url, body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe(1001);
+    expect(res.body.message).toMatch(new RegExp(`^${field}: must not contain ${rule}`));
+  });
+
+  it("answers a NUL inside the deploy settings with 1001 naming the path", async () => {
+    const id = (
+      await post(t1, { name: "nul-deploy", devMode: "pro-code", techStack: "python", gitRepoUrl: repoUrl() })
+    ).body.data.id;
+    const res = await put(t1, id, {
+      gitRepoUrl: repoUrl(),
+      credentialId: "c",
+      deployConfig: { env: { A: "x\u0000" } },
+    });
+    expect(res.body).toMatchObject({
+      code: 1001,
+      message: "deployConfig.env.A: must not contain NUL characters",
+    });
+    await eventsOf(id, 1);
+  });
+});
+
 describe("tables (seed 4.1, 4.2)", () => {
   it("has the seed's unique indexes uk_name and uk_app_id", async () => {
     const rows = await sql<{ indexname: string; indexdef: string }>(

@@ -143,3 +143,12 @@ export function changedSettings(current: ProcodeSettings, next: ProcodeSettings)
   ];
   return keys.filter((k) => !sameJson(current[k], next[k]));
 }
+
+/** Control characters (C0, DEL, C1) in a name would garble lists, terminals and logs. */
+export function appNameProblem(name: string): string | null {
+  for (const ch of name) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return "must not contain control characters";
+  }
+  return null;
+}

@@ -28,6 +28,7 @@ import {
   type Outbox,
 } from "@procode/service-kit";
 import {
+  appNameProblem,
   changedSettings,
   toAppView,
   toProcodeConfigView,
@@ -134,6 +135,8 @@ export class AppService {
   }
 
   async create(actor: Actor, body: CreateAppRequest, correlationId: string): Promise<App> {
+    const nameProblem = appNameProblem(body.name);
+    if (nameProblem) throw invalidParameter("name", nameProblem);
     let repository: { target: RepositoryTarget; credentialRequired: boolean } | null = null;
     if (body.devMode === "pro-code") {
       // The schema already requires techStack and gitRepoUrl for pro-code apps.

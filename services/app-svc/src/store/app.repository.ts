@@ -69,15 +69,17 @@ const UNAVAILABLE_CODES = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
   "EPIPE",
+  // admin_shutdown, crash_shutdown, cannot_connect_now
+  "57P01",
+  "57P02",
+  "57P03",
 ]);
 
 /** True when `err` says the database cannot be reached now, as opposed to a bug or a bad query. */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
   if (!e || typeof e !== "object") return false;
-  const code = typeof e.code === "string" ? e.code : "";
-  // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now).
-  if (UNAVAILABLE_CODES.has(code) || /^08|^57P0[123]$/.test(code)) return true;
+  if (typeof e.code === "string" && UNAVAILABLE_CODES.has(e.code)) return true;
   const message = typeof e.message === "string" ? e.message : "";
   return /Connection terminated|Connection ended|timeout exceeded when trying to connect|Timeout acquiring a connection/i.test(
     message,

@@ -10,8 +10,10 @@ import {
   PutProcodeConfigRequest,
   PutProcodeConfigResponse,
 } from "@procode/contracts";
+import type { FastifyRequest } from "fastify";
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import type { AppService } from "../../services/app.service.js";
+import { findNulCharacter } from "../input-guard.js";
 
 /** Error answers every route may give, so the OpenAPI document shows the envelope for them. */
 const errors = {
@@ -22,11 +24,20 @@ const errors = {
   500: ErrorEnvelope,
 } as const;
 
+/** Before schema validation: a NUL anywhere in the query or body is the 1001 of its field. */
+const refuseNul = {
+  preValidation: async (request: FastifyRequest) => {
+    const found = findNulCharacter(request.query) ?? findNulCharacter(request.body);
+    if (found) throw found;
+  },
+};
+
 /** Seed 3.1, 3.2 and the reads of SPEC 2: the caller's team comes from the bearer token. */
 export function registerAppRoutes(app: HttpServer, apps: AppService): void {
   app.post(
     "/apps",
     {
+      ...refuseNul,
       schema: {
         tags: ["apps"],
         summary: "Create an app (low-code or pro-code)",
@@ -42,6 +53,7 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
   app.get(
     "/apps",
     {
+      ...refuseNul,
       schema: {
         tags: ["apps"],
         summary: "List the caller's team's apps (paged; filter by devMode, search by name)",
@@ -55,6 +67,7 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
   app.get(
     "/apps/:id",
     {
+      ...refuseNul,
       schema: {
         tags: ["apps"],
         summary: "Get an app of the caller's team (1004 for any other)",
@@ -68,6 +81,7 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
   app.put(
     "/apps/:id/procode-config",
     {
+      ...refuseNul,
       schema: {
         tags: ["apps"],
         summary: "Configure a pro-code app's repository and pipeline settings",
