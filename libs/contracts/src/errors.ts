@@ -13,6 +13,11 @@ export const ErrorCodes = {
   REPO_NOT_BOUND: { code: 1005, httpStatus: 409, meaning: "the app has no repository binding yet" },
   GIT_PROVIDER_UNAVAILABLE: { code: 1006, httpStatus: 503, meaning: "git provider unavailable" },
   GIT_PROVIDER_REJECTED: { code: 1007, httpStatus: 502, meaning: "git provider rejected the request" },
+  GIT_REF_NOT_FOUND: {
+    code: 1008,
+    httpStatus: 404,
+    meaning: "branch, tag, commit or file not found in the repository",
+  },
 
   PHASE_CANNOT_PROCEED: { code: 2001, httpStatus: 409, meaning: "iteration's current phase cannot proceed" },
   INVALID_TARGET_PHASE: { code: 2002, httpStatus: 400, meaning: "invalid target phase" },
@@ -35,6 +40,11 @@ export const ErrorCodes = {
   BAD_SIGNATURE: { code: 5002, httpStatus: 401, meaning: "signature missing, invalid or stale" },
   FORBIDDEN: { code: 5003, httpStatus: 403, meaning: "not allowed" },
   CREDENTIAL_NOT_FOUND: { code: 5004, httpStatus: 404, meaning: "credential not found" },
+  CREDENTIAL_IN_USE: {
+    code: 5005,
+    httpStatus: 409,
+    meaning: "credential is bound to an app's repository",
+  },
 
   INTERNAL: { code: 9001, httpStatus: 500, meaning: "internal error" },
   ROUTE_NOT_FOUND: { code: 9002, httpStatus: 404, meaning: "no such route" },
