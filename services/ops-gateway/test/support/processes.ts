@@ -3,9 +3,12 @@ import path from "node:path";
 import readline from "node:readline";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../../../..");
-const TSX = path.join(REPO_ROOT, "node_modules", ".bin", "tsx");
 
-/** A service started as a real process (`tsx src/main.ts`), found by the URL it logs once listening. */
+/**
+ * A service started as a real process (`tsx src/main.ts`), found by the URL it logs once listening.
+ * It runs as `node --import tsx src/main.ts`: one process, so a signal (SIGKILL above all) reaches
+ * the service itself and not a wrapper that would leave it running.
+ */
 export class ChildService {
   readonly output: string[] = [];
   private exitCode: Promise<number | null>;
@@ -26,7 +29,7 @@ export class ChildService {
     ready: RegExp;
     timeoutMs?: number;
   }): Promise<ChildService> {
-    const proc = spawn(TSX, ["src/main.ts"], {
+    const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: path.join(REPO_ROOT, opts.dir),
       env: { ...process.env, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -77,4 +80,14 @@ export class ChildService {
     await this.exitCode;
     clearTimeout(timer);
   }
+}
+
+/** ops-gateway as a real process (`tsx src/main.ts`), on port 0, logging at info. */
+export function startGatewayProcess(env: NodeJS.ProcessEnv): Promise<ChildService> {
+  return ChildService.start({
+    name: "ops-gateway",
+    dir: "services/ops-gateway",
+    env: { ...env, PORT: "0", LOG_LEVEL: "info" },
+    ready: /ops-gateway listening/,
+  });
 }
