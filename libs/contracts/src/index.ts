@@ -1,3 +1,4 @@
+import "./zod-messages.js";
 export * from "./enums.js";
 export * from "./errors.js";
 export * from "./envelope.js";

@@ -104,3 +104,10 @@ describe("docs/messages.md", () => {
     expect(committed).toBe(renderMessagesDoc());
   });
 });
+
+describe("validation messages", () => {
+  it("says a missing field is required", () => {
+    const r = CreateAppRequest.safeParse({ devMode: "pro-code" });
+    expect(r.error!.issues[0]).toMatchObject({ path: ["name"], message: "is required" });
+  });
+});

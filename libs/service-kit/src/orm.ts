@@ -86,7 +86,9 @@ export async function initOrm(opts: OrmOptions): Promise<MikroORM> {
       snapshot: false,
       silent: true,
     },
-    pool: { min: 0, max: opts.poolMax ?? 10 },
+    // Bounded waits: a database that drops packets gives a clear error, not a hang.
+    pool: { min: 0, max: opts.poolMax ?? 10, acquireTimeoutMillis: 10000 },
+    driverOptions: { connection: { connectionTimeoutMillis: 5000 } },
     allowGlobalContext: false,
     forceUtcTimezone: true,
     debug: false,
