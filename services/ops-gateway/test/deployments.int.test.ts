@@ -223,7 +223,7 @@ describe("callback authentication", () => {
         "no timestamp",
         {
           "content-type": "application/json",
-          "x-ops-signature": signedHeaders(SECRET, raw)["x-ops-signature"]!,
+          "x-ops-signature": signedHeaders(SECRET, raw)["x-ops-signature"],
         },
       ],
     ];

@@ -66,7 +66,7 @@ export class EngineSide {
         const raw = m.json<{ type: string }>();
         const def = DEFS.find((d) => d.type === raw.type);
         if (!def) throw new Error(`unexpected message ${raw.type}`);
-        engine.events.push(def.envelope.parse(raw) as OpsEvent);
+        engine.events.push(def.envelope.parse(raw));
         m.ack();
       }
     })();
