@@ -56,6 +56,8 @@ export class StageHarness {
   private readonly decided = new Map<string, Answer>();
   behaviour: (req: StageRequest, repeat: number) => Answer = (req) =>
     req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" };
+  /** How long the "work" of a request takes before its answer is published (0: at once). */
+  delayMs: (req: StageRequest) => number = () => 0;
 
   constructor(
     private readonly natsUrl: string,
@@ -85,7 +87,9 @@ export class StageHarness {
       for await (const m of this.messages!) {
         const req = StageRequested.envelope.parse(m.json()).data;
         this.requests.push(req);
-        await this.answer(req).catch(() => undefined);
+        const delay = this.delayMs(req);
+        if (delay > 0) setTimeout(() => void this.answer(req).catch(() => undefined), delay);
+        else await this.answer(req).catch(() => undefined);
         m.ack();
       }
     })();
