@@ -1,8 +1,89 @@
+import { isAbsolute } from "node:path";
 import { z } from "zod";
-import { BaseConfig, requireAuthConfig } from "@procode/service-kit";
+import { BaseConfig, KeyRing, requireAuthConfig } from "@procode/service-kit";
+
+const booleanFlag = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** dev-svc's environment (parsed once, in main.ts). */
 export const Config = BaseConfig.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(8082),
+  /**
+   * Key ring sealing credential tokens, and opening the webhook secrets app-svc seals (the same ring):
+   * `<id>:<base64 of 32 bytes>[,...]`; the first key seals, every key opens (rotation: put the new key
+   * first, run `pnpm --filter @procode/dev-svc reencrypt`, then drop the old one).
+   */
+  ENCRYPTION_KEYS: z.string().superRefine((v, ctx) => {
+    try {
+      new KeyRing(v);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message.replace(/^ENCRYPTION_KEYS: /, "") });
+    }
+  }),
+  /** Budget of one git provider call, retries included (seed 5.1: 30 s). */
+  GIT_TIMEOUT_MS: ms(100, 300000).default(30000),
+  /** Retries of a provider call after a network error, 5xx or 429 (seed 5.2: 3); never after other 4xx. */
+  GIT_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  /** First retry delay; each further retry doubles it (with jitter). */
+  GIT_RETRY_BASE_MS: ms(1, 60000).default(500),
+  /** Provider APIs derived from repository URLs may use plain http (off by default: https only). */
+  GIT_ALLOW_HTTP: booleanFlag.default(false),
+  /**
+   * Hosts (`host` or `host:port`, comma-separated) a provider call may reach although they are
+   * loopback, private or link-local: an in-house GitLab on a private network, local emulators.
+   */
+  GIT_ALLOWED_HOSTS: z
+    .string()
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((h) => h.trim())
+        .filter(Boolean),
+    ),
+  /**
+   * Directory of the LOCAL provider's repositories (`local://<name>` is `<root>/<name>` or
+   * `<root>/<name>.git`). Unset: LOCAL repositories cannot be bound.
+   */
+  LOCAL_GIT_ROOT: z
+    .string()
+    .refine((v) => isAbsolute(v), "must be an absolute path")
+    .optional(),
+  /** How long the LOCAL post-receive hook waits for dev-svc before it gives up (the push never fails). */
+  LOCAL_HOOK_TIMEOUT_MS: ms(100, 60000).default(5000),
+  /** How often the binder looks for repositories to bind or to retry. */
+  BIND_POLL_MS: ms(50, 60000).default(1000),
+  /** First delay after a failed binding; doubles with each failure up to BIND_RETRY_MAX_MS. */
+  BIND_RETRY_BASE_MS: ms(10, 3600000).default(2000),
+  BIND_RETRY_MAX_MS: ms(10, 86400000).default(300000),
+  /** Webhook deliveries older than this (seconds) are refused as stale (LOCAL, GitLab signing token). */
+  WEBHOOK_MAX_AGE_SEC: z.coerce.number().int().min(10).max(86400).default(300),
+  /** Gitee's own window for X-Gitee-Timestamp (its documentation: one hour). */
+  GITEE_WEBHOOK_MAX_AGE_SEC: z.coerce.number().int().min(10).max(86400).default(3600),
+  /** Largest webhook body accepted (GitHub sends up to 25 MB; push payloads are far smaller). */
+  WEBHOOK_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(26214400).default(5242880),
+  /** How often the webhook worker looks for deliveries to process (it is also woken on receipt). */
+  WEBHOOK_POLL_MS: ms(20, 60000).default(500),
+  /** Deliveries (processed or rejected) are kept this many days. */
+  WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /**
+   * Branch and tag lists are served from the cache while younger than this; older ones are fetched
+   * again, and kept as the stale answer when the provider is down (seed 6.1). 0: always fetch.
+   */
+  REPO_CACHE_TTL_MS: ms(0, 86400000).default(15000),
+  /**
+   * The WebIDE link: `{cloneUrl}` and `{branch}` are replaced (URL-encoded), e.g.
+   * `https://ide.example.com/#/?repo={cloneUrl}&ref={branch}`. Unset: no WebIDE (the clone URL and a
+   * hint to use a local IDE are returned).
+   */
+  WEBIDE_URL_TEMPLATE: z
+    .string()
+    .refine((v) => /^https?:\/\//.test(v), "must be an http(s) URL template")
+    .optional(),
+  /** How long the WebIDE availability check may take before the WebIDE counts as down. */
+  WEBIDE_CHECK_TIMEOUT_MS: ms(50, 30000).default(1500),
 }).superRefine(requireAuthConfig);
 export type Config = z.infer<typeof Config>;

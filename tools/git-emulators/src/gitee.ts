@@ -143,6 +143,37 @@ export const giteeModule: ProviderModule = {
       return sendPage(request, reply, items);
     });
 
+    app.get(`${base}/branches/:branch`, async (request: Req, reply) => {
+      const r = await repository(request, reply);
+      if (!r) return reply;
+      const name = request.params["branch"] ?? "";
+      const sha = await r.repo.git.resolveCommit(`refs/heads/${name}`);
+      if (!sha) return reply.status(404).send({ message: "Branch Not Found" });
+      return { name, commit: commitJson(r.repo, await r.repo.git.commit(sha)), protected: false };
+    });
+
+    app.post(`${base}/branches`, async (request: Req, reply) => {
+      const r = await repository(request, reply, { write: true });
+      if (!r) return reply;
+      const body = bodyOf(request);
+      const name = body["branch_name"];
+      const refs = body["refs"];
+      if (typeof name !== "string" || !isValidRefName(name))
+        return reply.status(400).send({ message: "branch_name is invalid" });
+      if (typeof refs !== "string" || !refs) return reply.status(400).send({ message: "refs is missing" });
+      const sha = await r.repo.git.resolveCommit(refs);
+      if (!sha) return reply.status(404).send({ message: "Ref Not Found" });
+      try {
+        await r.repo.git.updateRef(`refs/heads/${name}`, sha, ZERO_SHA);
+      } catch {
+        return reply.status(400).send({ message: "分支名已存在" });
+      }
+      ctx.refsChanged(r.repo, [{ ref: `refs/heads/${name}`, before: ZERO_SHA, after: sha }], r.user ?? "");
+      return reply
+        .status(201)
+        .send({ name, commit: commitJson(r.repo, await r.repo.git.commit(sha)), protected: false });
+    });
+
     app.get(`${base}/tags`, async (request: Req, reply) => {
       const r = await repository(request, reply);
       if (!r) return reply;

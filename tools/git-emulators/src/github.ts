@@ -523,6 +523,14 @@ export const githubModule: ProviderModule = {
       });
     });
 
+    app.get(`${base}/git/commits/:sha`, async (request: Req, reply) => {
+      const r = await repository(request, reply, { nonEmpty: true });
+      if (!r) return reply;
+      const sha = request.params["sha"] ?? "";
+      if ((await r.repo.git.objectType(sha)) !== "commit") return reply.status(404).send(notFound);
+      return gitCommitJson(r.repo, await r.repo.git.commit(sha));
+    });
+
     app.post(`${base}/git/commits`, async (request: Req, reply) => {
       const r = await repository(request, reply, { write: true, nonEmpty: true });
       if (!r) return reply;
@@ -545,13 +553,11 @@ export const githubModule: ProviderModule = {
         : [];
       for (const p of parents) {
         if ((await r.repo.git.objectType(p)) !== "commit")
-          return reply
-            .status(422)
-            .send({
-              message: "Parent SHA does not exist or is not a commit object",
-              documentation_url: DOCS,
-              status: "422",
-            });
+          return reply.status(422).send({
+            message: "Parent SHA does not exist or is not a commit object",
+            documentation_url: DOCS,
+            status: "422",
+          });
       }
       const sha = await r.repo.git.commitTree(body.tree, parents, body.message, {
         name: body.author?.name ?? r.user ?? "emulator",

@@ -167,6 +167,11 @@ export const gitlabModule: ProviderModule = {
         .filter((b) => !search || b.name.includes(search))
         .sort((a, b) => a.name.localeCompare(b.name));
       const page = sendPage(request, reply, branches, pathOf(request));
+      const commits = new Map<string, Promise<CommitInfo>>();
+      const commitOf = (sha: string) => {
+        if (!commits.has(sha)) commits.set(sha, p.repo.git.commit(sha));
+        return commits.get(sha)!;
+      };
       return Promise.all(
         page.map(async (b) => ({
           name: b.name,
@@ -177,7 +182,7 @@ export const gitlabModule: ProviderModule = {
           developers_can_merge: false,
           can_push: true,
           web_url: `${webBase(p.repo)}/-/tree/${b.name}`,
-          commit: commitJson(await p.repo.git.commit(b.commitId), webBase(p.repo)),
+          commit: commitJson(await commitOf(b.commitId), webBase(p.repo)),
         })),
       );
     });

@@ -1,0 +1,111 @@
+import { lookup as dnsLookup } from "node:dns";
+import type { LookupFunction } from "node:net";
+import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from "undici";
+import {
+  checkOutboundUrl,
+  errorMessage,
+  isBlockedAddress,
+  UrlRefusedError,
+  type UrlPolicy,
+} from "@procode/service-kit";
+import { GitProviderError } from "./errors.js";
+
+/**
+ * HTTP to git providers whose address comes from a user's repository URL (SPEC 5, SSRF): https only
+ * unless allowed, no loopback/private/link-local/metadata addresses unless the host is allowlisted,
+ * checked when the socket connects (so DNS rebinding cannot slip through) and again on each redirect.
+ */
+export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+function hostAllowed(url: URL, policy: UrlPolicy): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return policy.allowHosts.some((h) => {
+    const entry = h.trim().toLowerCase();
+    return entry === host || entry === `${host}:${port}`;
+  });
+}
+
+function guardedLookup(): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, "", 0);
+      const usable = (addresses as unknown as { address: string; family: number }[]).filter(
+        (a) => !isBlockedAddress(a.address),
+      );
+      if (usable.length === 0) {
+        return callback(
+          new UrlRefusedError(`${hostname} resolves only to private or reserved addresses`),
+          "",
+          0,
+        );
+      }
+      if ((options as { all?: boolean }).all) return (callback as any)(null, usable);
+      callback(null, usable[0]!.address, usable[0]!.family);
+    });
+  };
+}
+
+export interface GuardedHttp {
+  fetch: FetchLike;
+  close(): Promise<void>;
+}
+
+/** A fetch for provider APIs under `policy`; one per service (it pools connections). */
+export function createGuardedHttp(policy: UrlPolicy): GuardedHttp {
+  const guarded = new Agent({ connect: { lookup: guardedLookup(), timeout: 10000 }, connections: 32 });
+  const open = new Agent({ connect: { timeout: 10000 }, connections: 32 });
+  const dispatcherFor = (url: URL): Dispatcher => (hostAllowed(url, policy) ? open : guarded);
+
+  const fetchFn: FetchLike = async (input, init = {}) => {
+    let url = checkUrl(String(input), policy);
+    const method = (init.method ?? "GET").toUpperCase();
+    for (let hop = 0; ; hop++) {
+      const res = await undiciFetch(url, { ...init, redirect: "manual", dispatcher: dispatcherFor(url) });
+      const location = res.headers.get("location");
+      if (res.status >= 300 && res.status < 400 && location && (method === "GET" || method === "HEAD")) {
+        await res.body?.cancel().catch(() => {});
+        if (hop >= 3) throw new GitProviderError("rejected", "the provider redirected too many times");
+        url = checkUrl(new URL(location, url).toString(), policy);
+        continue;
+      }
+      return res;
+    }
+  };
+  return {
+    fetch: fetchFn,
+    close: async () => {
+      await Promise.allSettled([guarded.close(), open.close()]);
+    },
+  };
+}
+
+function checkUrl(raw: string, policy: UrlPolicy): URL {
+  try {
+    return checkOutboundUrl(raw, policy);
+  } catch (err) {
+    const where = (() => {
+      try {
+        return new URL(raw).host;
+      } catch {
+        return "the repository host";
+      }
+    })();
+    throw new GitProviderError("not_allowed", `${where} may not be contacted: ${errorMessage(err)}`);
+  }
+}
+
+/** A network-level failure (refused, reset, DNS, TLS) as a transient provider error. */
+export function networkFailure(provider: string, op: string, err: unknown): GitProviderError {
+  if (err instanceof GitProviderError) return err;
+  const cause = (err as { cause?: unknown })?.cause;
+  if (err instanceof UrlRefusedError || cause instanceof UrlRefusedError) {
+    return new GitProviderError(
+      "not_allowed",
+      `${provider} may not be contacted: ${errorMessage(cause ?? err)}`,
+    );
+  }
+  const code = (cause as { code?: string } | undefined)?.code ?? (err as { code?: string })?.code;
+  const detail = code ?? errorMessage(cause ?? err);
+  return new GitProviderError("unavailable", `${provider} is unreachable (${op}: ${detail})`, null, true);
+}
