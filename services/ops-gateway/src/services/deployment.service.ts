@@ -227,6 +227,7 @@ export class DeploymentService {
     const now = new Date();
     return this.deps.outbox.transaction(message.correlationId, async (tx) => {
       let d = await repo.lockByAttempt(tx.em, c.pipelineId, c.attempt);
+      let tombstone = false;
       if (!d) {
         // Cancelled before the request arrived: a tombstone keeps a late request from deploying.
         d = await repo.insertIfAbsent(tx.em, {
@@ -242,8 +243,12 @@ export class DeploymentService {
           status: "CANCELLED",
           nextPollAt: null,
         });
-        if (!d) throw new Error("deployment row appeared and vanished during cancel");
-      } else if (!isActive(d.status)) {
+        tombstone = d !== null;
+        // The request's row was committed a moment ago by another transaction: take that one.
+        d ??= await repo.lockByAttempt(tx.em, c.pipelineId, c.attempt);
+        if (!d) throw new Error(`deployment of pipeline ${c.pipelineId} attempt ${c.attempt} not found`);
+      }
+      if (!tombstone && !isActive(d.status)) {
         const again = this.republish(tx, d);
         log.info(
           { pipelineId: c.pipelineId, attempt: c.attempt, status: d.status, republished: again },
@@ -255,7 +260,7 @@ export class DeploymentService {
       const patch: DeploymentPatch = {
         ...this.finish(
           tx,
-          { ...d, correlationId: message.correlationId },
+          { ...d, correlationId: message.correlationId, deployId: d.deployId ?? c.deployId },
           "CANCELLED",
           "CANCEL",
           `cancelled: ${c.reason}`,
