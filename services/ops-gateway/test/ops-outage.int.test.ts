@@ -106,12 +106,11 @@ describe("the ops module down during DEPLOY", () => {
   });
 
   it("down across the deadline: nothing times out until ops answers; its answer decides", async () => {
-    // ops finishes the deployment at 1.5 s but is unreachable from 1 s to 4 s; the deadline is 2 s.
+    // ops finishes the deployment at 1.5 s but is unreachable from the start to 4 s; the deadline is 2 s.
     await ops.forApp(203, { callback: "off", durationMs: 1500 });
     await engine.requestDeploy({ pipelineId: 3, appId: 203, pollInterval: 1, pollTimeout: 2 });
     const deployId = await engine.whenStarted(3);
-    await sleep(900);
-    await ops.outage("unreachable", 3000);
+    await ops.outage("unreachable", 4000);
     await eventually(() => engine.waiting(3)[0], "deployment_waiting", 5000);
     await sleep(1500); // past the deadline, ops still down
     expect(engine.finished(3)).toHaveLength(0);
