@@ -73,3 +73,22 @@ export const WebhookAck = z.object({
   duplicate: z.boolean(),
 });
 export type WebhookAck = z.infer<typeof WebhookAck>;
+
+/** `DELETE /credentials/{id}` response. */
+export const DeletedCredential = z.object({ id: z.string() });
+export type DeletedCredential = z.infer<typeof DeletedCredential>;
+
+/** What happened to a webhook delivery: queued, acted on, not a push, failed to process, or refused. */
+export const WebhookDeliveryStatus = z.enum(["RECEIVED", "PROCESSED", "IGNORED", "FAILED", "REJECTED"]);
+export type WebhookDeliveryStatus = z.infer<typeof WebhookDeliveryStatus>;
+
+/** `GET /apps/{id}/repo/webhook-deliveries`: the latest deliveries (never a secret or a signature). */
+export const WebhookDelivery = z.object({
+  deliveryId: z.string(),
+  gitType: GitType,
+  event: z.string().nullable(),
+  status: WebhookDeliveryStatus,
+  reason: z.string().nullable(),
+  receivedAt: z.string(),
+});
+export type WebhookDelivery = z.infer<typeof WebhookDelivery>;
