@@ -12,4 +12,5 @@ export * from "./orm.js";
 export * from "./outbox.js";
 export * from "./rpc.js";
 export * from "./service.js";
+export * from "./sql.js";
 export * from "./util.js";

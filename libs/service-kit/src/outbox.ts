@@ -5,6 +5,7 @@ import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { NatsHandle } from "./nats.js";
 import type { EntityManager, Orm } from "./orm.js";
+import { sqlQuery } from "./sql.js";
 import { errorMessage, sleep } from "./util.js";
 
 export interface EmitOptions {
@@ -115,20 +116,22 @@ export class Outbox {
           return message.id;
         },
         claim: async (consumer, messageId) => {
-          const res = await tem.execute<{ affectedRows: number }>(
-            `insert into ${this.inbox} (consumer, message_id) values (?, ?) on conflict do nothing`,
+          const res = await sqlQuery(
+            tem,
+            `insert into ${this.inbox} (consumer, message_id) values ($1, $2) on conflict do nothing`,
             [consumer, messageId],
-            "run",
           );
-          return res.affectedRows === 1;
+          return res.rowCount === 1;
         },
       };
       const out = await fn(tx);
       if (rows.length > 0) {
-        await tem.execute(
-          `insert into ${this.table} (id, type, subject, payload) values ${rows.map(() => "(?, ?, ?, ?::jsonb)").join(", ")}`,
-          rows.flatMap((r) => [r.id, r.type, r.subject, r.payload]),
-          "run",
+        // One parameterized statement: payloads travel as parameters, not escaped into the SQL.
+        await sqlQuery(
+          tem,
+          `insert into ${this.table} (id, type, subject, payload)
+           select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])`,
+          [rows.map((r) => r.id), rows.map((r) => r.type), rows.map((r) => r.subject), rows.map((r) => r.payload)],
         );
       }
       return out;
@@ -207,11 +210,7 @@ export class Outbox {
 
   private async markPublished(em: EntityManager, ids: string[]): Promise<void> {
     if (!ids.length) return;
-    await em.execute(
-      `update ${this.table} set published_at = now() where id in (${ids.map(() => "?").join(", ")})`,
-      ids,
-      "run",
-    );
+    await sqlQuery(em, `update ${this.table} set published_at = now() where id = any($1::uuid[])`, [ids]);
   }
 
   /** Starts the poller that publishes what the fast path did not. */

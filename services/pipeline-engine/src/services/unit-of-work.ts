@@ -137,38 +137,31 @@ export class UnitOfWork {
   /** Writes everything; throws ConflictError when a pipeline was changed by someone else first. */
   async commit(): Promise<void> {
     const dirty = [...this.byId.values()].filter((t) => t.dirty);
-    const written = await this.repo.update(
-      this.tx.em,
-      dirty.map((t) => ({ record: t.record, version: t.version })),
-    );
-    if (written.size !== dirty.length) {
-      const lost = dirty.filter((t) => !written.has(t.record.id)).map((t) => t.record.id);
-      throw new ConflictError(`pipelines ${lost.join(", ")} were changed concurrently`);
-    }
     const timers = dirty
       .filter((t) => t.record.wakeAt !== t.wakeAtRead)
       .map((t) => ({ id: t.record.id, wakeAt: t.record.wakeAt }));
-    await this.repo.setTimers(this.tx.em, timers);
-    this.hasDueTimer = timers.some((t) => t.wakeAt !== null && t.wakeAt <= this.nowMs + 5);
-
-    const transitions = this.changes.flatMap((c) => c.change.transitions);
-    await this.repo.insertTransitions(this.tx.em, transitions);
-
     const releases = this.changes.flatMap((c) => c.change.leaseReleases);
     const released = new Set(releases.map((r) => r.pipelineId));
-    this.woken = await this.repo.releaseLeases(
-      this.tx.em,
-      releases,
-      dirty.map((t) => t.record.id),
-    );
     const probe = new Change(this.nowMs, "system", this.timings);
-    await this.repo.renewLeases(
-      this.tx.em,
-      dirty
+    const written = await this.repo.persist(this.tx.em, {
+      pipelines: dirty.map((t) => ({ record: t.record, version: t.version })),
+      transitions: this.changes.flatMap((c) => c.change.transitions),
+      timers,
+      leaseRenewals: dirty
         .filter((t) => t.record.type === "PHASE" && t.record.status === "RUNNING" && !released.has(t.record.id))
         .map((t) => ({ appId: t.record.appId, holderId: t.record.id, expiresAtMs: leaseExpiry(t.record, probe) })),
-    );
-
+    });
+    if (written !== dirty.length) {
+      throw new ConflictError(`${dirty.length - written} of ${dirty.length} pipelines were changed concurrently`);
+    }
+    this.hasDueTimer = timers.some((t) => t.wakeAt !== null && t.wakeAt <= this.nowMs + 5);
+    if (releases.length) {
+      this.woken = await this.repo.releaseLeases(
+        this.tx.em,
+        releases,
+        dirty.map((t) => t.record.id),
+      );
+    }
     for (const { change, correlationId } of this.changes) {
       for (const m of change.messages) this.emit(m, correlationId);
     }

@@ -1,4 +1,4 @@
-import type { EntityManager } from "@procode/service-kit";
+import { sqlQuery, type EntityManager } from "@procode/service-kit";
 import {
   ConcurrencyPolicy,
   DeployConfig,
@@ -10,9 +10,10 @@ import {
 import type { PipelineRecord, TransitionRecord } from "../domain/pipeline.model.js";
 
 /**
- * SQL of the engine's tables. Plain statements (through the ORM's connection, so they join the
- * outbox transaction) rather than the unit of work: the hot path reads and writes whole batches of
- * pipelines in a handful of set-based statements.
+ * SQL of the engine's tables: parameterized statements on the ORM's connection (so they join the
+ * outbox transaction) rather than its unit of work, because the hot path reads and writes whole
+ * batches of pipelines in a few set-based statements, and the query builder's cost per statement
+ * (and per byte of inlined JSON) would dominate it.
  */
 
 const S = "pipeline";
@@ -152,11 +153,11 @@ export class PipelineRepository {
   /** Pipelines by id, with the iteration pipelines of the phase pipelines among them. */
   async loadWithParents(em: EntityManager, ids: readonly number[]) {
     if (!ids.length) return [];
-    const rows = await em.execute<PipelineRow[]>(
-      `${SELECT} where p.id = any(?::bigint[])
-       or p.id in (select parent_id from ${S}.pipeline where id = any(?::bigint[]) and parent_id is not null)`,
+    const { rows } = await sqlQuery<PipelineRow>(
+      em,
+      `${SELECT} where p.id = any($1::bigint[])
+       or p.id in (select parent_id from ${S}.pipeline where id = any($2::bigint[]) and parent_id is not null)`,
       [pgArray(ids), pgArray(ids)],
-      "all",
     );
     return rows.map(toRecord);
   }
@@ -164,21 +165,22 @@ export class PipelineRepository {
   /** Iteration pipelines by iteration id and phase pipelines by iteration_phase id. */
   async loadByRefs(em: EntityManager, iterationIds: readonly number[], iterationPhaseIds: readonly number[]) {
     if (!iterationIds.length && !iterationPhaseIds.length) return [];
-    const rows = await em.execute<PipelineRow[]>(
-      `${SELECT} where (p.type = 'ITERATION' and p.ref_id = any(?::bigint[]))
-       or (p.type = 'PHASE' and p.ref_id = any(?::bigint[]))`,
+    const { rows } = await sqlQuery<PipelineRow>(
+      em,
+      `${SELECT} where (p.type = 'ITERATION' and p.ref_id = any($1::bigint[]))
+       or (p.type = 'PHASE' and p.ref_id = any($2::bigint[]))`,
       [pgArray(iterationIds), pgArray(iterationPhaseIds)],
-      "all",
     );
     return rows.map(toRecord);
   }
 
   /** Inserts a new pipeline (version 0); null when one exists for its (type, refId). */
   async insert(em: EntityManager, p: PipelineRecord): Promise<{ id: number; createdAt: string } | null> {
-    const rows = await em.execute<{ id: string; created_at: Stamp }[]>(
+    const { rows } = await sqlQuery<{ id: string; created_at: Stamp }>(
+      em,
       `insert into ${S}.pipeline (type, parent_id, ref_id, app_id, team, iteration_id, status, state,
          current_stage, stage_configs, deploy_config, tag, rollback)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12, $13)
        on conflict (type, ref_id) do nothing
        returning id, created_at`,
       [
@@ -196,73 +198,69 @@ export class PipelineRepository {
         p.tag,
         p.rollback,
       ],
-      "all",
     );
     const row = rows[0];
     return row ? { id: Number(row.id), createdAt: iso(row.created_at) } : null;
   }
 
   /**
-   * Writes changed pipelines when their version is still the one read (optimistic lock). Returns
-   * the ids written; a missing id means another transaction changed that pipeline first.
+   * Writes a unit of work in one statement (one round trip): the changed pipelines, each only if
+   * its version is still the one read (optimistic lock), the transitions, the timers and the lease
+   * renewals. Returns how many pipelines were written; fewer than given means another transaction
+   * changed one of them first, and the caller rolls the whole transaction back.
    */
-  async update(em: EntityManager, items: { record: PipelineRecord; version: number }[]): Promise<Set<number>> {
-    if (!items.length) return new Set();
-    const payload = JSON.stringify(items.map((i) => ({ ...mutableColumns(i.record), version: i.version })));
-    const rows = await em.execute<{ id: string }[]>(
-      `update ${S}.pipeline p set
-         status = v.status, state = v.state, current_stage = v.current_stage,
-         current_retries = v.current_retries, attempt = v.attempt, step = v.step,
-         deploy_status = v.deploy_status, deploy_id = v.deploy_id,
-         deploy_deadline = to_timestamp(v.deploy_deadline_ms / 1000.0),
-         queued = v.queued, rejected = v.rejected, failed_stage = v.failed_stage, error = v.error,
-         checkpoints = v.checkpoints, republish_count = v.republish_count, event_seq = v.event_seq,
-         transition_seq = v.transition_seq, latest_child_id = v.latest_child_id,
-         latest_child_status = v.latest_child_status,
-         latest_iteration_phase_id = v.latest_iteration_phase_id, iteration_status = v.iteration_status,
-         version = p.version + 1, updated_at = now()
-       from jsonb_to_recordset(?::jsonb) as v(
-         id bigint, version int, status text, state text, current_stage text, current_retries int,
-         attempt int, step text, deploy_status text, deploy_id text, deploy_deadline_ms float8,
-         queued boolean, rejected boolean, failed_stage text, error text, checkpoints jsonb,
-         republish_count int, event_seq int, transition_seq int, latest_child_id bigint,
-         latest_child_status text, latest_iteration_phase_id bigint, iteration_status text)
-       where p.id = v.id and p.version = v.version
-       returning p.id`,
-      [payload],
-      "all",
-    );
-    return new Set(rows.map((r) => Number(r.id)));
-  }
-
-  /** Sets (or clears, with null) the durable timers of pipelines. */
-  async setTimers(em: EntityManager, timers: { id: number; wakeAt: number | null }[]): Promise<void> {
-    const set = timers.filter((t) => t.wakeAt !== null);
-    const clear = timers.filter((t) => t.wakeAt === null).map((t) => t.id);
-    if (set.length) {
-      await em.execute(
-        `insert into ${S}.timer (pipeline_id, wake_at)
-         select v.id, to_timestamp(v.ms / 1000.0) from jsonb_to_recordset(?::jsonb) as v(id bigint, ms float8)
-         on conflict (pipeline_id) do update set wake_at = excluded.wake_at`,
-        [JSON.stringify(set.map((t) => ({ id: t.id, ms: t.wakeAt })))],
-        "run",
-      );
-    }
-    if (clear.length) {
-      await em.execute(`delete from ${S}.timer where pipeline_id = any(?::bigint[])`, [pgArray(clear)], "run");
-    }
-  }
-
-  async insertTransitions(em: EntityManager, transitions: TransitionRecord[]): Promise<void> {
-    if (!transitions.length) return;
-    await em.execute(
-      `insert into ${S}.transition (pipeline_id, seq, from_state, to_state, event, actor, at)
-       select pipeline_id, seq, from_state, to_state, event, actor, at
-       from jsonb_to_recordset(?::jsonb) as v(pipeline_id bigint, seq int, from_state text, to_state text,
-         event text, actor text, at timestamptz)`,
+  async persist(
+    em: EntityManager,
+    w: {
+      pipelines: { record: PipelineRecord; version: number }[];
+      transitions: TransitionRecord[];
+      timers: { id: number; wakeAt: number | null }[];
+      leaseRenewals: { appId: number; holderId: number; expiresAtMs: number | null }[];
+    },
+  ): Promise<number> {
+    const setTimers = w.timers.filter((t) => t.wakeAt !== null).map((t) => ({ id: t.id, ms: t.wakeAt }));
+    const clearTimers = w.timers.filter((t) => t.wakeAt === null).map((t) => t.id);
+    const { rows } = await sqlQuery<{ written: number }>(
+      em,
+      `with upd as (
+         update ${S}.pipeline p set
+           status = v.status, state = v.state, current_stage = v.current_stage,
+           current_retries = v.current_retries, attempt = v.attempt, step = v.step,
+           deploy_status = v.deploy_status, deploy_id = v.deploy_id,
+           deploy_deadline = to_timestamp(v.deploy_deadline_ms / 1000.0),
+           queued = v.queued, rejected = v.rejected, failed_stage = v.failed_stage, error = v.error,
+           checkpoints = v.checkpoints, republish_count = v.republish_count, event_seq = v.event_seq,
+           transition_seq = v.transition_seq, latest_child_id = v.latest_child_id,
+           latest_child_status = v.latest_child_status,
+           latest_iteration_phase_id = v.latest_iteration_phase_id, iteration_status = v.iteration_status,
+           version = p.version + 1, updated_at = now()
+         from jsonb_to_recordset($1::jsonb) as v(
+           id bigint, version int, status text, state text, current_stage text, current_retries int,
+           attempt int, step text, deploy_status text, deploy_id text, deploy_deadline_ms float8,
+           queued boolean, rejected boolean, failed_stage text, error text, checkpoints jsonb,
+           republish_count int, event_seq int, transition_seq int, latest_child_id bigint,
+           latest_child_status text, latest_iteration_phase_id bigint, iteration_status text)
+         where p.id = v.id and p.version = v.version
+         returning p.id),
+       tr as (
+         insert into ${S}.transition (pipeline_id, seq, from_state, to_state, event, actor, at)
+         select pipeline_id, seq, from_state, to_state, event, actor, at
+         from jsonb_to_recordset($2::jsonb) as t(pipeline_id bigint, seq int, from_state text, to_state text,
+           event text, actor text, at timestamptz)),
+       ts as (
+         insert into ${S}.timer (pipeline_id, wake_at)
+         select x.id, to_timestamp(x.ms / 1000.0) from jsonb_to_recordset($3::jsonb) as x(id bigint, ms float8)
+         on conflict (pipeline_id) do update set wake_at = excluded.wake_at),
+       td as (delete from ${S}.timer where pipeline_id = any($4::bigint[])),
+       lr as (
+         update ${S}.app_lease l set expires_at = to_timestamp(r.ms / 1000.0)
+         from jsonb_to_recordset($5::jsonb) as r(app_id bigint, holder_id bigint, ms float8)
+         where l.app_id = r.app_id and l.holder_id = r.holder_id)
+       select count(*)::int as written from upd`,
       [
+        JSON.stringify(w.pipelines.map((i) => ({ ...mutableColumns(i.record), version: i.version }))),
         JSON.stringify(
-          transitions.map((t) => ({
+          w.transitions.map((t) => ({
             pipeline_id: t.pipelineId,
             seq: t.seq,
             from_state: t.from,
@@ -272,31 +270,36 @@ export class PipelineRepository {
             at: t.at,
           })),
         ),
+        JSON.stringify(setTimers),
+        pgArray(clearTimers),
+        JSON.stringify(
+          w.leaseRenewals.map((i) => ({ app_id: i.appId, holder_id: i.holderId, ms: i.expiresAtMs })),
+        ),
       ],
-      "run",
     );
+    return rows[0]?.written ?? 0;
   }
 
   /** Pipelines whose timer is due, locked for this transaction (other engines skip them). */
   async lockDue(em: EntityManager, limit: number): Promise<number[]> {
-    const rows = await em.execute<{ pipeline_id: string }[]>(
-      `select pipeline_id from ${S}.timer where wake_at <= now() order by wake_at limit ? for update skip locked`,
+    const { rows } = await sqlQuery<{ pipeline_id: string }>(
+      em,
+      `select pipeline_id from ${S}.timer where wake_at <= now() order by wake_at limit $1 for update skip locked`,
       [limit],
-      "all",
     );
     return rows.map((r) => Number(r.pipeline_id));
   }
 
   /** Brings every waiting stage request forward to within `spreadMs` (run once on start). */
   async redriveRequests(em: EntityManager, spreadMs: number): Promise<number> {
-    const res = await em.execute<{ affectedRows: number }>(
-      `update ${S}.timer t set wake_at = now() + (random() * ?) * interval '1 millisecond'
+    const res = await sqlQuery(
+      em,
+      `update ${S}.timer t set wake_at = now() + (random() * $1) * interval '1 millisecond'
        from ${S}.pipeline p
-       where p.id = t.pipeline_id and p.step = 'REQUESTED' and t.wake_at > now() + ? * interval '1 millisecond'`,
+       where p.id = t.pipeline_id and p.step = 'REQUESTED' and t.wake_at > now() + $2 * interval '1 millisecond'`,
       [spreadMs, spreadMs],
-      "run",
     );
-    return res.affectedRows;
+    return res.rowCount;
   }
 
   // --- app release leases -------------------------------------------------------------------
@@ -308,48 +311,37 @@ export class PipelineRepository {
     holderId: number,
     expiresAtMs: number | null,
   ): Promise<boolean> {
-    const rows = await em.execute<{ holder_id: string }[]>(
-      `insert into ${S}.app_lease (app_id, holder_id, expires_at) values (?, ?, to_timestamp(? / 1000.0))
+    const { rows } = await sqlQuery<{ holder_id: string }>(
+      em,
+      `insert into ${S}.app_lease (app_id, holder_id, expires_at) values ($1, $2, to_timestamp($3 / 1000.0))
        on conflict (app_id) do update set holder_id = excluded.holder_id, expires_at = excluded.expires_at,
          acquired_at = now()
        where ${S}.app_lease.holder_id = excluded.holder_id
           or (${S}.app_lease.expires_at is not null and ${S}.app_lease.expires_at < now())
        returning holder_id`,
       [appId, holderId, expiresAtMs],
-      "all",
     );
     return rows.length === 1;
   }
 
   /** When the app's lease expires (null: no lease or no expiry). */
   async leaseExpiry(em: EntityManager, appId: number): Promise<number | null> {
-    const rows = await em.execute<{ expires_at: Stamp | null }[]>(
-      `select expires_at from ${S}.app_lease where app_id = ?`,
+    const { rows } = await sqlQuery<{ expires_at: Stamp | null }>(
+      em,
+      `select expires_at from ${S}.app_lease where app_id = $1`,
       [appId],
-      "all",
     );
     return ms(rows[0]?.expires_at ?? null);
   }
 
   /** Whether an older queued release of the app is waiting (queues start in creation order). */
   async hasOlderQueued(em: EntityManager, appId: number, id: number): Promise<boolean> {
-    const rows = await em.execute<unknown[]>(
-      `select 1 from ${S}.pipeline where app_id = ? and queued and status = 'PENDING' and id < ? limit 1`,
+    const { rows } = await sqlQuery<unknown>(
+      em,
+      `select 1 from ${S}.pipeline where app_id = $1 and queued and status = 'PENDING' and id < $2 limit 1`,
       [appId, id],
-      "all",
     );
     return rows.length > 0;
-  }
-
-  async renewLeases(em: EntityManager, items: { appId: number; holderId: number; expiresAtMs: number | null }[]) {
-    if (!items.length) return;
-    await em.execute(
-      `update ${S}.app_lease l set expires_at = to_timestamp(v.ms / 1000.0)
-       from jsonb_to_recordset(?::jsonb) as v(app_id bigint, holder_id bigint, ms float8)
-       where l.app_id = v.app_id and l.holder_id = v.holder_id`,
-      [JSON.stringify(items.map((i) => ({ app_id: i.appId, holder_id: i.holderId, ms: i.expiresAtMs })))],
-      "run",
-    );
   }
 
   /**
@@ -362,22 +354,22 @@ export class PipelineRepository {
     exclude: readonly number[],
   ): Promise<number[]> {
     if (!items.length) return [];
-    await em.execute(
-      `delete from ${S}.app_lease l using jsonb_to_recordset(?::jsonb) as v(app_id bigint, holder_id bigint)
+    await sqlQuery(
+      em,
+      `delete from ${S}.app_lease l using jsonb_to_recordset($1::jsonb) as v(app_id bigint, holder_id bigint)
        where l.app_id = v.app_id and l.holder_id = v.holder_id`,
       [JSON.stringify(items.map((i) => ({ app_id: i.appId, holder_id: i.pipelineId })))],
-      "run",
     );
     const apps = [...new Set(items.map((i) => i.appId))];
-    const rows = await em.execute<{ id: string }[]>(
+    const { rows } = await sqlQuery<{ id: string }>(
+      em,
       `insert into ${S}.timer (pipeline_id, wake_at)
        select distinct on (app_id) id, now() from ${S}.pipeline
-       where app_id = any(?::bigint[]) and queued and status = 'PENDING' and not (id = any(?::bigint[]))
+       where app_id = any($1::bigint[]) and queued and status = 'PENDING' and not (id = any($2::bigint[]))
        order by app_id, id
        on conflict (pipeline_id) do update set wake_at = excluded.wake_at
        returning pipeline_id as id`,
       [pgArray(apps), pgArray(exclude)],
-      "all",
     );
     return rows.map((r) => Number(r.id));
   }
@@ -386,9 +378,10 @@ export class PipelineRepository {
 
   /** Keeps the newest revision of an app's settings; false when a newer one is already there. */
   async upsertAppSettings(em: EntityManager, app: AppSnapshot): Promise<boolean> {
-    const rows = await em.execute<unknown[]>(
+    const { rows } = await sqlQuery<unknown>(
+      em,
       `insert into ${S}.app_settings (app_id, team, revision, stage_configs, phases, concurrency, deploy_config, updated_at)
-       values (?, ?, ?, ?::jsonb, ?::jsonb, ?, ?::jsonb, now())
+       values ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, now())
        on conflict (app_id) do update set team = excluded.team, revision = excluded.revision,
          stage_configs = excluded.stage_configs, phases = excluded.phases, concurrency = excluded.concurrency,
          deploy_config = excluded.deploy_config, updated_at = now()
@@ -403,14 +396,13 @@ export class PipelineRepository {
         app.procode?.concurrency ?? "QUEUE",
         app.procode ? JSON.stringify(app.procode.deployConfig) : null,
       ],
-      "all",
     );
     return rows.length === 1;
   }
 
   async appSettings(em: EntityManager, appIds: readonly number[]): Promise<Map<number, AppSettings>> {
     if (!appIds.length) return new Map();
-    const rows = await em.execute<
+    const { rows } = await sqlQuery<
       {
         app_id: string;
         team: string;
@@ -419,8 +411,8 @@ export class PipelineRepository {
         phases: unknown;
         concurrency: string;
         deploy_config: unknown;
-      }[]
-    >(`select * from ${S}.app_settings where app_id = any(?::bigint[])`, [pgArray(appIds)], "all");
+      }
+    >(em, `select * from ${S}.app_settings where app_id = any($1::bigint[])`, [pgArray(appIds)]);
     return new Map(
       rows.map((r) => [
         Number(r.app_id),
@@ -440,7 +432,7 @@ export class PipelineRepository {
   // --- reads for the REST API ---------------------------------------------------------------
 
   async findForTeam(em: EntityManager, id: number, team: string): Promise<PipelineRecord | null> {
-    const rows = await em.execute<PipelineRow[]>(`${SELECT} where p.id = ? and p.team = ?`, [id, team], "all");
+    const { rows } = await sqlQuery<PipelineRow>(em, `${SELECT} where p.id = $1 and p.team = $2`, [id, team]);
     return rows[0] ? toRecord(rows[0]).record : null;
   }
 
@@ -449,7 +441,7 @@ export class PipelineRepository {
     q: ListPipelinesQuery,
     team: string,
   ): Promise<{ items: PipelineRecord[]; total: number }> {
-    const where: string[] = ["p.team = ?"];
+    const where: string[] = ["p.team = $1"];
     const params: unknown[] = [team];
     const filters: [keyof ListPipelinesQuery, string][] = [
       ["refId", "p.ref_id"],
@@ -460,25 +452,25 @@ export class PipelineRepository {
     ];
     for (const [key, column] of filters) {
       if (q[key] !== undefined) {
-        where.push(`${column} = ?`);
         params.push(q[key]);
+        where.push(`${column} = $${params.length}`);
       }
     }
-    const rows = await em.execute<(PipelineRow & { total: string })[]>(
+    const { rows } = await sqlQuery<PipelineRow & { total: string }>(
+      em,
       `select p.*, t.wake_at, count(*) over () as total
        from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id
-       where ${where.join(" and ")} order by p.id desc limit ? offset ?`,
+       where ${where.join(" and ")} order by p.id desc limit $${params.length + 1} offset $${params.length + 2}`,
       [...params, q.pageSize, (q.page - 1) * q.pageSize],
-      "all",
     );
     let total = rows[0] ? Number(rows[0].total) : 0;
     if (!rows.length && q.page > 1) {
-      const c = await em.execute<{ n: string }[]>(
+      const c = await sqlQuery<{ n: string }>(
+        em,
         `select count(*) as n from ${S}.pipeline p where ${where.join(" and ")}`,
         params,
-        "all",
       );
-      total = Number(c[0]?.n ?? 0);
+      total = Number(c.rows[0]?.n ?? 0);
     }
     return { items: rows.map((r) => toRecord(r).record), total };
   }
