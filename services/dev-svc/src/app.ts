@@ -1,10 +1,19 @@
 import type { ServiceDefinition, ServiceDeps, ServiceParts } from "@procode/service-kit";
 import { Config } from "./config.js";
+import { createGitIntegration } from "./git-integration.js";
 import { migrations } from "./store/migrations.js";
 
 /** Registers dev-svc's routes, consumers and background work on the kit's app; never listens. */
-export async function buildApp(_deps: ServiceDeps<Config>): Promise<ServiceParts> {
-  return {};
+export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
+  const git = await createGitIntegration(deps);
+  return {
+    async start() {
+      git.start();
+    },
+    async stop() {
+      await git.stop();
+    },
+  };
 }
 
 export const service: ServiceDefinition<Config> = {

@@ -85,5 +85,7 @@ export const Config = BaseConfig.extend({
     .optional(),
   /** How long the WebIDE availability check may take before the WebIDE counts as down. */
   WEBIDE_CHECK_TIMEOUT_MS: ms(50, 30000).default(1500),
+  /** How long a WebIDE availability answer is reused before the WebIDE is asked again. */
+  WEBIDE_CHECK_CACHE_MS: ms(0, 600000).default(5000),
 }).superRefine(requireAuthConfig);
 export type Config = z.infer<typeof Config>;

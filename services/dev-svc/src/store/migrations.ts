@@ -1,4 +1,7 @@
 import type { MigrationEntry } from "@procode/service-kit";
+import { Migration20260301000001_git_integration } from "./migrations/Migration20260301000001_git_integration.js";
 
 /** dev-svc's migrations, in order (static imports: STACK.md). */
-export const migrations: MigrationEntry[] = [];
+export const migrations: MigrationEntry[] = [
+  { name: "Migration20260301000001_git_integration", class: Migration20260301000001_git_integration },
+];

@@ -1,0 +1,38 @@
+/**
+ * `pnpm --filter @procode/dev-svc reencrypt`: re-seals every credential token and webhook secret
+ * under the active key (the first key of ENCRYPTION_KEYS), for key rotation. Reads DATABASE_URL and
+ * ENCRYPTION_KEYS like the service; prints what it did; exits 1 when something could not be opened.
+ */
+import { z } from "zod";
+import { BaseConfig, createLogger, initOrm, KeyRing, loadConfig } from "@procode/service-kit";
+import { resealAll } from "../services/reencrypt.service.js";
+import { Secrets } from "../services/secrets.js";
+import { migrations } from "../store/migrations.js";
+
+const CommandConfig = BaseConfig.pick({ DATABASE_URL: true, LOG_LEVEL: true }).extend({
+  ENCRYPTION_KEYS: z.string().min(1),
+});
+
+async function reencrypt(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const config = loadConfig(CommandConfig, env);
+  const log = createLogger({ name: "dev-svc", level: config.LOG_LEVEL });
+  const secrets = new Secrets(new KeyRing(config.ENCRYPTION_KEYS));
+  const orm = await initOrm({ url: config.DATABASE_URL, schema: "dev", entities: [], migrations, log });
+  try {
+    const report = await resealAll(orm, secrets, log);
+    process.stdout.write(
+      `re-sealed under key "${report.activeKeyId}": ${report.credentials} credential(s), ${report.webhookSecrets} webhook secret(s)\n`,
+    );
+    for (const f of report.failed) process.stderr.write(`could not re-seal ${f.what}: ${f.reason}\n`);
+    return report.failed.length ? 1 : 0;
+  } finally {
+    await orm.close();
+  }
+}
+
+try {
+  process.exit(await reencrypt());
+} catch (err) {
+  process.stderr.write(`reencrypt failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,68 @@
+import { z } from "zod";
+import {
+  CreateCredentialRequest,
+  Credential,
+  CredentialIdParam,
+  DeletedCredential,
+  Envelope,
+  ok,
+} from "@procode/contracts";
+import { actorOf, type HttpServer } from "@procode/service-kit";
+import type { CredentialService } from "../../services/credentials.service.js";
+import { errorResponses } from "./errors.js";
+
+/** Git credentials of the caller's team (SPEC 5): the token is write-only. */
+export function registerCredentialRoutes(app: HttpServer, credentials: CredentialService): void {
+  app.post(
+    "/credentials",
+    {
+      schema: {
+        tags: ["credentials"],
+        summary: "Store a git credential (token encrypted; never returned)",
+        description:
+          "The token is sealed with AES-256-GCM under the active key; responses, logs and errors never contain it. Bindings waiting for this credential are retried at once.",
+        body: CreateCredentialRequest,
+        response: { 200: Envelope(Credential), ...errorResponses },
+      },
+    },
+    async (request) => ok(await credentials.create(actorOf(request), request.body)),
+  );
+
+  app.get(
+    "/credentials",
+    {
+      schema: {
+        tags: ["credentials"],
+        summary: "List the team's credentials (metadata only)",
+        response: { 200: Envelope(z.array(Credential)), ...errorResponses },
+      },
+    },
+    async (request) => ok(await credentials.list(actorOf(request))),
+  );
+
+  app.get(
+    "/credentials/:id",
+    {
+      schema: {
+        tags: ["credentials"],
+        summary: "One credential of the team (metadata only; 5004 for any other)",
+        params: CredentialIdParam,
+        response: { 200: Envelope(Credential), ...errorResponses },
+      },
+    },
+    async (request) => ok(await credentials.get(actorOf(request), request.params.id)),
+  );
+
+  app.delete(
+    "/credentials/:id",
+    {
+      schema: {
+        tags: ["credentials"],
+        summary: "Delete a credential no repository uses (5005 names the apps that do)",
+        params: CredentialIdParam,
+        response: { 200: Envelope(DeletedCredential), ...errorResponses },
+      },
+    },
+    async (request) => ok(await credentials.delete(actorOf(request), request.params.id)),
+  );
+}

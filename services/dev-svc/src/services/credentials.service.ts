@@ -1,0 +1,94 @@
+import { randomUUID } from "node:crypto";
+import type { Actor, CreateCredentialRequest, Credential } from "@procode/contracts";
+import { DomainError, invalidParameter, type Logger, type Orm } from "@procode/service-kit";
+import {
+  deleteCredential,
+  findCredential,
+  insertCredential,
+  listCredentials,
+  type CredentialRecord,
+} from "../store/credential.repository.js";
+import { reposUsingCredential, wakeReposOfCredential } from "../store/git-repo.repository.js";
+import type { Secrets } from "./secrets.js";
+
+/** What callers see of a credential: metadata only, never the token. */
+export function toCredentialView(c: CredentialRecord): Credential {
+  return {
+    id: c.id,
+    gitType: c.gitType,
+    name: c.name,
+    username: c.username,
+    keyId: c.sealed.keyId,
+    createdBy: c.createdBy,
+    createdAt: c.createdAt,
+  };
+}
+
+/** Git credentials of a team (SPEC 5): tokens sealed with AES-256-GCM, write-only. */
+export class CredentialService {
+  constructor(
+    private readonly orm: Orm,
+    private readonly secrets: Secrets,
+    private readonly log: Logger,
+    /** Called after a credential arrives, so bindings waiting for it are retried at once. */
+    private readonly onCredentialAdded: () => void = () => {},
+  ) {}
+
+  async create(actor: Actor, body: CreateCredentialRequest): Promise<Credential> {
+    const token = body.token.trim();
+    // A token is one word of printable characters; anything else is a paste mistake.
+    // eslint-disable-next-line no-control-regex
+    if (!token || /[\s\x00-\x1f\x7f]/.test(token)) {
+      throw invalidParameter("token", "must be one word of printable characters (no spaces or line breaks)");
+    }
+    const id = randomUUID();
+    const sealed = this.secrets.sealToken(id, token);
+    const em = this.orm.em.fork();
+    const record = await em.transactional(async (tem) => {
+      const rec = await insertCredential(tem, {
+        id,
+        team: actor.team,
+        gitType: body.gitType,
+        name: body.name,
+        username: body.username ?? null,
+        sealed,
+        createdBy: actor.sub,
+      });
+      await wakeReposOfCredential(tem, actor.team, id);
+      return rec;
+    });
+    this.log.info({ credentialId: id, gitType: body.gitType, team: actor.team }, "credential created");
+    this.onCredentialAdded();
+    return toCredentialView(record);
+  }
+
+  async list(actor: Actor): Promise<Credential[]> {
+    return (await listCredentials(this.orm.em.fork(), actor.team)).map(toCredentialView);
+  }
+
+  async get(actor: Actor, id: string): Promise<Credential> {
+    const c = await findCredential(this.orm.em.fork(), actor.team, id);
+    if (!c) throw new DomainError("CREDENTIAL_NOT_FOUND", `credential ${id} not found`);
+    return toCredentialView(c);
+  }
+
+  /** Deletes a credential no repository binding uses (5005 names the apps that do). */
+  async delete(actor: Actor, id: string): Promise<{ id: string }> {
+    const em = this.orm.em.fork();
+    await em.transactional(async (tem) => {
+      const c = await findCredential(tem, actor.team, id);
+      if (!c) throw new DomainError("CREDENTIAL_NOT_FOUND", `credential ${id} not found`);
+      const apps = await reposUsingCredential(tem, actor.team, id);
+      if (apps.length > 0) {
+        throw new DomainError(
+          "CREDENTIAL_IN_USE",
+          `credential ${id} is used by the repository of app${apps.length > 1 ? "s" : ""} ${apps.join(", ")}; bind another credential first`,
+          { appIds: apps },
+        );
+      }
+      await deleteCredential(tem, actor.team, id);
+    });
+    this.log.info({ credentialId: id, team: actor.team }, "credential deleted");
+    return { id };
+  }
+}

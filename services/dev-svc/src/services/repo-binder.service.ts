@@ -1,0 +1,219 @@
+import { Counter } from "prom-client";
+import { errorMessage, type Logger, type Metrics, type Orm } from "@procode/service-kit";
+import { bindRetryDelayMs, needsCredential } from "../domain/binding.js";
+import { GitProviderError } from "../integrations/git/errors.js";
+import type { GitProvider } from "../integrations/git/provider.js";
+import {
+  claimDueRepos,
+  clearInstalledWebhook,
+  recordBindOutcome,
+  type BindOutcome,
+  type GitRepoRecord,
+} from "../store/git-repo.repository.js";
+import { PollLoop } from "./poll-loop.js";
+import { CredentialProblem, type RepositoryAccess } from "./repository-access.js";
+import { openFailure, type Secrets } from "./secrets.js";
+import { Semaphore } from "@procode/service-kit";
+
+export interface BinderOptions {
+  pollMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** How long a claimed binding is ours before another replica may take it (covers the provider calls). */
+  leaseMs: number;
+  concurrency?: number;
+}
+
+/** What runs after a binding succeeded (the scaffold push hooks in here). */
+export type BoundListener = (ctx: {
+  repo: GitRepoRecord;
+  provider: GitProvider;
+  log: Logger;
+}) => Promise<void>;
+
+/**
+ * Installs each app's webhook in its provider (seed 2.1) and keeps trying in the background when it
+ * cannot: the state lives in git_repo (PENDING, BOUND, NEEDS_CREDENTIAL, ERROR with the last error
+ * and the next attempt), and a loop takes the rows that are due, so a restart loses nothing.
+ */
+export class RepoBinder {
+  private readonly loop: PollLoop;
+  private readonly listeners: BoundListener[] = [];
+  private readonly attempts: Counter<"outcome">;
+  private readonly sem: Semaphore;
+
+  constructor(
+    private readonly orm: Orm,
+    private readonly access: RepositoryAccess,
+    private readonly secrets: Secrets,
+    private readonly log: Logger,
+    metrics: Metrics,
+    private readonly opts: BinderOptions,
+  ) {
+    this.loop = new PollLoop("repo-binder", opts.pollMs, () => this.tick(), log);
+    this.sem = new Semaphore(opts.concurrency ?? 4);
+    this.attempts = new Counter({
+      name: "repo_binding_attempts_total",
+      help: "Repository binding attempts by outcome (BOUND, NEEDS_CREDENTIAL, ERROR)",
+      labelNames: ["outcome"],
+      registers: [metrics.registry],
+    });
+  }
+
+  onBound(listener: BoundListener): void {
+    this.listeners.push(listener);
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  wake(): void {
+    this.loop.wake();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  /** One pass: binds what is due. True when there may be more. */
+  async tick(): Promise<boolean> {
+    const due = await claimDueRepos(this.orm.em.fork(), 10, this.opts.leaseMs);
+    await Promise.all(
+      due.map(async (repo) => {
+        await this.sem.acquire();
+        try {
+          await this.bindOne(repo);
+        } finally {
+          this.sem.release();
+        }
+      }),
+    );
+    return due.length === 10;
+  }
+
+  private async bindOne(repo: GitRepoRecord): Promise<void> {
+    const log = this.log.child({ appId: repo.appId, gitType: repo.gitType });
+    let outcome: BindOutcome;
+    let provider: GitProvider | null = null;
+    try {
+      const result = await this.bind(repo, log);
+      provider = result.provider;
+      outcome = result.outcome;
+    } catch (err) {
+      outcome = this.failure(repo, err);
+    }
+    this.attempts.labels(outcome.state).inc();
+    const recorded = await recordBindOutcome(this.orm.em.fork(), repo.appId, repo.generation, outcome);
+    if (!recorded) {
+      log.debug("binding changed while binding; the newer one is due");
+      return;
+    }
+    if (outcome.state === "BOUND") {
+      log.info({ webhookId: outcome.webhook?.id }, "repository bound, webhook installed");
+      for (const listener of this.listeners) {
+        try {
+          await listener({ repo: { ...repo, state: "BOUND" }, provider: provider!, log });
+        } catch (err) {
+          log.error({ err: errorMessage(err) }, "work after binding failed");
+        }
+      }
+    } else if (outcome.state === "NEEDS_CREDENTIAL") {
+      log.warn({ reason: outcome.lastError }, "repository binding needs a credential");
+    } else {
+      log.warn(
+        { reason: outcome.lastError, retryInMs: outcome.retryInMs, attempt: outcome.attempts },
+        "repository binding failed; will retry",
+      );
+    }
+  }
+
+  private async bind(
+    repo: GitRepoRecord,
+    log: Logger,
+  ): Promise<{ outcome: BindOutcome; provider: GitProvider }> {
+    if (!repo.webhookUrl || !repo.webhookSecret) {
+      throw new Error("the app's configuration carries no webhook URL or secret");
+    }
+    let secret: string;
+    try {
+      secret = this.secrets.openWebhookSecret(repo.webhookSecret);
+    } catch {
+      throw new Error(
+        `the webhook secret cannot be opened: ${openFailure(repo.webhookSecret, this.secrets.keyRing)}`,
+      );
+    }
+    const provider = await this.access.providerFor(repo, { strict: true });
+    const info = await provider.probe();
+    const hook = await provider.createWebhook({ url: repo.webhookUrl, secret });
+    await this.removeOldWebhook(repo, hook.id, provider, log);
+    return {
+      provider,
+      outcome: {
+        state: "BOUND",
+        lastError: null,
+        retryInMs: null,
+        attempts: 0,
+        webhook: {
+          id: hook.id,
+          repoUrl: repo.externalGitUrl,
+          gitType: repo.gitType,
+          credentialId: repo.credentialId,
+        },
+        defaultBranch: info.defaultBranch,
+        isEmpty: info.isEmpty,
+      },
+    };
+  }
+
+  /** The hook installed for an earlier binding (other repository, other URL) is removed, best effort. */
+  private async removeOldWebhook(
+    repo: GitRepoRecord,
+    newId: string,
+    provider: GitProvider,
+    log: Logger,
+  ): Promise<void> {
+    if (!repo.webhookId) return;
+    const sameRepo = repo.webhookRepoUrl === repo.externalGitUrl && repo.webhookGitType === repo.gitType;
+    if (sameRepo && repo.webhookId === newId) return;
+    try {
+      const old = sameRepo
+        ? provider
+        : await this.access.providerFor({
+            team: repo.team,
+            gitType: repo.webhookGitType ?? repo.gitType,
+            externalGitUrl: repo.webhookRepoUrl ?? repo.externalGitUrl,
+            credentialId: repo.webhookCredentialId,
+          });
+      await old.deleteWebhook(repo.webhookId);
+      log.info({ oldWebhookId: repo.webhookId }, "previous webhook removed");
+    } catch (err) {
+      log.warn(
+        { oldWebhookId: repo.webhookId, err: errorMessage(err) },
+        "could not remove the previous webhook",
+      );
+      return;
+    }
+    if (!sameRepo) await clearInstalledWebhook(this.orm.em.fork(), repo.appId, repo.webhookId);
+  }
+
+  private failure(repo: GitRepoRecord, err: unknown): BindOutcome {
+    const attempts = repo.attempts + 1;
+    const retry = bindRetryDelayMs(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs);
+    if (err instanceof CredentialProblem) {
+      return { state: "NEEDS_CREDENTIAL", lastError: err.message, retryInMs: null, attempts };
+    }
+    if (err instanceof GitProviderError && err.failure === "unauthorized") {
+      return {
+        state: "NEEDS_CREDENTIAL",
+        lastError:
+          needsCredential(repo.gitType) && !repo.credentialId
+            ? `${err.message} (no credential bound)`
+            : err.message,
+        retryInMs: null,
+        attempts,
+      };
+    }
+    return { state: "ERROR", lastError: errorMessage(err), retryInMs: retry, attempts };
+  }
+}

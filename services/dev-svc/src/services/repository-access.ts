@@ -1,0 +1,86 @@
+import type { GitType } from "@procode/contracts";
+import { DomainError, type Orm } from "@procode/service-kit";
+import { needsCredential } from "../domain/binding.js";
+import type { ProviderFactory } from "../integrations/git/factory.js";
+import type { GitProvider } from "../integrations/git/provider.js";
+import { findCredential } from "../store/credential.repository.js";
+import { findRepo, type GitRepoRecord } from "../store/git-repo.repository.js";
+import type { Db } from "../store/sql.js";
+import { openFailure, type Secrets } from "./secrets.js";
+
+/** Why the binding cannot use its credential (the binding shows NEEDS_CREDENTIAL). */
+export class CredentialProblem extends DomainError {
+  override name = "CredentialProblem";
+  constructor(message: string) {
+    super("CREDENTIAL_NOT_FOUND", message);
+  }
+}
+
+export interface RepositoryRef {
+  team: string;
+  gitType: GitType;
+  externalGitUrl: string;
+  credentialId: string | null;
+}
+
+/**
+ * Gives the GitProvider of an app's repository with its credential's token decrypted. Iterations
+ * (tagging), stage runners and the scaffold push use it; the token lives only inside the adapter.
+ */
+export class RepositoryAccess {
+  constructor(
+    private readonly orm: Orm,
+    private readonly factory: ProviderFactory,
+    private readonly secrets: Secrets,
+  ) {}
+
+  /**
+   * The provider for a repository. `strict`: a missing, foreign or unreadable credential is a
+   * CredentialProblem; otherwise the provider works without a token (public repositories).
+   */
+  async providerFor(ref: RepositoryRef, opts: { strict?: boolean; em?: Db } = {}): Promise<GitProvider> {
+    const em = opts.em ?? this.orm.em.fork();
+    let token: string | null = null;
+    if (ref.credentialId) {
+      try {
+        token = await this.tokenOf(em, ref);
+      } catch (err) {
+        if (opts.strict) throw err;
+      }
+    } else if (opts.strict && needsCredential(ref.gitType)) {
+      throw new CredentialProblem(
+        `a ${ref.gitType} repository needs a credential: create one with POST /credentials and set credentialId in the app's pro-code configuration`,
+      );
+    }
+    return this.factory({ gitType: ref.gitType, repoUrl: ref.externalGitUrl, token });
+  }
+
+  private async tokenOf(em: Db, ref: RepositoryRef): Promise<string> {
+    const id = ref.credentialId!;
+    const cred = await findCredential(em, ref.team, id);
+    if (!cred) throw new CredentialProblem(`credential ${id} does not exist in team ${ref.team}`);
+    if (cred.gitType !== ref.gitType) {
+      throw new CredentialProblem(
+        `credential ${id} is for ${cred.gitType}, the repository is on ${ref.gitType}`,
+      );
+    }
+    try {
+      return this.secrets.openToken(cred.id, cred.sealed);
+    } catch {
+      throw new CredentialProblem(
+        `credential ${id} cannot be decrypted: ${openFailure(cred.sealed, this.secrets.keyRing)}`,
+      );
+    }
+  }
+
+  /** The app's repository record and its provider; 1005 when the app has no repository binding. */
+  async forApp(
+    appId: number,
+    opts: { strict?: boolean; em?: Db } = {},
+  ): Promise<{ repo: GitRepoRecord; provider: GitProvider }> {
+    const em = opts.em ?? this.orm.em.fork();
+    const repo = await findRepo(em, appId);
+    if (!repo) throw new DomainError("REPO_NOT_BOUND", `app ${appId} has no repository binding`);
+    return { repo, provider: await this.providerFor(repo, { ...opts, em }) };
+  }
+}

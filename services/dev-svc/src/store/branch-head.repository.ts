@@ -1,0 +1,68 @@
+import { iso, one, run, S, type Db } from "./sql.js";
+
+/**
+ * Heads of branches and tag pushes learnt from webhook deliveries. `seq` is the delivery's sequence
+ * number (order of receipt): a delivery processed late never moves a head back past a newer one.
+ */
+export interface BranchHead {
+  appId: number;
+  branch: string;
+  commitId: string;
+  updatedAt: string;
+}
+
+/** Moves (or creates) a branch head; a null commit deletes it. */
+export async function applyBranchPush(
+  em: Db,
+  u: { appId: number; branch: string; before: string | null; after: string | null; seq: number },
+): Promise<"applied" | "stale"> {
+  if (u.after === null) {
+    const n = await run(
+      em,
+      `delete from ${S}.branch_head where app_id = ? and branch = ? and delivery_seq < ?`,
+      [u.appId, u.branch, u.seq],
+    );
+    return n === 1 ? "applied" : "stale";
+  }
+  const row = await one<{ app_id: string }>(
+    em,
+    `insert into ${S}.branch_head (app_id, branch, commit_id, before_commit_id, delivery_seq)
+     values (?, ?, ?, ?, ?)
+     on conflict (app_id, branch) do update set commit_id = excluded.commit_id,
+       before_commit_id = excluded.before_commit_id, delivery_seq = excluded.delivery_seq, updated_at = now()
+     where ${S}.branch_head.delivery_seq < excluded.delivery_seq
+     returning app_id`,
+    [u.appId, u.branch, u.after, u.before, u.seq],
+  );
+  return row ? "applied" : "stale";
+}
+
+export async function recordTagPush(
+  em: Db,
+  u: { appId: number; tag: string; before: string | null; after: string | null; seq: number },
+): Promise<void> {
+  await run(
+    em,
+    `insert into ${S}.tag_push (app_id, tag, commit_id, before_commit_id, deleted, delivery_seq)
+     values (?, ?, ?, ?, ?, ?) on conflict (delivery_seq) do nothing`,
+    [u.appId, u.tag, u.after, u.before, u.after === null, u.seq],
+  );
+}
+
+/** The last head of `branch` a webhook reported, or null (iterations read their head commit here). */
+export async function findBranchHead(em: Db, appId: number, branch: string): Promise<BranchHead | null> {
+  const r = await one<{ app_id: string; branch: string; commit_id: string; updated_at: Date }>(
+    em,
+    `select app_id, branch, commit_id, updated_at from ${S}.branch_head where app_id = ? and branch = ?`,
+    [appId, branch],
+  );
+  return r
+    ? { appId: Number(r.app_id), branch: r.branch, commitId: r.commit_id, updatedAt: iso(r.updated_at)! }
+    : null;
+}
+
+/** Forgets what was learnt about the app's repository (it was replaced by another one). */
+export async function forgetRepositoryRefs(em: Db, appId: number): Promise<void> {
+  await run(em, `delete from ${S}.branch_head where app_id = ?`, [appId]);
+  await run(em, `delete from ${S}.ref_cache where app_id = ?`, [appId]);
+}
