@@ -37,8 +37,8 @@ const gatewayEnv = () =>
     OPS_SCAN_INTERVAL_MS: "100",
     OPS_RETRY_BASE_MS: "200",
     OPS_RETRY_MAX_MS: "1000",
-    OPS_TIMEOUT_MS: "1500",
-    OPS_LEASE_MS: "3000",
+    OPS_TIMEOUT_MS: "3000",
+    OPS_LEASE_MS: "4500",
   });
 
 /** The replica id a gateway process logged at start. */
@@ -55,9 +55,10 @@ const replicaOf = (g: ChildService) =>
 
 it("SIGKILL with 50 deployments DEPLOYING: after a restart all 50 reach their outcome once", async () => {
   // Half finish only by polling (SUCCESS), half call back (FAILED); slow status answers keep
-  // polls in flight (and leased) at the moment of the kill.
-  await ops.forApp(301, { callback: "off", durationMs: 7000, statusDelayMs: 200 });
-  await ops.forApp(302, { callback: "on", durationMs: 7000, outcome: "FAILED", statusDelayMs: 200 });
+  // polls in flight (and leased) at the moment of the kill. They run until told to finish, so
+  // that a slow machine cannot let any of them end before the kill.
+  await ops.forApp(301, { callback: "off", durationMs: 600_000, statusDelayMs: 200 });
+  await ops.forApp(302, { callback: "on", durationMs: 600_000, outcome: "FAILED", statusDelayMs: 200 });
   const first = await startGatewayProcess(gatewayEnv());
   gateways.push(first);
   await ops.setCallback(`${first.url}/deploy/callback`);
@@ -99,10 +100,13 @@ it("SIGKILL with 50 deployments DEPLOYING: after a restart all 50 reach their ou
   await eventually(async () => (await leasedBy(killedReplica)) >= 3, "polls in flight", 10_000, 20);
   await first.stop("SIGKILL");
   expect(await leasedBy(killedReplica)).toBeGreaterThan(0);
+  // The callers back finish while no ops-gateway runs: their callbacks fail and are retried.
+  expect(await ops.change({ appId: 302 }, { durationMs: 0 })).toBe(COUNT / 2);
 
   const second = await startGatewayProcess(gatewayEnv());
   gateways.push(second);
   await ops.setCallback(`${second.url}/deploy/callback`);
+  expect(await ops.change({ appId: 301 }, { durationMs: 0 })).toBe(COUNT / 2);
 
   await eventually(() => pipelines.every((p) => engine!.finished(p).length > 0), "50 outcomes", 40_000, 200);
   await new Promise((r) => setTimeout(r, 2500)); // a second outcome would show up by now

@@ -87,6 +87,13 @@ const NextBody = z
     behaviour: BehaviourPatch,
   })
   .strict();
+const PatchDeployments = z
+  .object({
+    appId: z.number().int().positive().optional(),
+    ids: z.array(z.string().min(1)).max(10_000).optional(),
+    behaviour: BehaviourPatch,
+  })
+  .strict();
 const OutageBody = z
   .object({
     mode: z.enum(["5xx", "unreachable"]),
@@ -310,15 +317,21 @@ export async function createOpsModule(opts: OpsModuleOptions = {}): Promise<OpsM
       ? { region: "local-1", replicas: { desired: 2, ready: 1 }, observedAt: new Date().toISOString() }
       : {};
 
+  /** (Re)schedules a deployment's callbacks from its behaviour, relative to its creation. */
   function scheduleCallbacks(w: Work): void {
+    for (const t of w.timers) clearTimeout(t);
+    w.timers = [];
     const b = w.behaviour;
     const fire = (status: string) =>
       callbacks.send(
         { deployId: w.id, status, message: finalMessage(w, status), timestamp: new Date().toISOString() },
         (a) => w.callbacks.push(a),
       );
-    if (b.progressCallback) {
-      w.timers.push(setTimeout(() => w.cancelledAt === null && fire(b.runningStatus), b.durationMs / 5));
+    const after = (ms: number) => Math.max(0, w.createdAt + ms - Date.now());
+    if (b.progressCallback && after(b.durationMs / 5) > 0) {
+      w.timers.push(
+        setTimeout(() => w.cancelledAt === null && fire(b.runningStatus), after(b.durationMs / 5)),
+      );
     }
     if (b.callback === "off") return;
     const at = b.durationMs + (b.callback === "late" ? b.callbackDelayMs : 0);
@@ -327,7 +340,7 @@ export async function createOpsModule(opts: OpsModuleOptions = {}): Promise<OpsM
         if (w.cancelledAt !== null) return;
         fire(b.outcome);
         if (b.callback === "twice") fire(b.outcome);
-      }, at),
+      }, after(at)),
     );
   }
 
@@ -528,6 +541,24 @@ export async function createOpsModule(opts: OpsModuleOptions = {}): Promise<OpsM
       .filter((w) => w.kind === "deploy" && (q.appId === undefined || w.appId === q.appId))
       .map((w) => view(w));
     return ok({ items, total: items.length });
+  });
+  // Changes the behaviour of deployments already running (e.g. `{durationMs: 0}`: finish now).
+  app.patch("/_control/deployments", async (request) => {
+    const body = parse(PatchDeployments, request.body, "body");
+    const now = Date.now();
+    let changed = 0;
+    for (const w of state.work.values()) {
+      if (w.kind !== "deploy") continue;
+      if (body.appId !== undefined && w.appId !== body.appId) continue;
+      if (body.ids && !body.ids.includes(w.id)) continue;
+      if (statusAt(w.behaviour, w.createdAt, now, w.cancelledAt).terminal) continue;
+      const b = mergeBehaviour(w.behaviour, body.behaviour);
+      w.behaviour = state.zeroDelayMode ? zeroDelay(b) : b;
+      scheduleCallbacks(w);
+      changed++;
+    }
+    log.info({ changed, behaviour: body.behaviour }, "running deployments changed");
+    return ok({ changed });
   });
   app.get("/_control/deployments/:id", async (request) => {
     const { id } = parse(IdParam, request.params, "id");

@@ -167,6 +167,33 @@ describe("seed 3.10 deployments", () => {
     expect(answer).toHaveProperty("requestId");
   });
 
+  it("changes running deployments on request: finish now, with a callback", async () => {
+    await call("PUT", "/_control/defaults", { deploy: { durationMs: 600_000, callback: "on" } });
+    const [a, b, other] = [await create(8), await create(8), await create(9)];
+    expect(
+      (
+        await call("PATCH", "/_control/deployments", {
+          appId: 8,
+          behaviour: { durationMs: 0, outcome: "FAILED" },
+        })
+      ).body.data,
+    ).toEqual({
+      changed: 2,
+    });
+    expect((await statusOf(a)).data.status).toBe("FAILED");
+    expect((await statusOf(b)).data.status).toBe("FAILED");
+    expect((await statusOf(other)).data.status).toBe("PENDING");
+    await eventually(() => received.length === 2, "the two callbacks", 5000);
+    expect(received.map((r) => r.status)).toEqual(["FAILED", "FAILED"]);
+    // Finished ones are left alone.
+    expect(
+      (await call("PATCH", "/_control/deployments", { ids: [a], behaviour: { outcome: "SUCCESS" } })).body
+        .data,
+    ).toEqual({
+      changed: 0,
+    });
+  });
+
   it("counts status calls and how many of one deployment were in flight at once", async () => {
     await call("PUT", "/_control/defaults", { deploy: { durationMs: 60_000, statusDelayMs: 200 } });
     const id = await create();

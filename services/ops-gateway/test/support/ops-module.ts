@@ -60,6 +60,15 @@ export class OpsModuleProcess {
     return this.control("POST", "/next", { kind: "deploy", count, behaviour });
   }
 
+  /** Changes the behaviour of running deployments (`{durationMs: 0}`: finish now). */
+  async change(
+    match: { appId?: number; ids?: string[] },
+    behaviour: Record<string, unknown>,
+  ): Promise<number> {
+    return (await this.control<{ changed: number }>("PATCH", "/deployments", { ...match, behaviour }))
+      .changed;
+  }
+
   outage(mode: "5xx" | "unreachable", durationMs: number): Promise<unknown> {
     return this.control("POST", "/outage", { mode, durationMs });
   }
