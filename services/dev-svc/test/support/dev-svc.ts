@@ -21,8 +21,10 @@ export async function startDevSvc(
   encryptionKeys: string,
   extra: Record<string, string> = {},
   logDestination?: Writable,
+  listen = false,
 ): Promise<DevSvc> {
   return startRuntime(service, {
+    listen,
     env: serviceEnv(infra, {
       ENCRYPTION_KEYS: encryptionKeys,
       GIT_ALLOW_HTTP: "true",
