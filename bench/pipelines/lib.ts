@@ -38,7 +38,8 @@ export class Proc {
       readline.createInterface({ input: stream }).on("line", (line) => {
         this.lines.push(line);
         if (this.lines.length > 500) this.lines.shift();
-        if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`[${this.name}] ${line}\n`);
+        if (line.includes('"level":50') || line.includes('"level":60'))
+          process.stderr.write(`[${this.name}] ${line}\n`);
         const m = /"url":"(http:[^"]+)"/.exec(line);
         if (m && line.includes("listening")) this.url = m[1]!;
       });
@@ -48,7 +49,8 @@ export class Proc {
   async waitListening(timeoutMs = 60000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (!this.url) {
-      if (Date.now() > deadline) throw new Error(`${this.name} did not start: ${this.lines.slice(-5).join("\n")}`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.name} did not start: ${this.lines.slice(-5).join("\n")}`);
       await sleep(10);
     }
     return performance.now() - this.startedAt;

@@ -20,13 +20,7 @@ import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
-import {
-  AppCreated,
-  messageSubject,
-  RPC,
-  rpcSubject,
-  type MessageDefinition,
-} from "@procode/contracts";
+import { AppCreated, messageSubject, RPC, rpcSubject, type MessageDefinition } from "@procode/contracts";
 import { signToken } from "@procode/service-kit";
 import { cpuSeconds, getLoad, metric, percentile, pidsOf, Proc, repoRoot, sleep } from "./lib.js";
 
@@ -105,7 +99,14 @@ async function publish<D extends MessageDefinition>(def: D, data: unknown): Prom
   const id = randomUUID();
   await js.publish(
     messageSubject(envName, def.type),
-    JSON.stringify({ id, type: def.type, version: def.version, occurredAt: new Date().toISOString(), correlationId: `bench-${id.slice(0, 8)}`, data }),
+    JSON.stringify({
+      id,
+      type: def.type,
+      version: def.version,
+      occurredAt: new Date().toISOString(),
+      correlationId: `bench-${id.slice(0, 8)}`,
+      data,
+    }),
     { msgID: id },
   );
 }
@@ -114,19 +115,26 @@ const releasedAt = new Map<number, number>();
 const phaseOf = new Map<number, string>();
 nc.subscribe(messageSubject(envName, "pipeline.iteration_phase_changed.v1"), {
   callback: (_e, m) => {
-    const d = (m.json() as { data: { iterationId: number; phase: string } }).data;
+    const d = m.json<{ data: { iterationId: number; phase: string } }>().data;
     phaseOf.set(d.iterationId, d.phase);
-    if (d.phase === "RELEASED" && !releasedAt.has(d.iterationId)) releasedAt.set(d.iterationId, performance.now());
+    if (d.phase === "RELEASED" && !releasedAt.has(d.iterationId))
+      releasedAt.set(d.iterationId, performance.now());
   },
 });
 const deploying = new Set<number>();
 nc.subscribe(messageSubject(envName, "ops.deployment_started.v1"), {
   callback: (_e, m) => {
-    deploying.add((m.json() as { data: { pipelineId: number } }).data.pipelineId);
+    deploying.add(m.json<{ data: { pipelineId: number } }>().data.pipelineId);
   },
 });
 
-async function scrape(): Promise<{ transitions: number; lagP99: number; rss: number; batches: number; batched: number }> {
+async function scrape(): Promise<{
+  transitions: number;
+  lagP99: number;
+  rss: number;
+  batches: number;
+  batched: number;
+}> {
   const text = await (await fetch(`${engine.url}/metrics`)).text();
   return {
     batches: metric(text, "pipeline_command_batch_size_count"),
@@ -190,13 +198,19 @@ async function releaseOne(i: number): Promise<void> {
         iterationId,
         appId,
         targetPhase: "RELEASE",
-        release: { iterationPhaseId: 3_000_000 + i, tag: "v1.0.0", branch: "main", commitId: null, rollback: false },
+        release: {
+          iterationPhaseId: 3_000_000 + i,
+          tag: "v1.0.0",
+          branch: "main",
+          commitId: null,
+          rollback: false,
+        },
         actor: { sub: "bench", team: "bench" },
       },
     }),
     { timeout: 30000 },
   );
-  const reply = msg.json() as { ok: boolean; error?: unknown };
+  const reply = msg.json<{ ok: boolean; error?: unknown }>();
   if (!reply.ok) throw new Error(`release ${i} refused: ${JSON.stringify(reply.error)}`);
 }
 
@@ -216,7 +230,9 @@ const sampler = (async () => {
 
 /** CPU used so far by each part: engine, runner, nats-server, and this database's PostgreSQL backends. */
 async function cpu(): Promise<Record<string, number>> {
-  const backends = (await query<{ pid: number }>(`select pid from pg_stat_activity where datname = $1`, [dbName])).map((r) => r.pid);
+  const backends = (
+    await query<{ pid: number }>(`select pid from pg_stat_activity where datname = $1`, [dbName])
+  ).map((r) => r.pid);
   return {
     engine: cpuSeconds(engine.child.pid),
     runner: cpuSeconds(runner.child.pid),
@@ -260,13 +276,17 @@ const getting =
 const done = () => (values.hold ? deploying.size : releasedAt.size);
 if (values.restart) {
   while (done() < N / 2) await sleep(5);
-  const [{ n: countAtKill }] = (await query<{ n: string }>(`select count(*) as n from pipeline.transition`)) as [{ n: string }];
+  const [{ n: countAtKill }] = (await query<{ n: string }>(
+    `select count(*) as n from pipeline.transition`,
+  )) as [{ n: string }];
   await engine.kill("SIGKILL");
   engine.start();
   const listening = await engine.waitListening();
   let first = 0;
   for (;;) {
-    const [{ n }] = (await query<{ n: string }>(`select count(*) as n from pipeline.transition`)) as [{ n: string }];
+    const [{ n }] = (await query<{ n: string }>(`select count(*) as n from pipeline.transition`)) as [
+      { n: string },
+    ];
     if (Number(n) > Number(countAtKill)) {
       first = performance.now() - engine.startedAt;
       break;
@@ -285,10 +305,9 @@ sampling = false;
 await sampler;
 
 const elapsed = (t1 - t0) / 1000;
-const transitions =
-  values.restart
-    ? Number((await query<{ n: string }>(`select count(*) as n from pipeline.transition`))[0]!.n) - N
-    : after.transitions - before.transitions;
+const transitions = values.restart
+  ? Number((await query<{ n: string }>(`select count(*) as n from pipeline.transition`))[0]!.n) - N
+  : after.transitions - before.transitions;
 const windows: number[] = [];
 for (let i = 5; i < samples.length; i++) {
   const a = samples[i - 5]!;
@@ -302,14 +321,21 @@ const maxRss = Math.max(...samples.map((s) => s.rss), after.rss);
 const maxLag = Math.max(...samples.map((s) => s.lagP99).filter((v) => Number.isFinite(v)));
 
 log(`--- ${N} pipelines${values.hold ? " held in DEPLOYING" : ""} in ${elapsed.toFixed(1)} s`);
-log(`transitions: ${transitions} (${(transitions / elapsed).toFixed(0)}/s overall, best 5 s window ${windows.length ? Math.max(...windows).toFixed(0) : "n/a"}/s)`);
-if (!values.hold) log(`release -> RELEASED under load: P50 ${percentile(e2e, 50).toFixed(0)} ms, P99 ${percentile(e2e, 99).toFixed(0)} ms`);
+log(
+  `transitions: ${transitions} (${(transitions / elapsed).toFixed(0)}/s overall, best 5 s window ${windows.length ? Math.max(...windows).toFixed(0) : "n/a"}/s)`,
+);
+if (!values.hold)
+  log(
+    `release -> RELEASED under load: P50 ${percentile(e2e, 50).toFixed(0)} ms, P99 ${percentile(e2e, 99).toFixed(0)} ms`,
+  );
 log(
   `CPU seconds per 1,000 transitions: ${Object.keys(cpu1)
     .map((k) => `${k} ${(((cpu1[k]! - (cpu0[k] ?? 0)) * 1000) / Math.max(1, transitions)).toFixed(2)}`)
     .join(", ")} (postgres: this database's backends; nats-server is shared with other users of the machine)`,
 );
-log(`commands per transaction: ${((after.batched - before.batched) / Math.max(1, after.batches - before.batches)).toFixed(1)} on average`);
+log(
+  `commands per transaction: ${((after.batched - before.batched) / Math.max(1, after.batches - before.batches)).toFixed(1)} on average`,
+);
 log(`engine RSS max ${(maxRss / 2 ** 20).toFixed(0)} MiB; event-loop delay P99 max ${maxLag.toFixed(1)} ms`);
 if (getResult) {
   log(
@@ -330,7 +356,9 @@ if (values.hold) {
     while (!releasedAt.has(it)) await sleep(1);
     lat.push(releasedAt.get(it)! - sentAt.get(it)!);
   }
-  log(`single release -> RELEASED on an idle engine (${lat.length} samples): P50 ${percentile(lat, 50).toFixed(0)} ms, P99 ${percentile(lat, 99).toFixed(0)} ms`);
+  log(
+    `single release -> RELEASED on an idle engine (${lat.length} samples): P50 ${percentile(lat, 50).toFixed(0)} ms, P99 ${percentile(lat, 99).toFixed(0)} ms`,
+  );
 }
 
 await runner.kill("SIGTERM");
@@ -340,7 +368,8 @@ if (!values.keep) {
   const c = await connect({ servers: natsUrl });
   const jsm = await jetstreamManager(c);
   for await (const s of jsm.streams.list()) {
-    if (s.config.name.startsWith(`${envName.toUpperCase().replace(/-/g, "_")}_`)) await jsm.streams.delete(s.config.name);
+    if (s.config.name.startsWith(`${envName.toUpperCase().replace(/-/g, "_")}_`))
+      await jsm.streams.delete(s.config.name);
   }
   await c.close();
   const a = new pg.Client({ connectionString: adminUrl });

@@ -20,7 +20,10 @@ import {
 
 const env = process.env["ENV_NAME"] ?? "procode";
 const holdDeploy = process.env["HOLD_DEPLOY"] === "1";
-const nc = await connect({ servers: process.env["NATS_URL"] ?? "nats://127.0.0.1:4222", name: "bench-runner" });
+const nc = await connect({
+  servers: process.env["NATS_URL"] ?? "nats://127.0.0.1:4222",
+  name: "bench-runner",
+});
 const js = jetstream(nc, { timeout: 10000 });
 const jsm = await jetstreamManager(nc);
 const stream = streamName(env, "STAGE");
@@ -36,8 +39,11 @@ const consumer = await js.consumers.get(stream, durable);
 const messages = await consumer.consume({ max_messages: 1000 });
 
 const OUTPUTS = {
-  CODE_CHECK: { commitId: "0123456789abcdef", checks: [{ name: "requirements", passed: true, message: "ok" }] },
-  BUILD: { dockerfile: "FROM python:3.12-slim\nCOPY . /app\nCMD [\"python\", \"main.py\"]\n" },
+  CODE_CHECK: {
+    commitId: "0123456789abcdef",
+    checks: [{ name: "requirements", passed: true, message: "ok" }],
+  },
+  BUILD: { dockerfile: 'FROM python:3.12-slim\nCOPY . /app\nCMD ["python", "main.py"]\n' },
   PACKAGE: { image: "registry.local/bench:v1.0.0" },
 } as const;
 
@@ -56,14 +62,17 @@ function publish<D extends MessageDefinition>(def: D, data: unknown): Promise<un
 
 let answered = 0;
 process.on("SIGTERM", () => {
-  void messages.close().then(() => nc.drain()).then(() => process.exit(0));
+  void messages
+    .close()
+    .then(() => nc.drain())
+    .then(() => process.exit(0));
 });
 setInterval(() => process.stdout.write(`${JSON.stringify({ answered })}\n`), 5000).unref();
 
 for await (const m of messages) {
   let req: { pipelineId: number; stage: keyof typeof OUTPUTS | "DEPLOY"; attempt: number };
   try {
-    req = (m.json() as { data: typeof req }).data;
+    req = m.json<{ data: typeof req }>().data;
   } catch {
     m.term();
     continue;

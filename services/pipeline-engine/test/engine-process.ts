@@ -39,7 +39,12 @@ export class EngineProcess {
         if (m && line.includes("listening")) this.url = m[1]!;
       });
     }
-    await eventually(() => this.url, `${this.name} listening (last lines: ${this.lines.slice(-3).join(" | ")})`, timeoutMs, 50);
+    await eventually(
+      () => this.url,
+      `${this.name} listening (last lines: ${this.lines.slice(-3).join(" | ")})`,
+      timeoutMs,
+      50,
+    );
   }
 
   /** SIGKILL: no shutdown work at all, as in a crash. */

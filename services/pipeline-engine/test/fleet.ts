@@ -64,7 +64,8 @@ export class Fleet {
     const apps = Array.from({ length: n }, () => nextId());
     await Promise.all(apps.map((a) => this.harness.appCreated(a, { phases: ["RELEASE"] })));
     await eventually(
-      async () => (await this.count(`select count(*) from pipeline.app_settings where app_id = any($1)`, [apps])) === n,
+      async () =>
+        (await this.count(`select count(*) from pipeline.app_settings where app_id = any($1)`, [apps])) === n,
       "app settings projected",
       20000,
     );
@@ -77,7 +78,13 @@ export class Fleet {
               iterationId: nextId(),
               appId,
               targetPhase: "RELEASE",
-              release: { iterationPhaseId: nextId(), tag: "v1.0.0", branch: "main", commitId: null, rollback: false },
+              release: {
+                iterationPhaseId: nextId(),
+                tag: "v1.0.0",
+                branch: "main",
+                commitId: null,
+                rollback: false,
+              },
               actor: { sub: "alice", team: "t1" },
             },
             10000,
@@ -97,8 +104,10 @@ export class Fleet {
   async expectAllReleased(phaseIds: number[], timeoutMs: number): Promise<void> {
     await eventually(
       async () =>
-        (await this.count(`select count(*) from pipeline.pipeline where id = any($1) and status = 'SUCCESS'`, [phaseIds])) ===
-        phaseIds.length,
+        (await this.count(
+          `select count(*) from pipeline.pipeline where id = any($1) and status = 'SUCCESS'`,
+          [phaseIds],
+        )) === phaseIds.length,
       `all ${phaseIds.length} phase pipelines SUCCESS`,
       timeoutMs,
       200,

@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+} from "@nats-io/jetstream";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   AppCreated,
@@ -134,7 +140,8 @@ export class StageHarness {
     if (answer.deploy === "START_ONLY" || answer.startedFirst !== false) {
       await this.started(req.pipelineId, req.attempt, deployId);
     }
-    if (answer.deploy !== "START_ONLY") await this.finished(req.pipelineId, req.attempt, deployId, answer.deploy);
+    if (answer.deploy !== "START_ONLY")
+      await this.finished(req.pipelineId, req.attempt, deployId, answer.deploy);
   }
 
   async publish<D extends MessageDefinition>(def: D, data: MessageData<D>, suffix?: string): Promise<string> {
@@ -182,7 +189,12 @@ export class StageHarness {
     });
   }
 
-  finished(pipelineId: number, attempt: number, deployId: string, outcome: "SUCCESS" | "FAILED" | "TIMEOUT" | "CANCELLED") {
+  finished(
+    pipelineId: number,
+    attempt: number,
+    deployId: string,
+    outcome: "SUCCESS" | "FAILED" | "TIMEOUT" | "CANCELLED",
+  ) {
     return this.publish(DeploymentFinished, {
       pipelineId,
       attempt,
@@ -206,7 +218,14 @@ export class StageHarness {
     });
   }
 
-  releaseRequested(d: { iterationId: number; iterationPhaseId: number; appId: number; tag: string; rollback?: boolean; team?: string }) {
+  releaseRequested(d: {
+    iterationId: number;
+    iterationPhaseId: number;
+    appId: number;
+    tag: string;
+    rollback?: boolean;
+    team?: string;
+  }) {
     const team = d.team ?? "t1";
     return this.publish(ReleaseRequested, {
       iterationId: d.iterationId,
@@ -222,7 +241,12 @@ export class StageHarness {
   }
 
   /** app-svc's side: an app with its pipeline settings. */
-  appCreated(appId: number, procode: Partial<NonNullable<AppSnapshot["procode"]>> = {}, revision = 1, team = "t1") {
+  appCreated(
+    appId: number,
+    procode: Partial<NonNullable<AppSnapshot["procode"]>> = {},
+    revision = 1,
+    team = "t1",
+  ) {
     return this.publish(AppCreated, {
       appId,
       team,
@@ -260,6 +284,8 @@ export class StageHarness {
   }
 
   eventsOf(type: string, pipelineId?: number) {
-    return this.events.filter((e) => e.type === type && (pipelineId === undefined || e.data.pipelineId === pipelineId));
+    return this.events.filter(
+      (e) => e.type === type && (pipelineId === undefined || e.data.pipelineId === pipelineId),
+    );
   }
 }

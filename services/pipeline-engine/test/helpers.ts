@@ -28,7 +28,11 @@ export class Api {
     return this.tokens.get(key)!;
   }
 
-  async call(method: "GET" | "POST", url: string, opts: { team?: string; sub?: string; body?: unknown } = {}) {
+  async call(
+    method: "GET" | "POST",
+    url: string,
+    opts: { team?: string; sub?: string; body?: unknown } = {},
+  ) {
     const res = await this.runtime().deps.app.inject({
       method,
       url,
@@ -40,12 +44,18 @@ export class Api {
 
   async pipeline(id: number, team = "t1"): Promise<Pipeline> {
     const res = await this.call("GET", `/pipelines/${id}`, { team });
-    if (res.status !== 200) throw new Error(`GET /pipelines/${id}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 200)
+      throw new Error(`GET /pipelines/${id}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.data;
   }
 
   /** Waits until the pipeline satisfies `pred`, returning it. */
-  async until(id: number, pred: (p: Pipeline) => boolean, what: string, timeoutMs = 15000): Promise<Pipeline> {
+  async until(
+    id: number,
+    pred: (p: Pipeline) => boolean,
+    what: string,
+    timeoutMs = 15000,
+  ): Promise<Pipeline> {
     let last: Pipeline | undefined;
     try {
       return await eventually(
@@ -58,7 +68,9 @@ export class Api {
         30,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}; last seen ${JSON.stringify(last && { state: last.state, status: last.status, stage: last.currentStage, awaiting: last.awaiting })}`);
+      throw new Error(
+        `${(err as Error).message}; last seen ${JSON.stringify(last && { state: last.state, status: last.status, stage: last.currentStage, awaiting: last.awaiting })}`,
+      );
     }
   }
 

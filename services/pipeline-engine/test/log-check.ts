@@ -8,7 +8,10 @@ import type { TransitionRow } from "./helpers.js";
  * transition starts where the previous ended (the first at PENDING), and each edge is one the
  * pipeline's machine allows. Returns the problems found (empty when the log is sound).
  */
-export function transitionLogProblems(rows: TransitionRow[], typeOf: Map<string, "ITERATION" | "PHASE">): string[] {
+export function transitionLogProblems(
+  rows: TransitionRow[],
+  typeOf: Map<string, "ITERATION" | "PHASE">,
+): string[] {
   const problems: string[] = [];
   const byPipeline = new Map<string, TransitionRow[]>();
   for (const r of rows) {
@@ -21,15 +24,24 @@ export function transitionLogProblems(rows: TransitionRow[], typeOf: Map<string,
     let expectedFrom = "PENDING";
     list.forEach((t, i) => {
       if (t.seq !== i + 1) problems.push(`pipeline ${id}: seq ${t.seq} at position ${i + 1} (gap or repeat)`);
-      if (t.from_state !== expectedFrom) problems.push(`pipeline ${id} seq ${t.seq}: from ${t.from_state}, previous ended at ${expectedFrom}`);
+      if (t.from_state !== expectedFrom)
+        problems.push(`pipeline ${id} seq ${t.seq}: from ${t.from_state}, previous ended at ${expectedFrom}`);
       try {
         const to =
           typeOf.get(id) === "ITERATION"
             ? decideIteration(t.from_state as IterationMachineState, { type: t.event } as IterationEvent)
-            : decidePhase(t.from_state as PhaseMachineState, { type: t.event, stage: t.to_state as PhaseStage } as PhaseEvent);
-        if (to !== t.to_state) problems.push(`pipeline ${id} seq ${t.seq}: ${t.from_state} -${t.event}-> ${t.to_state}, machine says ${to}`);
+            : decidePhase(
+                t.from_state as PhaseMachineState,
+                { type: t.event, stage: t.to_state as PhaseStage } as PhaseEvent,
+              );
+        if (to !== t.to_state)
+          problems.push(
+            `pipeline ${id} seq ${t.seq}: ${t.from_state} -${t.event}-> ${t.to_state}, machine says ${to}`,
+          );
       } catch (err) {
-        problems.push(`pipeline ${id} seq ${t.seq}: illegal ${t.from_state} -${t.event}-> ${t.to_state} (${(err as Error).message})`);
+        problems.push(
+          `pipeline ${id} seq ${t.seq}: illegal ${t.from_state} -${t.event}-> ${t.to_state} (${(err as Error).message})`,
+        );
       }
       expectedFrom = t.to_state;
     });

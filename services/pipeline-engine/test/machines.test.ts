@@ -1,7 +1,12 @@
 import "robot3/debug";
 import { describe, expect, it } from "vitest";
 import { IterationMachineState, PhaseMachineState, PhaseStage } from "@procode/contracts";
-import { decideIteration, iterationEventFor, iterationStates, type IterationEvent } from "../src/domain/iteration.machine.js";
+import {
+  decideIteration,
+  iterationEventFor,
+  iterationStates,
+  type IterationEvent,
+} from "../src/domain/iteration.machine.js";
 import { eventsOf, InvalidTransitionError } from "../src/domain/machine.js";
 import { decidePhase, phaseStates, type PhaseEvent } from "../src/domain/phase.machine.js";
 
@@ -95,7 +100,7 @@ function phaseEdge(state: PhaseMachineState, event: PhaseEvent): string | undefi
 describe("phase machine", () => {
   const events: PhaseEvent[] = eventsOf(phaseStates).flatMap((type) =>
     type === "RETRY" || type === "RESUME"
-      ? PhaseStage.options.map((stage) => ({ type, stage }) as PhaseEvent)
+      ? PhaseStage.options.map((stage) => ({ type, stage }))
       : [{ type } as PhaseEvent],
   );
   it("has 14 event types", () => {

@@ -26,7 +26,9 @@ afterAll(async () => {
 });
 
 /** An app (with settings), an iteration in DEVELOPING, and its RELEASE requested by RPC. */
-async function release(opts: { procode?: Parameters<StageHarness["appCreated"]>[1]; phases?: string[] } = {}) {
+async function release(
+  opts: { procode?: Parameters<StageHarness["appCreated"]>[1]; phases?: string[] } = {},
+) {
   const appId = nextId();
   const iterationId = nextId();
   const iterationPhaseId = nextId();
@@ -34,7 +36,8 @@ async function release(opts: { procode?: Parameters<StageHarness["appCreated"]>[
   await harness.iterationCreated(iterationId, appId);
   const iteration = await api.iterationPipeline(iterationId);
   await eventually(
-    async () => (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length,
+    async () =>
+      (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length,
     "app settings projected",
   );
   const reply = await harness.proceed({
@@ -45,7 +48,14 @@ async function release(opts: { procode?: Parameters<StageHarness["appCreated"]>[
     actor: { sub: "alice", team: "t1" },
   });
   if (!reply.ok) throw new Error(`proceed refused: ${JSON.stringify(reply.error)}`);
-  return { appId, iterationId, iterationPhaseId, iteration, reply: reply.data, phaseId: reply.data.phasePipelineId! };
+  return {
+    appId,
+    iterationId,
+    iterationPhaseId,
+    iteration,
+    reply: reply.data,
+    phaseId: reply.data.phasePipelineId!,
+  };
 }
 
 describe("iteration pipeline", () => {
@@ -55,18 +65,36 @@ describe("iteration pipeline", () => {
     await harness.appCreated(appId);
     await harness.iterationCreated(iterationId, appId);
     const it0 = await api.iterationPipeline(iterationId);
-    expect(it0).toMatchObject({ type: "ITERATION", refId: iterationId, parentId: null, status: "RUNNING", state: "DEVELOPING", currentStage: "DEVELOPING" });
+    expect(it0).toMatchObject({
+      type: "ITERATION",
+      refId: iterationId,
+      parentId: null,
+      status: "RUNNING",
+      state: "DEVELOPING",
+      currentStage: "DEVELOPING",
+    });
     expect(it0.stageConfigs).toMatchObject({ DEVELOPING: { driveMode: "MANUAL" } });
     expect(it0.awaiting).toMatchObject({ action: "PROCEED", stage: "DEVELOPING" });
-    await eventually(async () => (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length, "settings");
+    await eventually(
+      async () =>
+        (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId]))
+          .length,
+      "settings",
+    );
 
     const base = { iterationId, appId, actor: { sub: "bob", team: "t1" } };
     const bad = await harness.proceed({ ...base, targetPhase: "STAGING" });
     expect(bad).toMatchObject({ ok: false, error: { code: 2002 } });
     const unknown = await harness.proceed({ ...base, targetPhase: "PRODUCTION" });
     expect(unknown).toMatchObject({ ok: false, error: { code: 2002 } });
-    expect(await harness.proceed({ ...base, targetPhase: "TESTING" })).toMatchObject({ ok: true, data: { currentPhase: "TESTING", phasePipelineId: null } });
-    expect(await harness.proceed({ ...base, targetPhase: "STAGING" })).toMatchObject({ ok: true, data: { currentPhase: "STAGING" } });
+    expect(await harness.proceed({ ...base, targetPhase: "TESTING" })).toMatchObject({
+      ok: true,
+      data: { currentPhase: "TESTING", phasePipelineId: null },
+    });
+    expect(await harness.proceed({ ...base, targetPhase: "STAGING" })).toMatchObject({
+      ok: true,
+      data: { currentPhase: "STAGING" },
+    });
     const noTag = await harness.proceed({ ...base, targetPhase: "RELEASE" });
     expect(noTag).toMatchObject({ ok: false, error: { code: 2003 } });
     const rel = await harness.proceed({
@@ -74,10 +102,19 @@ describe("iteration pipeline", () => {
       targetPhase: "RELEASE",
       release: { iterationPhaseId: nextId(), tag: "v2.0.0", branch: "main", commitId: null, rollback: false },
     });
-    expect(rel).toMatchObject({ ok: true, data: { currentPhase: "RELEASE", phasePipelineStatus: "RUNNING" } });
+    expect(rel).toMatchObject({
+      ok: true,
+      data: { currentPhase: "RELEASE", phasePipelineStatus: "RUNNING" },
+    });
     const phaseId = rel.ok ? rel.data.phasePipelineId! : 0;
     const done = await api.until(phaseId, (p) => p.status === "SUCCESS", "SUCCESS");
-    expect(done).toMatchObject({ parentId: it0.id, tag: "v2.0.0", state: "SUCCESS", deployStatus: "DEPLOY_SUCCESS", currentStage: "DEPLOY" });
+    expect(done).toMatchObject({
+      parentId: it0.id,
+      tag: "v2.0.0",
+      state: "SUCCESS",
+      deployStatus: "DEPLOY_SUCCESS",
+      currentStage: "DEPLOY",
+    });
     const released = await api.until(it0.id, (p) => p.state === "RELEASED", "RELEASED");
     expect(released.status).toBe("SUCCESS");
     expect(released.checkpoints.map((c) => [c.stage, c.status])).toEqual([
@@ -95,7 +132,10 @@ describe("iteration pipeline", () => {
       "RELEASE-RELEASE_SUCCESS->RELEASED",
     ]);
     expect(log.map((t) => t.actor)).toEqual(["system", "bob", "bob", "bob", "system"]);
-    await eventually(() => harness.eventsOf("pipeline.iteration_phase_changed.v1", it0.id).length >= 5, "iteration events");
+    await eventually(
+      () => harness.eventsOf("pipeline.iteration_phase_changed.v1", it0.id).length >= 5,
+      "iteration events",
+    );
     const events = harness.eventsOf("pipeline.iteration_phase_changed.v1", it0.id).map((e) => e.data);
     events.sort((a, b) => a.sequence - b.sequence);
     expect(events.map((e) => [e.sequence, e.phase, e.iterationStatus])).toEqual([
@@ -105,7 +145,11 @@ describe("iteration pipeline", () => {
       [4, "RELEASE", "RELEASING"],
       [5, "RELEASED", "RELEASED"],
     ]);
-    const again = await harness.proceed({ ...base, targetPhase: "RELEASE", release: { iterationPhaseId: nextId(), tag: "v2.0.1", branch: "main", commitId: null, rollback: false } });
+    const again = await harness.proceed({
+      ...base,
+      targetPhase: "RELEASE",
+      release: { iterationPhaseId: nextId(), tag: "v2.0.1", branch: "main", commitId: null, rollback: false },
+    });
     expect(again).toMatchObject({ ok: false, error: { code: 2001 } });
   });
 });
@@ -113,7 +157,9 @@ describe("iteration pipeline", () => {
 describe("phase pipeline drive modes", () => {
   it("AUTO stages move on at once, passing earlier outputs as inputs; ASYNC DEPLOY follows ops events", async () => {
     harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" });
-    const r = await release({ procode: { deployConfig: { env: { A: "1" }, resources: { cpu: "2", memory: "1Gi" } } } });
+    const r = await release({
+      procode: { deployConfig: { env: { A: "1" }, resources: { cpu: "2", memory: "1Gi" } } },
+    });
     const p = await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS");
     expect(p.checkpoints.map((c) => [c.stage, c.status, c.attempt])).toEqual([
       ["CODE_CHECK", "SUCCESS", 1],
@@ -125,9 +171,16 @@ describe("phase pipeline drive modes", () => {
     expect(p.checkpoints[3]!.output).toMatchObject({ deployId: `deploy-${r.phaseId}-1` });
     const reqs = harness.requests.filter((q) => q.pipelineId === r.phaseId);
     const pkg = reqs.find((q) => q.stage === "PACKAGE")!;
-    expect(pkg.inputs).toMatchObject({ CODE_CHECK: { commitId: "abc123" }, BUILD: { dockerfile: expect.any(String) } });
+    expect(pkg.inputs).toMatchObject({
+      CODE_CHECK: { commitId: "abc123" },
+      BUILD: { dockerfile: expect.any(String) },
+    });
     const deploy = reqs.find((q) => q.stage === "DEPLOY")!;
-    expect(deploy).toMatchObject({ tag: "v1.0.0", iterationPhaseId: r.iterationPhaseId, deployConfig: { env: { A: "1" }, resources: { cpu: "2" } } });
+    expect(deploy).toMatchObject({
+      tag: "v1.0.0",
+      iterationPhaseId: r.iterationPhaseId,
+      deployConfig: { env: { A: "1" }, resources: { cpu: "2" } },
+    });
     expect(deploy.inputs.PACKAGE).toMatchObject({ image: expect.any(String) });
     const log = await transitionsOf(infra, r.phaseId);
     expect(log.map((t) => t.event)).toEqual([
@@ -146,10 +199,18 @@ describe("phase pipeline drive modes", () => {
     harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" });
     const r = await release({ procode: { stageConfigs: { PACKAGE: { driveMode: "MANUAL" } } } });
     const waiting = await api.until(r.phaseId, (x) => x.awaiting?.action === "PROCEED", "awaiting proceed");
-    expect(waiting).toMatchObject({ status: "RUNNING", state: "PACKAGE", currentStage: "PACKAGE", awaiting: { stage: "PACKAGE" } });
+    expect(waiting).toMatchObject({
+      status: "RUNNING",
+      state: "PACKAGE",
+      currentStage: "PACKAGE",
+      awaiting: { stage: "PACKAGE" },
+    });
     expect(harness.requests.some((q) => q.pipelineId === r.phaseId && q.stage === "DEPLOY")).toBe(false);
     const res = await api.call("POST", `/pipelines/${r.phaseId}/proceed`, { sub: "carol" });
-    expect(res).toMatchObject({ status: 200, body: { code: 0, data: { pipelineId: r.phaseId, previousStage: "PACKAGE", currentStage: "DEPLOY" } } });
+    expect(res).toMatchObject({
+      status: 200,
+      body: { code: 0, data: { pipelineId: r.phaseId, previousStage: "PACKAGE", currentStage: "DEPLOY" } },
+    });
     await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS");
     const again = await api.call("POST", `/pipelines/${r.phaseId}/proceed`);
     expect(again).toMatchObject({ status: 409, body: { code: 3001 } });
@@ -161,7 +222,12 @@ describe("phase pipeline drive modes", () => {
     harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "START_ONLY" } : { outcome: "SUCCESS" });
     const r = await release();
     const deploying = await api.until(r.phaseId, (x) => x.state === "DEPLOYING", "DEPLOYING");
-    expect(deploying).toMatchObject({ status: "RUNNING", currentStage: "DEPLOY", deployStatus: "DEPLOYING", deployId: `deploy-${r.phaseId}-1` });
+    expect(deploying).toMatchObject({
+      status: "RUNNING",
+      currentStage: "DEPLOY",
+      deployStatus: "DEPLOYING",
+      deployId: `deploy-${r.phaseId}-1`,
+    });
     await harness.publish((await import("@procode/contracts")).DeploymentWaiting, {
       pipelineId: r.phaseId,
       attempt: 1,
@@ -173,23 +239,38 @@ describe("phase pipeline drive modes", () => {
     expect(waiting.status).toBe("RUNNING");
     await harness.finished(r.phaseId, 1, `deploy-${r.phaseId}-1`, "TIMEOUT");
     const failed = await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED");
-    expect(failed).toMatchObject({ state: "FAILED", deployStatus: "DEPLOY_TIMEOUT", awaiting: { action: "RETRY_OR_RESUME", stage: "DEPLOY" } });
+    expect(failed).toMatchObject({
+      state: "FAILED",
+      deployStatus: "DEPLOY_TIMEOUT",
+      awaiting: { action: "RETRY_OR_RESUME", stage: "DEPLOY" },
+    });
     const iter = await api.until(r.iteration.id, (x) => x.state === "RELEASE", "iteration in RELEASE");
     expect(iter.status).toBe("RUNNING");
     await eventually(
-      () => harness.eventsOf("pipeline.iteration_phase_changed.v1", r.iteration.id).some((e) => e.data.iterationStatus === "FAILED"),
+      () =>
+        harness
+          .eventsOf("pipeline.iteration_phase_changed.v1", r.iteration.id)
+          .some((e) => e.data.iterationStatus === "FAILED"),
       "iteration FAILED event",
     );
     // Resume from DEPLOY: a new attempt; the earlier stages are not requested again.
-    harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "SUCCESS", startedFirst: false } : { outcome: "SUCCESS" });
+    harness.behaviour = (req) =>
+      req.stage === "DEPLOY" ? { deploy: "SUCCESS", startedFirst: false } : { outcome: "SUCCESS" };
     const res = await api.call("POST", `/pipelines/${r.phaseId}/resume`);
-    expect(res.body).toMatchObject({ code: 0, data: { pipelineId: r.phaseId, status: "RUNNING", resumeFromStage: "DEPLOY" } });
+    expect(res.body).toMatchObject({
+      code: 0,
+      data: { pipelineId: r.phaseId, status: "RUNNING", resumeFromStage: "DEPLOY" },
+    });
     const ok = await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS after resume");
     expect(ok.checkpoints.filter((c) => c.stage === "DEPLOY").map((c) => [c.attempt, c.status])).toEqual([
       [1, "FAILED"],
       [2, "SUCCESS"],
     ]);
-    expect(harness.requests.filter((q) => q.pipelineId === r.phaseId && q.stage === "CODE_CHECK").every((q) => q.attempt === 1)).toBe(true);
+    expect(
+      harness.requests
+        .filter((q) => q.pipelineId === r.phaseId && q.stage === "CODE_CHECK")
+        .every((q) => q.attempt === 1),
+    ).toBe(true);
     await api.until(r.iteration.id, (x) => x.state === "RELEASED", "iteration RELEASED");
   });
 });
@@ -197,13 +278,19 @@ describe("phase pipeline drive modes", () => {
 describe("failures, retry and resume", () => {
   it("AUTO retries until exhausted, then FAILED; retry answers 3001/3002; resume completes without re-running earlier stages", async () => {
     harness.behaviour = (req) =>
-      req.stage === "BUILD" && req.attempt <= 3 ? { outcome: "FAILED", error: `compile error #${req.attempt}` } : req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" };
+      req.stage === "BUILD" && req.attempt <= 3
+        ? { outcome: "FAILED", error: `compile error #${req.attempt}` }
+        : req.stage === "DEPLOY"
+          ? { deploy: "SUCCESS" }
+          : { outcome: "SUCCESS" };
     const r = await release();
     const running = await api.call("POST", `/pipelines/${r.phaseId}/retry`);
     expect(running).toMatchObject({ status: 409, body: { code: 3001 } });
     const failed = await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED");
     expect(failed).toMatchObject({ state: "FAILED", currentStage: "BUILD", currentRetries: 2 });
-    expect(failed.checkpoints.filter((c) => c.stage === "BUILD").map((c) => [c.attempt, c.status, c.error])).toEqual([
+    expect(
+      failed.checkpoints.filter((c) => c.stage === "BUILD").map((c) => [c.attempt, c.status, c.error]),
+    ).toEqual([
       [1, "FAILED", "compile error #1"],
       [2, "FAILED", "compile error #2"],
       [3, "FAILED", "compile error #3"],
@@ -214,10 +301,19 @@ describe("failures, retry and resume", () => {
     expect(resumed.body).toMatchObject({ code: 0, data: { resumeFromStage: "BUILD", status: "RUNNING" } });
     const done = await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS");
     expect(done.checkpoints.filter((c) => c.stage === "CODE_CHECK")).toHaveLength(1);
-    expect(done.checkpoints.filter((c) => c.stage === "BUILD").map((c) => c.status)).toEqual(["FAILED", "FAILED", "FAILED", "SUCCESS"]);
-    const codeCheckRequests = harness.requests.filter((q) => q.pipelineId === r.phaseId && q.stage === "CODE_CHECK");
+    expect(done.checkpoints.filter((c) => c.stage === "BUILD").map((c) => c.status)).toEqual([
+      "FAILED",
+      "FAILED",
+      "FAILED",
+      "SUCCESS",
+    ]);
+    const codeCheckRequests = harness.requests.filter(
+      (q) => q.pipelineId === r.phaseId && q.stage === "CODE_CHECK",
+    );
     expect(new Set(codeCheckRequests.map((q) => q.attempt))).toEqual(new Set([1]));
-    const build4 = harness.requests.find((q) => q.pipelineId === r.phaseId && q.stage === "BUILD" && q.attempt === 4)!;
+    const build4 = harness.requests.find(
+      (q) => q.pipelineId === r.phaseId && q.stage === "BUILD" && q.attempt === 4,
+    )!;
     expect(build4.inputs.CODE_CHECK).toMatchObject({ commitId: "abc123" });
     const log = await transitionsOf(infra, r.phaseId);
     expect(log.map((t) => t.event)).toEqual([
@@ -238,16 +334,26 @@ describe("failures, retry and resume", () => {
 
   it("a manual retry re-runs the failed stage while retries remain (retryCount, maxRetries)", async () => {
     harness.behaviour = (req) =>
-      req.stage === "PACKAGE" && req.attempt === 1 ? { outcome: "FAILED" } : req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" };
-    const r = await release({ procode: { stageConfigs: { PACKAGE: { retryMode: "MANUAL", maxRetries: 1 } } } });
+      req.stage === "PACKAGE" && req.attempt === 1
+        ? { outcome: "FAILED" }
+        : req.stage === "DEPLOY"
+          ? { deploy: "SUCCESS" }
+          : { outcome: "SUCCESS" };
+    const r = await release({
+      procode: { stageConfigs: { PACKAGE: { retryMode: "MANUAL", maxRetries: 1 } } },
+    });
     await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED");
     const res = await api.call("POST", `/pipelines/${r.phaseId}/retry`);
-    expect(res.body).toMatchObject({ code: 0, data: { pipelineId: r.phaseId, currentStage: "PACKAGE", retryCount: 1, maxRetries: 1 } });
+    expect(res.body).toMatchObject({
+      code: 0,
+      data: { pipelineId: r.phaseId, currentStage: "PACKAGE", retryCount: 1, maxRetries: 1 },
+    });
     await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS after retry");
   });
 
   it("a stage output that breaks its contract fails the attempt instead of poisoning later stages", async () => {
-    harness.behaviour = (req) => (req.stage === "CODE_CHECK" ? { outcome: "SUCCESS", output: { nope: true } } : { outcome: "SUCCESS" });
+    harness.behaviour = (req) =>
+      req.stage === "CODE_CHECK" ? { outcome: "SUCCESS", output: { nope: true } } : { outcome: "SUCCESS" };
     const r = await release({ procode: { stageConfigs: { CODE_CHECK: { maxRetries: 0 } } } });
     const failed = await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED");
     expect(failed.checkpoints[0]!.error).toMatch(/CODE_CHECK output does not match its contract: commitId/);
@@ -265,7 +371,11 @@ describe("results that change nothing", () => {
     // The real result, twice (different message ids, so JetStream keeps both).
     await harness.completed(r.phaseId, "BUILD", 1, "SUCCESS");
     await harness.completed(r.phaseId, "BUILD", 1, "SUCCESS");
-    const p = await api.until(r.phaseId, (x) => x.currentStage === "PACKAGE" || x.currentStage === "DEPLOY" || x.status === "SUCCESS", "past BUILD");
+    const p = await api.until(
+      r.phaseId,
+      (x) => x.currentStage === "PACKAGE" || x.currentStage === "DEPLOY" || x.status === "SUCCESS",
+      "past BUILD",
+    );
     await new Promise((res) => setTimeout(res, 300));
     const after = await api.pipeline(r.phaseId);
     expect(after.checkpoints.filter((c) => c.stage === "BUILD")).toHaveLength(1);
@@ -281,18 +391,37 @@ describe("results that change nothing", () => {
     const r = await release();
     await api.until(r.phaseId, (x) => x.state === "DEPLOYING", "DEPLOYING");
     const res = await api.call("POST", `/pipelines/${r.phaseId}/cancel`, { body: { reason: "wrong tag" } });
-    expect(res.body).toMatchObject({ code: 0, data: { pipelineId: r.phaseId, status: "CANCELLED", previousState: "DEPLOYING" } });
-    await eventually(() => harness.eventsOf("pipeline.deployment_cancel_requested.v1", r.phaseId).length === 1, "cancel request");
-    expect(harness.eventsOf("pipeline.deployment_cancel_requested.v1", r.phaseId)[0]!.data).toMatchObject({ attempt: 1, deployId: `deploy-${r.phaseId}-1`, reason: "wrong tag" });
+    expect(res.body).toMatchObject({
+      code: 0,
+      data: { pipelineId: r.phaseId, status: "CANCELLED", previousState: "DEPLOYING" },
+    });
+    await eventually(
+      () => harness.eventsOf("pipeline.deployment_cancel_requested.v1", r.phaseId).length === 1,
+      "cancel request",
+    );
+    expect(harness.eventsOf("pipeline.deployment_cancel_requested.v1", r.phaseId)[0]!.data).toMatchObject({
+      attempt: 1,
+      deployId: `deploy-${r.phaseId}-1`,
+      reason: "wrong tag",
+    });
     await harness.finished(r.phaseId, 1, `deploy-${r.phaseId}-1`, "SUCCESS");
     await new Promise((res2) => setTimeout(res2, 400));
     const p = await api.pipeline(r.phaseId);
     expect(p).toMatchObject({ status: "CANCELLED", state: "CANCELLED", deployStatus: "DEPLOY_CANCELLED" });
     expect(p.checkpoints.at(-1)).toMatchObject({ stage: "DEPLOY", status: "CANCELLED" });
-    expect(await api.call("POST", `/pipelines/${r.phaseId}/cancel`)).toMatchObject({ status: 409, body: { code: 3001 } });
-    expect(await api.call("POST", `/pipelines/${r.phaseId}/resume`)).toMatchObject({ status: 409, body: { code: 3001 } });
+    expect(await api.call("POST", `/pipelines/${r.phaseId}/cancel`)).toMatchObject({
+      status: 409,
+      body: { code: 3001 },
+    });
+    expect(await api.call("POST", `/pipelines/${r.phaseId}/resume`)).toMatchObject({
+      status: 409,
+      body: { code: 3001 },
+    });
     await eventually(
-      () => harness.eventsOf("pipeline.phase_pipeline_status_changed.v1", r.phaseId).some((e) => e.data.status === "CANCELLED"),
+      () =>
+        harness
+          .eventsOf("pipeline.phase_pipeline_status_changed.v1", r.phaseId)
+          .some((e) => e.data.status === "CANCELLED"),
       "CANCELLED status event",
     );
     // A new release of the iteration is allowed after a cancelled one.
@@ -316,32 +445,72 @@ describe("release requests", () => {
       iterationId: r.iterationId,
       appId: r.appId,
       targetPhase: "RELEASE",
-      release: { iterationPhaseId: r.iterationPhaseId, tag: "v1.0.0", branch: "main", commitId: null, rollback: false },
+      release: {
+        iterationPhaseId: r.iterationPhaseId,
+        tag: "v1.0.0",
+        branch: "main",
+        commitId: null,
+        rollback: false,
+      },
       actor: { sub: "alice", team: "t1" },
     });
     expect(twice).toMatchObject({ ok: true, data: { phasePipelineId: r.phaseId } });
-    await harness.releaseRequested({ iterationId: r.iterationId, iterationPhaseId: r.iterationPhaseId, appId: r.appId, tag: "v1.0.0" });
+    await harness.releaseRequested({
+      iterationId: r.iterationId,
+      iterationPhaseId: r.iterationPhaseId,
+      appId: r.appId,
+      tag: "v1.0.0",
+    });
     await api.until(r.iteration.id, (x) => x.state === "RELEASED", "RELEASED");
     const phases = await api.call("GET", `/pipelines?parentId=${r.iteration.id}`);
     expect(phases.body.data.total).toBe(1);
 
     const rollbackPhaseId = nextId();
-    await harness.releaseRequested({ iterationId: r.iterationId, iterationPhaseId: rollbackPhaseId, appId: r.appId, tag: "v0.9.0", rollback: true });
-    const rb = await eventually(async () => (await api.call("GET", `/pipelines?refId=${rollbackPhaseId}&type=PHASE`)).body.data.items[0], "rollback pipeline");
+    await harness.releaseRequested({
+      iterationId: r.iterationId,
+      iterationPhaseId: rollbackPhaseId,
+      appId: r.appId,
+      tag: "v0.9.0",
+      rollback: true,
+    });
+    const rb = await eventually(
+      async () =>
+        (await api.call("GET", `/pipelines?refId=${rollbackPhaseId}&type=PHASE`)).body.data.items[0],
+      "rollback pipeline",
+    );
     expect(rb).toMatchObject({ rollback: true, tag: "v0.9.0", parentId: r.iteration.id });
     await api.until(rb.id, (x) => x.status === "SUCCESS", "rollback SUCCESS");
     const iter = await api.pipeline(r.iteration.id);
     expect(iter.state).toBe("RELEASED");
-    expect((await transitionsOf(infra, r.iteration.id)).filter((t) => t.event === "RELEASE_SUCCESS")).toHaveLength(1);
+    expect(
+      (await transitionsOf(infra, r.iteration.id)).filter((t) => t.event === "RELEASE_SUCCESS"),
+    ).toHaveLength(1);
   });
 
   it("queues a second release of an app (QUEUE) and starts it when the first ends; REJECT answers 3005", async () => {
     harness.behaviour = (req) => (req.stage === "DEPLOY" ? { deploy: "START_ONLY" } : { outcome: "SUCCESS" });
     const appId = nextId();
     await harness.appCreated(appId, { phases: ["RELEASE"], concurrency: "QUEUE" });
-    await eventually(async () => (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length, "settings");
+    await eventually(
+      async () =>
+        (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId]))
+          .length,
+      "settings",
+    );
     const ask = (iterationId: number) =>
-      harness.proceed({ iterationId, appId, targetPhase: "RELEASE", release: { iterationPhaseId: nextId(), tag: "v1.0.0", branch: "main", commitId: null, rollback: false }, actor: { sub: "alice", team: "t1" } });
+      harness.proceed({
+        iterationId,
+        appId,
+        targetPhase: "RELEASE",
+        release: {
+          iterationPhaseId: nextId(),
+          tag: "v1.0.0",
+          branch: "main",
+          commitId: null,
+          rollback: false,
+        },
+        actor: { sub: "alice", team: "t1" },
+      });
     const first = await ask(nextId());
     const second = await ask(nextId());
     const third = await ask(nextId());
@@ -364,9 +533,20 @@ describe("release requests", () => {
 
     const rejectApp = nextId();
     await harness.appCreated(rejectApp, { phases: ["RELEASE"], concurrency: "REJECT" });
-    await eventually(async () => (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [rejectApp])).length, "settings");
+    await eventually(
+      async () =>
+        (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [rejectApp]))
+          .length,
+      "settings",
+    );
     const ask2 = (iterationId: number, iterationPhaseId: number) =>
-      harness.proceed({ iterationId, appId: rejectApp, targetPhase: "RELEASE", release: { iterationPhaseId, tag: "v1.0.0", branch: "main", commitId: null, rollback: false }, actor: { sub: "alice", team: "t1" } });
+      harness.proceed({
+        iterationId,
+        appId: rejectApp,
+        targetPhase: "RELEASE",
+        release: { iterationPhaseId, tag: "v1.0.0", branch: "main", commitId: null, rollback: false },
+        actor: { sub: "alice", team: "t1" },
+      });
     const a = await ask2(nextId(), nextId());
     expect(a).toMatchObject({ ok: true });
     const it2 = nextId();
@@ -382,12 +562,24 @@ describe("release requests", () => {
 describe("REST", () => {
   it("hides another team's pipelines (3004) and validates input (1001)", async () => {
     const r = await release();
-    expect(await api.call("GET", `/pipelines/${r.phaseId}`, { team: "other" })).toMatchObject({ status: 404, body: { code: 3004 } });
-    expect(await api.call("POST", `/pipelines/${r.phaseId}/cancel`, { team: "other" })).toMatchObject({ status: 404, body: { code: 3004 } });
+    expect(await api.call("GET", `/pipelines/${r.phaseId}`, { team: "other" })).toMatchObject({
+      status: 404,
+      body: { code: 3004 },
+    });
+    expect(await api.call("POST", `/pipelines/${r.phaseId}/cancel`, { team: "other" })).toMatchObject({
+      status: 404,
+      body: { code: 3004 },
+    });
     expect((await api.call("GET", `/pipelines?appId=${r.appId}`, { team: "other" })).body.data.total).toBe(0);
     expect(await api.call("GET", `/pipelines/abc`)).toMatchObject({ status: 400, body: { code: 1001 } });
-    expect(await api.call("GET", `/pipelines?status=WHATEVER`)).toMatchObject({ status: 400, body: { code: 1001 } });
-    expect(await api.call("GET", `/pipelines/999999999`)).toMatchObject({ status: 404, body: { code: 3004 } });
+    expect(await api.call("GET", `/pipelines?status=WHATEVER`)).toMatchObject({
+      status: 400,
+      body: { code: 1001 },
+    });
+    expect(await api.call("GET", `/pipelines/999999999`)).toMatchObject({
+      status: 404,
+      body: { code: 3004 },
+    });
     const list = await api.call("GET", `/pipelines?appId=${r.appId}&type=PHASE&page=1&pageSize=5`);
     expect(list.body.data).toMatchObject({ total: 1, page: 1, pageSize: 5, items: [{ id: r.phaseId }] });
     const iter = await api.call("POST", `/pipelines/${r.iteration.id}/retry`);

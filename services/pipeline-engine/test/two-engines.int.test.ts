@@ -11,8 +11,11 @@ describe("two engines", () => {
   it("two engine processes at once on one database and stream: all 100 finish, no transition applied twice", async () => {
     const { harness } = fleet;
     harness.behaviour = (req) => {
-      if (req.stage === "CODE_CHECK" && req.attempt === 1 && req.pipelineId % 5 === 0) return { outcome: "FAILED" };
-      return req.stage === "DEPLOY" ? { deploy: "SUCCESS", startedFirst: req.pipelineId % 3 !== 0 } : { outcome: "SUCCESS" };
+      if (req.stage === "CODE_CHECK" && req.attempt === 1 && req.pipelineId % 5 === 0)
+        return { outcome: "FAILED" };
+      return req.stage === "DEPLOY"
+        ? { deploy: "SUCCESS", startedFirst: req.pipelineId % 3 !== 0 }
+        : { outcome: "SUCCESS" };
     };
     harness.delayMs = () => Math.floor(Math.random() * 30);
     const a = fleet.engine({}, "engine-a");

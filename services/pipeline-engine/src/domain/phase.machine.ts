@@ -69,13 +69,7 @@ export const phaseStates = {
     ...rerun("DEPLOY"),
     cancel,
   ),
-  FAILED: state(
-    ...rerun("CODE_CHECK"),
-    ...rerun("BUILD"),
-    ...rerun("PACKAGE"),
-    ...rerun("DEPLOY"),
-    cancel,
-  ),
+  FAILED: state(...rerun("CODE_CHECK"), ...rerun("BUILD"), ...rerun("PACKAGE"), ...rerun("DEPLOY"), cancel),
   SUCCESS: state(),
   CANCELLED: state(),
 } satisfies Record<PhaseMachineState, unknown>;

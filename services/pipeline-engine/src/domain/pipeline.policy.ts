@@ -147,11 +147,7 @@ export function startIteration(iter: PipelineRecord, ch: Change): void {
 }
 
 /** Moves the iteration to its next phase (validated by the caller). */
-export function moveIteration(
-  iter: PipelineRecord,
-  event: IterationEvent,
-  ch: Change,
-): void {
+export function moveIteration(iter: PipelineRecord, event: IterationEvent, ch: Change): void {
   const before = iter.state;
   fireIteration(iter, event, ch);
   finishRunningCheckpoints(iter, "SUCCESS", null, ch);
@@ -219,7 +215,7 @@ export function inputsFor(p: PipelineRecord, stage: PhaseStage): StageInputs {
     const done = p.checkpoints.filter((c) => c.stage === earlier && c.status === "SUCCESS").at(-1);
     if (done?.output) inputs[earlier] = done.output;
   }
-  return inputs as StageInputs;
+  return inputs;
 }
 
 function stageRequest(p: PipelineRecord, stage: PhaseStage): OutMessage {
@@ -472,7 +468,12 @@ export function applyDeploymentWaiting(
 /** The one outcome of a deployment (poll, callback or timeout, whichever came first). */
 export function applyDeploymentFinished(
   p: PipelineRecord,
-  d: { attempt: number; deployId: string; outcome: "SUCCESS" | "FAILED" | "TIMEOUT" | "CANCELLED"; message: string },
+  d: {
+    attempt: number;
+    deployId: string;
+    outcome: "SUCCESS" | "FAILED" | "TIMEOUT" | "CANCELLED";
+    message: string;
+  },
   ch: Change,
 ): Applied {
   const stale = staleReason(p, "DEPLOY", d.attempt);
@@ -566,7 +567,10 @@ export function proceedPhase(
 export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): void {
   requirePhase(p, "retry");
   if (p.status !== "FAILED") {
-    throw new PipelineRefusal("PIPELINE_STATE_CONFLICT", `pipeline ${p.id} is ${p.status}; retry needs FAILED`);
+    throw new PipelineRefusal(
+      "PIPELINE_STATE_CONFLICT",
+      `pipeline ${p.id} is ${p.status}; retry needs FAILED`,
+    );
   }
   if (!latestOfIteration) {
     throw new PipelineRefusal(
@@ -597,7 +601,11 @@ export function retryPhase(
   p.error = null;
   requestStage(p, stage, ch);
   publishPhaseStatus(p, ch);
-  return { currentStage: stage, retryCount: p.currentRetries, maxRetries: p.stageConfigs[stage]?.maxRetries ?? 0 };
+  return {
+    currentStage: stage,
+    retryCount: p.currentRetries,
+    maxRetries: p.stageConfigs[stage]?.maxRetries ?? 0,
+  };
 }
 
 /** The stage `resume` would run again, or a refusal (3001). */
@@ -683,7 +691,11 @@ export function cancelPipeline(p: PipelineRecord, reason: string, ch: Change): s
 // ---------------------------------------------------------------------------------------------
 // Views
 
-export type Awaiting = { action: "PROCEED" | "RETRY_OR_RESUME"; stage: Checkpoint["stage"]; hint: string } | null;
+export type Awaiting = {
+  action: "PROCEED" | "RETRY_OR_RESUME";
+  stage: Checkpoint["stage"];
+  hint: string;
+} | null;
 
 /** What the pipeline waits for from a person, if anything. */
 export function awaitingOf(p: PipelineRecord, phases?: readonly string[]): Awaiting {

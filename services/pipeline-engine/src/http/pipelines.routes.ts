@@ -17,7 +17,11 @@ import type { CommandExecutor } from "../services/command-executor.js";
 import type { PipelineQueries } from "../services/pipeline-queries.js";
 
 /** Seed 3.5, 3.6, 3.8, 3.9 and cancel; every route within the caller's team. */
-export function registerPipelineRoutes(app: HttpServer, queries: PipelineQueries, executor: CommandExecutor): void {
+export function registerPipelineRoutes(
+  app: HttpServer,
+  queries: PipelineQueries,
+  executor: CommandExecutor,
+): void {
   app.get(
     "/pipelines/:id",
     {
@@ -44,7 +48,13 @@ export function registerPipelineRoutes(app: HttpServer, queries: PipelineQueries
     async (request) => ok(await queries.list(request.query, actorOf(request).team)),
   );
 
-  const act = (action: "PROCEED" | "RETRY" | "RESUME" | "CANCEL", id: number, actor: Actor, reason: string | undefined, correlationId: string) =>
+  const act = (
+    action: "PROCEED" | "RETRY" | "RESUME" | "CANCEL",
+    id: number,
+    actor: Actor,
+    reason: string | undefined,
+    correlationId: string,
+  ) =>
     executor.submit({
       kind: "action",
       action,
@@ -67,7 +77,13 @@ export function registerPipelineRoutes(app: HttpServer, queries: PipelineQueries
     },
     async (request) =>
       ok(
-        (await act("PROCEED", request.params.id, actorOf(request), request.body.reason, request.id)) as ProceedPipelineResponse,
+        (await act(
+          "PROCEED",
+          request.params.id,
+          actorOf(request),
+          request.body.reason,
+          request.id,
+        )) as ProceedPipelineResponse,
       ),
   );
 
@@ -76,14 +92,23 @@ export function registerPipelineRoutes(app: HttpServer, queries: PipelineQueries
     {
       schema: {
         tags: ["pipelines"],
-        summary: "Run the failed stage once more (seed 3.8; 3001 unless FAILED, 3002 when retries are used up)",
+        summary:
+          "Run the failed stage once more (seed 3.8; 3001 unless FAILED, 3002 when retries are used up)",
         params: IdParam,
         body: PipelineActionBody,
         response: { 200: Envelope(RetryPipelineResponse) },
       },
     },
     async (request) =>
-      ok((await act("RETRY", request.params.id, actorOf(request), request.body.reason, request.id)) as RetryPipelineResponse),
+      ok(
+        (await act(
+          "RETRY",
+          request.params.id,
+          actorOf(request),
+          request.body.reason,
+          request.id,
+        )) as RetryPipelineResponse,
+      ),
   );
 
   app.post(
@@ -91,14 +116,23 @@ export function registerPipelineRoutes(app: HttpServer, queries: PipelineQueries
     {
       schema: {
         tags: ["pipelines"],
-        summary: "Continue from the breakpoint: the failed or stuck stage runs again, succeeded stages do not (seed 3.6)",
+        summary:
+          "Continue from the breakpoint: the failed or stuck stage runs again, succeeded stages do not (seed 3.6)",
         params: IdParam,
         body: PipelineActionBody,
         response: { 200: Envelope(ResumePipelineResponse) },
       },
     },
     async (request) =>
-      ok((await act("RESUME", request.params.id, actorOf(request), request.body.reason, request.id)) as ResumePipelineResponse),
+      ok(
+        (await act(
+          "RESUME",
+          request.params.id,
+          actorOf(request),
+          request.body.reason,
+          request.id,
+        )) as ResumePipelineResponse,
+      ),
   );
 
   app.post(
@@ -113,6 +147,14 @@ export function registerPipelineRoutes(app: HttpServer, queries: PipelineQueries
       },
     },
     async (request) =>
-      ok((await act("CANCEL", request.params.id, actorOf(request), request.body.reason, request.id)) as CancelPipelineResponse),
+      ok(
+        (await act(
+          "CANCEL",
+          request.params.id,
+          actorOf(request),
+          request.body.reason,
+          request.id,
+        )) as CancelPipelineResponse,
+      ),
   );
 }

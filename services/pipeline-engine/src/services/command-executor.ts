@@ -47,7 +47,7 @@ export class CommandExecutor {
 
   submit<T = unknown>(cmd: CommandWithContext): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ cmd, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ cmd, resolve: resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {

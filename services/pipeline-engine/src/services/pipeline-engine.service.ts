@@ -51,7 +51,10 @@ export interface EngineOptions {
   queueRecheckMs: number;
 }
 
-function blankRecord(fields: Partial<PipelineRecord> & Pick<PipelineRecord, "type" | "refId" | "appId" | "team" | "iterationId" | "state" | "stageConfigs">): PipelineRecord {
+function blankRecord(
+  fields: Partial<PipelineRecord> &
+    Pick<PipelineRecord, "type" | "refId" | "appId" | "team" | "iterationId" | "state" | "stageConfigs">,
+): PipelineRecord {
   return {
     id: 0,
     parentId: null,
@@ -153,7 +156,11 @@ export class PipelineEngine {
         return this.onResult(uow, cmd, d.pipelineId, cmd.deliveryCount, (p, ch) =>
           applyDeploymentStarted(
             p,
-            { attempt: d.attempt, deployId: d.deployId, deadlineMs: Number.isNaN(deadline) ? null : deadline },
+            {
+              attempt: d.attempt,
+              deployId: d.deployId,
+              deadlineMs: Number.isNaN(deadline) ? null : deadline,
+            },
             ch,
           ),
         );
@@ -246,7 +253,8 @@ export class PipelineEngine {
             `iteration_phase ${req.release.iterationPhaseId} belongs to iteration ${existing.iterationId}`,
           );
         }
-        if (existing.rejected) throw new DomainError("RELEASE_IN_PROGRESS", existing.error ?? "release rejected");
+        if (existing.rejected)
+          throw new DomainError("RELEASE_IN_PROGRESS", existing.error ?? "release rejected");
         const parent = existing.parentId !== null ? await uow.get(existing.parentId) : undefined;
         if (!parent) throw new Error(`phase pipeline ${existing.id} has no iteration pipeline`);
         return this.replyOf(parent, existing);
@@ -280,7 +288,10 @@ export class PipelineEngine {
 
     if (target.data !== "RELEASE") {
       if (state === "RELEASED" || state === "CANCELLED" || state === "RELEASE") {
-        throw new DomainError("PHASE_CANNOT_PROCEED", `iteration ${req.iterationId} is ${state} and cannot proceed`);
+        throw new DomainError(
+          "PHASE_CANNOT_PROCEED",
+          `iteration ${req.iterationId} is ${state} and cannot proceed`,
+        );
       }
       const next = nextPhase(phases, state as "DEVELOPING" | "TESTING" | "STAGING");
       if (next !== target.data) {
@@ -380,7 +391,10 @@ export class PipelineEngine {
     const p = await uow.get(pipelineId);
     if (!p) {
       if (deliveryCount >= this.opts.unknownPipelineMaxDeliveries) {
-        this.opts.log.error({ pipelineId, kind: cmd.kind }, "result for a pipeline that does not exist; dropped");
+        this.opts.log.error(
+          { pipelineId, kind: cmd.kind },
+          "result for a pipeline that does not exist; dropped",
+        );
         return "ignored";
       }
       throw new RetryLater(`pipeline ${pipelineId} not known yet`, Math.min(30_000, 500 * deliveryCount));
@@ -447,7 +461,10 @@ export class PipelineEngine {
 
   // --- REST actions ---------------------------------------------------------------------------
 
-  private async action(uow: UnitOfWork, cmd: Extract<CommandWithContext, { kind: "action" }>): Promise<unknown> {
+  private async action(
+    uow: UnitOfWork,
+    cmd: Extract<CommandWithContext, { kind: "action" }>,
+  ): Promise<unknown> {
     const p = await uow.get(cmd.pipelineId);
     if (!p || p.team !== cmd.actor.team) {
       throw new DomainError("PIPELINE_NOT_FOUND", `pipeline ${cmd.pipelineId} not found`);
@@ -479,7 +496,12 @@ export class PipelineEngine {
         }
         case "CANCEL": {
           const reason = cmd.reason ?? `cancelled by ${cmd.actor.sub}`;
-          if (p.type === "ITERATION" && p.latestChildId !== null && p.status !== "SUCCESS" && p.status !== "CANCELLED") {
+          if (
+            p.type === "ITERATION" &&
+            p.latestChildId !== null &&
+            p.status !== "SUCCESS" &&
+            p.status !== "CANCELLED"
+          ) {
             const child = await uow.get(p.latestChildId);
             if (child && (child.status === "PENDING" || child.status === "RUNNING")) {
               cancelPipeline(child, reason, ch);

@@ -1,4 +1,4 @@
-import type { ListPipelinesQuery, Page, Pipeline, StageName } from "@procode/contracts";
+import type { ListPipelinesQuery, Page, Pipeline } from "@procode/contracts";
 import { DomainError, type Orm } from "@procode/service-kit";
 import type { PipelineRecord } from "../domain/pipeline.model.js";
 import { awaitingOf } from "../domain/pipeline.policy.js";
@@ -13,7 +13,7 @@ export function toPipelineView(p: PipelineRecord): Pipeline {
     parentId: p.parentId,
     refId: p.refId,
     status: p.status,
-    currentStage: (isIteration && p.state === "RELEASED" ? "RELEASE" : p.currentStage) as StageName | null,
+    currentStage: isIteration && p.state === "RELEASED" ? "RELEASE" : p.currentStage,
     deployStatus: isIteration ? null : p.deployStatus,
     checkpoints: p.checkpoints,
     createdAt: p.createdAt,

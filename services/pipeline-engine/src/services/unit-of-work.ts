@@ -91,7 +91,11 @@ export class UnitOfWork {
     const key = `${type}:${refId}`;
     if (!this.byRef.has(key)) {
       this.track(
-        await this.repo.loadByRefs(this.tx.em, type === "ITERATION" ? [refId] : [], type === "PHASE" ? [refId] : []),
+        await this.repo.loadByRefs(
+          this.tx.em,
+          type === "ITERATION" ? [refId] : [],
+          type === "PHASE" ? [refId] : [],
+        ),
       );
     }
     const id = this.byRef.get(key);
@@ -106,7 +110,8 @@ export class UnitOfWork {
   /** Inserts a new pipeline; a concurrent creation of the same (type, refId) is a conflict. */
   async create(draft: PipelineRecord): Promise<PipelineRecord> {
     const inserted = await this.repo.insert(this.tx.em, draft);
-    if (!inserted) throw new ConflictError(`${draft.type} pipeline for ${draft.refId} was created concurrently`);
+    if (!inserted)
+      throw new ConflictError(`${draft.type} pipeline for ${draft.refId} was created concurrently`);
     draft.id = inserted.id;
     draft.createdAt = draft.updatedAt = inserted.createdAt;
     this.byId.set(draft.id, { record: draft, version: 0, wakeAtRead: null, dirty: true });
@@ -148,11 +153,19 @@ export class UnitOfWork {
       transitions: this.changes.flatMap((c) => c.change.transitions),
       timers,
       leaseRenewals: dirty
-        .filter((t) => t.record.type === "PHASE" && t.record.status === "RUNNING" && !released.has(t.record.id))
-        .map((t) => ({ appId: t.record.appId, holderId: t.record.id, expiresAtMs: leaseExpiry(t.record, probe) })),
+        .filter(
+          (t) => t.record.type === "PHASE" && t.record.status === "RUNNING" && !released.has(t.record.id),
+        )
+        .map((t) => ({
+          appId: t.record.appId,
+          holderId: t.record.id,
+          expiresAtMs: leaseExpiry(t.record, probe),
+        })),
     });
     if (written !== dirty.length) {
-      throw new ConflictError(`${dirty.length - written} of ${dirty.length} pipelines were changed concurrently`);
+      throw new ConflictError(
+        `${dirty.length - written} of ${dirty.length} pipelines were changed concurrently`,
+      );
     }
     this.hasDueTimer = timers.some((t) => t.wakeAt !== null && t.wakeAt <= this.nowMs + 5);
     if (releases.length) {

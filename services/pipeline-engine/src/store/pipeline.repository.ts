@@ -402,17 +402,15 @@ export class PipelineRepository {
 
   async appSettings(em: EntityManager, appIds: readonly number[]): Promise<Map<number, AppSettings>> {
     if (!appIds.length) return new Map();
-    const { rows } = await sqlQuery<
-      {
-        app_id: string;
-        team: string;
-        revision: number;
-        stage_configs: unknown;
-        phases: unknown;
-        concurrency: string;
-        deploy_config: unknown;
-      }
-    >(em, `select * from ${S}.app_settings where app_id = any($1::bigint[])`, [pgArray(appIds)]);
+    const { rows } = await sqlQuery<{
+      app_id: string;
+      team: string;
+      revision: number;
+      stage_configs: unknown;
+      phases: unknown;
+      concurrency: string;
+      deploy_config: unknown;
+    }>(em, `select * from ${S}.app_settings where app_id = any($1::bigint[])`, [pgArray(appIds)]);
     return new Map(
       rows.map((r) => [
         Number(r.app_id),
