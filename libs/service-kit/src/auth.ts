@@ -18,6 +18,9 @@ export class AuthError extends Error {
 
 export type TokenVerifier = (token: string) => Promise<Actor>;
 
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
 export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
   const key = opts.jwksUrl
     ? createRemoteJWKSet(new URL(opts.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30000 })
@@ -28,7 +31,14 @@ export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
     ...(opts.issuer ? { issuer: opts.issuer } : {}),
     ...(opts.audience ? { audience: opts.audience } : {}),
   };
+  // Verifying a signature costs a few hundred microseconds; a token seen before is answered from a
+  // small cache until it expires (at most a minute, so a key removed from a JWKS stops being honoured
+  // soon). Only valid tokens are cached.
+  const verified = new Map<string, { actor: Actor; until: number }>();
   return async (token) => {
+    const now = Date.now();
+    const hit = verified.get(token);
+    if (hit && hit.until > now) return hit.actor;
     let payload: JWTPayload;
     try {
       payload = key
@@ -40,7 +50,11 @@ export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
     const team = payload["team"];
     if (typeof payload.sub !== "string" || !payload.sub) throw new AuthError("token has no subject (sub)");
     if (typeof team !== "string" || !team) throw new AuthError("token has no team claim");
-    return { sub: payload.sub, team };
+    const actor = { sub: payload.sub, team };
+    const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, payload.exp ? payload.exp * 1000 : Infinity);
+    if (verified.size >= VERIFIED_TOKEN_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(token, { actor, until });
+    return actor;
   };
 }
 
