@@ -98,6 +98,7 @@ export class GitEmulator {
   readonly deliveries: DeliveryRecord[] = [];
   private readonly tokens = new Map<string, string>();
   private readonly sockets = new Set<Socket>();
+  private spared: Socket | undefined;
   private server: http.Server | undefined;
   private app: FastifyInstance | undefined;
   private port: number;
@@ -312,7 +313,7 @@ export class GitEmulator {
   }
 
   private registerControl(app: FastifyInstance): void {
-    app.post("/_emulator/faults", async (request) => {
+    app.post("/_emulator/faults", async (request, reply) => {
       const body = (request.body ?? {}) as {
         failNext?: { count: number; status: number; pathPattern?: string; headers?: Record<string, string> };
         latencyMs?: number;
@@ -324,7 +325,13 @@ export class GitEmulator {
         this.faults.failNext(count, status, rest);
       }
       if (body.latencyMs !== undefined) this.faults.setLatency(body.latencyMs);
-      if (body.down === true) this.faults.goDown(body.downForMs);
+      if (body.down === true) {
+        // Every open connection is cut except this one, which closes after the answer.
+        this.spared = request.raw.socket;
+        this.faults.goDown(body.downForMs);
+        this.spared = undefined;
+        void reply.header("connection", "close");
+      }
       if (body.down === false) this.faults.comeBack();
       return this.faults.current;
     });
@@ -403,8 +410,11 @@ export class GitEmulator {
   }
 
   private cutConnections(): void {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
+    for (const s of this.sockets) {
+      if (s === this.spared) continue;
+      s.destroy();
+      this.sockets.delete(s);
+    }
   }
 
   /** Starts listening (again, on the same port after a stop). */
