@@ -1,0 +1,172 @@
+import { describe, expect, it } from "vitest";
+import { PHASE_STAGE_DEFAULTS, type IterationMachineState, type PipelineStatus } from "@procode/contracts";
+import type { EngineTimings, PipelineRecord } from "../src/domain/pipeline.model.js";
+import {
+  applyDeploymentFinished,
+  applyStageResult,
+  Change,
+  checkResume,
+  checkRetry,
+  iterationStatusOf,
+  PipelineRefusal,
+  startPhase,
+  wakeStage,
+} from "../src/domain/pipeline.policy.js";
+
+const timings: EngineTimings = {
+  republishBaseMs: 1000,
+  republishMaxMs: 8000,
+  retryBaseMs: 100,
+  retryMaxMs: 250,
+  leaseTtlMs: 60000,
+  queueRecheckMs: 5000,
+};
+
+function phase(): PipelineRecord {
+  return {
+    id: 7,
+    type: "PHASE",
+    parentId: 3,
+    refId: 11,
+    appId: 1,
+    team: "t1",
+    iterationId: 5,
+    status: "PENDING",
+    state: "PENDING",
+    currentStage: null,
+    stageConfigs: structuredClone(PHASE_STAGE_DEFAULTS),
+    currentRetries: 0,
+    attempt: 0,
+    step: null,
+    deployStatus: null,
+    deployId: null,
+    deployConfig: null,
+    deployDeadline: null,
+    tag: "v1.0.0",
+    rollback: false,
+    queued: false,
+    rejected: false,
+    failedStage: null,
+    error: null,
+    checkpoints: [],
+    wakeAt: null,
+    republishCount: 0,
+    eventSeq: 0,
+    transitionSeq: 0,
+    latestChildId: null,
+    latestChildStatus: null,
+    latestIterationPhaseId: null,
+    iterationStatus: null,
+    createdAt: "",
+    updatedAt: "",
+  };
+}
+
+const fail = (stage: "CODE_CHECK" | "BUILD", attempt: number) => ({
+  stage,
+  attempt,
+  outcome: "FAILED" as const,
+  output: null,
+  error: "broken",
+});
+
+describe("iteration status as dev-svc shows it", () => {
+  const table: [IterationMachineState, PipelineStatus | null, string][] = [
+    ["PENDING", null, "DRAFT"],
+    ["DEVELOPING", null, "DEVELOPING"],
+    ["TESTING", null, "TESTING"],
+    ["STAGING", null, "STAGING"],
+    ["RELEASE", "PENDING", "RELEASING"],
+    ["RELEASE", "RUNNING", "RELEASING"],
+    ["RELEASE", "FAILED", "FAILED"],
+    ["RELEASE", "CANCELLED", "FAILED"],
+    ["RELEASED", "SUCCESS", "RELEASED"],
+    ["RELEASED", "RUNNING", "RELEASING"],
+    ["RELEASED", "FAILED", "FAILED"],
+    ["CANCELLED", null, "FAILED"],
+  ];
+  for (const [state, child, expected] of table) {
+    it(`${state} with latest release ${child ?? "none"} -> ${expected}`, () => {
+      expect(iterationStatusOf(state, child)).toBe(expected);
+    });
+  }
+});
+
+describe("phase pipeline decisions", () => {
+  it("AUTO retries with a doubling, capped delay, then FAILED; retry and resume checks follow", () => {
+    const p = phase();
+    let ch = new Change(1_000, "system", timings);
+    startPhase(p, ch);
+    expect(ch.transitions.map((t) => t.event)).toEqual(["START", "ENTER_CODE_CHECK"]);
+    expect(ch.messages[0]).toMatchObject({ suffix: "CODE_CHECK", data: { attempt: 1, tag: "v1.0.0" } });
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      ch = new Change(2_000, "system", timings);
+      expect(applyStageResult(p, fail("CODE_CHECK", attempt), ch)).toEqual({ applied: true });
+      expect(p.step).toBe("RETRY_WAIT");
+      delays.push(p.wakeAt! - 2_000);
+      ch = new Change(p.wakeAt!, "system", timings);
+      wakeStage(p, ch);
+      expect(p.attempt).toBe(attempt + 1);
+      expect(ch.transitions).toMatchObject([{ event: "RETRY", from: "CODE_CHECK", to: "CODE_CHECK" }]);
+    }
+    expect(delays).toEqual([100, 200, 250]);
+    ch = new Change(9_000, "system", timings);
+    applyStageResult(p, fail("CODE_CHECK", 4), ch);
+    expect(p).toMatchObject({
+      status: "FAILED",
+      state: "FAILED",
+      failedStage: "CODE_CHECK",
+      currentRetries: 3,
+    });
+    expect(ch.leaseReleases).toEqual([{ appId: 1, pipelineId: 7 }]);
+    expect(() => checkRetry(p, true)).toThrow(PipelineRefusal);
+    expect(() => checkRetry(p, true)).toThrow(/retried 3 of 3/);
+    expect(checkResume(p, true)).toBe("CODE_CHECK");
+    expect(() => checkResume(p, false)).toThrow(/superseded/);
+  });
+
+  it("ignores a stale attempt, a second result and a result for another stage", () => {
+    const p = phase();
+    startPhase(p, new Change(1, "system", timings));
+    const ch = new Change(2, "system", timings);
+    expect(applyStageResult(p, fail("CODE_CHECK", 2), ch)).toMatchObject({ applied: false });
+    expect(applyStageResult(p, fail("BUILD", 1), ch)).toMatchObject({ applied: false });
+    const ok = {
+      stage: "CODE_CHECK" as const,
+      attempt: 1,
+      outcome: "SUCCESS" as const,
+      output: { commitId: "a", checks: [] },
+      error: null,
+    };
+    expect(applyStageResult(p, ok, ch)).toEqual({ applied: true });
+    expect(applyStageResult(p, ok, ch)).toMatchObject({ applied: false });
+    expect(p.currentStage).toBe("BUILD");
+    expect(ch.transitions).toHaveLength(1);
+  });
+
+  it("a deployment outcome that overtakes its start event starts the deployment first", () => {
+    const p = phase();
+    p.state = "DEPLOY";
+    p.status = "RUNNING";
+    p.currentStage = "DEPLOY";
+    p.step = "REQUESTED";
+    p.attempt = 1;
+    p.checkpoints.push({
+      stage: "DEPLOY",
+      status: "RUNNING",
+      attempt: 1,
+      output: null,
+      error: null,
+      startedAt: "",
+      finishedAt: null,
+    });
+    const ch = new Change(5, "system", timings);
+    applyDeploymentFinished(p, { attempt: 1, deployId: "d-1", outcome: "TIMEOUT", message: "" }, ch);
+    expect(ch.transitions.map((t) => `${t.from}-${t.event}->${t.to}`)).toEqual([
+      "DEPLOY-DEPLOY_START->DEPLOYING",
+      "DEPLOYING-DEPLOY_FAILED->FAILED",
+    ]);
+    expect(p).toMatchObject({ deployStatus: "DEPLOY_TIMEOUT", status: "FAILED", deployId: "d-1" });
+  });
+});
