@@ -208,6 +208,31 @@ describe("credentials API", () => {
   });
 });
 
+describe("service surface", () => {
+  it("documents every route in OpenAPI and is ready", async () => {
+    const spec = (await svc.deps.app.inject({ url: "/openapi.json" })).json();
+    for (const p of [
+      "/credentials",
+      "/credentials/{id}",
+      "/apps/{id}/repo",
+      "/apps/{id}/repo/branches",
+      "/apps/{id}/repo/tags",
+      "/apps/{id}/repo/webhook-deliveries",
+      "/apps/{id}/webide",
+      "/webhooks/{gitType}/{appId}",
+    ]) {
+      expect(spec.paths[p], p).toBeDefined();
+    }
+    expect(spec.paths["/credentials"].post.requestBody.content["application/json"].schema.required).toContain(
+      "token",
+    );
+    expect((await svc.deps.app.inject({ url: "/readyz" })).statusCode).toBe(200);
+    expect((await svc.deps.app.inject({ url: "/metrics" })).body).toMatch(
+      /git_provider_calls_total|repo_binding_attempts_total/,
+    );
+  });
+});
+
 describe("no token anywhere", () => {
   it("uses tokens against GitLab and Gitee (good, wrong, failing) without one reaching a response, a log line or the database in clear", async () => {
     const gl = (await createCredential("GITLAB", GITLAB_TOKEN)).body.data;
