@@ -96,7 +96,8 @@ export function serveSmartHttp(req: SmartHttpRequest): Promise<number> {
 
 /** Splits `/group/name.git/info/refs` into the repository path and the git service part. */
 export function parseGitPath(urlPath: string): { repoPath: string; rest: string } | null {
-  const m = /^\/(.+?)\.git(\/(?:info\/refs|git-upload-pack|git-receive-pack))$/.exec(urlPath);
+  // Like GitLab, GitHub and Gitee, the `.git` suffix is optional.
+  const m = /^\/(.+?)(?:\.git)?(\/(?:info\/refs|git-upload-pack|git-receive-pack))$/.exec(urlPath);
   if (!m) return null;
   return { repoPath: m[1]!, rest: m[2]! };
 }

@@ -125,6 +125,14 @@ describe("GitLab emulator", () => {
     const anon = await fetch(`${gitlab.url}/acme/app.git/info/refs?service=git-upload-pack`);
     expect(anon.status).toBe(401);
     expect(anon.headers.get("www-authenticate")).toBe('Basic realm="GitLab"');
+    // Discovery as app-svc's probe does it, with or without the .git suffix.
+    const basic = { authorization: `Basic ${Buffer.from(`oauth2:${TOKEN}`).toString("base64")}` };
+    for (const p of ["/acme/app.git", "/acme/app"]) {
+      const res = await fetch(`${gitlab.url}${p}/info/refs?service=git-upload-pack`, { headers: basic });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("application/x-git-upload-pack-advertisement");
+      expect(await res.text()).toContain("# service=git-upload-pack");
+    }
     const hook = await fetch(`${gitlab.apiUrl}/projects/acme%2Fapp/hooks`, {
       method: "POST",
       headers: { ...h, "content-type": "application/json" },
