@@ -204,13 +204,14 @@ export class RepoBinder {
       return { state: "NEEDS_CREDENTIAL", lastError: err.message, retryInMs: null, attempts };
     }
     if (err instanceof GitProviderError && err.failure === "unauthorized") {
+      // The token may be given the missing rights on the provider's side: tried again now and then.
       return {
         state: "NEEDS_CREDENTIAL",
         lastError:
           needsCredential(repo.gitType) && !repo.credentialId
             ? `${err.message} (no credential bound)`
             : err.message,
-        retryInMs: null,
+        retryInMs: this.opts.retryMaxMs,
         attempts,
       };
     }

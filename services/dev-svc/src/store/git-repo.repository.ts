@@ -171,7 +171,8 @@ export async function updateDesired(
 }
 
 /**
- * Takes up to `limit` bindings that are due (PENDING or ERROR, next attempt passed) and leases them
+ * Takes up to `limit` bindings that are due (next attempt passed: PENDING, ERROR, or NEEDS_CREDENTIAL
+ * after a refused token, which is tried again now and then) and leases them
  * for `leaseMs`: a process that dies mid-bind leaves them due again after the lease.
  */
 export async function claimDueRepos(em: Db, limit: number, leaseMs: number): Promise<GitRepoRecord[]> {
@@ -180,7 +181,7 @@ export async function claimDueRepos(em: Db, limit: number, leaseMs: number): Pro
     `update ${S}.git_repo set next_attempt_at = now() + (? || ' milliseconds')::interval
      where app_id in (
        select app_id from ${S}.git_repo
-       where state in ('PENDING', 'ERROR') and next_attempt_at <= now()
+       where next_attempt_at is not null and next_attempt_at <= now() and state <> 'BOUND'
        order by next_attempt_at limit ? for update skip locked)
      returning *`,
     [String(leaseMs), limit],

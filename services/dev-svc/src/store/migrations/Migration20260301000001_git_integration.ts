@@ -66,7 +66,7 @@ export class Migration20260301000001_git_integration extends Migration {
       constraint uk_app_id unique (app_id)
     )`);
     this.addSql(
-      `create index git_repo_due_idx on "dev".git_repo (next_attempt_at) where state in ('PENDING', 'ERROR')`,
+      `create index git_repo_due_idx on "dev".git_repo (next_attempt_at) where next_attempt_at is not null`,
     );
     this.addSql(`create index git_repo_credential_idx on "dev".git_repo (credential_id)`);
 
