@@ -22,16 +22,22 @@ export class Proc {
     private readonly env: NodeJS.ProcessEnv,
     /** Extra node flags (e.g. --cpu-prof) */
     private readonly nodeArgs: string[] = [],
+    /** Run `script` through tsx's loader (false: a built bundle). */
+    private readonly viaTsx = true,
   ) {}
 
   start(): void {
     this.url = null;
     this.startedAt = performance.now();
-    this.child = spawn(process.execPath, [...this.nodeArgs, "--import", "tsx", this.script], {
-      cwd: this.cwd,
-      env: { ...process.env, ...this.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    this.child = spawn(
+      process.execPath,
+      [...this.nodeArgs, ...(this.viaTsx ? ["--import", "tsx"] : []), this.script],
+      {
+        cwd: this.cwd,
+        env: { ...process.env, ...this.env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const child = this.child;
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     for (const stream of [child.stdout!, child.stderr!]) {
@@ -100,13 +106,20 @@ export async function getLoad(opts: {
   token: string;
   ratePerSec: number;
   durationMs: number;
-}): Promise<{ sent: number; ok: number; failed: number; latencies: number[] }> {
+}): Promise<{
+  sent: number;
+  ok: number;
+  failed: number;
+  latencies: number[];
+  statuses: Record<string, number>;
+}> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const target = new URL(opts.url);
   const latencies: number[] = [];
   let sent = 0;
   let ok = 0;
   let failed = 0;
+  const statuses: Record<string, number> = {};
   const inflight = new Set<Promise<void>>();
   const start = performance.now();
   const one = (scheduled: number) =>
@@ -123,13 +136,15 @@ export async function getLoad(opts: {
           res.resume();
           res.on("end", () => {
             latencies.push(performance.now() - scheduled);
+            statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
             if (res.statusCode === 200) ok++;
             else failed++;
             resolve();
           });
         },
       );
-      req.on("error", () => {
+      req.on("error", (err) => {
+        statuses[err.message] = (statuses[err.message] ?? 0) + 1;
         failed++;
         resolve();
       });
@@ -148,7 +163,7 @@ export async function getLoad(opts: {
   }
   await Promise.all([...inflight]);
   agent.destroy();
-  return { sent, ok, failed, latencies };
+  return { sent, ok, failed, latencies, statuses };
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (0 when it is gone). */

@@ -9,11 +9,13 @@
  *   - with --restart: SIGKILL of the engine half-way and the time from the new process's start to
  *     its first transition;
  *   - with --hold: the runner only starts deployments, so all N pipelines stay in DEPLOYING, and
- *     the engine's RSS is measured with N in flight.
+ *     the engine's RSS is measured with N in flight;
+ *   - with --bundle: the engine runs from its production bundle (dist/main.js) rather than tsx.
  *
  *   pnpm --filter @procode/bench pipelines 2000 --get-rate 1000
  *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -33,6 +35,8 @@ const { values, positionals } = parseArgs({
     "rpc-concurrency": { type: "string", default: "64" },
     "latency-samples": { type: "string", default: "50" },
     keep: { type: "boolean", default: false },
+    // Run the engine from its production bundle (dist/main.js, built first) instead of tsx.
+    bundle: { type: "boolean", default: false },
   },
 });
 const N = Number(positionals[0] ?? 1000);
@@ -75,13 +79,25 @@ const engineEnv = {
   ENV_NAME: envName,
   AUTH_JWT_SECRET: jwtSecret,
 };
+const engineDir = path.join(repoRoot, "services", "pipeline-engine");
+if (values.bundle) {
+  execFileSync(
+    process.execPath,
+    [path.join(repoRoot, "scripts", "bundle.mjs"), "src/main.ts", "dist/main.js"],
+    {
+      cwd: engineDir,
+      stdio: "ignore",
+    },
+  );
+}
 // ENGINE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the engine.
 const engine = new Proc(
   "engine",
-  path.join(repoRoot, "services", "pipeline-engine"),
-  "src/main.ts",
+  engineDir,
+  values.bundle ? "dist/main.js" : "src/main.ts",
   engineEnv,
   (process.env["ENGINE_NODE_ARGS"] ?? "").split(" ").filter(Boolean),
+  !values.bundle,
 );
 engine.start();
 const engineStartMs = await engine.waitListening();
@@ -339,7 +355,7 @@ log(
 log(`engine RSS max ${(maxRss / 2 ** 20).toFixed(0)} MiB; event-loop delay P99 max ${maxLag.toFixed(1)} ms`);
 if (getResult) {
   log(
-    `GET /pipelines/{id} at ${getRate}/s for 20 s: ${getResult.ok} ok, ${getResult.failed} failed; P50 ${percentile(getResult.latencies, 50).toFixed(1)} ms, P99 ${percentile(getResult.latencies, 99).toFixed(1)} ms, max ${Math.max(...getResult.latencies).toFixed(1)} ms`,
+    `GET /pipelines/{id} at ${getRate}/s for 20 s: ${getResult.ok} ok, ${getResult.failed} failed; P50 ${percentile(getResult.latencies, 50).toFixed(1)} ms, P99 ${percentile(getResult.latencies, 99).toFixed(1)} ms, max ${Math.max(...getResult.latencies).toFixed(1)} ms; answers ${JSON.stringify(getResult.statuses)}`,
   );
 }
 if (restartReport) log(restartReport);

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { Counter, Histogram } from "prom-client";
 import type { ServiceDefinition, ServiceDeps, ServiceParts } from "@procode/service-kit";
 import { Config } from "./config.js";
@@ -71,7 +72,10 @@ export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts>
     transitions,
   });
 
-  registerPipelineRoutes(app, new PipelineQueries(orm, repo), executor);
+  // REST reads take plain pooled connections: no query builder, no transaction, no unit of work.
+  const readPool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.READ_POOL_MAX });
+  readPool.on("error", (err) => log.warn({ err: err.message }, "idle read connection failed"));
+  registerPipelineRoutes(app, new PipelineQueries(readPool, repo), executor);
 
   const [appCreated, configChanged] = appSettingsConsumers(orm, repo);
   const [completed, started, waiting, finished] = stageResultConsumers(executor, config.CONSUMER_CONCURRENCY);
@@ -95,6 +99,7 @@ export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts>
       await rpc?.drain().catch(() => undefined);
       await sweeper.stop();
       await executor.idle();
+      await readPool.end();
     },
   };
 }

@@ -25,6 +25,8 @@ export const Config = BaseConfig.extend({
   QUEUE_RECHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   /** On start, every stage request still waiting for a result is re-published within this window. */
   STARTUP_REDRIVE_SPREAD_MS: z.coerce.number().int().min(0).max(600_000).default(3_000),
+  /** Connections of the pool that serves GET /pipelines (apart from DB_POOL_MAX). */
+  READ_POOL_MAX: z.coerce.number().int().min(1).max(100).default(4),
   /** Commands (results, actions) applied in one database transaction at most. */
   BATCH_MAX: z.coerce.number().int().min(1).max(2_000).default(200),
   /** Transactions of commands in flight at once. */

@@ -1,8 +1,8 @@
 import type { ListPipelinesQuery, Page, Pipeline } from "@procode/contracts";
-import { DomainError, type Orm } from "@procode/service-kit";
+import { DomainError } from "@procode/service-kit";
 import type { PipelineRecord } from "../domain/pipeline.model.js";
 import { awaitingOf } from "../domain/pipeline.policy.js";
-import type { PipelineRepository } from "../store/pipeline.repository.js";
+import type { PipelineRepository, ReadPool } from "../store/pipeline.repository.js";
 
 /** Seed 3.5 shape and the extras a caller needs to act on a pipeline. */
 export function toPipelineView(p: PipelineRecord): Pipeline {
@@ -34,18 +34,18 @@ export function toPipelineView(p: PipelineRecord): Pipeline {
 /** Reads for the REST API, always within the caller's team (another team's pipeline is a 404). */
 export class PipelineQueries {
   constructor(
-    private readonly orm: Orm,
+    private readonly db: ReadPool,
     private readonly repo: PipelineRepository,
   ) {}
 
   async get(id: number, team: string): Promise<Pipeline> {
-    const p = await this.repo.findForTeam(this.orm.em.fork(), id, team);
+    const p = await this.repo.findForTeam(this.db, id, team);
     if (!p) throw new DomainError("PIPELINE_NOT_FOUND", `pipeline ${id} not found`);
     return toPipelineView(p);
   }
 
   async list(q: ListPipelinesQuery, team: string): Promise<Page<Pipeline>> {
-    const { items, total } = await this.repo.list(this.orm.em.fork(), q, team);
+    const { items, total } = await this.repo.list(this.db, q, team);
     return { items: items.map(toPipelineView), total, page: q.page, pageSize: q.pageSize };
   }
 }

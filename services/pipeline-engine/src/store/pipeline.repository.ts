@@ -149,6 +149,11 @@ export interface AppSettings {
 
 const pgArray = (ids: readonly number[]) => `{${ids.join(",")}}`;
 
+/** A pool of plain connections for the REST reads (outside any transaction, no query builder). */
+export interface ReadPool {
+  query<T extends object>(text: string, params: unknown[]): Promise<{ rows: T[] }>;
+}
+
 export class PipelineRepository {
   /** Pipelines by id, with the iteration pipelines of the phase pipelines among them. */
   async loadWithParents(em: EntityManager, ids: readonly number[]) {
@@ -429,13 +434,13 @@ export class PipelineRepository {
 
   // --- reads for the REST API ---------------------------------------------------------------
 
-  async findForTeam(em: EntityManager, id: number, team: string): Promise<PipelineRecord | null> {
-    const { rows } = await sqlQuery<PipelineRow>(em, `${SELECT} where p.id = $1 and p.team = $2`, [id, team]);
+  async findForTeam(db: ReadPool, id: number, team: string): Promise<PipelineRecord | null> {
+    const { rows } = await db.query<PipelineRow>(`${SELECT} where p.id = $1 and p.team = $2`, [id, team]);
     return rows[0] ? toRecord(rows[0]).record : null;
   }
 
   async list(
-    em: EntityManager,
+    db: ReadPool,
     q: ListPipelinesQuery,
     team: string,
   ): Promise<{ items: PipelineRecord[]; total: number }> {
@@ -454,8 +459,7 @@ export class PipelineRepository {
         where.push(`${column} = $${params.length}`);
       }
     }
-    const { rows } = await sqlQuery<PipelineRow & { total: string }>(
-      em,
+    const { rows } = await db.query<PipelineRow & { total: string }>(
       `select p.*, t.wake_at, count(*) over () as total
        from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id
        where ${where.join(" and ")} order by p.id desc limit $${params.length + 1} offset $${params.length + 2}`,
@@ -463,8 +467,7 @@ export class PipelineRepository {
     );
     let total = rows[0] ? Number(rows[0].total) : 0;
     if (!rows.length && q.page > 1) {
-      const c = await sqlQuery<{ n: string }>(
-        em,
+      const c = await db.query<{ n: string }>(
         `select count(*) as n from ${S}.pipeline p where ${where.join(" and ")}`,
         params,
       );
