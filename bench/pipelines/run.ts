@@ -322,7 +322,7 @@ await sampler;
 
 const elapsed = (t1 - t0) / 1000;
 const transitions = values.restart
-  ? Number((await query<{ n: string }>(`select count(*) as n from pipeline.transition`))[0]!.n) - N
+  ? Number((await query<{ n: string }>(`select count(*) as n from pipeline.transition`))[0]!.n)
   : after.transitions - before.transitions;
 const windows: number[] = [];
 for (let i = 5; i < samples.length; i++) {
