@@ -147,9 +147,10 @@ describe("credentials API", () => {
     );
     expect(() => ring.open({ keyId: "k1", ciphertext: row!.token_ciphertext }, "credential:other")).toThrow();
 
-    const list = await call("GET", "/credentials");
-    expect(list.body.data.map((x: { id: string }) => x.id)).toContain(c.id);
-    expect(Object.keys(list.body.data[0]).sort()).toEqual([
+    const list = await call("GET", "/credentials?pageSize=100");
+    expect(list.body.data).toMatchObject({ page: 1, pageSize: 100, total: expect.any(Number) });
+    expect(list.body.data.items.map((x: { id: string }) => x.id)).toContain(c.id);
+    expect(Object.keys(list.body.data.items[0]).sort()).toEqual([
       "createdAt",
       "createdBy",
       "gitType",
@@ -183,7 +184,13 @@ describe("credentials API", () => {
     const bob = await bearer(infra, "team-b", "bob");
     expect((await call("GET", `/credentials/${c.id}`, undefined, bob)).body.code).toBe(5004);
     expect((await call("DELETE", `/credentials/${c.id}`, undefined, bob)).status).toBe(404);
-    expect((await call("GET", "/credentials", undefined, bob)).body.data).toEqual([]);
+    expect((await call("GET", "/credentials", undefined, bob)).body.data).toEqual({
+      items: [],
+      total: 0,
+      page: 1,
+      pageSize: 20,
+    });
+    expect((await call("GET", "/credentials?pageSize=1000")).body.code).toBe(1001);
     expect((await call("GET", "/credentials/not-a-uuid")).body.code).toBe(5004);
 
     const appId = await bindApp("GITLAB", gitlab, c.id);

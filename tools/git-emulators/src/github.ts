@@ -165,7 +165,6 @@ export const githubModule: ProviderModule = {
     app.get(`${base}/branches`, async (request: Req, reply) => {
       const r = await repository(request, reply);
       if (!r) return reply;
-      const def = await r.repo.git.defaultBranch();
       const items = (await r.repo.git.branches())
         .map((b) => ({
           name: b.ref.replace(/^refs\/heads\//, ""),
@@ -173,7 +172,6 @@ export const githubModule: ProviderModule = {
           protected: false,
         }))
         .sort((a, b) => a.name.localeCompare(b.name));
-      void def;
       return sendPage(request, reply, items);
     });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Actor, CreateCredentialRequest, Credential } from "@procode/contracts";
+import type { Actor, CreateCredentialRequest, Credential, Page, PageQuery } from "@procode/contracts";
 import { DomainError, invalidParameter, type Logger, type Orm } from "@procode/service-kit";
 import {
   deleteCredential,
@@ -62,8 +62,12 @@ export class CredentialService {
     return toCredentialView(record);
   }
 
-  async list(actor: Actor): Promise<Credential[]> {
-    return (await listCredentials(this.orm.em.fork(), actor.team)).map(toCredentialView);
+  async list(actor: Actor, q: PageQuery): Promise<Page<Credential>> {
+    const { items, total } = await listCredentials(this.orm.em.fork(), actor.team, {
+      limit: q.pageSize,
+      offset: (q.page - 1) * q.pageSize,
+    });
+    return { items: items.map(toCredentialView), total, page: q.page, pageSize: q.pageSize };
   }
 
   async get(actor: Actor, id: string): Promise<Credential> {

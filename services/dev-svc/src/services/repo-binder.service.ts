@@ -1,5 +1,5 @@
 import { Counter } from "prom-client";
-import { errorMessage, type Logger, type Metrics, type Orm } from "@procode/service-kit";
+import { errorMessage, Semaphore, type Logger, type Metrics, type Orm } from "@procode/service-kit";
 import { bindRetryDelayMs, needsCredential } from "../domain/binding.js";
 import { GitProviderError } from "../integrations/git/errors.js";
 import type { GitProvider } from "../integrations/git/provider.js";
@@ -13,7 +13,6 @@ import {
 import { PollLoop } from "./poll-loop.js";
 import { CredentialProblem, type RepositoryAccess } from "./repository-access.js";
 import { openFailure, type Secrets } from "./secrets.js";
-import { Semaphore } from "@procode/service-kit";
 
 export interface BinderOptions {
   pollMs: number;

@@ -1,16 +1,20 @@
-import type { Actor, WebhookDelivery } from "@procode/contracts";
+import type { Actor, Page, PageQuery, WebhookDelivery } from "@procode/contracts";
 import type { Orm } from "@procode/service-kit";
 import { listDeliveries } from "../store/webhook-delivery.repository.js";
 import { requireTeamApp } from "./app-access.js";
 
-/** The latest webhook deliveries of an app, for people checking why a push did (not) arrive. */
+/** The webhook deliveries of an app, newest first, for people checking why a push did (not) arrive. */
 export class WebhookDeliveries {
   constructor(private readonly orm: Orm) {}
 
-  async latest(actor: Actor, appId: number): Promise<WebhookDelivery[]> {
+  async latest(actor: Actor, appId: number, q: PageQuery): Promise<Page<WebhookDelivery>> {
     const em = this.orm.em.fork();
     await requireTeamApp(em, actor, appId);
-    return (await listDeliveries(em, appId, 50)).map((d) => ({
+    const { items, total } = await listDeliveries(em, appId, {
+      limit: q.pageSize,
+      offset: (q.page - 1) * q.pageSize,
+    });
+    const views = items.map((d) => ({
       deliveryId: d.deliveryId,
       gitType: d.gitType,
       event: d.event,
@@ -18,5 +22,6 @@ export class WebhookDeliveries {
       reason: d.reason,
       receivedAt: d.receivedAt,
     }));
+    return { items: views, total, page: q.page, pageSize: q.pageSize };
   }
 }

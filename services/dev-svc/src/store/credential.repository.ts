@@ -49,10 +49,21 @@ export async function insertCredential(
   return toRecord(r!);
 }
 
-export async function listCredentials(em: Db, team: string): Promise<CredentialRecord[]> {
-  return (
-    await all<Row>(em, `select * from ${S}.credential where team = ? order by created_at, id`, [team])
-  ).map(toRecord);
+/** A page of a team's credentials, oldest first, with the total. */
+export async function listCredentials(
+  em: Db,
+  team: string,
+  page: { limit: number; offset: number },
+): Promise<{ items: CredentialRecord[]; total: number }> {
+  const rows = await all<Row>(
+    em,
+    `select * from ${S}.credential where team = ? order by created_at, id limit ? offset ?`,
+    [team, page.limit, page.offset],
+  );
+  const total = await one<{ n: string }>(em, `select count(*) as n from ${S}.credential where team = ?`, [
+    team,
+  ]);
+  return { items: rows.map(toRecord), total: Number(total?.n ?? 0) };
 }
 
 export async function findCredential(em: Db, team: string, id: string): Promise<CredentialRecord | null> {

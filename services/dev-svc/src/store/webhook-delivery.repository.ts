@@ -154,13 +154,23 @@ export async function findDelivery(
   return r ? toRecord(r) : null;
 }
 
-export async function listDeliveries(em: Db, appId: number, limit = 50): Promise<DeliveryRecord[]> {
-  return (
-    await all<Row>(em, `select * from ${S}.webhook_delivery where app_id = ? order by id desc limit ?`, [
-      appId,
-      limit,
-    ])
-  ).map(toRecord);
+/** A page of an app's deliveries, newest first, with the total. */
+export async function listDeliveries(
+  em: Db,
+  appId: number,
+  page: { limit: number; offset: number },
+): Promise<{ items: DeliveryRecord[]; total: number }> {
+  const rows = await all<Row>(
+    em,
+    `select * from ${S}.webhook_delivery where app_id = ? order by id desc limit ? offset ?`,
+    [appId, page.limit, page.offset],
+  );
+  const total = await one<{ n: string }>(
+    em,
+    `select count(*) as n from ${S}.webhook_delivery where app_id = ?`,
+    [appId],
+  );
+  return { items: rows.map(toRecord), total: Number(total?.n ?? 0) };
 }
 
 export async function purgeDeliveries(em: Db, olderThanDays: number): Promise<number> {

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import {
   CreateCredentialRequest,
   Credential,
@@ -6,6 +5,8 @@ import {
   DeletedCredential,
   Envelope,
   ok,
+  Page,
+  PageQuery,
 } from "@procode/contracts";
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import type { CredentialService } from "../../services/credentials.service.js";
@@ -33,11 +34,12 @@ export function registerCredentialRoutes(app: HttpServer, credentials: Credentia
     {
       schema: {
         tags: ["credentials"],
-        summary: "List the team's credentials (metadata only)",
-        response: { 200: Envelope(z.array(Credential)), ...errorResponses },
+        summary: "List the team's credentials (metadata only; paged, oldest first)",
+        querystring: PageQuery,
+        response: { 200: Envelope(Page(Credential)), ...errorResponses },
       },
     },
-    async (request) => ok(await credentials.list(actorOf(request))),
+    async (request) => ok(await credentials.list(actorOf(request), request.query)),
   );
 
   app.get(

@@ -1,9 +1,10 @@
-import { z } from "zod";
 import {
   Envelope,
   GitRefList,
   IdParam,
   ok,
+  Page,
+  PageQuery,
   RepoBinding,
   WebhookDelivery,
   WebIdeLink,
@@ -61,12 +62,13 @@ export function registerRepoRoutes(app: HttpServer, reads: RepoReads, deliveries
     {
       schema: {
         tags: ["repository"],
-        summary: "The latest webhook deliveries for the app, refused ones with their reason",
+        summary: "The app's webhook deliveries, newest first (paged), refused ones with their reason",
         params: IdParam,
-        response: { 200: Envelope(z.array(WebhookDelivery)), ...errorResponses },
+        querystring: PageQuery,
+        response: { 200: Envelope(Page(WebhookDelivery)), ...errorResponses },
       },
     },
-    async (request) => ok(await deliveries.latest(actorOf(request), request.params.id)),
+    async (request) => ok(await deliveries.latest(actorOf(request), request.params.id, request.query)),
   );
 
   app.get(
