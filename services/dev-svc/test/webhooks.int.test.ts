@@ -280,6 +280,17 @@ describe("webhook receivers: verification", () => {
       expect(res.body.code).toBe(5002);
       expect(res.body.message).toMatch(reason);
     }
+    const huge = await post("gitlab", 1, push(), { "x-gitlab-token": gl.secret });
+    expect(huge.status).toBe(401);
+    const beyond = await svc.deps.app.inject({
+      method: "POST",
+      url: "/webhooks/gitlab/99999999999999999999999",
+      headers: { "content-type": "application/json", "x-gitlab-token": gl.secret },
+      payload: push(),
+    });
+    // An id no app can have is a bad parameter, never a crash.
+    expect(beyond.statusCode).toBe(400);
+    expect(beyond.json()).toMatchObject({ code: 1001, message: expect.stringMatching(/^appId: /) });
     await new Promise((r) => setTimeout(r, 300));
     for (const app of [gl, ge, lo, gh]) {
       expect(await head(app.appId, "main")).toBeNull();
