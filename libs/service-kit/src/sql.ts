@@ -7,7 +7,11 @@ export interface SqlResult<T> {
 }
 
 interface PgConnection {
-  query<T>(text: string, params?: unknown[]): Promise<{ rows: T[]; rowCount: number | null }>;
+  query<T>(config: {
+    text: string;
+    values: unknown[];
+    name?: string;
+  }): Promise<{ rows: T[]; rowCount: number | null }>;
 }
 
 /**
@@ -15,16 +19,19 @@ interface PgConnection {
  * `em`'s transaction when there is one (so it joins that transaction, outbox rows included), else a
  * pooled one. Values travel as protocol parameters rather than being escaped into the SQL text,
  * which keeps large JSON payloads cheap; meant for hot paths that the query builder slows down.
+ * A `name` makes it a prepared statement, parsed and planned once per connection.
  */
 export async function sqlQuery<T = Record<string, unknown>>(
   em: EntityManager,
   text: string,
   params: unknown[] = [],
+  name?: string,
 ): Promise<SqlResult<T>> {
+  const query = { text, values: params, ...(name ? { name } : {}) };
   const trx = em.getTransactionContext<{ client: { acquireConnection(): Promise<PgConnection> } }>();
   if (trx) {
     const conn = await trx.client.acquireConnection();
-    const res = await conn.query<T>(text, params);
+    const res = await conn.query<T>(query);
     return { rows: res.rows, rowCount: res.rowCount ?? 0 };
   }
   const client = em.getConnection().getKnex().client as unknown as {
@@ -33,7 +40,7 @@ export async function sqlQuery<T = Record<string, unknown>>(
   };
   const conn = await client.acquireConnection();
   try {
-    const res = await conn.query<T>(text, params);
+    const res = await conn.query<T>(query);
     return { rows: res.rows, rowCount: res.rowCount ?? 0 };
   } finally {
     await client.releaseConnection(conn);

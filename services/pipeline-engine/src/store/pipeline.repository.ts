@@ -152,6 +152,7 @@ const pgArray = (ids: readonly number[]) => `{${ids.join(",")}}`;
 /** A pool of plain connections for the REST reads (outside any transaction, no query builder). */
 export interface ReadPool {
   query<T extends object>(text: string, params: unknown[]): Promise<{ rows: T[] }>;
+  query<T extends object>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
 }
 
 export class PipelineRepository {
@@ -163,6 +164,7 @@ export class PipelineRepository {
       `${SELECT} where p.id = any($1::bigint[])
        or p.id in (select parent_id from ${S}.pipeline where id = any($2::bigint[]) and parent_id is not null)`,
       [pgArray(ids), pgArray(ids)],
+      "pipeline-load",
     );
     return rows.map(toRecord);
   }
@@ -203,6 +205,7 @@ export class PipelineRepository {
         p.tag,
         p.rollback,
       ],
+      "pipeline-insert",
     );
     const row = rows[0];
     return row ? { id: Number(row.id), createdAt: iso(row.created_at) } : null;
@@ -281,6 +284,7 @@ export class PipelineRepository {
           w.leaseRenewals.map((i) => ({ app_id: i.appId, holder_id: i.holderId, ms: i.expiresAtMs })),
         ),
       ],
+      "pipeline-persist",
     );
     return rows[0]?.written ?? 0;
   }
@@ -291,6 +295,7 @@ export class PipelineRepository {
       em,
       `select pipeline_id from ${S}.timer where wake_at <= now() order by wake_at limit $1 for update skip locked`,
       [limit],
+      "pipeline-lock-due",
     );
     return rows.map((r) => Number(r.pipeline_id));
   }
@@ -435,7 +440,11 @@ export class PipelineRepository {
   // --- reads for the REST API ---------------------------------------------------------------
 
   async findForTeam(db: ReadPool, id: number, team: string): Promise<PipelineRecord | null> {
-    const { rows } = await db.query<PipelineRow>(`${SELECT} where p.id = $1 and p.team = $2`, [id, team]);
+    const { rows } = await db.query<PipelineRow>({
+      name: "pipeline-get",
+      text: `${SELECT} where p.id = $1 and p.team = $2`,
+      values: [id, team],
+    });
     return rows[0] ? toRecord(rows[0]).record : null;
   }
 
