@@ -131,7 +131,12 @@ export class Outbox {
           tem,
           `insert into ${this.table} (id, type, subject, payload)
            select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])`,
-          [rows.map((r) => r.id), rows.map((r) => r.type), rows.map((r) => r.subject), rows.map((r) => r.payload)],
+          [
+            rows.map((r) => r.id),
+            rows.map((r) => r.type),
+            rows.map((r) => r.subject),
+            rows.map((r) => r.payload),
+          ],
         );
       }
       return out;
