@@ -170,6 +170,8 @@ describe("credentials API", () => {
       [{ gitType: "GITLAB", name: "x".repeat(101), token: "t" }, "name"],
       [{ gitType: "GITLAB", name: "x", token: "two words" }, "token"],
       [{ gitType: "GITLAB", name: "x", token: "" }, "token"],
+      [{ gitType: "GITLAB", name: "a\u0000b", token: "t" }, "name"],
+      [{ gitType: "GITLAB", name: "x", token: "t", username: "u\u0007" }, "username"],
     ];
     for (const [payload, field] of cases) {
       const res = await call("POST", "/credentials", payload);

@@ -350,6 +350,17 @@ describe("webhook receivers: verification", () => {
     expect(stored.payload).not.toHaveProperty("password");
     expect(stored.payload).not.toHaveProperty("sign");
 
+    // A NUL in a commit message (legal in git) is stored, not a crash.
+    const nul = JSON.stringify({
+      object_kind: "push",
+      ref: "refs/heads/nul",
+      before: A,
+      after: B,
+      commits: [{ message: "odd\u0000message" }],
+    });
+    expect((await post("gitlab", gl.appId, nul, { "x-gitlab-token": gl.secret })).status).toBe(200);
+    await eventually(async () => (await head(gl.appId, "nul")) === B, "push with a NUL recorded");
+
     const big = await post("gitlab", gl.appId, JSON.stringify({ pad: "x".repeat(70000) }), {
       "x-gitlab-token": gl.secret,
     });

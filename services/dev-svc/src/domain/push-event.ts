@@ -83,9 +83,24 @@ export function readPush(gitType: GitType, event: string | null, payload: unknow
 /** Fields removed from a payload before it is stored: Gitee sends its password and signature in the body. */
 export const PAYLOAD_SECRET_FIELDS = ["password", "sign", "secret", "token"];
 
-/** A copy of the payload without secret fields (top level, where providers put them). */
+/**
+ * A copy of the payload fit to store: without secret fields (top level, where providers put them),
+ * and with NUL characters (which PostgreSQL's jsonb cannot hold; a commit message may carry one)
+ * replaced by U+FFFD.
+ */
 export function redactPayload(payload: unknown): unknown {
   const body = obj(payload);
-  if (!body) return payload;
-  return Object.fromEntries(Object.entries(body).filter(([k]) => !PAYLOAD_SECRET_FIELDS.includes(k)));
+  const kept = body
+    ? Object.fromEntries(Object.entries(body).filter(([k]) => !PAYLOAD_SECRET_FIELDS.includes(k)))
+    : payload;
+  return withoutNul(kept);
+}
+
+function withoutNul(v: unknown): unknown {
+  if (typeof v === "string") return v.includes("\u0000") ? v.replaceAll("\u0000", "\uFFFD") : v;
+  if (Array.isArray(v)) return v.map(withoutNul);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [withoutNul(k) as string, withoutNul(x)]));
+  }
+  return v;
 }

@@ -41,6 +41,13 @@ export class CredentialService {
     if (!token || /[\s\x00-\x1f\x7f]/.test(token)) {
       throw invalidParameter("token", "must be one word of printable characters (no spaces or line breaks)");
     }
+    for (const [field, value] of [
+      ["name", body.name],
+      ["username", body.username ?? ""],
+    ] as const) {
+      // eslint-disable-next-line no-control-regex
+      if (/[\x00-\x1f\x7f]/.test(value)) throw invalidParameter(field, "must not contain control characters");
+    }
     const id = randomUUID();
     const sealed = this.secrets.sealToken(id, token);
     const em = this.orm.em.fork();
