@@ -214,7 +214,9 @@ export async function recordBindOutcome(
     "next_attempt_at = case when ?::bigint is null then null else now() + (?::bigint || ' milliseconds')::interval end",
     "updated_at = now()",
   ];
-  const params: unknown[] = [o.state, o.lastError, o.attempts, o.retryInMs, o.retryInMs];
+  // Provider messages are outside text: kept short, and without NUL (which text columns refuse).
+  const lastError = o.lastError === null ? null : o.lastError.replaceAll("\u0000", "").slice(0, 2000);
+  const params: unknown[] = [o.state, lastError, o.attempts, o.retryInMs, o.retryInMs];
   if (o.state === "BOUND") sets.push("bound_at = now()");
   if (o.webhook !== undefined) {
     sets.push("webhook_id = ?", "webhook_repo_url = ?", "webhook_git_type = ?", "webhook_credential_id = ?");

@@ -69,6 +69,8 @@ export const isTransientStatus = (status: number) => status === 429 || status >=
 /** Removes anything that looks like a credential from a provider's message before we repeat it. */
 export function scrub(text: string, secrets: readonly string[] = []): string {
   let out = text
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "")
     .replace(/(access_token|private_token|token)=[^&\s"']+/gi, "$1=[redacted]")
     .replace(/(authorization|private-token)\s*[:=]\s*\S+(\s+\S+)?/gi, "$1: [redacted]")
     .replace(/\/\/[^/@\s]+:[^/@\s]+@/g, "//[redacted]@");
