@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { eventually, sql } from "@procode/test-kit";
+import { eventually } from "@procode/test-kit";
 import { Fleet } from "./fleet.js";
 
 const fleet = new Fleet();
@@ -9,35 +9,6 @@ afterEach((ctx) => fleet.stopEngines(ctx.task.result?.state === "fail"));
 afterAll(() => fleet.tearDown());
 
 describe("crash safety", () => {
-  it("an AUTO retry that fell due while the engine was down runs after it restarts", async () => {
-    const { harness, infra } = fleet;
-    const e1 = fleet.engine({ RETRY_BASE_MS: "2000" });
-    await e1.start();
-    harness.behaviour = (req) => {
-      if (req.stage === "CODE_CHECK" && req.attempt === 1) return { outcome: "FAILED", error: "flaky" };
-      return req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" };
-    };
-    const [id] = await fleet.releaseMany(1);
-    await eventually(
-      async () =>
-        (
-          await sql<{ step: string }>(infra.databaseUrl, `select step from pipeline.pipeline where id = $1`, [
-            id,
-          ])
-        )[0]?.step === "RETRY_WAIT",
-      "retry scheduled",
-    );
-    await e1.kill();
-    await new Promise((r) => setTimeout(r, 2500)); // the retry falls due while no engine runs
-    expect(harness.requests.some((q) => q.pipelineId === id && q.attempt === 2)).toBe(false);
-    await fleet.engine({ RETRY_BASE_MS: "2000" }).start();
-    await fleet.expectAllReleased([id!], 20000);
-    expect(
-      harness.requests.some((q) => q.pipelineId === id && q.stage === "CODE_CHECK" && q.attempt === 2),
-    ).toBe(true);
-    await fleet.expectSoundLog([id!]);
-  }, 60_000);
-
   it("SIGKILL in the middle of 100 running pipelines: after a restart all 100 finish and the log is sound", async () => {
     const { harness } = fleet;
     harness.behaviour = (req) => {
