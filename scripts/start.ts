@@ -3,14 +3,14 @@
  * 127.0.0.1 unless DATABASE_URL / NATS_URL say otherwise. Each process logs with its name; Ctrl-C
  * stops everything cleanly.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
+import { signToken } from "@procode/service-kit";
 
 const root = path.resolve(import.meta.dirname, "..");
-const tsx = path.join(root, "node_modules", ".bin", "tsx");
 
 interface ProcessSpec {
   name: string;
@@ -18,22 +18,29 @@ interface ProcessSpec {
   port: number;
   color: number;
   env?: Record<string, string>;
+  /** Readiness URL path (services: /readyz). */
+  ready: string;
 }
 
 /** Secrets for local runs, kept in .local/ so data sealed in one run can be read in the next. */
-function localSecrets(): { jwtSecret: string; encryptionKeys: string } {
+function localSecrets(): { jwtSecret: string; encryptionKeys: string; opsCallbackSecret: string } {
   const file = path.join(root, ".local", "secrets.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
-  mkdirSync(path.dirname(file), { recursive: true });
-  const secrets = {
+  const fresh = {
     jwtSecret: randomBytes(32).toString("hex"),
     encryptionKeys: `local1:${randomBytes(32).toString("base64")}`,
+    opsCallbackSecret: randomBytes(24).toString("hex"),
   };
+  mkdirSync(path.dirname(file), { recursive: true });
+  // Keep what earlier runs made (data sealed then must still open), add what is missing.
+  const secrets = { ...fresh, ...(existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {}) };
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }
 
 const secrets = localSecrets();
+const repoRoot = path.join(root, ".local", "repos");
+const gatewayUrl = `http://127.0.0.1:${process.env["GATEWAY_PORT"] ?? "8080"}`;
+const emulatorHosts = "127.0.0.1:8091,127.0.0.1:8092,127.0.0.1:8093";
 const sharedEnv: Record<string, string> = {
   DATABASE_URL: process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/procode",
   NATS_URL: process.env["NATS_URL"] ?? "nats://127.0.0.1:4222",
@@ -41,13 +48,38 @@ const sharedEnv: Record<string, string> = {
   AUTH_JWT_SECRET: process.env["AUTH_JWT_SECRET"] ?? secrets.jwtSecret,
   ENCRYPTION_KEYS: process.env["ENCRYPTION_KEYS"] ?? secrets.encryptionKeys,
   LOG_LEVEL: process.env["LOG_LEVEL"] ?? "info",
+  PUBLIC_BASE_URL: process.env["PUBLIC_BASE_URL"] ?? gatewayUrl,
+  // LOCAL repositories live here; the git emulators on 8091-8093 may be used over plain http.
+  LOCAL_GIT_ROOT: process.env["LOCAL_GIT_ROOT"] ?? repoRoot,
+  GIT_ALLOW_HTTP: process.env["GIT_ALLOW_HTTP"] ?? "true",
+  GIT_ALLOWED_HOSTS: process.env["GIT_ALLOWED_HOSTS"] ?? emulatorHosts,
+  OPS_CALLBACK_SECRET: process.env["OPS_CALLBACK_SECRET"] ?? secrets.opsCallbackSecret,
 };
 
 const processes: ProcessSpec[] = [
-  { name: "app-svc", dir: "services/app-svc", port: 8081, color: 33 },
-  { name: "dev-svc", dir: "services/dev-svc", port: 8082, color: 35 },
-  { name: "pipeline-engine", dir: "services/pipeline-engine", port: 8083, color: 36 },
-  { name: "ops-gateway", dir: "services/ops-gateway", port: 8084, color: 32 },
+  { name: "app-svc", dir: "services/app-svc", port: 8081, color: 33, ready: "/readyz" },
+  { name: "dev-svc", dir: "services/dev-svc", port: 8082, color: 35, ready: "/readyz" },
+  { name: "pipeline-engine", dir: "services/pipeline-engine", port: 8083, color: 36, ready: "/readyz" },
+  { name: "ops-gateway", dir: "services/ops-gateway", port: 8084, color: 32, ready: "/readyz" },
+  {
+    name: "ops-module",
+    dir: "tools/ops-module",
+    port: 8090,
+    color: 34,
+    ready: "/healthz",
+    // The reference ops module (a stand-in): deployments take a few seconds and call back signed.
+    env: {
+      CALLBACK_URL: `${gatewayUrl}/deploy/callback`,
+      CALLBACK_SECRET: sharedEnv["OPS_CALLBACK_SECRET"]!,
+    },
+  },
+  {
+    name: "gateway",
+    dir: "tools/gateway",
+    port: Number(new URL(gatewayUrl).port),
+    color: 37,
+    ready: "/healthz",
+  },
 ];
 
 const LEVELS: Record<number, string> = {
@@ -84,9 +116,16 @@ const children = new Map<string, ChildProcess>();
 let stopping = false;
 
 function startProcess(spec: ProcessSpec): ChildProcess {
-  const child = spawn(tsx, ["src/main.ts"], {
+  // `node --import tsx` keeps one process per service, so signals reach the service itself.
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: path.join(root, spec.dir),
-    env: { ...process.env, ...sharedEnv, PORT: String(spec.port), ...spec.env },
+    env: {
+      ...process.env,
+      ...sharedEnv,
+      PORT: String(spec.port),
+      GATEWAY_PORT: String(spec.port),
+      ...spec.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   for (const stream of [child.stdout, child.stderr]) {
@@ -109,7 +148,7 @@ async function waitReady(spec: ProcessSpec, timeoutMs = 90_000): Promise<boolean
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !stopping) {
     try {
-      const res = await fetch(`http://127.0.0.1:${spec.port}/readyz`);
+      const res = await fetch(`http://127.0.0.1:${spec.port}${spec.ready}`);
       if (res.ok) return true;
     } catch {
       // not listening yet
@@ -141,6 +180,21 @@ async function stopAll(code: number): Promise<void> {
 process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
+/** An empty LOCAL repository to release from at once (the scaffold fills it on the first bind). */
+function prepareSampleRepository(): string {
+  const dir = path.join(repoRoot, "sample-agent.git");
+  if (!existsSync(dir)) {
+    mkdirSync(repoRoot, { recursive: true });
+    execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", dir]);
+  }
+  return dir;
+}
+
+const sampleRepo = prepareSampleRepository();
+const token = await signToken({ sub: "developer", team: "default" }, sharedEnv["AUTH_JWT_SECRET"]!, {
+  expiresIn: "30d",
+});
+
 for (const spec of processes) startProcess(spec);
 const ready = await Promise.all(processes.map((p) => waitReady(p)));
 if (stopping) await new Promise(() => {});
@@ -150,13 +204,26 @@ if (notReady.length) {
   await stopAll(1);
 }
 
+const appName = `sample-agent-${Date.now().toString(36).slice(-4)}`;
 process.stdout.write(
   [
     "",
     "\x1b[1mPro-code is running\x1b[0m",
-    ...processes.map(
-      (p) => `  ${p.name.padEnd(width)}  http://127.0.0.1:${p.port}  (/readyz, /metrics, /openapi.json)`,
-    ),
+    `  ${"gateway".padEnd(width)}  ${gatewayUrl}  (every REST path)`,
+    ...processes
+      .filter((p) => p.name !== "gateway")
+      .map((p) => `  ${p.name.padEnd(width)}  http://127.0.0.1:${p.port}  (${p.ready}, /metrics)`),
+    "",
+    "\x1b[1mToken\x1b[0m (team default, valid 30 days):",
+    `  export PROCODE_URL=${gatewayUrl}`,
+    `  export PROCODE_TOKEN=${token}`,
+    "",
+    `\x1b[1mRelease something now\x1b[0m (an empty LOCAL repository is ready: ${path.relative(root, sampleRepo)}):`,
+    `  pnpm procode app create --name ${appName} --repo local://sample-agent --scaffold python-agent`,
+    "  pnpm procode iteration create --app <app id> --name first --branch main",
+    "  pnpm procode iteration proceed <iteration id> --to TESTING",
+    "  pnpm procode iteration proceed <iteration id> --to STAGING",
+    "  pnpm procode iteration release <iteration id> --tag v1.0.0 --watch",
     "",
     "Ctrl-C stops everything.",
     "",
