@@ -2,3 +2,4 @@ export * from "./infra.js";
 export * from "./logs.js";
 export * from "./proxy.js";
 export * from "./wait.js";
+export * from "./process.js";
