@@ -18,6 +18,7 @@ import {
 } from "fastify-type-provider-zod";
 import { ErrorCodes, type Actor, type ErrorName } from "@procode/contracts";
 import { AuthError, type TokenVerifier } from "./auth.js";
+import { isDatabaseUnavailable } from "./db-errors.js";
 import { DomainError, isDomainError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
@@ -179,6 +180,10 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HttpSer
             ? "body: is empty but the content type is JSON"
             : `request: ${err.message}`;
       return sendError(reply, "INVALID_PARAMETER", message);
+    }
+    if (isDatabaseUnavailable(err)) {
+      request.log.error({ err }, "database unavailable");
+      return sendError(reply, "DEPENDENCY_UNAVAILABLE", "the database is unavailable; retry later");
     }
     request.log.error({ err }, "unhandled error");
     return sendError(reply, "INTERNAL", "internal error");

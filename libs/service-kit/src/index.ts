@@ -2,6 +2,7 @@ export * from "./auth.js";
 export * from "./config.js";
 export * from "./consumer.js";
 export * from "./crypto.js";
+export * from "./db-errors.js";
 export * from "./errors.js";
 export * from "./http.js";
 export * from "./logger.js";

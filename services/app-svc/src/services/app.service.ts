@@ -15,6 +15,7 @@ import {
   type SealedSecret,
 } from "@procode/contracts";
 import {
+  isDatabaseUnavailable,
   dependencyUnavailable,
   DomainError,
   invalidParameter,
@@ -47,7 +48,6 @@ import type { RepositoryProbe } from "../integrations/repository-probe.js";
 import {
   AppRepository,
   isDatabaseRefusal,
-  isDatabaseUnavailable,
   isUniqueViolation,
   type AppWithConfig,
 } from "../store/app.repository.js";

@@ -61,31 +61,6 @@ export class AppRepository {
   }
 }
 
-/** Error codes of a database that cannot be reached or is shutting down (not of a bad query). */
-const UNAVAILABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EPIPE",
-  // admin_shutdown, crash_shutdown, cannot_connect_now
-  "57P01",
-  "57P02",
-  "57P03",
-]);
-
-/** True when `err` says the database cannot be reached now, as opposed to a bug or a bad query. */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | null;
-  if (!e || typeof e !== "object") return false;
-  if (typeof e.code === "string" && UNAVAILABLE_CODES.has(e.code)) return true;
-  const message = typeof e.message === "string" ? e.message : "";
-  return /Connection terminated|Connection ended|timeout exceeded when trying to connect|Timeout acquiring a connection/i.test(
-    message,
-  );
-}
-
 /** True when the database answered with an error (a constraint, a bad query): it is there. */
 export function isDatabaseRefusal(err: unknown): boolean {
   return err instanceof ServerException;

@@ -1,0 +1,32 @@
+import { ConnectionException } from "@mikro-orm/core";
+
+/** Error codes of a database that cannot be reached or is shutting down (not of a bad query). */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  // admin_shutdown, crash_shutdown, cannot_connect_now
+  "57P01",
+  "57P02",
+  "57P03",
+]);
+
+/** True when `err` says the database cannot be reached now, as opposed to a bug or a bad query. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof ConnectionException) return true;
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown } | null;
+  if (!e || typeof e !== "object") return false;
+  if (typeof e.code === "string" && UNAVAILABLE_CODES.has(e.code)) return true;
+  const message = typeof e.message === "string" ? e.message : "";
+  if (
+    /Connection terminated|Connection ended|timeout exceeded when trying to connect|Timeout acquiring a connection|Client has encountered a connection error|Transaction query already complete/i.test(
+      message,
+    )
+  ) {
+    return true;
+  }
+  return e.cause !== undefined && e.cause !== err ? isDatabaseUnavailable(e.cause) : false;
+}
