@@ -31,7 +31,12 @@ describe("crash safety", () => {
       20,
     );
     await e1.kill();
-    expect(await fleet.transitionsOf(phaseIds)).toBeLessThan(650);
+    // The kill landed mid-flight: many pipelines were not finished yet.
+    const unfinished = await fleet.count(
+      `select count(*) from pipeline.pipeline where id = any($1) and status not in ('SUCCESS', 'FAILED', 'CANCELLED')`,
+      [phaseIds],
+    );
+    expect(unfinished).toBeGreaterThanOrEqual(10);
     await fleet.engine().start();
     await fleet.expectAllReleased(phaseIds, 45000);
     await fleet.expectSoundLog(phaseIds);
