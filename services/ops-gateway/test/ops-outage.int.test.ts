@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRuntime, type ServiceRuntime } from "@procode/service-kit";
-import { createTestInfra, eventually, serviceEnv, sql, type TestInfra } from "@procode/test-kit";
-import { service } from "../src/app.js";
+import type { ServiceRuntime } from "@procode/service-kit";
+import { eventually, sql, type TestInfra } from "@procode/test-kit";
 import type { Config } from "../src/config.js";
-import { EngineSide } from "./support/engine.js";
-import { OpsModuleProcess } from "./support/ops-module.js";
+import { type EngineSide } from "./support/engine.js";
+import { startOpsFlow, type OpsFlow } from "./support/flow.js";
+import type { OpsModuleProcess } from "./support/ops-module.js";
 
 /**
  * Seed 6.1: when the ops module does not answer, the deployment waits at DEPLOY (one waiting event
@@ -12,38 +12,23 @@ import { OpsModuleProcess } from "./support/ops-module.js";
  */
 
 const SECRET = "ops-callback-secret-for-tests-0002";
+let flow: OpsFlow;
 let infra: TestInfra;
 let ops: OpsModuleProcess;
 let gw: ServiceRuntime<Config>;
 let engine: EngineSide;
 
 beforeAll(async () => {
-  [infra, ops] = await Promise.all([
-    createTestInfra("ops_outage"),
-    OpsModuleProcess.start({ CALLBACK_SECRET: SECRET, CALLBACK_URL: "http://127.0.0.1:9/deploy/callback" }),
-  ]);
-  gw = await startRuntime(service, {
-    listen: true,
-    env: serviceEnv(infra, {
-      OPS_BASE_URL: ops.url,
-      OPS_CALLBACK_SECRET: SECRET,
-      OPS_SCAN_INTERVAL_MS: "50",
-      OPS_RETRY_BASE_MS: "100",
-      OPS_RETRY_MAX_MS: "400",
-      OPS_TIMEOUT_MS: "1000",
-      OPS_LEASE_MS: "4000",
-    }),
+  flow = await startOpsFlow("ops_outage", SECRET, {
+    OPS_RETRY_BASE_MS: "100",
+    OPS_RETRY_MAX_MS: "400",
+    OPS_TIMEOUT_MS: "1000",
+    OPS_LEASE_MS: "4000",
   });
-  await ops.setCallback(`${gw.url}/deploy/callback`);
-  engine = await EngineSide.connect(infra);
+  ({ infra, ops, gw, engine } = flow);
 });
 
-afterAll(async () => {
-  await engine?.close();
-  await gw?.close();
-  await ops?.stop();
-  await infra?.cleanup();
-});
+afterAll(() => flow?.close());
 
 const rowOf = async (pipelineId: number) =>
   (

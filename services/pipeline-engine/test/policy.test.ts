@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { PHASE_STAGE_DEFAULTS, type IterationMachineState, type PipelineStatus } from "@procode/contracts";
-import type { EngineTimings, PipelineRecord } from "../src/domain/pipeline.model.js";
+import {
+  blankPipelineRecord,
+  type EngineTimings,
+  type PipelineRecord,
+} from "../src/domain/pipeline.model.js";
 import {
   applyDeploymentFinished,
   applyStageResult,
@@ -23,7 +27,7 @@ const timings: EngineTimings = {
 };
 
 function phase(): PipelineRecord {
-  return {
+  return blankPipelineRecord({
     id: 7,
     type: "PHASE",
     parentId: 3,
@@ -31,35 +35,10 @@ function phase(): PipelineRecord {
     appId: 1,
     team: "t1",
     iterationId: 5,
-    status: "PENDING",
     state: "PENDING",
-    currentStage: null,
     stageConfigs: structuredClone(PHASE_STAGE_DEFAULTS),
-    currentRetries: 0,
-    attempt: 0,
-    step: null,
-    deployStatus: null,
-    deployId: null,
-    deployConfig: null,
-    deployDeadline: null,
     tag: "v1.0.0",
-    rollback: false,
-    queued: false,
-    rejected: false,
-    failedStage: null,
-    error: null,
-    checkpoints: [],
-    wakeAt: null,
-    republishCount: 0,
-    eventSeq: 0,
-    transitionSeq: 0,
-    latestChildId: null,
-    latestChildStatus: null,
-    latestIterationPhaseId: null,
-    iterationStatus: null,
-    createdAt: "",
-    updatedAt: "",
-  };
+  });
 }
 
 const fail = (stage: "CODE_CHECK" | "BUILD", attempt: number) => ({

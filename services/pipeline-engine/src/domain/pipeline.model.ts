@@ -101,3 +101,41 @@ export const TERMINAL_STATUSES: readonly PipelineStatus[] = ["SUCCESS", "CANCELL
 export function isFinished(p: PipelineRecord): boolean {
   return p.status === "SUCCESS" || p.status === "CANCELLED";
 }
+
+/** A pipeline record with every optional field at its starting value. */
+export function blankPipelineRecord(
+  fields: Partial<PipelineRecord> &
+    Pick<PipelineRecord, "type" | "refId" | "appId" | "team" | "iterationId" | "state" | "stageConfigs">,
+): PipelineRecord {
+  return {
+    id: 0,
+    parentId: null,
+    status: "PENDING",
+    currentStage: null,
+    currentRetries: 0,
+    attempt: 0,
+    step: null,
+    deployStatus: null,
+    deployId: null,
+    deployConfig: null,
+    deployDeadline: null,
+    tag: null,
+    rollback: false,
+    queued: false,
+    rejected: false,
+    failedStage: null,
+    error: null,
+    checkpoints: [],
+    wakeAt: null,
+    republishCount: 0,
+    eventSeq: 0,
+    transitionSeq: 0,
+    latestChildId: null,
+    latestChildStatus: null,
+    latestIterationPhaseId: null,
+    iterationStatus: null,
+    createdAt: "",
+    updatedAt: "",
+    ...fields,
+  };
+}

@@ -11,7 +11,7 @@ import {
 } from "@procode/contracts";
 import { DomainError, RetryLater, type Logger } from "@procode/service-kit";
 import { iterationEventFor } from "../domain/iteration.machine.js";
-import type { PipelineRecord } from "../domain/pipeline.model.js";
+import { blankPipelineRecord, type PipelineRecord } from "../domain/pipeline.model.js";
 import {
   announcePhase,
   applyDeploymentFinished,
@@ -49,43 +49,6 @@ export interface EngineOptions {
   log: Logger;
   unknownPipelineMaxDeliveries: number;
   queueRecheckMs: number;
-}
-
-function blankRecord(
-  fields: Partial<PipelineRecord> &
-    Pick<PipelineRecord, "type" | "refId" | "appId" | "team" | "iterationId" | "state" | "stageConfigs">,
-): PipelineRecord {
-  return {
-    id: 0,
-    parentId: null,
-    status: "PENDING",
-    currentStage: null,
-    currentRetries: 0,
-    attempt: 0,
-    step: null,
-    deployStatus: null,
-    deployId: null,
-    deployConfig: null,
-    deployDeadline: null,
-    tag: null,
-    rollback: false,
-    queued: false,
-    rejected: false,
-    failedStage: null,
-    error: null,
-    checkpoints: [],
-    wakeAt: null,
-    republishCount: 0,
-    eventSeq: 0,
-    transitionSeq: 0,
-    latestChildId: null,
-    latestChildStatus: null,
-    latestIterationPhaseId: null,
-    iterationStatus: null,
-    createdAt: "",
-    updatedAt: "",
-    ...fields,
-  };
 }
 
 /**
@@ -196,7 +159,7 @@ export class PipelineEngine {
     correlationId: string,
   ): Promise<PipelineRecord> {
     const iter = await uow.create(
-      blankRecord({
+      blankPipelineRecord({
         type: "ITERATION",
         refId: input.iterationId,
         iterationId: input.iterationId,
@@ -343,7 +306,7 @@ export class PipelineEngine {
     }
 
     const child = await uow.create(
-      blankRecord({
+      blankPipelineRecord({
         type: "PHASE",
         parentId: iter.id,
         refId: release.iterationPhaseId,
