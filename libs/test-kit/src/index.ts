@@ -3,3 +3,4 @@ export * from "./logs.js";
 export * from "./proxy.js";
 export * from "./wait.js";
 export * from "./process.js";
+export * from "./platform.js";

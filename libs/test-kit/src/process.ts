@@ -60,8 +60,8 @@ export class ServiceProcess {
           // not a JSON log line
         }
       };
-      readline.createInterface({ input: proc.stdout! }).on("line", onLine);
-      readline.createInterface({ input: proc.stderr! }).on("line", onLine);
+      readline.createInterface({ input: proc.stdout }).on("line", onLine);
+      readline.createInterface({ input: proc.stderr }).on("line", onLine);
       proc.once("exit", (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`${opts.name} exited (${signal ?? code}) before it was ready:\n${child.tail()}`));

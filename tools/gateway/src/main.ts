@@ -33,7 +33,8 @@ const app = await createGateway({
     "ops-gateway": config.OPS_GATEWAY_URL,
   },
 });
-await app.listen({ port: config.GATEWAY_PORT, host: config.GATEWAY_HOST });
+const url = await app.listen({ port: config.GATEWAY_PORT, host: config.GATEWAY_HOST });
+log.info({ url }, "gateway listening");
 const stop = () => void app.close().then(() => process.exit(0));
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

@@ -1,0 +1,161 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import type { TestInfra } from "./infra.js";
+import { ServiceProcess } from "./process.js";
+
+/** The whole platform as real processes: four services, the reference ops module and the gateway. */
+export interface Platform {
+  gatewayUrl: string;
+  opsModuleUrl: string;
+  /** Where LOCAL repositories live (`local://<name>` is `<repoRoot>/<name>`). */
+  repoRoot: string;
+  jwtSecret: string;
+  processes: Record<PlatformProcess, ServiceProcess>;
+  /** Starts one process again (after a kill), with the same settings. */
+  restart(name: PlatformProcess): Promise<ServiceProcess>;
+  stop(): Promise<void>;
+}
+
+export type PlatformProcess =
+  "app-svc" | "dev-svc" | "pipeline-engine" | "ops-gateway" | "ops-module" | "gateway";
+
+export interface PlatformOptions {
+  /** Extra environment per process (e.g. fast retries for tests, zero delays for benches). */
+  env?: Partial<Record<PlatformProcess, Record<string, string>>>;
+  logLevel?: string;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/**
+ * Starts the platform against a test database and NATS prefix, in dependency order: the ops module,
+ * the four services, then the gateway on a port chosen up front (services build webhook URLs from
+ * it); the ops module then calls back through the gateway, as in a real installation.
+ */
+export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}): Promise<Platform> {
+  const repoRoot = mkdtempSync(path.join(os.tmpdir(), "procode-repos-"));
+  const gatewayPort = await freePort();
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const callbackSecret = randomBytes(16).toString("hex");
+  const encryptionKeys = `k1:${randomBytes(32).toString("base64")}`;
+  const logLevel = opts.logLevel ?? process.env["TEST_LOG_LEVEL"] ?? "warn";
+  const common = {
+    DATABASE_URL: infra.databaseUrl,
+    NATS_URL: infra.natsUrl,
+    ENV_NAME: infra.envName,
+    AUTH_JWT_SECRET: infra.jwtSecret,
+    ENCRYPTION_KEYS: encryptionKeys,
+    PUBLIC_BASE_URL: gatewayUrl,
+    LOCAL_GIT_ROOT: repoRoot,
+    GIT_ALLOW_HTTP: "true",
+    GIT_ALLOWED_HOSTS: "127.0.0.1,localhost",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    // The ready line must be logged whatever the level asked for.
+    LOG_LEVEL: logLevel === "silent" || logLevel === "error" || logLevel === "warn" ? "info" : logLevel,
+  };
+  const specs: Record<PlatformProcess, { dir: string; env: () => Record<string, string>; ready: RegExp }> = {
+    "ops-module": {
+      dir: "tools/ops-module",
+      env: () => ({
+        PORT: "0",
+        HOST: "127.0.0.1",
+        CALLBACK_URL: `${gatewayUrl}/deploy/callback`,
+        CALLBACK_SECRET: callbackSecret,
+      }),
+      ready: /ops module listening/,
+    },
+    "app-svc": { dir: "services/app-svc", env: () => common, ready: /app-svc listening/ },
+    "dev-svc": {
+      dir: "services/dev-svc",
+      env: () => ({ ...common, BUILDER_URL: processes["ops-module"]!.url }),
+      ready: /dev-svc listening/,
+    },
+    "pipeline-engine": {
+      dir: "services/pipeline-engine",
+      env: () => common,
+      ready: /pipeline-engine listening/,
+    },
+    "ops-gateway": {
+      dir: "services/ops-gateway",
+      env: () => ({
+        ...common,
+        OPS_BASE_URL: processes["ops-module"]!.url,
+        OPS_CALLBACK_SECRET: callbackSecret,
+      }),
+      ready: /ops-gateway listening/,
+    },
+    gateway: {
+      dir: "tools/gateway",
+      env: () => ({
+        GATEWAY_PORT: String(gatewayPort),
+        APP_SVC_URL: processes["app-svc"]!.url,
+        DEV_SVC_URL: processes["dev-svc"]!.url,
+        PIPELINE_ENGINE_URL: processes["pipeline-engine"]!.url,
+        OPS_GATEWAY_URL: processes["ops-gateway"]!.url,
+        LOG_LEVEL: "info",
+      }),
+      ready: /gateway listening/,
+    },
+  };
+  const processes: Partial<Record<PlatformProcess, ServiceProcess>> = {};
+  const start = async (name: PlatformProcess) => {
+    const spec = specs[name];
+    processes[name] = await ServiceProcess.start({
+      name,
+      dir: spec.dir,
+      env: { ...spec.env(), ...opts.env?.[name] },
+      ready: spec.ready,
+      timeoutMs: 90_000,
+    });
+    return processes[name];
+  };
+  const stop = async () => {
+    await Promise.all(Object.values(processes).map((p) => p.stop("SIGTERM", 10_000)));
+    rmSync(repoRoot, { recursive: true, force: true });
+  };
+  try {
+    await start("ops-module");
+    // Two at a time: each service compiles its sources as it starts.
+    await Promise.all((["app-svc", "dev-svc"] as const).map(start));
+    await Promise.all((["pipeline-engine", "ops-gateway"] as const).map(start));
+    await start("gateway");
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    gatewayUrl,
+    opsModuleUrl: processes["ops-module"]!.url,
+    repoRoot,
+    jwtSecret: infra.jwtSecret,
+    processes: processes as Record<PlatformProcess, ServiceProcess>,
+    restart: start,
+    stop,
+  };
+}
+
+/** Runs git with a fixed identity (tests and benches commit to LOCAL repositories). */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "Pro-code Test",
+      GIT_AUTHOR_EMAIL: "test@procode.invalid",
+      GIT_COMMITTER_NAME: "Pro-code Test",
+      GIT_COMMITTER_EMAIL: "test@procode.invalid",
+    },
+  }).trim();
+}
