@@ -46,6 +46,8 @@ export const IterationPhaseRecord = z.object({
   status: IterationPhaseStatus,
   pipelineId: z.number().int().nullable(),
   rollback: z.boolean(),
+  /** Why the release failed or was refused (the engine's error, or its refusal), else null. */
+  reason: z.string().nullable(),
   createdAt: z.string(),
 });
 export type IterationPhaseRecord = z.infer<typeof IterationPhaseRecord>;

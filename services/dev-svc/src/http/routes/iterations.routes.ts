@@ -1,0 +1,113 @@
+import {
+  CreateIterationRequest,
+  Envelope,
+  IdParam,
+  Iteration,
+  ListIterationsQuery,
+  ok,
+  Page,
+  ProceedIterationBody,
+  ProceedIterationResponse,
+  ReleaseRequest,
+  ReleaseResponse,
+} from "@procode/contracts";
+import { actorOf, type HttpServer } from "@procode/service-kit";
+import { pendingReleaseMessage, type IterationService } from "../../services/iteration.service.js";
+import type { ReleaseService } from "../../services/release.service.js";
+import { errorResponses } from "./errors.js";
+
+/** Iterations and releases (seed 3.3, 3.4, 3.7); another team's iteration or app is 404. */
+export function registerIterationRoutes(
+  app: HttpServer,
+  iterations: IterationService,
+  releases: ReleaseService,
+): void {
+  app.post(
+    "/iterations",
+    {
+      schema: {
+        tags: ["iterations"],
+        summary: "Create an iteration of a pro-code app from a branch (status DRAFT)",
+        description:
+          "1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING.",
+        body: CreateIterationRequest,
+        response: { 200: Envelope(Iteration), ...errorResponses },
+      },
+    },
+    async (request) => ok(await iterations.create(actorOf(request), request.body, request.id)),
+  );
+
+  app.get(
+    "/iterations/:id",
+    {
+      schema: {
+        tags: ["iterations"],
+        summary: "An iteration: status, current phase, head commit, releases with their tags and pipelines",
+        params: IdParam,
+        response: { 200: Envelope(Iteration), ...errorResponses },
+      },
+    },
+    async (request) => ok(await iterations.get(actorOf(request), request.params.id)),
+  );
+
+  app.get(
+    "/apps/:id/iterations",
+    {
+      schema: {
+        tags: ["iterations"],
+        summary: "The app's iterations, newest first, paged, optionally of one status",
+        params: IdParam,
+        querystring: ListIterationsQuery,
+        response: { 200: Envelope(Page(Iteration)), ...errorResponses },
+      },
+    },
+    async (request) => ok(await iterations.list(actorOf(request), request.params.id, request.query)),
+  );
+
+  app.post(
+    "/iterations/:id/proceed",
+    {
+      schema: {
+        tags: ["iterations"],
+        summary: "Move an iteration to its next phase (TESTING, STAGING, RELEASE with a tag)",
+        description:
+          "2002 unknown or backwards target (or not a phase of the app), 2001 the current phase cannot proceed (a release still running, RELEASED), 2003 RELEASE without a tag; RELEASE with a tag is a release (202 when pipeline-engine has not answered yet). 503 (9003) when pipeline-engine does not answer; nothing changed.",
+        params: IdParam,
+        body: ProceedIterationBody,
+        response: {
+          200: Envelope(ProceedIterationResponse),
+          202: Envelope(ProceedIterationResponse),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const r = await iterations.proceed(actorOf(request), request.params.id, request.body, request.id);
+      return reply.status(r.httpStatus).send({ code: 0, message: r.message, data: r.data });
+    },
+  );
+
+  app.post(
+    "/iterations/:id/release",
+    {
+      schema: {
+        tags: ["iterations"],
+        summary: "Tag the head of the source branch and start the release's phase pipeline",
+        description:
+          "tag is 'v' + a semantic version (1001). The same tag on the same commit is success; on another commit 2003, unless the app released that tag before (a rollback: its commit is deployed again, no new tag). 202 with status PENDING and pipelineId null when pipeline-engine does not answer: the release is recorded and starts when it is back.",
+        params: IdParam,
+        body: ReleaseRequest,
+        response: { 200: Envelope(ReleaseResponse), 202: Envelope(ReleaseResponse), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const r = await releases.release(actorOf(request), request.params.id, request.body.tag, request.id);
+      if (r.answered) return ok(r.response);
+      return reply.status(202).send({
+        code: 0,
+        message: pendingReleaseMessage(r.response.tag, r.response.iterationPhaseId),
+        data: r.response,
+      });
+    },
+  );
+}

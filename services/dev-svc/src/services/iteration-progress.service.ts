@@ -1,0 +1,123 @@
+import type {
+  IterationPhaseChanged,
+  MessageData,
+  PhasePipelineStatusChanged,
+  ProceedIterationReply,
+} from "@procode/contracts";
+import { RetryLater, type HandlerResult, type Logger, type Orm } from "@procode/service-kit";
+import { applyPhasePipelineEvent } from "../store/iteration-phase.repository.js";
+import { lockIteration, setEventSeq, setProgress } from "../store/iteration.repository.js";
+import { isAhead, isNotBehind, iterationStatusOf } from "./iteration.policy.js";
+
+/**
+ * Keeps each iteration's status, phase and pipeline ids where pipeline-engine says they are: from its
+ * events (ordered by their sequence; each applied once) and from its answers to PROCEED_ITERATION
+ * (so a caller reads its own move at once, before the event arrives). An answer has no sequence;
+ * the iteration's progress (phase, latest phase pipeline) never goes back, so an event overtaken by an
+ * answer only advances the sequence.
+ */
+export class IterationProgress {
+  constructor(
+    private readonly orm: Orm,
+    private readonly log: Logger,
+    /** Deliveries of an event for an iteration or release dev-svc does not know before it is dropped. */
+    private readonly unknownMaxDeliveries = 30,
+  ) {}
+
+  /** Merges an answer of the engine into the iteration, when it is ahead of what is stored. */
+  async applyAnswer(iterationId: number, reply: ProceedIterationReply): Promise<void> {
+    await this.orm.em.fork().transactional(async (em) => {
+      const stored = await lockIteration(em, iterationId);
+      if (!stored) return;
+      const incoming = { phase: reply.currentPhase, phasePipelineId: reply.phasePipelineId };
+      if (!isAhead(stored, incoming)) return;
+      await setProgress(em, iterationId, {
+        status: iterationStatusOf(reply.currentPhase, reply.phasePipelineStatus),
+        currentPhase: reply.currentPhase,
+        iterationPipelineId: reply.iterationPipelineId,
+        phasePipelineId: reply.phasePipelineId,
+      });
+    });
+  }
+
+  /** `pipeline.iteration_phase_changed.v1`. */
+  async onIterationPhaseChanged(
+    e: MessageData<typeof IterationPhaseChanged>,
+    ctx: { deliveryCount: number; log: Logger },
+  ): Promise<HandlerResult> {
+    const outcome = await this.orm.em.fork().transactional(async (em) => {
+      const stored = await lockIteration(em, e.iterationId);
+      if (!stored) return "missing" as const;
+      if (e.sequence <= stored.eventSeq) return "duplicate" as const;
+      const incoming = { phase: e.phase, phasePipelineId: e.phasePipelineId };
+      if (!isNotBehind(stored, incoming)) {
+        await setEventSeq(em, e.iterationId, e.sequence);
+        return "overtaken" as const;
+      }
+      await setProgress(
+        em,
+        e.iterationId,
+        {
+          status: e.iterationStatus,
+          currentPhase: e.phase,
+          iterationPipelineId: e.pipelineId,
+          phasePipelineId: e.phasePipelineId,
+        },
+        e.sequence,
+      );
+      return "done" as const;
+    });
+    if (outcome === "missing") return this.unknown(`iteration ${e.iterationId}`, ctx);
+    if (outcome === "overtaken") {
+      ctx.log.debug(
+        { iterationId: e.iterationId, sequence: e.sequence },
+        "iteration already further than this event",
+      );
+      return "ignored";
+    }
+    if (outcome === "done") {
+      ctx.log.info(
+        { iterationId: e.iterationId, phase: e.phase, status: e.iterationStatus, sequence: e.sequence },
+        "iteration progress applied",
+      );
+    }
+    return outcome;
+  }
+
+  /** `pipeline.phase_pipeline_status_changed.v1`: the release's iteration_phase row follows its pipeline. */
+  async onPhasePipelineStatusChanged(
+    e: MessageData<typeof PhasePipelineStatusChanged>,
+    ctx: { deliveryCount: number; log: Logger },
+  ): Promise<HandlerResult> {
+    const reason =
+      e.status === "FAILED" || e.status === "CANCELLED"
+        ? [e.failedStage, e.error].filter(Boolean).join(": ") || null
+        : null;
+    const outcome = await applyPhasePipelineEvent(this.orm.em.fork(), {
+      iterationPhaseId: e.iterationPhaseId,
+      pipelineId: e.pipelineId,
+      status: e.status,
+      reason,
+      sequence: e.sequence,
+    });
+    if (outcome === "missing") return this.unknown(`iteration phase ${e.iterationPhaseId}`, ctx);
+    if (outcome === "stale") return "duplicate";
+    ctx.log.info(
+      { iterationPhaseId: e.iterationPhaseId, pipelineId: e.pipelineId, status: e.status },
+      "release status applied",
+    );
+    return "done";
+  }
+
+  /**
+   * An event about something dev-svc has not recorded: its row is written before the engine can
+   * hear of it, so this should not happen; it is retried for a while, then dropped with an error.
+   */
+  private unknown(what: string, ctx: { deliveryCount: number; log: Logger }): HandlerResult {
+    if (ctx.deliveryCount >= this.unknownMaxDeliveries) {
+      this.log.error({ what, deliveries: ctx.deliveryCount }, "event for something dev-svc never recorded; dropped");
+      return "ignored";
+    }
+    throw new RetryLater(`${what} not known yet`, Math.min(30_000, 500 * ctx.deliveryCount));
+  }
+}

@@ -1,0 +1,199 @@
+import {
+  IterationCreated,
+  ProceedIterationReply,
+  ProceedIterationRequest,
+  RPC,
+  type Actor,
+  type CreateIterationRequest,
+  type Iteration,
+  type ListIterationsQuery,
+  type Page,
+  type ProceedIterationBody,
+  type ProceedIterationResponse,
+} from "@procode/contracts";
+import {
+  callRpc,
+  DomainError,
+  errorMessage,
+  invalidParameter,
+  type Logger,
+  type NatsHandle,
+  type Orm,
+  type Outbox,
+} from "@procode/service-kit";
+import { GitProviderError } from "../integrations/git/errors.js";
+import { findIteration, insertIteration, listIterations } from "../store/iteration.repository.js";
+import { getCachedRefs } from "../store/ref-cache.repository.js";
+import type { Db } from "../store/sql.js";
+import { requireTeamApp } from "./app-access.js";
+import { phasesOfApp, requireTeamIteration, toIteration } from "./iteration-access.js";
+import type { IterationProgress } from "./iteration-progress.service.js";
+import { proceedRefusal } from "./iteration.policy.js";
+import type { ReleaseService } from "./release.service.js";
+import type { RepositoryAccess } from "./repository-access.js";
+
+/** What `proceed` answers: 202 when a release was recorded but the engine has not answered yet. */
+export interface ProceedOutcome {
+  httpStatus: 200 | 202;
+  message: string;
+  data: ProceedIterationResponse;
+}
+
+/** A message for a release the engine has not answered yet (202, code 0). */
+export const pendingReleaseMessage = (tag: string, iterationPhaseId: number) =>
+  `release ${tag} recorded (iteration phase ${iterationPhaseId}); its pipeline starts when pipeline-engine answers`;
+
+/**
+ * Iterations (seed 3.3, 3.7): creation (the row and `dev.iteration_created` in one transaction; the
+ * engine creates and starts the iteration pipeline), reads (team-isolated) and moves to the next
+ * phase through pipeline-engine's PROCEED_ITERATION.
+ */
+export class IterationService {
+  constructor(
+    private readonly orm: Orm,
+    private readonly outbox: Outbox,
+    private readonly nats: NatsHandle,
+    private readonly access: RepositoryAccess,
+    private readonly progress: IterationProgress,
+    private readonly releases: ReleaseService,
+    private readonly log: Logger,
+    private readonly opts: { rpcTimeoutMs: number },
+  ) {}
+
+  async create(actor: Actor, body: CreateIterationRequest, correlationId: string): Promise<Iteration> {
+    if (body.name.includes("\u0000")) throw invalidParameter("name", "must not contain NUL characters");
+    const em = this.orm.em.fork();
+    const app = await requireTeamApp(em, actor, body.appId);
+    if (app.devMode !== "pro-code" || !app.procode) {
+      throw invalidParameter(
+        "appId",
+        `app ${app.appId} is a ${app.devMode} app; iterations need a pro-code app with a repository`,
+      );
+    }
+    const headCommit = await this.resolveSourceBranch(em, app.appId, body.sourceBranch);
+    const id = await this.outbox.transaction(correlationId, async (tx) => {
+      const iterationId = await insertIteration(tx.em, {
+        appId: app.appId,
+        team: app.team,
+        name: body.name,
+        sourceBranch: body.sourceBranch,
+        headCommit,
+        createdBy: actor.sub,
+      });
+      tx.emit(IterationCreated, {
+        iterationId,
+        appId: app.appId,
+        team: app.team,
+        name: body.name,
+        sourceBranch: body.sourceBranch,
+        actor,
+      });
+      return iterationId;
+    });
+    this.log.info({ correlationId, iterationId: id, appId: app.appId }, "iteration created");
+    const created = await findIteration(em, id);
+    return toIteration(created!);
+  }
+
+  /**
+   * The head commit of the source branch, from the provider; when the provider is down, from the
+   * last branch list fetched (seed 6.1). A branch that is not there is 1001 naming sourceBranch; a
+   * provider down with nothing cached is 503 (1006).
+   */
+  private async resolveSourceBranch(em: Db, appId: number, branch: string): Promise<string> {
+    const missing = (how: string) =>
+      invalidParameter("sourceBranch", `branch "${branch}" does not exist in the app's repository${how}`);
+    const { provider } = await this.access.forApp(appId, { strict: true, em });
+    try {
+      return await provider.resolveRef(`refs/heads/${branch}`);
+    } catch (err) {
+      if (!(err instanceof GitProviderError)) throw err;
+      if (err.failure === "ref_not_found") throw missing("");
+      if (err.failure !== "unavailable" && err.failure !== "timeout") throw err;
+      const cached = await getCachedRefs(em, appId, "branches");
+      if (!cached) {
+        throw new DomainError(
+          "GIT_PROVIDER_UNAVAILABLE",
+          `${err.message}; no cached branch list for this app to check sourceBranch against`,
+        );
+      }
+      const found = cached.items.find((b) => b.name === branch);
+      this.log.warn(
+        { appId, branch, found: Boolean(found), err: errorMessage(err) },
+        "provider down; source branch checked against the cached branch list",
+      );
+      if (!found) throw missing(` (branch list as of ${cached.fetchedAt}; the provider is unavailable)`);
+      return found.commitId;
+    }
+  }
+
+  async get(actor: Actor, id: number): Promise<Iteration> {
+    return toIteration(await requireTeamIteration(this.orm.em.fork(), actor, id));
+  }
+
+  async list(actor: Actor, appId: number, q: ListIterationsQuery): Promise<Page<Iteration>> {
+    const em = this.orm.em.fork();
+    await requireTeamApp(em, actor, appId);
+    const { items, total } = await listIterations(em, appId, {
+      status: q.status,
+      limit: q.pageSize,
+      offset: (q.page - 1) * q.pageSize,
+    });
+    return { items: items.map(toIteration), total, page: q.page, pageSize: q.pageSize };
+  }
+
+  /**
+   * Seed 3.7. RELEASE with a tag is exactly a release; any other target is asked of the engine,
+   * which answers the iteration's new phase (or 2001/2002 with its reason). No answer: 503, and
+   * nothing changed.
+   */
+  async proceed(
+    actor: Actor,
+    id: number,
+    body: ProceedIterationBody,
+    correlationId: string,
+  ): Promise<ProceedOutcome> {
+    const em = this.orm.em.fork();
+    const it = await requireTeamIteration(em, actor, id);
+    const refusal = proceedRefusal({
+      iterationId: it.id,
+      phase: it.currentPhase,
+      phases: await phasesOfApp(em, it.appId),
+      targetPhase: body.targetPhase,
+      hasTag: body.tag !== undefined,
+    });
+    if (refusal) throw new DomainError(refusal.kind, refusal.message);
+
+    if (body.tag !== undefined && body.targetPhase === "RELEASE") {
+      const r = await this.releases.release(actor, it.id, body.tag, correlationId);
+      return {
+        httpStatus: r.answered ? 200 : 202,
+        message: r.answered ? "success" : pendingReleaseMessage(r.response.tag, r.response.iterationPhaseId),
+        data: {
+          iterationId: it.id,
+          currentPhase: r.currentPhase ?? "PENDING",
+          phasePipelineId: r.response.pipelineId,
+        },
+      };
+    }
+
+    const reply = await callRpc(
+      this.nats,
+      RPC.PROCEED_ITERATION,
+      ProceedIterationRequest,
+      ProceedIterationReply,
+      { iterationId: it.id, appId: it.appId, targetPhase: body.targetPhase, actor },
+      { correlationId, timeoutMs: this.opts.rpcTimeoutMs, peer: "pipeline-engine" },
+    );
+    await this.progress.applyAnswer(it.id, reply);
+    this.log.info(
+      { correlationId, iterationId: it.id, currentPhase: reply.currentPhase },
+      "iteration proceeded",
+    );
+    return {
+      httpStatus: 200,
+      message: "success",
+      data: { iterationId: it.id, currentPhase: reply.currentPhase, phasePipelineId: reply.phasePipelineId },
+    };
+  }
+}

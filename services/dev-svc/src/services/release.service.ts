@@ -1,0 +1,268 @@
+import { randomUUID } from "node:crypto";
+import {
+  ProceedIterationReply,
+  ProceedIterationRequest,
+  ReleaseRequested,
+  RPC,
+  type Actor,
+  type IterationMachineState,
+  type ProceedIterationRequest as ProceedRequest,
+  type ReleaseResponse,
+} from "@procode/contracts";
+import {
+  callRpc,
+  DomainError,
+  errorMessage,
+  isDomainError,
+  type Logger,
+  type NatsHandle,
+  type Orm,
+  type Outbox,
+} from "@procode/service-kit";
+import { GitProviderError } from "../integrations/git/errors.js";
+import type { GitProvider } from "../integrations/git/provider.js";
+import {
+  applyPipelineAnswer,
+  insertRelease,
+  phasesOf,
+  recordRefusal,
+  releasesOfTag,
+  type IterationPhaseRow,
+} from "../store/iteration-phase.repository.js";
+import { freeReleaseLock, setHeadCommit, takeReleaseLock } from "../store/iteration.repository.js";
+import { phasesOfApp, requireTeamIteration } from "./iteration-access.js";
+import type { IterationProgress } from "./iteration-progress.service.js";
+import { isRollback, latestRelease, releaseRefusal, repeatedRelease } from "./iteration.policy.js";
+import type { RepositoryAccess } from "./repository-access.js";
+
+export interface ReleaseOptions {
+  /** How long PROCEED_ITERATION may take before the release is answered as recorded (202). */
+  rpcTimeoutMs: number;
+  /** How long a release may hold its iteration's lock (provider calls and the request, with margin). */
+  lockMs: number;
+}
+
+/** What a release request did. `answered`: the engine answered (else it starts when the engine is back). */
+export interface ReleaseOutcome {
+  answered: boolean;
+  response: ReleaseResponse;
+  /** The iteration's phase after the release, as the engine answered it (or as dev-svc knows it). */
+  currentPhase: IterationMachineState | null;
+}
+
+const PEER = "pipeline-engine";
+
+/**
+ * `POST /iterations/{id}/release` (seed 3.4, sequence 2.2), and `proceed` to RELEASE with a tag:
+ * (1) local checks; (2) the tag on the head of the source branch through the provider (idempotent;
+ * the provider call policy: 30 s, 3 retries), or for a rollback the commit of the older tag; (3) one
+ * transaction: the iteration_phase row and `dev.release_requested`; (4) PROCEED_ITERATION for the
+ * phase pipeline's id. The event is the durable twin of the request: if the engine does not answer,
+ * it acts on the event when it is back (idempotent per iteration_phase), so no release is lost and the
+ * tag is never created twice.
+ */
+export class ReleaseService {
+  constructor(
+    private readonly orm: Orm,
+    private readonly outbox: Outbox,
+    private readonly nats: NatsHandle,
+    private readonly access: RepositoryAccess,
+    private readonly progress: IterationProgress,
+    private readonly log: Logger,
+    private readonly opts: ReleaseOptions,
+  ) {}
+
+  async release(actor: Actor, iterationId: number, tag: string, correlationId: string): Promise<ReleaseOutcome> {
+    const em = this.orm.em.fork();
+    const it = await requireTeamIteration(em, actor, iterationId);
+    const own = (await phasesOf(em, it.id)).filter((r) => r.phaseType === "RELEASE");
+
+    const repeated = repeatedRelease(own, tag);
+    if (repeated) return this.repeat(actor, it.appId, repeated, it.currentPhase, correlationId);
+
+    const appReleases = await releasesOfTag(em, it.appId, tag);
+    const rollback = isRollback(it.currentPhase, it.id, appReleases);
+    const refusal = releaseRefusal({
+      iterationId: it.id,
+      phase: it.currentPhase,
+      phases: await phasesOfApp(em, it.appId),
+      latest: latestRelease(own),
+      rollback,
+    });
+    if (refusal) throw new DomainError(refusal.kind, refusal.message);
+
+    const lockId = randomUUID();
+    if (!(await takeReleaseLock(em, it.id, lockId, this.opts.lockMs))) {
+      throw new DomainError(
+        "PHASE_CANNOT_PROCEED",
+        `another release request of iteration ${it.id} is being handled; retry in a moment`,
+      );
+    }
+    try {
+      const { provider } = await this.access.forApp(it.appId, { strict: true, em });
+      const target = rollback
+        ? { commitId: await this.commitOfTag(provider, tag), head: null }
+        : await this.tagHead(provider, it.sourceBranch, tag, own);
+      const log = this.log.child({ correlationId, iterationId: it.id, tag });
+      const row = await this.outbox.transaction(correlationId, async (tx) => {
+        const r = await insertRelease(tx.em, {
+          iterationId: it.id,
+          appId: it.appId,
+          branch: it.sourceBranch,
+          tag,
+          commitId: target.commitId,
+          rollback,
+          createdBy: actor.sub,
+        });
+        if (target.head) await setHeadCommit(tx.em, it.id, target.head);
+        tx.emit(ReleaseRequested, {
+          iterationId: it.id,
+          iterationPhaseId: r.id,
+          appId: it.appId,
+          team: it.team,
+          tag,
+          branch: it.sourceBranch,
+          commitId: target.commitId,
+          rollback,
+          actor,
+        });
+        return r;
+      });
+      log.info({ iterationPhaseId: row.id, commitId: target.commitId, rollback }, "release recorded");
+      return await this.ask(actor, it.appId, row, it.currentPhase, correlationId);
+    } finally {
+      await freeReleaseLock(this.orm.em.fork(), it.id, lockId).catch((err) =>
+        this.log.warn({ err: errorMessage(err), iterationId: it.id }, "could not free the release lock"),
+      );
+    }
+  }
+
+  /**
+   * The head of the source branch, tagged. The same tag on that commit is success; on another commit
+   * it is 2003, unless this iteration tried to release that tag before (a failed or refused attempt):
+   * then it is released again at the commit the tag names.
+   */
+  private async tagHead(
+    provider: GitProvider,
+    branch: string,
+    tag: string,
+    own: readonly IterationPhaseRow[],
+  ): Promise<{ commitId: string; head: string }> {
+    let head: string;
+    try {
+      head = await provider.resolveRef(`refs/heads/${branch}`);
+    } catch (err) {
+      if (err instanceof GitProviderError && err.failure === "ref_not_found") {
+        throw new DomainError(
+          "PRECONDITION_FAILED",
+          `sourceBranch: branch ${branch} no longer exists in the repository`,
+        );
+      }
+      throw err;
+    }
+    try {
+      const created = await provider.createTag(tag, head);
+      return { commitId: created.commitId, head };
+    } catch (err) {
+      if (!(err instanceof GitProviderError) || err.failure !== "tag_exists_elsewhere") throw err;
+      const existing = (err.data as { commitId?: string } | null)?.commitId;
+      if (existing && own.some((r) => r.tag === tag)) return { commitId: existing, head };
+      throw new DomainError(
+        "PRECONDITION_FAILED",
+        `tag: ${tag} already exists on commit ${existing?.slice(0, 12) ?? "another commit"}, not on the head ${head.slice(0, 12)} of branch ${branch}; choose another tag`,
+      );
+    }
+  }
+
+  private async commitOfTag(provider: GitProvider, tag: string): Promise<string> {
+    try {
+      return await provider.resolveRef(`refs/tags/${tag}`);
+    } catch (err) {
+      if (err instanceof GitProviderError && err.failure === "ref_not_found") {
+        throw new DomainError("PRECONDITION_FAILED", `tag: ${tag} no longer exists in the repository`);
+      }
+      throw err;
+    }
+  }
+
+  /** A release asked for again: the same row; the engine is asked again while it has no pipeline. */
+  private async repeat(
+    actor: Actor,
+    appId: number,
+    row: IterationPhaseRow,
+    phase: IterationMachineState | null,
+    correlationId: string,
+  ): Promise<ReleaseOutcome> {
+    if (row.pipelineId === null) return this.ask(actor, appId, row, phase, correlationId);
+    return { answered: true, response: responseOf(row, row.pipelineId, row.status), currentPhase: phase };
+  }
+
+  /** PROCEED_ITERATION for a recorded release. */
+  private async ask(
+    actor: Actor,
+    appId: number,
+    row: IterationPhaseRow,
+    phase: IterationMachineState | null,
+    correlationId: string,
+  ): Promise<ReleaseOutcome> {
+    const request: ProceedRequest = {
+      iterationId: row.iterationId,
+      appId,
+      targetPhase: "RELEASE",
+      release: {
+        iterationPhaseId: row.id,
+        tag: row.tag ?? "",
+        branch: row.branch ?? "",
+        commitId: row.commitId,
+        rollback: row.rollback,
+      },
+      actor,
+    };
+    let reply: ProceedIterationReply;
+    try {
+      reply = await callRpc(this.nats, RPC.PROCEED_ITERATION, ProceedIterationRequest, ProceedIterationReply, request, {
+        correlationId,
+        timeoutMs: this.opts.rpcTimeoutMs,
+        peer: PEER,
+      });
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      if (err.kind === "DEPENDENCY_UNAVAILABLE" || err.code >= 9000) {
+        // Recorded and announced: the engine acts on dev.release_requested when it is back.
+        this.log.warn(
+          { correlationId, iterationPhaseId: row.id, reason: err.message },
+          "pipeline-engine did not answer; the release starts when it is back",
+        );
+        return { answered: false, response: responseOf(row, null, "PENDING"), currentPhase: phase };
+      }
+      await recordRefusal(this.orm.em.fork(), row.id, "CANCELLED", `${err.code}: ${err.message}`);
+      throw err;
+    }
+    const pipelineId = reply.phasePipelineId;
+    if (pipelineId !== null) {
+      await applyPipelineAnswer(this.orm.em.fork(), row.id, pipelineId, reply.phasePipelineStatus);
+    }
+    await this.progress.applyAnswer(row.iterationId, reply);
+    return {
+      answered: true,
+      response: responseOf(row, pipelineId, reply.phasePipelineStatus ?? "PENDING"),
+      currentPhase: reply.currentPhase,
+    };
+  }
+}
+
+function responseOf(
+  row: IterationPhaseRow,
+  pipelineId: number | null,
+  status: ReleaseResponse["status"],
+): ReleaseResponse {
+  return {
+    iterationId: row.iterationId,
+    tag: row.tag ?? "",
+    pipelineId,
+    status,
+    iterationPhaseId: row.id,
+    commitId: row.commitId,
+    rollback: row.rollback,
+  };
+}

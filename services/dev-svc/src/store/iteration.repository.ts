@@ -1,0 +1,241 @@
+import type {
+  IterationMachineState,
+  IterationPhaseRecord,
+  IterationStatus,
+} from "@procode/contracts";
+import { sqlQuery } from "@procode/service-kit";
+import { iso, S, type Db } from "./sql.js";
+
+/** An iteration (seed 4.1) with its release phases, as dev-svc shows it. */
+export interface IterationRecord {
+  id: number;
+  appId: number;
+  team: string;
+  name: string;
+  status: IterationStatus;
+  sourceBranch: string;
+  currentPhase: IterationMachineState | null;
+  /** The newer of the branch head a push reported and the commit resolved at creation or release. */
+  headCommit: string | null;
+  iterationPipelineId: number | null;
+  phasePipelineId: number | null;
+  /** Sequence of the last `iteration_phase_changed` applied. */
+  eventSeq: number;
+  phases: IterationPhaseRecord[];
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface PhaseJson {
+  id: number;
+  phaseType: IterationPhaseRecord["phaseType"];
+  branch: string | null;
+  tag: string | null;
+  commitId: string | null;
+  status: IterationPhaseRecord["status"];
+  pipelineId: number | null;
+  rollback: boolean;
+  reason: string | null;
+  createdAt: string;
+}
+
+interface Row {
+  id: string;
+  app_id: string;
+  team: string;
+  name: string;
+  status: IterationStatus;
+  source_branch: string;
+  current_phase: IterationMachineState | null;
+  head_commit: string | null;
+  iteration_pipeline_id: string | null;
+  phase_pipeline_id: string | null;
+  event_seq: number;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+  phases: PhaseJson[];
+}
+
+const num = (v: string | null): number | null => (v === null ? null : Number(v));
+
+const toRecord = (r: Row): IterationRecord => ({
+  id: Number(r.id),
+  appId: Number(r.app_id),
+  team: r.team,
+  name: r.name,
+  status: r.status,
+  sourceBranch: r.source_branch,
+  currentPhase: r.current_phase,
+  headCommit: r.head_commit,
+  iterationPipelineId: num(r.iteration_pipeline_id),
+  phasePipelineId: num(r.phase_pipeline_id),
+  eventSeq: r.event_seq,
+  phases: r.phases.map((p) => ({
+    id: p.id,
+    phaseType: p.phaseType,
+    branch: p.branch,
+    tag: p.tag,
+    commitId: p.commitId,
+    status: p.status,
+    pipelineId: p.pipelineId,
+    rollback: p.rollback,
+    reason: p.reason,
+    createdAt: iso(p.createdAt)!,
+  })),
+  createdBy: r.created_by,
+  createdAt: iso(r.created_at)!,
+  updatedAt: iso(r.updated_at)!,
+});
+
+/** The columns of an iteration as shown, `i` joined with the head a push reported (`bh`). */
+const COLUMNS = `i.id, i.app_id, i.team, i.name, i.status, i.source_branch, i.current_phase,
+  case when bh.commit_id is not null and (i.head_commit_at is null or bh.updated_at > i.head_commit_at)
+    then bh.commit_id else i.head_commit end as head_commit,
+  i.iteration_pipeline_id, i.phase_pipeline_id, i.event_seq, i.created_by, i.created_at, i.updated_at,
+  coalesce((select json_agg(json_build_object('id', p.id, 'phaseType', p.phase_type, 'branch', p.branch,
+      'tag', p.tag, 'commitId', p.commit_id, 'status', p.status, 'pipelineId', p.pipeline_id,
+      'rollback', p.rollback, 'reason', p.reason, 'createdAt', p.created_at) order by p.id)
+    from ${S}.iteration_phase p where p.iteration_id = i.id), '[]'::json) as phases`;
+
+const HEAD_JOIN = `left join ${S}.branch_head bh on bh.app_id = i.app_id and bh.branch = i.source_branch`;
+
+export interface NewIteration {
+  appId: number;
+  team: string;
+  name: string;
+  sourceBranch: string;
+  headCommit: string | null;
+  createdBy: string;
+}
+
+export async function insertIteration(em: Db, it: NewIteration): Promise<number> {
+  const res = await sqlQuery<{ id: string }>(
+    em,
+    `insert into ${S}.iteration (app_id, team, name, source_branch, head_commit, head_commit_at, created_by)
+     values ($1, $2, $3, $4, $5::varchar, case when $5::varchar is null then null else now() end, $6) returning id`,
+    [it.appId, it.team, it.name, it.sourceBranch, it.headCommit, it.createdBy],
+  );
+  return Number(res.rows[0]!.id);
+}
+
+export async function findIteration(em: Db, id: number): Promise<IterationRecord | null> {
+  const res = await sqlQuery<Row>(
+    em,
+    `select ${COLUMNS} from ${S}.iteration i ${HEAD_JOIN} where i.id = $1`,
+    [id],
+    "dev_iteration_by_id",
+  );
+  return res.rows[0] ? toRecord(res.rows[0]) : null;
+}
+
+/**
+ * A page of an app's iterations, newest first, and how many there are (from `iteration_count`, kept by
+ * a trigger). The page's ids come from an index-only scan of idx_app_id (or idx_app_status), then
+ * the rows are fetched by primary key: the planner never walks the primary key through other apps'
+ * rows, and a deep page skips index entries rather than table rows.
+ */
+export async function listIterations(
+  em: Db,
+  appId: number,
+  q: { status?: IterationStatus | undefined; limit: number; offset: number },
+): Promise<{ items: IterationRecord[]; total: number }> {
+  const byStatus = q.status !== undefined;
+  const filter = byStatus ? `app_id = $1 and status = $4` : `app_id = $1`;
+  const res = await sqlQuery<Row & { total: string; id: string | null }>(
+    em,
+    `with page as (
+       select id from ${S}.iteration where ${filter} order by id desc limit $2 offset $3
+     )
+     select (select coalesce(sum(n), 0) from ${S}.iteration_count where ${filter}) as total, x.*
+     from (select 1) one
+     left join lateral (
+       select ${COLUMNS} from page join ${S}.iteration i on i.id = page.id ${HEAD_JOIN}
+     ) x on true
+     order by x.id desc`,
+    byStatus ? [appId, q.limit, q.offset, q.status] : [appId, q.limit, q.offset],
+    byStatus ? "dev_iterations_of_app_by_status" : "dev_iterations_of_app",
+  );
+  const total = Number(res.rows[0]?.total ?? 0);
+  const items = res.rows.filter((r) => r.id !== null).map(toRecord);
+  return { items, total };
+}
+
+/** The iteration row, locked for the rest of the transaction (null when it does not exist). */
+export async function lockIteration(
+  em: Db,
+  id: number,
+): Promise<{ eventSeq: number; phase: IterationMachineState | null; phasePipelineId: number | null } | null> {
+  const res = await sqlQuery<{
+    event_seq: number;
+    current_phase: IterationMachineState | null;
+    phase_pipeline_id: string | null;
+  }>(em, `select event_seq, current_phase, phase_pipeline_id from ${S}.iteration where id = $1 for update`, [
+    id,
+  ]);
+  const r = res.rows[0];
+  return r
+    ? { eventSeq: r.event_seq, phase: r.current_phase, phasePipelineId: num(r.phase_pipeline_id) }
+    : null;
+}
+
+export interface ProgressUpdate {
+  status: IterationStatus;
+  currentPhase: IterationMachineState;
+  iterationPipelineId: number | null;
+  phasePipelineId: number | null;
+}
+
+/** Sets the iteration's progress (pipeline ids only ever filled in, never cleared). */
+export async function setProgress(em: Db, id: number, u: ProgressUpdate, eventSeq?: number): Promise<void> {
+  await sqlQuery(
+    em,
+    `update ${S}.iteration set status = $2, current_phase = $3,
+       iteration_pipeline_id = coalesce($4, iteration_pipeline_id),
+       phase_pipeline_id = coalesce($5, phase_pipeline_id),
+       event_seq = greatest(event_seq, coalesce($6, 0)), updated_at = now()
+     where id = $1`,
+    [id, u.status, u.currentPhase, u.iterationPipelineId, u.phasePipelineId, eventSeq ?? null],
+  );
+}
+
+/** Records that an event was seen although an answer to a request had already moved further. */
+export async function setEventSeq(em: Db, id: number, eventSeq: number): Promise<void> {
+  await sqlQuery(em, `update ${S}.iteration set event_seq = greatest(event_seq, $2) where id = $1`, [
+    id,
+    eventSeq,
+  ]);
+}
+
+/** The head of the source branch as just resolved from the provider. */
+export async function setHeadCommit(em: Db, id: number, commitId: string): Promise<void> {
+  await sqlQuery(
+    em,
+    `update ${S}.iteration set head_commit = $2, head_commit_at = now(), updated_at = now() where id = $1`,
+    [id, commitId],
+  );
+}
+
+/**
+ * Takes the iteration's release lock until `untilMs` (a release resolves, tags, records and asks the
+ * engine under it, so two requests never tag at once); false when another request holds it.
+ */
+export async function takeReleaseLock(em: Db, id: number, lockId: string, holdMs: number): Promise<boolean> {
+  const res = await sqlQuery(
+    em,
+    `update ${S}.iteration set release_lock_id = $2, release_lock_until = now() + ($3 || ' milliseconds')::interval
+     where id = $1 and (release_lock_until is null or release_lock_until < now())`,
+    [id, lockId, String(holdMs)],
+  );
+  return res.rowCount === 1;
+}
+
+export async function freeReleaseLock(em: Db, id: number, lockId: string): Promise<void> {
+  await sqlQuery(
+    em,
+    `update ${S}.iteration set release_lock_id = null, release_lock_until = null
+     where id = $1 and release_lock_id = $2`,
+    [id, lockId],
+  );
+}
