@@ -95,7 +95,9 @@ export class IterationProgress {
         : null;
     const outcome = await applyPhasePipelineEvent(this.orm.em.fork(), {
       iterationPhaseId: e.iterationPhaseId,
+      iterationId: e.iterationId,
       pipelineId: e.pipelineId,
+      parentId: e.parentId,
       status: e.status,
       reason,
       sequence: e.sequence,

@@ -131,13 +131,17 @@ export async function recordRefusal(
 
 /**
  * A phase pipeline's status change, applied when its sequence is newer than the last one applied.
- * Returns "applied", "stale" (an older or repeated event) or "missing" (no such row yet).
+ * The iteration's latest phase pipeline is the newest of its releases' pipelines (ids grow), so the
+ * iteration learns it here too: the engine's event for entering RELEASE is sent before the release's
+ * pipeline is attached to it. Returns "applied", "stale" (an older or repeated event) or "missing" (no such row yet).
  */
 export async function applyPhasePipelineEvent(
   em: Db,
   e: {
     iterationPhaseId: number;
+    iterationId: number;
     pipelineId: number;
+    parentId: number;
     status: PipelineStatus;
     reason: string | null;
     sequence: number;
@@ -150,10 +154,16 @@ export async function applyPhasePipelineEvent(
          updated_at = now()
        where p.id = $1 and p.event_seq < $5
        returning p.id
+     ),
+     latest as (
+       update ${S}.iteration i set phase_pipeline_id = greatest(coalesce(i.phase_pipeline_id, 0), $2),
+         iteration_pipeline_id = coalesce(i.iteration_pipeline_id, $7), updated_at = now()
+       where i.id = $6 and exists(select 1 from upd)
+         and (i.phase_pipeline_id is null or i.phase_pipeline_id < $2 or i.iteration_pipeline_id is null)
      )
      select exists(select 1 from upd) as applied,
        exists(select 1 from ${S}.iteration_phase where id = $1) as present`,
-    [e.iterationPhaseId, e.pipelineId, e.status, e.reason, e.sequence],
+    [e.iterationPhaseId, e.pipelineId, e.status, e.reason, e.sequence, e.iterationId, e.parentId],
   );
   const r = res.rows[0]!;
   if (r.applied) return "applied";
