@@ -2,11 +2,15 @@ import type { ServiceDefinition, ServiceDeps, ServiceParts } from "@procode/serv
 import { Config } from "./config.js";
 import { createGitIntegration } from "./git-integration.js";
 import { createIterations } from "./iterations.js";
+import { createStageRunners } from "./runners/index.js";
+import { installScaffold } from "./scaffold/index.js";
 import { migrations } from "./store/migrations.js";
 
 /** Registers dev-svc's routes, consumers and background work on the kit's app; never listens. */
 export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const git = await createGitIntegration(deps);
+  const templates = await installScaffold(deps, git);
+  createStageRunners(deps, git, templates);
   createIterations(deps, git);
   return {
     async start() {

@@ -87,5 +87,41 @@ export const Config = BaseConfig.extend({
   WEBIDE_CHECK_TIMEOUT_MS: ms(50, 30000).default(1500),
   /** How long a WebIDE availability answer is reused before the WebIDE is asked again. */
   WEBIDE_CHECK_CACHE_MS: ms(0, 600000).default(5000),
+  // --- stage runners and scaffold templates ---
+  /** Stage attempts (per stage: CODE_CHECK, BUILD, PACKAGE) this instance runs at once. */
+  RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** Bound of one CODE_CHECK or BUILD attempt; past it the attempt is FAILED naming what it was doing. */
+  STAGE_TIMEOUT_MS: ms(1000, 3600000).default(600000),
+  /**
+   * Lease on a running attempt, renewed every third of it: another replica takes an attempt over only
+   * when its runner stopped renewing (it died) and a request for it comes again.
+   */
+  STAGE_LEASE_MS: ms(300, 600000).default(60000),
+  /** The Python 3 interpreter CODE_CHECK compiles the repository's files with (never runs them). */
+  PYTHON_BIN: z.string().min(1).default("python3"),
+  /** The image builder PACKAGE uses: the reference ops module's build endpoint (or any server of its API). */
+  BUILDER_URL: z
+    .string()
+    .refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), "must be an http(s) URL")
+    .default("http://127.0.0.1:8090"),
+  /** Budget of one call to the image builder. */
+  BUILDER_CALL_TIMEOUT_MS: ms(100, 120000).default(10000),
+  /** Pause between two build status calls. */
+  BUILD_POLL_MS: ms(10, 60000).default(2000),
+  /** How long a build may take before PACKAGE fails (retryable). */
+  BUILD_TIMEOUT_MS: ms(1000, 7200000).default(1800000),
+  /** Registry and namespace of the images PACKAGE builds: `<IMAGE_REGISTRY>/<app name>:<tag>`. */
+  IMAGE_REGISTRY: z
+    .string()
+    .regex(
+      /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/,
+      "must be a registry host with an optional namespace, e.g. registry.example.com/team",
+    )
+    .default("registry.local/procode"),
+  /** Directory of the scaffold templates (default: the templates shipped with dev-svc). */
+  SCAFFOLD_TEMPLATES_DIR: z
+    .string()
+    .refine((v) => isAbsolute(v), "must be an absolute path")
+    .optional(),
 }).superRefine(requireAuthConfig);
 export type Config = z.infer<typeof Config>;

@@ -2,7 +2,7 @@ import { Counter } from "prom-client";
 import { errorMessage, Semaphore, type Logger, type Metrics, type Orm } from "@procode/service-kit";
 import { bindRetryDelayMs, needsCredential } from "../domain/binding.js";
 import { GitProviderError } from "../integrations/git/errors.js";
-import type { GitProvider } from "../integrations/git/provider.js";
+import type { GitProvider, RepoInfo } from "../integrations/git/provider.js";
 import {
   claimDueRepos,
   clearInstalledWebhook,
@@ -23,12 +23,24 @@ export interface BinderOptions {
   concurrency?: number;
 }
 
-/** What runs after a binding succeeded (the scaffold push hooks in here). */
+/** What runs after a binding succeeded (recorded BOUND). */
 export type BoundListener = (ctx: {
   repo: GitRepoRecord;
   provider: GitProvider;
   log: Logger;
 }) => Promise<void>;
+
+/**
+ * Work that is part of a binding (the scaffold push): runs once the webhook is installed, before the
+ * binding is recorded BOUND. A failure fails the attempt, which is retried like any other failed
+ * binding; what it changed in the repository (no longer empty) is returned.
+ */
+export type BindStep = (ctx: {
+  repo: GitRepoRecord;
+  provider: GitProvider;
+  info: RepoInfo;
+  log: Logger;
+}) => Promise<Partial<Pick<RepoInfo, "defaultBranch" | "isEmpty">> | void>;
 
 /**
  * Installs each app's webhook in its provider (seed 2.1) and keeps trying in the background when it
@@ -38,6 +50,7 @@ export type BoundListener = (ctx: {
 export class RepoBinder {
   private readonly loop: PollLoop;
   private readonly listeners: BoundListener[] = [];
+  private readonly steps: BindStep[] = [];
   private readonly attempts: Counter<"outcome">;
   private readonly sem: Semaphore;
 
@@ -61,6 +74,11 @@ export class RepoBinder {
 
   onBound(listener: BoundListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Adds work to every binding attempt (see BindStep). */
+  addBindStep(step: BindStep): void {
+    this.steps.push(step);
   }
 
   start(): void {
@@ -143,9 +161,10 @@ export class RepoBinder {
       );
     }
     const provider = await this.access.providerFor(repo, { strict: true });
-    const info = await provider.probe();
+    let info = await provider.probe();
     const hook = await provider.createWebhook({ url: repo.webhookUrl, secret });
     await this.removeOldWebhook(repo, hook.id, provider, log);
+    for (const step of this.steps) info = { ...info, ...(await step({ repo, provider, info, log })) };
     return {
       provider,
       outcome: {

@@ -1,0 +1,42 @@
+import type { ServiceDeps } from "@procode/service-kit";
+import type { Config } from "../config.js";
+import type { GitIntegration } from "../git-integration.js";
+import { createOpsModuleBuilder } from "../integrations/image-builder/ops-module-builder.js";
+import { addStageRequestedConsumers } from "../messaging/consumers/stage-requested.consumer.js";
+import type { TemplateCatalog } from "../scaffold/templates.js";
+import { buildWork } from "./build.runner.js";
+import { codeCheckWork } from "./code-check.runner.js";
+import { packageWork } from "./package.runner.js";
+import { StageRunnerService } from "./stage-runner.service.js";
+
+/** The CODE_CHECK, BUILD and PACKAGE runners on the service's consumers. */
+export function createStageRunners(
+  deps: ServiceDeps<Config>,
+  git: GitIntegration,
+  templates: TemplateCatalog,
+): StageRunnerService {
+  const { config } = deps;
+  const builder = createOpsModuleBuilder({
+    baseUrl: config.BUILDER_URL,
+    pollMs: config.BUILD_POLL_MS,
+    timeoutMs: config.BUILD_TIMEOUT_MS,
+    callTimeoutMs: config.BUILDER_CALL_TIMEOUT_MS,
+  });
+  const runner = new StageRunnerService(
+    deps.orm,
+    deps.outbox,
+    deps.metrics,
+    { leaseMs: config.STAGE_LEASE_MS },
+    [
+      codeCheckWork(git.access, { timeoutMs: config.STAGE_TIMEOUT_MS, pythonBin: config.PYTHON_BIN }),
+      buildWork(templates, { timeoutMs: config.STAGE_TIMEOUT_MS }),
+      // The builder's own deadline comes first; this bound adds the create and the last status calls.
+      packageWork(deps.orm, builder, {
+        registry: config.IMAGE_REGISTRY,
+        timeoutMs: config.BUILD_TIMEOUT_MS + 3 * config.BUILDER_CALL_TIMEOUT_MS + config.BUILD_POLL_MS,
+      }),
+    ],
+  );
+  addStageRequestedConsumers(deps.consumers, runner, { concurrency: config.RUNNER_CONCURRENCY });
+  return runner;
+}

@@ -1,0 +1,68 @@
+import type { PackageOutput } from "@procode/contracts";
+import type { Orm } from "@procode/service-kit";
+import type { ImageBuilder } from "../integrations/image-builder/image-builder.js";
+import { findRepo } from "../store/git-repo.repository.js";
+import { imageName, imageTag } from "./dockerfile.js";
+import { StageFailure, type StageContext, type StageResult, type StageWork } from "./stage-work.js";
+
+export interface PackageOptions {
+  /** Registry and namespace images go to, e.g. `registry.local/procode`. */
+  registry: string;
+  timeoutMs: number;
+}
+
+/**
+ * PACKAGE (SPEC 4, 9): hands the source commit (CODE_CHECK), the Dockerfile (BUILD) and the target
+ * reference `<registry>/<app name>:<tag>` to the image builder and follows the build to its end.
+ * Output: PackageOutput `{image, digest?, buildId}`. The build is asked for with a key of the
+ * attempt, so a runner taking the attempt over re-attaches to the same build.
+ */
+export function packageWork(orm: Orm, builder: ImageBuilder, opts: PackageOptions): StageWork {
+  return {
+    stage: "PACKAGE",
+    timeoutMs: opts.timeoutMs,
+    async run(ctx: StageContext): Promise<StageResult> {
+      const { request } = ctx;
+      const commitId = request.inputs.CODE_CHECK?.commitId;
+      const dockerfile = request.inputs.BUILD?.dockerfile;
+      if (!commitId || !dockerfile) {
+        throw new StageFailure(
+          `PACKAGE needs CODE_CHECK's commitId and BUILD's dockerfile (missing: ${[
+            ...(commitId ? [] : ["inputs.CODE_CHECK.commitId"]),
+            ...(dockerfile ? [] : ["inputs.BUILD.dockerfile"]),
+          ].join(", ")})`,
+          { inputs: Object.keys(request.inputs) },
+          false,
+        );
+      }
+      if (!ctx.app) {
+        throw new StageFailure(
+          `PACKAGE: app ${request.appId} is not known to dev-svc (no app event received)`,
+          { appId: request.appId },
+          true,
+        );
+      }
+      const image = `${opts.registry}/${imageName(ctx.app.name, request.appId)}:${imageTag(request.tag)}`;
+      const repo = await findRepo(orm.em.fork(), request.appId);
+      ctx.step(`creating the build of ${image} at ${builder.describe}`);
+      const built = await builder.build(
+        {
+          appId: request.appId,
+          commitId,
+          dockerfile,
+          image,
+          ...(repo ? { repoUrl: repo.externalGitUrl } : {}),
+          idempotencyKey: `procode-package-${request.pipelineId}-${request.attempt}`,
+        },
+        ctx.signal,
+        (s) => ctx.step(`waiting for build ${s.buildId} of ${image} (${s.status})`),
+      );
+      const output: PackageOutput = {
+        image: built.image,
+        buildId: built.buildId,
+        ...(built.digest ? { digest: built.digest } : {}),
+      };
+      return { outcome: "SUCCESS", output };
+    },
+  };
+}

@@ -1,0 +1,246 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { Counter, Histogram } from "prom-client";
+import { StageCompleted, type PhaseStage } from "@procode/contracts";
+import {
+  errorMessage,
+  RetryLater,
+  type HandlerContext,
+  type HandlerResult,
+  type Logger,
+  type Metrics,
+  type Orm,
+  type Outbox,
+} from "@procode/service-kit";
+import { findApp } from "../store/app-projection.repository.js";
+import {
+  claimStageRun,
+  findStageRun,
+  finishStageRun,
+  isLeased,
+  releaseStageRun,
+  renewStageRunLease,
+  type StageRunRecord,
+} from "../store/stage-run.repository.js";
+import {
+  failedResult,
+  isKnownFailure,
+  StageTimeoutError,
+  type StageRequest,
+  type StageResult,
+  type StageWork,
+} from "./stage-work.js";
+
+export interface StageRunnerOptions {
+  /** Lease on a running attempt, renewed every third of it; a runner that died is taken over after it. */
+  leaseMs: number;
+  /** Deliveries of a request for an app dev-svc has not heard of that are deferred before it fails. */
+  unknownAppRetries?: number;
+}
+
+class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+}
+
+/**
+ * Runs stage attempts for the stage runners, at least once and idempotently per (pipelineId, stage,
+ * attempt): the attempt is claimed in stage_run, its work runs under a renewed lease and a timeout,
+ * and the result is recorded and published (stage.completed.v1, through the outbox) in one
+ * transaction. A request for an attempt already finished re-publishes the recorded result; one for an
+ * attempt running under another live lease is left to that runner.
+ */
+export class StageRunnerService {
+  private readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  private readonly works = new Map<PhaseStage, StageWork>();
+  private readonly requests: Counter<"stage" | "result">;
+  private readonly duration: Histogram<"stage" | "outcome">;
+
+  constructor(
+    private readonly orm: Orm,
+    private readonly outbox: Outbox,
+    metrics: Metrics,
+    private readonly opts: StageRunnerOptions,
+    works: StageWork[],
+  ) {
+    for (const w of works) this.works.set(w.stage, w);
+    this.requests = new Counter({
+      name: "stage_runner_requests_total",
+      help: "Stage requests by stage and what was done (SUCCESS, FAILED, republished, running_elsewhere, deferred)",
+      labelNames: ["stage", "result"],
+      registers: [metrics.registry],
+    });
+    this.duration = new Histogram({
+      name: "stage_run_duration_seconds",
+      help: "Duration of stage attempts run here, by stage and outcome",
+      labelNames: ["stage", "outcome"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800],
+      registers: [metrics.registry],
+    });
+  }
+
+  get stages(): PhaseStage[] {
+    return [...this.works.keys()];
+  }
+
+  async handle(request: StageRequest, ctx: HandlerContext): Promise<HandlerResult> {
+    const work = this.works.get(request.stage);
+    if (!work) {
+      ctx.log.warn({ stage: request.stage }, "no runner for this stage here; ignored");
+      return "ignored";
+    }
+    const key = { pipelineId: request.pipelineId, stage: request.stage, attempt: request.attempt };
+    const log = ctx.log.child(key);
+    const em = this.orm.em.fork();
+    const existing = await findStageRun(em, key);
+    if (existing && existing.status !== "RUNNING") return this.republish(existing, ctx.correlationId, log);
+    if (existing && (await isLeased(em, existing.id))) return this.runningElsewhere(request.stage, log);
+
+    const app = await findApp(em, request.appId);
+    if (!app && ctx.deliveryCount <= (this.opts.unknownAppRetries ?? 3)) {
+      this.requests.labels(request.stage, "deferred").inc();
+      // The app's events may still be on their way (SPEC 11: retry later, not drop).
+      throw new RetryLater(`app ${request.appId} is not known here yet`, 1000 * ctx.deliveryCount);
+    }
+
+    const claimed = await claimStageRun(
+      em,
+      key,
+      request.appId,
+      this.owner,
+      this.opts.leaseMs,
+      ctx.correlationId,
+    );
+    if (!claimed) {
+      const now = await findStageRun(em, key);
+      if (now && now.status !== "RUNNING") return this.republish(now, ctx.correlationId, log);
+      return this.runningElsewhere(request.stage, log);
+    }
+    if (claimed.runs > 1)
+      log.warn({ runs: claimed.runs }, "taking over an attempt whose runner stopped renewing its lease");
+    log.info({ appId: request.appId, tag: request.tag }, `${request.stage} attempt started`);
+
+    const started = Date.now();
+    const result = await this.runWork(work, request, app, claimed, log);
+    if (result === null) return "ignored";
+    this.duration.labels(request.stage, result.outcome).observe((Date.now() - started) / 1000);
+
+    let recorded: StageRunRecord | null;
+    try {
+      recorded = await this.outbox.transaction(ctx.correlationId, async (tx) => {
+        const rec = await finishStageRun(tx.em, claimed.id, this.owner, clean(result));
+        if (rec) tx.emit(StageCompleted, completedOf(rec));
+        return rec;
+      });
+    } catch (err) {
+      // Nothing recorded: the redelivery may take the attempt at once and run it again.
+      await releaseStageRun(this.orm.em.fork(), claimed.id, this.owner).catch(() => {});
+      throw err;
+    }
+    if (!recorded) {
+      log.warn("the attempt was taken over by another runner before its result was recorded; dropped");
+      return "ignored";
+    }
+    this.requests.labels(request.stage, result.outcome).inc();
+    if (result.outcome === "SUCCESS") log.info(`${request.stage} attempt succeeded`);
+    else log.warn({ error: result.error }, `${request.stage} attempt failed`);
+    return "done";
+  }
+
+  /** The stage's work under the lease and the timeout; null when the attempt is no longer ours. */
+  private async runWork(
+    work: StageWork,
+    request: StageRequest,
+    app: Awaited<ReturnType<typeof findApp>>,
+    claimed: StageRunRecord,
+    log: Logger,
+  ): Promise<StageResult | null> {
+    const abort = new AbortController();
+    let step = "starting";
+    const renew = setInterval(
+      () =>
+        void renewStageRunLease(this.orm.em.fork(), claimed.id, this.owner, this.opts.leaseMs).then(
+          (held) => {
+            if (!held) abort.abort(new LeaseLostError("the attempt's lease was taken over"));
+          },
+          (err) => log.warn({ err: errorMessage(err) }, "could not renew the attempt's lease"),
+        ),
+      Math.max(200, Math.floor(this.opts.leaseMs / 3)),
+    );
+    const timer = setTimeout(
+      () =>
+        abort.abort(
+          new StageTimeoutError(`${work.stage} did not finish within ${work.timeoutMs} ms (while ${step})`),
+        ),
+      work.timeoutMs,
+    );
+    const aborted = new Promise<never>((_, reject) =>
+      abort.signal.addEventListener("abort", () => reject(abort.signal.reason as Error), { once: true }),
+    );
+    aborted.catch(() => {});
+    try {
+      return await Promise.race([
+        work.run({
+          request,
+          app,
+          signal: abort.signal,
+          log,
+          step: (what) => {
+            step = what;
+          },
+        }),
+        aborted,
+      ]);
+    } catch (err) {
+      if (err instanceof LeaseLostError) {
+        log.warn("another runner took the attempt over; this run's result is dropped");
+        return null;
+      }
+      if (!isKnownFailure(err)) log.error({ err, step }, `${work.stage} attempt failed unexpectedly`);
+      return failedResult(work.stage, err, step);
+    } finally {
+      clearInterval(renew);
+      clearTimeout(timer);
+      if (!abort.signal.aborted) abort.abort(new Error("attempt finished"));
+    }
+  }
+
+  private async republish(run: StageRunRecord, correlationId: string, log: Logger): Promise<HandlerResult> {
+    await this.outbox.transaction(correlationId, async (tx) => {
+      tx.emit(StageCompleted, completedOf(run));
+    });
+    this.requests.labels(run.stage, "republished").inc();
+    log.info({ outcome: run.status }, "attempt already finished; its result is published again");
+    return "duplicate";
+  }
+
+  private runningElsewhere(stage: PhaseStage, log: Logger): HandlerResult {
+    this.requests.labels(stage, "running_elsewhere").inc();
+    log.debug("attempt running under a live lease; its result will follow");
+    return "ignored";
+  }
+}
+
+function completedOf(run: StageRunRecord) {
+  return {
+    pipelineId: run.pipelineId,
+    stage: run.stage,
+    attempt: run.attempt,
+    outcome: run.status === "SUCCESS" ? ("SUCCESS" as const) : ("FAILED" as const),
+    output: run.output,
+    error: run.error,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt ?? new Date().toISOString(),
+  };
+}
+
+/** The result as stored: text columns and jsonb refuse NUL characters, which outside messages may carry. */
+function clean(result: StageResult) {
+  const strip = <T>(v: T): T => JSON.parse(JSON.stringify(v).replaceAll("\\u0000", "")) as T;
+  return result.outcome === "SUCCESS"
+    ? { status: "SUCCESS" as const, output: strip(result.output), error: null }
+    : {
+        status: "FAILED" as const,
+        output: result.output === null ? null : strip(result.output),
+        error: strip(result.error),
+      };
+}

@@ -1,0 +1,1 @@
+"""Tests of the agent and of its HTTP service."""
