@@ -1,0 +1,277 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { App, Iteration, Pipeline, ReleaseResponse, RepoBinding } from "@procode/contracts";
+import { signToken } from "@procode/service-kit";
+import {
+  createTestInfra,
+  eventually,
+  git,
+  startPlatform,
+  type Platform,
+  type TestInfra,
+} from "@procode/test-kit";
+
+/**
+ * The platform as one: every process real (four services, the reference ops module, the gateway),
+ * every call through the gateway only, a LOCAL repository pushed to with real git.
+ */
+
+let infra: TestInfra;
+let platform: Platform;
+let token: string;
+let workdir: string;
+
+interface Reply<T> {
+  status: number;
+  code: number;
+  message: string;
+  data: T;
+}
+
+async function call<T>(method: string, url: string, body?: unknown): Promise<Reply<T>> {
+  const res = await fetch(`${platform.gatewayUrl}${url}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const env = (await res.json()) as { code: number; message: string; data: T };
+  return { status: res.status, ...env };
+}
+
+/** A call that must succeed (code 0); its data. */
+async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const r = await call<T>(method, url, body);
+  if (r.code !== 0) throw new Error(`${method} ${url}: ${r.status} ${r.code} ${r.message}`);
+  return r.data;
+}
+
+const pipeline = (id: number) => ok<Pipeline>("GET", `/pipelines/${id}`);
+const iteration = (id: number) => ok<Iteration>("GET", `/iterations/${id}`);
+
+async function waitPipeline(id: number, done: (p: Pipeline) => boolean, what: string, timeoutMs = 60_000) {
+  let last: Pipeline | undefined;
+  try {
+    return await eventually(
+      async () => {
+        last = await pipeline(id);
+        return done(last) ? last : null;
+      },
+      what,
+      timeoutMs,
+      200,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
+  }
+}
+
+async function waitIteration(id: number, status: string, timeoutMs = 30_000) {
+  return eventually(
+    async () => ((await iteration(id)).status === status ? iteration(id) : null),
+    `iteration ${id} ${status}`,
+    timeoutMs,
+    200,
+  );
+}
+
+/** Creates an iteration on main and walks it to the phase before RELEASE. */
+async function iterationReadyToRelease(appId: number, name: string, through: string[]): Promise<number> {
+  const it = await ok<Iteration>("POST", "/iterations", { appId, name, sourceBranch: "main" });
+  expect(it.status).toBe("DRAFT");
+  await waitIteration(it.id, "DEVELOPING");
+  for (const phase of through) {
+    const r = await ok<{ currentPhase: string }>("POST", `/iterations/${it.id}/proceed`, {
+      targetPhase: phase,
+    });
+    expect(r.currentPhase).toBe(phase);
+  }
+  return it.id;
+}
+
+function stagesOf(p: Pipeline): string[] {
+  return p.checkpoints.filter((c) => c.status === "SUCCESS").map((c) => c.stage);
+}
+
+beforeAll(async () => {
+  infra = await createTestInfra("e2e_release");
+  platform = await startPlatform(infra, {
+    env: {
+      "pipeline-engine": { RETRY_BASE_MS: "200", RETRY_MAX_MS: "1000", STAGE_REPUBLISH_MS: "3000" },
+      "ops-module": { DEFAULT_DURATION_MS: "500" },
+      "dev-svc": { BIND_POLL_MS: "200", BIND_RETRY_BASE_MS: "500" },
+    },
+  });
+  token = await signToken({ sub: "e2e", team: "e2e-team" }, platform.jwtSecret);
+  git(platform.repoRoot, "init", "--quiet", "--bare", "--initial-branch=main", "agent.git");
+  workdir = mkdtempSync(path.join(os.tmpdir(), "procode-e2e-work-"));
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  if (workdir) rmSync(workdir, { recursive: true, force: true });
+  await infra?.cleanup();
+});
+
+describe("a release through the gateway, end to end", () => {
+  let appId: number;
+  let checkout: string;
+
+  it("creates a pro-code app on an empty LOCAL repository and pushes the scaffold to it", async () => {
+    const app = await ok<App>("POST", "/apps", {
+      name: "e2e-agent",
+      devMode: "pro-code",
+      techStack: "python",
+      gitRepoUrl: "local://agent",
+      scaffoldTemplate: "python-agent",
+    });
+    appId = app.id;
+    expect(app).toMatchObject({ name: "e2e-agent", devMode: "pro-code", techStack: "python" });
+    const repo = await eventually(
+      async () => {
+        const r = await call<RepoBinding>("GET", `/apps/${appId}/repo`);
+        return r.code === 0 && r.data.state === "BOUND" && r.data.scaffold.state === "PUSHED" ? r.data : null;
+      },
+      "repository bound and scaffold pushed",
+      30_000,
+      200,
+    );
+    expect(repo.webhookUrl).toBe(`${platform.gatewayUrl}/webhooks/local/${appId}`);
+    checkout = path.join(workdir, "agent");
+    git(workdir, "clone", "--quiet", path.join(platform.repoRoot, "agent.git"), "agent");
+    expect(git(checkout, "log", "--oneline").split("\n")).toHaveLength(1);
+  });
+
+  it("walks an iteration DRAFT -> DEVELOPING -> TESTING -> STAGING and releases v1.0.0 to RELEASED", async () => {
+    const iterationId = await iterationReadyToRelease(appId, "first", ["TESTING", "STAGING"]);
+    const release = await ok<ReleaseResponse>("POST", `/iterations/${iterationId}/release`, {
+      tag: "v1.0.0",
+    });
+    expect(release).toMatchObject({ iterationId, tag: "v1.0.0", rollback: false });
+    expect(release.pipelineId).toBeGreaterThan(0);
+    const done = await waitPipeline(
+      release.pipelineId!,
+      (p) => p.status === "SUCCESS",
+      "the v1.0.0 pipeline to succeed",
+    );
+    expect(stagesOf(done)).toEqual(["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"]);
+    expect(done.deployStatus).toBe("DEPLOY_SUCCESS");
+    const outputs = Object.fromEntries(done.checkpoints.map((c) => [c.stage, c.output]));
+    expect(outputs["CODE_CHECK"]).toMatchObject({ commitId: git(checkout, "rev-parse", "HEAD") });
+    expect(String(outputs["BUILD"]?.["dockerfile"])).toMatch(/^FROM python:/m);
+    expect(String(outputs["PACKAGE"]?.["image"])).toMatch(/e2e-agent:v1\.0\.0$/);
+    const released = await waitIteration(iterationId, "RELEASED");
+    expect(released.currentPhase).toBe("RELEASED");
+    expect(git(checkout, "ls-remote", "--tags", "origin", "v1.0.0")).toContain("refs/tags/v1.0.0");
+  });
+
+  it("fails CODE_CHECK on a syntax error after its retries, and a fix with resume brings it to SUCCESS", async () => {
+    const entry = git(checkout, "ls-files", "*.py").split("\n")[0]!;
+    const good = readFileSync(path.join(checkout, entry), "utf8");
+    writeFileSync(path.join(checkout, entry), `${good}\ndef broken(:\n    pass\n`);
+    git(checkout, "commit", "--quiet", "-am", "a syntax error");
+    git(checkout, "push", "--quiet", "origin", "main");
+
+    const iterationId = await iterationReadyToRelease(appId, "second", ["TESTING", "STAGING"]);
+    const release = await ok<ReleaseResponse>("POST", `/iterations/${iterationId}/release`, {
+      tag: "v1.0.1",
+    });
+    const failed = await waitPipeline(
+      release.pipelineId!,
+      (p) => p.status === "FAILED",
+      "CODE_CHECK to fail",
+    );
+    const attempts = failed.checkpoints.filter((c) => c.stage === "CODE_CHECK");
+    expect(attempts.map((c) => c.status)).toEqual(["FAILED", "FAILED", "FAILED", "FAILED"]);
+    expect(attempts.at(-1)!.error).toContain(entry);
+    expect((await call("POST", `/pipelines/${failed.id}/retry`)).code).toBe(3002);
+    expect((await iteration(iterationId)).status).toBe("FAILED");
+
+    writeFileSync(path.join(checkout, entry), good);
+    git(checkout, "commit", "--quiet", "-am", "fix the syntax error");
+    git(checkout, "push", "--quiet", "origin", "main");
+    git(checkout, "tag", "-f", "v1.0.1");
+    git(checkout, "push", "--quiet", "--force", "origin", "v1.0.1");
+
+    const resumed = await ok<{ resumeFromStage: string; status: string }>(
+      "POST",
+      `/pipelines/${failed.id}/resume`,
+    );
+    expect(resumed.resumeFromStage).toBe("CODE_CHECK");
+    const done = await waitPipeline(
+      failed.id,
+      (p) => p.status === "SUCCESS",
+      "the resumed pipeline to succeed",
+    );
+    const lastCheck = done.checkpoints.filter((c) => c.stage === "CODE_CHECK").at(-1)!;
+    expect(lastCheck.output).toMatchObject({ commitId: git(checkout, "rev-parse", "HEAD") });
+    await waitIteration(iterationId, "RELEASED");
+  });
+
+  it("waits at a MANUAL PACKAGE stage until someone proceeds", async () => {
+    const cred = await ok<{ id: string }>("POST", "/credentials", {
+      gitType: "LOCAL",
+      name: "local",
+      token: "unused-local",
+    });
+    await ok("PUT", `/apps/${appId}/procode-config`, {
+      gitRepoUrl: "local://agent",
+      credentialId: cred.id,
+      stageConfigs: { PACKAGE: { driveMode: "MANUAL" } },
+    });
+    await eventually(
+      async () =>
+        (await ok<App>("GET", `/apps/${appId}`)).procodeConfig?.effectiveStageConfigs.PACKAGE.driveMode ===
+        "MANUAL",
+      "the setting stored",
+    );
+    const iterationId = await iterationReadyToRelease(appId, "third", ["TESTING", "STAGING"]);
+    const release = await ok<ReleaseResponse>("POST", `/iterations/${iterationId}/release`, {
+      tag: "v1.0.2",
+    });
+    const waiting = await waitPipeline(
+      release.pipelineId!,
+      (p) => p.awaiting?.action === "PROCEED",
+      "PACKAGE to wait",
+    );
+    expect(waiting).toMatchObject({
+      status: "RUNNING",
+      currentStage: "PACKAGE",
+      awaiting: { stage: "PACKAGE" },
+    });
+    const moved = await ok<{ previousStage: string; currentStage: string }>(
+      "POST",
+      `/pipelines/${waiting.id}/proceed`,
+    );
+    expect(moved).toEqual({ pipelineId: waiting.id, previousStage: "PACKAGE", currentStage: "DEPLOY" });
+    await waitPipeline(waiting.id, (p) => p.status === "SUCCESS", "the pipeline to succeed after proceed");
+    await waitIteration(iterationId, "RELEASED");
+  });
+
+  it("rolls back by releasing the older tag v1.0.0 again", async () => {
+    const list = await ok<{ items: Iteration[] }>("GET", `/apps/${appId}/iterations?status=RELEASED`);
+    const latest = list.items[0]!;
+    const rollback = await ok<ReleaseResponse>("POST", `/iterations/${latest.id}/release`, { tag: "v1.0.0" });
+    expect(rollback).toMatchObject({ tag: "v1.0.0", rollback: true });
+    git(checkout, "fetch", "--quiet", "--tags", "origin");
+    const firstCommit = git(checkout, "rev-list", "-n", "1", "v1.0.0");
+    expect(rollback.commitId).toBe(firstCommit);
+    // PACKAGE is still MANUAL for this app.
+    const waiting = await waitPipeline(
+      rollback.pipelineId!,
+      (p) => p.awaiting?.action === "PROCEED",
+      "PACKAGE to wait",
+    );
+    expect(waiting.rollback).toBe(true);
+    await ok("POST", `/pipelines/${waiting.id}/proceed`);
+    const done = await waitPipeline(waiting.id, (p) => p.status === "SUCCESS", "the rollback to succeed");
+    expect(done.checkpoints.find((c) => c.stage === "CODE_CHECK")?.output).toMatchObject({
+      commitId: firstCommit,
+    });
+    expect((await iteration(latest.id)).status).toBe("RELEASED");
+  });
+});
