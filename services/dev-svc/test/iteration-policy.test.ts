@@ -60,8 +60,13 @@ describe("proceedRefusal (seed 3.7)", () => {
 
   it("names the app's phases when the target is not one of them", () => {
     expect(
-      proceedRefusal({ iterationId: 7, phase: "DEVELOPING", phases: RELEASE_ONLY, targetPhase: "STAGING", hasTag: false })
-        ?.message,
+      proceedRefusal({
+        iterationId: 7,
+        phase: "DEVELOPING",
+        phases: RELEASE_ONLY,
+        targetPhase: "STAGING",
+        hasTag: false,
+      })?.message,
     ).toBe("targetPhase: STAGING is not a phase of this app (phases: DEVELOPING, RELEASE)");
   });
 });
@@ -85,13 +90,27 @@ describe("releaseRefusal (seed 3.4)", () => {
     ["again after a failed release", "RELEASE", FULL, row({ status: "FAILED" }), false, null],
     ["again after a cancelled release", "RELEASE", FULL, row({ status: "CANCELLED" }), false, null],
     ["while a release runs", "RELEASE", FULL, row({ status: "RUNNING" }), false, "PHASE_CANNOT_PROCEED"],
-    ["while a release waits for the engine", "RELEASE", FULL, row({ status: "PENDING", pipelineId: null }), false, "PHASE_CANNOT_PROCEED"],
+    [
+      "while a release waits for the engine",
+      "RELEASE",
+      FULL,
+      row({ status: "PENDING", pipelineId: null }),
+      false,
+      "PHASE_CANNOT_PROCEED",
+    ],
     ["after success", "RELEASE", FULL, row({ status: "SUCCESS" }), false, "PHASE_CANNOT_PROCEED"],
     ["RELEASED", "RELEASED", FULL, row({ status: "SUCCESS" }), false, "PHASE_CANNOT_PROCEED"],
     ["cancelled iteration", "CANCELLED", FULL, null, false, "PHASE_CANNOT_PROCEED"],
     ["rollback when RELEASED", "RELEASED", FULL, row({ status: "SUCCESS" }), true, null],
     ["rollback in RELEASE after a failure", "RELEASE", FULL, row({ status: "FAILED" }), true, null],
-    ["rollback while a release runs", "RELEASED", FULL, row({ status: "RUNNING" }), true, "PHASE_CANNOT_PROCEED"],
+    [
+      "rollback while a release runs",
+      "RELEASED",
+      FULL,
+      row({ status: "RUNNING" }),
+      true,
+      "PHASE_CANNOT_PROCEED",
+    ],
     ["rollback before anything was released", "STAGING", FULL, null, true, "PHASE_CANNOT_PROCEED"],
   ];
   it.each(cases)("%s", (_name, phase, phases, latest, rollback, expected) => {
@@ -99,7 +118,10 @@ describe("releaseRefusal (seed 3.4)", () => {
   });
 
   it("says which phase comes next when RELEASE is not it", () => {
-    expect(releaseRefusal({ iterationId: 7, phase: "TESTING", phases: FULL, latest: null, rollback: false })?.message).toBe(
+    expect(
+      releaseRefusal({ iterationId: 7, phase: "TESTING", phases: FULL, latest: null, rollback: false })
+        ?.message,
+    ).toBe(
       "targetPhase: iteration 7 is in TESTING; the next phase is STAGING, not RELEASE (proceed to STAGING first)",
     );
   });
@@ -121,10 +143,7 @@ describe("releases of an iteration", () => {
   });
 
   it("takes the latest release the engine did not refuse as the iteration's latest", () => {
-    const own = [
-      row({ id: 1, status: "FAILED" }),
-      row({ id: 2, status: "CANCELLED", pipelineId: null }),
-    ];
+    const own = [row({ id: 1, status: "FAILED" }), row({ id: 2, status: "CANCELLED", pipelineId: null })];
     expect(latestRelease(own)?.id).toBe(1);
     expect(latestRelease([])).toBeNull();
     expect(latestRelease([row({ id: 5, status: "CANCELLED", pipelineId: 9 })])?.id).toBe(5);

@@ -80,7 +80,11 @@ describe("POST /iterations (seed 3.3)", () => {
     expect(developing.currentPhase).toBe("DEVELOPING");
     expect(developing.iterationPipelineId).toEqual(expect.any(Number));
     const pipeline = await engineApi(h, "GET", `/pipelines/${developing.iterationPipelineId}`);
-    expect(pipeline.body.data).toMatchObject({ type: "ITERATION", refId: it0.id, currentStage: "DEVELOPING" });
+    expect(pipeline.body.data).toMatchObject({
+      type: "ITERATION",
+      refId: it0.id,
+      currentStage: "DEVELOPING",
+    });
   });
 
   it("answers 1001 naming the field for bad input, never crashing", async () => {
@@ -100,7 +104,11 @@ describe("POST /iterations (seed 3.3)", () => {
     ];
     for (const [payload, message] of cases) {
       const res = await api(h, "POST", "/iterations", payload);
-      expect({ payload, status: res.status, code: res.body.code }).toEqual({ payload, status: 400, code: 1001 });
+      expect({ payload, status: res.status, code: res.body.code }).toEqual({
+        payload,
+        status: 400,
+        code: 1001,
+      });
       expect(res.body.message).toMatch(message);
     }
     const notJson = await api(h, "POST", "/iterations", "{not json");
@@ -124,10 +132,20 @@ describe("POST /iterations (seed 3.3)", () => {
   });
 
   it("answers an unknown app and another team's app alike (404, 1004), and a low-code app with 1001", async () => {
-    const unknown = await api(h, "POST", "/iterations", { appId: 987654321, name: "a", sourceBranch: "main" });
+    const unknown = await api(h, "POST", "/iterations", {
+      appId: 987654321,
+      name: "a",
+      sourceBranch: "main",
+    });
     expect(unknown.status).toBe(404);
     expect(unknown.body).toEqual({ code: 1004, message: "app 987654321 not found", data: null });
-    const foreign = await api(h, "POST", "/iterations", { appId, name: "a", sourceBranch: "main" }, h.otherAuth);
+    const foreign = await api(
+      h,
+      "POST",
+      "/iterations",
+      { appId, name: "a", sourceBranch: "main" },
+      h.otherAuth,
+    );
     expect(foreign.status).toBe(404);
     expect(foreign.body).toEqual({ code: 1004, message: `app ${appId} not found`, data: null });
 
@@ -328,7 +346,12 @@ describe("POST /iterations/{id}/proceed (seed 3.7)", () => {
       [{ targetPhase: "DEVELOPING" }, 400, 2002, /^targetPhase: must be one of/],
       [{ targetPhase: "TESTING" }, 400, 2002, /^targetPhase: iteration \d+ is already in TESTING/],
       [{ targetPhase: "RELEASE" }, 409, 2003, /^tag: entering RELEASE needs a tag/],
-      [{ targetPhase: "RELEASE", tag: "1.0.0" }, 400, 1001, /^tag: must be 'v' followed by a semantic version/],
+      [
+        { targetPhase: "RELEASE", tag: "1.0.0" },
+        400,
+        1001,
+        /^tag: must be 'v' followed by a semantic version/,
+      ],
       [{}, 400, 1001, /^targetPhase: is required/],
     ];
     for (const [payload, status, code, message] of cases) {
@@ -337,7 +360,10 @@ describe("POST /iterations/{id}/proceed (seed 3.7)", () => {
       expect(res.body.message).toMatch(message);
     }
     // Skipping a phase is the engine's to refuse (2002), with its reason.
-    const skip = await api(h, "POST", `/iterations/${it0.id}/proceed`, { targetPhase: "RELEASE", tag: "v3.0.0" });
+    const skip = await api(h, "POST", `/iterations/${it0.id}/proceed`, {
+      targetPhase: "RELEASE",
+      tag: "v3.0.0",
+    });
     expect(skip.status).toBe(400);
     expect(skip.body.code).toBe(2002);
     expect(skip.body.message).toMatch(/the next phase is STAGING, not RELEASE/);
@@ -353,11 +379,18 @@ describe("POST /iterations/{id}/proceed (seed 3.7)", () => {
     const testing = await api(h, "POST", `/iterations/${it0.id}/proceed`, { targetPhase: "TESTING" });
     expect(testing.status).toBe(400);
     expect(testing.body.code).toBe(2002);
-    expect(testing.body.message).toMatch(/TESTING is not a phase of this app \(phases: DEVELOPING, RELEASE\)/);
+    expect(testing.body.message).toMatch(
+      /TESTING is not a phase of this app \(phases: DEVELOPING, RELEASE\)/,
+    );
     const release = await api(h, "POST", `/iterations/${it0.id}/release`, { tag: "v0.1.0" });
     expect(release.status).toBe(200);
     expect(release.body.data).toMatchObject({ iterationId: it0.id, tag: "v0.1.0", status: "RUNNING" });
-    await waitIteration(h, it0.id, (i) => i.status === "RELEASING" && i.currentPhase === "RELEASE", "RELEASING");
+    await waitIteration(
+      h,
+      it0.id,
+      (i) => i.status === "RELEASING" && i.currentPhase === "RELEASE",
+      "RELEASING",
+    );
   });
 
   it("answers 503 (9003) when pipeline-engine does not answer, and changes nothing", async () => {
@@ -384,7 +417,9 @@ describe("events from pipeline-engine", () => {
   const handled = async (result: string) => {
     const m = await h.svc.deps.metrics.messagesHandled.get();
     return m.values
-      .filter((v) => v.labels["consumer"] === "dev-svc-iteration-phase-changed" && v.labels["result"] === result)
+      .filter(
+        (v) => v.labels["consumer"] === "dev-svc-iteration-phase-changed" && v.labels["result"] === result,
+      )
       .reduce((n, v) => n + v.value, 0);
   };
 
@@ -417,7 +452,10 @@ describe("events from pipeline-engine", () => {
       messageSubject(h.infra.envName, IterationPhaseChanged.type),
       JSON.stringify(stale),
     );
-    await eventually(async () => (await handled("duplicate")) > duplicatesBefore, "the stale event acknowledged");
+    await eventually(
+      async () => (await handled("duplicate")) > duplicatesBefore,
+      "the stale event acknowledged",
+    );
     const after = await api(h, "GET", `/iterations/${it0.id}`);
     expect(after.body.data).toMatchObject({ status: "TESTING", currentPhase: "TESTING" });
   });

@@ -125,16 +125,27 @@ describe("POST /iterations/{id}/release on GitLab", () => {
 
     const again = await api(h, "POST", `/iterations/${it0.id}/release`, { tag: "v1.0.0" });
     expect(again.status).toBe(200);
-    expect(again.body.data).toMatchObject({ iterationPhaseId, pipelineId, status: "RUNNING", commitId: head });
+    expect(again.body.data).toMatchObject({
+      iterationPhaseId,
+      pipelineId,
+      status: "RUNNING",
+      commitId: head,
+    });
     const viaProceed = await api(h, "POST", `/iterations/${it0.id}/proceed`, {
       targetPhase: "RELEASE",
       tag: "v1.0.0",
     });
-    expect(viaProceed.body.data).toEqual({ iterationId: it0.id, currentPhase: "RELEASE", phasePipelineId: pipelineId });
+    expect(viaProceed.body.data).toEqual({
+      iterationId: it0.id,
+      currentPhase: "RELEASE",
+      phasePipelineId: pipelineId,
+    });
     expect(tagPosts("acme/happy")).toHaveLength(1);
-    const rows = await sql(h.infra.databaseUrl, `select id from dev.iteration_phase where iteration_id = $1`, [
-      it0.id,
-    ]);
+    const rows = await sql(
+      h.infra.databaseUrl,
+      `select id from dev.iteration_phase where iteration_id = $1`,
+      [it0.id],
+    );
     expect(rows).toHaveLength(1);
   });
 
@@ -218,7 +229,9 @@ describe("pipeline-engine down during a release", () => {
       const res = await api(h, "POST", `/iterations/${it0.id}/release`, { tag: "v2.0.0" });
       expect(res.status).toBe(202);
       expect(res.body.code).toBe(0);
-      expect(res.body.message).toMatch(/^release v2\.0\.0 recorded \(iteration phase \d+\); its pipeline starts when pipeline-engine answers$/);
+      expect(res.body.message).toMatch(
+        /^release v2\.0\.0 recorded \(iteration phase \d+\); its pipeline starts when pipeline-engine answers$/,
+      );
       expect(res.body.data).toEqual({
         iterationId: it0.id,
         tag: "v2.0.0",
@@ -232,9 +245,16 @@ describe("pipeline-engine down during a release", () => {
       expect(await tagOf("acme/engine-down", "v2.0.0")).toBe(head);
 
       // Asked again while the engine is still down: the same release, no second tag.
-      const again = await api(h, "POST", `/iterations/${it0.id}/proceed`, { targetPhase: "RELEASE", tag: "v2.0.0" });
+      const again = await api(h, "POST", `/iterations/${it0.id}/proceed`, {
+        targetPhase: "RELEASE",
+        tag: "v2.0.0",
+      });
       expect(again.status).toBe(202);
-      expect(again.body.data).toEqual({ iterationId: it0.id, currentPhase: "STAGING", phasePipelineId: null });
+      expect(again.body.data).toEqual({
+        iterationId: it0.id,
+        currentPhase: "STAGING",
+        phasePipelineId: null,
+      });
       expect(tagPosts("acme/engine-down")).toHaveLength(1);
 
       const waiting = await api(h, "GET", `/iterations/${it0.id}`);
@@ -248,14 +268,20 @@ describe("pipeline-engine down during a release", () => {
     const started = await waitIteration(
       h,
       it0.id,
-      (i) => i.status === "RELEASING" && i.phases[0]?.pipelineId !== null && i.phases[0]?.status === "RUNNING",
+      (i) =>
+        i.status === "RELEASING" && i.phases[0]?.pipelineId !== null && i.phases[0]?.status === "RUNNING",
       "RELEASING with its phase pipeline",
       20_000,
     );
     expect(started.currentPhase).toBe("RELEASE");
     expect(started.phasePipelineId).toBe(started.phases[0].pipelineId);
     const pipeline = await engineApi(h, "GET", `/pipelines/${started.phasePipelineId}`);
-    expect(pipeline.body.data).toMatchObject({ type: "PHASE", refId: iterationPhaseId, tag: "v2.0.0", status: "RUNNING" });
+    expect(pipeline.body.data).toMatchObject({
+      type: "PHASE",
+      refId: iterationPhaseId,
+      tag: "v2.0.0",
+      status: "RUNNING",
+    });
     const all = await engineApi(h, "GET", `/pipelines?refId=${iterationPhaseId}&type=PHASE`);
     expect(all.body.data.total).toBe(1);
 

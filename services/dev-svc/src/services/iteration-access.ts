@@ -15,7 +15,8 @@ import type { Db } from "../store/sql.js";
  */
 export async function requireTeamIteration(em: Db, actor: Actor, id: number): Promise<IterationRecord> {
   const it = await findIteration(em, id);
-  if (!it || it.team !== actor.team) throw new DomainError("ITERATION_NOT_FOUND", `iteration ${id} not found`);
+  if (!it || it.team !== actor.team)
+    throw new DomainError("ITERATION_NOT_FOUND", `iteration ${id} not found`);
   return it;
 }
 

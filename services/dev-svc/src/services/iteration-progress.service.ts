@@ -117,7 +117,10 @@ export class IterationProgress {
    */
   private unknown(what: string, ctx: { deliveryCount: number; log: Logger }): HandlerResult {
     if (ctx.deliveryCount >= this.unknownMaxDeliveries) {
-      this.log.error({ what, deliveries: ctx.deliveryCount }, "event for something dev-svc never recorded; dropped");
+      this.log.error(
+        { what, deliveries: ctx.deliveryCount },
+        "event for something dev-svc never recorded; dropped",
+      );
       return "ignored";
     }
     throw new RetryLater(`${what} not known yet`, Math.min(30_000, 500 * ctx.deliveryCount));

@@ -132,13 +132,13 @@ export class IterationService {
   }
 
   async list(actor: Actor, appId: number, q: ListIterationsQuery): Promise<Page<Iteration>> {
-    const em = this.orm.em.fork();
-    await requireTeamApp(em, actor, appId);
-    const { items, total } = await listIterations(em, appId, {
+    const { appTeam, items, total } = await listIterations(this.orm.em.fork(), appId, {
       status: q.status,
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
     });
+    // An app of another team answers exactly like one that does not exist (SPEC 5b).
+    if (appTeam !== actor.team) throw new DomainError("APP_NOT_FOUND", `app ${appId} not found`);
     return { items: items.map(toIteration), total, page: q.page, pageSize: q.pageSize };
   }
 

@@ -72,7 +72,12 @@ export class ReleaseService {
     private readonly opts: ReleaseOptions,
   ) {}
 
-  async release(actor: Actor, iterationId: number, tag: string, correlationId: string): Promise<ReleaseOutcome> {
+  async release(
+    actor: Actor,
+    iterationId: number,
+    tag: string,
+    correlationId: string,
+  ): Promise<ReleaseOutcome> {
     const em = this.orm.em.fork();
     const it = await requireTeamIteration(em, actor, iterationId);
     const own = (await phasesOf(em, it.id)).filter((r) => r.phaseType === "RELEASE");
@@ -220,11 +225,18 @@ export class ReleaseService {
     };
     let reply: ProceedIterationReply;
     try {
-      reply = await callRpc(this.nats, RPC.PROCEED_ITERATION, ProceedIterationRequest, ProceedIterationReply, request, {
-        correlationId,
-        timeoutMs: this.opts.rpcTimeoutMs,
-        peer: PEER,
-      });
+      reply = await callRpc(
+        this.nats,
+        RPC.PROCEED_ITERATION,
+        ProceedIterationRequest,
+        ProceedIterationReply,
+        request,
+        {
+          correlationId,
+          timeoutMs: this.opts.rpcTimeoutMs,
+          peer: PEER,
+        },
+      );
     } catch (err) {
       if (!isDomainError(err)) throw err;
       if (err.kind === "DEPENDENCY_UNAVAILABLE" || err.code >= 9000) {

@@ -1,10 +1,6 @@
-import type {
-  IterationMachineState,
-  IterationPhaseRecord,
-  IterationStatus,
-} from "@procode/contracts";
+import type { IterationMachineState, IterationPhaseRecord, IterationStatus } from "@procode/contracts";
 import { sqlQuery } from "@procode/service-kit";
-import { iso, S, type Db } from "./sql.js";
+import { S, type Db } from "./sql.js";
 
 /** An iteration (seed 4.1) with its release phases, as dev-svc shows it. */
 export interface IterationRecord {
@@ -53,8 +49,8 @@ interface Row {
   phase_pipeline_id: string | null;
   event_seq: number;
   created_by: string;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
   phases: PhaseJson[];
 }
 
@@ -82,21 +78,25 @@ const toRecord = (r: Row): IterationRecord => ({
     pipelineId: p.pipelineId,
     rollback: p.rollback,
     reason: p.reason,
-    createdAt: iso(p.createdAt)!,
+    createdAt: p.createdAt,
   })),
   createdBy: r.created_by,
-  createdAt: iso(r.created_at)!,
-  updatedAt: iso(r.updated_at)!,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
 });
+
+/** A timestamp as the API shows it (`2026-03-02T10:00:00.000Z`), formatted by PostgreSQL. */
+const ISO = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** The columns of an iteration as shown, `i` joined with the head a push reported (`bh`). */
 const COLUMNS = `i.id, i.app_id, i.team, i.name, i.status, i.source_branch, i.current_phase,
   case when bh.commit_id is not null and (i.head_commit_at is null or bh.updated_at > i.head_commit_at)
     then bh.commit_id else i.head_commit end as head_commit,
-  i.iteration_pipeline_id, i.phase_pipeline_id, i.event_seq, i.created_by, i.created_at, i.updated_at,
+  i.iteration_pipeline_id, i.phase_pipeline_id, i.event_seq, i.created_by,
+  ${ISO("i.created_at")} as created_at, ${ISO("i.updated_at")} as updated_at,
   coalesce((select json_agg(json_build_object('id', p.id, 'phaseType', p.phase_type, 'branch', p.branch,
       'tag', p.tag, 'commitId', p.commit_id, 'status', p.status, 'pipelineId', p.pipeline_id,
-      'rollback', p.rollback, 'reason', p.reason, 'createdAt', p.created_at) order by p.id)
+      'rollback', p.rollback, 'reason', p.reason, 'createdAt', ${ISO("p.created_at")}) order by p.id)
     from ${S}.iteration_phase p where p.iteration_id = i.id), '[]'::json) as phases`;
 
 const HEAD_JOIN = `left join ${S}.branch_head bh on bh.app_id = i.app_id and bh.branch = i.source_branch`;
@@ -131,8 +131,8 @@ export async function findIteration(em: Db, id: number): Promise<IterationRecord
 }
 
 /**
- * A page of an app's iterations, newest first, and how many there are (from `iteration_count`, kept by
- * a trigger). The page's ids come from an index-only scan of idx_app_id (or idx_app_status), then
+ * A page of an app's iterations, newest first, how many there are (from `iteration_count`, kept by a
+ * trigger), and the app's team (for the caller's check), in one round trip. The page's ids come from an index-only scan of idx_app_id (or idx_app_status), then
  * the rows are fetched by primary key: the planner never walks the primary key through other apps'
  * rows, and a deep page skips index entries rather than table rows.
  */
@@ -140,15 +140,16 @@ export async function listIterations(
   em: Db,
   appId: number,
   q: { status?: IterationStatus | undefined; limit: number; offset: number },
-): Promise<{ items: IterationRecord[]; total: number }> {
+): Promise<{ appTeam: string | null; items: IterationRecord[]; total: number }> {
   const byStatus = q.status !== undefined;
   const filter = byStatus ? `app_id = $1 and status = $4` : `app_id = $1`;
-  const res = await sqlQuery<Row & { total: string; id: string | null }>(
+  const res = await sqlQuery<Row & { total: string; app_team: string | null; id: string | null }>(
     em,
     `with page as (
        select id from ${S}.iteration where ${filter} order by id desc limit $2 offset $3
      )
-     select (select coalesce(sum(n), 0) from ${S}.iteration_count where ${filter}) as total, x.*
+     select (select team from ${S}.app_projection where app_id = $1) as app_team,
+       (select coalesce(sum(n), 0) from ${S}.iteration_count where ${filter}) as total, x.*
      from (select 1) one
      left join lateral (
        select ${COLUMNS} from page join ${S}.iteration i on i.id = page.id ${HEAD_JOIN}
@@ -159,7 +160,7 @@ export async function listIterations(
   );
   const total = Number(res.rows[0]?.total ?? 0);
   const items = res.rows.filter((r) => r.id !== null).map(toRecord);
-  return { items, total };
+  return { appTeam: res.rows[0]?.app_team ?? null, items, total };
 }
 
 /** The iteration row, locked for the rest of the transaction (null when it does not exist). */

@@ -3,7 +3,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { BareRepo, git } from "@procode/git-emulators";
 import type { ConcurrencyPolicy, IterationPhase } from "@procode/contracts";
-import { createTestInfra, eventually, serviceEnv, ServiceProcess, sql, type TestInfra } from "@procode/test-kit";
+import {
+  createTestInfra,
+  eventually,
+  serviceEnv,
+  ServiceProcess,
+  sql,
+  type TestInfra,
+} from "@procode/test-kit";
 import {
   appSnapshot,
   bearer,
@@ -102,8 +109,13 @@ export async function api(
   const res = await h.svc.deps.app.inject({
     method,
     url,
-    headers: { authorization: auth, ...(payload === undefined ? {} : { "content-type": "application/json" }) },
-    ...(payload === undefined ? {} : { payload: typeof payload === "string" ? payload : JSON.stringify(payload) }),
+    headers: {
+      authorization: auth,
+      ...(payload === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(payload === undefined
+      ? {}
+      : { payload: typeof payload === "string" ? payload : JSON.stringify(payload) }),
   });
   return { status: res.statusCode, body: res.json() };
 }
@@ -142,7 +154,10 @@ export async function pushCommit(h: Harness, repo: BareRepo, branch: string, fil
   await sh(["checkout", "--quiet", "-B", branch, `origin/${branch}`], work).catch(() =>
     sh(["checkout", "--quiet", "-b", branch], work),
   );
-  await sh(["-c", "core.hooksPath=/dev/null", "commit", "--quiet", "--allow-empty", "-m", `change ${file}`], work);
+  await sh(
+    ["-c", "core.hooksPath=/dev/null", "commit", "--quiet", "--allow-empty", "-m", `change ${file}`],
+    work,
+  );
   await sh(["push", "--quiet", "origin", `HEAD:refs/heads/${branch}`], work);
   const { stdout } = await sh(["rev-parse", "HEAD"], work);
   await rm(work, { recursive: true, force: true });
@@ -179,12 +194,14 @@ export async function createApp(h: Harness, o: AppOptions): Promise<number> {
   }
   await publishAppEvent(h.svc, "created", snap);
   await eventually(
-    async () => (await sql(h.infra.databaseUrl, `select 1 from dev.app_projection where app_id = $1`, [appId])).length,
+    async () =>
+      (await sql(h.infra.databaseUrl, `select 1 from dev.app_projection where app_id = $1`, [appId])).length,
     `app ${appId} projected by dev-svc`,
   );
   await eventually(
     async () =>
-      (await sql(h.infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length,
+      (await sql(h.infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId]))
+        .length,
     `app ${appId} settings received by pipeline-engine`,
     20_000,
   );
@@ -202,7 +219,11 @@ export async function createApp(h: Harness, o: AppOptions): Promise<number> {
 
 /** Creates an iteration and waits until the engine has it in DEVELOPING. */
 export async function developingIteration(h: Harness, appId: number, branch = "main"): Promise<any> {
-  const created = await api(h, "POST", "/iterations", { appId, name: `iteration of ${branch}`, sourceBranch: branch });
+  const created = await api(h, "POST", "/iterations", {
+    appId,
+    name: `iteration of ${branch}`,
+    sourceBranch: branch,
+  });
   if (created.status !== 200) throw new Error(`iteration not created: ${JSON.stringify(created.body)}`);
   return waitIteration(h, created.body.data.id, (it) => it.status === "DEVELOPING", "DEVELOPING");
 }
@@ -228,5 +249,7 @@ export async function waitIteration(
 
 /** Rows of dev-svc's outbox of one type. */
 export async function outboxOf(h: Harness, type: string): Promise<{ payload: any }[]> {
-  return sql(h.infra.databaseUrl, `select payload from dev.outbox where type = $1 order by created_at`, [type]);
+  return sql(h.infra.databaseUrl, `select payload from dev.outbox where type = $1 order by created_at`, [
+    type,
+  ]);
 }

@@ -1,0 +1,226 @@
+/**
+ * Iteration query benchmark (seed 4.2 idx_app_id, 5.1 "iteration queries < 100 ms"). On a fresh
+ * database it starts dev-svc as a real process (from source through tsx, as `npm start` runs it; its
+ * migrations create the tables), seeds 100,000 iterations of one app straight into PostgreSQL (one
+ * INSERT ... SELECT; the releases' iteration_phase rows likewise) beside 20,000 of 20 other apps,
+ * interleaved, then loads `GET /apps/{id}/iterations` with autocannon and prints latency P50, P90,
+ * P99, P99.9 and throughput for: the first page, the first page of one status, and a deep page.
+ *
+ *   pnpm --filter @procode/bench iterations [--connections 10] [--duration 20] [--keep]
+ *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
+ */
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import pg from "pg";
+import { KeyRing, signToken } from "@procode/service-kit";
+import { Proc, repoRoot } from "../pipelines/lib.js";
+
+const { values } = parseArgs({
+  options: {
+    connections: { type: "string", default: "10" },
+    duration: { type: "string", default: "20" },
+    iterations: { type: "string", default: "100000" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const connections = Number(values.connections);
+const duration = Number(values.duration);
+const N = Number(values.iterations);
+const adminUrl = process.env["DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const natsUrl = process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
+const suffix = randomBytes(4).toString("hex");
+const dbName = `bench_iterations_${suffix}`;
+const envName = `bench-it-${suffix}`;
+const jwtSecret = randomBytes(24).toString("hex");
+const databaseUrl = (() => {
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+const APP = 424242;
+const TEAM = "bench";
+
+const log = (msg: string) => process.stdout.write(`${msg}\n`);
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+await withClient(adminUrl, (c) => c.query(`create database "${dbName}"`));
+
+const svc = new Proc("dev-svc", path.join(repoRoot, "services", "dev-svc"), "src/main.ts", {
+  PORT: "0",
+  HOST: "127.0.0.1",
+  LOG_LEVEL: "info",
+  DATABASE_URL: databaseUrl,
+  NATS_URL: natsUrl,
+  ENV_NAME: envName,
+  AUTH_JWT_SECRET: jwtSecret,
+  ENCRYPTION_KEYS: KeyRing.generateSpec("bench"),
+  DB_POOL_MAX: "10",
+});
+
+try {
+  svc.start();
+  await svc.waitListening();
+  log(`dev-svc listening at ${svc.url} (database ${dbName})`);
+
+  const seedStarted = performance.now();
+  await withClient(databaseUrl, async (c) => {
+    await c.query(
+      `insert into dev.app_projection (app_id, team, name, dev_mode, tech_stack, revision, procode, created_by, app_updated_at)
+       select app_id, $2, 'bench-app-' || app_id, 'pro-code', 'python', 1, $3::jsonb, 'bench', now()
+       from (select $1::bigint as app_id union all select $1::bigint + g from generate_series(1, 20) g) a`,
+      [
+        APP,
+        TEAM,
+        JSON.stringify({
+          gitRepoUrl: "local://bench",
+          gitType: "LOCAL",
+          credentialId: null,
+          scaffoldTemplate: null,
+          webhookUrl: "http://127.0.0.1:9/webhooks/local/bench",
+          credentialRequired: false,
+          stageConfigs: {},
+          phases: ["DEVELOPING", "TESTING", "STAGING", "RELEASE"],
+          concurrency: "QUEUE",
+          deployConfig: { env: {}, resources: { cpu: "1", memory: "2Gi" } },
+        }),
+      ],
+    );
+    // Every sixth row belongs to one of 20 other apps, so the bench app's rows are interleaved with
+    // others' as in a shared installation. Statuses: mostly RELEASED, a few of every other.
+    const total = Math.round((N * 6) / 5);
+    await c.query(
+      `insert into dev.iteration (app_id, team, name, status, source_branch, current_phase, head_commit,
+         head_commit_at, iteration_pipeline_id, phase_pipeline_id, event_seq, created_by, created_at, updated_at)
+       select app_id, $2, 'iteration ' || g, status, case when g % 3 = 0 then 'main' else 'feature/' || (g % 50) end,
+         case status when 'DRAFT' then null when 'RELEASED' then 'RELEASED' when 'FAILED' then 'RELEASE'
+           when 'RELEASING' then 'RELEASE' else status end,
+         md5(g::text) || substr(md5((g + 1)::text), 1, 8), now() - (($3 - g) || ' minutes')::interval,
+         g, case when status in ('RELEASED', 'FAILED', 'RELEASING') then 1000000 + g end, 4, 'bench',
+         now() - (($3 - g) || ' minutes')::interval, now() - (($3 - g) || ' minutes')::interval
+       from (
+         select g, case when g % 6 = 0 then $1::bigint + 1 + (g / 6) % 20 else $1::bigint end as app_id,
+           case when (g * 7919) % 100 < 85 then 'RELEASED' when (g * 7919) % 100 < 90 then 'FAILED'
+             when (g * 7919) % 100 < 94 then 'DEVELOPING' when (g * 7919) % 100 < 96 then 'TESTING'
+             when (g * 7919) % 100 < 98 then 'STAGING' when (g * 7919) % 100 < 99 then 'RELEASING'
+             else 'DRAFT' end as status
+         from generate_series(1, $3::int) g
+       ) s`,
+      [APP, TEAM, total],
+    );
+    await c.query(
+      `insert into dev.iteration_phase (iteration_id, app_id, phase_type, branch, tag, commit_id, rollback,
+         status, pipeline_id, event_seq, created_by, created_at, updated_at)
+       select id, app_id, 'RELEASE', source_branch, 'v1.' || id || '.0', head_commit, false,
+         case status when 'RELEASED' then 'SUCCESS' when 'FAILED' then 'FAILED' else 'RUNNING' end,
+         phase_pipeline_id, 3, 'bench', updated_at, updated_at
+       from dev.iteration where status in ('RELEASED', 'FAILED', 'RELEASING')`,
+    );
+    await c.query(
+      `insert into dev.branch_head (app_id, branch, commit_id, delivery_seq) values ($1, 'main', md5('head'), 1)`,
+      [APP],
+    );
+    await c.query(`vacuum analyze dev.iteration`);
+    await c.query(`vacuum analyze dev.iteration_phase`);
+    await c.query(`vacuum analyze dev.iteration_count`);
+  });
+  const counts = await withClient(databaseUrl, async (c) =>
+    (
+      await c.query<{ status: string; n: string }>(
+        `select status, n from dev.iteration_count where app_id = $1 order by n desc`,
+        [APP],
+      )
+    ).rows.map((r) => `${r.status} ${r.n}`),
+  );
+  log(
+    `seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s: app ${APP}: ${counts.join(", ")}; 20 other apps: ${Math.round(N / 5)} iterations`,
+  );
+
+  const token = await signToken({ sub: "bench", team: TEAM }, jwtSecret);
+  const headers = { authorization: `Bearer ${token}` };
+  const base = `${svc.url}/apps/${APP}/iterations`;
+
+  // The answers are what they should be before anything is measured.
+  for (const [q, expectTotal] of [
+    ["", N],
+    ["?status=DEVELOPING", null],
+  ] as const) {
+    const res = await fetch(`${base}${q}`, { headers });
+    const body = (await res.json()) as { code: number; data: { total: number; items: { id: number }[] } };
+    if (res.status !== 200 || body.code !== 0 || body.data.items.length !== 20)
+      throw new Error(`GET ${base}${q} answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+    if (expectTotal !== null && body.data.total !== expectTotal)
+      throw new Error(`total ${body.data.total}, expected ${expectTotal}`);
+    log(`GET /apps/${APP}/iterations${q}: total ${body.data.total}, first id ${body.data.items[0]!.id}`);
+  }
+
+  const indexScans = () =>
+    withClient(databaseUrl, async (c) =>
+      Object.fromEntries(
+        (
+          await c.query<{ indexrelname: string; idx_scan: string }>(
+            `select indexrelname, idx_scan from pg_stat_user_indexes where schemaname = 'dev'
+             and indexrelname in ('idx_app_id', 'idx_app_status', 'iteration_pkey', 'idx_iteration_id')`,
+          )
+        ).rows.map((r) => [r.indexrelname, Number(r.idx_scan)]),
+      ),
+    );
+
+  await autocannon({ url: base, connections, duration: 3, headers }); // warm-up
+  const rows: string[] = [];
+  const scenarios: [string, string, number, number][] = [
+    ["first page (20 of 100,000)", base, connections, duration],
+    ["first page, status=DEVELOPING", `${base}?status=DEVELOPING`, connections, duration],
+    ["page 2000 of RELEASED (offset 39,980)", `${base}?status=RELEASED&page=2000`, connections, duration / 2],
+    ["first page, one connection", base, 1, duration / 2],
+  ];
+  for (const [name, url, conns, secs] of scenarios) {
+    const before = await indexScans();
+    const r = await autocannon({ url, connections: conns, duration: secs, headers });
+    const after = await indexScans();
+    const used = Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+      .filter(([, d]) => d > 0)
+      .map(([k, d]) => `${k} ${d}`)
+      .join(", ");
+    rows.push(
+      `| ${name} | ${conns} | ${r.latency.p50} | ${r.latency.p90} | ${r.latency.p99} | ${r.latency.p99_9} | ${r.latency.max} | ${Math.round(r.requests.average)} | ${r.requests.total} | ${r.non2xx + r.errors + r.timeouts} |`,
+    );
+    log(`${name}: index scans during the run: ${used}`);
+  }
+  log("");
+  log(`GET /apps/{id}/iterations, autocannon ${duration} s per run (ms; autocannon's resolution is 1 ms):`);
+  log("");
+  log("| query | connections | P50 | P90 | P99 | P99.9 | max | req/s | requests | errors/non-2xx |");
+  log("|---|---|---|---|---|---|---|---|---|---|");
+  for (const row of rows) log(row);
+} finally {
+  await svc.kill("SIGTERM");
+  if (!values.keep) {
+    await withClient(adminUrl, (c) => c.query(`drop database if exists "${dbName}" with (force)`));
+    const nc = await connect({ servers: natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const prefix = `${envName.toUpperCase().replace(/-/g, "_")}_`;
+      for await (const s of jsm.streams.list()) {
+        if (s.config.name.startsWith(prefix)) await jsm.streams.delete(s.config.name);
+      }
+    } finally {
+      await nc.close();
+    }
+  } else {
+    log(`kept database ${dbName}`);
+  }
+}
