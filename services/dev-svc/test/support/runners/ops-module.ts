@@ -35,9 +35,7 @@ export class OpsModuleProcess {
     return this.call("GET", "/_control/stats");
   }
 
-  build(
-    id: string,
-  ): Promise<{
+  build(id: string): Promise<{
     request: { commitId: string; dockerfile: string; image: string; appId: number };
     createCalls: number;
   }> {
