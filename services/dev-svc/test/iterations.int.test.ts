@@ -158,6 +158,25 @@ describe("POST /iterations (seed 3.3)", () => {
     expect(rows).toHaveLength(0);
   });
 
+  it("shows the iteration routes in the OpenAPI document, with the release's 202 answer", async () => {
+    const spec = (await h.svc.deps.app.inject({ url: "/openapi.json" })).json();
+    for (const p of [
+      "/iterations",
+      "/iterations/{id}",
+      "/apps/{id}/iterations",
+      "/iterations/{id}/proceed",
+      "/iterations/{id}/release",
+    ]) {
+      expect(spec.paths[p], p).toBeDefined();
+    }
+    expect(Object.keys(spec.paths["/iterations/{id}/release"].post.responses)).toEqual(
+      expect.arrayContaining(["200", "202", "400", "404", "409", "503"]),
+    );
+    expect(spec.paths["/iterations"].post.requestBody.content["application/json"].schema.required).toEqual(
+      expect.arrayContaining(["appId", "name", "sourceBranch"]),
+    );
+  });
+
   it("needs a bearer token", async () => {
     const res = await h.svc.deps.app.inject({ method: "POST", url: "/iterations", payload: {} });
     expect(res.statusCode).toBe(401);

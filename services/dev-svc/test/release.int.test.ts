@@ -1,7 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGitLabEmulator, type GitEmulator } from "@procode/git-emulators";
-import { sql } from "@procode/test-kit";
+import { eventually, sql } from "@procode/test-kit";
 import {
   api,
   createApp,
@@ -320,6 +320,47 @@ describe("the engine's refusals and rollback", () => {
     expect(retried.status).toBe(200);
     expect(retried.body.data).toMatchObject({ status: "RUNNING", rollback: false });
     expect(retried.body.data.iterationPhaseId).not.toBe(shown.body.data.phases[0].id);
+  });
+
+  it("asks again about a release recorded while the engine was down and refused by it since, so it blocks nothing", async () => {
+    const appId = await gitlabApp("acme/refused-later", { phases: ["RELEASE"], concurrency: "REJECT" });
+    const a = await developingIteration(h, appId);
+    const b = await developingIteration(h, appId);
+    const first = await api(h, "POST", `/iterations/${a.id}/release`, { tag: "v1.0.0" });
+    expect(first.status).toBe(200);
+    await h.stopEngine();
+    let pending: number;
+    try {
+      const res = await api(h, "POST", `/iterations/${b.id}/release`, { tag: "v1.1.0" });
+      expect(res.status).toBe(202);
+      pending = res.body.data.iterationPhaseId;
+    } finally {
+      await h.startEngine();
+    }
+    // The engine acts on the durable request and refuses it (REJECT: another release runs); it has
+    // nobody to answer, so dev-svc still shows the release waiting.
+    await eventually(async () => {
+      const r = await engineApi(h, "GET", `/pipelines?refId=${pending}&type=PHASE`);
+      return r.body.data?.items?.[0]?.status === "CANCELLED";
+    }, "the engine's refusal of the durable request");
+    const waiting = await api(h, "GET", `/iterations/${b.id}`);
+    expect(waiting.body.data.phases).toEqual([expect.objectContaining({ id: pending, status: "PENDING" })]);
+
+    await cancelRelease(first.body.data.pipelineId);
+    const next = await api(h, "POST", `/iterations/${b.id}/release`, { tag: "v1.2.0" });
+    expect(next.status).toBe(200);
+    expect(next.body.data).toMatchObject({ tag: "v1.2.0", status: "RUNNING" });
+    const shown = await api(h, "GET", `/iterations/${b.id}`);
+    expect(shown.body.data.phases).toEqual([
+      expect.objectContaining({
+        id: pending,
+        tag: "v1.1.0",
+        status: "CANCELLED",
+        pipelineId: null,
+        reason: expect.stringMatching(/^3005: /),
+      }),
+      expect.objectContaining({ tag: "v1.2.0", status: "RUNNING", pipelineId: next.body.data.pipelineId }),
+    ]);
   });
 
   it("rolls back to an older released tag: no new tag, the tag's commit, a phase pipeline labelled rollback", async () => {

@@ -80,10 +80,21 @@ export class ReleaseService {
   ): Promise<ReleaseOutcome> {
     const em = this.orm.em.fork();
     const it = await requireTeamIteration(em, actor, iterationId);
-    const own = (await phasesOf(em, it.id)).filter((r) => r.phaseType === "RELEASE");
+    const releasesOf = async () => (await phasesOf(em, it.id)).filter((r) => r.phaseType === "RELEASE");
+    let own = await releasesOf();
 
     const repeated = repeatedRelease(own, tag);
     if (repeated) return this.repeat(actor, it.appId, repeated, it.currentPhase, correlationId);
+
+    // A release recorded while the engine did not answer, and never answered since (the engine may
+    // have refused its durable request): asked again first, so that it does not block this one.
+    const unanswered = latestRelease(own);
+    if (unanswered?.status === "PENDING" && unanswered.pipelineId === null) {
+      await this.ask(actor, it.appId, unanswered, it.currentPhase, correlationId).catch((err: unknown) => {
+        if (!isDomainError(err)) throw err;
+      });
+      own = await releasesOf();
+    }
 
     const appReleases = await releasesOfTag(em, it.appId, tag);
     const rollback = isRollback(it.currentPhase, it.id, appReleases);
