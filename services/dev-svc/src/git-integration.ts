@@ -70,8 +70,8 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
     pollMs: config.BIND_POLL_MS,
     retryBaseMs: config.BIND_RETRY_BASE_MS,
     retryMaxMs: config.BIND_RETRY_MAX_MS,
-    // A bind makes a handful of provider calls, each within GIT_TIMEOUT_MS.
-    leaseMs: config.GIT_TIMEOUT_MS * 4 + 10000,
+    // A bind makes a handful of provider calls (more with the scaffold push), each within GIT_TIMEOUT_MS.
+    leaseMs: config.GIT_TIMEOUT_MS * 10 + 10000,
   });
   const webhooks = new WebhookWorker(orm, log.child({ part: "webhooks" }), {
     pollMs: config.WEBHOOK_POLL_MS,

@@ -10,7 +10,7 @@ import {
   releaseRefusal,
   repeatedRelease,
   type ReleaseRow,
-} from "../src/services/iteration.policy.js";
+} from "../src/domain/iteration.policy.js";
 
 const FULL: IterationPhase[] = ["DEVELOPING", "TESTING", "STAGING", "RELEASE"];
 const RELEASE_ONLY: IterationPhase[] = ["RELEASE"];

@@ -145,6 +145,8 @@ describe("iteration pipeline", () => {
       [4, "RELEASE", "RELEASING"],
       [5, "RELEASED", "RELEASED"],
     ]);
+    // Entering RELEASE names the phase pipeline it created.
+    expect(events[3]).toMatchObject({ phasePipelineId: phaseId });
     const again = await harness.proceed({
       ...base,
       targetPhase: "RELEASE",

@@ -7,7 +7,7 @@ import type {
 import { RetryLater, type HandlerResult, type Logger, type Orm } from "@procode/service-kit";
 import { applyPhasePipelineEvent } from "../store/iteration-phase.repository.js";
 import { lockIteration, setEventSeq, setProgress } from "../store/iteration.repository.js";
-import { isAhead, isNotBehind, iterationStatusOf } from "./iteration.policy.js";
+import { isAhead, isNotBehind, iterationStatusOf } from "../domain/iteration.policy.js";
 
 /**
  * Keeps each iteration's status, phase and pipeline ids where pipeline-engine says they are: from its

@@ -28,7 +28,7 @@ import type { Db } from "../store/sql.js";
 import { requireTeamApp } from "./app-access.js";
 import { phasesOfApp, requireTeamIteration, toIteration } from "./iteration-access.js";
 import type { IterationProgress } from "./iteration-progress.service.js";
-import { proceedRefusal } from "./iteration.policy.js";
+import { proceedRefusal } from "../domain/iteration.policy.js";
 import type { ReleaseService } from "./release.service.js";
 import type { RepositoryAccess } from "./repository-access.js";
 

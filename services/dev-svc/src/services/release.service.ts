@@ -32,7 +32,7 @@ import {
 import { freeReleaseLock, setHeadCommit, takeReleaseLock } from "../store/iteration.repository.js";
 import { phasesOfApp, requireTeamIteration } from "./iteration-access.js";
 import type { IterationProgress } from "./iteration-progress.service.js";
-import { isRollback, latestRelease, releaseRefusal, repeatedRelease } from "./iteration.policy.js";
+import { isRollback, latestRelease, releaseRefusal, repeatedRelease } from "../domain/iteration.policy.js";
 import type { RepositoryAccess } from "./repository-access.js";
 
 export interface ReleaseOptions {

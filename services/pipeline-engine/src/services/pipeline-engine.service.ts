@@ -327,9 +327,6 @@ export class PipelineEngine {
       uow.touch(child);
       return new CommittedRefusal(new DomainError("RELEASE_IN_PROGRESS", reason));
     }
-    if (state !== "RELEASE" && state !== "RELEASED") {
-      moveIteration(iter, { type: iterationEventFor(state, "RELEASE")! }, ch);
-    }
     if (acquired) startPhase(child, ch);
     else {
       const expiry = await uow.leaseExpiry(req.appId);
@@ -337,6 +334,10 @@ export class PipelineEngine {
     }
     announcePhase(child, ch);
     syncParent(iter, child, ch);
+    // After syncParent, so the event of entering RELEASE names the phase pipeline it created.
+    if (state !== "RELEASE" && state !== "RELEASED") {
+      moveIteration(iter, { type: iterationEventFor(state, "RELEASE")! }, ch);
+    }
     uow.touch(child);
     uow.touch(iter);
     return this.replyOf(iter, child);
