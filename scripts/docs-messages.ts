@@ -1,6 +1,8 @@
-// Rewrites docs/messages.md from the message catalog.
+// Rewrites the generated docs (docs/messages.md, docs/errors.md) from the contracts.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { renderMessagesDoc } from "@procode/contracts";
+import { renderErrorsDoc, renderMessagesDoc } from "@procode/contracts";
 
-writeFileSync(path.resolve(import.meta.dirname, "..", "docs", "messages.md"), renderMessagesDoc());
+const docs = path.resolve(import.meta.dirname, "..", "docs");
+writeFileSync(path.join(docs, "messages.md"), renderMessagesDoc());
+writeFileSync(path.join(docs, "errors.md"), renderErrorsDoc());

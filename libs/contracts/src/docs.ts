@@ -1,4 +1,5 @@
 import { MESSAGES } from "./catalog.js";
+import { ErrorCodes } from "./errors.js";
 import { RPC, STREAMS, messageSubject, streamName } from "./subjects.js";
 
 /**
@@ -50,4 +51,26 @@ export function renderMessagesDoc(): string {
     "",
   ];
   return lines.join("\n");
+}
+
+/** docs/errors.md, rendered from the error-code table (same rule as messages.md). */
+export function renderErrorsDoc(): string {
+  const rows = Object.entries(ErrorCodes).map(
+    ([name, e]) => `| ${e.code} | ${e.httpStatus} | \`${name}\` | ${e.meaning} |`,
+  );
+  return [
+    "# Error codes",
+    "",
+    "Generated from `libs/contracts/src/errors.ts` by `pnpm docs:messages`; do not edit by hand.",
+    "",
+    "Every REST response is `{ code, message, data }`. Code 0 is success; any other code comes with the",
+    "HTTP status below and a message that names the problem (for 1001 the field and the rule, with",
+    "`data.fields` listing them). Ranges: 1xxx app and repository, 2xxx iteration, 3xxx pipeline,",
+    "4xxx ops/deploy, 5xxx auth/security, 9xxx internal.",
+    "",
+    "| code | HTTP | name | meaning |",
+    "|---|---|---|---|",
+    ...rows,
+    "",
+  ].join("\n");
 }

@@ -103,6 +103,13 @@ describe("docs/messages.md", () => {
     const committed = await readFile(new URL("../../../docs/messages.md", import.meta.url), "utf8");
     expect(committed).toBe(renderMessagesDoc());
   });
+
+  it("docs/errors.md is the error table rendered", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { renderErrorsDoc } = await import("../src/docs.js");
+    const committed = await readFile(new URL("../../../docs/errors.md", import.meta.url), "utf8");
+    expect(committed).toBe(renderErrorsDoc());
+  });
 });
 
 describe("validation messages", () => {
