@@ -218,6 +218,7 @@ function view(w: Work, now = Date.now()) {
     finishesAt: new Date(w.createdAt + w.behaviour.durationMs).toISOString(),
     behaviour: w.behaviour,
     request: w.request,
+    idempotencyKey: w.idempotencyKey,
     createCalls: w.createCalls,
     cancelled: w.cancelledAt !== null,
     cancelCalls: w.cancelCalls,
@@ -531,17 +532,16 @@ export async function createOpsModule(opts: OpsModuleOptions = {}): Promise<OpsM
     return ok({ url: callbacks.target.url, hasSecret: callbacks.target.secret !== null });
   });
 
-  app.get("/_control/deployments", async (request) => {
-    const q = parse(
-      z.object({ appId: z.coerce.number().int().positive().optional() }),
-      request.query,
-      "query",
-    );
+  const list = (kind: WorkKind, query: unknown) => {
+    const q = parse(z.object({ appId: z.coerce.number().int().positive().optional() }), query, "query");
     const items = [...state.work.values()]
-      .filter((w) => w.kind === "deploy" && (q.appId === undefined || w.appId === q.appId))
+      .filter((w) => w.kind === kind && (q.appId === undefined || w.appId === q.appId))
       .map((w) => view(w));
     return ok({ items, total: items.length });
-  });
+  };
+  app.get("/_control/deployments", async (request) => list("deploy", request.query));
+  // Every build, with its idempotency key (benches check one build per PACKAGE attempt).
+  app.get("/_control/builds", async (request) => list("build", request.query));
   // Changes the behaviour of deployments already running (e.g. `{durationMs: 0}`: finish now).
   app.patch("/_control/deployments", async (request) => {
     const body = parse(PatchDeployments, request.body, "body");

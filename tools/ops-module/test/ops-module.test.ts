@@ -97,6 +97,32 @@ describe("seed 3.10 deployments", () => {
     expect((await call("GET", `/_control/deployments/${a}`)).body.data.createCalls).toBe(2);
   });
 
+  it("lists deployments and builds with the idempotency key each was created with", async () => {
+    const a = await create(1, { "idempotency-key": "k-1" });
+    await create(1, { "idempotency-key": "k-1" });
+    const b = await create(2);
+    const build = { appId: 3, commitId: "c", dockerfile: "FROM x", image: "r/i:v1" };
+    await call("POST", "/build/create", build, { "idempotency-key": "procode-package-7-1" });
+    await call("POST", "/build/create", build, { "idempotency-key": "procode-package-7-1" });
+
+    const deployments = (await call("GET", "/_control/deployments")).body.data;
+    expect(deployments.total).toBe(2);
+    const byId = new Map<string, { idempotencyKey: string | null; createCalls: number }>(
+      deployments.items.map((d: { id: string }) => [d.id, d]),
+    );
+    expect(byId.get(a)).toMatchObject({ idempotencyKey: "k-1", createCalls: 2 });
+    expect(byId.get(b)).toMatchObject({ idempotencyKey: null, createCalls: 1 });
+
+    const builds = (await call("GET", "/_control/builds")).body.data;
+    expect(builds.total).toBe(1);
+    expect(builds.items[0]).toMatchObject({
+      kind: "build",
+      idempotencyKey: "procode-package-7-1",
+      createCalls: 2,
+    });
+    expect((await call("GET", "/_control/builds?appId=4")).body.data.total).toBe(0);
+  });
+
   it("answers bad input and unknown ids in the envelope", async () => {
     expect(await call("POST", "/deploy/create", { appId: 1 })).toMatchObject({
       status: 400,
