@@ -18,7 +18,8 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      // One TypeScript program for the whole repository: much faster than one per package.
+      parserOptions: { project: ["./tsconfig.all.json"], tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       // A missed await on ack, flush or publish is a bug.

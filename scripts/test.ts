@@ -12,7 +12,6 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..");
-const pnpm = process.env["PROCODE_PNPM"] ?? "pnpm";
 const argv = process.argv.slice(2);
 const testsOnly = argv.includes("--tests-only");
 const filters = argv.filter((a) => a !== "--tests-only");
@@ -22,6 +21,8 @@ const env = {
   TEST_DATABASE_URL: process.env["TEST_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres",
   TEST_NATS_URL: process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222",
   FORCE_COLOR: process.env["FORCE_COLOR"] ?? "1",
+  // Services under test log only errors unless asked for more.
+  TEST_LOG_LEVEL: process.env["TEST_LOG_LEVEL"] ?? "error",
 };
 
 function step(name: string, cmd: string, args: string[]): boolean {
@@ -40,7 +41,10 @@ if (!testsOnly) {
   if (!step("lint", path.join(root, "node_modules/.bin/eslint"), ["--max-warnings=0", "."])) checksFailed++;
   if (!step("format", path.join(root, "node_modules/.bin/prettier"), ["--check", "--log-level=warn", "."]))
     checksFailed++;
-  if (!step("typecheck", pnpm, ["-r", "--workspace-concurrency=2", "run", "typecheck"])) checksFailed++;
+  // One TypeScript program over every package (tsconfig.all.json): the same checks as each package's
+  // own `typecheck`, several times faster.
+  if (!step("typecheck", path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.all.json"]))
+    checksFailed++;
 }
 
 const reportDir = path.join(root, ".reports");
