@@ -7,7 +7,15 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command, Option } from "commander";
-import type { App, Credential, Iteration, Page, Pipeline, ReleaseResponse } from "@procode/contracts";
+import type {
+  App,
+  Credential,
+  Iteration,
+  Page,
+  Pipeline,
+  ReleaseResponse,
+  RepoBinding,
+} from "@procode/contracts";
 import { api, CliError, CONFIG_FILE, query, resolveConnection, type Connection } from "./client.js";
 import { bold, dim, green, red, table } from "./render.js";
 import { watchPipeline } from "./watch.js";
@@ -108,7 +116,13 @@ appCmd
         ...(o.gitType ? { gitType: o.gitType } : {}),
         ...(o.credential ? { credentialId: o.credential } : {}),
       });
-      out(app, (a) => `${green("created")} app ${a.id}\n${appLine(a)}`);
+      out(app, (a) =>
+        [
+          `${green("created")} app ${a.id}`,
+          appLine(a),
+          ...(a.procodeConfig ? [dim(`the repository is being bound: procode app repo ${a.id}`)] : []),
+        ].join("\n"),
+      );
     },
   );
 
@@ -141,6 +155,21 @@ appCmd
   .description("show an app (GET /apps/{id})")
   .action(async (id: string) => {
     out(await api<App>(conn(), "GET", `/apps/${int(id)}`), appLine);
+  });
+
+appCmd
+  .command("repo <id>")
+  .description("show the repository binding: webhook, scaffold push, last error (GET /apps/{id}/repo)")
+  .action(async (id: string) => {
+    const r = await api<RepoBinding>(conn(), "GET", `/apps/${int(id)}/repo`);
+    out(r, (b) =>
+      [
+        `${bold(b.externalGitUrl)} (${b.gitType})  ${b.state === "BOUND" ? green(b.state) : b.state}`,
+        `  webhook   ${b.webhookUrl ?? "-"}`,
+        `  scaffold  ${b.scaffold.state}${b.scaffold.message ? `: ${b.scaffold.message}` : ""}`,
+        ...(b.lastError ? [`  ${red("last error")} ${b.lastError}`] : []),
+      ].join("\n"),
+    );
   });
 
 appCmd
