@@ -41,7 +41,8 @@ export async function ensureDatabase(url: string): Promise<void> {
         await client.query(`create database "${name.replace(/"/g, '""')}"`);
       } catch (err) {
         // Another service created it at the same moment.
-        if ((err as { code?: string }).code !== "42P04") throw err;
+        const code = (err as { code?: string }).code;
+        if (code !== "42P04" && code !== "23505") throw err;
       }
     }
   } finally {
