@@ -77,3 +77,29 @@ export function scrub(text: string, secrets: readonly string[] = []): string {
   for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join("[redacted]");
   return out.length > 300 ? `${out.slice(0, 300)}…` : out;
 }
+
+/** The answer to creating a tag that already exists on another commit (SPEC 5: 2003 upstream). */
+export function tagExistsElsewhere(
+  name: string,
+  existing: string,
+  wanted: string,
+  status: number | null,
+): GitProviderError {
+  return new GitProviderError(
+    "tag_exists_elsewhere",
+    `tag ${name} already exists on commit ${existing.slice(0, 12)}, not on ${wanted.slice(0, 12)}`,
+    status,
+    false,
+    { tag: name, commitId: existing },
+  );
+}
+
+/** Runs a delete; a resource that is already gone counts as deleted. */
+export async function deleteTolerantly(del: () => Promise<unknown>): Promise<void> {
+  try {
+    await del();
+  } catch (err) {
+    if (err instanceof GitProviderError && err.status === 404) return;
+    throw err;
+  }
+}

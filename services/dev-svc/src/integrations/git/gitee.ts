@@ -1,7 +1,14 @@
 import { isSafeRepoPath, isValidRefName } from "../../domain/git-refs.js";
 import type { RemoteLocation } from "../../domain/repository-location.js";
 import { callWithPolicy, type CallObserver, type CallPolicy } from "./call-policy.js";
-import { failureForStatus, GitProviderError, isTransientStatus, scrub } from "./errors.js";
+import {
+  failureForStatus,
+  GitProviderError,
+  isTransientStatus,
+  scrub,
+  deleteTolerantly,
+  tagExistsElsewhere,
+} from "./errors.js";
 import { networkFailure, type FetchLike } from "./http.js";
 import type {
   CommitRequest,
@@ -188,8 +195,8 @@ export class GiteeProvider implements GitProvider {
   }
 
   async deleteWebhook(id: string): Promise<void> {
-    try {
-      await this.run("delete the webhook", (signal) =>
+    await deleteTolerantly(() =>
+      this.run("delete the webhook", (signal) =>
         this.request(
           signal,
           "delete the webhook",
@@ -197,11 +204,8 @@ export class GiteeProvider implements GitProvider {
           "DELETE",
           `${this.repoPath}/hooks/${encodeURIComponent(id)}`,
         ),
-      );
-    } catch (err) {
-      if (err instanceof GitProviderError && err.status === 404) return;
-      throw err;
-    }
+      ),
+    );
   }
 
   async createTag(name: string, commitId: string): Promise<CreatedTag> {
@@ -233,13 +237,7 @@ export class GiteeProvider implements GitProvider {
       const existing = (await this.listTags()).find((t) => t.name === name);
       if (!existing) throw err;
       if (existing.commitId === commitId) return { name, commitId, created: false };
-      throw new GitProviderError(
-        "tag_exists_elsewhere",
-        `tag ${name} already exists on commit ${existing.commitId.slice(0, 12)}, not on ${commitId.slice(0, 12)}`,
-        err.status,
-        false,
-        { tag: name, commitId: existing.commitId },
-      );
+      throw tagExistsElsewhere(name, existing.commitId, commitId, err.status);
     }
   }
 

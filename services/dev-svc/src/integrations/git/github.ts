@@ -2,7 +2,14 @@ import { Octokit } from "@octokit/rest";
 import { isSafeRepoPath, isValidRefName } from "../../domain/git-refs.js";
 import type { RemoteLocation } from "../../domain/repository-location.js";
 import { callWithPolicy, type CallObserver, type CallPolicy } from "./call-policy.js";
-import { failureForStatus, GitProviderError, isTransientStatus, scrub } from "./errors.js";
+import {
+  failureForStatus,
+  GitProviderError,
+  isTransientStatus,
+  scrub,
+  deleteTolerantly,
+  tagExistsElsewhere,
+} from "./errors.js";
 import { networkFailure, type FetchLike } from "./http.js";
 import type {
   CommitRequest,
@@ -147,14 +154,11 @@ export class GitHubProvider implements GitProvider {
   }
 
   async deleteWebhook(id: string): Promise<void> {
-    try {
-      await this.run("delete the webhook", "other", (signal) =>
+    await deleteTolerantly(() =>
+      this.run("delete the webhook", "other", (signal) =>
         this.octokit.rest.repos.deleteWebhook({ ...this.ids, hook_id: Number(id), request: { signal } }),
-      );
-    } catch (err) {
-      if (err instanceof GitProviderError && err.status === 404) return;
-      throw err;
-    }
+      ),
+    );
   }
 
   async createTag(name: string, commitId: string): Promise<CreatedTag> {
@@ -181,13 +185,7 @@ export class GitHubProvider implements GitProvider {
         );
       }
       if (existing === commitId) return { name, commitId, created: false };
-      throw new GitProviderError(
-        "tag_exists_elsewhere",
-        `tag ${name} already exists on commit ${existing.slice(0, 12)}, not on ${commitId.slice(0, 12)}`,
-        422,
-        false,
-        { tag: name, commitId: existing },
-      );
+      throw tagExistsElsewhere(name, existing, commitId, 422);
     }
   }
 

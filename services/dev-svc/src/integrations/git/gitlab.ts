@@ -12,7 +12,14 @@ import {
 import { isValidRefName, isSafeRepoPath } from "../../domain/git-refs.js";
 import type { RemoteLocation } from "../../domain/repository-location.js";
 import { callWithPolicy, type CallObserver, type CallPolicy } from "./call-policy.js";
-import { failureForStatus, GitProviderError, isTransientStatus, scrub } from "./errors.js";
+import {
+  failureForStatus,
+  GitProviderError,
+  isTransientStatus,
+  scrub,
+  deleteTolerantly,
+  tagExistsElsewhere,
+} from "./errors.js";
 import { networkFailure, type FetchLike } from "./http.js";
 import type {
   CommitRequest,
@@ -210,12 +217,9 @@ export class GitLabProvider implements GitProvider {
   }
 
   async deleteWebhook(id: string): Promise<void> {
-    try {
-      await this.run("delete the webhook", "other", () => this.hooks.remove(this.project, Number(id)));
-    } catch (err) {
-      if (err instanceof GitProviderError && err.status === 404) return;
-      throw err;
-    }
+    await deleteTolerantly(() =>
+      this.run("delete the webhook", "other", () => this.hooks.remove(this.project, Number(id))),
+    );
   }
 
   async createTag(name: string, commitId: string): Promise<CreatedTag> {
@@ -236,13 +240,7 @@ export class GitLabProvider implements GitProvider {
       const existing = await this.tagCommit(name);
       if (existing === null) throw err;
       if (existing === commitId) return { name, commitId, created: false };
-      throw new GitProviderError(
-        "tag_exists_elsewhere",
-        `tag ${name} already exists on commit ${existing.slice(0, 12)}, not on ${commitId.slice(0, 12)}`,
-        err.status,
-        false,
-        { tag: name, commitId: existing },
-      );
+      throw tagExistsElsewhere(name, existing, commitId, err.status);
     }
   }
 

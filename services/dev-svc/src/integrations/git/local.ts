@@ -7,7 +7,7 @@ import path from "node:path";
 import { isCommitId, isSafeRepoPath, isValidRefName, ZERO_COMMIT } from "../../domain/git-refs.js";
 import type { LocalLocation } from "../../domain/repository-location.js";
 import { callWithPolicy, type CallObserver, type CallPolicy } from "./call-policy.js";
-import { GitProviderError } from "./errors.js";
+import { GitProviderError, tagExistsElsewhere } from "./errors.js";
 import {
   CHAINED_HOOK_NAME,
   HOOK_CONFIG_DIR,
@@ -248,13 +248,7 @@ export class LocalGitProvider implements GitProvider {
         const existing = await this.commitOf(signal, gitDir, `refs/tags/${name}`);
         if (existing === target) return { name, commitId: target, created: false };
         if (existing === null) throw err;
-        throw new GitProviderError(
-          "tag_exists_elsewhere",
-          `tag ${name} already exists on commit ${existing.slice(0, 12)}, not on ${target.slice(0, 12)}`,
-          409,
-          false,
-          { tag: name, commitId: existing },
-        );
+        throw tagExistsElsewhere(name, existing, target, 409);
       }
     });
   }
