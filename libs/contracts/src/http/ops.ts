@@ -92,3 +92,26 @@ export const BuildStatusResponse = z.object({
   digest: z.string().optional(),
 });
 export type BuildStatusResponse = z.infer<typeof BuildStatusResponse>;
+
+/**
+ * How clients read any ops server's answers, leniently (ops-gateway must work against any server
+ * that speaks the seed's API): `{code, message?, data}`, extra fields ignored, a missing or null
+ * message reads as "".
+ */
+export const OpsAnswerEnvelope = z.object({
+  code: z.coerce.number().int().optional(),
+  message: z.string().nullish(),
+  data: z.unknown().optional(),
+});
+
+const lenientMessage = z
+  .string()
+  .nullish()
+  .transform((v) => v ?? "");
+
+export const LenientDeployStatus = DeployStatusResponse.extend({ message: lenientMessage });
+export const LenientBuildStatus = BuildStatusResponse.extend({
+  message: lenientMessage,
+  image: z.string().nullish(),
+  digest: z.string().nullish(),
+});

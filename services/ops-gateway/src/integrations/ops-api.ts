@@ -1,8 +1,10 @@
-import { z } from "zod";
+import { type z } from "zod";
 import {
   CancelDeployResponse,
   CreateDeployResponse,
-  DeployStatusResponse,
+  LenientDeployStatus,
+  type DeployStatusResponse,
+  OpsAnswerEnvelope,
   OPS_IDEMPOTENCY_HEADER,
   type CreateDeployRequest,
 } from "@procode/contracts";
@@ -25,24 +27,6 @@ export interface OpsApiOptions {
   /** Called once per call with the operation and how it went (metrics). */
   onCall?: (op: OpsOperation, result: OpsAnswer<unknown>["kind"]) => void;
 }
-
-/**
- * Lenient reading of the answer: `{code, message?, data}`; extra fields anywhere are ignored,
- * a missing message is fine, statuses are free strings (contracts http/ops.ts).
- */
-const Envelope = z.object({
-  code: z.coerce.number().int().optional(),
-  message: z.string().nullish(),
-  data: z.unknown().optional(),
-});
-
-/** A status answer as any server may send it: `message` missing or null reads as "". */
-const LenientStatus = DeployStatusResponse.extend({
-  message: z
-    .string()
-    .nullish()
-    .transform((v) => v ?? ""),
-});
 
 /** Over real HTTP (fetch), each call bounded by `timeoutMs`. */
 export function createOpsApi(opts: OpsApiOptions): OpsApi {
@@ -96,7 +80,7 @@ export function createOpsApi(opts: OpsApiOptions): OpsApi {
     } catch {
       json = undefined;
     }
-    const envelope = Envelope.safeParse(json);
+    const envelope = OpsAnswerEnvelope.safeParse(json);
     const message = (envelope.success && envelope.data.message) || text.slice(0, 200) || `HTTP ${status}`;
     if (status < 200 || status >= 300) {
       return isUnavailableStatus(op, status)
@@ -130,7 +114,8 @@ export function createOpsApi(opts: OpsApiOptions): OpsApi {
       call("create", "POST", "/deploy/create", CreateDeployResponse, request, {
         [OPS_IDEMPOTENCY_HEADER]: idempotencyKey,
       }),
-    deploymentStatus: (deployId) => call("status", "GET", `/deploy/${id(deployId)}/status`, LenientStatus),
+    deploymentStatus: (deployId) =>
+      call("status", "GET", `/deploy/${id(deployId)}/status`, LenientDeployStatus),
     cancelDeployment: (deployId) =>
       call("cancel", "POST", `/deploy/${id(deployId)}/cancel`, CancelDeployResponse.partial(), {}),
   };

@@ -1,6 +1,7 @@
-import { z } from "zod";
+import { type z } from "zod";
 import {
-  BuildStatusResponse,
+  LenientBuildStatus,
+  OpsAnswerEnvelope,
   CreateBuildResponse,
   isTerminalOpsStatus,
   OPS_IDEMPOTENCY_HEADER,
@@ -27,22 +28,6 @@ export interface OpsModuleBuilderOptions {
   /** Status calls that may fail in a row (builder briefly down) before the build is given up. */
   maxPollFailures?: number;
 }
-
-const Envelope = z.object({
-  code: z.coerce.number().int().optional(),
-  message: z.string().nullish(),
-  data: z.unknown().optional(),
-});
-
-/** A status answer as any builder may send it: `message` missing or null reads as "". */
-const LenientStatus = BuildStatusResponse.extend({
-  message: z
-    .string()
-    .nullish()
-    .transform((v) => v ?? ""),
-  image: z.string().nullish(),
-  digest: z.string().nullish(),
-});
 
 type Answer<T> =
   | { kind: "ok"; data: T }
@@ -98,7 +83,7 @@ export function createOpsModuleBuilder(opts: OpsModuleBuilderOptions): ImageBuil
     } catch {
       json = undefined;
     }
-    const envelope = Envelope.safeParse(json);
+    const envelope = OpsAnswerEnvelope.safeParse(json);
     const message = (envelope.success && envelope.data.message) || text.slice(0, 200) || `HTTP ${status}`;
     if (status === 429 || status >= 500) return { kind: "unavailable", reason: `HTTP ${status}: ${message}` };
     if (status < 200 || status >= 300)
@@ -147,7 +132,7 @@ export function createOpsModuleBuilder(opts: OpsModuleBuilderOptions): ImageBuil
         const answer = await call(
           "GET",
           `/build/${encodeURIComponent(buildId)}/status`,
-          LenientStatus,
+          LenientBuildStatus,
           signal,
         );
         if (answer.kind === "ok") {
