@@ -31,6 +31,8 @@ export const BaseConfig = z.object({
   RPC_TIMEOUT_MS: z.coerce.number().int().min(50).max(60000).default(5000),
   /** How often the outbox relay looks for events the fast path did not publish. */
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60000).default(1000),
+  /** How often the streams are checked for a loss (and at once after a reconnection to NATS). */
+  OUTBOX_STREAM_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(30000),
   /** Time allowed for in-flight work on shutdown before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000),
 });

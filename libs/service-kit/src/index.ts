@@ -14,4 +14,5 @@ export * from "./outbox.js";
 export * from "./rpc.js";
 export * from "./service.js";
 export * from "./sql.js";
+export * from "./stream-watch.js";
 export * from "./util.js";

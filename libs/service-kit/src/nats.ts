@@ -26,6 +26,14 @@ export interface NatsOptions {
   firstConnectTimeoutMs?: number;
 }
 
+/** One stream as JetStream reports it: `created` changes when the stream is created anew (a loss). */
+export interface StreamInstance {
+  key: StreamKey;
+  name: string;
+  /** The server's creation time of the stream, as it reports it (RFC 3339). */
+  created: string;
+}
+
 /** Stream settings: limits retention, kept a week, two-minute duplicate window for Nats-Msg-Id. */
 const STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
@@ -36,6 +44,8 @@ const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
  */
 export class NatsHandle {
   connected = true;
+  /** Reconnections so far (a restarted server may have come back without its streams). */
+  reconnects = 0;
   private statusLoop: Promise<void>;
   private streamsEnsuredAt = 0;
 
@@ -91,13 +101,18 @@ export class NatsHandle {
         this.log.warn("NATS connection lost; reconnecting");
       } else if (s.type === "reconnect") {
         this.connected = true;
+        this.reconnects++;
         this.log.info("NATS connection restored");
       }
     }
   }
 
-  /** Creates or updates every stream of this environment (idempotent; run at start and after a loss). */
-  async ensureStreams(): Promise<void> {
+  /**
+   * Creates every missing stream of this environment (idempotent; run at start and after a loss) and
+   * returns each stream with its creation time.
+   */
+  async ensureStreams(): Promise<StreamInstance[]> {
+    const found: StreamInstance[] = [];
     for (const key of Object.keys(STREAMS) as StreamKey[]) {
       const name = streamName(this.env, key);
       const config = {
@@ -110,18 +125,22 @@ export class NatsHandle {
         duplicate_window: nanos(DUPLICATE_WINDOW_MS),
         num_replicas: 1,
       };
+      let created: string;
       try {
-        await this.jsm.streams.info(name);
+        created = (await this.jsm.streams.info(name)).created;
       } catch {
         try {
-          await this.jsm.streams.add(config);
+          created = (await this.jsm.streams.add(config)).created;
           this.log.info({ stream: name }, "stream created");
         } catch (err) {
           if (!/already in use/i.test(errorMessage(err))) throw err;
+          created = (await this.jsm.streams.info(name)).created;
         }
       }
+      found.push({ key, name, created });
     }
     this.streamsEnsuredAt = Date.now();
+    return found;
   }
 
   /** Re-creates streams after a JetStream loss, at most every few seconds. */

@@ -101,8 +101,8 @@ export async function initOrm(opts: OrmOptions): Promise<MikroORM> {
 }
 
 /**
- * Tables the kit itself needs in every service schema: the transactional outbox and the inbox of
- * processed message ids (idempotent consumers).
+ * Tables the kit itself needs in every service schema: the transactional outbox, the inbox of
+ * processed message ids (idempotent consumers) and the streams' creation times (StreamWatch).
  */
 export function kitMigrations(schema: string): MigrationEntry[] {
   class KitOutboxInbox extends Migration {
@@ -129,7 +129,20 @@ export function kitMigrations(schema: string): MigrationEntry[] {
       this.addSql(`create index if not exists inbox_processed_at_idx on "${schema}".inbox (processed_at)`);
     }
   }
-  return [{ name: "Migration00000000000000_kit_outbox_inbox", class: KitOutboxInbox }];
+  /** The creation time of each stream as last seen (StreamWatch: a changed one means a lost stream). */
+  class KitOutboxStreams extends Migration {
+    override async up(): Promise<void> {
+      this.addSql(`create table if not exists "${schema}".outbox_stream (
+        stream text primary key,
+        created text not null,
+        changed_at timestamptz not null default now()
+      )`);
+    }
+  }
+  return [
+    { name: "Migration00000000000000_kit_outbox_inbox", class: KitOutboxInbox },
+    { name: "Migration00000000000001_kit_outbox_streams", class: KitOutboxStreams },
+  ];
 }
 
 /** `select 1` within the time limit (readiness). */

@@ -5,7 +5,7 @@ import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { NatsHandle } from "./nats.js";
 import type { EntityManager, Orm } from "./orm.js";
-import { sqlQuery } from "./sql.js";
+import { pooledSql, sqlQuery, sqlTransaction, type Sql } from "./sql.js";
 import { errorMessage, sleep } from "./util.js";
 
 export interface EmitOptions {
@@ -15,9 +15,8 @@ export interface EmitOptions {
   correlationId?: string;
 }
 
-/** What a use case gets inside `outbox.transaction`. */
-export interface TxContext {
-  em: EntityManager;
+/** What a use case gets inside a transaction of the outbox: emit events, claim messages. */
+export interface OutboxContext {
   correlationId: string;
   /** Records a message to publish once this transaction commits; returns its id. */
   emit<D extends MessageDefinition>(def: D, data: z.input<D["data"]>, opts?: EmitOptions): string;
@@ -26,6 +25,16 @@ export interface TxContext {
    * already had: the caller then changes nothing (idempotent consumer).
    */
   claim(consumer: string, messageId: string): Promise<boolean>;
+}
+
+/** What a use case gets inside `outbox.transaction` (the ORM's entity manager of the transaction). */
+export interface TxContext extends OutboxContext {
+  em: EntityManager;
+}
+
+/** What a use case gets inside `outbox.sqlTransaction` (plain SQL on the transaction's connection). */
+export interface SqlTxContext extends OutboxContext {
+  sql: Sql;
 }
 
 interface OutboxRow {
@@ -65,9 +74,13 @@ export class Outbox {
   private lastPurge = 0;
   private publishFailing = false;
 
+  /** The outbox's own statements (marks, purge): pooled connections, no ORM. */
+  private readonly pool: Sql;
+
   constructor(private readonly opts: OutboxOptions) {
     this.table = `"${opts.schema}".outbox`;
     this.inbox = `"${opts.schema}".inbox`;
+    this.pool = pooledSql(opts.orm);
   }
 
   /** Builds a validated message envelope for `def`. */
@@ -87,6 +100,48 @@ export class Outbox {
     }) as z.infer<D["envelope"]>;
   }
 
+  /** emit/claim of one transaction; emitted rows are collected in `rows`. */
+  private context(sql: Sql, correlationId: string, rows: OutboxRow[]): OutboxContext {
+    return {
+      correlationId,
+      emit: (def, data, opts) => {
+        if (def.perStage && !opts?.suffix) throw new Error(`${def.type} needs a subject suffix (the stage)`);
+        const message = Outbox.envelope(def, data, opts?.correlationId ?? correlationId);
+        rows.push({
+          id: message.id,
+          type: def.type,
+          subject: messageSubject(this.opts.nats.env, def.type, opts?.suffix),
+          payload: JSON.stringify(message),
+        });
+        return message.id;
+      },
+      claim: async (consumer, messageId) => {
+        const res = await sql.query(
+          `insert into ${this.inbox} (consumer, message_id) values ($1, $2) on conflict do nothing`,
+          [consumer, messageId],
+          `inbox-claim:${this.opts.schema}`,
+        );
+        return res.rowCount === 1;
+      },
+    };
+  }
+
+  /** One parameterized statement: payloads travel as parameters, not escaped into the SQL. */
+  private async insertRows(sql: Sql, rows: OutboxRow[]): Promise<void> {
+    if (!rows.length) return;
+    await sql.query(
+      `insert into ${this.table} (id, type, subject, payload)
+       select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.type),
+        rows.map((r) => r.subject),
+        rows.map((r) => r.payload),
+      ],
+      `outbox-insert:${this.opts.schema}`,
+    );
+  }
+
   /**
    * Runs `fn` in a transaction; the messages it emits are written in that transaction and published
    * after it commits. `em` defaults to a fresh fork of the ORM's entity manager.
@@ -100,45 +155,25 @@ export class Outbox {
     let rows: OutboxRow[] = [];
     const result = await base.transactional(async (tem) => {
       rows = [];
-      const tx: TxContext = {
-        em: tem,
-        correlationId,
-        emit: (def, data, opts) => {
-          if (def.perStage && !opts?.suffix)
-            throw new Error(`${def.type} needs a subject suffix (the stage)`);
-          const message = Outbox.envelope(def, data, opts?.correlationId ?? correlationId);
-          rows.push({
-            id: message.id,
-            type: def.type,
-            subject: messageSubject(this.opts.nats.env, def.type, opts?.suffix),
-            payload: JSON.stringify(message),
-          });
-          return message.id;
-        },
-        claim: async (consumer, messageId) => {
-          const res = await sqlQuery(
-            tem,
-            `insert into ${this.inbox} (consumer, message_id) values ($1, $2) on conflict do nothing`,
-            [consumer, messageId],
-          );
-          return res.rowCount === 1;
-        },
-      };
-      const out = await fn(tx);
-      if (rows.length > 0) {
-        // One parameterized statement: payloads travel as parameters, not escaped into the SQL.
-        await sqlQuery(
-          tem,
-          `insert into ${this.table} (id, type, subject, payload)
-           select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])`,
-          [
-            rows.map((r) => r.id),
-            rows.map((r) => r.type),
-            rows.map((r) => r.subject),
-            rows.map((r) => r.payload),
-          ],
-        );
-      }
+      const sql: Sql = { query: (text, params, name) => sqlQuery(tem, text, params, name) };
+      const out = await fn({ em: tem, ...this.context(sql, correlationId, rows) });
+      await this.insertRows(sql, rows);
+      return out;
+    });
+    if (rows.length > 0) this.dispatch(rows);
+    return result;
+  }
+
+  /**
+   * The same as `transaction`, on a plain connection (`sqlTransaction`): for use cases whose
+   * statements are all SQL, without the ORM's per-transaction cost.
+   */
+  async sqlTransaction<T>(correlationId: string, fn: (tx: SqlTxContext) => Promise<T>): Promise<T> {
+    let rows: OutboxRow[] = [];
+    const result = await sqlTransaction(this.opts.orm, async (sql) => {
+      rows = [];
+      const out = await fn({ sql, ...this.context(sql, correlationId, rows) });
+      await this.insertRows(sql, rows);
       return out;
     });
     if (rows.length > 0) this.dispatch(rows);
@@ -206,16 +241,20 @@ export class Outbox {
     const ids = this.markQueue.splice(0);
     if (!ids.length) return;
     try {
-      await this.markPublished(this.opts.orm.em.fork(), ids);
+      await this.markPublished(this.pool, ids);
     } catch (err) {
       // Not fatal: the poller publishes them again and JetStream drops the duplicates.
       this.opts.log.warn({ err: errorMessage(err), count: ids.length }, "could not mark events as published");
     }
   }
 
-  private async markPublished(em: EntityManager, ids: string[]): Promise<void> {
+  private async markPublished(sql: Sql, ids: string[]): Promise<void> {
     if (!ids.length) return;
-    await sqlQuery(em, `update ${this.table} set published_at = now() where id = any($1::uuid[])`, [ids]);
+    await sql.query(
+      `update ${this.table} set published_at = now() where id = any($1::uuid[])`,
+      [ids],
+      `outbox-mark:${this.opts.schema}`,
+    );
   }
 
   /** Starts the poller that publishes what the fast path did not. */
@@ -248,25 +287,26 @@ export class Outbox {
   /** One pass of the poller: publishes up to 500 pending events older than a moment. Returns how many. */
   async pollOnce(minAgeMs = 300): Promise<number> {
     if (!this.opts.nats.connected) return 0;
-    const em = this.opts.orm.em.fork();
-    return em.transactional(async (tem) => {
-      const rows = await tem.execute<OutboxRow[]>(
+    return sqlTransaction(this.opts.orm, async (sql) => {
+      // A plain index scan, not a bitmap scan: it marks the index entries of rows published since
+      // the last pass as dead on its way, so each pass skips them instead of visiting every
+      // published row again until the next vacuum (a bitmap scan never marks them).
+      await sql.query(`set local enable_bitmapscan = off`);
+      const { rows } = await sql.query<OutboxRow>(
         `select id::text as id, type, subject, payload::text as payload from ${this.table}
-         where published_at is null and created_at < now() - (? || ' milliseconds')::interval
+         where published_at is null and created_at < now() - $1 * interval '1 millisecond'
          order by created_at limit 500 for update skip locked`,
-        [String(minAgeMs)],
-        "all",
+        [minAgeMs],
       );
       this.opts.metrics.outboxBacklog.set(rows.length);
       if (!rows.length) return 0;
       const { ok, failed } = await this.publishAll(rows, "poll");
-      await this.markPublished(tem, ok);
+      await this.markPublished(sql, ok);
       for (const [id, err] of failed) {
-        await tem.execute(
-          `update ${this.table} set attempts = attempts + 1, last_error = ? where id = ?`,
-          [err.slice(0, 500), id],
-          "run",
-        );
+        await sql.query(`update ${this.table} set attempts = attempts + 1, last_error = $1 where id = $2`, [
+          err.slice(0, 500),
+          id,
+        ]);
       }
       return ok.length;
     });
@@ -276,17 +316,12 @@ export class Outbox {
     if (Date.now() - this.lastPurge < 3600_000) return;
     this.lastPurge = Date.now();
     const hours = this.opts.retentionHours ?? 24 * 7;
-    const em = this.opts.orm.em.fork();
-    await em.execute(
-      `delete from ${this.table} where published_at < now() - (? || ' hours')::interval`,
-      [String(hours)],
-      "run",
-    );
-    await em.execute(
-      `delete from ${this.inbox} where processed_at < now() - (? || ' hours')::interval`,
-      [String(hours + 24)],
-      "run",
-    );
+    await this.pool.query(`delete from ${this.table} where published_at < now() - $1 * interval '1 hour'`, [
+      hours,
+    ]);
+    await this.pool.query(`delete from ${this.inbox} where processed_at < now() - $1 * interval '1 hour'`, [
+      hours + 24,
+    ]);
   }
 
   /** Waits for in-flight publishes, writes pending marks, stops the poller. */

@@ -10,6 +10,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { NatsHandle } from "./nats.js";
 import { initOrm, pingDatabase, type MigrationEntry, type Orm } from "./orm.js";
 import { Outbox } from "./outbox.js";
+import { StreamWatch } from "./stream-watch.js";
 import { errorMessage, withTimeout } from "./util.js";
 
 /** Everything a service's use cases, routes and consumers are built from (no DI container). */
@@ -103,6 +104,13 @@ export async function startRuntime<C extends BaseConfig>(
     throw err;
   }
   const outbox = new Outbox({ orm, nats, schema: def.schema, log, metrics, pollMs: config.OUTBOX_POLL_MS });
+  const streamWatch = new StreamWatch({
+    orm,
+    nats,
+    schema: def.schema,
+    log,
+    intervalMs: config.OUTBOX_STREAM_CHECK_MS,
+  });
   const consumers = new ConsumerGroup(nats, log, metrics);
   const app = await createHttpServer({
     service: def.name,
@@ -126,6 +134,7 @@ export async function startRuntime<C extends BaseConfig>(
   const parts = await def.build(deps);
   await app.ready();
   outbox.start();
+  streamWatch.start();
   await consumers.start();
   await parts.start?.();
   let url: string | null = null;
@@ -147,6 +156,7 @@ export async function startRuntime<C extends BaseConfig>(
       await step("http", () => app.close());
       await step("consumers", () => consumers.stop());
       await step("background work", async () => parts.stop?.());
+      await step("stream watch", () => streamWatch.stop());
       await step("outbox", () => outbox.stop());
       await step("nats", () => nats.close());
       await step("database", () => orm.close());

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppCreated, messageSubject } from "@procode/contracts";
+import { AppCreated, messageSubject, streamName } from "@procode/contracts";
 import { createTestInfra, eventually, serviceEnv, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
 import { signToken, startRuntime, type ServiceRuntime } from "../src/index.js";
 import { consumer, producer, snapshot } from "./kit-services.js";
@@ -17,7 +17,9 @@ beforeAll(async () => {
   infra = await createTestInfra("kit");
   natsProxy = TcpProxy.forUrl(infra.natsUrl);
   await natsProxy.start();
-  prod = await startRuntime(producer, { env: serviceEnv(infra, { NATS_URL: natsProxy.url(infra.natsUrl) }) });
+  prod = await startRuntime(producer, {
+    env: serviceEnv(infra, { NATS_URL: natsProxy.url(infra.natsUrl), OUTBOX_STREAM_CHECK_MS: "500" }),
+  });
   cons = await startRuntime(consumer, { env: serviceEnv(infra) });
   token = await signToken({ sub: "alice", team: "t1" }, infra.jwtSecret);
 });
@@ -215,5 +217,44 @@ describe("outbox and idempotent consumers", () => {
     await js.publish(subject, JSON.stringify(good));
     await nc.close();
     await eventually(async () => (await seen("after-bad")) === 1, "the good message after two bad ones");
+  });
+});
+
+describe("a stream that JetStream loses", () => {
+  it("publishes the events of the lost stream again from the outbox, and they are applied once", async () => {
+    // The consumer is down, so the event waits unread in the stream when the stream is lost.
+    await cons.close();
+    const posted = await prod.deps.app.inject({
+      method: "POST",
+      url: "/notes",
+      headers: { authorization: `Bearer ${token}` },
+      payload: { name: "wiped", count: 1 },
+    });
+    expect(posted.json()).toMatchObject({ code: 0 });
+    const published = () =>
+      sql<{ published: boolean }>(
+        infra.databaseUrl,
+        `select published_at is not null as published from kit_producer.outbox where payload->'data'->>'name' = 'wiped'`,
+      ).then((r) => r[0]?.published === true);
+    await eventually(published, "the event published to the stream");
+    const stream = streamName(infra.envName, "APP");
+    await eventually(
+      async () =>
+        (await sql(infra.databaseUrl, `select 1 from kit_producer.outbox_stream where stream = $1`, [stream]))
+          .length === 1,
+      "the producer's first sight of the stream",
+    );
+
+    const nc = await connect({ servers: infra.natsUrl });
+    await (await jetstreamManager(nc)).streams.delete(stream);
+    await nc.close();
+
+    cons = await startRuntime(consumer, { env: serviceEnv(infra) });
+    await eventually(async () => (await seen("wiped")) === 1, "the event applied after the loss", 20000);
+    await eventually(published, "the event marked published again");
+    // Events the consumer had already applied before the loss are published again too: still once.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await seen("wiped")).toBe(1);
+    expect(await seen("offline")).toBe(1);
   });
 });

@@ -110,7 +110,7 @@ export class CommandExecutor {
     let transitions = 0;
     let dueTimers = false;
     let woken = 0;
-    const results = await this.opts.outbox.transaction(cmds[0]!.correlationId, async (tx) => {
+    const results = await this.opts.outbox.sqlTransaction(cmds[0]!.correlationId, async (tx) => {
       const uow = new UnitOfWork(tx, this.opts.repo, Date.now(), this.opts.timings);
       await uow.prefetch(this.opts.engine.wants(cmds));
       const out: Outcome[] = [];

@@ -1,5 +1,5 @@
 import type { Counter } from "prom-client";
-import { errorMessage, type Logger, type Orm, type Outbox } from "@procode/service-kit";
+import { errorMessage, pooledSql, type Logger, type Orm, type Outbox } from "@procode/service-kit";
 import type { EngineTimings } from "../domain/pipeline.model.js";
 import type { PipelineRepository } from "../store/pipeline.repository.js";
 import type { PipelineEngine } from "./pipeline-engine.service.js";
@@ -35,7 +35,7 @@ export class Sweeper {
   /** Re-drives every waiting stage request soon (after a crash messages may have been lost), then sweeps. */
   async start(): Promise<void> {
     try {
-      const n = await this.opts.repo.redriveRequests(this.opts.orm.em.fork(), this.opts.redriveSpreadMs);
+      const n = await this.opts.repo.redriveRequests(pooledSql(this.opts.orm), this.opts.redriveSpreadMs);
       if (n) this.opts.log.info({ pipelines: n }, "re-driving waiting stage requests after start");
     } catch (err) {
       this.opts.log.warn({ err: errorMessage(err) }, "could not re-drive stage requests on start");
@@ -71,8 +71,8 @@ export class Sweeper {
   /** Handles the due timers once; returns how many. */
   async sweepOnce(): Promise<number> {
     let transitions = 0;
-    const handled = await this.opts.outbox.transaction("sweeper", async (tx) => {
-      const ids = await this.opts.repo.lockDue(tx.em, this.opts.batch);
+    const handled = await this.opts.outbox.sqlTransaction("sweeper", async (tx) => {
+      const ids = await this.opts.repo.lockDue(tx.sql, this.opts.batch);
       if (!ids.length) return 0;
       const uow = new UnitOfWork(tx, this.opts.repo, Date.now(), this.opts.timings);
       await uow.prefetch({ ids });

@@ -1,4 +1,4 @@
-import type { TxContext } from "@procode/service-kit";
+import type { SqlTxContext } from "@procode/service-kit";
 import { Change, leaseExpiry, type OutMessage } from "../domain/pipeline.policy.js";
 import type { EngineTimings, PipelineRecord } from "../domain/pipeline.model.js";
 import type { AppSettings, PipelineRepository } from "../store/pipeline.repository.js";
@@ -40,7 +40,7 @@ export class UnitOfWork {
   hasDueTimer = false;
 
   constructor(
-    readonly tx: TxContext,
+    readonly tx: SqlTxContext,
     private readonly repo: PipelineRepository,
     readonly nowMs: number,
     private readonly timings: EngineTimings,
@@ -69,21 +69,21 @@ export class UnitOfWork {
     appIds?: number[];
   }): Promise<void> {
     const ids = (want.ids ?? []).filter((id) => !this.byId.has(id));
-    if (ids.length) this.track(await this.repo.loadWithParents(this.tx.em, ids));
+    if (ids.length) this.track(await this.repo.loadWithParents(this.tx.sql, ids));
     const iterations = (want.iterationIds ?? []).filter((r) => !this.byRef.has(`ITERATION:${r}`));
     const phases = (want.iterationPhaseIds ?? []).filter((r) => !this.byRef.has(`PHASE:${r}`));
     if (iterations.length || phases.length) {
-      this.track(await this.repo.loadByRefs(this.tx.em, iterations, phases));
+      this.track(await this.repo.loadByRefs(this.tx.sql, iterations, phases));
     }
     const apps = (want.appIds ?? []).filter((a) => !this.settings.has(a));
     if (apps.length) {
-      const found = await this.repo.appSettings(this.tx.em, apps);
+      const found = await this.repo.appSettings(this.tx.sql, apps);
       for (const a of apps) this.settings.set(a, found.get(a) ?? null);
     }
   }
 
   async get(id: number): Promise<PipelineRecord | undefined> {
-    if (!this.byId.has(id)) this.track(await this.repo.loadWithParents(this.tx.em, [id]));
+    if (!this.byId.has(id)) this.track(await this.repo.loadWithParents(this.tx.sql, [id]));
     return this.byId.get(id)?.record;
   }
 
@@ -92,7 +92,7 @@ export class UnitOfWork {
     if (!this.byRef.has(key)) {
       this.track(
         await this.repo.loadByRefs(
-          this.tx.em,
+          this.tx.sql,
           type === "ITERATION" ? [refId] : [],
           type === "PHASE" ? [refId] : [],
         ),
@@ -109,7 +109,7 @@ export class UnitOfWork {
 
   /** Inserts a new pipeline; a concurrent creation of the same (type, refId) is a conflict. */
   async create(draft: PipelineRecord): Promise<PipelineRecord> {
-    const inserted = await this.repo.insert(this.tx.em, draft);
+    const inserted = await this.repo.insert(this.tx.sql, draft);
     if (!inserted)
       throw new ConflictError(`${draft.type} pipeline for ${draft.refId} was created concurrently`);
     draft.id = inserted.id;
@@ -128,15 +128,15 @@ export class UnitOfWork {
 
   /** Takes the app's release lease for phase pipeline `p` (free, expired, or already its own). */
   async tryAcquireLease(p: PipelineRecord, ch: Change): Promise<boolean> {
-    return this.repo.tryAcquireLease(this.tx.em, p.appId, p.id, leaseExpiry(p, ch));
+    return this.repo.tryAcquireLease(this.tx.sql, p.appId, p.id, leaseExpiry(p, ch));
   }
 
   async leaseExpiry(appId: number): Promise<number | null> {
-    return this.repo.leaseExpiry(this.tx.em, appId);
+    return this.repo.leaseExpiry(this.tx.sql, appId);
   }
 
   async hasOlderQueued(p: PipelineRecord): Promise<boolean> {
-    return this.repo.hasOlderQueued(this.tx.em, p.appId, p.id);
+    return this.repo.hasOlderQueued(this.tx.sql, p.appId, p.id);
   }
 
   /** Writes everything; throws ConflictError when a pipeline was changed by someone else first. */
@@ -148,7 +148,7 @@ export class UnitOfWork {
     const releases = this.changes.flatMap((c) => c.change.leaseReleases);
     const released = new Set(releases.map((r) => r.pipelineId));
     const probe = new Change(this.nowMs, "system", this.timings);
-    const written = await this.repo.persist(this.tx.em, {
+    const written = await this.repo.persist(this.tx.sql, {
       pipelines: dirty.map((t) => ({ record: t.record, version: t.version })),
       transitions: this.changes.flatMap((c) => c.change.transitions),
       timers,
@@ -170,7 +170,7 @@ export class UnitOfWork {
     this.hasDueTimer = timers.some((t) => t.wakeAt !== null && t.wakeAt <= this.nowMs + 5);
     if (releases.length) {
       this.woken = await this.repo.releaseLeases(
-        this.tx.em,
+        this.tx.sql,
         releases,
         dirty.map((t) => t.record.id),
       );

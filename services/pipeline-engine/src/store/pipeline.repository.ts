@@ -1,4 +1,4 @@
-import { sqlQuery, type EntityManager } from "@procode/service-kit";
+import type { Sql } from "@procode/service-kit";
 import {
   ConcurrencyPolicy,
   DeployConfig,
@@ -10,10 +10,10 @@ import {
 import type { PipelineRecord, TransitionRecord } from "../domain/pipeline.model.js";
 
 /**
- * SQL of the engine's tables: parameterized statements on the ORM's connection (so they join the
- * outbox transaction) rather than its unit of work, because the hot path reads and writes whole
- * batches of pipelines in a few set-based statements, and the query builder's cost per statement
- * (and per byte of inlined JSON) would dominate it.
+ * SQL of the engine's tables: parameterized statements on the connection of the outbox's plain SQL
+ * transaction (`outbox.sqlTransaction`) rather than the ORM's unit of work, because the hot path
+ * reads and writes whole batches of pipelines in a few set-based statements, and the ORM's cost per
+ * transaction and the query builder's per statement (and per byte of inlined JSON) would dominate it.
  */
 
 const S = "pipeline";
@@ -156,24 +156,26 @@ export interface ReadPool {
 }
 
 export class PipelineRepository {
-  /** Pipelines by id, with the iteration pipelines of the phase pipelines among them. */
-  async loadWithParents(em: EntityManager, ids: readonly number[]) {
+  /**
+   * Pipelines by id, with the iteration pipelines of the phase pipelines among them. The parents'
+   * ids are gathered into the id array (rather than `id = any(..) or id in (select ..)`, which
+   * PostgreSQL can only answer with a scan of the whole table), so it is one primary-key lookup.
+   */
+  async loadWithParents(db: Sql, ids: readonly number[]) {
     if (!ids.length) return [];
-    const { rows } = await sqlQuery<PipelineRow>(
-      em,
-      `${SELECT} where p.id = any($1::bigint[])
-       or p.id in (select parent_id from ${S}.pipeline where id = any($2::bigint[]) and parent_id is not null)`,
-      [pgArray(ids), pgArray(ids)],
-      "pipeline-load",
+    const { rows } = await db.query<PipelineRow>(
+      `${SELECT} where p.id = any($1::bigint[] || array(
+         select parent_id from ${S}.pipeline where id = any($1::bigint[]) and parent_id is not null))`,
+      [pgArray(ids)],
+      "pipeline-load-with-parents",
     );
     return rows.map(toRecord);
   }
 
   /** Iteration pipelines by iteration id and phase pipelines by iteration_phase id. */
-  async loadByRefs(em: EntityManager, iterationIds: readonly number[], iterationPhaseIds: readonly number[]) {
+  async loadByRefs(db: Sql, iterationIds: readonly number[], iterationPhaseIds: readonly number[]) {
     if (!iterationIds.length && !iterationPhaseIds.length) return [];
-    const { rows } = await sqlQuery<PipelineRow>(
-      em,
+    const { rows } = await db.query<PipelineRow>(
       `${SELECT} where (p.type = 'ITERATION' and p.ref_id = any($1::bigint[]))
        or (p.type = 'PHASE' and p.ref_id = any($2::bigint[]))`,
       [pgArray(iterationIds), pgArray(iterationPhaseIds)],
@@ -182,9 +184,8 @@ export class PipelineRepository {
   }
 
   /** Inserts a new pipeline (version 0); null when one exists for its (type, refId). */
-  async insert(em: EntityManager, p: PipelineRecord): Promise<{ id: number; createdAt: string } | null> {
-    const { rows } = await sqlQuery<{ id: string; created_at: Stamp }>(
-      em,
+  async insert(db: Sql, p: PipelineRecord): Promise<{ id: number; createdAt: string } | null> {
+    const { rows } = await db.query<{ id: string; created_at: Stamp }>(
       `insert into ${S}.pipeline (type, parent_id, ref_id, app_id, team, iteration_id, status, state,
          current_stage, stage_configs, deploy_config, tag, rollback)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12, $13)
@@ -218,7 +219,7 @@ export class PipelineRepository {
    * changed one of them first, and the caller rolls the whole transaction back.
    */
   async persist(
-    em: EntityManager,
+    db: Sql,
     w: {
       pipelines: { record: PipelineRecord; version: number }[];
       transitions: TransitionRecord[];
@@ -228,8 +229,7 @@ export class PipelineRepository {
   ): Promise<number> {
     const setTimers = w.timers.filter((t) => t.wakeAt !== null).map((t) => ({ id: t.id, ms: t.wakeAt }));
     const clearTimers = w.timers.filter((t) => t.wakeAt === null).map((t) => t.id);
-    const { rows } = await sqlQuery<{ written: number }>(
-      em,
+    const { rows } = await db.query<{ written: number }>(
       `with upd as (
          update ${S}.pipeline p set
            status = v.status, state = v.state, current_stage = v.current_stage,
@@ -290,9 +290,8 @@ export class PipelineRepository {
   }
 
   /** Pipelines whose timer is due, locked for this transaction (other engines skip them). */
-  async lockDue(em: EntityManager, limit: number): Promise<number[]> {
-    const { rows } = await sqlQuery<{ pipeline_id: string }>(
-      em,
+  async lockDue(db: Sql, limit: number): Promise<number[]> {
+    const { rows } = await db.query<{ pipeline_id: string }>(
       `select pipeline_id from ${S}.timer where wake_at <= now() order by wake_at limit $1 for update skip locked`,
       [limit],
       "pipeline-lock-due",
@@ -301,9 +300,8 @@ export class PipelineRepository {
   }
 
   /** Brings every waiting stage request forward to within `spreadMs` (run once on start). */
-  async redriveRequests(em: EntityManager, spreadMs: number): Promise<number> {
-    const res = await sqlQuery(
-      em,
+  async redriveRequests(db: Sql, spreadMs: number): Promise<number> {
+    const res = await db.query(
       `update ${S}.timer t set wake_at = now() + (random() * $1) * interval '1 millisecond'
        from ${S}.pipeline p
        where p.id = t.pipeline_id and p.step = 'REQUESTED' and t.wake_at > now() + $2 * interval '1 millisecond'`,
@@ -316,13 +314,12 @@ export class PipelineRepository {
 
   /** Takes the app's lease for `holderId` when it is free, expired or already its own. */
   async tryAcquireLease(
-    em: EntityManager,
+    db: Sql,
     appId: number,
     holderId: number,
     expiresAtMs: number | null,
   ): Promise<boolean> {
-    const { rows } = await sqlQuery<{ holder_id: string }>(
-      em,
+    const { rows } = await db.query<{ holder_id: string }>(
       `insert into ${S}.app_lease (app_id, holder_id, expires_at) values ($1, $2, to_timestamp($3 / 1000.0))
        on conflict (app_id) do update set holder_id = excluded.holder_id, expires_at = excluded.expires_at,
          acquired_at = now()
@@ -335,9 +332,8 @@ export class PipelineRepository {
   }
 
   /** When the app's lease expires (null: no lease or no expiry). */
-  async leaseExpiry(em: EntityManager, appId: number): Promise<number | null> {
-    const { rows } = await sqlQuery<{ expires_at: Stamp | null }>(
-      em,
+  async leaseExpiry(db: Sql, appId: number): Promise<number | null> {
+    const { rows } = await db.query<{ expires_at: Stamp | null }>(
       `select expires_at from ${S}.app_lease where app_id = $1`,
       [appId],
     );
@@ -345,9 +341,8 @@ export class PipelineRepository {
   }
 
   /** Whether an older queued release of the app is waiting (queues start in creation order). */
-  async hasOlderQueued(em: EntityManager, appId: number, id: number): Promise<boolean> {
-    const { rows } = await sqlQuery<unknown>(
-      em,
+  async hasOlderQueued(db: Sql, appId: number, id: number): Promise<boolean> {
+    const { rows } = await db.query<unknown>(
       `select 1 from ${S}.pipeline where app_id = $1 and queued and status = 'PENDING' and id < $2 limit 1`,
       [appId, id],
     );
@@ -359,20 +354,18 @@ export class PipelineRepository {
    * pipelines (so the local sweeper can look at once).
    */
   async releaseLeases(
-    em: EntityManager,
+    db: Sql,
     items: { appId: number; pipelineId: number }[],
     exclude: readonly number[],
   ): Promise<number[]> {
     if (!items.length) return [];
-    await sqlQuery(
-      em,
+    await db.query(
       `delete from ${S}.app_lease l using jsonb_to_recordset($1::jsonb) as v(app_id bigint, holder_id bigint)
        where l.app_id = v.app_id and l.holder_id = v.holder_id`,
       [JSON.stringify(items.map((i) => ({ app_id: i.appId, holder_id: i.pipelineId })))],
     );
     const apps = [...new Set(items.map((i) => i.appId))];
-    const { rows } = await sqlQuery<{ id: string }>(
-      em,
+    const { rows } = await db.query<{ id: string }>(
       `insert into ${S}.timer (pipeline_id, wake_at)
        select distinct on (app_id) id, now() from ${S}.pipeline
        where app_id = any($1::bigint[]) and queued and status = 'PENDING' and not (id = any($2::bigint[]))
@@ -387,9 +380,8 @@ export class PipelineRepository {
   // --- app settings projection --------------------------------------------------------------
 
   /** Keeps the newest revision of an app's settings; false when a newer one is already there. */
-  async upsertAppSettings(em: EntityManager, app: AppSnapshot): Promise<boolean> {
-    const { rows } = await sqlQuery<unknown>(
-      em,
+  async upsertAppSettings(db: Sql, app: AppSnapshot): Promise<boolean> {
+    const { rows } = await db.query<unknown>(
       `insert into ${S}.app_settings (app_id, team, revision, stage_configs, phases, concurrency, deploy_config, updated_at)
        values ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, now())
        on conflict (app_id) do update set team = excluded.team, revision = excluded.revision,
@@ -410,9 +402,9 @@ export class PipelineRepository {
     return rows.length === 1;
   }
 
-  async appSettings(em: EntityManager, appIds: readonly number[]): Promise<Map<number, AppSettings>> {
+  async appSettings(db: Sql, appIds: readonly number[]): Promise<Map<number, AppSettings>> {
     if (!appIds.length) return new Map();
-    const { rows } = await sqlQuery<{
+    const { rows } = await db.query<{
       app_id: string;
       team: string;
       revision: number;
@@ -420,7 +412,7 @@ export class PipelineRepository {
       phases: unknown;
       concurrency: string;
       deploy_config: unknown;
-    }>(em, `select * from ${S}.app_settings where app_id = any($1::bigint[])`, [pgArray(appIds)]);
+    }>(`select * from ${S}.app_settings where app_id = any($1::bigint[])`, [pgArray(appIds)]);
     return new Map(
       rows.map((r) => [
         Number(r.app_id),

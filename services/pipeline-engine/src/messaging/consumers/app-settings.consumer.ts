@@ -1,5 +1,5 @@
 import { AppCreated, ProcodeConfigChanged } from "@procode/contracts";
-import type { ConsumerSpec, Orm } from "@procode/service-kit";
+import { pooledSql, type ConsumerSpec, type Orm } from "@procode/service-kit";
 import type { PipelineRepository } from "../../store/pipeline.repository.js";
 
 /**
@@ -11,8 +11,9 @@ export function appSettingsConsumers(
   orm: Orm,
   repo: PipelineRepository,
 ): [ConsumerSpec<typeof AppCreated>, ConsumerSpec<typeof ProcodeConfigChanged>] {
+  const db = pooledSql(orm);
   const handle = async (data: Parameters<PipelineRepository["upsertAppSettings"]>[1]) =>
-    (await repo.upsertAppSettings(orm.em.fork(), data)) ? ("done" as const) : ("ignored" as const);
+    (await repo.upsertAppSettings(db, data)) ? ("done" as const) : ("ignored" as const);
   return [
     {
       durable: "pipeline-engine-app-created",
