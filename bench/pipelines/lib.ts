@@ -1,17 +1,35 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Loaded into every bench process: event-loop delay and RSS once a second on stderr. */
+const PROBE = path.join(repoRoot, "bench", "pipelines", "probe.mjs");
+
+/** One line of the probe: event-loop delay (ms) over the last second, and RSS (bytes). */
+export interface ProbeSample {
+  at: number;
+  p50: number;
+  p99: number;
+  max: number;
+  rss: number;
+}
 
 /** A service or helper started as a real process with tsx's loader (no wrapper process in between). */
 export class Proc {
   child!: ChildProcess;
   url: string | null = null;
   readonly lines: string[] = [];
+  /** Probe lines of the current process (cleared by start()). */
+  probes: ProbeSample[] = [];
   startedAt = 0;
   exited: Promise<void> = Promise.resolve();
 
@@ -28,10 +46,11 @@ export class Proc {
 
   start(): void {
     this.url = null;
+    this.probes = [];
     this.startedAt = performance.now();
     this.child = spawn(
       process.execPath,
-      [...this.nodeArgs, ...(this.viaTsx ? ["--import", "tsx"] : []), this.script],
+      [...this.nodeArgs, "--import", PROBE, ...(this.viaTsx ? ["--import", "tsx"] : []), this.script],
       {
         cwd: this.cwd,
         env: { ...process.env, ...this.env },
@@ -42,6 +61,13 @@ export class Proc {
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     for (const stream of [child.stdout!, child.stderr!]) {
       readline.createInterface({ input: stream }).on("line", (line) => {
+        if (line.startsWith("bench-probe ")) {
+          this.probes.push({
+            at: performance.now(),
+            ...(JSON.parse(line.slice(12)) as Omit<ProbeSample, "at">),
+          });
+          return;
+        }
         this.lines.push(line);
         if (this.lines.length > 500) this.lines.shift();
         if (line.includes('"level":50') || line.includes('"level":60'))
@@ -60,6 +86,21 @@ export class Proc {
       await sleep(10);
     }
     return performance.now() - this.startedAt;
+  }
+
+  /** Probe figures between two instants (performance.now()): RSS max, event-loop delay P99 max and mean. */
+  probeStats(
+    from = 0,
+    to = Infinity,
+  ): { rssMax: number; lagP99Max: number; lagP99Mean: number; lagMax: number } {
+    const s = this.probes.filter((p) => p.at >= from && p.at <= to);
+    if (!s.length) return { rssMax: this.rss(), lagP99Max: NaN, lagP99Mean: NaN, lagMax: NaN };
+    return {
+      rssMax: Math.max(...s.map((p) => p.rss)),
+      lagP99Max: Math.max(...s.map((p) => p.p99)),
+      lagP99Mean: s.reduce((a, p) => a + p.p99, 0) / s.length,
+      lagMax: Math.max(...s.map((p) => p.max)),
+    };
   }
 
   /** Resident set size in bytes, from /proc. */
@@ -83,6 +124,22 @@ export class Proc {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A TCP port nobody listens on right now (for a process whose URL others need before it starts). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+/** Load average (1 min) from /proc. */
+export function loadAverage(): number {
+  return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+}
 
 export function percentile(values: number[], p: number): number {
   if (!values.length) return NaN;
@@ -190,4 +247,234 @@ export function pidsOf(needle: string): number[] {
     }
   }
   return out;
+}
+
+/** Builds a package's production bundle (dist/main.js), as its Dockerfile runs it. */
+export function bundle(dir: string): void {
+  execFileSync(
+    process.execPath,
+    [path.join(repoRoot, "scripts", "bundle.mjs"), "src/main.ts", "dist/main.js"],
+    {
+      cwd: path.join(repoRoot, dir),
+      stdio: "ignore",
+    },
+  );
+}
+
+/**
+ * PostgreSQL's own ceiling on this machine, for the ratio beside the engine's figures: pgbench on a
+ * scratch database (`pgbench -i`), a custom script that updates one row of a 1,000-row table per
+ * transaction (each a commit, synchronous_commit as configured), 16 clients, 2 threads.
+ */
+export async function pgbenchCeiling(
+  adminUrl: string,
+  seconds = 15,
+): Promise<{ tps: number; latencyMs: number; synchronousCommit: string }> {
+  const db = `bench_pgbench_${randomBytes(4).toString("hex")}`;
+  const admin = new URL(adminUrl);
+  const conn = [
+    "-h",
+    admin.hostname,
+    "-p",
+    admin.port || "5432",
+    "-U",
+    decodeURIComponent(admin.username || "postgres"),
+  ];
+  const env = {
+    ...process.env,
+    ...(admin.password ? { PGPASSWORD: decodeURIComponent(admin.password) } : {}),
+  };
+  const withClient = async <T>(url: string, fn: (c: pg.Client) => Promise<T>) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
+    }
+  };
+  await withClient(adminUrl, (c) => c.query(`create database "${db}"`));
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pgbench-"));
+  try {
+    const url = new URL(adminUrl);
+    url.pathname = `/${db}`;
+    execFileSync("pgbench", [...conn, "-i", "-q", "-s", "1", db], { env, stdio: "ignore" });
+    const synchronousCommit = await withClient(url.toString(), async (c) => {
+      await c.query(`create table bench_row (id int primary key, n bigint not null default 0)`);
+      await c.query(`insert into bench_row (id) select g from generate_series(1, 1000) g`);
+      await c.query(`vacuum analyze bench_row`);
+      return (await c.query<{ s: string }>(`select current_setting('synchronous_commit') as s`)).rows[0]!.s;
+    });
+    const script = path.join(dir, "update-one-row.sql");
+    writeFileSync(script, "\\set id random(1, 1000)\nupdate bench_row set n = n + 1 where id = :id;\n");
+    const out = execFileSync(
+      "pgbench",
+      [...conn, "-n", "-c", "16", "-j", "2", "-T", String(seconds), "-f", script, db],
+      { env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
+    );
+    const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN);
+    const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? NaN);
+    return { tps, latencyMs, synchronousCommit };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await withClient(adminUrl, (c) => c.query(`drop database if exists "${db}" with (force)`));
+  }
+}
+
+export interface StackOptions {
+  databaseUrl: string;
+  natsUrl: string;
+  envName: string;
+  jwtSecret: string;
+  /** Services from their production bundles (dist/main.js) instead of tsx. */
+  fromBundles: boolean;
+  /** DEPLOY through ops-gateway and the reference ops module (false: the runner plays ops-gateway). */
+  opsMode: boolean;
+  /** Deployments never finish (ops module: a day; runner: started only). */
+  hold: boolean;
+  engineNodeArgs?: string[];
+  /** Write a V8 CPU profile of every service (not the runner) into this directory on exit. */
+  cpuProfileDir?: string;
+  /** app-svc, dev-svc and the gateway as well (the API bench). */
+  api?: {
+    /** dev-svc's own subject prefix: it serves the seeded iterations and stays out of the bench's stage work. */
+    devEnvName: string;
+    encryptionKeys: string;
+  };
+}
+
+export interface Stack {
+  engine: Proc;
+  opsGateway: Proc | null;
+  opsModule: Proc | null;
+  runner: Proc;
+  appSvc: Proc | null;
+  devSvc: Proc | null;
+  gateway: Proc | null;
+  /** Every process, engine first. */
+  all: Proc[];
+  engineStartMs: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the bench's processes on one database and subject prefix: the engine, ops-gateway with the
+ * reference ops module (ZERO_DELAY) and the zero-delay stage runner; for the API bench also app-svc,
+ * dev-svc and the gateway in front of them all. Each logs at info, as `npm start` runs them.
+ */
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const common = {
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "info",
+    DATABASE_URL: o.databaseUrl,
+    NATS_URL: o.natsUrl,
+    ENV_NAME: o.envName,
+    AUTH_JWT_SECRET: o.jwtSecret,
+  };
+  const profile = o.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfileDir}`] : [];
+  const service = (name: string, dir: string, env: Record<string, string>, nodeArgs: string[] = []) => {
+    if (o.fromBundles) bundle(dir);
+    return new Proc(
+      name,
+      path.join(repoRoot, dir),
+      o.fromBundles ? "dist/main.js" : "src/main.ts",
+      env,
+      [...profile.map((a) => (a.startsWith("--cpu-prof-dir") ? `${a}/${name}` : a)), ...nodeArgs],
+      !o.fromBundles,
+    );
+  };
+  const callbackSecret = randomBytes(16).toString("hex");
+  let opsModule: Proc | null = null;
+  let opsGateway: Proc | null = null;
+  if (o.opsMode) {
+    const opsGatewayPort = await freePort();
+    opsModule = service("ops-module", "tools/ops-module", {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      CALLBACK_URL: `http://127.0.0.1:${opsGatewayPort}/deploy/callback`,
+      CALLBACK_SECRET: callbackSecret,
+      // Held: a deployment takes a day (ops-gateway polls it at the stage's interval meanwhile).
+      ...(o.hold
+        ? { ZERO_DELAY: "false", DEFAULT_DURATION_MS: String(24 * 3600_000) }
+        : { ZERO_DELAY: "true" }),
+    });
+    opsModule.start();
+    await opsModule.waitListening();
+    opsGateway = service("ops-gateway", "services/ops-gateway", {
+      ...common,
+      PORT: String(opsGatewayPort),
+      OPS_BASE_URL: opsModule.url!,
+      OPS_CALLBACK_SECRET: callbackSecret,
+    });
+    opsGateway.start();
+  }
+  const engine = service(
+    "engine",
+    "services/pipeline-engine",
+    { ...common, PORT: "0" },
+    o.engineNodeArgs ?? [],
+  );
+  engine.start();
+  let appSvc: Proc | null = null;
+  let devSvc: Proc | null = null;
+  if (o.api) {
+    appSvc = service("app-svc", "services/app-svc", {
+      ...common,
+      PORT: "0",
+      ENCRYPTION_KEYS: o.api.encryptionKeys,
+    });
+    devSvc = service("dev-svc", "services/dev-svc", {
+      ...common,
+      PORT: "0",
+      ENV_NAME: o.api.devEnvName,
+      ENCRYPTION_KEYS: o.api.encryptionKeys,
+      ...(opsModule ? { BUILDER_URL: opsModule.url! } : {}),
+    });
+    appSvc.start();
+    devSvc.start();
+  }
+  const engineStartMs = await engine.waitListening();
+  await opsGateway?.waitListening();
+  await appSvc?.waitListening();
+  await devSvc?.waitListening();
+  const runner = new Proc("runner", path.join(repoRoot, "bench"), "pipelines/runner.ts", {
+    NATS_URL: o.natsUrl,
+    ENV_NAME: o.envName,
+    RUNNER_DEPLOYS: o.opsMode ? "0" : "1",
+    HOLD_DEPLOY: o.hold ? "1" : "0",
+  });
+  runner.start();
+  let gateway: Proc | null = null;
+  if (o.api) {
+    gateway = service("gateway", "tools/gateway", {
+      GATEWAY_PORT: "0",
+      GATEWAY_HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      APP_SVC_URL: appSvc!.url!,
+      DEV_SVC_URL: devSvc!.url!,
+      PIPELINE_ENGINE_URL: engine.url!,
+      OPS_GATEWAY_URL: opsGateway?.url ?? "http://127.0.0.1:9",
+    });
+    gateway.start();
+    await gateway.waitListening();
+  }
+  const all = [engine, opsGateway, opsModule, appSvc, devSvc, gateway, runner].filter(
+    (p): p is Proc => p !== null,
+  );
+  return {
+    engine,
+    opsGateway,
+    opsModule,
+    runner,
+    appSvc,
+    devSvc,
+    gateway,
+    all,
+    engineStartMs,
+    async stop() {
+      for (const p of [gateway, runner, engine, appSvc, devSvc, opsGateway, opsModule])
+        await p?.kill("SIGTERM");
+    },
+  };
 }

@@ -1,9 +1,11 @@
 /**
  * A zero-delay stage runner for benchmarks: a real NATS consumer that answers every stage request
- * at once: `stage.completed.v1` (SUCCESS with a valid output) for CODE_CHECK, BUILD and PACKAGE, and
- * `ops.deployment_started.v1` + `ops.deployment_finished.v1` for DEPLOY, as ops-gateway would.
- * With HOLD_DEPLOY=1 a deployment is only started (pipelines stay in DEPLOYING).
- *   NATS_URL=... ENV_NAME=... tsx pipelines/runner.ts
+ * at once: `stage.completed.v1` (SUCCESS with a valid output) for CODE_CHECK, BUILD and PACKAGE.
+ * DEPLOY is left to the real ops-gateway (it consumes the same requests) unless RUNNER_DEPLOYS=1:
+ * then the runner plays ops-gateway and answers `ops.deployment_started.v1` +
+ * `ops.deployment_finished.v1` itself; with HOLD_DEPLOY=1 as well, a deployment is only started
+ * (pipelines stay in DEPLOYING).
+ *   NATS_URL=... ENV_NAME=... [RUNNER_DEPLOYS=1] [HOLD_DEPLOY=1] tsx pipelines/runner.ts
  */
 import { randomUUID } from "node:crypto";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -19,6 +21,7 @@ import {
 } from "@procode/contracts";
 
 const env = process.env["ENV_NAME"] ?? "procode";
+const runnerDeploys = process.env["RUNNER_DEPLOYS"] === "1";
 const holdDeploy = process.env["HOLD_DEPLOY"] === "1";
 const nc = await connect({
   servers: process.env["NATS_URL"] ?? "nats://127.0.0.1:4222",
@@ -75,6 +78,10 @@ for await (const m of messages) {
     req = m.json<{ data: typeof req }>().data;
   } catch {
     m.term();
+    continue;
+  }
+  if (req.stage === "DEPLOY" && !runnerDeploys) {
+    m.ack(); // ops-gateway's
     continue;
   }
   const now = new Date().toISOString();

@@ -1,0 +1,377 @@
+/**
+ * REST API benchmark while pipelines run. On a fresh database it starts, as real processes, app-svc,
+ * dev-svc, the engine, ops-gateway with the reference ops module (ZERO_DELAY), the zero-delay stage
+ * runner and the gateway in front of them; seeds 100,000 iterations of one app into dev-svc's tables;
+ * releases pipelines in the background at a steady rate for the whole run (so the engine answers
+ * reads while it drives pipelines); then loads with autocannon, through the gateway and directly
+ * against the owning service:
+ *   - GET /pipelines/{id}          (random ids among the pipelines released so far)
+ *   - GET /apps/{id}/iterations    (first page of 100,000)
+ *   - POST /apps                   (a low-code app with a unique name: validation, insert, outbox)
+ * each at a fixed rate (open model: autocannon's overallRate, latencies corrected for coordinated
+ * omission) and at maximum throughput, and prints P50/P99/P99.9/max and requests/s per run, with the
+ * background transitions/s, the serving process's event-loop delay and the load average.
+ *
+ *   pnpm --filter @procode/bench api [--rate 1000] [--post-rate 200] [--duration 20] [--connections 10]
+ *     [--pipeline-rate 40] [--iterations 100000] [--only pipeline,iterations,apps] [--bundle] [--keep]
+ *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
+ *
+ * dev-svc runs with its own subject prefix: it serves the seeded iterations and stays out of the
+ * bench's stage work (its runners would otherwise race the zero-delay runner for every stage).
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { parseArgs } from "node:util";
+import autocannon, { type Options } from "autocannon";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import pg from "pg";
+import { AppCreated, messageSubject, RPC, rpcSubject } from "@procode/contracts";
+import { KeyRing, signToken } from "@procode/service-kit";
+import { loadAverage, metric, percentile, sleep, startStack, type Proc } from "../pipelines/lib.js";
+import { seedIterations } from "./seed.js";
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: "string", default: "1000" },
+    "post-rate": { type: "string", default: "200" },
+    duration: { type: "string", default: "20" },
+    connections: { type: "string", default: "10" },
+    "rate-connections": { type: "string", default: "64" },
+    "pipeline-rate": { type: "string", default: "40" },
+    iterations: { type: "string", default: "100000" },
+    only: { type: "string", default: "pipeline,iterations,apps" },
+    bundle: { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+  },
+});
+const rate = Number(values.rate);
+const postRate = Number(values["post-rate"]);
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+const rateConnections = Number(values["rate-connections"]);
+const pipelineRate = Number(values["pipeline-rate"]);
+const only = new Set(values.only.split(","));
+const adminUrl = process.env["DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const natsUrl = process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
+const suffix = randomBytes(4).toString("hex");
+const dbName = `bench_api_${suffix}`;
+const envName = `bench-api-${suffix}`;
+const devEnvName = `bench-api-dev-${suffix}`;
+const jwtSecret = randomBytes(24).toString("hex");
+const databaseUrl = (() => {
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+const APP = 424242;
+const TEAM = "bench";
+const BACKGROUND_APPS = 300;
+const log = (msg: string) => process.stdout.write(`${msg}\n`);
+
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+await admin.query(`create database "${dbName}"`);
+await admin.end();
+
+log(
+  `bench api: services from ${values.bundle ? "bundles" : "source (tsx)"}; load average ${loadAverage().toFixed(2)} before start`,
+);
+const stack = await startStack({
+  databaseUrl,
+  natsUrl,
+  envName,
+  jwtSecret,
+  fromBundles: values.bundle,
+  opsMode: true,
+  hold: false,
+  api: { devEnvName, encryptionKeys: KeyRing.generateSpec("bench") },
+});
+const { engine, gateway, appSvc, devSvc } = stack as typeof stack &
+  Record<"gateway" | "appSvc" | "devSvc", Proc>;
+const nc = await connect({ servers: natsUrl, name: "bench-api" });
+const js = jetstream(nc);
+
+try {
+  // --- 100,000 iterations ------------------------------------------------------------------
+  const seedStarted = performance.now();
+  const counts = await seedIterations(databaseUrl, { app: APP, team: TEAM, n: Number(values.iterations) });
+  log(
+    `seeded ${values.iterations} iterations in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s (app ${APP}: ${counts.join(", ")})`,
+  );
+
+  // --- pipelines in the background ---------------------------------------------------------
+  const appIds = Array.from({ length: BACKGROUND_APPS }, (_, i) => 1_000_000 + i);
+  await Promise.all(
+    appIds.map((appId) => {
+      const id = randomUUID();
+      return js.publish(
+        messageSubject(envName, AppCreated.type),
+        JSON.stringify({
+          id,
+          type: AppCreated.type,
+          version: AppCreated.version,
+          occurredAt: new Date().toISOString(),
+          correlationId: `bench-${id.slice(0, 8)}`,
+          data: {
+            appId,
+            team: TEAM,
+            name: `bench-${appId}`,
+            devMode: "pro-code",
+            techStack: "python",
+            revision: 1,
+            createdBy: "bench",
+            updatedAt: new Date().toISOString(),
+            procode: {
+              gitRepoUrl: "https://git.example.com/bench.git",
+              gitType: "GITLAB",
+              credentialId: null,
+              scaffoldTemplate: null,
+              webhookUrl: "https://platform.example.com/webhook/bench",
+              webhookSecret: { keyId: "k1", ciphertext: "c2VjcmV0" },
+              credentialRequired: false,
+              stageConfigs: {},
+              phases: ["RELEASE"],
+              concurrency: "QUEUE",
+              deployConfig: { env: {}, resources: { cpu: "1", memory: "2Gi" } },
+            },
+          },
+        }),
+        { msgID: id },
+      );
+    }),
+  );
+  const dbc = new pg.Client({ connectionString: databaseUrl });
+  await dbc.connect();
+  const countOf = async (sql: string) => Number((await dbc.query<{ n: string }>(sql)).rows[0]!.n);
+  while ((await countOf(`select count(*) as n from pipeline.app_settings`)) < BACKGROUND_APPS)
+    await sleep(100);
+
+  let released = 0;
+  let refused = 0;
+  let seq = 0;
+  const release = async () => {
+    const i = seq++;
+    try {
+      const msg = await nc.request(
+        rpcSubject(envName, RPC.PROCEED_ITERATION),
+        JSON.stringify({
+          id: randomUUID(),
+          correlationId: `bench-release-${i}`,
+          data: {
+            iterationId: 2_000_000 + i,
+            appId: appIds[i % BACKGROUND_APPS]!,
+            targetPhase: "RELEASE",
+            release: {
+              iterationPhaseId: 3_000_000 + i,
+              tag: "v1.0.0",
+              branch: "main",
+              commitId: null,
+              rollback: false,
+            },
+            actor: { sub: "bench", team: TEAM },
+          },
+        }),
+        { timeout: 30000 },
+      );
+      if (msg.json<{ ok: boolean }>().ok) released++;
+      else refused++;
+    } catch {
+      refused++;
+    }
+  };
+  // A first 1,000 so that GET /pipelines/{id} has rows to read, then a steady background rate.
+  for (let k = 0; k < 1000; k += 50) await Promise.all(Array.from({ length: 50 }, release));
+  let background = true;
+  const driver = (async () => {
+    const start = performance.now();
+    let sent = 0;
+    const inflight = new Set<Promise<void>>();
+    while (background) {
+      const due = Math.floor(((performance.now() - start) / 1000) * pipelineRate);
+      while (sent < due) {
+        sent++;
+        const p = release();
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+      }
+      await sleep(5);
+    }
+    await Promise.all([...inflight]);
+  })();
+  const pipelineCount = () => countOf(`select count(*) as n from pipeline.pipeline`);
+  const maxPipelineId = await countOf(`select max(id) as n from pipeline.pipeline`);
+  log(
+    `${await pipelineCount()} pipelines so far (${released} releases accepted); releasing ${pipelineRate}/s in the background from now on`,
+  );
+
+  // --- the runs ------------------------------------------------------------------------------
+  const token = await signToken({ sub: "bench", team: TEAM }, jwtSecret);
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const randomPipeline = () => `/pipelines/${1 + Math.floor(Math.random() * maxPipelineId)}`;
+  type Target = { name: string; proc: Proc; url: string };
+  interface Endpoint {
+    key: string;
+    label: string;
+    method: "GET" | "POST";
+    owner: Proc;
+    path: () => string;
+    body?: string;
+    fixedRate: number;
+  }
+  const endpoints: Endpoint[] = [
+    {
+      key: "pipeline",
+      label: "GET /pipelines/{id}",
+      method: "GET",
+      owner: engine,
+      path: randomPipeline,
+      fixedRate: rate,
+    },
+    {
+      key: "iterations",
+      label: "GET /apps/{id}/iterations (1st page of 100k)",
+      method: "GET",
+      owner: devSvc,
+      path: () => `/apps/${APP}/iterations`,
+      fixedRate: rate,
+    },
+    {
+      key: "apps",
+      label: "POST /apps (low-code)",
+      method: "POST",
+      owner: appSvc,
+      path: () => "/apps",
+      body: JSON.stringify({ name: "bench app [<id>]", devMode: "low-code" }),
+      fixedRate: postRate,
+    },
+  ];
+
+  // Every answer is what it should be before anything is measured.
+  for (const e of endpoints) {
+    for (const base of [gateway.url!, e.owner.url!]) {
+      const res = await fetch(`${base}${e.path()}`, {
+        method: e.method,
+        headers,
+        ...(e.body ? { body: e.body.replace("[<id>]", randomUUID()) } : {}),
+      });
+      const body = (await res.json()) as { code: number };
+      if (res.status >= 300 || body.code !== 0)
+        throw new Error(
+          `${e.method} ${base}${e.path()} answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`,
+        );
+    }
+  }
+
+  const transitionsNow = async () =>
+    metric(await (await fetch(`${engine.url}/metrics`)).text(), "pipeline_transitions_total");
+  const rows: string[] = [];
+  const run = async (e: Endpoint, target: Target, mode: "rate" | "max") => {
+    const opts: Options = {
+      url: target.url,
+      duration,
+      connections: mode === "rate" ? rateConnections : connections,
+      headers,
+      timeout: 10,
+      ...(mode === "rate" ? { overallRate: e.fixedRate } : {}),
+      ...(e.body ? { idReplacement: true } : {}),
+      requests: [
+        {
+          method: e.method,
+          ...(e.body ? { body: e.body } : {}),
+          setupRequest: (req) => ({ ...req, path: e.path() }),
+        },
+      ],
+    };
+    const tr0 = await transitionsNow();
+    const la0 = loadAverage();
+    const t0 = performance.now();
+    const r = await autocannon(opts);
+    const t1 = performance.now();
+    const tr1 = await transitionsNow();
+    const bg = ((tr1 - tr0) * 1000) / (t1 - t0);
+    const served = target.proc.probeStats(t0, t1);
+    const gw = target.name === "gateway" ? e.owner.probeStats(t0, t1) : null;
+    const lagText = `${target.proc.name} ${served.lagP99Max.toFixed(0)}${gw ? `, ${e.owner.name} ${gw.lagP99Max.toFixed(0)}` : ""}`;
+    rows.push(
+      `| ${e.label} | ${target.name} | ${mode === "rate" ? `${e.fixedRate}/s` : `max, ${connections} conn`} | ${r.latency.p50} | ${r.latency.p99} | ${r.latency.p99_9} | ${r.latency.max} | ${Math.round(r.requests.average)} | ${r.non2xx + r.errors + r.timeouts} | ${bg.toFixed(0)} | ${lagText} | ${la0.toFixed(1)}-${loadAverage().toFixed(1)} |`,
+    );
+    log(rows.at(-1)!);
+  };
+
+  const warm = async (e: Endpoint, url: string) =>
+    autocannon({
+      url,
+      duration: 3,
+      connections,
+      headers,
+      ...(e.body ? { idReplacement: true } : {}),
+      requests: [
+        {
+          method: e.method,
+          ...(e.body ? { body: e.body } : {}),
+          setupRequest: (req) => ({ ...req, path: e.path() }),
+        },
+      ],
+    });
+  log("");
+  log(
+    `autocannon ${duration} s per run; fixed-rate runs with ${rateConnections} connections (latencies corrected for coordinated omission), max runs with ${connections}; ms (autocannon's resolution is 1 ms)`,
+  );
+  log("");
+  const header =
+    "| request | via | load | P50 | P99 | P99.9 | max | req/s | errors/non-2xx | background transitions/s | event-loop delay P99 max (ms) | load average |";
+  log(header);
+  log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const e of endpoints) {
+    if (!only.has(e.key)) continue;
+    const targets: Target[] = [
+      { name: "direct", proc: e.owner, url: e.owner.url! },
+      { name: "gateway", proc: gateway, url: gateway.url! },
+    ];
+    for (const t of targets) {
+      await warm(e, t.url);
+      await run(e, t, "rate");
+      await run(e, t, "max");
+    }
+  }
+  background = false;
+  await driver;
+  log("");
+  log(
+    `background: ${released} releases accepted, ${refused} refused or unanswered; ${await pipelineCount()} pipelines in all`,
+  );
+  for (const p of stack.all) {
+    const s = p.probeStats();
+    log(
+      `  ${p.name.padEnd(12)} RSS max ${(s.rssMax / 2 ** 20).toFixed(0)} MiB, event-loop delay P99 (1 s windows) median ${percentile(
+        p.probes.map((x) => x.p99),
+        50,
+      ).toFixed(1)} ms, max ${s.lagP99Max.toFixed(1)} ms`,
+    );
+  }
+  await dbc.end();
+} finally {
+  await stack.stop();
+  await nc.close();
+  if (!values.keep) {
+    const c = await connect({ servers: natsUrl });
+    try {
+      const jsm = await jetstreamManager(c);
+      for (const env of [envName, devEnvName]) {
+        const prefix = `${env.toUpperCase().replace(/-/g, "_")}_`;
+        for await (const s of jsm.streams.list()) {
+          if (s.config.name.startsWith(prefix)) await jsm.streams.delete(s.config.name);
+        }
+      }
+    } finally {
+      await c.close();
+    }
+    const a = new pg.Client({ connectionString: adminUrl });
+    await a.connect();
+    await a.query(`drop database if exists "${dbName}" with (force)`);
+    await a.end();
+  } else {
+    log(`kept database ${dbName}`);
+  }
+}
+process.exit(0);
