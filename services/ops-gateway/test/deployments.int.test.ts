@@ -114,6 +114,24 @@ describe("a deployment ends by poll or by callback, exactly once", () => {
     ]);
   });
 
+  it("a callback that arrives before the create's answer waits for it and is applied (no 404, no retry)", async () => {
+    // Ends at once: the ops module calls back while its answer to the create is still on its way.
+    await ops.forApp(150, { callback: "on", durationMs: 0 });
+    const pipelines = [150, 151, 152, 153, 154];
+    for (const p of pipelines) await engine.requestDeploy({ pipelineId: p, appId: 150, pollInterval: 120 });
+    await eventually(() => pipelines.every((p) => engine.finished(p).length > 0), "five outcomes", 15_000);
+    for (const p of pipelines) {
+      const { deployId, outcome } = engine.finished(p)[0]!.data;
+      expect(outcome).toBe("SUCCESS");
+      await eventually(
+        async () => (await ops.deployment(deployId)).callbacks.length > 0,
+        "the callback sent",
+      );
+      const { callbacks } = await ops.deployment(deployId);
+      expect(callbacks.map((c) => c.result)).toEqual(["200"]);
+    }
+  });
+
   it("callback and poll racing: both see the final status, one outcome is published", async () => {
     // Slow status answers keep a poll in flight while the callback (sent twice) lands.
     await ops.forApp(104, { callback: "twice", statusDelayMs: 900 });

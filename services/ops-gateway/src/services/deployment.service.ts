@@ -14,6 +14,7 @@ import {
 } from "@procode/contracts";
 import {
   DomainError,
+  sleep,
   type HandlerResult,
   type Logger,
   type Orm,
@@ -72,6 +73,10 @@ const STATUS_OF: Record<Outcome, Deployment["status"]> = {
   TIMEOUT: "TIMEOUT",
   CANCELLED: "CANCELLED",
 };
+
+/** Longest a callback for an unknown deployId waits for a create on its way (and between looks). */
+const CALLBACK_WAIT_MAX_MS = 3000;
+const CALLBACK_WAIT_STEP_MS = 20;
 
 const released: DeploymentPatch = { leaseOwner: null, leaseUntil: null };
 
@@ -277,6 +282,26 @@ export class DeploymentService {
 
   /** `POST /deploy/callback` (already authenticated). */
   async handleCallback(
+    body: DeployCallback,
+    ctx: { log: Logger; requestId: string },
+  ): Promise<DeployCallbackResponse> {
+    // An ops module may call back before the answer to its create has reached us (a deployment that
+    // ends at once): while a create is on its way, an unknown deployId waits for it a little rather
+    // than answering 404 and leaving the ops module to retry later.
+    const waitUntil = Date.now() + Math.min(this.deps.config.OPS_TIMEOUT_MS, CALLBACK_WAIT_MAX_MS);
+    for (let last = false; ;) {
+      try {
+        return await this.applyCallback(body, ctx);
+      } catch (err) {
+        if (last || !(err instanceof DomainError && err.kind === "DEPLOYMENT_NOT_FOUND")) throw err;
+        // No create on its way (any more): one last look, for a create answered since the first.
+        if (Date.now() >= waitUntil || !(await repo.createInFlight(this.deps.orm.em.fork()))) last = true;
+        else await sleep(CALLBACK_WAIT_STEP_MS);
+      }
+    }
+  }
+
+  private async applyCallback(
     body: DeployCallback,
     ctx: { log: Logger; requestId: string },
   ): Promise<DeployCallbackResponse> {

@@ -180,6 +180,17 @@ export const deploymentRepository = {
     return rows[0] ? toDeployment(rows[0]) : null;
   },
 
+  /** Whether a create call is on its way to ops (a leased CREATING deployment without a deployId). */
+  async createInFlight(em: EntityManager): Promise<boolean> {
+    const rows = await em.execute<{ busy: boolean }[]>(
+      `select exists (select 1 from ${T} where status = 'CREATING' and deploy_id is null
+         and lease_until > now()) as busy`,
+      [],
+      "all",
+    );
+    return rows[0]?.busy === true;
+  },
+
   /** Highest attempt recorded for a pipeline (0 when none). */
   async latestAttempt(em: EntityManager, pipelineId: number): Promise<number> {
     const rows = await em.execute<{ n: number | null }[]>(
