@@ -249,16 +249,9 @@ export function pidsOf(needle: string): number[] {
   return out;
 }
 
-/** Builds a package's production bundle (dist/main.js), as its Dockerfile runs it. */
+/** Builds a package's production bundle with its own `build` script, as its Dockerfile does. */
 export function bundle(dir: string): void {
-  execFileSync(
-    process.execPath,
-    [path.join(repoRoot, "scripts", "bundle.mjs"), "src/main.ts", "dist/main.js"],
-    {
-      cwd: path.join(repoRoot, dir),
-      stdio: "ignore",
-    },
-  );
+  execFileSync("pnpm", ["run", "--silent", "build"], { cwd: path.join(repoRoot, dir), stdio: "ignore" });
 }
 
 /**

@@ -1,0 +1,110 @@
+/**
+ * An open-model load: requests are sent on a fixed schedule (`rate` per second, evenly spaced),
+ * whatever the answers do, and each latency is measured from the moment the request was due, not
+ * from when it could be sent, so a server that falls behind shows it in full (no coordinated
+ * omission). Requests beyond `connections` in flight wait in the agent's queue, and that wait counts.
+ *
+ * autocannon's own fixed-rate mode is not used for this: it sends each connection's quota for the
+ * second as fast as it can at the start of the second (bursts of `rate` requests), and its
+ * correction records every response as if one was expected each millisecond.
+ */
+import http from "node:http";
+import { percentile } from "../pipelines/lib.js";
+
+export interface OpenLoadOptions {
+  /** Base URL (http) of the server. */
+  url: string;
+  rate: number;
+  durationS: number;
+  connections: number;
+  method: "GET" | "POST";
+  path: () => string;
+  body?: () => string;
+  headers: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface OpenLoadResult {
+  sent: number;
+  ok: number;
+  /** Answers that were not 2xx, and network errors or timeouts. */
+  failed: number;
+  /** Requests per second answered (2xx). */
+  throughput: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections });
+  const base = new URL(o.url);
+  const latencies: number[] = [];
+  let ok = 0;
+  let failed = 0;
+  const total = Math.round(o.rate * o.durationS);
+  const pending = new Set<Promise<void>>();
+
+  const send = (dueAt: number) =>
+    new Promise<void>((resolve) => {
+      const body = o.body?.();
+      const req = http.request(
+        {
+          agent,
+          host: base.hostname,
+          port: base.port,
+          method: o.method,
+          path: o.path(),
+          headers: { ...o.headers, ...(body ? { "content-length": Buffer.byteLength(body) } : {}) },
+          timeout: o.timeoutMs ?? 10_000,
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => {
+            latencies.push(performance.now() - dueAt);
+            if (res.statusCode !== undefined && res.statusCode < 300) ok++;
+            else failed++;
+            resolve();
+          });
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", () => {
+        latencies.push(performance.now() - dueAt);
+        failed++;
+        resolve();
+      });
+      req.end(body);
+    });
+
+  const start = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const now = performance.now();
+    const due = Math.min(total, Math.floor(((now - start) / 1000) * o.rate) + 1);
+    for (; sent < due; sent++) {
+      const p = send(start + (sent * 1000) / o.rate);
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+    }
+    // Wake in time for the next request (timers fire at 1 ms granularity at best).
+    const next = start + (sent * 1000) / o.rate;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now() - 0.5)));
+  }
+  await Promise.all([...pending]);
+  const elapsedS = (performance.now() - start) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) => Math.round(percentile(latencies, p) * 10) / 10;
+  return {
+    sent,
+    ok,
+    failed,
+    throughput: ok / elapsedS,
+    p50: at(50),
+    p99: at(99),
+    p999: at(99.9),
+    max: Math.round((latencies.at(-1) ?? 0) * 10) / 10,
+  };
+}
