@@ -9,15 +9,13 @@
  *   pnpm --filter @procode/bench iterations [--connections 10] [--duration 20] [--keep]
  *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
  */
-import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import pg from "pg";
 import { KeyRing, signToken } from "@procode/service-kit";
-import { Proc, repoRoot } from "../pipelines/lib.js";
+import { benchTarget, Proc, repoRoot, withClient } from "../pipelines/lib.js";
 import { seedIterations } from "./seed.js";
 
 const { values } = parseArgs({
@@ -31,31 +29,11 @@ const { values } = parseArgs({
 const connections = Number(values.connections);
 const duration = Number(values.duration);
 const N = Number(values.iterations);
-const adminUrl = process.env["DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const natsUrl = process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
-const suffix = randomBytes(4).toString("hex");
-const dbName = `bench_iterations_${suffix}`;
-const envName = `bench-it-${suffix}`;
-const jwtSecret = randomBytes(24).toString("hex");
-const databaseUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
+const { adminUrl, natsUrl, dbName, envName, jwtSecret, databaseUrl } = benchTarget("iterations");
 const APP = 424242;
 const TEAM = "bench";
 
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 await withClient(adminUrl, (c) => c.query(`create database "${dbName}"`));
 

@@ -19,15 +19,26 @@
  * dev-svc runs with its own subject prefix: it serves the seeded iterations and stays out of the
  * bench's stage work (its runners would otherwise race the zero-delay runner for every stage).
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
-import { AppCreated, messageSubject, RPC, rpcSubject } from "@procode/contracts";
+import { AppCreated } from "@procode/contracts";
 import { KeyRing, signToken } from "@procode/service-kit";
-import { loadAverage, metric, percentile, sleep, startStack, type Proc } from "../pipelines/lib.js";
+import {
+  benchAppSnapshot,
+  benchTarget,
+  loadAverage,
+  metric,
+  percentile,
+  publishEvent,
+  requestRelease,
+  sleep,
+  startStack,
+  type Proc,
+} from "../pipelines/lib.js";
 import { openLoad } from "./open-load.js";
 import { seedIterations } from "./seed.js";
 
@@ -52,18 +63,9 @@ const connections = Number(values.connections);
 const rateConnections = Number(values["rate-connections"]);
 const pipelineRate = Number(values["pipeline-rate"]);
 const only = new Set(values.only.split(","));
-const adminUrl = process.env["DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const natsUrl = process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
-const suffix = randomBytes(4).toString("hex");
-const dbName = `bench_api_${suffix}`;
+const { adminUrl, natsUrl, suffix, dbName, databaseUrl, jwtSecret } = benchTarget("api");
 const envName = `bench-api-${suffix}`;
 const devEnvName = `bench-api-dev-${suffix}`;
-const jwtSecret = randomBytes(24).toString("hex");
-const databaseUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
 const APP = 424242;
 const TEAM = "bench";
 const BACKGROUND_APPS = 300;
@@ -103,43 +105,7 @@ try {
   // --- pipelines in the background ---------------------------------------------------------
   const appIds = Array.from({ length: BACKGROUND_APPS }, (_, i) => 1_000_000 + i);
   await Promise.all(
-    appIds.map((appId) => {
-      const id = randomUUID();
-      return js.publish(
-        messageSubject(envName, AppCreated.type),
-        JSON.stringify({
-          id,
-          type: AppCreated.type,
-          version: AppCreated.version,
-          occurredAt: new Date().toISOString(),
-          correlationId: `bench-${id.slice(0, 8)}`,
-          data: {
-            appId,
-            team: TEAM,
-            name: `bench-${appId}`,
-            devMode: "pro-code",
-            techStack: "python",
-            revision: 1,
-            createdBy: "bench",
-            updatedAt: new Date().toISOString(),
-            procode: {
-              gitRepoUrl: "https://git.example.com/bench.git",
-              gitType: "GITLAB",
-              credentialId: null,
-              scaffoldTemplate: null,
-              webhookUrl: "https://platform.example.com/webhook/bench",
-              webhookSecret: { keyId: "k1", ciphertext: "c2VjcmV0" },
-              credentialRequired: false,
-              stageConfigs: {},
-              phases: ["RELEASE"],
-              concurrency: "QUEUE",
-              deployConfig: { env: {}, resources: { cpu: "1", memory: "2Gi" } },
-            },
-          },
-        }),
-        { msgID: id },
-      );
-    }),
+    appIds.map((appId) => publishEvent(js, envName, AppCreated, benchAppSnapshot(appId, TEAM))),
   );
   const dbc = new pg.Client({ connectionString: databaseUrl });
   // The database is dropped at the end (also after a failure): this connection must not crash then.
@@ -155,28 +121,8 @@ try {
   const release = async () => {
     const i = seq++;
     try {
-      const msg = await nc.request(
-        rpcSubject(envName, RPC.PROCEED_ITERATION),
-        JSON.stringify({
-          id: randomUUID(),
-          correlationId: `bench-release-${i}`,
-          data: {
-            iterationId: 2_000_000 + i,
-            appId: appIds[i % BACKGROUND_APPS]!,
-            targetPhase: "RELEASE",
-            release: {
-              iterationPhaseId: 3_000_000 + i,
-              tag: "v1.0.0",
-              branch: "main",
-              commitId: null,
-              rollback: false,
-            },
-            actor: { sub: "bench", team: TEAM },
-          },
-        }),
-        { timeout: 30000 },
-      );
-      if (msg.json<{ ok: boolean }>().ok) released++;
+      const reply = await requestRelease(nc, envName, { i, appId: appIds[i % BACKGROUND_APPS]!, team: TEAM });
+      if (reply.ok) released++;
       else refused++;
     } catch {
       refused++;
@@ -278,6 +224,26 @@ try {
   const transitionsNow = async () =>
     metric(await (await fetch(`${engine.url}/metrics`)).text(), "pipeline_transitions_total");
   const rows: string[] = [];
+  /** autocannon, closed model: `connections` connections as fast as the server answers. */
+  const cannon = (e: Endpoint, url: string, seconds: number) =>
+    autocannon({
+      url,
+      duration: seconds,
+      connections,
+      headers,
+      timeout: 10,
+      requests: [
+        {
+          method: e.method,
+          ...(e.body ? { body: e.body } : {}),
+          setupRequest: (req) => ({
+            ...req,
+            path: e.path(),
+            ...(e.body ? { body: e.body.replace("[<id>]", randomUUID()) } : {}),
+          }),
+        },
+      ],
+    });
   const run = async (e: Endpoint, target: Target, mode: "rate" | "max") => {
     const tr0 = await transitionsNow();
     const la0 = loadAverage();
@@ -297,24 +263,7 @@ try {
       });
     } else {
       // Closed model at full speed: autocannon with a few connections.
-      const a = await autocannon({
-        url: target.url,
-        duration,
-        connections,
-        headers,
-        timeout: 10,
-        requests: [
-          {
-            method: e.method,
-            ...(e.body ? { body: e.body } : {}),
-            setupRequest: (req) => ({
-              ...req,
-              path: e.path(),
-              ...(e.body ? { body: e.body.replace("[<id>]", randomUUID()) } : {}),
-            }),
-          },
-        ],
-      });
+      const a = await cannon(e, target.url, duration);
       r = {
         p50: a.latency.p50,
         p99: a.latency.p99,
@@ -336,24 +285,6 @@ try {
     log(rows.at(-1)!);
   };
 
-  const warm = async (e: Endpoint, url: string) =>
-    autocannon({
-      url,
-      duration: 3,
-      connections,
-      headers,
-      requests: [
-        {
-          method: e.method,
-          ...(e.body ? { body: e.body } : {}),
-          setupRequest: (req) => ({
-            ...req,
-            path: e.path(),
-            ...(e.body ? { body: e.body.replace("[<id>]", randomUUID()) } : {}),
-          }),
-        },
-      ],
-    });
   log("");
   log(
     `${duration} s per run; fixed-rate runs: open model, requests evenly spaced, up to ${rateConnections} connections, latency from the moment each was due (ms, 0.1 ms resolution); max runs: autocannon, ${connections} connections (ms, 1 ms resolution)`,
@@ -370,7 +301,7 @@ try {
       { name: "gateway", proc: gateway, url: gateway.url! },
     ];
     for (const t of targets) {
-      await warm(e, t.url);
+      await cannon(e, t.url, 3); // warm-up
       await run(e, t, "rate");
       await run(e, t, "max");
     }

@@ -18,15 +18,9 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { freePort, sleep } from "../pipelines/lib.js";
 
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort, sleep };
 
 /** Children still running when this process exits are killed with it (no orphaned servers). */
 const children = new Set<ChildProcess>();

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import http from "node:http";
@@ -7,7 +7,10 @@ import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
+import { messageSubject, RPC, rpcSubject, type MessageDefinition } from "@procode/contracts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -132,6 +135,118 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** Runs `fn` with a connection of its own to `url`, closed afterwards. */
+export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Where a bench run lives: PostgreSQL and NATS from the environment, a database and subject prefix of its own. */
+export function benchTarget(kind: string) {
+  const adminUrl = process.env["DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const natsUrl = process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
+  const suffix = randomBytes(4).toString("hex");
+  const dbName = `bench_${kind}_${suffix}`;
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return {
+    adminUrl,
+    natsUrl,
+    suffix,
+    dbName,
+    databaseUrl: u.toString(),
+    envName: `bench-${kind.slice(0, 3)}-${suffix}`,
+    jwtSecret: randomBytes(24).toString("hex"),
+  };
+}
+
+/** An `app.created` snapshot of a pro-code app released in one phase (RELEASE), as app-svc publishes it. */
+export function benchAppSnapshot(appId: number, team: string) {
+  return {
+    appId,
+    team,
+    name: `bench-${appId}`,
+    devMode: "pro-code" as const,
+    techStack: "python" as const,
+    revision: 1,
+    createdBy: "bench",
+    updatedAt: new Date().toISOString(),
+    procode: {
+      gitRepoUrl: "https://git.example.com/bench.git",
+      gitType: "GITLAB" as const,
+      credentialId: null,
+      scaffoldTemplate: null,
+      webhookUrl: "https://platform.example.com/webhook/bench",
+      webhookSecret: { keyId: "k1", ciphertext: "c2VjcmV0" },
+      credentialRequired: false,
+      stageConfigs: {},
+      phases: ["RELEASE" as const],
+      concurrency: "QUEUE" as const,
+      deployConfig: { env: {}, resources: { cpu: "1", memory: "2Gi" } },
+    },
+  };
+}
+
+/** Publishes one event of `def` in its envelope, as a service's outbox would. */
+export async function publishEvent(
+  js: JetStreamClient,
+  envName: string,
+  def: MessageDefinition,
+  data: unknown,
+): Promise<void> {
+  const id = randomUUID();
+  await js.publish(
+    messageSubject(envName, def.type),
+    JSON.stringify({
+      id,
+      type: def.type,
+      version: def.version,
+      occurredAt: new Date().toISOString(),
+      correlationId: `bench-${id.slice(0, 8)}`,
+      data,
+    }),
+    { msgID: id },
+  );
+}
+
+/**
+ * Asks the engine to release iteration `2,000,000 + i` of `appId` (RELEASE phase `3,000,000 + i`, tag
+ * v1.0.0) by the request/reply dev-svc uses; true when the engine accepted it.
+ */
+export async function requestRelease(
+  nc: NatsConnection,
+  envName: string,
+  o: { i: number; appId: number; team: string },
+): Promise<{ ok: boolean; error?: unknown }> {
+  const msg = await nc.request(
+    rpcSubject(envName, RPC.PROCEED_ITERATION),
+    JSON.stringify({
+      id: randomUUID(),
+      correlationId: `bench-release-${o.i}`,
+      data: {
+        iterationId: 2_000_000 + o.i,
+        appId: o.appId,
+        targetPhase: "RELEASE",
+        release: {
+          iterationPhaseId: 3_000_000 + o.i,
+          tag: "v1.0.0",
+          branch: "main",
+          commitId: null,
+          rollback: false,
+        },
+        actor: { sub: "bench", team: o.team },
+      },
+    }),
+    { timeout: 30000 },
+  );
+  return msg.json<{ ok: boolean; error?: unknown }>();
 }
 
 export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -276,15 +391,6 @@ export async function pgbenchCeiling(
   const env = {
     ...process.env,
     ...(admin.password ? { PGPASSWORD: decodeURIComponent(admin.password) } : {}),
-  };
-  const withClient = async <T>(url: string, fn: (c: pg.Client) => Promise<T>) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
   };
   await withClient(adminUrl, (c) => c.query(`create database "${db}"`));
   const dir = mkdtempSync(path.join(os.tmpdir(), "pgbench-"));

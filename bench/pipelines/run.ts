@@ -26,7 +26,6 @@
  *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
  *   ENGINE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the engine.
  */
-import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -35,8 +34,6 @@ import pg from "pg";
 import {
   AppCreated,
   messageSubject,
-  RPC,
-  rpcSubject,
   streamName,
   type MessageDefinition,
   type StreamKey,
@@ -53,6 +50,10 @@ import {
   pidsOf,
   sleep,
   startStack,
+  benchAppSnapshot,
+  benchTarget,
+  publishEvent,
+  requestRelease,
 } from "./lib.js";
 
 const { values, positionals } = parseArgs({
@@ -77,17 +78,7 @@ const opsMode = !values["runner-deploys"];
 const hold = values.hold;
 const latencySamples = hold ? 0 : Number(values["latency-samples"]);
 const restartCount = hold || values["skip-restart"] ? 0 : Number(values["restart-pipelines"]);
-const adminUrl = process.env["DATABASE_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const natsUrl = process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
-const suffix = randomBytes(4).toString("hex");
-const dbName = `bench_pipelines_${suffix}`;
-const envName = `bench-${suffix}`;
-const jwtSecret = randomBytes(24).toString("hex");
-const databaseUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
+const { adminUrl, natsUrl, dbName, envName, jwtSecret, databaseUrl } = benchTarget("pipelines");
 
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const loads: number[] = [];
@@ -134,21 +125,7 @@ const procs = stack.all;
 const nc = await connect({ servers: natsUrl, name: "bench" });
 const js = jetstream(nc);
 
-async function publish<D extends MessageDefinition>(def: D, data: unknown): Promise<void> {
-  const id = randomUUID();
-  await js.publish(
-    messageSubject(envName, def.type),
-    JSON.stringify({
-      id,
-      type: def.type,
-      version: def.version,
-      occurredAt: new Date().toISOString(),
-      correlationId: `bench-${id.slice(0, 8)}`,
-      data,
-    }),
-    { msgID: id },
-  );
-}
+const publish = (def: MessageDefinition, data: unknown) => publishEvent(js, envName, def, data);
 
 const releasedAt = new Map<number, number>();
 /** Wall-clock times (ms since the epoch) of the single releases, for the hop breakdown. */
@@ -185,31 +162,7 @@ const TOTAL = N + latencySamples + restartCount;
 const appIds = Array.from({ length: TOTAL }, (_, i) => 1_000_000 + i);
 for (let i = 0; i < appIds.length; i += 500) {
   await Promise.all(
-    appIds.slice(i, i + 500).map((appId) =>
-      publish(AppCreated, {
-        appId,
-        team: "bench",
-        name: `bench-${appId}`,
-        devMode: "pro-code",
-        techStack: "python",
-        revision: 1,
-        createdBy: "bench",
-        updatedAt: new Date().toISOString(),
-        procode: {
-          gitRepoUrl: "https://git.example.com/bench.git",
-          gitType: "GITLAB",
-          credentialId: null,
-          scaffoldTemplate: null,
-          webhookUrl: "https://platform.example.com/webhook/bench",
-          webhookSecret: { keyId: "k1", ciphertext: "c2VjcmV0" },
-          credentialRequired: false,
-          stageConfigs: {},
-          phases: ["RELEASE"],
-          concurrency: "QUEUE",
-          deployConfig: { env: {}, resources: { cpu: "1", memory: "2Gi" } },
-        },
-      }),
-    ),
+    appIds.slice(i, i + 500).map((appId) => publish(AppCreated, benchAppSnapshot(appId, "bench"))),
   );
 }
 while ((await count(`select count(*) as n from pipeline.app_settings`)) < TOTAL) await sleep(100);
@@ -221,28 +174,7 @@ async function releaseOne(i: number): Promise<void> {
   const iterationId = 2_000_000 + i;
   sentAt.set(iterationId, performance.now());
   sentEpoch.set(iterationId, Date.now());
-  const msg = await nc.request(
-    rpcSubject(envName, RPC.PROCEED_ITERATION),
-    JSON.stringify({
-      id: randomUUID(),
-      correlationId: `bench-release-${i}`,
-      data: {
-        iterationId,
-        appId,
-        targetPhase: "RELEASE",
-        release: {
-          iterationPhaseId: 3_000_000 + i,
-          tag: "v1.0.0",
-          branch: "main",
-          commitId: null,
-          rollback: false,
-        },
-        actor: { sub: "bench", team: "bench" },
-      },
-    }),
-    { timeout: 30000 },
-  );
-  const reply = msg.json<{ ok: boolean; error?: unknown }>();
+  const reply = await requestRelease(nc, envName, { i, appId, team: "bench" });
   if (!reply.ok) throw new Error(`release ${i} refused: ${JSON.stringify(reply.error)}`);
 }
 
