@@ -136,6 +136,8 @@ export async function releaseAll(
     Array.from({ length: opts.concurrency }, async () => {
       while (next < opts.total) {
         while (state.submitted - opts.finished() >= opts.inFlight) await sleep(200);
+        // Another worker may have taken the last one meanwhile.
+        if (next >= opts.total) break;
         const index = next++;
         state.submitted++;
         await one(index);
