@@ -52,6 +52,7 @@ export interface DeploymentServiceDeps {
   config: Pick<
     Config,
     | "OPS_POLL_INTERVAL_MS"
+    | "OPS_TIMEOUT_MS"
     | "OPS_RETRY_BASE_MS"
     | "OPS_RETRY_MAX_MS"
     | "OPS_CANCEL_MAX_ATTEMPTS"
