@@ -4,7 +4,7 @@
  * observations, and the reference ops module's own record of what it was asked to create.
  */
 import pg from "pg";
-import { transitionLogProblems } from "../../services/pipeline-engine/test/log-check.js";
+import { transitionLogProblems, type TransitionRow } from "../../services/pipeline-engine/test/log-check.js";
 
 export interface Check {
   name: string;
@@ -101,14 +101,9 @@ export async function checkInvariants(databaseUrl: string, opsModuleUrl: string)
       `select id::text, type, ref_id::text, status, state, step, latest_child_status, transition_seq,
               deploy_status, failed_stage, error, checkpoints from pipeline.pipeline`,
     );
-    const transitions = await q<{
-      pipeline_id: string;
-      seq: number;
-      from_state: string;
-      to_state: string;
-      event: string;
-      actor: string;
-    }>(`select pipeline_id::text, seq, from_state, to_state, event, actor from pipeline.transition`);
+    const transitions = await q<TransitionRow>(
+      `select pipeline_id::text, seq, from_state, to_state, event, actor from pipeline.transition`,
+    );
     const stageRuns = await q<{
       pipeline_id: string;
       stage: string;

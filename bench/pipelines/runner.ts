@@ -7,9 +7,9 @@
  * (pipelines stay in DEPLOYING).
  *   NATS_URL=... ENV_NAME=... [RUNNER_DEPLOYS=1] [HOLD_DEPLOY=1] tsx pipelines/runner.ts
  */
-import { randomUUID } from "node:crypto";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { publishEvent } from "./lib.js";
 import {
   DeploymentFinished,
   DeploymentStarted,
@@ -50,18 +50,7 @@ const OUTPUTS = {
   PACKAGE: { image: "registry.local/bench:v1.0.0" },
 } as const;
 
-function publish<D extends MessageDefinition>(def: D, data: unknown): Promise<unknown> {
-  const id = randomUUID();
-  const body = JSON.stringify({
-    id,
-    type: def.type,
-    version: def.version,
-    occurredAt: new Date().toISOString(),
-    correlationId: `bench-${id.slice(0, 8)}`,
-    data,
-  });
-  return js.publish(messageSubject(env, def.type), body, { msgID: id });
-}
+const publish = (def: MessageDefinition, data: unknown) => publishEvent(js, env, def, data);
 
 let answered = 0;
 process.on("SIGTERM", () => {

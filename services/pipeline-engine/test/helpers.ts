@@ -2,6 +2,7 @@ import type { Pipeline } from "@procode/contracts";
 import { signToken, type ServiceRuntime } from "@procode/service-kit";
 import { eventually, sql, type TestInfra } from "@procode/test-kit";
 import type { Config } from "../src/config.js";
+import type { TransitionRow } from "./log-check.js";
 
 /** Timings short enough for tests (seconds become milliseconds). */
 export const FAST_ENV = {
@@ -82,14 +83,7 @@ export class Api {
   }
 }
 
-export interface TransitionRow {
-  pipeline_id: string;
-  seq: number;
-  from_state: string;
-  to_state: string;
-  event: string;
-  actor: string;
-}
+export type { TransitionRow };
 
 export async function transitionsOf(infra: TestInfra, pipelineId?: number): Promise<TransitionRow[]> {
   return sql<TransitionRow & Record<string, unknown>>(

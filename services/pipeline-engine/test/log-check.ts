@@ -1,7 +1,16 @@
 import type { IterationMachineState, PhaseMachineState, PhaseStage } from "@procode/contracts";
 import { decideIteration, type IterationEvent } from "../src/domain/iteration.machine.js";
 import { decidePhase, type PhaseEvent } from "../src/domain/phase.machine.js";
-import type { TransitionRow } from "./helpers.js";
+
+/** One row of `pipeline.transition`, as the checks read it. */
+export interface TransitionRow {
+  pipeline_id: string;
+  seq: number;
+  from_state: string;
+  to_state: string;
+  event: string;
+  actor: string;
+}
 
 /**
  * Checks a transition log: per pipeline the sequence is 1..n with no gap and no repeat, each
