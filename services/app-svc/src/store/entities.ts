@@ -25,9 +25,10 @@ export const AgentApp = defineEntity({
       .datetime()
       .onCreate(() => new Date())
       .defaultRaw("now()"),
+    // A new row's updatedAt is its createdAt (the same instant, not a second clock reading).
     updatedAt: p
       .datetime()
-      .onCreate(() => new Date())
+      .onCreate((row) => row.createdAt ?? new Date())
       .onUpdate(() => new Date())
       .defaultRaw("now()"),
   }),
@@ -60,9 +61,10 @@ export const ProcodeConfigRow = defineEntity({
       .datetime()
       .onCreate(() => new Date())
       .defaultRaw("now()"),
+    // A new row's updatedAt is its createdAt (the same instant, not a second clock reading).
     updatedAt: p
       .datetime()
-      .onCreate(() => new Date())
+      .onCreate((row) => row.createdAt ?? new Date())
       .onUpdate(() => new Date())
       .defaultRaw("now()"),
   }),
