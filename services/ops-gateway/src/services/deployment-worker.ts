@@ -1,4 +1,4 @@
-import { errorMessage, sleep, type Logger, type Orm } from "@procode/service-kit";
+import { errorMessage, pooledSql, sleep, type Logger, type Orm, type Sql } from "@procode/service-kit";
 import type { Config } from "../config.js";
 import type { OpsApi } from "../integrations/ops-api.js";
 import { deploymentRepository as repo, type Deployment } from "../store/deployment.repository.js";
@@ -29,7 +29,11 @@ export class DeploymentWorker {
   private readonly inFlight = new Set<Promise<void>>();
   private failing = false;
 
-  constructor(private readonly deps: DeploymentWorkerDeps) {}
+  private readonly db: Sql;
+
+  constructor(private readonly deps: DeploymentWorkerDeps) {
+    this.db = pooledSql(deps.orm);
+  }
 
   async start(): Promise<void> {
     const released = await this.deps.service.releaseOwnLeases();
@@ -49,12 +53,7 @@ export class DeploymentWorker {
       let claimed: Deployment[] = [];
       if (free > 0) {
         try {
-          claimed = await repo.claimDue(
-            this.deps.orm.em.fork(),
-            config.OPS_REPLICA_ID,
-            free,
-            config.OPS_LEASE_MS,
-          );
+          claimed = await repo.claimDue(this.db, config.OPS_REPLICA_ID, free, config.OPS_LEASE_MS);
           if (this.failing) log.info("claiming deployments works again");
           this.failing = false;
         } catch (err) {

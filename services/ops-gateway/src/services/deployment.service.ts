@@ -14,12 +14,14 @@ import {
 } from "@procode/contracts";
 import {
   DomainError,
+  pooledSql,
   sleep,
   type HandlerResult,
   type Logger,
   type Orm,
   type Outbox,
-  type TxContext,
+  type Sql,
+  type SqlTxContext,
 } from "@procode/service-kit";
 import type { Config } from "../config.js";
 import {
@@ -102,7 +104,11 @@ export class DeploymentService {
   private readonly random: () => number;
   private readonly me: string;
 
+  /** Statements outside a transaction, on the pool. */
+  private readonly db: Sql;
+
   constructor(private readonly deps: DeploymentServiceDeps) {
+    this.db = pooledSql(deps.orm);
     this.random = deps.random ?? Math.random;
     this.me = deps.config.OPS_REPLICA_ID;
   }
@@ -113,7 +119,7 @@ export class DeploymentService {
 
   /** Emits an event of this deployment and remembers it, so a repeated request can get it again. */
   private emit<D extends MessageDefinition>(
-    tx: TxContext,
+    tx: SqlTxContext,
     d: Deployment,
     def: D,
     data: z.input<D["data"]>,
@@ -123,7 +129,7 @@ export class DeploymentService {
   }
 
   private finish(
-    tx: TxContext,
+    tx: SqlTxContext,
     d: Deployment,
     outcome: Outcome,
     via: Via,
@@ -157,7 +163,7 @@ export class DeploymentService {
   }
 
   /** Sends the last event of a deployment again (the engine repeats a request until it hears back). */
-  private republish(tx: TxContext, d: Deployment): boolean {
+  private republish(tx: SqlTxContext, d: Deployment): boolean {
     const def = d.lastEventType ? EVENTS[d.lastEventType] : undefined;
     if (!def || !d.lastEventData) return false;
     tx.emit(def, d.lastEventData, { correlationId: d.correlationId });
@@ -174,8 +180,8 @@ export class DeploymentService {
     const interval = r.stageConfig.pollInterval ?? PHASE_STAGE_DEFAULTS.DEPLOY.pollInterval!;
     const timeout = r.stageConfig.pollTimeout ?? PHASE_STAGE_DEFAULTS.DEPLOY.pollTimeout!;
     const image = r.inputs.PACKAGE?.image ?? "";
-    return this.deps.outbox.transaction(message.correlationId, async (tx) => {
-      const latest = await repo.latestAttempt(tx.em, r.pipelineId);
+    return this.deps.outbox.sqlTransaction(message.correlationId, async (tx) => {
+      const latest = await repo.latestAttempt(tx.sql, r.pipelineId);
       if (latest > r.attempt) {
         log.info(
           { pipelineId: r.pipelineId, attempt: r.attempt, latest },
@@ -183,7 +189,7 @@ export class DeploymentService {
         );
         return "ignored";
       }
-      const row = await repo.insertIfAbsent(tx.em, {
+      const row = await repo.insertIfAbsent(tx.sql, {
         pipelineId: r.pipelineId,
         attempt: r.attempt,
         appId: r.appId,
@@ -197,12 +203,12 @@ export class DeploymentService {
         nextPollAt: image ? now : null,
       });
       if (!row) {
-        const existing = await repo.lockByAttempt(tx.em, r.pipelineId, r.attempt);
+        const existing = await repo.lockByAttempt(tx.sql, r.pipelineId, r.attempt);
         const again = existing ? this.republish(tx, existing) : false;
         log.debug({ pipelineId: r.pipelineId, attempt: r.attempt, republished: again }, "repeated request");
         return "duplicate";
       }
-      for (const old of await repo.supersedeOlder(tx.em, r.pipelineId, r.attempt)) {
+      for (const old of await repo.supersedeOlder(tx.sql, r.pipelineId, r.attempt)) {
         log.info(
           { pipelineId: old.pipelineId, attempt: old.attempt, deployId: old.deployId },
           "older attempt superseded",
@@ -217,7 +223,7 @@ export class DeploymentService {
           "the DEPLOY request has no image (inputs.PACKAGE.image): PACKAGE must succeed first",
           now,
         );
-        await repo.update(tx.em, row.id, patch);
+        await repo.update(tx.sql, row.id, patch);
       }
       log.info({ pipelineId: r.pipelineId, attempt: r.attempt, appId: r.appId }, "deployment requested");
       return "done";
@@ -231,12 +237,12 @@ export class DeploymentService {
   ): Promise<HandlerResult> {
     const c = message.data;
     const now = new Date();
-    return this.deps.outbox.transaction(message.correlationId, async (tx) => {
-      let d = await repo.lockByAttempt(tx.em, c.pipelineId, c.attempt);
+    return this.deps.outbox.sqlTransaction(message.correlationId, async (tx) => {
+      let d = await repo.lockByAttempt(tx.sql, c.pipelineId, c.attempt);
       let tombstone = false;
       if (!d) {
         // Cancelled before the request arrived: a tombstone keeps a late request from deploying.
-        d = await repo.insertIfAbsent(tx.em, {
+        d = await repo.insertIfAbsent(tx.sql, {
           pipelineId: c.pipelineId,
           attempt: c.attempt,
           appId: 0,
@@ -251,7 +257,7 @@ export class DeploymentService {
         });
         tombstone = d !== null;
         // The request's row was committed a moment ago by another transaction: take that one.
-        d ??= await repo.lockByAttempt(tx.em, c.pipelineId, c.attempt);
+        d ??= await repo.lockByAttempt(tx.sql, c.pipelineId, c.attempt);
         if (!d) throw new Error(`deployment of pipeline ${c.pipelineId} attempt ${c.attempt} not found`);
       }
       if (!tombstone && !isActive(d.status)) {
@@ -274,7 +280,7 @@ export class DeploymentService {
         ),
         ...(stopAtOps ? { cancelState: "PENDING", nextPollAt: now } : {}),
       };
-      await repo.update(tx.em, d.id, patch);
+      await repo.update(tx.sql, d.id, patch);
       return "done";
     });
   }
@@ -296,7 +302,7 @@ export class DeploymentService {
       } catch (err) {
         if (last || !(err instanceof DomainError && err.kind === "DEPLOYMENT_NOT_FOUND")) throw err;
         // No create on its way (any more): one last look, for a create answered since the first.
-        if (Date.now() >= waitUntil || !(await repo.createInFlight(this.deps.orm.em.fork()))) last = true;
+        if (Date.now() >= waitUntil || !(await repo.createInFlight(this.db))) last = true;
         else await sleep(CALLBACK_WAIT_STEP_MS);
       }
     }
@@ -308,11 +314,11 @@ export class DeploymentService {
   ): Promise<DeployCallbackResponse> {
     const { log } = ctx;
     const now = new Date();
-    return this.deps.outbox.transaction(ctx.requestId, async (tx) => {
-      const d = await repo.lockByDeployId(tx.em, body.deployId);
+    return this.deps.outbox.sqlTransaction(ctx.requestId, async (tx) => {
+      const d = await repo.lockByDeployId(tx.sql, body.deployId);
       if (!d) throw new DomainError("DEPLOYMENT_NOT_FOUND", `deployment ${body.deployId} not found`);
       const decision = decideCallback(d, body.status);
-      await repo.recordObservation(tx.em, {
+      await repo.recordObservation(tx.sql, {
         deploymentId: d.id,
         deployId: body.deployId,
         attempt: d.attempt,
@@ -324,9 +330,9 @@ export class DeploymentService {
         observer: this.me,
       });
       if (decision.effect === "APPLIED") {
-        await repo.update(tx.em, d.id, this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now));
+        await repo.update(tx.sql, d.id, this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now));
       } else if (d.status === "DEPLOYING") {
-        await repo.update(tx.em, d.id, { opsStatus: body.status, opsMessage: body.message });
+        await repo.update(tx.sql, d.id, { opsStatus: body.status, opsMessage: body.message });
         log.debug({ deployId: body.deployId, status: body.status }, "progress callback recorded");
       } else {
         log.info(
@@ -346,10 +352,10 @@ export class DeploymentService {
    */
   private async applyStep(
     claimed: Deployment,
-    apply: (tx: TxContext, d: Deployment, now: Date) => Promise<DeploymentPatch>,
+    apply: (tx: SqlTxContext, d: Deployment, now: Date) => Promise<DeploymentPatch>,
   ): Promise<void> {
-    await this.deps.outbox.transaction(claimed.correlationId, async (tx) => {
-      const d = await repo.lockById(tx.em, claimed.id);
+    await this.deps.outbox.sqlTransaction(claimed.correlationId, async (tx) => {
+      const d = await repo.lockById(tx.sql, claimed.id);
       if (!d) return;
       if (d.leaseOwner !== this.me) {
         this.deps.log.warn(
@@ -359,12 +365,12 @@ export class DeploymentService {
         return;
       }
       const patch = await apply(tx, d, new Date());
-      await repo.update(tx.em, d.id, { ...patch, ...released });
+      await repo.update(tx.sql, d.id, { ...patch, ...released });
     });
   }
 
   private waitPatch(
-    tx: TxContext,
+    tx: SqlTxContext,
     d: Deployment,
     decision: Extract<StepDecision, { kind: "wait" }>,
     now: Date,
@@ -394,7 +400,7 @@ export class DeploymentService {
     return patch;
   }
 
-  private startedPatch(tx: TxContext, d: Deployment, deployId: string, deadline: Date): DeploymentPatch {
+  private startedPatch(tx: SqlTxContext, d: Deployment, deployId: string, deadline: Date): DeploymentPatch {
     return this.emit(tx, d, DeploymentStarted, {
       pipelineId: d.pipelineId,
       attempt: d.attempt,
@@ -426,7 +432,7 @@ export class DeploymentService {
         case "finish":
           return this.finish(tx, d, decision.outcome, decision.via, decision.message, now);
         case "started": {
-          await repo.recordObservation(tx.em, {
+          await repo.recordObservation(tx.sql, {
             deploymentId: d.id,
             deployId: decision.deployId,
             attempt: d.attempt,
@@ -466,7 +472,7 @@ export class DeploymentService {
     await this.applyStep(claimed, async (tx, d, now) => {
       const decision = decideAfterPoll(stateOf(d), answer, now, this.tuning, this.random());
       if (answer.kind !== "unavailable" && d.deployId) {
-        await repo.recordObservation(tx.em, {
+        await repo.recordObservation(tx.sql, {
           deploymentId: d.id,
           deployId: d.deployId,
           attempt: d.attempt,
@@ -509,7 +515,7 @@ export class DeploymentService {
       const attempts = d.cancelAttempts + 1;
       const decision = decideAfterCancel(attempts, this.deps.config.OPS_CANCEL_MAX_ATTEMPTS, answer);
       if (answer.kind !== "unavailable" && d.deployId) {
-        await repo.recordObservation(tx.em, {
+        await repo.recordObservation(tx.sql, {
           deploymentId: d.id,
           deployId: d.deployId,
           attempt: d.attempt,
@@ -547,6 +553,6 @@ export class DeploymentService {
 
   /** At start: leases this replica held in an earlier life (same fixed OPS_REPLICA_ID) are void. */
   async releaseOwnLeases(): Promise<number> {
-    return repo.releaseLeasesOf(this.deps.orm.em.fork(), this.me);
+    return repo.releaseLeasesOf(this.db, this.me);
   }
 }

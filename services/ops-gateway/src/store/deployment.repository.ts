@@ -1,5 +1,5 @@
 import type { DeployConfig } from "@procode/contracts";
-import type { EntityManager } from "@procode/service-kit";
+import type { Sql } from "@procode/service-kit";
 import type { CancelState, DeploymentStatus, Outcome, Via } from "../domain/deployment.js";
 
 /**
@@ -73,6 +73,15 @@ export type DeploymentPatch = Partial<Pick<Deployment, keyof typeof COLUMNS>>;
 
 type Row = Record<string, unknown>;
 
+/** Runs `text` on `db`, its `?` placeholders numbered (`$1`, `$2`, ...) in order. */
+function exec<T = Row>(db: Sql, text: string, params: unknown[]) {
+  let i = 0;
+  return db.query<T>(
+    text.replace(/\?/g, () => `$${++i}`),
+    params,
+  );
+}
+
 const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
 const json = <T>(v: unknown): T => (typeof v === "string" ? (JSON.parse(v) as T) : (v as T));
 
@@ -130,8 +139,9 @@ export interface NewDeployment {
 
 export const deploymentRepository = {
   /** Inserts unless (pipelineId, attempt) exists; returns the new row, or null when it existed. */
-  async insertIfAbsent(em: EntityManager, d: NewDeployment): Promise<Deployment | null> {
-    const rows = await em.execute<Row[]>(
+  async insertIfAbsent(db: Sql, d: NewDeployment): Promise<Deployment | null> {
+    const { rows } = await exec<Row>(
+      db,
       `insert into ${T} (pipeline_id, attempt, app_id, team, image, deploy_config, poll_interval_ms,
          poll_timeout_ms, correlation_id, request_key, status, next_poll_at)
        values (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, gen_random_uuid(), ?, ?)
@@ -150,70 +160,69 @@ export const deploymentRepository = {
         d.status,
         d.nextPollAt,
       ],
-      "all",
     );
     return rows[0] ? toDeployment(rows[0]) : null;
   },
 
   /** The deployment of one attempt, locked for the rest of the transaction. */
-  async lockByAttempt(em: EntityManager, pipelineId: number, attempt: number): Promise<Deployment | null> {
-    const rows = await em.execute<Row[]>(
+  async lockByAttempt(db: Sql, pipelineId: number, attempt: number): Promise<Deployment | null> {
+    const { rows } = await exec<Row>(
+      db,
       `select * from ${T} where pipeline_id = ? and attempt = ? for update`,
       [pipelineId, attempt],
-      "all",
     );
     return rows[0] ? toDeployment(rows[0]) : null;
   },
 
-  async lockById(em: EntityManager, id: number): Promise<Deployment | null> {
-    const rows = await em.execute<Row[]>(`select * from ${T} where id = ? for update`, [id], "all");
+  async lockById(db: Sql, id: number): Promise<Deployment | null> {
+    const { rows } = await exec<Row>(db, `select * from ${T} where id = ? for update`, [id]);
     return rows[0] ? toDeployment(rows[0]) : null;
   },
 
   /** The (latest) deployment ops knows as `deployId`, locked. */
-  async lockByDeployId(em: EntityManager, deployId: string): Promise<Deployment | null> {
-    const rows = await em.execute<Row[]>(
+  async lockByDeployId(db: Sql, deployId: string): Promise<Deployment | null> {
+    const { rows } = await exec<Row>(
+      db,
       `select * from ${T} where deploy_id = ? order by id desc limit 1 for update`,
       [deployId],
-      "all",
     );
     return rows[0] ? toDeployment(rows[0]) : null;
   },
 
   /** Whether a create call is on its way to ops (a leased CREATING deployment without a deployId). */
-  async createInFlight(em: EntityManager): Promise<boolean> {
-    const rows = await em.execute<{ busy: boolean }[]>(
+  async createInFlight(db: Sql): Promise<boolean> {
+    const { rows } = await exec<{ busy: boolean }>(
+      db,
       `select exists (select 1 from ${T} where status = 'CREATING' and deploy_id is null
          and lease_until > now()) as busy`,
       [],
-      "all",
     );
     return rows[0]?.busy === true;
   },
 
   /** Highest attempt recorded for a pipeline (0 when none). */
-  async latestAttempt(em: EntityManager, pipelineId: number): Promise<number> {
-    const rows = await em.execute<{ n: number | null }[]>(
+  async latestAttempt(db: Sql, pipelineId: number): Promise<number> {
+    const { rows } = await exec<{ n: number | null }>(
+      db,
       `select max(attempt) as n from ${T} where pipeline_id = ?`,
       [pipelineId],
-      "all",
     );
     return Number(rows[0]?.n ?? 0);
   },
 
   /** Ends the still-active deployments of older attempts of a pipeline; returns them. */
-  async supersedeOlder(em: EntityManager, pipelineId: number, attempt: number): Promise<Deployment[]> {
-    const rows = await em.execute<Row[]>(
+  async supersedeOlder(db: Sql, pipelineId: number, attempt: number): Promise<Deployment[]> {
+    const { rows } = await exec<Row>(
+      db,
       `update ${T} set status = 'SUPERSEDED', next_poll_at = null, finished_at = now(), updated_at = now()
        where pipeline_id = ? and attempt < ? and status in ('CREATING', 'DEPLOYING')
        returning *`,
       [pipelineId, attempt],
-      "all",
     );
     return rows.map(toDeployment);
   },
 
-  async update(em: EntityManager, id: number, patch: DeploymentPatch): Promise<void> {
+  async update(db: Sql, id: number, patch: DeploymentPatch): Promise<void> {
     const sets: string[] = [];
     const params: unknown[] = [];
     for (const [key, value] of Object.entries(patch)) {
@@ -223,11 +232,7 @@ export const deploymentRepository = {
       params.push(column === "last_event_data" && value !== null ? JSON.stringify(value) : value);
     }
     if (!sets.length) return;
-    await em.execute(
-      `update ${T} set ${sets.join(", ")}, updated_at = now() where id = ?`,
-      [...params, id],
-      "run",
-    );
+    await exec(db, `update ${T} set ${sets.join(", ")}, updated_at = now() where id = ?`, [...params, id]);
   },
 
   /**
@@ -235,8 +240,9 @@ export const deploymentRepository = {
    * is taken over), leasing them to `owner` for `leaseMs`. SKIP LOCKED: replicas claiming at the
    * same moment never take the same row.
    */
-  async claimDue(em: EntityManager, owner: string, limit: number, leaseMs: number): Promise<Deployment[]> {
-    const rows = await em.execute<Row[]>(
+  async claimDue(db: Sql, owner: string, limit: number, leaseMs: number): Promise<Deployment[]> {
+    const { rows } = await exec<Row>(
+      db,
       `with due as (
          select id from ${T}
          where next_poll_at <= now() and (lease_until is null or lease_until < now())
@@ -248,23 +254,22 @@ export const deploymentRepository = {
        from due where d.id = due.id
        returning d.*`,
       [limit, owner, String(leaseMs)],
-      "all",
     );
     return rows.map(toDeployment);
   },
 
   /** Drops every lease `owner` holds (a replica restarted under the same fixed name). */
-  async releaseLeasesOf(em: EntityManager, owner: string): Promise<number> {
-    const res = await em.execute<{ affectedRows: number }>(
+  async releaseLeasesOf(db: Sql, owner: string): Promise<number> {
+    const res = await exec(
+      db,
       `update ${T} set lease_owner = null, lease_until = null where lease_owner = ?`,
       [owner],
-      "run",
     );
-    return res.affectedRows;
+    return res.rowCount;
   },
 
   async recordObservation(
-    em: EntityManager,
+    db: Sql,
     o: {
       deploymentId: number;
       deployId: string;
@@ -277,7 +282,8 @@ export const deploymentRepository = {
       observer: string;
     },
   ): Promise<void> {
-    await em.execute(
+    await exec(
+      db,
       `insert into ${OBS} (deployment_id, deploy_id, attempt, source, ops_status, message, reported_at, effect, observer)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
@@ -291,7 +297,6 @@ export const deploymentRepository = {
         o.effect,
         o.observer,
       ],
-      "run",
     );
   },
 };
