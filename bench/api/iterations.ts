@@ -12,10 +12,8 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { KeyRing, signToken } from "@procode/service-kit";
-import { benchTarget, Proc, repoRoot, withClient } from "../pipelines/lib.js";
+import { benchTarget, Proc, removeBenchTarget, repoRoot, withClient } from "../pipelines/lib.js";
 import { seedIterations } from "./seed.js";
 
 const { values } = parseArgs({
@@ -121,17 +119,7 @@ try {
 } finally {
   await svc.kill("SIGTERM");
   if (!values.keep) {
-    await withClient(adminUrl, (c) => c.query(`drop database if exists "${dbName}" with (force)`));
-    const nc = await connect({ servers: natsUrl });
-    try {
-      const jsm = await jetstreamManager(nc);
-      const prefix = `${envName.toUpperCase().replace(/-/g, "_")}_`;
-      for await (const s of jsm.streams.list()) {
-        if (s.config.name.startsWith(prefix)) await jsm.streams.delete(s.config.name);
-      }
-    } finally {
-      await nc.close();
-    }
+    await removeBenchTarget({ adminUrl, natsUrl, dbName, envNames: [envName] });
   } else {
     log(`kept database ${dbName}`);
   }

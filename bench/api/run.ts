@@ -22,7 +22,7 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { AppCreated } from "@procode/contracts";
@@ -34,6 +34,7 @@ import {
   metric,
   percentile,
   publishEvent,
+  removeBenchTarget,
   requestRelease,
   sleep,
   startStack,
@@ -326,22 +327,7 @@ try {
   await stack.stop();
   await nc.close();
   if (!values.keep) {
-    const c = await connect({ servers: natsUrl });
-    try {
-      const jsm = await jetstreamManager(c);
-      for (const env of [envName, devEnvName]) {
-        const prefix = `${env.toUpperCase().replace(/-/g, "_")}_`;
-        for await (const s of jsm.streams.list()) {
-          if (s.config.name.startsWith(prefix)) await jsm.streams.delete(s.config.name);
-        }
-      }
-    } finally {
-      await c.close();
-    }
-    const a = new pg.Client({ connectionString: adminUrl });
-    await a.connect();
-    await a.query(`drop database if exists "${dbName}" with (force)`);
-    await a.end();
+    await removeBenchTarget({ adminUrl, natsUrl, dbName, envNames: [envName, devEnvName] });
   } else {
     log(`kept database ${dbName}`);
   }

@@ -7,8 +7,8 @@ import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
-import type { JetStreamClient } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { messageSubject, RPC, rpcSubject, type MessageDefinition } from "@procode/contracts";
 
@@ -165,6 +165,26 @@ export function benchTarget(kind: string) {
     envName: `bench-${kind.slice(0, 3)}-${suffix}`,
     jwtSecret: randomBytes(24).toString("hex"),
   };
+}
+
+/** Drops a bench run's database and deletes the streams of its environment names. */
+export async function removeBenchTarget(t: {
+  adminUrl: string;
+  natsUrl: string;
+  dbName: string;
+  envNames: string[];
+}): Promise<void> {
+  const nc = await connect({ servers: t.natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const prefixes = t.envNames.map((env) => `${env.toUpperCase().replace(/-/g, "_")}_`);
+    for await (const s of jsm.streams.list()) {
+      if (prefixes.some((p) => s.config.name.startsWith(p))) await jsm.streams.delete(s.config.name);
+    }
+  } finally {
+    await nc.close();
+  }
+  await withClient(t.adminUrl, (c) => c.query(`drop database if exists "${t.dbName}" with (force)`));
 }
 
 /** An `app.created` snapshot of a pro-code app released in one phase (RELEASE), as app-svc publishes it. */

@@ -28,7 +28,7 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import {
@@ -53,6 +53,7 @@ import {
   benchAppSnapshot,
   benchTarget,
   publishEvent,
+  removeBenchTarget,
   requestRelease,
 } from "./lib.js";
 
@@ -465,17 +466,5 @@ clearInterval(loadSampler);
 await stack.stop();
 await nc.close();
 await dbc.end();
-if (!values.keep) {
-  const c = await connect({ servers: natsUrl });
-  const jsm = await jetstreamManager(c);
-  for await (const s of jsm.streams.list()) {
-    if (s.config.name.startsWith(`${envName.toUpperCase().replace(/-/g, "_")}_`))
-      await jsm.streams.delete(s.config.name);
-  }
-  await c.close();
-  const a = new pg.Client({ connectionString: adminUrl });
-  await a.connect();
-  await a.query(`drop database if exists "${dbName}" with (force)`);
-  await a.end();
-}
+if (!values.keep) await removeBenchTarget({ adminUrl, natsUrl, dbName, envNames: [envName] });
 process.exit(0);

@@ -97,6 +97,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** A pro-code app on LOCAL repository `name` with the python-agent template, once the scaffold settled. */
+const scaffoldLocalApp = (name: string) =>
+  createApp(
+    svc,
+    infra,
+    keys,
+    { gitType: "LOCAL", gitRepoUrl: `local://${name}`, scaffoldTemplate: "python-agent" },
+    { waitFor: (b) => b.state === "BOUND" && b.scaffold.state !== "PENDING" },
+  );
+
 describe("the python-agent template", () => {
   it("holds a small HTTP agent with its dependency file, entry point, README, /healthz and tests", () => {
     const files = templateFiles();
@@ -210,13 +220,7 @@ describe("scaffold push on binding", () => {
   it("leaves a repository with commits untouched and says so", async () => {
     const name = uniqueName("busy");
     const { repo, commit } = await localRepo(localRoot, name, GOOD_PROJECT);
-    const app = await createApp(
-      svc,
-      infra,
-      keys,
-      { gitType: "LOCAL", gitRepoUrl: `local://${name}`, scaffoldTemplate: "python-agent" },
-      { waitFor: (b) => b.state === "BOUND" && b.scaffold.state !== "PENDING" },
-    );
+    const app = await scaffoldLocalApp(name);
     expect((await repoBinding(svc, infra, app.appId))!.scaffold).toEqual({
       state: "SKIPPED_NOT_EMPTY",
       message: "the repository already has commits on main; the python-agent template was not pushed",
@@ -228,13 +232,7 @@ describe("scaffold push on binding", () => {
   it("counts a repository that already holds exactly the template (an earlier push whose answer was lost) as pushed, without a second commit", async () => {
     const name = uniqueName("again");
     const { repo } = await localRepo(localRoot, name, templateFiles());
-    const app = await createApp(
-      svc,
-      infra,
-      keys,
-      { gitType: "LOCAL", gitRepoUrl: `local://${name}`, scaffoldTemplate: "python-agent" },
-      { waitFor: (b) => b.state === "BOUND" && b.scaffold.state !== "PENDING" },
-    );
+    const app = await scaffoldLocalApp(name);
     expect((await repoBinding(svc, infra, app.appId))!.scaffold).toEqual({
       state: "PUSHED",
       message: "the python-agent template is already on main",

@@ -104,6 +104,23 @@ export const OpsAnswerEnvelope = z.object({
   data: z.unknown().optional(),
 });
 
+/**
+ * Reads the body of an ops server's answer: the envelope when the body is one (`success` false for
+ * no JSON or another shape), and the message to quote: the envelope's, else the start of the body,
+ * else the HTTP status.
+ */
+export function readOpsAnswer(status: number, text: string) {
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  const envelope = OpsAnswerEnvelope.safeParse(json);
+  const message = (envelope.success && envelope.data.message) || text.slice(0, 200) || `HTTP ${status}`;
+  return { envelope, message };
+}
+
 const lenientMessage = z
   .string()
   .nullish()

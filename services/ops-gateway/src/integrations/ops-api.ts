@@ -4,7 +4,7 @@ import {
   CreateDeployResponse,
   LenientDeployStatus,
   type DeployStatusResponse,
-  OpsAnswerEnvelope,
+  readOpsAnswer,
   OPS_IDEMPOTENCY_HEADER,
   type CreateDeployRequest,
 } from "@procode/contracts";
@@ -74,14 +74,7 @@ export function createOpsApi(opts: OpsApiOptions): OpsApi {
           : `the ops module is not reachable (${e.cause?.code ?? e.cause?.message ?? errorMessage(err)})`;
       return { kind: "unavailable", reason };
     }
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const envelope = OpsAnswerEnvelope.safeParse(json);
-    const message = (envelope.success && envelope.data.message) || text.slice(0, 200) || `HTTP ${status}`;
+    const { envelope, message } = readOpsAnswer(status, text);
     if (status < 200 || status >= 300) {
       return isUnavailableStatus(op, status)
         ? { kind: "unavailable", reason: `the ops module answered HTTP ${status}: ${message}` }

@@ -1,7 +1,7 @@
 import { type z } from "zod";
 import {
   LenientBuildStatus,
-  OpsAnswerEnvelope,
+  readOpsAnswer,
   CreateBuildResponse,
   isTerminalOpsStatus,
   OPS_IDEMPOTENCY_HEADER,
@@ -77,14 +77,7 @@ export function createOpsModuleBuilder(opts: OpsModuleBuilderOptions): ImageBuil
             : `not reachable (${e.cause?.code ?? e.cause?.message ?? errorMessage(err)})`,
       };
     }
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const envelope = OpsAnswerEnvelope.safeParse(json);
-    const message = (envelope.success && envelope.data.message) || text.slice(0, 200) || `HTTP ${status}`;
+    const { envelope, message } = readOpsAnswer(status, text);
     if (status === 429 || status >= 500) return { kind: "unavailable", reason: `HTTP ${status}: ${message}` };
     if (status < 200 || status >= 300)
       return { kind: "refused", status, reason: `HTTP ${status}: ${message}` };
