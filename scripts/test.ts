@@ -1,7 +1,9 @@
 /**
  * `npm test`: lint, type-check, then every test (unit, integration, end-to-end) in one vitest run
- * against the local PostgreSQL and NATS. Ends with one plain line `N passed, N failed`, where a
- * failed lint or type-check counts as a failure too.
+ * against the local PostgreSQL and NATS. Prints passed, failed and skipped, then ends with one plain
+ * line `N passed, N failed`, where a failed lint or type-check counts as a failure too, and so do a
+ * failing hook, a test skipped with no declared reason and an unhandled error (libs/test-kit
+ * run-summary.ts decides; docs/testing.md).
  *
  *   npm test                      everything
  *   npm test -- --tests-only      skip lint and type-check
@@ -10,6 +12,8 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
+import { judgeRun, renderVerdict, type RunRecord } from "../libs/test-kit/src/run-summary.js";
+import { RUN_RECORD_ENV } from "../libs/test-kit/src/summary-reporter.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const argv = process.argv.slice(2);
@@ -48,36 +52,32 @@ if (!testsOnly) {
 }
 
 const reportDir = path.join(root, ".reports");
-const report = path.join(reportDir, "vitest.json");
+const record = path.join(reportDir, "run-record.json");
 mkdirSync(reportDir, { recursive: true });
-rmSync(report, { force: true });
-step("tests", path.join(root, "node_modules/.bin/vitest"), [
-  "run",
-  "--reporter=default",
-  "--reporter=json",
-  `--outputFile.json=${report}`,
-  ...filters,
-]);
+rmSync(record, { force: true });
+process.stdout.write(`\n\x1b[1m== tests\x1b[0m\n`);
+const started = Date.now();
+const run = spawnSync(
+  path.join(root, "node_modules/.bin/vitest"),
+  [
+    "run",
+    "--reporter=default",
+    `--reporter=${path.join(root, "libs/test-kit/src/summary-reporter.ts")}`,
+    ...filters,
+  ],
+  { cwd: root, stdio: "inherit", env: { ...env, [RUN_RECORD_ENV]: record } },
+);
+process.stdout.write(`tests took ${((Date.now() - started) / 1000).toFixed(1)} s\n\n`);
 
-let passed = 0;
-let failed = 0;
+// Vitest's exit code, every test's state, hook errors and unhandled errors together decide: a run
+// is green only when every test ran and passed or skipped itself with a printed reason.
+let runRecord: RunRecord | undefined;
 try {
-  const result = JSON.parse(readFileSync(report, "utf8")) as {
-    numPassedTests: number;
-    numFailedTests: number;
-    numFailedTestSuites: number;
-    testResults: { status: string; assertionResults: unknown[] }[];
-  };
-  passed = result.numPassedTests;
-  // A file that fails before its tests run (import error, failing hook) counts as a failure too.
-  const brokenFiles = result.testResults.filter(
-    (f) => f.status === "failed" && f.assertionResults.length === 0,
-  ).length;
-  failed = result.numFailedTests + brokenFiles;
+  runRecord = JSON.parse(readFileSync(record, "utf8")) as RunRecord;
 } catch {
-  failed = 1;
-  process.stdout.write("the test run produced no report\n");
+  runRecord = undefined;
 }
-failed += checksFailed;
-process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
-process.exit(failed > 0 ? 1 : 0);
+const verdict = judgeRun(runRecord, run.status);
+const lines = renderVerdict(verdict, checksFailed);
+process.stdout.write(`${lines.join("\n")}\n`);
+process.exit(verdict.failed + checksFailed > 0 ? 1 : 0);
