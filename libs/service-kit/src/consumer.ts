@@ -167,7 +167,9 @@ export class ConsumerGroup {
     } catch {
       this.log.error({ consumer: name, subject: m.subject }, "message is not JSON; terminating it");
       this.metrics.messagesHandled.labels(name, "term").inc();
-      return m.term("not JSON");
+      // No reason on the wire: nats-server 2.9 ignores `+TERM <reason>`, and the message would come
+      // back after ack_wait forever. The reason is in the log line above.
+      return m.term();
     }
     const parsed = spec.def.envelope.safeParse(raw);
     if (!parsed.success) {
@@ -176,7 +178,7 @@ export class ConsumerGroup {
         "message does not match its contract; terminating it",
       );
       this.metrics.messagesHandled.labels(name, "term").inc();
-      return m.term("invalid message");
+      return m.term();
     }
     const message = parsed.data;
     const log = withCorrelation(this.log, message.correlationId, { consumer: name, messageId: message.id });

@@ -3,7 +3,17 @@ import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppCreated, messageSubject, streamName } from "@procode/contracts";
-import { createTestInfra, eventually, serviceEnv, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
+import {
+  consumerIdle,
+  createTestInfra,
+  eventually,
+  expectHandled,
+  outboxDrained,
+  serviceEnv,
+  sql,
+  TcpProxy,
+  type TestInfra,
+} from "@procode/test-kit";
 import { signToken, startRuntime, type ServiceRuntime } from "../src/index.js";
 import { consumer, producer, snapshot } from "./kit-services.js";
 
@@ -12,6 +22,9 @@ let natsProxy: TcpProxy;
 let prod: ServiceRuntime<any>;
 let cons: ServiceRuntime<any>;
 let token: string;
+
+/** The consumer service's durable consumer of app.created (kit-services.ts). */
+const CONSUMER = "kit-consumer-app-created";
 
 beforeAll(async () => {
   infra = await createTestInfra("kit");
@@ -154,8 +167,8 @@ describe("outbox and idempotent consumers", () => {
       infra.databaseUrl,
       `select id from kit_producer.outbox where published_at is null and payload->'data'->>'name' = 'offline'`,
     );
+    // Held in the outbox: nothing reached NATS, so nothing could reach the consumer either.
     expect(pending).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 1000));
     expect(await seen("offline")).toBe(0);
 
     natsProxy.restore();
@@ -175,7 +188,8 @@ describe("outbox and idempotent consumers", () => {
         ).length === 0,
       "the outbox row marked published",
     );
-    await new Promise((r) => setTimeout(r, 1500));
+    // Every copy the fast path and the poller may both have published has been handled by now.
+    await consumerIdle(infra.natsUrl, streamName(infra.envName, "APP"), CONSUMER);
     expect(await seen("offline")).toBe(1);
   });
 
@@ -192,15 +206,16 @@ describe("outbox and idempotent consumers", () => {
     };
     const subject = messageSubject(infra.envName, AppCreated.type);
     // Different Nats-Msg-Ids so JetStream stores both: the consumer's inbox must catch the repeat.
+    const repeatCaught = await expectHandled(cons.deps.metrics, CONSUMER, "duplicate");
     await js.publish(subject, JSON.stringify(message), { msgID: randomUUID() });
     await js.publish(subject, JSON.stringify(message), { msgID: randomUUID() });
     await nc.close();
-    await eventually(async () => (await seen("twice")) >= 1, "the first delivery's effect");
-    await new Promise((r) => setTimeout(r, 1000));
+    await repeatCaught();
     expect(await seen("twice")).toBe(1);
   });
 
   it("terminates a message that breaks its contract without stopping the consumer", async () => {
+    const terminated = await expectHandled(cons.deps.metrics, CONSUMER, "term", 2);
     const nc = await connect({ servers: infra.natsUrl });
     const js = jetstream(nc);
     const subject = messageSubject(infra.envName, AppCreated.type);
@@ -217,6 +232,9 @@ describe("outbox and idempotent consumers", () => {
     await js.publish(subject, JSON.stringify(good));
     await nc.close();
     await eventually(async () => (await seen("after-bad")) === 1, "the good message after two bad ones");
+    await terminated();
+    // Terminated, not left for redelivery: the consumer has nothing pending or unacknowledged.
+    await consumerIdle(infra.natsUrl, streamName(infra.envName, "APP"), CONSUMER);
   });
 });
 
@@ -253,7 +271,8 @@ describe("a stream that JetStream loses", () => {
     await eventually(async () => (await seen("wiped")) === 1, "the event applied after the loss", 20000);
     await eventually(published, "the event marked published again");
     // Events the consumer had already applied before the loss are published again too: still once.
-    await new Promise((r) => setTimeout(r, 1500));
+    await outboxDrained(infra.databaseUrl, "kit_producer");
+    await consumerIdle(infra.natsUrl, stream, CONSUMER, 20_000);
     expect(await seen("wiped")).toBe(1);
     expect(await seen("offline")).toBe(1);
   });

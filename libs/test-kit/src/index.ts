@@ -4,3 +4,4 @@ export * from "./proxy.js";
 export * from "./wait.js";
 export * from "./process.js";
 export * from "./platform.js";
+export * from "./settle.js";

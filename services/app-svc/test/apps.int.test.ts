@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { App, PHASE_STAGE_DEFAULTS, ProcodeConfig } from "@procode/contracts";
-import { createTestInfra, eventually, sql, type TestInfra } from "@procode/test-kit";
+import { createTestInfra, sql, type TestInfra } from "@procode/test-kit";
 import { GitHttpServer, GitRepos } from "./support/git-http-server.js";
 import { call, EventTap, startAppSvc, tokenFor, type AppRuntime } from "./support/harness.js";
 import type { KeyRing } from "@procode/service-kit";
@@ -46,10 +46,9 @@ const post = (token: string | null, body: unknown) => call(svc, token, "POST", "
 const put = (token: string, id: number, body: unknown) =>
   call(svc, token, "PUT", `/apps/${id}/procode-config`, body);
 
-/** Waits until `n` events arrived for the app, then makes sure no more follow. */
+/** The app's events once every event app-svc committed has arrived: exactly `n`. */
 async function eventsOf(appId: number, n: number) {
-  await eventually(() => tap.forApp(appId).length >= n, `${n} event(s) for app ${appId}`);
-  await new Promise((r) => setTimeout(r, 400));
+  await tap.settle();
   const events = tap.forApp(appId);
   expect(events).toHaveLength(n);
   return events;

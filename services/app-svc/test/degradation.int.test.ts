@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestInfra, eventually, TcpProxy, type TestInfra } from "@procode/test-kit";
+import { createTestInfra, eventually, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
 import { call, EventTap, startAppSvc, tokenFor, type AppRuntime } from "./support/harness.js";
 
 let infra: TestInfra;
@@ -68,13 +68,19 @@ describe("degradation", () => {
       const res = await call(svc, token, "POST", "/apps", { name: "nats-down", devMode: "low-code" });
       expect(res.body.code).toBe(0);
       appId = res.body.data.id;
-      await new Promise((r) => setTimeout(r, 500));
+      // The write committed with its event held in the outbox: nothing could reach NATS.
+      const held = await sql<{ published: boolean }>(
+        infra.databaseUrl,
+        `select published_at is not null as published from app.outbox where payload->'data'->>'appId' = $1`,
+        [String(appId)],
+      );
+      expect(held).toEqual([{ published: false }]);
       expect(tap.forApp(appId)).toEqual([]);
     } finally {
       natsProxy.restore();
     }
     await eventually(() => tap.forApp(appId).length === 1, "the event after NATS is back", 20000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await tap.settle();
     expect(tap.forApp(appId)).toHaveLength(1);
     expect(tap.forApp(appId)[0]!.type).toBe("app.created.v1");
   });

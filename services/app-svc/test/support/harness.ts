@@ -6,7 +6,8 @@ import {
   startRuntime,
   type ServiceRuntime,
 } from "@procode/service-kit";
-import { serviceEnv, type TestInfra } from "@procode/test-kit";
+import { randomUUID } from "node:crypto";
+import { eventually, outboxDrained, serviceEnv, type TestInfra } from "@procode/test-kit";
 import { streamName, type AppSnapshot } from "@procode/contracts";
 import type { Config } from "../../src/config.js";
 import { service } from "../../src/app.js";
@@ -77,6 +78,7 @@ export class EventTap {
     private readonly nats: NatsHandle,
     private readonly stream: string,
     private readonly durable: string,
+    private readonly databaseUrl: string,
   ) {}
 
   static async start(infra: TestInfra, durable: string): Promise<EventTap> {
@@ -94,7 +96,7 @@ export class EventTap {
       filter_subject: `${infra.envName}.app.>`,
       ack_wait: 5_000_000_000,
     });
-    const tap = new EventTap(nats, stream, durable);
+    const tap = new EventTap(nats, stream, durable, infra.databaseUrl);
     tap.loop = tap.run();
     return tap;
   }
@@ -109,6 +111,18 @@ export class EventTap {
         m.ack();
       }
     }
+  }
+
+  /**
+   * Returns once every event app-svc committed so far has arrived: its outbox is fully published,
+   * and a sentinel published on the stream after those events came through this tap (JetStream
+   * delivers a stream in order). What the tap holds then is all there is, no sleeping.
+   */
+  async settle(): Promise<void> {
+    await outboxDrained(this.databaseUrl, "app");
+    const id = randomUUID();
+    await this.nats.js.publish(`${this.nats.env}.app.test-sentinel`, JSON.stringify({ id, data: {} }));
+    await eventually(() => this.received.some((e) => e.id === id), "the sentinel after app-svc's events");
   }
 
   /** The events received so far for one app, in arrival order. */
