@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SerializedError } from "vitest";
-import type { Reporter, TestModule, TestSuite } from "vitest/node";
+import type { Reporter, TestModule } from "vitest/node";
 import type { RecordedError, RunRecord } from "./run-summary.js";
 
 /** Where the reporter writes its `RunRecord` (set by `npm test`). */
@@ -26,7 +26,7 @@ export default class SummaryReporter implements Reporter {
       const file = path.relative(root, m.moduleId);
       for (const e of m.errors()) record.suiteErrors.push({ where: file, message: message(e) });
       for (const s of m.children.allSuites()) {
-        for (const e of (s as TestSuite).errors())
+        for (const e of s.errors())
           record.suiteErrors.push({ where: `${file} > ${s.fullName}`, message: message(e) });
       }
       for (const t of m.children.allTests()) {

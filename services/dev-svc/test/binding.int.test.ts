@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BareRepo, createGitLabEmulator, git, type GitEmulator } from "@procode/git-emulators";
-import { createTestInfra, eventually, sql, type TestInfra } from "@procode/test-kit";
+import { createTestInfra, eventually, expectHandled, sql, type TestInfra } from "@procode/test-kit";
 import { seed } from "./support/provider-contract.js";
 import {
   appSnapshot,
@@ -165,8 +165,9 @@ describe("repository binding from app-svc's events", () => {
     const older = gitlabApp("acme/five", { appId, credentialId, revision: 1 });
     await publishAppEvent(svc, "changed", appSnapshot(keys, newer));
     await boundState(appId, "BOUND");
+    const staleSkipped = await expectHandled(svc.deps.metrics, "dev-svc-app-created", "ignored");
     await publishAppEvent(svc, "created", appSnapshot(keys, older));
-    await new Promise((r) => setTimeout(r, 800));
+    await staleSkipped();
     const rows = await sql<{ revision: number }>(
       infra.databaseUrl,
       `select revision from dev.app_projection where app_id = $1`,

@@ -5,7 +5,8 @@ import { DockerfileParser } from "dockerfile-ast";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CodeCheckOutput, type StageInputs } from "@procode/contracts";
 import { createGitLabEmulator, type GitEmulator } from "@procode/git-emulators";
-import { createTestInfra, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
+import { createTestInfra, expectHandled, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
+import { stageConsumerName } from "../src/messaging/consumers/stage-requested.consumer.js";
 import { bearer, newKeys, startDevSvc, type DevSvc } from "./support/dev-svc.js";
 import { newPipelineId, StageEngine } from "./support/runners/engine.js";
 import { OpsModuleProcess } from "./support/runners/ops-module.js";
@@ -197,9 +198,13 @@ describe("CODE_CHECK", () => {
        values ($1, 'CODE_CHECK', 1, $2, 'RUNNING', 'another-replica', now() + interval '1 hour')`,
       [pipelineId, appId],
     );
+    const leftAlone = await expectHandled(svc.deps.metrics, stageConsumerName("CODE_CHECK"), "ignored");
     await engine.request({ pipelineId, stage: "CODE_CHECK", appId });
-    await new Promise((r) => setTimeout(r, 1500));
+    await leftAlone();
     expect(engine.of(pipelineId, "CODE_CHECK")).toEqual([]);
+    expect(await stageRuns(pipelineId)).toEqual([
+      { stage: "CODE_CHECK", attempt: 1, status: "RUNNING", runs: 1 },
+    ]);
     // That runner died: its lease runs out, and the engine's next re-publish is taken.
     await sql(infra.databaseUrl, `update dev.stage_run set lease_until = now() where pipeline_id = $1`, [
       pipelineId,

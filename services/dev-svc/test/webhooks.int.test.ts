@@ -291,7 +291,15 @@ describe("webhook receivers: verification", () => {
     // An id no app can have is a bad parameter, never a crash.
     expect(beyond.statusCode).toBe(400);
     expect(beyond.json()).toMatchObject({ code: 1001, message: expect.stringMatching(/^appId: /) });
-    await new Promise((r) => setTimeout(r, 300));
+    // Refusals are stored before the 401; wait only for what was accepted (GitHub's ping on hook
+    // creation) to be settled by the worker, so every row is final.
+    await eventually(
+      async () =>
+        (await Promise.all([gl, ge, lo, gh].map((a) => deliveries(a.appId)))).every((rows) =>
+          rows.every((r) => r.status !== "RECEIVED"),
+        ),
+      "every delivery settled",
+    );
     for (const app of [gl, ge, lo, gh]) {
       expect(await head(app.appId, "main")).toBeNull();
       // GitHub's ping on hook creation is the only delivery that got through (and it is not a push).

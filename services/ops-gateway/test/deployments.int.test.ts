@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServiceRuntime } from "@procode/service-kit";
-import { eventually, sql, type TestInfra } from "@procode/test-kit";
+import { eventually, expectHandled, sql, type TestInfra } from "@procode/test-kit";
 import type { Config } from "../src/config.js";
 import { callbackBody, type EngineSide, signedHeaders } from "./support/engine.js";
 import { startOpsFlow, type OpsFlow } from "./support/flow.js";
@@ -59,8 +59,6 @@ async function postCallback(raw: string, headers: Record<string, string>) {
   const res = await fetch(`${gw.url}/deploy/callback`, { method: "POST", headers, body: raw });
   return { status: res.status, body: (await res.json()) as { code: number; message: string; data: any } };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("a deployment ends by poll or by callback, exactly once", () => {
   it("poll only: a deployment whose ops module never calls back succeeds by polling", async () => {
@@ -141,7 +139,7 @@ describe("a deployment ends by poll or by callback, exactly once", () => {
       await engine.requestDeploy({ pipelineId: p, appId: 104, pollInterval: 1 });
     }
     await eventually(() => pipelines.every((p) => engine.finished(p).length > 0), "sixteen outcomes", 20_000);
-    await sleep(2500); // late duplicates would show up by now
+    await engine.settle(pipelines);
     let raced = 0;
     for (const p of pipelines) {
       expect(engine.finished(p)).toHaveLength(1);
@@ -171,7 +169,7 @@ describe("a deployment ends by poll or by callback, exactly once", () => {
     expect(effects).toEqual(["APPLIED", ...Array(9).fill("RECORDED")]);
     expect(answers[0]!.body).toMatchObject({ code: 0, data: { deployId, accepted: true } });
     await engine.whenFinished(30);
-    await sleep(1000);
+    await engine.settle([30]);
     expect(engine.finished(30)).toHaveLength(1);
     expect(engine.finished(30)[0]!.data).toMatchObject({
       outcome: "SUCCESS",
@@ -299,8 +297,18 @@ describe("requests, cancels and other servers", () => {
     await eventually(async () => (await ops.deployment(deployId)).cancelled, "ops told to stop", 5000);
     await eventually(async () => (await rowsOf(70))[0]!.cancel_state === "DONE", "cancel settled", 5000);
     const polls = (await ops.deployment(deployId)).statusCallCount;
+    const repeatHandled = await expectHandled(
+      gw.deps.metrics,
+      "ops-gateway-deployment-cancel-requested",
+      "ignored",
+    );
     await engine.requestCancel(70, 1, deployId); // a repeated cancel changes nothing
-    await sleep(1800);
+    await repeatHandled();
+    await engine.settle([70]);
+    // Nothing is left for the worker to do: no poll and no cancel call can follow.
+    expect(
+      await sql(infra.databaseUrl, `select next_poll_at from ops.deployment where pipeline_id = 70`),
+    ).toEqual([{ next_poll_at: null }]);
     expect((await ops.deployment(deployId)).statusCallCount).toBe(polls);
     expect((await ops.deployment(deployId)).cancelCalls).toBe(1);
     expect(engine.finished(70)).toHaveLength(2); // the repeat got the outcome again, same content
@@ -372,8 +380,9 @@ describe("requests, cancels and other servers", () => {
     await engine.requestDeploy({ pipelineId: 95, attempt: 2, appId: 115, pollInterval: 1 });
     await eventually(() => engine.finished(95, 2)[0], "attempt 2 finished", 10_000);
     // A stale request for attempt 1 arriving now changes nothing.
+    const staleHandled = await expectHandled(gw.deps.metrics, "ops-gateway-deploy-requested", "ignored");
     await engine.requestDeploy({ pipelineId: 95, attempt: 1, appId: 115, pollInterval: 1 });
-    await sleep(500);
+    await staleHandled();
     expect((await rowsOf(95)).map((r) => r.status)).toEqual(["SUPERSEDED", "SUCCESS"]);
     expect(engine.finished(95, 1)).toHaveLength(0);
   });

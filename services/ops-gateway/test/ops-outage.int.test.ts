@@ -46,7 +46,30 @@ const opsCalls = async (result: string) => {
   ].reduce((n, m) => n + Number(m[1]), 0);
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Waits until the deployment's deadline has passed and the gateway has since tried ops and failed
+ * again: it has looked at the deployment past its deadline, with ops still down.
+ */
+async function failedPastDeadline(pipelineId: number) {
+  await eventually(
+    async () =>
+      (
+        await sql<{ past: boolean }>(
+          infra.databaseUrl,
+          `select deadline < now() as past from ops.deployment where pipeline_id = $1`,
+          [pipelineId],
+        )
+      )[0]?.past,
+    "the deadline passed",
+    5000,
+  );
+  const failures = (await rowOf(pipelineId))!.failures;
+  await eventually(
+    async () => (await rowOf(pipelineId))!.failures > failures,
+    "a failed poll after the deadline",
+    5000,
+  );
+}
 
 describe("the ops module down during DEPLOY", () => {
   it("unreachable while deploying: waits (one waiting event), then completes by itself", async () => {
@@ -97,7 +120,7 @@ describe("the ops module down during DEPLOY", () => {
     const deployId = await engine.whenStarted(3);
     await ops.outage("unreachable", 4000);
     await eventually(() => engine.waiting(3)[0], "deployment_waiting", 5000);
-    await sleep(1500); // past the deadline, ops still down
+    await failedPastDeadline(3);
     expect(engine.finished(3)).toHaveLength(0);
     expect((await rowOf(3))!.status).toBe("DEPLOYING");
     const finished = await engine.whenFinished(3, 10_000);
@@ -110,7 +133,7 @@ describe("the ops module down during DEPLOY", () => {
     await engine.whenStarted(4);
     await ops.outage("unreachable", 4000);
     await eventually(() => engine.waiting(4)[0], "deployment_waiting", 5000);
-    await sleep(1500); // past the deadline, ops still down
+    await failedPastDeadline(4);
     expect(engine.finished(4)).toHaveLength(0);
     const finished = await engine.whenFinished(4, 10_000);
     expect(finished.data).toMatchObject({ outcome: "TIMEOUT", via: "TIMEOUT" });

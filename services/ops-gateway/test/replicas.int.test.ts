@@ -74,7 +74,7 @@ it("two replicas at once: no double polling, no double outcome", async () => {
   await ops.change({ appId: 401 }, { durationMs: 0 });
   await ops.change({ appId: 402 }, { durationMs: 0 });
   await eventually(() => pipelines.every((p) => engine!.finished(p).length > 0), "all outcomes", 30_000, 200);
-  await new Promise((r) => setTimeout(r, 2500)); // a second outcome would show up by now
+  await engine.settle(pipelines, 30_000);
 
   for (const p of pipelines) {
     expect(engine.finished(p), `pipeline ${p}`).toHaveLength(1);

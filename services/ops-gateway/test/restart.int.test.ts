@@ -109,7 +109,7 @@ it("SIGKILL with 50 deployments DEPLOYING: after a restart all 50 reach their ou
   expect(await ops.change({ appId: 301 }, { durationMs: 0 })).toBe(COUNT / 2);
 
   await eventually(() => pipelines.every((p) => engine!.finished(p).length > 0), "50 outcomes", 40_000, 200);
-  await new Promise((r) => setTimeout(r, 2500)); // a second outcome would show up by now
+  await engine.settle(pipelines, 30_000);
 
   for (const p of pipelines) {
     const finished = engine.finished(p);

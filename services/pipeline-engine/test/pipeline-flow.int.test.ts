@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestInfra, eventually, serviceEnv, sql, type TestInfra } from "@procode/test-kit";
+import { streamName, type StreamKey } from "@procode/contracts";
+import {
+  consumerIdle,
+  createTestInfra,
+  eventually,
+  serviceEnv,
+  sql,
+  type TestInfra,
+} from "@procode/test-kit";
 import { startRuntime, type ServiceRuntime } from "@procode/service-kit";
 import { service } from "../src/app.js";
 import type { Config } from "../src/config.js";
@@ -24,6 +32,10 @@ afterAll(async () => {
   await runtime?.close();
   await infra?.cleanup();
 });
+
+/** Waits until one of the engine's consumers has handled every message of its stream. */
+const engineIdle = (stream: StreamKey, durable: string) =>
+  consumerIdle(infra.natsUrl, streamName(infra.envName, stream), durable);
 
 /** An app (with settings), an iteration in DEVELOPING, and its RELEASE requested by RPC. */
 async function release(
@@ -378,7 +390,8 @@ describe("results that change nothing", () => {
       (x) => x.currentStage === "PACKAGE" || x.currentStage === "DEPLOY" || x.status === "SUCCESS",
       "past BUILD",
     );
-    await new Promise((res) => setTimeout(res, 300));
+    // All four results handled, not merely not yet consumed.
+    await engineIdle("STAGE", "pipeline-engine-stage-completed");
     const after = await api.pipeline(r.phaseId);
     expect(after.checkpoints.filter((c) => c.stage === "BUILD")).toHaveLength(1);
     expect(after.checkpoints.find((c) => c.stage === "CODE_CHECK")?.status).toBe("SUCCESS");
@@ -407,7 +420,7 @@ describe("results that change nothing", () => {
       reason: "wrong tag",
     });
     await harness.finished(r.phaseId, 1, `deploy-${r.phaseId}-1`, "SUCCESS");
-    await new Promise((res2) => setTimeout(res2, 400));
+    await engineIdle("OPS", "pipeline-engine-deployment-finished");
     const p = await api.pipeline(r.phaseId);
     expect(p).toMatchObject({ status: "CANCELLED", state: "CANCELLED", deployStatus: "DEPLOY_CANCELLED" });
     expect(p.checkpoints.at(-1)).toMatchObject({ stage: "DEPLOY", status: "CANCELLED" });
@@ -523,7 +536,9 @@ describe("release requests", () => {
     const id3 = third.ok ? third.data.phasePipelineId! : 0;
     expect(await api.pipeline(id2)).toMatchObject({ status: "PENDING", queued: true, state: "PENDING" });
     await api.until(id1, (x) => x.state === "DEPLOYING", "first DEPLOYING");
-    await new Promise((res) => setTimeout(res, 200));
+    // Every result of the first pipeline handled so far, and the second is still queued.
+    await engineIdle("STAGE", "pipeline-engine-stage-completed");
+    await engineIdle("OPS", "pipeline-engine-deployment-started");
     expect((await api.pipeline(id2)).status).toBe("PENDING");
     await harness.finished(id1, 1, `deploy-${id1}-1`, "SUCCESS");
     await api.until(id2, (x) => x.state === "DEPLOYING", "second started after the first ended");

@@ -28,7 +28,19 @@ describe("durable timers", () => {
       "retry scheduled",
     );
     await e1.kill();
-    await new Promise((r) => setTimeout(r, 2500)); // the retry falls due while no engine runs
+    // The retry falls due while no engine runs.
+    await eventually(
+      async () =>
+        (
+          await sql<{ due: boolean }>(
+            infra.databaseUrl,
+            `select wake_at <= now() as due from pipeline.timer where pipeline_id = $1`,
+            [id],
+          )
+        )[0]?.due,
+      "the retry timer due",
+      10_000,
+    );
     expect(harness.requests.some((q) => q.pipelineId === id && q.attempt === 2)).toBe(false);
     await fleet.engine({ RETRY_BASE_MS: "2000" }).start();
     await fleet.expectAllReleased([id!], 20000);

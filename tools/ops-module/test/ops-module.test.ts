@@ -64,11 +64,28 @@ const deployBody = (appId = 1) => ({
 const create = async (appId = 1, headers: Record<string, string> = {}) =>
   (await call("POST", "/deploy/create", deployBody(appId), headers)).body.data.deployId as string;
 const statusOf = async (id: string) => (await call("GET", `/deploy/${id}/status`)).body;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const controlView = async (id: string) => (await call("GET", `/_control/deployments/${id}`)).body.data;
+
+/** The distinct statuses a deployment or build shows, in order, polled until it shows `last`. */
+async function statusesUntil(id: string, last: string, kind: "deploy" | "build" = "deploy") {
+  const seen: string[] = [];
+  await eventually(
+    async () => {
+      const status = (await call("GET", `/${kind}/${id}/status`)).body.data.status as string;
+      if (seen.at(-1) !== status) seen.push(status);
+      return status === last;
+    },
+    `${kind} ${id} ${last}`,
+    10_000,
+    20,
+  );
+  return seen;
+}
 
 describe("seed 3.10 deployments", () => {
   it("answers a create with a deployId and PENDING, then RUNNING, then the outcome", async () => {
-    await call("PUT", "/_control/defaults", { deploy: { durationMs: 500, callback: "off" } });
+    // PENDING for the first fifth, then RUNNING: long enough that polling sees each.
+    await call("PUT", "/_control/defaults", { deploy: { durationMs: 2000, callback: "off" } });
     const created = await call("POST", "/deploy/create", deployBody());
     expect(created).toMatchObject({ status: 200, body: { code: 0, data: { status: "PENDING" } } });
     const id = created.body.data.deployId as string;
@@ -78,9 +95,7 @@ describe("seed 3.10 deployments", () => {
       status: "PENDING",
       message: "waiting for a node",
     });
-    await sleep(200);
-    expect((await statusOf(id)).data.status).toBe("RUNNING");
-    await sleep(400);
+    expect(await statusesUntil(id, "SUCCESS")).toEqual(["PENDING", "RUNNING", "SUCCESS"]);
     expect(await statusOf(id)).toEqual({
       code: 0,
       message: "success",
@@ -186,8 +201,10 @@ describe("seed 3.10 deployments", () => {
       deploy: { durationMs: 1000, extraFields: true, runningStatus: "ROLLING_OUT", omitMessage: true },
     });
     const id = await create();
-    await sleep(300);
-    const answer = await statusOf(id);
+    const answer = await eventually(async () => {
+      const a = await statusOf(id);
+      return a.data.status === "ROLLING_OUT" ? a : null;
+    }, "the running status");
     expect(answer.data).toMatchObject({ deployId: id, status: "ROLLING_OUT", region: "local-1" });
     expect(answer.data).not.toHaveProperty("message");
     expect(answer).toHaveProperty("requestId");
@@ -240,8 +257,15 @@ describe("callbacks", () => {
       behaviour: { durationMs: 100, callback: "twice", outcome: "FAILED" },
     });
     const [on, off, twice] = [await create(), await create(), await create()];
-    await eventually(() => received.length === 3, "three callbacks", 5000);
-    await sleep(300);
+    // Every callback the module sent is recorded with its answer; "off" ended without any.
+    await eventually(
+      async () => {
+        const [a, b, c] = await Promise.all([on, off, twice].map(controlView));
+        return a.callbacks.length === 1 && b.status === "SUCCESS" && c.callbacks.length === 2;
+      },
+      "three deployments ended and their callbacks answered",
+      5000,
+    );
     expect(received.every((r) => r.verified)).toBe(true);
     expect(received.filter((r) => r.deployId === on).map((r) => r.status)).toEqual(["SUCCESS"]);
     expect(received.filter((r) => r.deployId === off)).toHaveLength(0);
@@ -263,9 +287,12 @@ describe("callbacks", () => {
 
   it("holds callbacks during an outage and sends them once it is over", async () => {
     await call("PUT", "/_control/defaults", { deploy: { durationMs: 100 } });
-    await create();
-    await call("POST", "/_control/outage", { mode: "unreachable", durationMs: 800 });
-    await sleep(400);
+    const id = await create();
+    await call("POST", "/_control/outage", { mode: "unreachable", durationMs: 2000 });
+    // Ended during the outage, so its callback is due: held, not sent.
+    await eventually(async () => (await controlView(id)).status === "SUCCESS", "the deployment ended", 1500);
+    expect((await call("GET", "/_control/stats")).body.data.outage).toMatchObject({ mode: "unreachable" });
+    expect((await controlView(id)).callbacks).toEqual([]);
     expect(received).toHaveLength(0);
     await eventually(() => received.length === 1, "the held callback", 5000);
   });
@@ -276,8 +303,12 @@ describe("outages", () => {
     const id = await create();
     await call("POST", "/_control/outage", { mode: "5xx", durationMs: 300 });
     expect(await call("GET", `/deploy/${id}/status`)).toMatchObject({ status: 503, body: { code: 4005 } });
-    await sleep(350);
-    expect((await call("GET", `/deploy/${id}/status`)).status).toBe(200);
+    await eventually(
+      async () => (await call("GET", `/deploy/${id}/status`)).status === 200,
+      "the end of the outage",
+      5000,
+    );
+    expect((await call("GET", "/_control/stats")).body.data.outage).toBeNull();
   });
 
   it("drops connections while unreachable; the control API stays up", async () => {
@@ -305,13 +336,13 @@ describe("image builds (same shape)", () => {
     expect(id).toMatch(/^build-/);
     const pending = (await call("GET", `/build/${id}/status`)).body.data;
     expect(pending).not.toHaveProperty("digest");
-    await sleep(250);
+    await statusesUntil(id, "SUCCESS", "build");
     const done = (await call("GET", `/build/${id}/status`)).body.data;
     expect(done).toMatchObject({ buildId: id, status: "SUCCESS", image: body.image });
     expect(done.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     // The same inputs give the same digest.
     const again = (await call("POST", "/build/create", body)).body.data.buildId as string;
-    await sleep(250);
+    await statusesUntil(again, "SUCCESS", "build");
     expect((await call("GET", `/build/${again}/status`)).body.data.digest).toBe(done.digest);
     expect((await call("GET", `/deploy/${id}/status`)).status).toBe(404);
   });

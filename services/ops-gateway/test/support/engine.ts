@@ -14,7 +14,7 @@ import {
   type MessageOf,
 } from "@procode/contracts";
 import { createLogger, NatsHandle, Outbox } from "@procode/service-kit";
-import { eventually, type TestInfra } from "@procode/test-kit";
+import { eventually, outboxDrained, sql, type TestInfra } from "@procode/test-kit";
 
 export type OpsEvent =
   | MessageOf<typeof DeploymentStarted>
@@ -39,10 +39,14 @@ export interface DeployRequest {
  */
 export class EngineSide {
   readonly events: OpsEvent[] = [];
+  private readonly sentinels = new Set<string>();
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
 
-  private constructor(private readonly nats: NatsHandle) {}
+  private constructor(
+    private readonly nats: NatsHandle,
+    private readonly databaseUrl: string,
+  ) {}
 
   static async connect(infra: TestInfra): Promise<EngineSide> {
     const nats = await NatsHandle.connect({
@@ -51,7 +55,7 @@ export class EngineSide {
       env: infra.envName,
       log: createLogger({ name: "pipeline-engine", level: "silent" }),
     });
-    const engine = new EngineSide(nats);
+    const engine = new EngineSide(nats, infra.databaseUrl);
     const stream = streamName(infra.envName, "OPS");
     await nats.jsm.consumers.add(stream, {
       durable_name: "engine-under-test",
@@ -63,7 +67,12 @@ export class EngineSide {
     engine.messages = await consumer.consume();
     engine.loop = (async () => {
       for await (const m of engine.messages!) {
-        const raw = m.json<{ type: string }>();
+        const raw = m.json<{ type: string; id: string }>();
+        if (m.subject === engine.sentinelSubject) {
+          engine.sentinels.add(raw.id);
+          m.ack();
+          continue;
+        }
         const def = DEFS.find((d) => d.type === raw.type);
         if (!def) throw new Error(`unexpected message ${raw.type}`);
         engine.events.push(def.envelope.parse(raw));
@@ -119,6 +128,38 @@ export class EngineSide {
         msgID: message.id,
       },
     );
+  }
+
+  private get sentinelSubject(): string {
+    return `${this.nats.env}.ops.test-sentinel`;
+  }
+
+  /**
+   * Returns once nothing more can arrive for these pipelines: every deployment of them has ended,
+   * has no cancel to deliver to ops and no step in flight (no live lease), every ops-gateway event
+   * is published (its outbox is drained), and a sentinel published on the stream after those
+   * events came through (JetStream delivers a stream in order). What `events` holds then is all
+   * there is, with no sleeping.
+   */
+  async settle(pipelineIds: number[], timeoutMs = 20_000): Promise<void> {
+    await eventually(
+      async () =>
+        (
+          await sql(
+            this.databaseUrl,
+            `select 1 from ops.deployment where pipeline_id = any($1::int[])
+               and (status in ('CREATING', 'DEPLOYING') or cancel_state = 'PENDING' or lease_until > now())
+             limit 1`,
+            [pipelineIds],
+          )
+        ).length === 0,
+      `deployments of pipelines ${pipelineIds.join(", ")} ended, with no step in flight`,
+      timeoutMs,
+    );
+    await outboxDrained(this.databaseUrl, "ops", timeoutMs);
+    const id = randomUUID();
+    await this.nats.js.publish(this.sentinelSubject, JSON.stringify({ id }));
+    await eventually(() => this.sentinels.has(id), "the sentinel after ops-gateway's events", timeoutMs);
   }
 
   of(pipelineId: number, attempt = 1): OpsEvent[] {
