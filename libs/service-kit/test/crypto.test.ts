@@ -25,7 +25,9 @@ describe("KeyRing (AES-256-GCM with key ids)", () => {
     const sealed = ring.seal("abc");
     const raw = Buffer.from(sealed.ciphertext, "base64");
     raw[raw.length - 1]! ^= 1;
-    expect(() => ring.open({ ...sealed, ciphertext: raw.toString("base64") })).toThrow();
+    expect(() => ring.open({ ...sealed, ciphertext: raw.toString("base64") })).toThrow(
+      "unable to authenticate data",
+    );
   });
 
   it("names the problem when a key is malformed", () => {

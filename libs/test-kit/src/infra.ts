@@ -112,3 +112,30 @@ export function serviceEnv(infra: TestInfra, extra: Record<string, string> = {})
     ...extra,
   };
 }
+
+/**
+ * Opens a transaction on its own connection, runs `statements` in it (a table lock, say) and keeps
+ * it open until the returned function rolls it back: what holds background work still while a test
+ * checks that an answer does not wait for it.
+ */
+export async function holdTransaction(
+  databaseUrl: string,
+  statements: string[],
+): Promise<() => Promise<void>> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    await c.query("begin");
+    for (const s of statements) await c.query(s);
+  } catch (err) {
+    await c.end();
+    throw err;
+  }
+  return async () => {
+    try {
+      await c.query("rollback");
+    } finally {
+      await c.end();
+    }
+  };
+}

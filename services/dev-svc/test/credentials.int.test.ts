@@ -145,7 +145,9 @@ describe("credentials API", () => {
     expect(ring.open({ keyId: "k1", ciphertext: row!.token_ciphertext }, `credential:${c.id}`)).toBe(
       GITLAB_TOKEN,
     );
-    expect(() => ring.open({ keyId: "k1", ciphertext: row!.token_ciphertext }, "credential:other")).toThrow();
+    expect(() => ring.open({ keyId: "k1", ciphertext: row!.token_ciphertext }, "credential:other")).toThrow(
+      "unable to authenticate data",
+    );
 
     const list = await call("GET", "/credentials?pageSize=100");
     expect(list.body.data).toMatchObject({ page: 1, pageSize: 100, total: expect.any(Number) });

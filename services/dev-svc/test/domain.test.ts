@@ -151,6 +151,7 @@ describe("the provider call policy", () => {
       code: 1006,
       message: "P did not answer within 150 ms (op); retry later",
     });
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Without the budget the call would never end; the margin is for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });

@@ -363,7 +363,7 @@ describe("the engine's refusals and rollback", () => {
     ]);
   });
 
-  it("rolls back to an older released tag: no new tag, the tag's commit, a phase pipeline labelled rollback", async () => {
+  it("rolls back to an older tag that an earlier iteration released and then cancelled: no new tag, the tag's commit, a phase pipeline labelled rollback", async () => {
     const repoPath = "acme/rollback";
     const appId = await gitlabApp(repoPath, { phases: ["RELEASE"] });
     const one = await developingIteration(h, appId);

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -290,7 +291,10 @@ describe("fault injection", () => {
     await fetch(`${github.apiUrl}/repos/acme/empty`);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
     await ctl({ latencyMs: 0, down: true });
-    await expect(fetch(`${github.apiUrl}/repos/acme/empty`)).rejects.toThrow();
+    // Down: the connection is dropped without an answer.
+    await expect(fetch(`${github.apiUrl}/repos/acme/empty`)).rejects.toMatchObject({
+      cause: { code: "UND_ERR_SOCKET" },
+    });
     expect(await ctl(undefined, "/_emulator/requests")).toBe(200);
     await ctl({ down: false });
     expect((await fetch(`${github.apiUrl}/repos/acme/empty`)).status).toBe(200);
@@ -299,7 +303,16 @@ describe("fault injection", () => {
   it("stops (connection refused) and starts again on the same port with its repositories", async () => {
     const url = `${gitee.apiUrl}/repos/acme/empty`;
     await gitee.stop();
-    await expect(fetch(url)).rejects.toThrow();
+    // A new connection is refused (fetch could reuse a kept-alive socket, so ask TCP directly).
+    const connecting = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(new URL(url).port), "127.0.0.1");
+      socket.on("connect", () => {
+        socket.destroy();
+        resolve("connected");
+      });
+      socket.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    expect(connecting).toBe("ECONNREFUSED");
     await gitee.start();
     expect((await fetch(url)).status).toBe(200);
   });

@@ -116,7 +116,9 @@ export function remoteProviderSuite(gitType: Exclude<GitType, "LOCAL">, label: s
   });
 
   it(`${label}: a provider slower than the budget fails with 1006 within the budget`, async () => {
-    emu.faults.setLatency(1500);
+    // The provider answers only after 4 s: giving up well before that proves the budget holds,
+    // with room for a loaded machine (the exact figure is not the point).
+    emu.faults.setLatency(4000);
     const started = Date.now();
     const err = expectGitError(
       await failure(provider("acme/agent", TOKEN, { ...TEST_POLICY, timeoutMs: 400 }).resolveRef("main")),
@@ -127,7 +129,7 @@ export function remoteProviderSuite(gitType: Exclude<GitType, "LOCAL">, label: s
     emu.faults.reset();
     expect(err.message).toMatch(/did not answer within 400 ms/);
     expect(elapsed).toBeGreaterThanOrEqual(390);
-    expect(elapsed).toBeLessThan(1200);
+    expect(elapsed).toBeLessThan(3000);
   });
 
   it(`${label}: a provider that drops every connection is 1006 after the retries, and works when back`, async () => {
