@@ -12,12 +12,19 @@ export interface UrlPolicy {
   allowHttp: boolean;
   /** Hosts (`host` or `host:port`) that may resolve to private addresses (tests, local emulators). */
   allowHosts: string[];
+  /** Where host names are looked up at connect time; the system resolver unless set. */
+  resolve?: HostResolver;
 }
+
+/** Every address a host name resolves to. */
+export type HostResolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
 
 export class UrlRefusedError extends Error {
   override name = "UrlRefusedError";
 }
 
+// Two lists: node's BlockList also matches an IPv4 address against IPv6 rules through its mapped
+// form, so a rule for ::ffff:0:0/96 in one list would block every IPv4 address there is.
 const blocked = new BlockList();
 for (const [net, prefix] of [
   ["0.0.0.0", 8],
@@ -38,34 +45,76 @@ for (const [net, prefix] of [
 ] as const) {
   blocked.addSubnet(net, prefix, "ipv4");
 }
+const blocked6 = new BlockList();
 for (const [net, prefix] of [
-  ["::", 128],
-  ["::1", 128],
-  ["::ffff:0:0", 96],
+  // IPv4-compatible (deprecated), with :: and ::1 in it.
+  ["::", 96],
   ["64:ff9b::", 96],
+  ["64:ff9b:1::", 48],
   ["100::", 64],
+  // Teredo: the IPv4 address inside is obfuscated, so none is trusted.
+  ["2001::", 32],
   ["2001:db8::", 32],
   ["fc00::", 7],
   ["fe80::", 10],
+  ["fec0::", 10],
   ["ff00::", 8],
 ] as const) {
-  blocked.addSubnet(net, prefix, "ipv6");
+  blocked6.addSubnet(net, prefix, "ipv6");
+}
+
+/** The eight 16-bit groups of an IPv6 address (a zone id and a dotted IPv4 tail are understood). */
+function ipv6Groups(address: string): number[] {
+  let a = address.split("%")[0]!.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
+  if (dotted) {
+    const [b1, b2, b3, b4] = dotted.slice(1).map(Number) as [number, number, number, number];
+    a = `${a.slice(0, dotted.index)}${((b1 << 8) | b2).toString(16)}:${((b3 << 8) | b4).toString(16)}`;
+  }
+  const [head = "", tail] = a.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const fill = tail === undefined ? 0 : 8 - h.length - t.length;
+  return [...h, ...Array<string>(fill).fill("0"), ...t].map((g) => parseInt(g, 16));
+}
+
+const ipv4Of = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
+/**
+ * The IPv4 address an IPv6 address stands for: IPv4-mapped (`::ffff:127.0.0.1`, also written
+ * `::ffff:7f00:1`) and 6to4 (`2002:7f00:1::`). Those are judged by the IPv4 rules.
+ */
+function embeddedIpv4(address: string): string | null {
+  const g = ipv6Groups(address);
+  if (g.length !== 8 || g.some((x) => Number.isNaN(x))) return null;
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return ipv4Of(g[6]!, g[7]!);
+  if (g[0] === 0x2002) return ipv4Of(g[1]!, g[2]!);
+  return null;
 }
 
 /** True when an address is loopback, private, link-local (metadata), multicast or reserved. */
 export function isBlockedAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return blocked.check(address, "ipv4");
+  const host = address.replace(/^\[|\]$/g, "");
+  const family = isIP(host.split("%")[0]!);
+  if (family === 4) return blocked.check(host, "ipv4");
   if (family === 6) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped) return blocked.check(mapped[1]!, "ipv4");
-    return blocked.check(address, "ipv6");
+    const v4 = embeddedIpv4(host);
+    if (v4 !== null) return blocked.check(v4, "ipv4");
+    return blocked6.check(host.split("%")[0]!, "ipv6");
   }
   return true;
 }
 
+/** A URL's host as the rules read it: no brackets, no trailing dot (`localhost.` is `localhost`). */
+function hostOf(url: URL): string {
+  return url.hostname
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.+$/, "")
+    .toLowerCase();
+}
+
 function hostAllowed(url: URL, policy: UrlPolicy): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const host = hostOf(url);
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   return policy.allowHosts.some((h) => {
     const entry = h.trim().toLowerCase();
@@ -93,7 +142,7 @@ export function checkOutboundUrl(raw: string, policy: UrlPolicy): URL {
   }
   if (url.username || url.password)
     throw new UrlRefusedError("must not carry credentials; use a credential instead");
-  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const host = hostOf(url);
   if (isIP(host) && isBlockedAddress(host) && !hostAllowed(url, policy)) {
     throw new UrlRefusedError(`address ${host} is private, loopback, link-local or reserved`);
   }
@@ -103,36 +152,46 @@ export function checkOutboundUrl(raw: string, policy: UrlPolicy): URL {
   return url;
 }
 
+const systemResolver: HostResolver = (hostname) =>
+  new Promise((resolve, reject) =>
+    dnsLookup(hostname, { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+  );
+
 /** A DNS lookup that refuses blocked addresses at connect time (unless the host is allowlisted). */
-function guardedLookup(allowPrivate: boolean): LookupFunction {
+function guardedLookup(allowPrivate: boolean, resolve: HostResolver): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, "", 0);
-      const list = addresses as unknown as { address: string; family: number }[];
-      const usable = allowPrivate ? list : list.filter((a) => !isBlockedAddress(a.address));
-      if (usable.length === 0) {
-        return callback(
-          new UrlRefusedError(`${hostname} resolves only to private or reserved addresses`),
-          "",
-          0,
-        );
-      }
-      if ((options as { all?: boolean }).all) return (callback as any)(null, usable);
-      callback(null, usable[0]!.address, usable[0]!.family);
-    });
+    const family = (options as { family?: number }).family;
+    resolve(hostname).then(
+      (all) => {
+        const list = family === 4 || family === 6 ? all.filter((a) => a.family === family) : all;
+        const usable = allowPrivate ? list : list.filter((a) => !isBlockedAddress(a.address));
+        if (usable.length === 0) {
+          return callback(
+            new UrlRefusedError(`${hostname} resolves only to private or reserved addresses`),
+            "",
+            0,
+          );
+        }
+        if ((options as { all?: boolean }).all) return (callback as any)(null, usable);
+        callback(null, usable[0]!.address, usable[0]!.family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, "", 0),
+    );
   };
 }
 
-const agents = new Map<string, Agent>();
-function agentFor(allowPrivate: boolean, timeoutMs: number): Agent {
+const agents = new WeakMap<HostResolver, Map<string, Agent>>();
+function agentFor(allowPrivate: boolean, timeoutMs: number, resolve: HostResolver): Agent {
   const key = `${allowPrivate}:${timeoutMs}`;
-  let agent = agents.get(key);
+  let byKey = agents.get(resolve);
+  if (!byKey) agents.set(resolve, (byKey = new Map()));
+  let agent = byKey.get(key);
   if (!agent) {
     agent = new Agent({
-      connect: { lookup: guardedLookup(allowPrivate), timeout: timeoutMs },
+      connect: { lookup: guardedLookup(allowPrivate, resolve), timeout: timeoutMs },
       connections: 16,
     });
-    agents.set(key, agent);
+    byKey.set(key, agent);
   }
   return agent;
 }
@@ -165,7 +224,11 @@ export async function guardedRequest(
   const deadline = AbortSignal.timeout(timeoutMs);
   let url = checkOutboundUrl(raw, policy);
   for (let hop = 0; ; hop++) {
-    const dispatcher: Dispatcher = agentFor(hostAllowed(url, policy), timeoutMs);
+    const dispatcher: Dispatcher = agentFor(
+      hostAllowed(url, policy),
+      timeoutMs,
+      policy.resolve ?? systemResolver,
+    );
     const res = await request(url, {
       method: opts.method ?? "GET",
       headers: { "user-agent": "procode/1 (+repository probe)", ...opts.headers },
