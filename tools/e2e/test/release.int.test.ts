@@ -1,3 +1,4 @@
+import { createHmac, generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -91,6 +92,15 @@ async function iterationReadyToRelease(appId: number, name: string, through: str
     expect(r.currentPhase).toBe(phase);
   }
   return it.id;
+}
+
+/** A deployment as the reference ops module's control API shows it. */
+interface OpsDeployment {
+  id: string;
+  status: string;
+  request: unknown;
+  cancelled: boolean;
+  cancelCalls: number;
 }
 
 function stagesOf(p: Pipeline): string[] {
@@ -273,5 +283,204 @@ describe("a release through the gateway, end to end", () => {
       commitId: firstCommit,
     });
     expect((await iteration(latest.id)).status).toBe("RELEASED");
+  });
+
+  it("cancels during DEPLOY: the engine ends CANCELLED and ops-gateway asks the ops module to stop, once", async () => {
+    // This app's deployments run until told otherwise, and never call back.
+    const control = await fetch(`${platform.opsModuleUrl}/_control/apps/${appId}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ deploy: { durationMs: 600_000, callback: "off" } }),
+    });
+    expect(control.status).toBe(200);
+    writeFileSync(path.join(checkout, "CANCEL.md"), "deployed, then cancelled\n");
+    git(checkout, "add", "CANCEL.md");
+    git(checkout, "commit", "--quiet", "-m", "a release to cancel");
+    git(checkout, "push", "--quiet", "origin", "main");
+    const iterationId = await iterationReadyToRelease(appId, "cancelled", ["TESTING", "STAGING"]);
+    const release = await ok<ReleaseResponse>("POST", `/iterations/${iterationId}/release`, {
+      tag: "v1.1.0",
+    });
+    // PACKAGE is still MANUAL for this app.
+    const waiting = await waitPipeline(
+      release.pipelineId!,
+      (p) => p.awaiting?.action === "PROCEED",
+      "PACKAGE to wait",
+    );
+    await ok("POST", `/pipelines/${waiting.id}/proceed`);
+    await waitPipeline(waiting.id, (p) => p.state === "DEPLOYING", "DEPLOYING");
+    const atOps = async () => {
+      const res = await fetch(`${platform.opsModuleUrl}/_control/deployments?appId=${appId}`);
+      const items = ((await res.json()) as { data: { items: OpsDeployment[] } }).data.items;
+      return items.filter((d) => (d.request as { image?: string }).image?.endsWith(":v1.1.0"));
+    };
+    const [deployment] = await eventually(
+      async () => {
+        const found = await atOps();
+        return found.length > 0 && !["SUCCESS", "FAILED", "CANCELLED"].includes(found[0]!.status)
+          ? found
+          : null;
+      },
+      "the deployment under way at the ops module",
+      30_000,
+      200,
+    );
+
+    const cancelled = await ok<{ status: string; previousState: string }>(
+      "POST",
+      `/pipelines/${waiting.id}/cancel`,
+      { reason: "wrong build" },
+    );
+    expect(cancelled).toMatchObject({ status: "CANCELLED", previousState: "DEPLOYING" });
+    // ops-gateway hears the engine's cancel and asks the ops module to stop, once.
+    const stopped = await eventually(
+      async () => (await atOps()).find((d) => d.id === deployment!.id && d.cancelled),
+      "the ops module told to stop",
+      30_000,
+      200,
+    );
+    expect(stopped).toMatchObject({ status: "CANCELLED", cancelCalls: 1 });
+    const after = await pipeline(waiting.id);
+    expect(after).toMatchObject({
+      status: "CANCELLED",
+      state: "CANCELLED",
+      deployStatus: "DEPLOY_CANCELLED",
+    });
+    expect(after.checkpoints.at(-1)).toMatchObject({ stage: "DEPLOY", status: "CANCELLED" });
+    expect((await iteration(iterationId)).status).not.toBe("RELEASED");
+    expect(await atOps()).toHaveLength(1);
+  });
+});
+
+/** A JWT assembled here, independently of the services' library, so each flaw is exactly the one meant. */
+function jwt(header: object, claims: object, signWith: (input: string) => string): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const input = `${part(header)}.${part(claims)}`;
+  return `${input}.${signWith(input)}`;
+}
+const hs256 = (secret: string) => (input: string) =>
+  createHmac("sha256", secret).update(input).digest("base64url");
+
+describe("authorization over every service's routes", () => {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { sub: "mallory", team: "e2e-team", iat: now, exp: now + 3600 };
+
+  /** Tokens every route must refuse with 401 (5001), each wrong in one way. */
+  function badTokens(): [string, string][] {
+    const secret = platform.jwtSecret;
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    return [
+      [
+        "expired an hour ago",
+        jwt({ alg: "HS256", typ: "JWT" }, { ...claims, exp: now - 3600 }, hs256(secret)),
+      ],
+      [
+        "not valid for an hour yet",
+        jwt({ alg: "HS256", typ: "JWT" }, { ...claims, nbf: now + 3600 }, hs256(secret)),
+      ],
+      ["signed with another secret", jwt({ alg: "HS256", typ: "JWT" }, claims, hs256(`${secret}-not`))],
+      ["alg none, unsigned", jwt({ alg: "none", typ: "JWT" }, claims, () => "")],
+      [
+        "RS256, signed with a key of its own",
+        jwt({ alg: "RS256", typ: "JWT" }, claims, (input) =>
+          sign("sha256", Buffer.from(input), privateKey).toString("base64url"),
+        ),
+      ],
+      [
+        "RS256 header over an HMAC with the shared secret",
+        jwt({ alg: "RS256", typ: "JWT" }, claims, hs256(secret)),
+      ],
+      [
+        "HS512 with the shared secret",
+        jwt({ alg: "HS512", typ: "JWT" }, claims, (input) =>
+          createHmac("sha512", secret).update(input).digest("base64url"),
+        ),
+      ],
+      ["not a JWT", "not-a-token"],
+    ];
+  }
+
+  it("refuses a bad token with 401 (5001) on every route that is not public, in every service", async () => {
+    const services = ["app-svc", "dev-svc", "pipeline-engine", "ops-gateway"] as const;
+    const tokens = badTokens();
+    let routes = 0;
+    const publicRoutes: string[] = [];
+    for (const name of services) {
+      const base = platform.processes[name].url;
+      const spec = (await (await fetch(`${base}/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      for (const [template, methods] of Object.entries(spec.paths)) {
+        for (const method of Object.keys(methods)) {
+          const route = `${method.toUpperCase()} ${template}`;
+          // Authenticated by their own signatures (401 5002), not by a bearer token.
+          if (/^\/webhooks\/|^\/deploy\/callback$/.test(template)) {
+            publicRoutes.push(`${name} ${route}`);
+            continue;
+          }
+          routes++;
+          const url = `${base}${template.replace(/\{[^}]+\}/g, "1")}`;
+          for (const [flaw, token] of tokens) {
+            const res = await fetch(url, {
+              method: method.toUpperCase(),
+              headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+              ...(method === "get" ? {} : { body: "{}" }),
+            });
+            const body = (await res.json()) as { code: number };
+            expect({ route: `${name} ${route}`, flaw, status: res.status, code: body.code }).toEqual({
+              route: `${name} ${route}`,
+              flaw,
+              status: 401,
+              code: 5001,
+            });
+          }
+        }
+      }
+    }
+    expect(routes).toBeGreaterThan(20);
+    expect(publicRoutes.sort()).toEqual([
+      "dev-svc POST /webhooks/{gitType}/{appId}",
+      "ops-gateway POST /deploy/callback",
+    ]);
+  });
+
+  it("answers another team's app, iteration and pipeline like missing ones (404) on every action", async () => {
+    const other = await signToken({ sub: "eve", team: "other-team" }, platform.jwtSecret);
+    const [app] = (await ok<{ items: App[] }>("GET", "/apps")).items;
+    const [it0] = (await ok<{ items: Iteration[] }>("GET", `/apps/${app!.id}/iterations`)).items;
+    const [pipe] = (await ok<{ items: Pipeline[] }>("GET", `/pipelines?appId=${app!.id}`)).items;
+    const cases: [string, string, unknown, number][] = [
+      ["GET", `/apps/${app!.id}`, undefined, 1004],
+      ["PUT", `/apps/${app!.id}/procode-config`, { gitRepoUrl: "local://agent", credentialId: "c-1" }, 1004],
+      ["GET", `/apps/${app!.id}/repo`, undefined, 1004],
+      ["GET", `/apps/${app!.id}/iterations`, undefined, 1004],
+      ["GET", `/iterations/${it0!.id}`, undefined, 2004],
+      ["POST", `/iterations/${it0!.id}/proceed`, { targetPhase: "TESTING" }, 2004],
+      ["POST", `/iterations/${it0!.id}/release`, { tag: "v9.9.9" }, 2004],
+      ["GET", `/pipelines/${pipe!.id}`, undefined, 3004],
+      ["POST", `/pipelines/${pipe!.id}/proceed`, undefined, 3004],
+      ["POST", `/pipelines/${pipe!.id}/retry`, undefined, 3004],
+      ["POST", `/pipelines/${pipe!.id}/resume`, undefined, 3004],
+      ["POST", `/pipelines/${pipe!.id}/cancel`, { reason: "not mine" }, 3004],
+    ];
+    for (const [method, url, body, code] of cases) {
+      const res = await fetch(`${platform.gatewayUrl}${url}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${other}`,
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const env = (await res.json()) as { code: number; message: string };
+      expect({ call: `${method} ${url}`, status: res.status, code: env.code }, env.message).toEqual({
+        call: `${method} ${url}`,
+        status: 404,
+        code,
+      });
+    }
+    // And nothing changed for the owner.
+    expect((await pipeline(pipe!.id)).status).toBe(pipe!.status);
+    expect((await iteration(it0!.id)).status).toBe(it0!.status);
   });
 });
