@@ -1,4 +1,4 @@
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { sql } from "./infra.js";
 import { eventually } from "./wait.js";
@@ -91,6 +91,34 @@ export async function consumerIdle(
       `consumer ${durable} of ${stream} to have handled every message`,
       timeoutMs,
     );
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Every message a stream holds now whose subject starts with `prefix`, in order, parsed as JSON:
+ * what was published, counted where duplicates are visible (core subscribers may see a re-publish
+ * JetStream dropped).
+ */
+export async function streamMessages<T = { id: string; type: string; data: Record<string, unknown> }>(
+  natsUrl: string,
+  stream: string,
+  prefix = "",
+): Promise<{ subject: string; message: T }[]> {
+  const nc = await connect({ servers: natsUrl, timeout: 3000 });
+  try {
+    // An ordered consumer over the whole stream (a subject filter list needs nats-server 2.10).
+    const consumer = await jetstream(nc).consumers.get(stream);
+    const pending = (await consumer.info()).num_pending;
+    const out: { subject: string; message: T }[] = [];
+    if (pending === 0) return out;
+    let seen = 0;
+    for await (const m of await consumer.fetch({ max_messages: pending, expires: 5000 })) {
+      if (m.subject.startsWith(prefix)) out.push({ subject: m.subject, message: m.json<T>() });
+      if (++seen >= pending) break;
+    }
+    return out;
   } finally {
     await nc.close();
   }

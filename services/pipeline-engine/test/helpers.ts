@@ -2,6 +2,7 @@ import type { Pipeline } from "@procode/contracts";
 import { signToken, type ServiceRuntime } from "@procode/service-kit";
 import { eventually, sql, type TestInfra } from "@procode/test-kit";
 import type { Config } from "../src/config.js";
+import type { StageHarness } from "./harness.js";
 import type { TransitionRow } from "./log-check.js";
 
 /** Timings short enough for tests (seconds become milliseconds). */
@@ -97,3 +98,39 @@ export async function transitionsOf(infra: TestInfra, pipelineId?: number): Prom
 let counter = Math.floor(Math.random() * 1000) * 1000;
 /** A fresh id for apps, iterations and iteration phases. */
 export const nextId = () => ++counter;
+
+/** An app (with settings), an iteration in DEVELOPING, and its RELEASE requested by RPC. */
+export async function startRelease(
+  harness: StageHarness,
+  api: Api,
+  infra: TestInfra,
+  opts: { procode?: Parameters<StageHarness["appCreated"]>[1] } = {},
+) {
+  const appId = nextId();
+  const iterationId = nextId();
+  const iterationPhaseId = nextId();
+  await harness.appCreated(appId, { phases: ["RELEASE"], ...opts.procode });
+  await harness.iterationCreated(iterationId, appId);
+  const iteration = await api.iterationPipeline(iterationId);
+  await eventually(
+    async () =>
+      (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length,
+    "app settings projected",
+  );
+  const reply = await harness.proceed({
+    iterationId,
+    appId,
+    targetPhase: "RELEASE",
+    release: { iterationPhaseId, tag: "v1.0.0", branch: "main", commitId: null, rollback: false },
+    actor: { sub: "alice", team: "t1" },
+  });
+  if (!reply.ok) throw new Error(`proceed refused: ${JSON.stringify(reply.error)}`);
+  return {
+    appId,
+    iterationId,
+    iterationPhaseId,
+    iteration,
+    reply: reply.data,
+    phaseId: reply.data.phasePipelineId!,
+  };
+}

@@ -11,7 +11,7 @@ import {
 import { startRuntime, type ServiceRuntime } from "@procode/service-kit";
 import { service } from "../src/app.js";
 import type { Config } from "../src/config.js";
-import { Api, FAST_ENV, nextId, transitionsOf } from "./helpers.js";
+import { Api, FAST_ENV, nextId, startRelease, transitionsOf } from "./helpers.js";
 import { StageHarness } from "./harness.js";
 
 let infra: TestInfra;
@@ -38,37 +38,7 @@ const engineIdle = (stream: StreamKey, durable: string) =>
   consumerIdle(infra.natsUrl, streamName(infra.envName, stream), durable);
 
 /** An app (with settings), an iteration in DEVELOPING, and its RELEASE requested by RPC. */
-async function release(
-  opts: { procode?: Parameters<StageHarness["appCreated"]>[1]; phases?: string[] } = {},
-) {
-  const appId = nextId();
-  const iterationId = nextId();
-  const iterationPhaseId = nextId();
-  await harness.appCreated(appId, { phases: ["RELEASE"], ...opts.procode });
-  await harness.iterationCreated(iterationId, appId);
-  const iteration = await api.iterationPipeline(iterationId);
-  await eventually(
-    async () =>
-      (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId])).length,
-    "app settings projected",
-  );
-  const reply = await harness.proceed({
-    iterationId,
-    appId,
-    targetPhase: "RELEASE",
-    release: { iterationPhaseId, tag: "v1.0.0", branch: "main", commitId: null, rollback: false },
-    actor: { sub: "alice", team: "t1" },
-  });
-  if (!reply.ok) throw new Error(`proceed refused: ${JSON.stringify(reply.error)}`);
-  return {
-    appId,
-    iterationId,
-    iterationPhaseId,
-    iteration,
-    reply: reply.data,
-    phaseId: reply.data.phasePipelineId!,
-  };
-}
+const release = (opts: Parameters<typeof startRelease>[3] = {}) => startRelease(harness, api, infra, opts);
 
 describe("iteration pipeline", () => {
   it("is created and started by dev.iteration_created and walks the four phases to RELEASED", async () => {
@@ -573,6 +543,35 @@ describe("release requests", () => {
     expect(await ask2(it2, ip2)).toMatchObject({ ok: false, error: { code: 3005 } });
     const it2Pipeline = await api.iterationPipeline(it2);
     expect(it2Pipeline.state).toBe("DEVELOPING");
+  });
+});
+
+describe("stage commands nobody answers", () => {
+  it("re-publishes an unanswered stage request for the same attempt until a runner answers, then stops", async () => {
+    // The runner misses BUILD twice (as if its messages were lost) and answers the third time.
+    harness.behaviour = (req, repeat) => {
+      if (req.stage === "BUILD" && repeat < 3) return "silent";
+      return req.stage === "DEPLOY" ? { deploy: "SUCCESS" } : { outcome: "SUCCESS" };
+    };
+    const r = await release();
+    const done = await api.until(
+      r.phaseId,
+      (x) => x.status === "SUCCESS",
+      "SUCCESS after two re-publishes",
+      30_000,
+    );
+    const builds = harness.requests.filter((q) => q.pipelineId === r.phaseId && q.stage === "BUILD");
+    expect(builds.map((q) => q.attempt)).toEqual([1, 1, 1]);
+    // Each request is the same command again: same stage, attempt, inputs and configuration.
+    expect(builds[1]).toEqual(builds[0]);
+    expect(builds[2]).toEqual(builds[0]);
+    expect(done.checkpoints.filter((c) => c.stage === "BUILD").map((c) => c.status)).toEqual(["SUCCESS"]);
+    const log = await transitionsOf(infra, r.phaseId);
+    expect(log.filter((t) => t.event === "BUILD_SUCCESS")).toHaveLength(1);
+    // Answered and finished: no timer is left to re-publish anything.
+    expect(
+      await sql(infra.databaseUrl, `select 1 from pipeline.timer where pipeline_id = $1`, [r.phaseId]),
+    ).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { startRuntime, type ServiceRuntime } from "@procode/service-kit";
-import { createTestInfra, serviceEnv, type TestInfra } from "@procode/test-kit";
+import { createTestInfra, serviceEnv, TcpProxy, type TestInfra } from "@procode/test-kit";
 import { service } from "../../src/app.js";
 import type { Config } from "../../src/config.js";
 import { EngineSide } from "./engine.js";
@@ -15,6 +15,8 @@ export interface OpsFlow {
   ops: OpsModuleProcess;
   gw: ServiceRuntime<Config>;
   engine: EngineSide;
+  /** Between ops-gateway and NATS, when asked for (the engine side connects directly). */
+  natsProxy: TcpProxy | undefined;
   close(): Promise<void>;
 }
 
@@ -22,17 +24,21 @@ export async function startOpsFlow(
   label: string,
   secret: string,
   env: Record<string, string>,
+  opts: { natsProxy?: boolean } = {},
 ): Promise<OpsFlow> {
   const [infra, ops] = await Promise.all([
     createTestInfra(label),
     OpsModuleProcess.start({ CALLBACK_SECRET: secret, CALLBACK_URL: "http://127.0.0.1:9/deploy/callback" }),
   ]);
+  const natsProxy = opts.natsProxy ? TcpProxy.forUrl(infra.natsUrl) : undefined;
+  await natsProxy?.start();
   const gw = await startRuntime(service, {
     listen: true,
     env: serviceEnv(infra, {
       OPS_BASE_URL: ops.url,
       OPS_CALLBACK_SECRET: secret,
       OPS_SCAN_INTERVAL_MS: "50",
+      ...(natsProxy ? { NATS_URL: natsProxy.url(infra.natsUrl) } : {}),
       ...env,
     }),
   });
@@ -43,9 +49,11 @@ export async function startOpsFlow(
     ops,
     gw,
     engine,
+    natsProxy,
     close: async () => {
       await engine.close();
       await gw.close();
+      await natsProxy?.stop();
       await ops.stop();
       await infra.cleanup();
     },

@@ -9,6 +9,7 @@ import {
   serviceEnv,
   ServiceProcess,
   sql,
+  TcpProxy,
   type TestInfra,
 } from "@procode/test-kit";
 import {
@@ -40,13 +41,21 @@ export interface Harness {
   /** Bearer of team-a (alice) and of team-b (bob). */
   auth: string;
   otherAuth: string;
+  /** Between dev-svc and NATS, when asked for (the engine connects directly). */
+  natsProxy: TcpProxy | undefined;
   startEngine(): Promise<ServiceProcess>;
   stopEngine(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startHarness(label: string, devEnv: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(
+  label: string,
+  devEnv: Record<string, string> = {},
+  opts: { natsProxy?: boolean } = {},
+): Promise<Harness> {
   const infra = await createTestInfra(label);
+  const natsProxy = opts.natsProxy ? TcpProxy.forUrl(infra.natsUrl) : undefined;
+  await natsProxy?.start();
   const dir = await mkdtemp(path.join(tmpdir(), "iterations-"));
   const localRoot = path.join(dir, "local");
   await mkdir(localRoot, { recursive: true });
@@ -54,7 +63,13 @@ export async function startHarness(label: string, devEnv: Record<string, string>
   const svc = await startDevSvc(
     infra,
     keys,
-    { LOCAL_GIT_ROOT: localRoot, REPO_CACHE_TTL_MS: "0", RPC_TIMEOUT_MS: "3000", ...devEnv },
+    {
+      LOCAL_GIT_ROOT: localRoot,
+      REPO_CACHE_TTL_MS: "0",
+      RPC_TIMEOUT_MS: "3000",
+      ...(natsProxy ? { NATS_URL: natsProxy.url(infra.natsUrl) } : {}),
+      ...devEnv,
+    },
     undefined,
     true,
   );
@@ -81,11 +96,13 @@ export async function startHarness(label: string, devEnv: Record<string, string>
     localRoot,
     auth: await bearer(infra, "team-a", "alice"),
     otherAuth: await bearer(infra, "team-b", "bob"),
+    natsProxy,
     startEngine: async () => (h.engine = await startEngine()),
     stopEngine: () => h.engine.stop(),
     close: async () => {
       await h.engine?.stop();
       await svc.close();
+      await natsProxy?.stop();
       await infra.cleanup();
       await rm(dir, { recursive: true, force: true });
     },
