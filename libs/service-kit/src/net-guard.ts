@@ -113,7 +113,8 @@ function hostOf(url: URL): string {
     .toLowerCase();
 }
 
-function hostAllowed(url: URL, policy: UrlPolicy): boolean {
+/** Whether a URL's host (or host:port) is on the policy's allowlist. */
+export function isHostAllowed(url: URL, policy: UrlPolicy): boolean {
   const host = hostOf(url);
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   return policy.allowHosts.some((h) => {
@@ -143,10 +144,10 @@ export function checkOutboundUrl(raw: string, policy: UrlPolicy): URL {
   if (url.username || url.password)
     throw new UrlRefusedError("must not carry credentials; use a credential instead");
   const host = hostOf(url);
-  if (isIP(host) && isBlockedAddress(host) && !hostAllowed(url, policy)) {
+  if (isIP(host) && isBlockedAddress(host) && !isHostAllowed(url, policy)) {
     throw new UrlRefusedError(`address ${host} is private, loopback, link-local or reserved`);
   }
-  if (/^(localhost|.*\.localhost|.*\.local|.*\.internal)$/i.test(host) && !hostAllowed(url, policy)) {
+  if (/^(localhost|.*\.localhost|.*\.local|.*\.internal)$/i.test(host) && !isHostAllowed(url, policy)) {
     throw new UrlRefusedError(`host ${host} is internal`);
   }
   return url;
@@ -157,8 +158,12 @@ const systemResolver: HostResolver = (hostname) =>
     dnsLookup(hostname, { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
   );
 
-/** A DNS lookup that refuses blocked addresses at connect time (unless the host is allowlisted). */
-function guardedLookup(allowPrivate: boolean, resolve: HostResolver): LookupFunction {
+/**
+ * A DNS lookup for a socket's `connect` that refuses blocked addresses at connect time (unless the
+ * host is allowlisted: `allowPrivate`), so a name cannot resolve to one thing when checked and to
+ * another when used.
+ */
+export function guardedLookup(allowPrivate: boolean, resolve: HostResolver = systemResolver): LookupFunction {
   return (hostname, options, callback) => {
     const family = (options as { family?: number }).family;
     resolve(hostname).then(
@@ -225,7 +230,7 @@ export async function guardedRequest(
   let url = checkOutboundUrl(raw, policy);
   for (let hop = 0; ; hop++) {
     const dispatcher: Dispatcher = agentFor(
-      hostAllowed(url, policy),
+      isHostAllowed(url, policy),
       timeoutMs,
       policy.resolve ?? systemResolver,
     );

@@ -1,8 +1,9 @@
 import type { Pipeline } from "@procode/contracts";
-import { signToken, type ServiceRuntime } from "@procode/service-kit";
-import { eventually, sql, type TestInfra } from "@procode/test-kit";
+import { signToken, startRuntime, type ServiceRuntime } from "@procode/service-kit";
+import { createTestInfra, eventually, serviceEnv, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
+import { service } from "../src/app.js";
 import type { Config } from "../src/config.js";
-import type { StageHarness } from "./harness.js";
+import { StageHarness } from "./harness.js";
 import type { TransitionRow } from "./log-check.js";
 
 /** Timings short enough for tests (seconds become milliseconds). */
@@ -132,5 +133,43 @@ export async function startRelease(
     iteration,
     reply: reply.data,
     phaseId: reply.data.phasePipelineId!,
+  };
+}
+
+/** The engine in this process on a file's own infrastructure, with the runners' side (StageHarness). */
+export interface EngineFlow {
+  infra: TestInfra;
+  runtime: ServiceRuntime<Config>;
+  harness: StageHarness;
+  api: Api;
+  /** Between the engine and NATS, when asked for (the harness connects directly). */
+  natsProxy: TcpProxy | undefined;
+  close(): Promise<void>;
+}
+
+export async function startEngineFlow(
+  label: string,
+  opts: { natsProxy?: boolean } = {},
+): Promise<EngineFlow> {
+  const infra = await createTestInfra(label);
+  const natsProxy = opts.natsProxy ? TcpProxy.forUrl(infra.natsUrl) : undefined;
+  await natsProxy?.start();
+  const runtime = await startRuntime(service, {
+    env: serviceEnv(infra, { ...FAST_ENV, ...(natsProxy ? { NATS_URL: natsProxy.url(infra.natsUrl) } : {}) }),
+  });
+  const harness = new StageHarness(infra.natsUrl, infra.envName);
+  await harness.start();
+  return {
+    infra,
+    runtime,
+    harness,
+    api: new Api(() => runtime, infra),
+    natsProxy,
+    close: async () => {
+      await harness.stop();
+      await runtime.close();
+      await natsProxy?.stop();
+      await infra.cleanup();
+    },
   };
 }

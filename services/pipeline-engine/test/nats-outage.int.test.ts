@@ -1,26 +1,24 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { streamName } from "@procode/contracts";
-import { startRuntime, type ServiceRuntime } from "@procode/service-kit";
+import type { ServiceRuntime } from "@procode/service-kit";
 import {
-  createTestInfra,
   eventually,
   outboxDrained,
-  serviceEnv,
   sql,
   streamMessages,
-  TcpProxy,
+  type TcpProxy,
   type TestInfra,
 } from "@procode/test-kit";
-import { service } from "../src/app.js";
 import type { Config } from "../src/config.js";
-import { StageHarness } from "./harness.js";
-import { Api, FAST_ENV, startRelease } from "./helpers.js";
+import type { StageHarness } from "./harness.js";
+import { type Api, type EngineFlow, startEngineFlow, startRelease } from "./helpers.js";
 
 /**
  * pipeline-engine's outbox cut from NATS: a cancel commits while NATS is unreachable, and its
  * events are published once NATS is back, each exactly once.
  */
 
+let flow: EngineFlow;
 let infra: TestInfra;
 let natsProxy: TcpProxy;
 let runtime: ServiceRuntime<Config>;
@@ -28,24 +26,13 @@ let harness: StageHarness;
 let api: Api;
 
 beforeAll(async () => {
-  infra = await createTestInfra("engine_nats_outage");
-  natsProxy = TcpProxy.forUrl(infra.natsUrl);
-  await natsProxy.start();
-  runtime = await startRuntime(service, {
-    env: serviceEnv(infra, { ...FAST_ENV, NATS_URL: natsProxy.url(infra.natsUrl) }),
-  });
-  // The runners' side talks to NATS directly.
-  harness = new StageHarness(infra.natsUrl, infra.envName);
-  await harness.start();
-  api = new Api(() => runtime, infra);
+  // The engine reaches NATS through a proxy the test cuts; the runners' side connects directly.
+  flow = await startEngineFlow("engine_nats_outage", { natsProxy: true });
+  ({ infra, runtime, harness, api } = flow);
+  natsProxy = flow.natsProxy!;
 });
 
-afterAll(async () => {
-  await harness?.stop();
-  await runtime?.close();
-  await natsProxy?.stop();
-  await infra?.cleanup();
-});
+afterAll(() => flow?.close());
 
 it("cancels a pipeline while NATS is unreachable; its status event is published once NATS is back, once", async () => {
   harness.behaviour = (req) => (req.stage === "BUILD" ? "silent" : { outcome: "SUCCESS" });

@@ -1,37 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { streamName, type StreamKey } from "@procode/contracts";
+import { consumerIdle, eventually, sql, type TestInfra } from "@procode/test-kit";
 import {
-  consumerIdle,
-  createTestInfra,
-  eventually,
-  serviceEnv,
-  sql,
-  type TestInfra,
-} from "@procode/test-kit";
-import { startRuntime, type ServiceRuntime } from "@procode/service-kit";
-import { service } from "../src/app.js";
-import type { Config } from "../src/config.js";
-import { Api, FAST_ENV, nextId, startRelease, transitionsOf } from "./helpers.js";
-import { StageHarness } from "./harness.js";
+  type Api,
+  type EngineFlow,
+  nextId,
+  startEngineFlow,
+  startRelease,
+  transitionsOf,
+} from "./helpers.js";
+import type { StageHarness } from "./harness.js";
 
+let flow: EngineFlow;
 let infra: TestInfra;
-let runtime: ServiceRuntime<Config>;
 let harness: StageHarness;
 let api: Api;
 
 beforeAll(async () => {
-  infra = await createTestInfra("engine_flow");
-  runtime = await startRuntime(service, { env: serviceEnv(infra, FAST_ENV) });
-  harness = new StageHarness(infra.natsUrl, infra.envName);
-  await harness.start();
-  api = new Api(() => runtime, infra);
+  flow = await startEngineFlow("engine_flow");
+  ({ infra, harness, api } = flow);
 });
 
-afterAll(async () => {
-  await harness?.stop();
-  await runtime?.close();
-  await infra?.cleanup();
-});
+afterAll(() => flow?.close());
 
 /** Waits until one of the engine's consumers has handled every message of its stream. */
 const engineIdle = (stream: StreamKey, durable: string) =>

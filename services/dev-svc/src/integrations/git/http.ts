@@ -1,10 +1,9 @@
-import { lookup as dnsLookup } from "node:dns";
-import type { LookupFunction } from "node:net";
 import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from "undici";
 import {
   checkOutboundUrl,
   errorMessage,
-  isBlockedAddress,
+  guardedLookup,
+  isHostAllowed,
   UrlRefusedError,
   type UrlPolicy,
 } from "@procode/service-kit";
@@ -17,35 +16,6 @@ import { GitProviderError } from "./errors.js";
  */
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
-function hostAllowed(url: URL, policy: UrlPolicy): boolean {
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  return policy.allowHosts.some((h) => {
-    const entry = h.trim().toLowerCase();
-    return entry === host || entry === `${host}:${port}`;
-  });
-}
-
-function guardedLookup(): LookupFunction {
-  return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, "", 0);
-      const usable = (addresses as unknown as { address: string; family: number }[]).filter(
-        (a) => !isBlockedAddress(a.address),
-      );
-      if (usable.length === 0) {
-        return callback(
-          new UrlRefusedError(`${hostname} resolves only to private or reserved addresses`),
-          "",
-          0,
-        );
-      }
-      if ((options as { all?: boolean }).all) return (callback as any)(null, usable);
-      callback(null, usable[0]!.address, usable[0]!.family);
-    });
-  };
-}
-
 export interface GuardedHttp {
   fetch: FetchLike;
   close(): Promise<void>;
@@ -53,9 +23,12 @@ export interface GuardedHttp {
 
 /** A fetch for provider APIs under `policy`; one per service (it pools connections). */
 export function createGuardedHttp(policy: UrlPolicy): GuardedHttp {
-  const guarded = new Agent({ connect: { lookup: guardedLookup(), timeout: 10000 }, connections: 32 });
+  const guarded = new Agent({
+    connect: { lookup: guardedLookup(false, policy.resolve), timeout: 10000 },
+    connections: 32,
+  });
   const open = new Agent({ connect: { timeout: 10000 }, connections: 32 });
-  const dispatcherFor = (url: URL): Dispatcher => (hostAllowed(url, policy) ? open : guarded);
+  const dispatcherFor = (url: URL): Dispatcher => (isHostAllowed(url, policy) ? open : guarded);
 
   const fetchFn: FetchLike = async (input, init = {}) => {
     let url = checkUrl(String(input), policy);
