@@ -209,7 +209,7 @@ process.stdout.write(
   [
     "",
     "\x1b[1mPro-code is running\x1b[0m",
-    `  ${"gateway".padEnd(width)}  ${gatewayUrl}  (every REST path)`,
+    `  ${"gateway".padEnd(width)}  ${gatewayUrl}  (every REST path; API reference ${gatewayUrl}/docs)`,
     ...processes
       .filter((p) => p.name !== "gateway")
       .map((p) => `  ${p.name.padEnd(width)}  http://127.0.0.1:${p.port}  (${p.ready}, /metrics)`),

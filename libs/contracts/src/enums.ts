@@ -1,19 +1,26 @@
 import { z } from "zod";
 
 /** How an app is developed (seed 3.1). */
-export const DevMode = z.enum(["low-code", "pro-code"]);
+export const DevMode = z.enum(["low-code", "pro-code"]).meta({ id: "DevMode" });
 export type DevMode = z.infer<typeof DevMode>;
 
 /** Tech stacks a pro-code app may declare (seed 3.1: enum `python`). */
-export const TechStack = z.enum(["python"]);
+export const TechStack = z.enum(["python"]).meta({ id: "TechStack" });
 export type TechStack = z.infer<typeof TechStack>;
 
 /** Git hosting of an app's repository (seed 1.2 + SPEC 10 LOCAL). */
-export const GitType = z.enum(["GITLAB", "GITHUB", "GITEE", "LOCAL"]);
+export const GitType = z.enum(["GITLAB", "GITHUB", "GITEE", "LOCAL"]).meta({ id: "GitType" });
 export type GitType = z.infer<typeof GitType>;
 
+/** Hosted providers need a token (webhooks, tags, private reads); LOCAL repositories do not. */
+export function needsCredential(gitType: GitType): boolean {
+  return gitType !== "LOCAL";
+}
+
 /** The phases of an iteration, in order (SPEC 4). */
-export const IterationPhase = z.enum(["DEVELOPING", "TESTING", "STAGING", "RELEASE"]);
+export const IterationPhase = z
+  .enum(["DEVELOPING", "TESTING", "STAGING", "RELEASE"])
+  .meta({ id: "IterationPhase" });
 export type IterationPhase = z.infer<typeof IterationPhase>;
 export const ITERATION_PHASE_ORDER: readonly IterationPhase[] = [
   "DEVELOPING",
@@ -23,7 +30,7 @@ export const ITERATION_PHASE_ORDER: readonly IterationPhase[] = [
 ];
 
 /** Phases a caller may ask an iteration to proceed to (seed 3.7). */
-export const TargetPhase = z.enum(["TESTING", "STAGING", "RELEASE"]);
+export const TargetPhase = z.enum(["TESTING", "STAGING", "RELEASE"]).meta({ id: "TargetPhase" });
 export type TargetPhase = z.infer<typeof TargetPhase>;
 
 /**
@@ -31,107 +38,123 @@ export type TargetPhase = z.infer<typeof TargetPhase>;
  * RELEASING while a phase pipeline runs; FAILED when the latest phase pipeline failed or was
  * cancelled (a resume or a new release can still complete it).
  */
-export const IterationStatus = z.enum([
-  "DRAFT",
-  "DEVELOPING",
-  "TESTING",
-  "STAGING",
-  "RELEASING",
-  "RELEASED",
-  "FAILED",
-]);
+export const IterationStatus = z
+  .enum(["DRAFT", "DEVELOPING", "TESTING", "STAGING", "RELEASING", "RELEASED", "FAILED"])
+  .meta({ id: "IterationStatus" });
 export type IterationStatus = z.infer<typeof IterationStatus>;
 
-export const PipelineType = z.enum(["ITERATION", "PHASE"]);
+export const PipelineType = z.enum(["ITERATION", "PHASE"]).meta({ id: "PipelineType" });
 export type PipelineType = z.infer<typeof PipelineType>;
 
 /** Coarse status of any pipeline (seed 3.4/3.5 use RUNNING while a pipeline is under way). */
-export const PipelineStatus = z.enum(["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]);
+export const PipelineStatus = z
+  .enum(["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"])
+  .meta({ id: "PipelineStatus" });
 export type PipelineStatus = z.infer<typeof PipelineStatus>;
 
 /** States of the iteration machine (seed 2.3), plus CANCELLED. */
-export const IterationMachineState = z.enum([
-  "PENDING",
-  "DEVELOPING",
-  "TESTING",
-  "STAGING",
-  "RELEASE",
-  "RELEASED",
-  "CANCELLED",
-]);
+export const IterationMachineState = z
+  .enum(["PENDING", "DEVELOPING", "TESTING", "STAGING", "RELEASE", "RELEASED", "CANCELLED"])
+  .meta({ id: "IterationMachineState" });
 export type IterationMachineState = z.infer<typeof IterationMachineState>;
 
 /** States of the phase machine (seed 2.3), plus CANCELLED. */
-export const PhaseMachineState = z.enum([
-  "PENDING",
-  "RUNNING",
-  "CODE_CHECK",
-  "BUILD",
-  "PACKAGE",
-  "DEPLOY",
-  "DEPLOYING",
-  "SUCCESS",
-  "FAILED",
-  "CANCELLED",
-]);
+export const PhaseMachineState = z
+  .enum([
+    "PENDING",
+    "RUNNING",
+    "CODE_CHECK",
+    "BUILD",
+    "PACKAGE",
+    "DEPLOY",
+    "DEPLOYING",
+    "SUCCESS",
+    "FAILED",
+    "CANCELLED",
+  ])
+  .meta({ id: "PhaseMachineState" });
 export type PhaseMachineState = z.infer<typeof PhaseMachineState>;
 
+/** The machine state of a pipeline of either type (`Pipeline.state`). */
+export const PipelineState = z
+  .enum([
+    ...IterationMachineState.options,
+    ...PhaseMachineState.options.filter(
+      (s): s is Exclude<PhaseMachineState, IterationMachineState> =>
+        !(IterationMachineState.options as readonly string[]).includes(s),
+    ),
+  ])
+  .meta({ id: "PipelineState" });
+export type PipelineState = z.infer<typeof PipelineState>;
+
 /** The stages of a phase pipeline, in order. */
-export const PhaseStage = z.enum(["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"]);
+export const PhaseStage = z.enum(["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"]).meta({ id: "PhaseStage" });
 export type PhaseStage = z.infer<typeof PhaseStage>;
 export const PHASE_STAGE_ORDER: readonly PhaseStage[] = ["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"];
 
 /** Any stage name of either pipeline type (stage_configs keys). */
-export const StageName = z.enum([...IterationPhase.options, ...PhaseStage.options]);
+export const StageName = z.enum([...IterationPhase.options, ...PhaseStage.options]).meta({ id: "StageName" });
 export type StageName = z.infer<typeof StageName>;
 
 /** Seed 2.5: how a stage's success moves the pipeline on. */
-export const DriveMode = z.enum(["MANUAL", "AUTO", "ASYNC"]);
+export const DriveMode = z.enum(["MANUAL", "AUTO", "ASYNC"]).meta({ id: "DriveMode" });
 export type DriveMode = z.infer<typeof DriveMode>;
 
 /** Seed 2.5: whether a failed stage is re-run by itself. */
-export const RetryMode = z.enum(["AUTO", "MANUAL"]);
+export const RetryMode = z.enum(["AUTO", "MANUAL"]).meta({ id: "RetryMode" });
 export type RetryMode = z.infer<typeof RetryMode>;
 
 /**
  * Sub-status of the DEPLOY stage (seed 4.1 deploy_status). WAITING_OPS: the ops module did not answer
  * yet (seed 6.1: the pipeline waits at DEPLOY, nothing fails for that alone).
  */
-export const DeployStatus = z.enum([
-  "PENDING",
-  "WAITING_OPS",
-  "DEPLOYING",
-  "DEPLOY_SUCCESS",
-  "DEPLOY_FAILED",
-  "DEPLOY_TIMEOUT",
-  "DEPLOY_CANCELLED",
-]);
+export const DeployStatus = z
+  .enum([
+    "PENDING",
+    "WAITING_OPS",
+    "DEPLOYING",
+    "DEPLOY_SUCCESS",
+    "DEPLOY_FAILED",
+    "DEPLOY_TIMEOUT",
+    "DEPLOY_CANCELLED",
+  ])
+  .meta({ id: "DeployStatus" });
 export type DeployStatus = z.infer<typeof DeployStatus>;
 
 /** Status of one stage attempt as recorded in a checkpoint. */
-export const CheckpointStatus = z.enum(["RUNNING", "SUCCESS", "FAILED", "CANCELLED"]);
+export const CheckpointStatus = z
+  .enum(["RUNNING", "SUCCESS", "FAILED", "CANCELLED"])
+  .meta({ id: "CheckpointStatus" });
 export type CheckpointStatus = z.infer<typeof CheckpointStatus>;
 
 /** What a stage result says. */
-export const StageOutcome = z.enum(["SUCCESS", "FAILED"]);
+export const StageOutcome = z.enum(["SUCCESS", "FAILED"]).meta({ id: "StageOutcome" });
 export type StageOutcome = z.infer<typeof StageOutcome>;
 
 /** What to do with a second release of an app while one runs (SPEC 4 concurrency policy). */
-export const ConcurrencyPolicy = z.enum(["QUEUE", "REJECT"]);
+export const ConcurrencyPolicy = z.enum(["QUEUE", "REJECT"]).meta({ id: "ConcurrencyPolicy" });
 export type ConcurrencyPolicy = z.infer<typeof ConcurrencyPolicy>;
 
 /** Status of a deployment as the ops module reports it (seed 3.10). */
-export const OpsDeployStatus = z.enum(["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]);
+export const OpsDeployStatus = z
+  .enum(["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"])
+  .meta({ id: "OpsDeployStatus" });
 export type OpsDeployStatus = z.infer<typeof OpsDeployStatus>;
 
 /** State of an app's repository binding in dev-svc. */
-export const RepoBindingState = z.enum(["PENDING", "BOUND", "NEEDS_CREDENTIAL", "ERROR"]);
+export const RepoBindingState = z
+  .enum(["PENDING", "BOUND", "NEEDS_CREDENTIAL", "ERROR"])
+  .meta({ id: "RepoBindingState" });
 export type RepoBindingState = z.infer<typeof RepoBindingState>;
 
 /** State of the scaffold push for an app bound with a scaffoldTemplate. */
-export const ScaffoldState = z.enum(["NOT_REQUESTED", "PENDING", "PUSHED", "SKIPPED_NOT_EMPTY", "FAILED"]);
+export const ScaffoldState = z
+  .enum(["NOT_REQUESTED", "PENDING", "PUSHED", "SKIPPED_NOT_EMPTY", "FAILED"])
+  .meta({ id: "ScaffoldState" });
 export type ScaffoldState = z.infer<typeof ScaffoldState>;
 
 /** Phase type of an iteration_phase row (seed 4.1). */
-export const IterationPhaseStatus = z.enum(["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]);
+export const IterationPhaseStatus = z
+  .enum(["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"])
+  .meta({ id: "IterationPhaseStatus" });
 export type IterationPhaseStatus = z.infer<typeof IterationPhaseStatus>;

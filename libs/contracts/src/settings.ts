@@ -22,6 +22,11 @@ export const IterationPhases = z
         message: "phases must be in the order DEVELOPING, TESTING, STAGING, RELEASE",
       });
     }
+  })
+  .meta({
+    id: "IterationPhases",
+    description: "The iteration phases an app uses, in order; RELEASE is always there",
+    examples: [["DEVELOPING", "TESTING", "STAGING", "RELEASE"], ["RELEASE"]],
   });
 export type IterationPhases = Phase[];
 
@@ -40,24 +45,49 @@ export function nextPhase(phases: readonly Phase[], current: Phase): Phase | nul
   return i >= 0 && i + 1 < list.length ? (list[i + 1] ?? null) : null;
 }
 
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names are letters, digits, _");
+const CpuQuantity = z.string().regex(/^\d+(\.\d+)?m?$/, "cpu like 1, 0.5 or 500m");
+const MemoryQuantity = z.string().regex(/^\d+(Ki|Mi|Gi|Ti)?$/, "memory like 512Mi or 2Gi");
+
 /** What ops receives with a deployment (seed 3.10 `config`). */
-export const DeployConfig = z.object({
-  env: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names are letters, digits, _"), z.string())
-    .default({}),
-  resources: z
-    .object({
-      cpu: z
-        .string()
-        .regex(/^\d+(\.\d+)?m?$/, "cpu like 1, 0.5 or 500m")
-        .default("1"),
-      memory: z
-        .string()
-        .regex(/^\d+(Ki|Mi|Gi|Ti)?$/, "memory like 512Mi or 2Gi")
-        .default("2Gi"),
-    })
-    .default({ cpu: "1", memory: "2Gi" }),
-});
+export const DeployConfig = z
+  .object({
+    env: z.record(EnvName, z.string()).default({}),
+    resources: z
+      .object({
+        cpu: CpuQuantity.default("1"),
+        memory: MemoryQuantity.default("2Gi"),
+      })
+      .default({ cpu: "1", memory: "2Gi" }),
+  })
+  .meta({
+    id: "DeployConfig",
+    description: "What ops receives with a deployment (seed 3.10 config)",
+    examples: [{ env: { KEY: "VALUE" }, resources: { cpu: "1", memory: "2Gi" } }],
+  });
 export type DeployConfig = z.infer<typeof DeployConfig>;
+
+/** A change to the deploy config: fields (and env names) left out keep their value, null removes. */
+export const DeployConfigPatch = z
+  .object({
+    env: z
+      .record(EnvName, z.string().nullable())
+      .optional()
+      .meta({ description: "Variables to set; a variable set to null is removed" }),
+    resources: z
+      .object({
+        cpu: CpuQuantity.nullable().optional(),
+        memory: MemoryQuantity.nullable().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .meta({
+    id: "DeployConfigPatch",
+    description: "What to change in the deploy config; left out keeps, null returns to the default",
+    examples: [{ env: { LOG_LEVEL: "debug" } }, { resources: { memory: "4Gi" } }],
+  });
+export type DeployConfigPatch = z.infer<typeof DeployConfigPatch>;
 
 export const DEFAULT_DEPLOY_CONFIG: DeployConfig = { env: {}, resources: { cpu: "1", memory: "2Gi" } };

@@ -5,38 +5,96 @@ import { DriveMode, IterationPhase, PhaseStage, RetryMode } from "./enums.js";
  * One stage's configuration (seed 2.5 StageConfig; stored as JSON on the pipeline, seed 4.1).
  * pollInterval / pollTimeout are seconds and only meaningful for ASYNC stages.
  */
-export const StageConfig = z.object({
-  driveMode: DriveMode,
-  retryMode: RetryMode,
-  maxRetries: z.number().int().min(0).max(20),
-  pollInterval: z.number().int().min(1).max(3600).optional(),
-  pollTimeout: z
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 3600)
-    .optional(),
-});
+export const StageConfig = z
+  .object({
+    driveMode: DriveMode.meta({
+      description:
+        "AUTO: success moves on at once; MANUAL: waits for proceed; ASYNC: finished by an outside system",
+    }),
+    retryMode: RetryMode.meta({
+      description: "AUTO: the engine retries a failure; MANUAL: it waits for a person",
+    }),
+    maxRetries: z.number().int().min(0).max(20).meta({ description: "Retries of a failed attempt" }),
+    pollInterval: z.number().int().min(1).max(3600).optional().meta({ description: "Seconds (ASYNC)" }),
+    pollTimeout: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional()
+      .meta({ description: "Seconds before an ASYNC stage times out" }),
+  })
+  .meta({
+    id: "StageConfig",
+    description: "How one stage runs (seed 2.5 StageConfig)",
+    examples: [
+      { driveMode: "ASYNC", retryMode: "MANUAL", maxRetries: 0, pollInterval: 30, pollTimeout: 1800 },
+    ],
+  });
 export type StageConfig = z.infer<typeof StageConfig>;
 
 /** A partial override of one stage's configuration (per app, per pipeline). */
-export const StageConfigOverride = StageConfig.partial().strict();
+export const StageConfigOverride = StageConfig.partial()
+  .strict()
+  .meta({ id: "StageConfigOverride", description: "Fields of a StageConfig set for one stage" });
 export type StageConfigOverride = z.infer<typeof StageConfigOverride>;
 
 export const IterationStageConfigs = z.record(IterationPhase, StageConfig);
 export type IterationStageConfigs = Record<IterationPhase, StageConfig>;
 
-export const PhaseStageConfigs = z.object({
-  CODE_CHECK: StageConfig,
-  BUILD: StageConfig,
-  PACKAGE: StageConfig,
-  DEPLOY: StageConfig,
-});
+export const PhaseStageConfigs = z
+  .object({
+    CODE_CHECK: StageConfig,
+    BUILD: StageConfig,
+    PACKAGE: StageConfig,
+    DEPLOY: StageConfig,
+  })
+  .meta({ id: "PhaseStageConfigs", description: "Every stage of a phase pipeline with its configuration" });
 export type PhaseStageConfigs = z.infer<typeof PhaseStageConfigs>;
 
 /** Overrides of the phase pipeline's stages, e.g. `{ "PACKAGE": { "driveMode": "MANUAL" } }`. */
-export const PhaseStageConfigOverrides = z.partialRecord(PhaseStage, StageConfigOverride);
+export const PhaseStageConfigOverrides = z.partialRecord(PhaseStage, StageConfigOverride).meta({
+  id: "PhaseStageConfigOverrides",
+  description: "An app's settings per stage, over the defaults",
+  examples: [{ PACKAGE: { driveMode: "MANUAL" } }],
+});
 export type PhaseStageConfigOverrides = z.infer<typeof PhaseStageConfigOverrides>;
+
+/**
+ * A change to one stage's settings (`PUT /apps/{id}/procode-config`): a field left out keeps its
+ * value, null returns it to the default (JSON Merge Patch).
+ */
+export const StageConfigPatch = z
+  .object({
+    driveMode: DriveMode.nullable().optional(),
+    retryMode: RetryMode.nullable().optional(),
+    maxRetries: z.number().int().min(0).max(20).nullable().optional(),
+    pollInterval: z.number().int().min(1).max(3600).nullable().optional(),
+    pollTimeout: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .nullable()
+      .optional(),
+  })
+  .strict()
+  .meta({
+    id: "StageConfigPatch",
+    description:
+      "Settings of one stage to change; a field left out keeps its value, null returns it to the default",
+    examples: [{ driveMode: "MANUAL" }, { maxRetries: null }],
+  });
+export type StageConfigPatch = z.infer<typeof StageConfigPatch>;
+
+/** Changes per stage; a stage set to null returns all its settings to the defaults. */
+export const PhaseStageConfigPatch = z.partialRecord(PhaseStage, StageConfigPatch.nullable()).meta({
+  id: "PhaseStageConfigPatch",
+  description:
+    "Per stage, the settings to change (merged field by field); a stage set to null returns to the defaults",
+  examples: [{ PACKAGE: { driveMode: "MANUAL" } }, { BUILD: null }],
+});
+export type PhaseStageConfigPatch = z.infer<typeof PhaseStageConfigPatch>;
 
 /** Seed 2.5 / 4.1: every iteration phase is MANUAL. */
 export const ITERATION_STAGE_DEFAULTS: IterationStageConfigs = {

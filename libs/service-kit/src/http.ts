@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import fastifySwagger from "@fastify/swagger";
 import Fastify, {
   LogController,
   type FastifyError,
@@ -11,17 +10,18 @@ import Fastify, {
 import {
   hasZodFastifySchemaValidationErrors,
   isResponseSerializationError,
-  jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import type { ZodType } from "zod";
 import { ErrorCodes, type Actor, type ErrorName } from "@procode/contracts";
 import { AuthError, type TokenVerifier } from "./auth.js";
 import { isDatabaseUnavailable } from "./db-errors.js";
 import { DomainError, isDomainError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
+import { registerOpenApi } from "./openapi.js";
 import { errorMessage, withTimeout } from "./util.js";
 
 declare module "fastify" {
@@ -94,16 +94,19 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HttpSer
     },
   }).withTypeProvider<ZodTypeProvider>();
 
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler<ZodType>((route) => {
+    const validate = validatorCompiler(route);
+    // Fastify hands a request without a body to the body schema as null: for a body that may be left
+    // out (the pipeline actions), no body is what the schema's "absent" means.
+    const optionalBody = route.httpPart === "body" && route.schema.safeParse(undefined).success;
+    return optionalBody ? (data) => validate(data === null ? undefined : data) : validate;
+  });
   app.setSerializerCompiler(serializerCompiler);
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: { title: opts.service, version: opts.version ?? "0.1.0", description: opts.description ?? "" },
-      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
+  await registerOpenApi(app, {
+    service: opts.service,
+    ...(opts.version ? { version: opts.version } : {}),
+    ...(opts.description ? { description: opts.description } : {}),
   });
 
   app.addHook("onRequest", async (request, reply) => {

@@ -9,6 +9,7 @@ export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./nats.js";
 export * from "./net-guard.js";
+export * from "./openapi.js";
 export * from "./orm.js";
 export * from "./outbox.js";
 export * from "./rpc.js";

@@ -99,6 +99,7 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
       dir: "tools/gateway",
       env: () => ({
         GATEWAY_PORT: String(gatewayPort),
+        PUBLIC_BASE_URL: gatewayUrl,
         APP_SVC_URL: processes["app-svc"]!.url,
         DEV_SVC_URL: processes["dev-svc"]!.url,
         PIPELINE_ENGINE_URL: processes["pipeline-engine"]!.url,

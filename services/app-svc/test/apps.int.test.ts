@@ -544,8 +544,7 @@ describe("PUT /apps/{id}/procode-config (seed 3.2)", () => {
   });
 
   it.each([
-    ["no credentialId (seed: required)", () => ({ gitRepoUrl: repoUrl() }), "credentialId"],
-    ["no gitRepoUrl", () => ({ credentialId: "c" }), "gitRepoUrl"],
+    ["no credentialId for a GitLab repository", () => ({ credentialId: null }), "credentialId"],
     [
       "a DEPLOY stage that is not ASYNC",
       () => ({ ...seedBody(), stageConfigs: { DEPLOY: { driveMode: "MANUAL" } } }),
@@ -712,9 +711,61 @@ describe("OpenAPI", () => {
       expect.arrayContaining(["/apps", "/apps/{id}", "/apps/{id}/procode-config"]),
     );
     const created = spec.paths["/apps"].post.responses["200"].content["application/json"].schema;
-    expect(Object.keys(created.properties.data.properties).sort()).toEqual(APP_KEYS);
+    expect(created.properties.data).toEqual({ $ref: "#/components/schemas/App" });
+    expect(Object.keys(spec.components.schemas.App.properties).sort()).toEqual(APP_KEYS);
     const put =
       spec.paths["/apps/{id}/procode-config"].put.responses["200"].content["application/json"].schema;
-    expect(put.properties.data.properties).toHaveProperty("webhookUrl");
+    expect(put.properties.data).toEqual({ $ref: "#/components/schemas/ProcodeConfig" });
+    expect(spec.components.schemas.ProcodeConfig.properties).toHaveProperty("webhookUrl");
+    expect(spec.paths["/apps/{id}"].get.operationId).toBe("getApp");
+  });
+});
+
+describe("PUT /apps/{id}/procode-config keeps what it leaves out", () => {
+  let appId: number;
+  beforeAll(async () => {
+    const res = await post(t1, {
+      name: "patched",
+      devMode: "pro-code",
+      techStack: "python",
+      gitRepoUrl: repoUrl(),
+      credentialId: "cred-1",
+    });
+    appId = res.body.data.id;
+  });
+
+  it("changes one stage setting per field and keeps the repository, credential and other stages", async () => {
+    const first = await put(t1, appId, {
+      stageConfigs: { PACKAGE: { driveMode: "MANUAL" }, BUILD: { maxRetries: 5 } },
+    });
+    expect(first.status).toBe(200);
+    const second = await put(t1, appId, { stageConfigs: { PACKAGE: { maxRetries: 1 } } });
+    expect(second.status).toBe(200);
+    expect(second.body.data).toMatchObject({
+      gitRepoUrl: repoUrl(),
+      credentialId: "cred-1",
+      stageConfigs: { PACKAGE: { driveMode: "MANUAL", maxRetries: 1 }, BUILD: { maxRetries: 5 } },
+      effectiveStageConfigs: {
+        PACKAGE: { ...PHASE_STAGE_DEFAULTS.PACKAGE, driveMode: "MANUAL", maxRetries: 1 },
+        BUILD: { ...PHASE_STAGE_DEFAULTS.BUILD, maxRetries: 5 },
+      },
+    });
+  });
+
+  it("returns a setting to its default with null", async () => {
+    const res = await put(t1, appId, { stageConfigs: { PACKAGE: { driveMode: null } } });
+    expect(res.body.data.stageConfigs).toEqual({ PACKAGE: { maxRetries: 1 }, BUILD: { maxRetries: 5 } });
+    expect(res.body.data.effectiveStageConfigs.PACKAGE.driveMode).toBe(
+      PHASE_STAGE_DEFAULTS.PACKAGE.driveMode,
+    );
+  });
+
+  it("refuses to remove the credential of a GitLab repository, naming credentialId", async () => {
+    const res = await put(t1, appId, { credentialId: null });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({
+      code: 1001,
+      message: "credentialId: is required for a GITLAB repository (create one with POST /credentials)",
+    });
   });
 });

@@ -234,9 +234,10 @@ describe("service surface", () => {
     ]) {
       expect(spec.paths[p], p).toBeDefined();
     }
-    expect(spec.paths["/credentials"].post.requestBody.content["application/json"].schema.required).toContain(
-      "token",
-    );
+    expect(spec.paths["/credentials"].post.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/CreateCredentialRequest",
+    });
+    expect(spec.components.schemas.CreateCredentialRequest.required).toContain("token");
     expect((await svc.deps.app.inject({ url: "/readyz" })).statusCode).toBe(200);
     expect((await svc.deps.app.inject({ url: "/metrics" })).body).toMatch(
       /git_provider_calls_total|repo_binding_attempts_total/,

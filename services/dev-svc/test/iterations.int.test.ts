@@ -172,7 +172,10 @@ describe("POST /iterations (seed 3.3)", () => {
     expect(Object.keys(spec.paths["/iterations/{id}/release"].post.responses)).toEqual(
       expect.arrayContaining(["200", "202", "400", "404", "409", "503"]),
     );
-    expect(spec.paths["/iterations"].post.requestBody.content["application/json"].schema.required).toEqual(
+    expect(spec.paths["/iterations"].post.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/CreateIterationRequest",
+    });
+    expect(spec.components.schemas.CreateIterationRequest.required).toEqual(
       expect.arrayContaining(["appId", "name", "sourceBranch"]),
     );
   });

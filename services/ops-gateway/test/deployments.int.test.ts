@@ -389,8 +389,11 @@ describe("requests, cancels and other servers", () => {
 
   it("serves the callback route in its OpenAPI document", async () => {
     const spec = (await gw.deps.app.inject({ url: "/openapi.json" })).json();
-    expect(
-      spec.paths["/deploy/callback"].post.requestBody.content["application/json"].schema.required,
-    ).toEqual(expect.arrayContaining(["deployId", "status", "timestamp"]));
+    expect(spec.paths["/deploy/callback"].post.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/DeployCallback",
+    });
+    expect(spec.components.schemas.DeployCallback.required).toEqual(
+      expect.arrayContaining(["deployId", "status", "timestamp"]),
+    );
   });
 });

@@ -223,16 +223,8 @@ describe("a release through the gateway, end to end", () => {
   });
 
   it("waits at a MANUAL PACKAGE stage until someone proceeds", async () => {
-    const cred = await ok<{ id: string }>("POST", "/credentials", {
-      gitType: "LOCAL",
-      name: "local",
-      token: "unused-local",
-    });
-    await ok("PUT", `/apps/${appId}/procode-config`, {
-      gitRepoUrl: "local://agent",
-      credentialId: cred.id,
-      stageConfigs: { PACKAGE: { driveMode: "MANUAL" } },
-    });
+    // One setting changed, everything else kept; a LOCAL repository needs no credential.
+    await ok("PUT", `/apps/${appId}/procode-config`, { stageConfigs: { PACKAGE: { driveMode: "MANUAL" } } });
     await eventually(
       async () =>
         (await ok<App>("GET", `/apps/${appId}`)).procodeConfig?.effectiveStageConfigs.PACKAGE.driveMode ===

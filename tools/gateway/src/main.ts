@@ -10,6 +10,10 @@ const Config = z.object({
   DEV_SVC_URL: z.url().default("http://127.0.0.1:8082"),
   PIPELINE_ENGINE_URL: z.url().default("http://127.0.0.1:8083"),
   OPS_GATEWAY_URL: z.url().default("http://127.0.0.1:8084"),
+  /** Where callers reach the gateway; the servers entry of /openapi.json (default: where it listens). */
+  PUBLIC_BASE_URL: z.url().optional(),
+  /** How long the merged API document is served before the services' documents are fetched again. */
+  GATEWAY_OPENAPI_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   /** An upstream that has not answered within this time gets a 503 envelope. */
   GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(30000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -26,6 +30,8 @@ const log = createLogger({ name: "gateway", level: config.LOG_LEVEL });
 const app = await createGateway({
   log,
   timeoutMs: config.GATEWAY_TIMEOUT_MS,
+  publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`,
+  openApiTtlMs: config.GATEWAY_OPENAPI_TTL_MS,
   upstreams: {
     "app-svc": config.APP_SVC_URL,
     "dev-svc": config.DEV_SVC_URL,

@@ -35,6 +35,10 @@ async function recordingServer(name: string): Promise<string> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_r, body, done) => done(null, body));
   app.all("/*", async (request, reply) => {
+    // The gateway's own calls (readiness, the API document) are not what the routing tests look at.
+    if (request.url === "/readyz" || request.url === "/openapi.json") {
+      return reply.status(201).send({ code: 0, message: "success", data: null });
+    }
     seen.push({
       upstream: name,
       method: request.method,
@@ -67,6 +71,7 @@ beforeAll(async () => {
     upstreams,
     log: createLogger({ name: "gateway", level: "silent" }),
     timeoutMs: 2000,
+    publicBaseUrl: "https://procode.example.com",
   });
   base = await gateway.listen({ port: 0, host: "127.0.0.1" });
 });
@@ -137,5 +142,57 @@ describe("gateway routing", () => {
     const res = await call("GET", "/nothing/here");
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ code: 9002, message: "no route GET /nothing/here", data: null });
+  });
+});
+
+describe("the gateway's own routes", () => {
+  it("answers /readyz with each upstream's readiness, 503 naming the ones that are not ready", async () => {
+    const res = await call("GET", "/readyz");
+    expect(res.statusCode).toBe(503);
+    const body = res.json();
+    expect(body).toMatchObject({
+      code: 9003,
+      message: "not ready: ops-gateway not ready",
+      data: {
+        status: "not-ready",
+        checks: { "app-svc": { ok: true }, "dev-svc": { ok: true }, "pipeline-engine": { ok: true } },
+      },
+    });
+    expect(body.data.checks["ops-gateway"].ok).toBe(false);
+  });
+
+  it("answers /openapi.json with 503 naming the services whose documents it could not get", async () => {
+    const res = await call("GET", "/openapi.json");
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({
+      code: 9003,
+      message:
+        "the API document is incomplete: app-svc, dev-svc, pipeline-engine, ops-gateway did not answer; retry later",
+      data: null,
+    });
+  });
+
+  it("serves Prometheus metrics with the requests it passed on, by owning service", async () => {
+    await call("GET", "/pipelines/5", { headers: { authorization: "Bearer t" } });
+    const res = await fetch(`${base}/metrics`);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{[^}]*route="\/pipelines\/\*",upstream="pipeline-engine",status="201"[^}]*\} [1-9]/,
+    );
+    expect(text).toMatch(/gateway_upstream_errors_total\{[^}]*upstream="ops-gateway"[^}]*\} [1-9]/);
+  });
+
+  it("serves the API reference page at /docs, with its script, without a token", async () => {
+    const page = await fetch(`${base}/docs`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toMatch(/"url":\s*"\/openapi\.json"/);
+    expect(html).toContain("<title>Pro-code API</title>");
+    const src = /<script src="([^"]+)"/.exec(html)?.[1];
+    expect(src).toBeDefined();
+    const script = await fetch(new URL(src!, page.url));
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-type")).toMatch(/javascript/);
   });
 });

@@ -5,8 +5,9 @@ import {
   IterationPhaseStatus,
   IterationStatus,
   PipelineStatus,
+  TargetPhase,
 } from "../enums.js";
-import { PageQuery } from "../envelope.js";
+import { DateTime, PageQuery } from "../envelope.js";
 
 /** `v` + a semantic version, e.g. v1.0.0 or v2.1.0-rc.1 (SPEC 3). */
 export const RELEASE_TAG_PATTERN =
@@ -15,7 +16,8 @@ export const ReleaseTag = z
   .string()
   .trim()
   .max(100)
-  .regex(RELEASE_TAG_PATTERN, "must be 'v' followed by a semantic version, e.g. v1.0.0");
+  .regex(RELEASE_TAG_PATTERN, "must be 'v' followed by a semantic version, e.g. v1.0.0")
+  .meta({ description: "'v' followed by a semantic version", examples: ["v1.0.0"] });
 
 /** A branch name as git allows it (no spaces, no `..`, no control characters). */
 export const BranchName = z
@@ -26,86 +28,165 @@ export const BranchName = z
   // eslint-disable-next-line no-control-regex -- git forbids control characters in ref names
   .refine((b) => !/[\s~^:?*[\\\x00-\x1f\x7f]|\.\.|@\{|^[/.]|[/.]$|\.lock$|\/\//.test(b), {
     message: "is not a valid git branch name",
-  });
+  })
+  .meta({ description: "A branch of the app's repository", examples: ["main"] });
 
 /** Seed 3.3 body. */
-export const CreateIterationRequest = z.object({
-  appId: z.number().int().positive(),
-  name: z.string().trim().min(1, "must be 1-100 characters").max(100, "must be 1-100 characters"),
-  sourceBranch: BranchName,
-});
+export const CreateIterationRequest = z
+  .object({
+    appId: z.number().int().positive().meta({ description: "A pro-code app of the team" }),
+    name: z.string().trim().min(1, "must be 1-100 characters").max(100, "must be 1-100 characters"),
+    sourceBranch: BranchName,
+  })
+  .meta({
+    id: "CreateIterationRequest",
+    description: "Seed 3.3 body",
+    examples: [{ appId: 123, name: "v1.0.0", sourceBranch: "main" }],
+  });
 export type CreateIterationRequest = z.infer<typeof CreateIterationRequest>;
 
 /** One iteration_phase row (seed 4.1) with its pipeline. */
-export const IterationPhaseRecord = z.object({
-  id: z.number().int(),
-  phaseType: IterationPhase,
-  branch: z.string().nullable(),
-  tag: z.string().nullable(),
-  commitId: z.string().nullable(),
-  status: IterationPhaseStatus,
-  pipelineId: z.number().int().nullable(),
-  rollback: z.boolean(),
-  /** Why the release failed or was refused (the engine's error, or its refusal), else null. */
-  reason: z.string().nullable(),
-  createdAt: z.string(),
-});
+export const IterationPhaseRecord = z
+  .object({
+    id: z.number().int(),
+    phaseType: IterationPhase,
+    branch: z.string().nullable(),
+    tag: z.string().nullable(),
+    commitId: z.string().nullable(),
+    status: IterationPhaseStatus,
+    pipelineId: z.number().int().nullable().meta({ description: "The phase pipeline of this release" }),
+    rollback: z.boolean().meta({ description: "Whether this release deployed an older tag again" }),
+    /** Why the release failed or was refused (the engine's error, or its refusal), else null. */
+    reason: z.string().nullable().meta({ description: "Why the release failed or was refused, else null" }),
+    createdAt: DateTime,
+  })
+  .meta({
+    id: "IterationPhaseRecord",
+    description: "One release of an iteration (seed 4.1 iteration_phase)",
+  });
 export type IterationPhaseRecord = z.infer<typeof IterationPhaseRecord>;
 
 /** Seed 3.3 response (id, appId, name, status, sourceBranch) and the iteration's progress. */
-export const Iteration = z.object({
-  id: z.number().int(),
-  appId: z.number().int(),
-  name: z.string(),
-  status: IterationStatus,
-  sourceBranch: z.string(),
-  currentPhase: IterationMachineState.nullable(),
-  headCommit: z.string().nullable(),
-  iterationPipelineId: z.number().int().nullable(),
-  phasePipelineId: z.number().int().nullable(),
-  phases: z.array(IterationPhaseRecord),
-  createdBy: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
+export const Iteration = z
+  .object({
+    id: z.number().int(),
+    appId: z.number().int(),
+    name: z.string(),
+    status: IterationStatus,
+    sourceBranch: z.string(),
+    currentPhase: IterationMachineState.nullable().meta({ description: "The iteration pipeline's state" }),
+    headCommit: z.string().nullable().meta({ description: "The source branch's head as last seen" }),
+    iterationPipelineId: z.number().int().nullable(),
+    phasePipelineId: z.number().int().nullable().meta({ description: "The latest release's pipeline" }),
+    phases: z.array(IterationPhaseRecord).meta({ description: "Its releases, oldest first" }),
+    createdBy: z.string(),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+  })
+  .meta({
+    id: "Iteration",
+    description: "Seed 3.3: an iteration and its progress",
+    examples: [
+      {
+        id: 456,
+        appId: 123,
+        name: "v1.0.0",
+        status: "DRAFT",
+        sourceBranch: "main",
+        currentPhase: null,
+        headCommit: "abc123",
+        iterationPipelineId: null,
+        phasePipelineId: null,
+        phases: [],
+        createdBy: "alice",
+        createdAt: "2026-02-27T10:00:00Z",
+        updatedAt: "2026-02-27T10:00:00Z",
+      },
+    ],
+  });
 export type Iteration = z.infer<typeof Iteration>;
 
-export const ListIterationsQuery = PageQuery.extend({ status: IterationStatus.optional() });
+export const ListIterationsQuery = PageQuery.extend({
+  status: IterationStatus.optional().meta({ description: "Only iterations in this status" }),
+});
 export type ListIterationsQuery = z.infer<typeof ListIterationsQuery>;
 
 /**
  * Seed 3.7 body. targetPhase is checked by the domain, not the schema: an unknown or backwards
- * target is 2002 (not 1001). `tag` is needed when the target is RELEASE (else 2003).
+ * target is 2002 (not 1001), so the schema takes any short string and the document lists the
+ * phases a client may send. `tag` is needed when the target is RELEASE (else 2003).
  */
-export const ProceedIterationBody = z.object({
-  targetPhase: z.string().trim().min(1).max(50),
-  tag: ReleaseTag.optional(),
-});
+export const ProceedIterationBody = z
+  .object({
+    targetPhase: z
+      .string()
+      .trim()
+      .min(1)
+      .max(50)
+      .meta({
+        enum: [...TargetPhase.options],
+        description: "The next phase of the app's phases; any other value is refused with 2002",
+      }),
+    tag: ReleaseTag.optional().meta({ description: "Required when targetPhase is RELEASE (else 2003)" }),
+  })
+  .meta({
+    id: "ProceedIterationRequest",
+    description: "Seed 3.7 body",
+    examples: [{ targetPhase: "TESTING" }, { targetPhase: "RELEASE", tag: "v1.0.0" }],
+  });
 export type ProceedIterationBody = z.infer<typeof ProceedIterationBody>;
 
 /** Seed 3.7 response. */
-export const ProceedIterationResponse = z.object({
-  iterationId: z.number().int(),
-  currentPhase: IterationMachineState,
-  phasePipelineId: z.number().int().nullable(),
-});
+export const ProceedIterationResponse = z
+  .object({
+    iterationId: z.number().int(),
+    currentPhase: IterationMachineState,
+    phasePipelineId: z.number().int().nullable(),
+  })
+  .meta({
+    id: "ProceedIterationResponse",
+    description: "Seed 3.7 answer",
+    examples: [{ iterationId: 456, currentPhase: "RELEASE", phasePipelineId: 789 }],
+  });
 export type ProceedIterationResponse = z.infer<typeof ProceedIterationResponse>;
 
 /** Seed 3.4 body. */
-export const ReleaseRequest = z.object({ tag: ReleaseTag });
+export const ReleaseRequest = z
+  .object({ tag: ReleaseTag })
+  .meta({ id: "ReleaseRequest", description: "Seed 3.4 body", examples: [{ tag: "v1.0.0" }] });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 
 /**
  * Seed 3.4 response. pipelineId is null (status PENDING) when the release was recorded but
  * pipeline-engine has not answered yet; it starts as soon as the engine is back.
  */
-export const ReleaseResponse = z.object({
-  iterationId: z.number().int(),
-  tag: z.string(),
-  pipelineId: z.number().int().nullable(),
-  status: PipelineStatus,
-  iterationPhaseId: z.number().int(),
-  commitId: z.string().nullable(),
-  rollback: z.boolean(),
-});
+export const ReleaseResponse = z
+  .object({
+    iterationId: z.number().int(),
+    tag: z.string(),
+    pipelineId: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: "null (status PENDING) until pipeline-engine has answered" }),
+    status: PipelineStatus,
+    iterationPhaseId: z.number().int(),
+    commitId: z.string().nullable().meta({ description: "The commit the tag points at" }),
+    rollback: z.boolean().meta({ description: "Whether an older released tag is deployed again" }),
+  })
+  .meta({
+    id: "ReleaseResponse",
+    description: "Seed 3.4 answer",
+    examples: [
+      {
+        iterationId: 456,
+        tag: "v1.0.0",
+        pipelineId: 789,
+        status: "RUNNING",
+        iterationPhaseId: 12,
+        commitId: "abc123",
+        rollback: false,
+      },
+    ],
+  });
 export type ReleaseResponse = z.infer<typeof ReleaseResponse>;

@@ -27,20 +27,36 @@ export const DeployStatusResponse = z.object({
 export type DeployStatusResponse = z.infer<typeof DeployStatusResponse>;
 
 /** Seed 3.10 callback body. */
-export const DeployCallback = z.object({
-  deployId: z.string().min(1).max(200),
-  status: z.string().min(1).max(50),
-  message: z.string().max(5000).optional().default(""),
-  timestamp: z.string(),
-});
+export const DeployCallback = z
+  .object({
+    deployId: z.string().min(1).max(200),
+    status: z
+      .string()
+      .min(1)
+      .max(50)
+      .meta({ description: "SUCCESS, FAILED and CANCELLED end the deployment; others are progress" }),
+    message: z.string().max(5000).optional().default(""),
+    timestamp: z.string().meta({ description: "When the ops module sent it (ISO 8601 in the seed)" }),
+  })
+  .meta({
+    id: "DeployCallback",
+    description: "Seed 3.10 callback body",
+    examples: [
+      { deployId: "deploy-xxx", status: "SUCCESS", message: "deployed", timestamp: "2026-02-27T10:10:00Z" },
+    ],
+  });
 export type DeployCallback = z.infer<typeof DeployCallback>;
 
-export const DeployCallbackResponse = z.object({
-  deployId: z.string(),
-  accepted: z.boolean(),
-  /** What the callback did: APPLIED (first terminal status), RECORDED (progress or audit only). */
-  effect: z.enum(["APPLIED", "RECORDED"]),
-});
+export const DeployCallbackResponse = z
+  .object({
+    deployId: z.string(),
+    accepted: z.boolean(),
+    /** What the callback did: APPLIED (first terminal status), RECORDED (progress or audit only). */
+    effect: z
+      .enum(["APPLIED", "RECORDED"])
+      .meta({ description: "APPLIED: the first terminal status; RECORDED: progress, or a repeat" }),
+  })
+  .meta({ id: "DeployCallbackResponse", description: "What the callback did" });
 export type DeployCallbackResponse = z.infer<typeof DeployCallbackResponse>;
 
 export const OPS_TERMINAL_STATUSES = ["SUCCESS", "FAILED", "CANCELLED"] as const;

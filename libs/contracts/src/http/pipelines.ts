@@ -3,103 +3,249 @@ import {
   CheckpointStatus,
   DeployStatus,
   PhaseStage,
+  PipelineState,
   PipelineStatus,
   PipelineType,
   StageName,
 } from "../enums.js";
-import { PageQuery } from "../envelope.js";
+import { DateTime, PageQuery } from "../envelope.js";
+import { StageConfig } from "../stage-config.js";
 
 /** One stage attempt (SPEC 4 checkpoints; seed 3.5 shows stage, status, output). */
-export const Checkpoint = z.object({
-  stage: StageName,
-  status: CheckpointStatus,
-  attempt: z.number().int(),
-  output: z.record(z.string(), z.unknown()).nullable(),
-  error: z.string().nullable(),
-  startedAt: z.string(),
-  finishedAt: z.string().nullable(),
-});
+export const Checkpoint = z
+  .object({
+    stage: StageName,
+    status: CheckpointStatus,
+    attempt: z.number().int().meta({ description: "1 for the first attempt of the stage" }),
+    output: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .meta({ description: "CODE_CHECK commitId, BUILD dockerfile, PACKAGE image; inputs of later stages" }),
+    error: z.string().nullable(),
+    startedAt: DateTime,
+    finishedAt: DateTime.nullable(),
+  })
+  .meta({
+    id: "Checkpoint",
+    description: "One attempt of a stage",
+    examples: [
+      {
+        stage: "CODE_CHECK",
+        status: "SUCCESS",
+        attempt: 1,
+        output: { commitId: "abc123" },
+        error: null,
+        startedAt: "2026-02-27T10:00:00Z",
+        finishedAt: "2026-02-27T10:00:05Z",
+      },
+    ],
+  });
 export type Checkpoint = z.infer<typeof Checkpoint>;
 
 /** What a pipeline waits for from a person, if anything. */
 export const Awaiting = z
   .object({
-    action: z.enum(["PROCEED", "RETRY_OR_RESUME"]),
+    action: z.enum(["PROCEED", "RETRY_OR_RESUME"]).meta({
+      description:
+        "PROCEED: a MANUAL stage succeeded; RETRY_OR_RESUME: a stage failed (retry within its retry budget, or resume)",
+    }),
     stage: StageName,
     hint: z.string(),
   })
-  .nullable();
+  .meta({ id: "Awaiting", description: "What the pipeline waits for from a person" });
+export type Awaiting = z.infer<typeof Awaiting>;
 
 /** Seed 3.5 response, and the fields a caller needs to act on it. */
-export const Pipeline = z.object({
-  id: z.number().int(),
-  type: PipelineType,
-  parentId: z.number().int().nullable(),
-  refId: z.number().int(),
-  status: PipelineStatus,
-  currentStage: StageName.nullable(),
-  deployStatus: DeployStatus.nullable(),
-  checkpoints: z.array(Checkpoint),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  /** The machine state (e.g. DEPLOYING, RELEASED); status is its coarse form. */
-  state: z.string(),
-  appId: z.number().int(),
-  iterationId: z.number().int(),
-  deployId: z.string().nullable(),
-  currentRetries: z.number().int(),
-  stageConfigs: z.record(z.string(), z.unknown()),
-  tag: z.string().nullable(),
-  rollback: z.boolean(),
-  awaiting: Awaiting,
-  queued: z.boolean(),
-});
+export const Pipeline = z
+  .object({
+    id: z.number().int(),
+    type: PipelineType,
+    parentId: z.number().int().nullable().meta({ description: "The iteration pipeline of a PHASE pipeline" }),
+    refId: z
+      .number()
+      .int()
+      .meta({ description: "ITERATION: the iteration's id; PHASE: the iteration phase (release) id" }),
+    status: PipelineStatus,
+    currentStage: StageName.nullable(),
+    deployStatus: DeployStatus.nullable(),
+    checkpoints: z.array(Checkpoint).meta({ description: "Every stage attempt, oldest first" }),
+    createdAt: DateTime,
+    updatedAt: DateTime,
+    /** The machine state (e.g. DEPLOYING, RELEASED); status is its coarse form. */
+    state: PipelineState.meta({
+      description: "The machine state (e.g. DEPLOYING); status is its coarse form",
+    }),
+    appId: z.number().int(),
+    iterationId: z.number().int(),
+    deployId: z.string().nullable(),
+    currentRetries: z.number().int().meta({ description: "Retries of the current or failed stage so far" }),
+    stageConfigs: z
+      .partialRecord(StageName, StageConfig)
+      .meta({ description: "The configuration of each stage of this pipeline" }),
+    tag: z.string().nullable(),
+    rollback: z.boolean(),
+    awaiting: Awaiting.nullable(),
+    queued: z.boolean().meta({ description: "Waiting behind another release of the app" }),
+  })
+  .meta({
+    id: "Pipeline",
+    description: "Seed 3.5: a pipeline with its checkpoints",
+    examples: [
+      {
+        id: 789,
+        type: "PHASE",
+        parentId: 888,
+        refId: 456,
+        status: "RUNNING",
+        currentStage: "DEPLOY",
+        deployStatus: "DEPLOYING",
+        checkpoints: [
+          {
+            stage: "CODE_CHECK",
+            status: "SUCCESS",
+            attempt: 1,
+            output: { commitId: "abc123" },
+            error: null,
+            startedAt: "2026-02-27T10:00:00Z",
+            finishedAt: "2026-02-27T10:01:00Z",
+          },
+          {
+            stage: "BUILD",
+            status: "SUCCESS",
+            attempt: 1,
+            output: { dockerfile: "..." },
+            error: null,
+            startedAt: "2026-02-27T10:01:00Z",
+            finishedAt: "2026-02-27T10:02:00Z",
+          },
+          {
+            stage: "PACKAGE",
+            status: "SUCCESS",
+            attempt: 1,
+            output: { image: "registry/xxx:v1.0.0" },
+            error: null,
+            startedAt: "2026-02-27T10:02:00Z",
+            finishedAt: "2026-02-27T10:04:00Z",
+          },
+        ],
+        createdAt: "2026-02-27T10:00:00Z",
+        updatedAt: "2026-02-27T10:05:00Z",
+        state: "DEPLOYING",
+        appId: 123,
+        iterationId: 456,
+        deployId: "deploy-xxx",
+        currentRetries: 0,
+        stageConfigs: {
+          CODE_CHECK: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 3 },
+          BUILD: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 2 },
+          PACKAGE: { driveMode: "AUTO", retryMode: "MANUAL", maxRetries: 0 },
+          DEPLOY: {
+            driveMode: "ASYNC",
+            retryMode: "MANUAL",
+            maxRetries: 0,
+            pollInterval: 30,
+            pollTimeout: 1800,
+          },
+        },
+        tag: "v1.0.0",
+        rollback: false,
+        awaiting: null,
+        queued: false,
+      },
+    ],
+  });
 export type Pipeline = z.infer<typeof Pipeline>;
 
 export const ListPipelinesQuery = PageQuery.extend({
-  refId: z.coerce.number().int().positive().optional(),
-  parentId: z.coerce.number().int().positive().optional(),
-  appId: z.coerce.number().int().positive().optional(),
-  type: PipelineType.optional(),
-  status: PipelineStatus.optional(),
+  refId: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .meta({ description: "ITERATION: an iteration's id; PHASE: an iteration phase (release) id" }),
+  parentId: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .meta({ description: "Phase pipelines of this iteration pipeline" }),
+  appId: z.coerce.number().int().positive().optional().meta({ description: "Pipelines of this app" }),
+  type: PipelineType.optional().meta({ description: "Only pipelines of this type" }),
+  status: PipelineStatus.optional().meta({ description: "Only pipelines in this status" }),
 });
 export type ListPipelinesQuery = z.infer<typeof ListPipelinesQuery>;
 
-/** Optional body of the pipeline actions. */
-export const PipelineActionBody = z
-  .object({ reason: z.string().trim().max(500).optional() })
-  .nullish()
-  .transform((v) => v ?? {});
+/** The optional body of the pipeline actions: nothing, or a reason recorded with the action. */
+export const PipelineActionRequest = z
+  .object({
+    reason: z
+      .string()
+      .trim()
+      .max(500)
+      .optional()
+      .meta({ description: "Recorded with the action (and the checkpoint it ends, for cancel)" }),
+  })
+  .meta({
+    id: "PipelineActionRequest",
+    description: "Optional: a pipeline action needs no body",
+    examples: [{ reason: "hotfix approved by the release manager" }],
+  });
+/** As a route body: absent, or `{reason}`. */
+export const PipelineActionBody = PipelineActionRequest.optional();
 export type PipelineActionBody = z.infer<typeof PipelineActionBody>;
 
 /** Seed 3.9 response. */
-export const ProceedPipelineResponse = z.object({
-  pipelineId: z.number().int(),
-  previousStage: StageName,
-  currentStage: StageName,
-});
+export const ProceedPipelineResponse = z
+  .object({
+    pipelineId: z.number().int(),
+    previousStage: StageName,
+    currentStage: StageName,
+  })
+  .meta({
+    id: "ProceedPipelineResponse",
+    description: "Seed 3.9 answer",
+    examples: [{ pipelineId: 789, previousStage: "PACKAGE", currentStage: "DEPLOY" }],
+  });
 export type ProceedPipelineResponse = z.infer<typeof ProceedPipelineResponse>;
 
 /** Seed 3.8 response. */
-export const RetryPipelineResponse = z.object({
-  pipelineId: z.number().int(),
-  currentStage: PhaseStage,
-  retryCount: z.number().int(),
-  maxRetries: z.number().int(),
-});
+export const RetryPipelineResponse = z
+  .object({
+    pipelineId: z.number().int(),
+    currentStage: PhaseStage,
+    retryCount: z.number().int(),
+    maxRetries: z.number().int(),
+  })
+  .meta({
+    id: "RetryPipelineResponse",
+    description: "Seed 3.8 answer",
+    examples: [{ pipelineId: 789, currentStage: "BUILD", retryCount: 2, maxRetries: 3 }],
+  });
 export type RetryPipelineResponse = z.infer<typeof RetryPipelineResponse>;
 
 /** Seed 3.6 response. */
-export const ResumePipelineResponse = z.object({
-  pipelineId: z.number().int(),
-  status: PipelineStatus,
-  resumeFromStage: PhaseStage,
-});
+export const ResumePipelineResponse = z
+  .object({
+    pipelineId: z.number().int(),
+    status: PipelineStatus,
+    resumeFromStage: PhaseStage,
+  })
+  .meta({
+    id: "ResumePipelineResponse",
+    description: "Seed 3.6 answer",
+    examples: [{ pipelineId: 789, status: "RUNNING", resumeFromStage: "DEPLOY" }],
+  });
 export type ResumePipelineResponse = z.infer<typeof ResumePipelineResponse>;
 
-export const CancelPipelineResponse = z.object({
-  pipelineId: z.number().int(),
-  status: PipelineStatus,
-  previousState: z.string(),
-});
+export const CancelPipelineResponse = z
+  .object({
+    pipelineId: z.number().int(),
+    status: PipelineStatus,
+    previousState: PipelineState,
+  })
+  .meta({
+    id: "CancelPipelineResponse",
+    description: "The pipeline is CANCELLED; previousState is where it was",
+    examples: [{ pipelineId: 789, status: "CANCELLED", previousState: "DEPLOYING" }],
+  });
 export type CancelPipelineResponse = z.infer<typeof CancelPipelineResponse>;

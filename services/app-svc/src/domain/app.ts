@@ -1,4 +1,8 @@
 import {
+  DeployConfig as DeployConfigSchema,
+  needsCredential,
+  phaseOverrideProblems,
+  PhaseStageConfigOverrides as PhaseStageConfigOverridesSchema,
   resolvePhaseStageConfigs,
   type App,
   type AppSnapshot,
@@ -10,6 +14,7 @@ import {
   type PhaseStageConfigOverrides,
   type ProcodeConfig,
   type ProcodeSnapshot,
+  type PutProcodeConfigRequest,
   type SealedSecret,
   type TechStack,
 } from "@procode/contracts";
@@ -151,4 +156,79 @@ export function appNameProblem(name: string): string | null {
     if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return "must not contain control characters";
   }
   return null;
+}
+
+type JsonObject = { [key: string]: unknown };
+const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * JSON Merge Patch (RFC 7396): a key left out of the patch keeps its value, null removes it, an
+ * object is merged key by key, anything else replaces. Objects left empty by removals are dropped,
+ * so a stage whose every override was removed has no entry.
+ */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return patch;
+  const out: JsonObject = isObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) {
+      delete out[key];
+      continue;
+    }
+    const merged = mergePatch(out[key], value);
+    if (isObject(merged) && Object.keys(merged).length === 0 && isObject(value)) delete out[key];
+    else out[key] = merged;
+  }
+  return out;
+}
+
+/** The settings a `PUT /apps/{id}/procode-config` sets from its body (the repository aside). */
+export type ChangeableSettings = Pick<
+  ProcodeSettings,
+  "scaffoldTemplate" | "credentialId" | "stageConfigs" | "phases" | "concurrency" | "deployConfig"
+>;
+export type FieldProblem = { field: string; message: string };
+
+/**
+ * The settings after a change (docs/api.md "Updates keep what is left out"): a field left out keeps
+ * its value; stageConfigs and deployConfig are merged field by field (null returns a setting to its
+ * default); a credential is needed where the repository needs one.
+ */
+export function applyProcodeChange(
+  base: ChangeableSettings,
+  body: PutProcodeConfigRequest,
+  gitType: GitType,
+): { ok: true; value: ChangeableSettings } | { ok: false; problems: FieldProblem[] } {
+  const problems: FieldProblem[] = [];
+  const stageConfigs =
+    body.stageConfigs === undefined
+      ? base.stageConfigs
+      : PhaseStageConfigOverridesSchema.parse(
+          body.stageConfigs === null ? {} : mergePatch(base.stageConfigs, body.stageConfigs),
+        );
+  for (const p of phaseOverrideProblems(stageConfigs)) {
+    const at = p.indexOf(": ");
+    problems.push({ field: p.slice(0, at), message: p.slice(at + 2) });
+  }
+  const credentialId = body.credentialId === undefined ? base.credentialId : body.credentialId;
+  if (!credentialId && needsCredential(gitType)) {
+    problems.push({
+      field: "credentialId",
+      message: `is required for a ${gitType} repository (create one with POST /credentials)`,
+    });
+  }
+  if (problems.length) return { ok: false, problems };
+  return {
+    ok: true,
+    value: {
+      scaffoldTemplate: body.scaffoldTemplate === undefined ? base.scaffoldTemplate : body.scaffoldTemplate,
+      credentialId,
+      stageConfigs,
+      phases: body.phases ?? base.phases,
+      concurrency: body.concurrency ?? base.concurrency,
+      deployConfig:
+        body.deployConfig === undefined
+          ? base.deployConfig
+          : DeployConfigSchema.parse(mergePatch(base.deployConfig, body.deployConfig)),
+    },
+  };
 }

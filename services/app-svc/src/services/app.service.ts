@@ -2,7 +2,6 @@ import {
   AppCreated,
   DEFAULT_DEPLOY_CONFIG,
   DEFAULT_ITERATION_PHASES,
-  phaseOverrideProblems,
   ProcodeConfigChanged,
   type Actor,
   type App,
@@ -30,7 +29,9 @@ import {
 } from "@procode/service-kit";
 import {
   appNameProblem,
+  applyProcodeChange,
   changedSettings,
+  type ChangeableSettings,
   toAppView,
   toProcodeConfigView,
   toSnapshot,
@@ -234,36 +235,32 @@ export class AppService {
     if (!found) throw notFound(id);
     assertProCode(found.app);
 
-    if (body.stageConfigs) {
-      const problems = phaseOverrideProblems(body.stageConfigs);
-      if (problems.length) {
-        throw new DomainError("INVALID_PARAMETER", problems.join("; "), {
-          fields: problems.map((p) => {
-            const at = p.indexOf(": ");
-            return { field: p.slice(0, at), message: p.slice(at + 2) };
-          }),
-        });
-      }
-    }
-
     const current = found.config ? toProcodeState(found.config) : null;
-    const target = this.classify(body.gitRepoUrl, body.gitType);
+    // Fields left out keep their value, the repository's URL too.
+    const gitRepoUrl = body.gitRepoUrl ?? current?.gitRepoUrl;
+    if (gitRepoUrl === undefined)
+      throw invalidParameter("gitRepoUrl", "is required: the app has no repository yet");
+    const target = this.classify(gitRepoUrl, body.gitType);
     const urlUnchanged = current !== null && target.url === current.gitRepoUrl;
-    // Same repository: its recorded probe result stands, and so does a gitType given earlier for it.
-    const credentialRequired = urlUnchanged ? current.credentialRequired : await this.probe(target);
     const gitType = urlUnchanged && body.gitType === undefined ? current.gitType : target.gitType;
 
-    const base = current ?? defaultSettings();
+    const change = applyProcodeChange(current ?? defaultSettings(), body, gitType);
+    if (!change.ok) {
+      throw new DomainError(
+        "INVALID_PARAMETER",
+        change.problems.map((p) => `${p.field}: ${p.message}`).join("; "),
+        {
+          fields: change.problems,
+        },
+      );
+    }
+    // Same repository: its recorded probe result stands, and so does a gitType given earlier for it.
+    const credentialRequired = urlUnchanged ? current.credentialRequired : await this.probe(target);
     const next: Omit<ProcodeSettings, "webhookSecret"> = {
+      ...change.value,
       gitRepoUrl: target.url,
       gitType,
-      scaffoldTemplate: body.scaffoldTemplate === undefined ? base.scaffoldTemplate : body.scaffoldTemplate,
-      credentialId: body.credentialId,
       credentialRequired,
-      stageConfigs: body.stageConfigs ?? base.stageConfigs,
-      phases: body.phases ?? base.phases,
-      concurrency: body.concurrency ?? base.concurrency,
-      deployConfig: body.deployConfig ?? base.deployConfig,
     };
 
     const result = await this.withDatabase(() =>
@@ -354,12 +351,10 @@ function assertProCode(app: AgentApp): void {
 }
 
 /** Settings of a pro-code app that has none recorded yet (seed defaults, SPEC 4). */
-function defaultSettings(): Pick<
-  ProcodeSettings,
-  "scaffoldTemplate" | "stageConfigs" | "phases" | "concurrency" | "deployConfig"
-> {
+function defaultSettings(): ChangeableSettings {
   return {
     scaffoldTemplate: null,
+    credentialId: null,
     stageConfigs: {},
     phases: [...DEFAULT_ITERATION_PHASES],
     concurrency: "QUEUE",

@@ -1,11 +1,7 @@
-import type { GitType } from "@procode/contracts";
-
 /** Decisions about an app's repository binding, kept free of I/O. */
 
-/** Hosted providers need a token to install a webhook; LOCAL repositories do not. */
-export function needsCredential(gitType: GitType): boolean {
-  return gitType !== "LOCAL";
-}
+/** Hosted providers need a token; LOCAL repositories do not (one rule, shared with app-svc). */
+export { needsCredential } from "@procode/contracts";
 
 /** Delay before retry number `attempt` (1-based) of a failed binding: base * 2^(n-1), capped. */
 export function bindRetryDelayMs(attempt: number, baseMs: number, maxMs: number): number {

@@ -3,8 +3,8 @@ import {
   DeployCallback,
   DeployCallbackResponse,
   Envelope,
-  ErrorEnvelope,
   ok,
+  OPS_CALLBACK_SECURITY,
   OPS_SIGNATURE_HEADER,
   OPS_TIMESTAMP_HEADER,
 } from "@procode/contracts";
@@ -42,12 +42,14 @@ export async function registerCallbackRoutes(
       {
         config: { public: true },
         schema: {
+          operationId: "deployCallback",
           summary: "Deployment status from the ops module (signed)",
           description: `Seed 3.10 callback. Authenticated by \`${OPS_SIGNATURE_HEADER}: sha256=<hex>\`, HMAC-SHA256 with the shared secret over \`<${OPS_TIMESTAMP_HEADER}>.<raw body>\`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004).`,
           tags: ["deployments"],
-          security: [],
+          security: OPS_CALLBACK_SECURITY,
           body: DeployCallback,
-          response: { 200: Envelope(DeployCallbackResponse), 401: ErrorEnvelope, 404: ErrorEnvelope },
+          response: { 200: Envelope(DeployCallbackResponse) },
+          errors: ["BAD_SIGNATURE", "DEPLOYMENT_NOT_FOUND"],
         },
         preValidation: async (request) => {
           const check = checkOpsSignature({

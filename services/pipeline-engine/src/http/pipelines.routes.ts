@@ -1,20 +1,75 @@
 import {
   CancelPipelineResponse,
   Envelope,
-  IdParam,
   ListPipelinesQuery,
   ok,
   Page,
   Pipeline,
   PipelineActionBody,
+  PipelineIdParam,
   ProceedPipelineResponse,
   ResumePipelineResponse,
   RetryPipelineResponse,
-  type Actor,
+  type ErrorName,
 } from "@procode/contracts";
+import type { z } from "zod";
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import type { CommandExecutor } from "../services/command-executor.js";
 import type { PipelineQueries } from "../services/pipeline-queries.js";
+
+type Action = "PROCEED" | "RETRY" | "RESUME" | "CANCEL";
+
+/** The four actions of seed 3.6, 3.8, 3.9 and cancel: their path, answer, errors and words. */
+const ACTIONS: {
+  action: Action;
+  path: string;
+  operationId: string;
+  answer: z.ZodType;
+  errors: ErrorName[];
+  summary: string;
+  description: string;
+}[] = [
+  {
+    action: "PROCEED",
+    path: "proceed",
+    operationId: "proceedPipeline",
+    answer: ProceedPipelineResponse,
+    errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT"],
+    summary: "Move on after a MANUAL stage succeeded",
+    description:
+      "Seed 3.9. 3001 when the pipeline is not waiting for proceed (`awaiting.action` is PROCEED when it is).",
+  },
+  {
+    action: "RETRY",
+    path: "retry",
+    operationId: "retryPipeline",
+    answer: RetryPipelineResponse,
+    errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT", "MAX_RETRIES_REACHED", "RELEASE_IN_PROGRESS"],
+    summary: "Run the failed stage once more, within its retry budget",
+    description:
+      "Seed 3.8. 3001 unless FAILED (or superseded by a newer release), 3002 when `currentRetries` has reached the stage's `maxRetries` (resume starts it afresh), 3005 while another release of the app holds it.",
+  },
+  {
+    action: "RESUME",
+    path: "resume",
+    operationId: "resumePipeline",
+    answer: ResumePipelineResponse,
+    errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT", "RELEASE_IN_PROGRESS"],
+    summary: "Continue from the breakpoint",
+    description:
+      "Seed 3.6. The failed or stuck stage runs again with its retry count reset; succeeded stages do not. 3001 when there is nothing to resume, 3005 while another release of the app holds it.",
+  },
+  {
+    action: "CANCEL",
+    path: "cancel",
+    operationId: "cancelPipeline",
+    answer: CancelPipelineResponse,
+    errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT"],
+    summary: "End an unfinished pipeline",
+    description:
+      "The pipeline becomes CANCELLED and a running deployment is asked to stop; cancelling an iteration pipeline cancels its running release too. 3001 when it already ended.",
+  },
+];
 
 /** Seed 3.5, 3.6, 3.8, 3.9 and cancel; every route within the caller's team. */
 export function registerPipelineRoutes(
@@ -26,10 +81,13 @@ export function registerPipelineRoutes(
     "/pipelines/:id",
     {
       schema: {
+        operationId: "getPipeline",
         tags: ["pipelines"],
-        summary: "A pipeline with its checkpoints (seed 3.5)",
-        params: IdParam,
+        summary: "A pipeline with its checkpoints",
+        description: "Seed 3.5. Another team's pipeline answers 404 (3004) like one that does not exist.",
+        params: PipelineIdParam,
         response: { 200: Envelope(Pipeline) },
+        errors: ["PIPELINE_NOT_FOUND"],
       },
     },
     async (request) => ok(await queries.get(request.params.id, actorOf(request).team)),
@@ -39,6 +97,7 @@ export function registerPipelineRoutes(
     "/pipelines",
     {
       schema: {
+        operationId: "listPipelines",
         tags: ["pipelines"],
         summary: "Pipelines filtered by refId, parentId, appId, type and status, newest first",
         querystring: ListPipelinesQuery,
@@ -48,113 +107,33 @@ export function registerPipelineRoutes(
     async (request) => ok(await queries.list(request.query, actorOf(request).team)),
   );
 
-  const act = (
-    action: "PROCEED" | "RETRY" | "RESUME" | "CANCEL",
-    id: number,
-    actor: Actor,
-    reason: string | undefined,
-    correlationId: string,
-  ) =>
-    executor.submit({
-      kind: "action",
-      action,
-      pipelineId: id,
-      actor,
-      correlationId,
-      ...(reason ? { reason } : {}),
-    });
-
-  app.post(
-    "/pipelines/:id/proceed",
-    {
-      schema: {
-        tags: ["pipelines"],
-        summary: "Move on after a MANUAL stage succeeded (seed 3.9)",
-        params: IdParam,
-        body: PipelineActionBody,
-        response: { 200: Envelope(ProceedPipelineResponse) },
+  for (const a of ACTIONS) {
+    app.post(
+      `/pipelines/:id/${a.path}`,
+      {
+        schema: {
+          operationId: a.operationId,
+          tags: ["pipelines"],
+          summary: a.summary,
+          description: `${a.description} The body is optional: nothing, or \`{ "reason": "..." }\`.`,
+          params: PipelineIdParam,
+          body: PipelineActionBody,
+          response: { 200: Envelope(a.answer) },
+          errors: a.errors,
+        },
       },
-    },
-    async (request) =>
-      ok(
-        (await act(
-          "PROCEED",
-          request.params.id,
-          actorOf(request),
-          request.body.reason,
-          request.id,
-        )) as ProceedPipelineResponse,
-      ),
-  );
-
-  app.post(
-    "/pipelines/:id/retry",
-    {
-      schema: {
-        tags: ["pipelines"],
-        summary:
-          "Run the failed stage once more (seed 3.8; 3001 unless FAILED, 3002 when retries are used up)",
-        params: IdParam,
-        body: PipelineActionBody,
-        response: { 200: Envelope(RetryPipelineResponse) },
+      async (request) => {
+        const reason = request.body?.reason;
+        const answer = await executor.submit({
+          kind: "action",
+          action: a.action,
+          pipelineId: request.params.id,
+          actor: actorOf(request),
+          correlationId: request.id,
+          ...(reason ? { reason } : {}),
+        });
+        return ok(a.answer.parse(answer));
       },
-    },
-    async (request) =>
-      ok(
-        (await act(
-          "RETRY",
-          request.params.id,
-          actorOf(request),
-          request.body.reason,
-          request.id,
-        )) as RetryPipelineResponse,
-      ),
-  );
-
-  app.post(
-    "/pipelines/:id/resume",
-    {
-      schema: {
-        tags: ["pipelines"],
-        summary:
-          "Continue from the breakpoint: the failed or stuck stage runs again, succeeded stages do not (seed 3.6)",
-        params: IdParam,
-        body: PipelineActionBody,
-        response: { 200: Envelope(ResumePipelineResponse) },
-      },
-    },
-    async (request) =>
-      ok(
-        (await act(
-          "RESUME",
-          request.params.id,
-          actorOf(request),
-          request.body.reason,
-          request.id,
-        )) as ResumePipelineResponse,
-      ),
-  );
-
-  app.post(
-    "/pipelines/:id/cancel",
-    {
-      schema: {
-        tags: ["pipelines"],
-        summary: "End an unfinished pipeline (CANCELLED); a running deployment is asked to stop",
-        params: IdParam,
-        body: PipelineActionBody,
-        response: { 200: Envelope(CancelPipelineResponse) },
-      },
-    },
-    async (request) =>
-      ok(
-        (await act(
-          "CANCEL",
-          request.params.id,
-          actorOf(request),
-          request.body.reason,
-          request.id,
-        )) as CancelPipelineResponse,
-      ),
-  );
+    );
+  }
 }

@@ -1,9 +1,8 @@
 import {
   App,
+  AppIdParam,
   CreateAppRequest,
   Envelope,
-  ErrorEnvelope,
-  IdParam,
   ListAppsQuery,
   ok,
   Page,
@@ -14,15 +13,6 @@ import type { FastifyRequest } from "fastify";
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import type { AppService } from "../../services/app.service.js";
 import { findNulCharacter } from "../input-guard.js";
-
-/** Error answers every route may give, so the OpenAPI document shows the envelope for them. */
-const errors = {
-  400: ErrorEnvelope,
-  401: ErrorEnvelope,
-  404: ErrorEnvelope,
-  409: ErrorEnvelope,
-  500: ErrorEnvelope,
-} as const;
 
 /** Before schema validation: a NUL anywhere in the query or body is the 1001 of its field. */
 const refuseNul = {
@@ -39,12 +29,14 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
     {
       ...refuseNul,
       schema: {
+        operationId: "createApp",
         tags: ["apps"],
         summary: "Create an app (low-code or pro-code)",
         description:
-          "Codes: 1001 invalid parameter (the message names the field), 1002 name already exists, 1003 git repository not reachable.",
+          "Seed 3.1. A pro-code app's repository is probed first (1003 when it cannot be reached); its binding (webhook, scaffold push) then goes on in dev-svc: `GET /apps/{id}/repo`.",
         body: CreateAppRequest,
-        response: { 200: Envelope(App), ...errors },
+        response: { 200: Envelope(App) },
+        errors: ["APP_NAME_TAKEN", "GIT_REPO_UNREACHABLE"],
       },
     },
     async (request) => ok(await apps.create(actorOf(request), request.body, request.id)),
@@ -55,10 +47,11 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
     {
       ...refuseNul,
       schema: {
+        operationId: "listApps",
         tags: ["apps"],
-        summary: "List the caller's team's apps (paged; filter by devMode, search by name)",
+        summary: "List the team's apps (paged; filter by devMode, search by name)",
         querystring: ListAppsQuery,
-        response: { 200: Envelope(Page(App)), ...errors },
+        response: { 200: Envelope(Page(App)) },
       },
     },
     async (request) => ok(await apps.list(actorOf(request), request.query)),
@@ -69,10 +62,13 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
     {
       ...refuseNul,
       schema: {
+        operationId: "getApp",
         tags: ["apps"],
-        summary: "Get an app of the caller's team (1004 for any other)",
-        params: IdParam,
-        response: { 200: Envelope(App), ...errors },
+        summary: "Get an app of the team",
+        description: "Another team's app answers 404 (1004) exactly like one that does not exist.",
+        params: AppIdParam,
+        response: { 200: Envelope(App) },
+        errors: ["APP_NOT_FOUND"],
       },
     },
     async (request) => ok(await apps.get(actorOf(request), request.params.id)),
@@ -83,13 +79,15 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
     {
       ...refuseNul,
       schema: {
+        operationId: "putProcodeConfig",
         tags: ["apps"],
         summary: "Configure a pro-code app's repository and pipeline settings",
         description:
-          "Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable). A low-code app answers 1001 naming devMode.",
-        params: IdParam,
+          "Seed 3.2. Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable). A low-code app answers 1001 naming devMode.",
+        params: AppIdParam,
         body: PutProcodeConfigRequest,
-        response: { 200: Envelope(PutProcodeConfigResponse), ...errors },
+        response: { 200: Envelope(PutProcodeConfigResponse) },
+        errors: ["APP_NOT_FOUND", "GIT_REPO_UNREACHABLE"],
       },
     },
     async (request) =>

@@ -10,7 +10,6 @@ import {
 } from "@procode/contracts";
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import type { CredentialService } from "../../services/credentials.service.js";
-import { errorResponses } from "./errors.js";
 
 /** Git credentials of the caller's team (SPEC 5): the token is write-only. */
 export function registerCredentialRoutes(app: HttpServer, credentials: CredentialService): void {
@@ -18,12 +17,13 @@ export function registerCredentialRoutes(app: HttpServer, credentials: Credentia
     "/credentials",
     {
       schema: {
+        operationId: "createCredential",
         tags: ["credentials"],
         summary: "Store a git credential (token encrypted; never returned)",
         description:
           "The token is sealed with AES-256-GCM under the active key; responses, logs and errors never contain it. Bindings waiting for this credential are retried at once.",
         body: CreateCredentialRequest,
-        response: { 200: Envelope(Credential), ...errorResponses },
+        response: { 200: Envelope(Credential) },
       },
     },
     async (request) => ok(await credentials.create(actorOf(request), request.body)),
@@ -33,10 +33,11 @@ export function registerCredentialRoutes(app: HttpServer, credentials: Credentia
     "/credentials",
     {
       schema: {
+        operationId: "listCredentials",
         tags: ["credentials"],
         summary: "List the team's credentials (metadata only; paged, oldest first)",
         querystring: PageQuery,
-        response: { 200: Envelope(Page(Credential)), ...errorResponses },
+        response: { 200: Envelope(Page(Credential)) },
       },
     },
     async (request) => ok(await credentials.list(actorOf(request), request.query)),
@@ -46,10 +47,12 @@ export function registerCredentialRoutes(app: HttpServer, credentials: Credentia
     "/credentials/:id",
     {
       schema: {
+        operationId: "getCredential",
         tags: ["credentials"],
         summary: "One credential of the team (metadata only; 5004 for any other)",
         params: CredentialIdParam,
-        response: { 200: Envelope(Credential), ...errorResponses },
+        response: { 200: Envelope(Credential) },
+        errors: ["CREDENTIAL_NOT_FOUND"],
       },
     },
     async (request) => ok(await credentials.get(actorOf(request), request.params.id)),
@@ -59,10 +62,12 @@ export function registerCredentialRoutes(app: HttpServer, credentials: Credentia
     "/credentials/:id",
     {
       schema: {
+        operationId: "deleteCredential",
         tags: ["credentials"],
         summary: "Delete a credential no repository uses (5005 names the apps that do)",
         params: CredentialIdParam,
-        response: { 200: Envelope(DeletedCredential), ...errorResponses },
+        response: { 200: Envelope(DeletedCredential) },
+        errors: ["CREDENTIAL_NOT_FOUND", "CREDENTIAL_IN_USE"],
       },
     },
     async (request) => ok(await credentials.delete(actorOf(request), request.params.id)),

@@ -1,8 +1,9 @@
 import {
+  AppIdParam,
   CreateIterationRequest,
   Envelope,
-  IdParam,
   Iteration,
+  IterationIdParam,
   ListIterationsQuery,
   ok,
   Page,
@@ -10,11 +11,21 @@ import {
   ProceedIterationResponse,
   ReleaseRequest,
   ReleaseResponse,
+  type ErrorName,
 } from "@procode/contracts";
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import { pendingReleaseMessage, type IterationService } from "../../services/iteration.service.js";
 import type { ReleaseService } from "../../services/release.service.js";
-import { errorResponses } from "./errors.js";
+import { REPOSITORY_ERRORS } from "./errors.js";
+
+/** What moving an iteration on can answer, besides its repository's errors (a release tags it). */
+const ITERATION_MOVE_ERRORS: readonly ErrorName[] = [
+  "ITERATION_NOT_FOUND",
+  "PHASE_CANNOT_PROCEED",
+  "INVALID_TARGET_PHASE",
+  "PRECONDITION_FAILED",
+  "RELEASE_IN_PROGRESS",
+];
 
 /** Iterations and releases (seed 3.3, 3.4, 3.7); another team's iteration or app is 404. */
 export function registerIterationRoutes(
@@ -26,12 +37,14 @@ export function registerIterationRoutes(
     "/iterations",
     {
       schema: {
+        operationId: "createIteration",
         tags: ["iterations"],
         summary: "Create an iteration of a pro-code app from a branch (status DRAFT)",
         description:
-          "1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING.",
+          "Seed 3.3. 1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING.",
         body: CreateIterationRequest,
-        response: { 200: Envelope(Iteration), ...errorResponses },
+        response: { 200: Envelope(Iteration) },
+        errors: REPOSITORY_ERRORS,
       },
     },
     async (request) => ok(await iterations.create(actorOf(request), request.body, request.id)),
@@ -41,10 +54,12 @@ export function registerIterationRoutes(
     "/iterations/:id",
     {
       schema: {
+        operationId: "getIteration",
         tags: ["iterations"],
         summary: "An iteration: status, current phase, head commit, releases with their tags and pipelines",
-        params: IdParam,
-        response: { 200: Envelope(Iteration), ...errorResponses },
+        params: IterationIdParam,
+        response: { 200: Envelope(Iteration) },
+        errors: ["ITERATION_NOT_FOUND"],
       },
     },
     async (request) => ok(await iterations.get(actorOf(request), request.params.id)),
@@ -54,11 +69,13 @@ export function registerIterationRoutes(
     "/apps/:id/iterations",
     {
       schema: {
+        operationId: "listAppIterations",
         tags: ["iterations"],
         summary: "The app's iterations, newest first, paged, optionally of one status",
-        params: IdParam,
+        params: AppIdParam,
         querystring: ListIterationsQuery,
-        response: { 200: Envelope(Page(Iteration)), ...errorResponses },
+        response: { 200: Envelope(Page(Iteration)) },
+        errors: ["APP_NOT_FOUND"],
       },
     },
     async (request) => ok(await iterations.list(actorOf(request), request.params.id, request.query)),
@@ -68,17 +85,18 @@ export function registerIterationRoutes(
     "/iterations/:id/proceed",
     {
       schema: {
+        operationId: "proceedIteration",
         tags: ["iterations"],
         summary: "Move an iteration to its next phase (TESTING, STAGING, RELEASE with a tag)",
         description:
-          "2002 unknown or backwards target (or not a phase of the app), 2001 the current phase cannot proceed (a release still running, RELEASED), 2003 RELEASE without a tag; RELEASE with a tag is a release (202 when pipeline-engine has not answered yet). 503 (9003) when pipeline-engine does not answer; nothing changed.",
-        params: IdParam,
+          "Seed 3.7. 2002 unknown or backwards target (or not a phase of the app), 2001 the current phase cannot proceed (a release still running, RELEASED), 2003 RELEASE without a tag; RELEASE with a tag is a release (202 when pipeline-engine has not answered yet). 503 (9003) when pipeline-engine does not answer; nothing changed.",
+        params: IterationIdParam,
         body: ProceedIterationBody,
         response: {
           200: Envelope(ProceedIterationResponse),
           202: Envelope(ProceedIterationResponse),
-          ...errorResponses,
         },
+        errors: [...ITERATION_MOVE_ERRORS, ...REPOSITORY_ERRORS],
       },
     },
     async (request, reply) => {
@@ -91,13 +109,15 @@ export function registerIterationRoutes(
     "/iterations/:id/release",
     {
       schema: {
+        operationId: "releaseIteration",
         tags: ["iterations"],
         summary: "Tag the head of the source branch and start the release's phase pipeline",
         description:
           "tag is 'v' + a semantic version (1001). The same tag on the same commit is success; on another commit 2003, unless the app released that tag before (a rollback: its commit is deployed again, no new tag). 202 with status PENDING and pipelineId null when pipeline-engine does not answer: the release is recorded and starts when it is back.",
-        params: IdParam,
+        params: IterationIdParam,
         body: ReleaseRequest,
-        response: { 200: Envelope(ReleaseResponse), 202: Envelope(ReleaseResponse), ...errorResponses },
+        response: { 200: Envelope(ReleaseResponse), 202: Envelope(ReleaseResponse) },
+        errors: [...ITERATION_MOVE_ERRORS, ...REPOSITORY_ERRORS],
       },
     },
     async (request, reply) => {

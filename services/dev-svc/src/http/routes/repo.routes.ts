@@ -1,7 +1,7 @@
 import {
+  AppIdParam,
   Envelope,
   GitRefList,
-  IdParam,
   ok,
   Page,
   PageQuery,
@@ -13,7 +13,7 @@ import {
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import type { RepoReads } from "../../services/repo-reads.service.js";
 import type { WebhookDeliveries } from "../../services/webhook-deliveries.js";
-import { errorResponses } from "./errors.js";
+import { PROVIDER_ERRORS } from "./errors.js";
 
 /** Reads of an app's repository (seed 6.1 degradation included); another team's app is 404 (1004). */
 export function registerRepoRoutes(app: HttpServer, reads: RepoReads, deliveries: WebhookDeliveries): void {
@@ -21,10 +21,12 @@ export function registerRepoRoutes(app: HttpServer, reads: RepoReads, deliveries
     "/apps/:id/repo",
     {
       schema: {
+        operationId: "getRepoBinding",
         tags: ["repository"],
         summary: "The app's repository binding (git_repo): state, last error, webhook URL, scaffold",
-        params: IdParam,
-        response: { 200: Envelope(RepoBinding), ...errorResponses },
+        params: AppIdParam,
+        response: { 200: Envelope(RepoBinding) },
+        errors: ["APP_NOT_FOUND", "REPO_NOT_BOUND"],
       },
     },
     async (request) => ok(await reads.binding(actorOf(request), request.params.id)),
@@ -34,11 +36,13 @@ export function registerRepoRoutes(app: HttpServer, reads: RepoReads, deliveries
     "/apps/:id/repo/branches",
     {
       schema: {
+        operationId: "listBranches",
         tags: ["repository"],
         summary: "Branches with their head commits (cached; stale with a message when the provider is down)",
         description: "1006 (503) when the provider is down and nothing is cached yet.",
-        params: IdParam,
-        response: { 200: Envelope(GitRefList), ...errorResponses },
+        params: AppIdParam,
+        response: { 200: Envelope(GitRefList) },
+        errors: ["APP_NOT_FOUND", "REPO_NOT_BOUND", ...PROVIDER_ERRORS],
       },
     },
     async (request) => ok(await reads.refs(actorOf(request), request.params.id, "branches")),
@@ -48,10 +52,12 @@ export function registerRepoRoutes(app: HttpServer, reads: RepoReads, deliveries
     "/apps/:id/repo/tags",
     {
       schema: {
+        operationId: "listTags",
         tags: ["repository"],
         summary: "Tags with their commits (cached; stale with a message when the provider is down)",
-        params: IdParam,
-        response: { 200: Envelope(GitRefList), ...errorResponses },
+        params: AppIdParam,
+        response: { 200: Envelope(GitRefList) },
+        errors: ["APP_NOT_FOUND", "REPO_NOT_BOUND", ...PROVIDER_ERRORS],
       },
     },
     async (request) => ok(await reads.refs(actorOf(request), request.params.id, "tags")),
@@ -61,11 +67,13 @@ export function registerRepoRoutes(app: HttpServer, reads: RepoReads, deliveries
     "/apps/:id/repo/webhook-deliveries",
     {
       schema: {
+        operationId: "listWebhookDeliveries",
         tags: ["repository"],
         summary: "The app's webhook deliveries, newest first (paged), refused ones with their reason",
-        params: IdParam,
+        params: AppIdParam,
         querystring: PageQuery,
-        response: { 200: Envelope(Page(WebhookDelivery)), ...errorResponses },
+        response: { 200: Envelope(Page(WebhookDelivery)) },
+        errors: ["APP_NOT_FOUND"],
       },
     },
     async (request) => ok(await deliveries.latest(actorOf(request), request.params.id, request.query)),
@@ -75,12 +83,14 @@ export function registerRepoRoutes(app: HttpServer, reads: RepoReads, deliveries
     "/apps/:id/webide",
     {
       schema: {
+        operationId: "getWebIdeLink",
         tags: ["repository"],
         summary:
           "A link opening the repository at a branch in the WebIDE, or the clone URL and a local-IDE hint",
-        params: IdParam,
+        params: AppIdParam,
         querystring: WebIdeQuery,
-        response: { 200: Envelope(WebIdeLink), ...errorResponses },
+        response: { 200: Envelope(WebIdeLink) },
+        errors: ["APP_NOT_FOUND", "REPO_NOT_BOUND", ...PROVIDER_ERRORS],
       },
     },
     async (request) => ok(await reads.webIde(actorOf(request), request.params.id, request.query.branch)),

@@ -1,8 +1,7 @@
 import type { z } from "zod";
-import { Envelope, ok, WebhookAck, WebhookParams } from "@procode/contracts";
+import { Envelope, ok, WEBHOOK_SECURITY, WebhookAck, WebhookParams } from "@procode/contracts";
 import type { HttpServer } from "@procode/service-kit";
 import type { WebhookReceiver } from "../../services/webhook-receiver.service.js";
-import { errorResponses } from "./errors.js";
 
 /**
  * `POST /webhooks/{gitType}/{appId}`: public (no bearer token), authenticated by the provider's
@@ -22,13 +21,15 @@ export async function registerWebhookRoutes(
         bodyLimit,
         config: { public: true },
         schema: {
+          operationId: "receiveWebhook",
           tags: ["webhooks"],
           summary: "Receive a push from GitLab, GitHub, Gitee or a LOCAL post-receive hook",
           description:
-            "Verified in constant time over the raw body (X-Gitlab-Token or webhook-signature, X-Hub-Signature-256, X-Gitee-Token with X-Gitee-Timestamp, X-Procode-Signature-256 with X-Procode-Timestamp); 5002 (401) when forged, unsigned or stale. Stored, deduplicated by delivery id, answered at once, processed in the background.",
-          security: [],
+            "Public: no bearer token, but signed by the provider as its security scheme says (the app's webhook secret over the raw body, checked in constant time); 5002 (401) when forged, unsigned or stale. Stored, deduplicated by delivery id, answered at once, processed in the background. The body is the provider's push event as it sends it.",
+          security: WEBHOOK_SECURITY,
           params: WebhookParams,
-          response: { 200: Envelope(WebhookAck), ...errorResponses },
+          response: { 200: Envelope(WebhookAck) },
+          errors: ["BAD_SIGNATURE", "PAYLOAD_TOO_LARGE"],
         },
       },
       async (request) => {
