@@ -3,8 +3,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestInfra, REPO_ROOT, startPlatform, type Platform, type TestInfra } from "@procode/test-kit";
+import { signToken } from "@procode/service-kit";
+import {
+  createTestInfra,
+  git,
+  REPO_ROOT,
+  startPlatform,
+  type Platform,
+  type TestInfra,
+} from "@procode/test-kit";
 
 /**
  * The one API contract (docs/api.md): the gateway's merged OpenAPI document, read from the real
@@ -184,5 +194,72 @@ describe("the gateway's API document", () => {
       servers: [{ url: LOCAL_SERVER, description: doc["servers"][0].description }],
     };
     await expect(`${JSON.stringify(committed, null, 2)}\n`).toMatchFileSnapshot(COMMITTED);
+  });
+});
+
+interface SeedFlowModule {
+  runSeedFlow(opts: {
+    baseUrl: string;
+    token: string;
+    repo: string;
+    seen: (answer: { method: string; path: string; status: number; body: unknown }) => void;
+  }): Promise<{ appId: number; iterationId: number; pipelineId: number; tag: string }>;
+}
+
+describe("a client generated from the document", () => {
+  const clientDir = path.join(REPO_ROOT, "tools/e2e/contract");
+  const bin = (name: string) => path.join(REPO_ROOT, "tools/e2e/node_modules/.bin", name);
+
+  it("type-checks (strict) against the types openapi-typescript generates from the live document", async () => {
+    const file = path.join(workdir, "live.json");
+    writeFileSync(file, JSON.stringify(doc));
+    await run(bin("openapi-typescript"), [file, "-o", path.join(clientDir, "api.ts")]);
+    const tsc = await run(bin("tsc"), ["-p", path.join(clientDir, "tsconfig.json")]).catch(
+      (err: { stdout?: string }) => ({ stdout: err.stdout ?? "tsc failed" }),
+    );
+    expect(tsc.stdout).toBe("");
+  });
+
+  it("drives the seed flow through the gateway, every answer (errors too) as the document says", async () => {
+    git(platform.repoRoot, "init", "--quiet", "--bare", "--initial-branch=main", "contract.git");
+    const token = await signToken({ sub: "contract", team: "contract-team" }, platform.jwtSecret);
+    const answers: { method: string; path: string; status: number; body: unknown }[] = [];
+    // Imported at run time: the file only compiles once its types have been generated (above).
+    const flow: SeedFlowModule = await import(path.join(clientDir, "seed-flow.ts"));
+    const result = await flow.runSeedFlow({
+      baseUrl: platform.gatewayUrl,
+      token,
+      repo: "contract",
+      seen: (a) => answers.push(a),
+    });
+    expect(result.tag).toBe("v1.0.0");
+
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    ajv.addSchema({ $id: "procode", components: doc["components"] });
+    const problems: string[] = [];
+    const statuses = new Set<string>();
+    for (const a of answers) {
+      const op = (doc["paths"] as Json)[a.path]?.[a.method.toLowerCase()];
+      const response = op?.responses[String(a.status)];
+      statuses.add(`${a.status}`);
+      if (!response) {
+        problems.push(`${a.method} ${a.path} answered ${a.status}, which its operation does not document`);
+        continue;
+      }
+      const schema = JSON.parse(
+        JSON.stringify(response.content["application/json"].schema).replaceAll(
+          '"#/components/',
+          '"procode#/components/',
+        ),
+      );
+      const validate = ajv.compile(schema);
+      if (!validate(a.body)) {
+        problems.push(`${a.method} ${a.path} ${a.status}: ${ajv.errorsText(validate.errors)}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(answers.length).toBeGreaterThan(20);
+    expect([...statuses].sort()).toEqual(["200", "400", "401", "404", "409"]);
   });
 });
