@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import createClient from "openapi-fetch";
+import type { paths } from "./api.js";
 
 /** Where the CLI finds the gateway and its token: flags, then environment, then the config file. */
 export interface Connection {
@@ -8,85 +10,106 @@ export interface Connection {
   token: string | undefined;
 }
 
-export const CONFIG_FILE = path.join(
-  process.env["XDG_CONFIG_HOME"] ?? path.join(os.homedir(), ".config"),
-  "procode",
-  "config.json",
-);
+/** `procode login` writes here: $PROCODE_CONFIG, else $XDG_CONFIG_HOME/procode/config.json, else ~/.config/... */
+export function configFile(env = process.env): string {
+  return (
+    env["PROCODE_CONFIG"] ??
+    path.join(
+      env["XDG_CONFIG_HOME"] ?? path.join(env["HOME"] ?? os.homedir(), ".config"),
+      "procode",
+      "config.json",
+    )
+  );
+}
+
+/** Exit codes (docs/cli.md). */
+export const EXIT = {
+  OK: 0,
+  /** The API refused the call, or the watched pipeline FAILED. */
+  FAILED: 1,
+  USAGE: 2,
+  UNREACHABLE: 3,
+  CANCELLED: 4,
+  WAITING_FOR_PERSON: 5,
+  TIMED_OUT: 6,
+} as const;
 
 export function resolveConnection(flags: { url?: string; token?: string }, env = process.env): Connection {
-  let file: { url?: string; token?: string } = {};
-  const configPath = env["PROCODE_CONFIG"] ?? CONFIG_FILE;
+  let file: { url?: unknown; token?: unknown } = {};
+  const configPath = configFile(env);
   if (existsSync(configPath)) {
     try {
-      file = JSON.parse(readFileSync(configPath, "utf8"));
+      file = JSON.parse(readFileSync(configPath, "utf8")) as typeof file;
     } catch {
-      throw new CliError(`config file ${configPath} is not valid JSON`, 2);
+      throw new CliError(`config file ${configPath} is not valid JSON`, EXIT.USAGE);
     }
   }
+  const fromFile = (v: unknown) => (typeof v === "string" ? v : undefined);
   return {
-    url: (flags.url ?? env["PROCODE_URL"] ?? file.url ?? "http://127.0.0.1:8080").replace(/\/$/, ""),
-    token: flags.token ?? env["PROCODE_TOKEN"] ?? file.token,
+    url: (flags.url ?? env["PROCODE_URL"] ?? fromFile(file.url) ?? "http://127.0.0.1:8080").replace(
+      /\/$/,
+      "",
+    ),
+    token: flags.token ?? env["PROCODE_TOKEN"] ?? fromFile(file.token),
   };
 }
 
-/** An error the CLI reports and exits with: 1 for an API error, 2 for usage, 3 for no connection. */
+/** An error the CLI reports and exits with; `code` is the API's error code when it has one. */
 export class CliError extends Error {
   override name = "CliError";
   constructor(
     message: string,
-    readonly exitCode = 1,
-    readonly apiCode?: number,
+    readonly exitCode: number = EXIT.FAILED,
+    readonly code?: number,
+    readonly data: unknown = null,
   ) {
     super(message);
   }
 }
 
-interface Envelope<T> {
+/** A client typed by the API document (libs/contracts/openapi.json, generated into src/api.ts). */
+export function apiClient(conn: Connection, timeoutMs = 30_000) {
+  const client = createClient<paths>({
+    baseUrl: conn.url,
+    headers: conn.token ? { authorization: `Bearer ${conn.token}` } : {},
+    fetch: async (request) => {
+      try {
+        return await fetch(request, { signal: AbortSignal.timeout(timeoutMs) });
+      } catch (err) {
+        throw new CliError(`cannot reach ${conn.url}: ${(err as Error).message}`, EXIT.UNREACHABLE);
+      }
+    },
+  });
+  return client;
+}
+export type ApiClient = ReturnType<typeof apiClient>;
+
+interface ErrorBody {
   code: number;
   message: string;
-  data: T;
+  data?: unknown;
 }
 
-/** One REST call through the gateway; a non-zero envelope code becomes a CliError with that code. */
-export async function api<T>(
-  conn: Connection,
-  method: string,
-  pathAndQuery: string,
-  body?: unknown,
-  timeoutMs = 30000,
+/** The data of a success answer, or a CliError with the envelope's code and message. */
+export async function unwrap<T>(
+  call: Promise<{ data?: { data: T }; error?: ErrorBody | undefined; response: Response }>,
 ): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(`${conn.url}${pathAndQuery}`, {
-      method,
-      headers: {
-        ...(conn.token ? { authorization: `Bearer ${conn.token}` } : {}),
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (err) {
-    throw new CliError(`cannot reach ${conn.url}: ${(err as Error).message}`, 3);
+  const r = await call;
+  if (r.data) return r.data.data;
+  if (r.error && typeof r.error.code === "number") {
+    throw new CliError(r.error.message, EXIT.FAILED, r.error.code, r.error.data ?? null);
   }
-  const text = await res.text();
-  let env: Envelope<T>;
-  try {
-    env = JSON.parse(text) as Envelope<T>;
-  } catch {
-    throw new CliError(
-      `${method} ${pathAndQuery}: HTTP ${res.status} without an envelope: ${text.slice(0, 200)}`,
-    );
-  }
-  if (env.code !== 0) throw new CliError(`${env.code} ${env.message}`, 1, env.code);
-  return env.data;
+  throw new CliError(`HTTP ${r.response.status} without an envelope from ${r.response.url}`);
 }
 
-/** `?a=1&b=x` from the defined entries. */
-export function query(params: Record<string, string | number | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") q.set(k, String(v));
-  const s = q.toString();
-  return s ? `?${s}` : "";
+/** Every item of a paged list: `fetchPage(page)` until all `total` items are in. */
+export async function allPages<T>(
+  fetchPage: (page: number, pageSize: number) => Promise<{ items: T[]; total: number }>,
+): Promise<{ items: T[]; total: number }> {
+  const items: T[] = [];
+  for (let page = 1; ; page++) {
+    const p = await fetchPage(page, 100);
+    items.push(...p.items);
+    if (p.items.length === 0 || items.length >= p.total) return { items, total: p.total };
+  }
 }

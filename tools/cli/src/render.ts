@@ -93,7 +93,8 @@ export function renderPipeline(p: Pipeline, now = Date.now()): string[] {
     }
     lines.push(`  ${text}`);
   }
-  if (p.awaiting) lines.push(`  ${yellow("→")} ${p.awaiting.hint || nextCommand(p)}  ${dim(nextCommand(p))}`);
+  const commands = nextCommands(p);
+  if (commands.length) lines.push(`  ${yellow("→")} ${commands.join(dim("   or   "))}`);
   if (p.queued) lines.push(`  ${dim("queued behind another release of this app")}`);
   return lines;
 }
@@ -105,11 +106,23 @@ function statusText(p: Pipeline): string {
   return cyan(s);
 }
 
-/** The command a person runs to move a waiting pipeline on. */
-export function nextCommand(p: Pipeline): string {
-  if (!p.awaiting) return "";
-  if (p.awaiting.action === "PROCEED") return `procode pipeline proceed ${p.id}`;
-  return `procode pipeline retry ${p.id}   or   procode pipeline resume ${p.id}`;
+/**
+ * The commands a person may run now to move a waiting pipeline on, and only those the API accepts
+ * now: proceed at a MANUAL gate; after a failure, retry while the failed stage's retries are not used
+ * up (`currentRetries` < its `maxRetries`, else retry answers 3002), and resume.
+ */
+export function nextCommands(p: Pipeline): string[] {
+  if (!p.awaiting) return [];
+  if (p.awaiting.action === "PROCEED") {
+    if (p.type === "PHASE") return [`procode pipeline proceed ${p.id}`];
+    // An iteration pipeline moves with its iteration; the API's hint names the next phase.
+    const next = /targetPhase (\w+)/.exec(p.awaiting.hint)?.[1];
+    if (next === "RELEASE") return [`procode iteration release ${p.iterationId} --tag <vX.Y.Z>`];
+    return next ? [`procode iteration proceed ${p.iterationId} --to ${next}`] : [];
+  }
+  const config = p.stageConfigs[p.awaiting.stage];
+  const retryAccepted = config !== undefined && p.currentRetries < config.maxRetries;
+  return [...(retryAccepted ? [`procode pipeline retry ${p.id}`] : []), `procode pipeline resume ${p.id}`];
 }
 
 export function isFinished(p: Pipeline): boolean {

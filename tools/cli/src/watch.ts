@@ -1,35 +1,38 @@
-import type { Pipeline } from "@procode/contracts";
-import { api, CliError, type Connection } from "./client.js";
-import { dim, green, isFinished, red, renderPipeline } from "./render.js";
+import type { ApiClient } from "./client.js";
+import { CliError, EXIT, unwrap } from "./client.js";
+import { dim, green, isFinished, red, renderPipeline, yellow } from "./render.js";
 
 export interface WatchOptions {
   json: boolean;
   intervalMs?: number;
+  /** Give up after this long (exit 6); none by default. */
+  timeoutMs?: number;
   /** Where to draw (stdout by default); tests pass their own. */
   write?: (s: string) => void;
   isTTY?: boolean;
 }
 
 /**
- * Follows a pipeline until it ends, redrawing its stages in place on a terminal (or printing each
- * change otherwise; NDJSON with --json). Resolves to the exit code: 0 on SUCCESS, 1 when it failed
- * or was cancelled. A pipeline waiting for a person keeps being watched, with the command to run.
- * Connection trouble is retried for a while before giving up (exit 3).
+ * Follows a pipeline until it ends or waits for a person, redrawing its stages in place on a
+ * terminal (or printing each change otherwise; NDJSON with --json). Resolves to the exit code
+ * (docs/cli.md): 0 SUCCESS, 1 FAILED, 4 CANCELLED, 5 waiting for a person (the command that moves it
+ * on is printed), 6 timed out. Connection trouble is retried for a while before giving up (exit 3).
  */
-export async function watchPipeline(conn: Connection, id: number, opts: WatchOptions): Promise<number> {
+export async function watchPipeline(api: ApiClient, id: number, opts: WatchOptions): Promise<number> {
   const write = opts.write ?? ((s: string) => process.stdout.write(s));
   const tty = opts.isTTY ?? Boolean(process.stdout.isTTY);
   const interval = opts.intervalMs ?? 1000;
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
   let drawn = 0;
   let lastKey = "";
   let failures = 0;
   for (;;) {
-    let p: Pipeline;
+    let p;
     try {
-      p = await api<Pipeline>(conn, "GET", `/pipelines/${id}`);
+      p = await unwrap(api.GET("/pipelines/{id}", { params: { path: { id } } }));
       failures = 0;
     } catch (err) {
-      if (err instanceof CliError && err.exitCode === 3 && ++failures < 30) {
+      if (err instanceof CliError && err.exitCode === EXIT.UNREACHABLE && ++failures < 30) {
         await new Promise((r) => setTimeout(r, interval));
         continue;
       }
@@ -54,14 +57,19 @@ export async function watchPipeline(conn: Connection, id: number, opts: WatchOpt
       write(`${renderPipeline(p).join("\n")}\n${dim("--")}\n`);
     }
     lastKey = key;
+    const say = (s: string) => (opts.json ? undefined : write(`${s}\n`));
     if (isFinished(p)) {
-      if (!opts.json)
-        write(
-          p.status === "SUCCESS"
-            ? `${green("pipeline succeeded")}\n`
-            : `${red(`pipeline ${p.status.toLowerCase()}`)}\n`,
-        );
-      return p.status === "SUCCESS" ? 0 : 1;
+      if (p.status === "SUCCESS") say(green("pipeline succeeded"));
+      else say(red(`pipeline ${p.status.toLowerCase()}`));
+      return p.status === "SUCCESS" ? EXIT.OK : p.status === "CANCELLED" ? EXIT.CANCELLED : EXIT.FAILED;
+    }
+    if (p.awaiting?.action === "PROCEED") {
+      say(yellow(`pipeline ${p.id} is waiting for a person at ${p.awaiting.stage}`));
+      return EXIT.WAITING_FOR_PERSON;
+    }
+    if (Date.now() + interval > deadline) {
+      say(yellow(`still ${p.status} (${p.state}) when the timeout ran out`));
+      return EXIT.TIMED_OUT;
     }
     await new Promise((r) => setTimeout(r, interval));
   }

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pipeline } from "@procode/contracts";
 import { renderPipeline, stageView } from "../src/render.js";
+import { apiClient } from "../src/client.js";
 import { watchPipeline } from "../src/watch.js";
 
 const t0 = Date.parse("2026-11-28T10:00:00Z");
@@ -62,6 +63,8 @@ describe("pipeline view", () => {
     const p = pipeline({
       status: "FAILED",
       state: "FAILED",
+      currentRetries: 3,
+      stageConfigs: { CODE_CHECK: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 3 } },
       awaiting: { action: "RETRY_OR_RESUME", stage: "CODE_CHECK", hint: "CODE_CHECK failed" },
       checkpoints: [
         { ...ok("CODE_CHECK", 0, 2, 4), status: "FAILED", error: "app/main.py:3: invalid syntax" },
@@ -69,7 +72,17 @@ describe("pipeline view", () => {
     });
     expect(stageView(p, "CODE_CHECK").view).toBe("waiting");
     const lines = renderPipeline(p, t0).join("\n");
-    expect(lines).toMatch(/procode pipeline retry 7 +or +procode pipeline resume 7/);
+    // CODE_CHECK's 3 retries are used up: only resume is accepted now (retry would answer 3002).
+    expect(lines).toMatch(/procode pipeline resume 7/);
+    expect(lines).not.toMatch(/procode pipeline retry/);
+    const retriesLeft = {
+      ...p,
+      currentRetries: 1,
+      stageConfigs: { CODE_CHECK: { driveMode: "AUTO" as const, retryMode: "AUTO" as const, maxRetries: 3 } },
+    };
+    expect(renderPipeline(retriesLeft, t0).join("\n")).toMatch(
+      /procode pipeline retry 7 +or +procode pipeline resume 7/,
+    );
     const failedOnly = pipeline({
       status: "FAILED",
       state: "FAILED",
@@ -131,7 +144,7 @@ describe("procode pipeline watch", () => {
       }),
     ]);
     let text = "";
-    const code = await watchPipeline({ url, token: "t" }, 1, {
+    const code = await watchPipeline(apiClient({ url, token: "t" }), 1, {
       json: false,
       intervalMs: 10,
       isTTY: false,
@@ -145,7 +158,7 @@ describe("procode pipeline watch", () => {
   it("exits non-zero when the pipeline fails, printing JSON lines with --json", async () => {
     sequences.set(2, [pipeline({ id: 2 }), pipeline({ id: 2, status: "FAILED", state: "FAILED" })]);
     const lines: string[] = [];
-    const code = await watchPipeline({ url, token: "t" }, 2, {
+    const code = await watchPipeline(apiClient({ url, token: "t" }), 2, {
       json: true,
       intervalMs: 10,
       write: (s) => lines.push(s),
@@ -155,8 +168,8 @@ describe("procode pipeline watch", () => {
   });
 
   it("reports the envelope's code and message for a missing pipeline", async () => {
-    await expect(watchPipeline({ url, token: "t" }, 99, { json: false, intervalMs: 10 })).rejects.toThrow(
-      "3004 pipeline not found",
-    );
+    await expect(
+      watchPipeline(apiClient({ url, token: "t" }), 99, { json: false, intervalMs: 10 }),
+    ).rejects.toThrow("pipeline not found");
   });
 });

@@ -188,7 +188,7 @@ describe("the gateway's API document", () => {
     expect(report.totals.errors, JSON.stringify(report.problems.slice(0, 5))).toBe(0);
   });
 
-  it("is the committed copy clients generate their types from (vitest -u rewrites it)", async () => {
+  it("is the committed copy clients generate their types from (--update rewrites it)", async () => {
     const committed = {
       ...doc,
       servers: [{ url: LOCAL_SERVER, description: doc["servers"][0].description }],

@@ -1,0 +1,260 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signToken } from "@procode/service-kit";
+import {
+  createTestInfra,
+  eventually,
+  git,
+  REPO_ROOT,
+  startPlatform,
+  type Platform,
+  type TestInfra,
+} from "@procode/test-kit";
+import pkg from "../package.json" with { type: "json" };
+
+/**
+ * `procode` as a user runs it: the real program (bin/procode.mjs) against the real platform, with
+ * HOME and XDG_CONFIG_HOME in a temporary directory; exit codes as docs/cli.md lists them.
+ */
+
+let infra: TestInfra;
+let platform: Platform;
+let home: string;
+let token: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI; `env` adds to a clean environment (no PROCODE_* from the caller). */
+function procode(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PROCODE_")));
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(REPO_ROOT, "tools/cli/bin/procode.mjs"), ...args],
+      { env: { ...clean, HOME: home, XDG_CONFIG_HOME: path.join(home, ".config"), NO_COLOR: "1", ...env } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+const authed = (args: string[]) => procode(["--url", platform.gatewayUrl, "--token", token, ...args]);
+const json = async <T>(args: string[]): Promise<T> => {
+  const r = await authed(["--json", ...args]);
+  if (r.code !== 0) throw new Error(`procode ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+};
+
+beforeAll(async () => {
+  infra = await createTestInfra("cli");
+  platform = await startPlatform(infra, {
+    env: {
+      "pipeline-engine": { RETRY_BASE_MS: "200", RETRY_MAX_MS: "1000", STAGE_REPUBLISH_MS: "3000" },
+      "ops-module": { DEFAULT_DURATION_MS: "300" },
+      "dev-svc": { BIND_POLL_MS: "200", BIND_RETRY_BASE_MS: "500" },
+    },
+  });
+  home = mkdtempSync(path.join(os.tmpdir(), "procode-cli-home-"));
+  token = await signToken({ sub: "cli", team: "cli-team" }, platform.jwtSecret);
+  git(platform.repoRoot, "init", "--quiet", "--bare", "--initial-branch=main", "cli-agent.git");
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  if (home) rmSync(home, { recursive: true, force: true });
+  await infra?.cleanup();
+});
+
+describe("procode: the basics", () => {
+  it("prints its version with --version and exits 0", async () => {
+    const r = await procode(["--version"]);
+    expect(r).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
+  });
+
+  it("logs in: writes the URL and token to the config file (0600), which later commands use", async () => {
+    const r = await procode(["login", "--url", platform.gatewayUrl, "--token", token]);
+    expect(r.code).toBe(0);
+    const file = path.join(home, ".config", "procode", "config.json");
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ url: platform.gatewayUrl, token });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const list = await procode(["--json", "app", "list"]);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual({ items: [], total: 0 });
+  });
+
+  it("prints API errors under --json as JSON with the envelope's code and message, exit 1", async () => {
+    const missing = await authed(["--json", "app", "get", "987654"]);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stderr)).toEqual({
+      code: 1004,
+      message: "1004 app 987654 not found",
+      data: null,
+    });
+    const anonymous = await procode(["--json", "--url", platform.gatewayUrl, "app", "list"], {
+      XDG_CONFIG_HOME: path.join(home, "nowhere"),
+    });
+    expect(anonymous.code).toBe(1);
+    expect(JSON.parse(anonymous.stderr)).toMatchObject({ code: 5001 });
+  });
+
+  it.each([
+    [["app", "get", "abc"], /<id>: "abc" is not a positive integer/],
+    [["iteration", "proceed", "1", "--to", "NOWHERE"], /--to: /],
+    [["nope"], /unknown command 'nope'/],
+    [["credential", "create", "--name", "x"], /--git-type/],
+  ])("exits 2 for a usage error: procode %j", async (args, message) => {
+    const r = await authed(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it("exits 3 when the gateway cannot be reached", async () => {
+    const r = await procode(["--json", "--url", "http://127.0.0.1:9", "--token", token, "app", "list"]);
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stderr).message).toMatch(/^cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it("lists every page by default, or the page asked for", async () => {
+    for (const name of ["c1", "c2", "c3"]) {
+      const r = await procode(
+        [
+          "--url",
+          platform.gatewayUrl,
+          "--token",
+          token,
+          "credential",
+          "create",
+          "--git-type",
+          "LOCAL",
+          "--name",
+          name,
+        ],
+        { PROCODE_GIT_TOKEN: `token-${name}` },
+      );
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+    }
+    const all = await json<{ items: { name: string }[]; total: number }>(["credential", "list"]);
+    expect(all.total).toBeGreaterThanOrEqual(3);
+    expect(all.items).toHaveLength(all.total);
+    const page = await json<{ items: unknown[]; page: number }>([
+      "credential",
+      "list",
+      "--page",
+      "2",
+      "--page-size",
+      "2",
+    ]);
+    expect(page.page).toBe(2);
+  });
+});
+
+describe("procode pipeline watch: exit codes", () => {
+  let appId: number;
+
+  async function readyIteration(name: string): Promise<number> {
+    const it = await json<{ id: number }>(["iteration", "create", "--app", String(appId), "--name", name]);
+    await eventually(
+      async () =>
+        (await json<{ status: string }>(["iteration", "get", String(it.id)])).status === "DEVELOPING",
+      "the iteration to reach DEVELOPING",
+    );
+    for (const to of ["TESTING", "STAGING"]) {
+      expect((await authed(["iteration", "proceed", String(it.id), "--to", to])).code).toBe(0);
+    }
+    return it.id;
+  }
+
+  beforeAll(async () => {
+    const app = await json<{ id: number }>([
+      "app",
+      "create",
+      "--name",
+      "cli-agent",
+      "--repo",
+      "local://cli-agent",
+      "--scaffold",
+      "python-agent",
+    ]);
+    appId = app.id;
+    await eventually(
+      async () => {
+        const r = await json<{ state: string; scaffold: { state: string } }>(["app", "repo", String(appId)]);
+        return r.state === "BOUND" && r.scaffold.state === "PUSHED";
+      },
+      "the repository bound and the scaffold pushed",
+      30_000,
+    );
+    const configured = await authed([
+      "app",
+      "configure",
+      String(appId),
+      "--stage",
+      "PACKAGE.driveMode=MANUAL",
+    ]);
+    expect(configured.code).toBe(0);
+  });
+
+  it("exits 5 at a MANUAL gate, 6 on --timeout, 4 when cancelled, 0 when the release succeeds", async () => {
+    const first = await readyIteration("first");
+    const release = await authed([
+      "iteration",
+      "release",
+      String(first),
+      "--tag",
+      "v1.0.0",
+      "--watch",
+      "--timeout",
+      "2m",
+    ]);
+    expect(release.code).toBe(5);
+    const pipelineId = Number(/pipeline (\d+) is waiting for a person at PACKAGE/.exec(release.stdout)?.[1]);
+    expect(release.stdout).toContain(`procode pipeline proceed ${pipelineId}`);
+
+    // A second release of the app queues behind the first, which waits for a person.
+    const second = await readyIteration("second");
+    const queued = await json<{ pipelineId: number }>([
+      "iteration",
+      "release",
+      String(second),
+      "--tag",
+      "v1.1.0",
+    ]);
+    const timedOut = await authed([
+      "pipeline",
+      "watch",
+      String(queued.pipelineId),
+      "--interval",
+      "200",
+      "--timeout",
+      "2s",
+    ]);
+    expect(timedOut.code).toBe(6);
+    expect(timedOut.stdout).toMatch(/when the timeout ran out/);
+    expect(
+      (await authed(["pipeline", "cancel", String(queued.pipelineId), "--reason", "not now"])).code,
+    ).toBe(0);
+    expect((await authed(["pipeline", "watch", String(queued.pipelineId)])).code).toBe(4);
+
+    expect((await authed(["pipeline", "proceed", String(pipelineId)])).code).toBe(0);
+    const done = await authed([
+      "pipeline",
+      "watch",
+      String(pipelineId),
+      "--interval",
+      "200",
+      "--timeout",
+      "2m",
+    ]);
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(/pipeline succeeded/);
+  });
+});
