@@ -95,7 +95,7 @@ describe("procode: the basics", () => {
     expect(missing.code).toBe(1);
     expect(JSON.parse(missing.stderr)).toEqual({
       code: 1004,
-      message: "1004 app 987654 not found",
+      message: "app 987654 not found",
       data: null,
     });
     const anonymous = await procode(["--json", "--url", platform.gatewayUrl, "app", "list"], {
