@@ -4,9 +4,9 @@ import { messageSubject, type MessageDefinition } from "@procode/contracts";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { NatsHandle } from "./nats.js";
-import type { EntityManager, Orm } from "./orm.js";
-import { pooledSql, sqlQuery, sqlTransaction, type Sql } from "./sql.js";
-import { errorMessage, sleep } from "./util.js";
+import type { Database, Sql } from "./sql.js";
+import { PollLoop } from "./poll-loop.js";
+import { errorMessage } from "./util.js";
 
 export interface EmitOptions {
   /** Last subject token, for per-stage commands. */
@@ -27,12 +27,7 @@ export interface OutboxContext {
   claim(consumer: string, messageId: string): Promise<boolean>;
 }
 
-/** What a use case gets inside `outbox.transaction` (the ORM's entity manager of the transaction). */
-export interface TxContext extends OutboxContext {
-  em: EntityManager;
-}
-
-/** What a use case gets inside `outbox.sqlTransaction` (plain SQL on the transaction's connection). */
+/** What a use case gets inside `outbox.sqlTransaction`: SQL on the transaction's connection. */
 export interface SqlTxContext extends OutboxContext {
   sql: Sql;
 }
@@ -45,7 +40,7 @@ interface OutboxRow {
 }
 
 export interface OutboxOptions {
-  orm: Orm;
+  db: Database;
   nats: NatsHandle;
   schema: string;
   log: Logger;
@@ -69,18 +64,28 @@ export class Outbox {
   private markTimer: NodeJS.Timeout | undefined;
   private inFlight = new Set<Promise<void>>();
   private stopping = false;
-  private pollLoop: Promise<void> | undefined;
-  private pollWake: (() => void) | undefined;
+  private readonly poller: PollLoop;
   private lastPurge = 0;
   private publishFailing = false;
 
-  /** The outbox's own statements (marks, purge): pooled connections, no ORM. */
+  /** The outbox's own statements (marks, purge): pooled connections. */
   private readonly pool: Sql;
 
   constructor(private readonly opts: OutboxOptions) {
     this.table = `"${opts.schema}".outbox`;
     this.inbox = `"${opts.schema}".inbox`;
-    this.pool = pooledSql(opts.orm);
+    this.pool = opts.db.sql;
+    this.poller = new PollLoop({
+      name: "outbox relay",
+      intervalMs: opts.pollMs,
+      log: opts.log,
+      // A backlog: keep going without a pause.
+      tick: async () => {
+        const published = await this.pollOnce();
+        await this.purgeIfDue();
+        return published >= 200;
+      },
+    });
   }
 
   /** Builds a validated message envelope for `def`. */
@@ -143,34 +148,12 @@ export class Outbox {
   }
 
   /**
-   * Runs `fn` in a transaction; the messages it emits are written in that transaction and published
-   * after it commits. `em` defaults to a fresh fork of the ORM's entity manager.
-   */
-  async transaction<T>(
-    correlationId: string,
-    fn: (tx: TxContext) => Promise<T>,
-    em?: EntityManager,
-  ): Promise<T> {
-    const base = em ?? this.opts.orm.em.fork();
-    let rows: OutboxRow[] = [];
-    const result = await base.transactional(async (tem) => {
-      rows = [];
-      const sql: Sql = { query: (text, params, name) => sqlQuery(tem, text, params, name) };
-      const out = await fn({ em: tem, ...this.context(sql, correlationId, rows) });
-      await this.insertRows(sql, rows);
-      return out;
-    });
-    if (rows.length > 0) this.dispatch(rows);
-    return result;
-  }
-
-  /**
-   * The same as `transaction`, on a plain connection (`sqlTransaction`): for use cases whose
-   * statements are all SQL, without the ORM's per-transaction cost.
+   * Runs `fn` in a transaction (`Database.transaction`); the messages it emits are written in that
+   * transaction and published after it commits, and the messages it claims are recorded in it.
    */
   async sqlTransaction<T>(correlationId: string, fn: (tx: SqlTxContext) => Promise<T>): Promise<T> {
     let rows: OutboxRow[] = [];
-    const result = await sqlTransaction(this.opts.orm, async (sql) => {
+    const result = await this.opts.db.transaction(async (sql) => {
       rows = [];
       const out = await fn({ sql, ...this.context(sql, correlationId, rows) });
       await this.insertRows(sql, rows);
@@ -259,35 +242,17 @@ export class Outbox {
 
   /** Starts the poller that publishes what the fast path did not. */
   start(): void {
-    this.pollLoop ??= this.poll();
+    this.poller.start();
   }
 
   private wakePoller(): void {
-    this.pollWake?.();
-  }
-
-  private async poll(): Promise<void> {
-    while (!this.stopping) {
-      let published = 0;
-      try {
-        published = await this.pollOnce();
-        await this.purgeIfDue();
-      } catch (err) {
-        this.opts.log.warn({ err: errorMessage(err) }, "outbox poll failed");
-      }
-      if (published >= 200) continue; // a backlog: keep going
-      await new Promise<void>((resolve) => {
-        this.pollWake = resolve;
-        void sleep(this.opts.pollMs).then(resolve);
-      });
-      this.pollWake = undefined;
-    }
+    this.poller.wake();
   }
 
   /** One pass of the poller: publishes up to 500 pending events older than a moment. Returns how many. */
   async pollOnce(minAgeMs = 300): Promise<number> {
     if (!this.opts.nats.connected) return 0;
-    return sqlTransaction(this.opts.orm, async (sql) => {
+    return this.opts.db.transaction(async (sql) => {
       // A plain index scan, not a bitmap scan: it marks the index entries of rows published since
       // the last pass as dead on its way, so each pass skips them instead of visiting every
       // published row again until the next vacuum (a bitmap scan never marks them).
@@ -327,9 +292,8 @@ export class Outbox {
   /** Waits for in-flight publishes, writes pending marks, stops the poller. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakePoller();
     await Promise.allSettled([...this.inFlight]);
     await this.flushMarks();
-    await this.pollLoop?.catch(() => {});
+    await this.poller.stop();
   }
 }

@@ -8,8 +8,9 @@ import { createHttpServer, type HttpServer } from "./http.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { NatsHandle } from "./nats.js";
-import { initOrm, pingDatabase, type MigrationEntry, type Orm } from "./orm.js";
+import { migrateDatabase, type MigrationEntry } from "./migrate.js";
 import { Outbox } from "./outbox.js";
+import { Database } from "./sql.js";
 import { StreamWatch } from "./stream-watch.js";
 import { errorMessage, withTimeout } from "./util.js";
 
@@ -19,7 +20,8 @@ export interface ServiceDeps<C extends BaseConfig = BaseConfig> {
   config: C;
   log: Logger;
   metrics: Metrics;
-  orm: Orm;
+  /** The service's PostgreSQL connections (plain SQL, sql.ts). */
+  db: Database;
   nats: NatsHandle;
   outbox: Outbox;
   consumers: ConsumerGroup;
@@ -38,7 +40,7 @@ export interface ServiceDefinition<C extends BaseConfig> {
   /** The service's PostgreSQL schema. */
   schema: string;
   configSchema: z.ZodType<C>;
-  entities: NonNullable<Parameters<typeof initOrm>[0]["entities"]>;
+  /** The schema's migrations, in order (MikroORM's migrator runs them at start). */
   migrations: MigrationEntry[];
   /** Registers routes, consumers and background parts; never listens. */
   build(deps: ServiceDeps<C>): Promise<ServiceParts>;
@@ -60,7 +62,7 @@ export interface ServiceRuntime<C extends BaseConfig> {
 }
 
 /**
- * load config -> init ORM (migrations) -> connect NATS (streams) -> build app -> start consumers,
+ * load config -> migrate the schema -> open the database pool -> connect NATS (streams) -> build app -> start consumers,
  * outbox relay and background parts -> listen. `close()` undoes it in reverse: stop taking requests
  * and messages, finish what is in flight, publish what is pending, drain NATS, close the database.
  */
@@ -81,14 +83,8 @@ export async function startRuntime<C extends BaseConfig>(
     ...(config.AUTH_ISSUER ? { issuer: config.AUTH_ISSUER } : {}),
     ...(config.AUTH_AUDIENCE ? { audience: config.AUTH_AUDIENCE } : {}),
   });
-  const orm = await initOrm({
-    url: config.DATABASE_URL,
-    schema: def.schema,
-    entities: def.entities,
-    migrations: def.migrations,
-    poolMax: config.DB_POOL_MAX,
-    log,
-  });
+  await migrateDatabase({ url: config.DATABASE_URL, schema: def.schema, migrations: def.migrations, log });
+  const db = new Database({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, log });
   let nats: NatsHandle;
   try {
     nats = await NatsHandle.connect({
@@ -100,12 +96,12 @@ export async function startRuntime<C extends BaseConfig>(
       ...(config.NATS_USER ? { user: config.NATS_USER, password: config.NATS_PASSWORD ?? "" } : {}),
     });
   } catch (err) {
-    await orm.close();
+    await db.close();
     throw err;
   }
-  const outbox = new Outbox({ orm, nats, schema: def.schema, log, metrics, pollMs: config.OUTBOX_POLL_MS });
+  const outbox = new Outbox({ db, nats, schema: def.schema, log, metrics, pollMs: config.OUTBOX_POLL_MS });
   const streamWatch = new StreamWatch({
-    orm,
+    db,
     nats,
     schema: def.schema,
     log,
@@ -117,14 +113,14 @@ export async function startRuntime<C extends BaseConfig>(
     log,
     verifyToken,
     metrics,
-    readiness: { database: () => pingDatabase(orm), nats: () => nats.ping() },
+    readiness: { database: () => db.ping(), nats: () => nats.ping() },
   });
   const deps: ServiceDeps<C> = {
     service: def.name,
     config,
     log,
     metrics,
-    orm,
+    db,
     nats,
     outbox,
     consumers,
@@ -159,7 +155,7 @@ export async function startRuntime<C extends BaseConfig>(
       await step("stream watch", () => streamWatch.stop());
       await step("outbox", () => outbox.stop());
       await step("nats", () => nats.close());
-      await step("database", () => orm.close());
+      await step("database", () => db.close());
       log.info(`${def.name} stopped`);
     })());
   return { deps, parts, url, close };

@@ -1,11 +1,11 @@
 import { STREAMS } from "@procode/contracts";
 import type { Logger } from "./logger.js";
 import type { NatsHandle, StreamInstance } from "./nats.js";
-import type { Orm } from "./orm.js";
-import { errorMessage, sleep } from "./util.js";
+import { PollLoop } from "./poll-loop.js";
+import type { Database } from "./sql.js";
 
 export interface StreamWatchOptions {
-  orm: Orm;
+  db: Database;
   nats: NatsHandle;
   schema: string;
   log: Logger;
@@ -33,9 +33,9 @@ export interface StreamWatchOptions {
 export class StreamWatch {
   private readonly table: string;
   private readonly outbox: string;
-  private stopping = false;
-  private loop: Promise<void> | undefined;
-  private readonly abort = new AbortController();
+  private readonly loop: PollLoop;
+  private lastCheck = 0;
+  private seenReconnects: number;
 
   /** Clocks of NATS and PostgreSQL may differ; the window of re-published rows is widened by this. */
   static readonly CLOCK_MARGIN = "10 seconds";
@@ -43,29 +43,34 @@ export class StreamWatch {
   constructor(private readonly opts: StreamWatchOptions) {
     this.table = `"${opts.schema}".outbox_stream`;
     this.outbox = `"${opts.schema}".outbox`;
+    this.seenReconnects = opts.nats.reconnects;
+    this.loop = new PollLoop({
+      name: "stream watch",
+      intervalMs: Math.min(1000, opts.intervalMs),
+      log: opts.log,
+      tick: () => this.checkIfDue(),
+    });
   }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
-  private async run(): Promise<void> {
-    let lastCheck = 0;
-    let seenReconnects = this.opts.nats.reconnects;
-    while (!this.stopping) {
-      const reconnected = this.opts.nats.reconnects !== seenReconnects;
-      if (this.opts.nats.connected && (reconnected || Date.now() - lastCheck >= this.opts.intervalMs)) {
-        seenReconnects = this.opts.nats.reconnects;
-        lastCheck = Date.now();
-        try {
-          await this.check();
-        } catch (err) {
-          this.opts.log.warn({ err: errorMessage(err) }, "could not check the streams");
-          lastCheck = Date.now() - this.opts.intervalMs + 2000;
-        }
-      }
-      await sleep(Math.min(1000, this.opts.intervalMs), this.abort.signal);
+  /** Checks when the interval has passed or NATS reconnected since the last look. */
+  private async checkIfDue(): Promise<boolean> {
+    const { nats, intervalMs } = this.opts;
+    const reconnected = nats.reconnects !== this.seenReconnects;
+    if (!nats.connected || (!reconnected && Date.now() - this.lastCheck < intervalMs)) return false;
+    this.seenReconnects = nats.reconnects;
+    this.lastCheck = Date.now();
+    try {
+      await this.check();
+    } catch (err) {
+      // Look again in two seconds rather than a whole interval later.
+      this.lastCheck = Date.now() - intervalMs + 2000;
+      throw err;
     }
+    return false;
   }
 
   /** Looks at every stream (re-creating missing ones); returns how many events are to be re-published. */
@@ -77,48 +82,42 @@ export class StreamWatch {
   }
 
   private async compare(s: StreamInstance): Promise<number> {
-    return this.opts.orm.em.fork().transactional(async (em) => {
-      const rows = await em.execute<{ created: string }[]>(
-        `select created from ${this.table} where stream = ? for update`,
+    return this.opts.db.transaction(async (sql) => {
+      const { rows } = await sql.query<{ created: string }>(
+        `select created from ${this.table} where stream = $1 for update`,
         [s.name],
-        "all",
       );
       const known = rows[0]?.created;
       if (known === s.created) return 0;
       if (known === undefined) {
         // First sight of this stream (a new installation, or a service that is new to it).
-        await em.execute(
-          `insert into ${this.table} (stream, created) values (?, ?) on conflict (stream) do nothing`,
+        await sql.query(
+          `insert into ${this.table} (stream, created) values ($1, $2) on conflict (stream) do nothing`,
           [s.name, s.created],
-          "run",
         );
         return 0;
       }
-      await em.execute(
-        `update ${this.table} set created = ?, changed_at = now() where stream = ?`,
-        [s.created, s.name],
-        "run",
-      );
+      await sql.query(`update ${this.table} set created = $1, changed_at = now() where stream = $2`, [
+        s.created,
+        s.name,
+      ]);
       const prefix = `${this.opts.nats.env}.${STREAMS[s.key]}.`;
-      const res = await em.execute<{ affectedRows: number }>(
+      const res = await sql.query(
         `update ${this.outbox} set published_at = null
-         where published_at >= ?::timestamptz - interval '${StreamWatch.CLOCK_MARGIN}'
-           and published_at < ?::timestamptz + interval '${StreamWatch.CLOCK_MARGIN}'
-           and left(subject, ?) = ?`,
+         where published_at >= $1::timestamptz - interval '${StreamWatch.CLOCK_MARGIN}'
+           and published_at < $2::timestamptz + interval '${StreamWatch.CLOCK_MARGIN}'
+           and left(subject, $3) = $4`,
         [known, s.created, prefix.length, prefix],
-        "run",
       );
       this.opts.log.warn(
-        { stream: s.name, previous: known, created: s.created, republish: res.affectedRows },
+        { stream: s.name, previous: known, created: s.created, republish: res.rowCount },
         "stream was created anew (JetStream lost it): publishing its events again from the outbox",
       );
-      return res.affectedRows;
+      return res.rowCount;
     });
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.abort.abort();
-    await this.loop?.catch(() => {});
+    await this.loop.stop();
   }
 }

@@ -38,14 +38,13 @@ export const producer: ServiceDefinition<Config> = {
   name: "app-svc",
   schema: "kit_producer",
   configSchema: Config,
-  entities: [],
   migrations: [{ name: "Migration20260101000001_note", class: ProducerTables }],
   async build({ app, outbox }) {
     app.post("/notes", { schema: { body: NoteBody } }, async (request) => {
       const actor = actorOf(request);
-      const id = await outbox.transaction(request.id, async (tx) => {
-        const rows = await tx.em.execute<{ id: number }[]>(
-          `insert into kit_producer.note (name, count) values (?, ?) returning id`,
+      const id = await outbox.sqlTransaction(request.id, async (tx) => {
+        const { rows } = await tx.sql.query<{ id: number }>(
+          `insert into kit_producer.note (name, count) values ($1, $2) returning id`,
           [request.body.name, request.body.count],
         );
         const noteId = rows[0]!.id;
@@ -74,16 +73,15 @@ export const consumer: ServiceDefinition<Config> = {
   name: "dev-svc",
   schema: "kit_consumer",
   configSchema: Config,
-  entities: [],
   migrations: [{ name: "Migration20260101000002_seen", class: ConsumerTables }],
   async build({ consumers, outbox }) {
     consumers.add({
       durable: "kit-consumer-app-created",
       def: AppCreated,
       async handle(message, ctx) {
-        return outbox.transaction(ctx.correlationId, async (tx) => {
+        return outbox.sqlTransaction(ctx.correlationId, async (tx) => {
           if (!(await tx.claim("kit-consumer-app-created", message.id))) return "duplicate";
-          await tx.em.execute(`insert into kit_consumer.seen (app_id, name, message_id) values (?, ?, ?)`, [
+          await tx.sql.query(`insert into kit_consumer.seen (app_id, name, message_id) values ($1, $2, $3)`, [
             message.data.appId,
             message.data.name,
             message.id,

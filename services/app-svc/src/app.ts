@@ -3,7 +3,6 @@ import { Config } from "./config.js";
 import { registerAppRoutes } from "./http/routes/apps.routes.js";
 import { createRepositoryProbe } from "./integrations/repository-probe.js";
 import { AppService } from "./services/app.service.js";
-import { entities } from "./store/entities.js";
 import { migrations } from "./store/migrations.js";
 
 /** Registers app-svc's routes on the kit's app; never listens. app-svc consumes no messages. */
@@ -15,7 +14,7 @@ export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts>
     localRoot: config.LOCAL_GIT_ROOT,
   });
   const apps = new AppService({
-    orm: deps.orm,
+    db: deps.db,
     outbox: deps.outbox,
     log: deps.log,
     keyRing: new KeyRing(config.ENCRYPTION_KEYS),
@@ -31,7 +30,6 @@ export const service: ServiceDefinition<Config> = {
   name: "app-svc",
   schema: "app",
   configSchema: Config,
-  entities,
   migrations,
   build: buildApp,
 };

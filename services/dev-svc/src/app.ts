@@ -26,7 +26,6 @@ export const service: ServiceDefinition<Config> = {
   name: "dev-svc",
   schema: "dev",
   configSchema: Config,
-  entities: [],
   migrations,
   build: buildApp,
 };

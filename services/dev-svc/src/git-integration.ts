@@ -21,7 +21,7 @@ import { WebhookWorker } from "./services/webhook-worker.service.js";
 /**
  * dev-svc's git integration, built once per service instance: providers, credentials, repository
  * bindings, webhooks and repository reads. Iterations and stage runners build on what it exposes
- * (`access` for a provider with its credential, `binder.onBound`, `webhooks.onRefUpdate`).
+ * (`access` for a provider with its credential, `binder.addBindStep`).
  */
 export interface GitIntegration {
   secrets: Secrets;
@@ -37,7 +37,7 @@ export interface GitIntegration {
 }
 
 export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<GitIntegration> {
-  const { config, log, orm, metrics } = deps;
+  const { config, log, db, metrics } = deps;
   const secrets = new Secrets(new KeyRing(config.ENCRYPTION_KEYS));
   const policy: CallPolicy = {
     timeoutMs: config.GIT_TIMEOUT_MS,
@@ -65,27 +65,27 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
         )
         .inc(),
   });
-  const access = new RepositoryAccess(orm, providers, secrets);
-  const binder = new RepoBinder(orm, access, secrets, log.child({ part: "binder" }), metrics, {
+  const access = new RepositoryAccess(db, providers, secrets);
+  const binder = new RepoBinder(db, access, secrets, log.child({ part: "binder" }), metrics, {
     pollMs: config.BIND_POLL_MS,
     retryBaseMs: config.BIND_RETRY_BASE_MS,
     retryMaxMs: config.BIND_RETRY_MAX_MS,
     // A bind makes a handful of provider calls (more with the scaffold push), each within GIT_TIMEOUT_MS.
     leaseMs: config.GIT_TIMEOUT_MS * 10 + 10000,
   });
-  const webhooks = new WebhookWorker(orm, log.child({ part: "webhooks" }), {
+  const webhooks = new WebhookWorker(db, log.child({ part: "webhooks" }), {
     pollMs: config.WEBHOOK_POLL_MS,
     retentionDays: config.WEBHOOK_RETENTION_DAYS,
   });
-  const credentials = new CredentialService(orm, secrets, log, () => binder.wake());
-  const reads = new RepoReads(orm, access, log, {
+  const credentials = new CredentialService(db, secrets, log, () => binder.wake());
+  const reads = new RepoReads(db, access, log, {
     cacheTtlMs: config.REPO_CACHE_TTL_MS,
     webIdeTemplate: config.WEBIDE_URL_TEMPLATE,
     webIdeCheckTimeoutMs: config.WEBIDE_CHECK_TIMEOUT_MS,
     webIdeCheckCacheMs: config.WEBIDE_CHECK_CACHE_MS,
   });
   const receiver = new WebhookReceiver(
-    orm,
+    db,
     secrets,
     log,
     { maxAgeSec: config.WEBHOOK_MAX_AGE_SEC, giteeMaxAgeSec: config.GITEE_WEBHOOK_MAX_AGE_SEC },
@@ -94,7 +94,7 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
   const projection = new AppProjectionService(deps.outbox, log, () => binder.wake());
 
   registerCredentialRoutes(deps.app, credentials);
-  registerRepoRoutes(deps.app, reads, new WebhookDeliveries(orm));
+  registerRepoRoutes(deps.app, reads, new WebhookDeliveries(db));
   await registerWebhookRoutes(deps.app, receiver, config.WEBHOOK_BODY_LIMIT_BYTES);
   addAppEventConsumers(deps.consumers, projection);
 

@@ -19,15 +19,15 @@ export interface Iterations {
 }
 
 export function createIterations(deps: ServiceDeps<Config>, git: GitIntegration): Iterations {
-  const { config, orm, outbox, nats } = deps;
+  const { config, db, outbox, nats } = deps;
   const log = deps.log.child({ part: "iterations" });
-  const progress = new IterationProgress(orm, log);
-  const releases = new ReleaseService(orm, outbox, nats, git.access, progress, log, {
+  const progress = new IterationProgress(db, log);
+  const releases = new ReleaseService(db, outbox, nats, git.access, progress, log, {
     rpcTimeoutMs: config.RPC_TIMEOUT_MS,
     // Resolving the head and tagging are two provider calls, each within GIT_TIMEOUT_MS.
     lockMs: config.GIT_TIMEOUT_MS * 2 + config.RPC_TIMEOUT_MS + 10_000,
   });
-  const iterations = new IterationService(orm, outbox, nats, git.access, progress, releases, log, {
+  const iterations = new IterationService(db, outbox, nats, git.access, progress, releases, log, {
     rpcTimeoutMs: config.RPC_TIMEOUT_MS,
   });
   registerIterationRoutes(deps.app, iterations, releases);

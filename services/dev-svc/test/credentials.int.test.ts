@@ -308,7 +308,7 @@ describe("key rotation", () => {
     );
     expect(new Set(keyIds.map((r) => r.k))).toEqual(new Set(["k2"]));
     // Running it again changes nothing.
-    const again = await resealAll(svc.deps.orm, new Secrets(new KeyRing(both)), svc.deps.log);
+    const again = await resealAll(svc.deps.db, new Secrets(new KeyRing(both)), svc.deps.log);
     expect(again).toMatchObject({ activeKeyId: "k2", credentials: 0, webhookSecrets: 0, failed: [] });
 
     // The service with only the new key still reads with the credential.
@@ -317,7 +317,7 @@ describe("key rotation", () => {
     const branches = await call("GET", `/apps/${appId}/repo/branches`);
     expect(branches.body.data.items).toHaveLength(120);
     // A key ring without the key a row was sealed under is reported, not silently skipped.
-    const missing = await resealAll(svc.deps.orm, new Secrets(new KeyRing(newKeys("k3"))), svc.deps.log);
+    const missing = await resealAll(svc.deps.db, new Secrets(new KeyRing(newKeys("k3"))), svc.deps.log);
     expect(missing.failed.length).toBeGreaterThan(0);
     expect(missing.failed[0]!.reason).toMatch(/no key "k2" in the key ring/);
     expect(logs.text()).not.toContain(GITLAB_TOKEN);

@@ -11,7 +11,7 @@ import { migrations } from "./store/migrations.js";
 
 /** Registers ops-gateway's routes, consumers and background work on the kit's app; never listens. */
 export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
-  const { app, config, consumers, log, metrics, orm, outbox } = deps;
+  const { app, config, consumers, log, metrics, db, outbox } = deps;
   const opsCalls = new Counter({
     name: "ops_calls_total",
     help: "Calls to the ops module by operation (create, status, cancel) and result (ok, unavailable, refused)",
@@ -30,13 +30,13 @@ export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts>
     onCall: (op, result) => opsCalls.labels(op, result).inc(),
   });
   const service = new DeploymentService({
-    orm,
+    db,
     outbox,
     log,
     config,
     metrics: { finished: (outcome, via) => finished.labels(outcome, via).inc() },
   });
-  const worker = new DeploymentWorker({ orm, ops, service, log, config });
+  const worker = new DeploymentWorker({ db, ops, service, log, config });
   const onRecorded = () => worker.wake();
   addDeployRequestedConsumer(consumers, { service, onRecorded });
   addDeploymentCancelRequestedConsumer(consumers, { service, onRecorded });
@@ -52,7 +52,6 @@ export const service: ServiceDefinition<Config> = {
   name: "ops-gateway",
   schema: "ops",
   configSchema: Config,
-  entities: [],
   migrations,
   build: buildApp,
 };

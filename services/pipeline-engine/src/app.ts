@@ -1,4 +1,3 @@
-import pg from "pg";
 import { Counter, Histogram } from "prom-client";
 import type { ServiceDefinition, ServiceDeps, ServiceParts } from "@procode/service-kit";
 import { Config } from "./config.js";
@@ -18,7 +17,7 @@ import { migrations } from "./store/migrations.js";
 
 /** Registers pipeline-engine's routes, consumers and background work on the kit's app; never listens. */
 export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
-  const { config, log, orm, outbox, consumers, app, nats, metrics } = deps;
+  const { config, log, db, outbox, consumers, app, nats, metrics } = deps;
   const timings: EngineTimings = {
     republishBaseMs: config.STAGE_REPUBLISH_MS,
     republishMaxMs: Math.max(config.STAGE_REPUBLISH_MS, config.STAGE_REPUBLISH_MAX_MS),
@@ -63,7 +62,7 @@ export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts>
     engine,
     repo,
     outbox,
-    orm,
+    orm: db,
     log,
     timings,
     intervalMs: config.SWEEP_INTERVAL_MS,
@@ -72,12 +71,11 @@ export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts>
     transitions,
   });
 
-  // REST reads take plain pooled connections: no query builder, no transaction, no unit of work.
-  const readPool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.READ_POOL_MAX });
-  readPool.on("error", (err) => log.warn({ err: err.message }, "idle read connection failed"));
+  // REST reads have connections of their own, so they never wait behind the command transactions.
+  const readPool = db.extraPool(config.READ_POOL_MAX, "reads");
   registerPipelineRoutes(app, new PipelineQueries(readPool, repo), executor);
 
-  const [appCreated, configChanged] = appSettingsConsumers(orm, repo);
+  const [appCreated, configChanged] = appSettingsConsumers(db, repo);
   const [completed, started, waiting, finished] = stageResultConsumers(executor, config.CONSUMER_CONCURRENCY);
   consumers
     .add(appCreated)
@@ -99,7 +97,6 @@ export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts>
       await rpc?.drain().catch(() => undefined);
       await sweeper.stop();
       await executor.idle();
-      await readPool.end();
     },
   };
 }
@@ -108,7 +105,6 @@ export const service: ServiceDefinition<Config> = {
   name: "pipeline-engine",
   schema: "pipeline",
   configSchema: Config,
-  entities: [],
   migrations,
   build: buildApp,
 };

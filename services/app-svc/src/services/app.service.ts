@@ -18,13 +18,14 @@ import {
   dependencyUnavailable,
   DomainError,
   invalidParameter,
+  isDatabaseRefusal,
   isDomainError,
-  pingDatabase,
+  isUniqueViolation,
   withTimeout,
   randomSecret,
+  type Database,
   type KeyRing,
   type Logger,
-  type Orm,
   type Outbox,
 } from "@procode/service-kit";
 import {
@@ -37,7 +38,6 @@ import {
   toSnapshot,
   type AppState,
   type ProcodeSettings,
-  type ProcodeState,
 } from "../domain/app.js";
 import {
   classifyRepositoryUrl,
@@ -47,15 +47,16 @@ import {
 } from "../domain/repository-url.js";
 import type { RepositoryProbe } from "../integrations/repository-probe.js";
 import {
-  AppRepository,
-  isDatabaseRefusal,
-  isUniqueViolation,
+  bumpRevision,
+  findAppForTeam,
+  insertApp,
+  listApps,
+  saveConfig,
   type AppWithConfig,
 } from "../store/app.repository.js";
-import { AgentApp, ProcodeConfigRow } from "../store/entities.js";
 
 export interface AppServiceDeps {
-  orm: Orm;
+  db: Database;
   outbox: Outbox;
   log: Logger;
   /** Seals webhook secrets (the same ring dev-svc opens them with). */
@@ -97,7 +98,7 @@ export class AppService {
       if (isDomainError(err) || isDatabaseRefusal(err)) throw err;
       const down =
         isDatabaseUnavailable(err) ||
-        (await withTimeout(pingDatabase(this.deps.orm), 1000, "database").then(
+        (await withTimeout(this.deps.db.ping(), 1000, "database").then(
           () => false,
           () => true,
         ));
@@ -111,8 +112,7 @@ export class AppService {
   }
 
   private view({ app, config }: AppWithConfig): App {
-    const state = config ? toProcodeState(config) : null;
-    return toAppView(toAppState(app), state, state ? this.webhookUrl(state, app.id) : null);
+    return toAppView(app, config, config ? this.webhookUrl(config, app.id) : null);
   }
 
   /** Classifies a repository URL before any I/O; a refusal throws 1001 naming the field. */
@@ -151,40 +151,26 @@ export class AppService {
 
     try {
       const created = await this.withDatabase(() =>
-        this.deps.outbox.transaction(correlationId, async (tx) => {
-          const app = tx.em.create(AgentApp, {
+        this.deps.outbox.sqlTransaction(correlationId, async (tx) => {
+          const app = await insertApp(tx.sql, {
             name: body.name,
             devMode: body.devMode,
             techStack: body.techStack ?? null,
             team: actor.team,
             createdBy: actor.sub,
-            revision: 1,
           });
-          await tx.em.flush();
-          let config: ProcodeConfigRow | null = null;
-          if (repository) {
-            const secret = this.deps.keyRing.seal(randomSecret(32));
-            config = tx.em.create(ProcodeConfigRow, {
-              appId: app.id,
-              gitRepoUrl: repository.target.url,
-              gitType: repository.target.gitType,
-              scaffoldTemplate: body.scaffoldTemplate ?? null,
-              credentialId: body.credentialId ?? null,
-              credentialRequired: repository.credentialRequired,
-              webhookSecret: secret.ciphertext,
-              webhookSecretKeyId: secret.keyId,
-              stageConfigs: {},
-              phases: [...DEFAULT_ITERATION_PHASES],
-              concurrency: "QUEUE",
-              deployConfig: structuredClone(DEFAULT_DEPLOY_CONFIG),
-            });
-            await tx.em.flush();
-          }
-          const state = config ? toProcodeState(config) : null;
-          tx.emit(
-            AppCreated,
-            toSnapshot(toAppState(app), state, state ? this.webhookUrl(state, app.id) : null),
-          );
+          const config = repository
+            ? await saveConfig(tx.sql, app.id, {
+                ...defaultSettings(),
+                gitRepoUrl: repository.target.url,
+                gitType: repository.target.gitType,
+                scaffoldTemplate: body.scaffoldTemplate ?? null,
+                credentialId: body.credentialId ?? null,
+                credentialRequired: repository.credentialRequired,
+                webhookSecret: this.deps.keyRing.seal(randomSecret(32)),
+              })
+            : null;
+          tx.emit(AppCreated, toSnapshot(app, config, config ? this.webhookUrl(config, app.id) : null));
           return { app, config };
         }),
       );
@@ -204,16 +190,15 @@ export class AppService {
   }
 
   async list(actor: Actor, query: ListAppsQuery): Promise<Page<App>> {
-    const repo = new AppRepository(this.deps.orm.em.fork());
-    const { items, total } = await this.withDatabase(() => repo.list({ ...query, team: actor.team }));
+    const { items, total } = await this.withDatabase(() =>
+      listApps(this.deps.db.sql, { ...query, team: actor.team }),
+    );
     return { items: items.map((i) => this.view(i)), total, page: query.page, pageSize: query.pageSize };
   }
 
   /** Another team's app answers exactly as a missing one (SPEC 5b). */
   async get(actor: Actor, id: number): Promise<App> {
-    const found = await this.withDatabase(() =>
-      new AppRepository(this.deps.orm.em.fork()).findForTeam(id, actor.team),
-    );
+    const found = await this.withDatabase(() => findAppForTeam(this.deps.db.sql, id, actor.team));
     if (!found) throw notFound(id);
     return this.view(found);
   }
@@ -229,13 +214,11 @@ export class AppService {
     body: PutProcodeConfigRequest,
     correlationId: string,
   ): Promise<ProcodeConfig> {
-    const found = await this.withDatabase(() =>
-      new AppRepository(this.deps.orm.em.fork()).findForTeam(id, actor.team),
-    );
+    const found = await this.withDatabase(() => findAppForTeam(this.deps.db.sql, id, actor.team));
     if (!found) throw notFound(id);
     assertProCode(found.app);
 
-    const current = found.config ? toProcodeState(found.config) : null;
+    const current = found.config;
     // Fields left out keep their value, the repository's URL too.
     const gitRepoUrl = body.gitRepoUrl ?? current?.gitRepoUrl;
     if (gitRepoUrl === undefined)
@@ -264,34 +247,23 @@ export class AppService {
     };
 
     const result = await this.withDatabase(() =>
-      this.deps.outbox.transaction(correlationId, async (tx) => {
-        const locked = await new AppRepository(tx.em).findForTeam(id, actor.team, { lock: true });
+      this.deps.outbox.sqlTransaction(correlationId, async (tx) => {
+        const locked = await findAppForTeam(tx.sql, id, actor.team, { lock: true });
         if (!locked) throw notFound(id);
         assertProCode(locked.app);
-        let row = locked.config;
         let changes = Object.keys(next);
-        if (row) {
-          changes = changedSettings(toProcodeState(row), { ...next, webhookSecret: sealedOf(row) });
-          if (changes.length === 0) return { row, changes };
-          const secret = this.deps.keyRing.reseal(sealedOf(row));
-          Object.assign(row, { ...next, webhookSecret: secret.ciphertext, webhookSecretKeyId: secret.keyId });
+        let webhookSecret: SealedSecret;
+        if (locked.config) {
+          changes = changedSettings(locked.config, { ...next, webhookSecret: locked.config.webhookSecret });
+          if (changes.length === 0) return { config: locked.config, changes };
+          webhookSecret = this.deps.keyRing.reseal(locked.config.webhookSecret);
         } else {
-          const secret = this.deps.keyRing.seal(randomSecret(32));
-          row = tx.em.create(ProcodeConfigRow, {
-            appId: locked.app.id,
-            ...next,
-            webhookSecret: secret.ciphertext,
-            webhookSecretKeyId: secret.keyId,
-          });
+          webhookSecret = this.deps.keyRing.seal(randomSecret(32));
         }
-        locked.app.revision += 1;
-        await tx.em.flush();
-        const state = toProcodeState(row);
-        tx.emit(
-          ProcodeConfigChanged,
-          toSnapshot(toAppState(locked.app), state, this.webhookUrl(state, locked.app.id)),
-        );
-        return { row, changes };
+        const config = await saveConfig(tx.sql, locked.app.id, { ...next, webhookSecret });
+        const app = await bumpRevision(tx.sql, locked.app.id);
+        tx.emit(ProcodeConfigChanged, toSnapshot(app, config, this.webhookUrl(config, app.id)));
+        return { config, changes };
       }),
     );
 
@@ -301,47 +273,11 @@ export class AppService {
         "pro-code configuration changed",
       );
     }
-    const state = toProcodeState(result.row);
-    return toProcodeConfigView(state, this.webhookUrl(state, id));
+    return toProcodeConfigView(result.config, this.webhookUrl(result.config, id));
   }
 }
 
-function toAppState(app: AgentApp): AppState {
-  return {
-    id: app.id,
-    name: app.name,
-    devMode: app.devMode,
-    techStack: app.techStack ?? null,
-    team: app.team,
-    createdBy: app.createdBy,
-    revision: app.revision,
-    createdAt: app.createdAt,
-    updatedAt: app.updatedAt,
-  };
-}
-
-function sealedOf(row: ProcodeConfigRow): SealedSecret {
-  return { keyId: row.webhookSecretKeyId, ciphertext: row.webhookSecret };
-}
-
-function toProcodeState(row: ProcodeConfigRow): ProcodeState {
-  return {
-    appId: row.appId,
-    gitRepoUrl: row.gitRepoUrl,
-    gitType: row.gitType,
-    scaffoldTemplate: row.scaffoldTemplate ?? null,
-    credentialId: row.credentialId ?? null,
-    credentialRequired: row.credentialRequired,
-    webhookSecret: sealedOf(row),
-    stageConfigs: row.stageConfigs,
-    phases: row.phases,
-    concurrency: row.concurrency,
-    deployConfig: row.deployConfig,
-    updatedAt: row.updatedAt,
-  };
-}
-
-function assertProCode(app: AgentApp): void {
+function assertProCode(app: AppState): void {
   if (app.devMode !== "pro-code") {
     throw invalidParameter(
       "devMode",

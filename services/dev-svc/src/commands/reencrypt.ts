@@ -4,7 +4,14 @@
  * ENCRYPTION_KEYS like the service; prints what it did; exits 1 when something could not be opened.
  */
 import { z } from "zod";
-import { BaseConfig, createLogger, initOrm, KeyRing, loadConfig } from "@procode/service-kit";
+import {
+  BaseConfig,
+  createLogger,
+  Database,
+  KeyRing,
+  loadConfig,
+  migrateDatabase,
+} from "@procode/service-kit";
 import { resealAll } from "../services/reencrypt.service.js";
 import { Secrets } from "../services/secrets.js";
 import { migrations } from "../store/migrations.js";
@@ -17,16 +24,17 @@ async function reencrypt(env: NodeJS.ProcessEnv = process.env): Promise<number> 
   const config = loadConfig(CommandConfig, env);
   const log = createLogger({ name: "dev-svc", level: config.LOG_LEVEL });
   const secrets = new Secrets(new KeyRing(config.ENCRYPTION_KEYS));
-  const orm = await initOrm({ url: config.DATABASE_URL, schema: "dev", entities: [], migrations, log });
+  await migrateDatabase({ url: config.DATABASE_URL, schema: "dev", migrations, log });
+  const db = new Database({ url: config.DATABASE_URL, poolMax: 2, log });
   try {
-    const report = await resealAll(orm, secrets, log);
+    const report = await resealAll(db, secrets, log);
     process.stdout.write(
       `re-sealed under key "${report.activeKeyId}": ${report.credentials} credential(s), ${report.webhookSecrets} webhook secret(s)\n`,
     );
     for (const f of report.failed) process.stderr.write(`could not re-seal ${f.what}: ${f.reason}\n`);
     return report.failed.length ? 1 : 0;
   } finally {
-    await orm.close();
+    await db.close();
   }
 }
 

@@ -23,7 +23,7 @@ export function createStageRunners(
     callTimeoutMs: config.BUILDER_CALL_TIMEOUT_MS,
   });
   const runner = new StageRunnerService(
-    deps.orm,
+    deps.db,
     deps.outbox,
     deps.metrics,
     { leaseMs: config.STAGE_LEASE_MS },
@@ -31,7 +31,7 @@ export function createStageRunners(
       codeCheckWork(git.access, { timeoutMs: config.STAGE_TIMEOUT_MS, pythonBin: config.PYTHON_BIN }),
       buildWork(templates, { timeoutMs: config.STAGE_TIMEOUT_MS }),
       // The builder's own deadline comes first; this bound adds the create and the last status calls.
-      packageWork(deps.orm, builder, {
+      packageWork(deps.db, builder, {
         registry: config.IMAGE_REGISTRY,
         timeoutMs: config.BUILD_TIMEOUT_MS + 3 * config.BUILDER_CALL_TIMEOUT_MS + config.BUILD_POLL_MS,
       }),

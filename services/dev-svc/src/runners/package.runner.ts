@@ -1,5 +1,5 @@
 import type { PackageOutput } from "@procode/contracts";
-import type { Orm } from "@procode/service-kit";
+import type { Database } from "@procode/service-kit";
 import type { ImageBuilder } from "../integrations/image-builder/image-builder.js";
 import { findRepo } from "../store/git-repo.repository.js";
 import { imageName, imageTag } from "./dockerfile.js";
@@ -17,7 +17,7 @@ export interface PackageOptions {
  * Output: PackageOutput `{image, digest?, buildId}`. The build is asked for with a key of the
  * attempt, so a runner taking the attempt over re-attaches to the same build.
  */
-export function packageWork(orm: Orm, builder: ImageBuilder, opts: PackageOptions): StageWork {
+export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOptions): StageWork {
   return {
     stage: "PACKAGE",
     timeoutMs: opts.timeoutMs,
@@ -43,7 +43,7 @@ export function packageWork(orm: Orm, builder: ImageBuilder, opts: PackageOption
         );
       }
       const image = `${opts.registry}/${imageName(ctx.app.name, request.appId)}:${imageTag(request.tag)}`;
-      const repo = await findRepo(orm.em.fork(), request.appId);
+      const repo = await findRepo(db.sql, request.appId);
       ctx.step(`creating the build of ${image} at ${builder.describe}`);
       const built = await builder.build(
         {

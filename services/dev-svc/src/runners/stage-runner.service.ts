@@ -9,7 +9,7 @@ import {
   type HandlerResult,
   type Logger,
   type Metrics,
-  type Orm,
+  type Database,
   type Outbox,
 } from "@procode/service-kit";
 import { findApp } from "../store/app-projection.repository.js";
@@ -56,7 +56,7 @@ export class StageRunnerService {
   private readonly duration: Histogram<"stage" | "outcome">;
 
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly outbox: Outbox,
     metrics: Metrics,
     private readonly opts: StageRunnerOptions,
@@ -90,12 +90,12 @@ export class StageRunnerService {
     }
     const key = { pipelineId: request.pipelineId, stage: request.stage, attempt: request.attempt };
     const log = ctx.log.child(key);
-    const em = this.orm.em.fork();
-    const existing = await findStageRun(em, key);
+    const sql = this.db.sql;
+    const existing = await findStageRun(sql, key);
     if (existing && existing.status !== "RUNNING") return this.republish(existing, ctx.correlationId, log);
-    if (existing && (await isLeased(em, existing.id))) return this.runningElsewhere(request.stage, log);
+    if (existing && (await isLeased(sql, existing.id))) return this.runningElsewhere(request.stage, log);
 
-    const app = await findApp(em, request.appId);
+    const app = await findApp(sql, request.appId);
     if (!app && ctx.deliveryCount <= (this.opts.unknownAppRetries ?? 3)) {
       this.requests.labels(request.stage, "deferred").inc();
       // The app's events may still be on their way (SPEC 11: retry later, not drop).
@@ -103,7 +103,7 @@ export class StageRunnerService {
     }
 
     const claimed = await claimStageRun(
-      em,
+      sql,
       key,
       request.appId,
       this.owner,
@@ -111,7 +111,7 @@ export class StageRunnerService {
       ctx.correlationId,
     );
     if (!claimed) {
-      const now = await findStageRun(em, key);
+      const now = await findStageRun(sql, key);
       if (now && now.status !== "RUNNING") return this.republish(now, ctx.correlationId, log);
       return this.runningElsewhere(request.stage, log);
     }
@@ -126,14 +126,14 @@ export class StageRunnerService {
 
     let recorded: StageRunRecord | null;
     try {
-      recorded = await this.outbox.transaction(ctx.correlationId, async (tx) => {
-        const rec = await finishStageRun(tx.em, claimed.id, this.owner, clean(result));
+      recorded = await this.outbox.sqlTransaction(ctx.correlationId, async (tx) => {
+        const rec = await finishStageRun(tx.sql, claimed.id, this.owner, clean(result));
         if (rec) tx.emit(StageCompleted, completedOf(rec));
         return rec;
       });
     } catch (err) {
       // Nothing recorded: the redelivery may take the attempt at once and run it again.
-      await releaseStageRun(this.orm.em.fork(), claimed.id, this.owner).catch(() => {});
+      await releaseStageRun(this.db.sql, claimed.id, this.owner).catch(() => {});
       throw err;
     }
     if (!recorded) {
@@ -158,7 +158,7 @@ export class StageRunnerService {
     let step = "starting";
     const renew = setInterval(
       () =>
-        void renewStageRunLease(this.orm.em.fork(), claimed.id, this.owner, this.opts.leaseMs).then(
+        void renewStageRunLease(this.db.sql, claimed.id, this.owner, this.opts.leaseMs).then(
           (held) => {
             if (!held) abort.abort(new LeaseLostError("the attempt's lease was taken over"));
           },
@@ -205,7 +205,7 @@ export class StageRunnerService {
   }
 
   private async republish(run: StageRunRecord, correlationId: string, log: Logger): Promise<HandlerResult> {
-    await this.outbox.transaction(correlationId, async (tx) => {
+    await this.outbox.sqlTransaction(correlationId, async (tx) => {
       tx.emit(StageCompleted, completedOf(run));
     });
     this.requests.labels(run.stage, "republished").inc();

@@ -1,5 +1,5 @@
 import type { ScaffoldState } from "@procode/contracts";
-import { errorMessage, type Logger, type Orm } from "@procode/service-kit";
+import { errorMessage, type Logger, type Database } from "@procode/service-kit";
 import { GitProviderError } from "../integrations/git/errors.js";
 import type { GitProvider, RepoInfo } from "../integrations/git/provider.js";
 import type { BindStep } from "../services/repo-binder.service.js";
@@ -26,7 +26,7 @@ export class ScaffoldPushError extends Error {
  */
 export class ScaffoldService {
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly templates: TemplateCatalog,
   ) {}
 
@@ -113,10 +113,10 @@ export class ScaffoldService {
 
   /** Records the scaffold state for the binding being worked on, unless the app's binding changed since. */
   private async record(repo: GitRepoRecord, state: ScaffoldState, message: string): Promise<void> {
-    await this.orm.em.fork().transactional(async (em) => {
-      const current = await findRepo(em, repo.appId, { forUpdate: true });
+    await this.db.transaction(async (sql) => {
+      const current = await findRepo(sql, repo.appId, { forUpdate: true });
       if (!current || current.generation !== repo.generation) return;
-      await setScaffoldState(em, repo.appId, state, message.replaceAll("\u0000", "").slice(0, 2000));
+      await setScaffoldState(sql, repo.appId, state, message.replaceAll("\u0000", "").slice(0, 2000));
     });
   }
 }

@@ -1,14 +1,13 @@
 import type { Actor } from "@procode/contracts";
-import { DomainError } from "@procode/service-kit";
+import { DomainError, type Sql } from "@procode/service-kit";
 import { findApp, type AppProjection } from "../store/app-projection.repository.js";
-import type { Db } from "../store/sql.js";
 
 /**
  * The caller's app, or 404: an app of another team answers exactly like one that does not exist
  * (SPEC 5b), so nothing leaks about it.
  */
-export async function requireTeamApp(em: Db, actor: Actor, appId: number): Promise<AppProjection> {
-  const app = await findApp(em, appId);
+export async function requireTeamApp(sql: Sql, actor: Actor, appId: number): Promise<AppProjection> {
+  const app = await findApp(sql, appId);
   if (!app || app.team !== actor.team) throw new DomainError("APP_NOT_FOUND", `app ${appId} not found`);
   return app;
 }

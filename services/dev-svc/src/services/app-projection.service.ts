@@ -23,9 +23,9 @@ export class AppProjectionService {
     correlationId: string,
     snap: AppSnapshot,
   ): Promise<"done" | "duplicate" | "ignored"> {
-    const result = await this.outbox.transaction(correlationId, async (tx) => {
+    const result = await this.outbox.sqlTransaction(correlationId, async (tx) => {
       if (!(await tx.claim(consumer, messageId))) return "duplicate" as const;
-      if (!(await upsertIfNewer(tx.em, snap))) return "ignored" as const;
+      if (!(await upsertIfNewer(tx.sql, snap))) return "ignored" as const;
       if (snap.devMode !== "pro-code" || !snap.procode) return "done" as const;
       const p = snap.procode;
       const desired: DesiredBinding = {
@@ -38,9 +38,9 @@ export class AppProjectionService {
         webhookSecret: p.webhookSecret,
         scaffoldTemplate: p.scaffoldTemplate,
       };
-      const current = await findRepo(tx.em, snap.appId, { forUpdate: true });
+      const current = await findRepo(tx.sql, snap.appId, { forUpdate: true });
       if (!current) {
-        await insertRepo(tx.em, desired);
+        await insertRepo(tx.sql, desired);
         return "bind" as const;
       }
       const repoChanged =
@@ -55,10 +55,10 @@ export class AppProjectionService {
         current.scaffoldTemplate !== desired.scaffoldTemplate;
       if (!changed) return "done" as const;
       // A re-seal of the same secret under a new key also lands here; re-binding is harmless.
-      await updateDesired(tx.em, desired, {
+      await updateDesired(tx.sql, desired, {
         scaffoldReset: repoChanged || current.scaffoldTemplate !== desired.scaffoldTemplate,
       });
-      if (repoChanged) await forgetRepositoryRefs(tx.em, snap.appId);
+      if (repoChanged) await forgetRepositoryRefs(tx.sql, snap.appId);
       return "bind" as const;
     });
     if (result === "bind") {

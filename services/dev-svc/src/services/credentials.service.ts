@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Actor, CreateCredentialRequest, Credential, Page, PageQuery } from "@procode/contracts";
-import { DomainError, invalidParameter, type Logger, type Orm } from "@procode/service-kit";
+import { DomainError, invalidParameter, type Logger, type Database } from "@procode/service-kit";
 import {
   deleteCredential,
   findCredential,
@@ -27,7 +27,7 @@ export function toCredentialView(c: CredentialRecord): Credential {
 /** Git credentials of a team (SPEC 5): tokens sealed with AES-256-GCM, write-only. */
 export class CredentialService {
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly secrets: Secrets,
     private readonly log: Logger,
     /** Called after a credential arrives, so bindings waiting for it are retried at once. */
@@ -50,9 +50,8 @@ export class CredentialService {
     }
     const id = randomUUID();
     const sealed = this.secrets.sealToken(id, token);
-    const em = this.orm.em.fork();
-    const record = await em.transactional(async (tem) => {
-      const rec = await insertCredential(tem, {
+    const record = await this.db.transaction(async (sql) => {
+      const rec = await insertCredential(sql, {
         id,
         team: actor.team,
         gitType: body.gitType,
@@ -61,7 +60,7 @@ export class CredentialService {
         sealed,
         createdBy: actor.sub,
       });
-      await wakeReposOfCredential(tem, actor.team, id);
+      await wakeReposOfCredential(sql, actor.team, id);
       return rec;
     });
     this.log.info({ credentialId: id, gitType: body.gitType, team: actor.team }, "credential created");
@@ -70,7 +69,7 @@ export class CredentialService {
   }
 
   async list(actor: Actor, q: PageQuery): Promise<Page<Credential>> {
-    const { items, total } = await listCredentials(this.orm.em.fork(), actor.team, {
+    const { items, total } = await listCredentials(this.db.sql, actor.team, {
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
     });
@@ -78,18 +77,17 @@ export class CredentialService {
   }
 
   async get(actor: Actor, id: string): Promise<Credential> {
-    const c = await findCredential(this.orm.em.fork(), actor.team, id);
+    const c = await findCredential(this.db.sql, actor.team, id);
     if (!c) throw new DomainError("CREDENTIAL_NOT_FOUND", `credential ${id} not found`);
     return toCredentialView(c);
   }
 
   /** Deletes a credential no repository binding uses (5005 names the apps that do). */
   async delete(actor: Actor, id: string): Promise<{ id: string }> {
-    const em = this.orm.em.fork();
-    await em.transactional(async (tem) => {
-      const c = await findCredential(tem, actor.team, id);
+    await this.db.transaction(async (sql) => {
+      const c = await findCredential(sql, actor.team, id);
       if (!c) throw new DomainError("CREDENTIAL_NOT_FOUND", `credential ${id} not found`);
-      const apps = await reposUsingCredential(tem, actor.team, id);
+      const apps = await reposUsingCredential(sql, actor.team, id);
       if (apps.length > 0) {
         throw new DomainError(
           "CREDENTIAL_IN_USE",
@@ -97,7 +95,7 @@ export class CredentialService {
           { appIds: apps },
         );
       }
-      await deleteCredential(tem, actor.team, id);
+      await deleteCredential(sql, actor.team, id);
     });
     this.log.info({ credentialId: id, team: actor.team }, "credential deleted");
     return { id };

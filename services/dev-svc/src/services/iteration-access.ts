@@ -4,25 +4,24 @@ import {
   type Iteration,
   type IterationPhase,
 } from "@procode/contracts";
-import { DomainError } from "@procode/service-kit";
+import { DomainError, type Sql } from "@procode/service-kit";
 import { findApp } from "../store/app-projection.repository.js";
 import { findIteration, type IterationRecord } from "../store/iteration.repository.js";
-import type { Db } from "../store/sql.js";
 
 /**
  * The caller's iteration, or 404 (2004): another team's iteration answers exactly like one that does
  * not exist (SPEC 5b).
  */
-export async function requireTeamIteration(em: Db, actor: Actor, id: number): Promise<IterationRecord> {
-  const it = await findIteration(em, id);
+export async function requireTeamIteration(sql: Sql, actor: Actor, id: number): Promise<IterationRecord> {
+  const it = await findIteration(sql, id);
   if (!it || it.team !== actor.team)
     throw new DomainError("ITERATION_NOT_FOUND", `iteration ${id} not found`);
   return it;
 }
 
 /** The phases the iteration's app uses (from the app's pro-code settings; the seed's four by default). */
-export async function phasesOfApp(em: Db, appId: number): Promise<IterationPhase[]> {
-  const app = await findApp(em, appId);
+export async function phasesOfApp(sql: Sql, appId: number): Promise<IterationPhase[]> {
+  const app = await findApp(sql, appId);
   return app?.procode?.phases ?? DEFAULT_ITERATION_PHASES;
 }
 

@@ -4,7 +4,7 @@ import type {
   PhasePipelineStatusChanged,
   ProceedIterationReply,
 } from "@procode/contracts";
-import { RetryLater, type HandlerResult, type Logger, type Orm } from "@procode/service-kit";
+import { RetryLater, type HandlerResult, type Logger, type Database } from "@procode/service-kit";
 import { applyPhasePipelineEvent } from "../store/iteration-phase.repository.js";
 import { lockIteration, setEventSeq, setProgress } from "../store/iteration.repository.js";
 import { isAhead, isNotBehind, iterationStatusOf } from "../domain/iteration.policy.js";
@@ -18,7 +18,7 @@ import { isAhead, isNotBehind, iterationStatusOf } from "../domain/iteration.pol
  */
 export class IterationProgress {
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly log: Logger,
     /** Deliveries of an event for an iteration or release dev-svc does not know before it is dropped. */
     private readonly unknownMaxDeliveries = 30,
@@ -26,12 +26,12 @@ export class IterationProgress {
 
   /** Merges an answer of the engine into the iteration, when it is ahead of what is stored. */
   async applyAnswer(iterationId: number, reply: ProceedIterationReply): Promise<void> {
-    await this.orm.em.fork().transactional(async (em) => {
-      const stored = await lockIteration(em, iterationId);
+    await this.db.transaction(async (sql) => {
+      const stored = await lockIteration(sql, iterationId);
       if (!stored) return;
       const incoming = { phase: reply.currentPhase, phasePipelineId: reply.phasePipelineId };
       if (!isAhead(stored, incoming)) return;
-      await setProgress(em, iterationId, {
+      await setProgress(sql, iterationId, {
         status: iterationStatusOf(reply.currentPhase, reply.phasePipelineStatus),
         currentPhase: reply.currentPhase,
         iterationPipelineId: reply.iterationPipelineId,
@@ -45,17 +45,17 @@ export class IterationProgress {
     e: MessageData<typeof IterationPhaseChanged>,
     ctx: { deliveryCount: number; log: Logger },
   ): Promise<HandlerResult> {
-    const outcome = await this.orm.em.fork().transactional(async (em) => {
-      const stored = await lockIteration(em, e.iterationId);
+    const outcome = await this.db.transaction(async (sql) => {
+      const stored = await lockIteration(sql, e.iterationId);
       if (!stored) return "missing" as const;
       if (e.sequence <= stored.eventSeq) return "duplicate" as const;
       const incoming = { phase: e.phase, phasePipelineId: e.phasePipelineId };
       if (!isNotBehind(stored, incoming)) {
-        await setEventSeq(em, e.iterationId, e.sequence);
+        await setEventSeq(sql, e.iterationId, e.sequence);
         return "overtaken" as const;
       }
       await setProgress(
-        em,
+        sql,
         e.iterationId,
         {
           status: e.iterationStatus,
@@ -93,7 +93,7 @@ export class IterationProgress {
       e.status === "FAILED" || e.status === "CANCELLED"
         ? [e.failedStage, e.error].filter(Boolean).join(": ") || null
         : null;
-    const outcome = await applyPhasePipelineEvent(this.orm.em.fork(), {
+    const outcome = await applyPhasePipelineEvent(this.db.sql, {
       iterationPhaseId: e.iterationPhaseId,
       iterationId: e.iterationId,
       pipelineId: e.pipelineId,

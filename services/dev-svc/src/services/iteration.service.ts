@@ -18,13 +18,13 @@ import {
   invalidParameter,
   type Logger,
   type NatsHandle,
-  type Orm,
+  type Database,
   type Outbox,
+  type Sql,
 } from "@procode/service-kit";
 import { GitProviderError } from "../integrations/git/errors.js";
 import { findIteration, insertIteration, listIterations } from "../store/iteration.repository.js";
 import { getCachedRefs } from "../store/ref-cache.repository.js";
-import type { Db } from "../store/sql.js";
 import { requireTeamApp } from "./app-access.js";
 import { phasesOfApp, requireTeamIteration, toIteration } from "./iteration-access.js";
 import type { IterationProgress } from "./iteration-progress.service.js";
@@ -50,7 +50,7 @@ export const pendingReleaseMessage = (tag: string, iterationPhaseId: number) =>
  */
 export class IterationService {
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly outbox: Outbox,
     private readonly nats: NatsHandle,
     private readonly access: RepositoryAccess,
@@ -62,17 +62,17 @@ export class IterationService {
 
   async create(actor: Actor, body: CreateIterationRequest, correlationId: string): Promise<Iteration> {
     if (body.name.includes("\u0000")) throw invalidParameter("name", "must not contain NUL characters");
-    const em = this.orm.em.fork();
-    const app = await requireTeamApp(em, actor, body.appId);
+    const sql = this.db.sql;
+    const app = await requireTeamApp(sql, actor, body.appId);
     if (app.devMode !== "pro-code" || !app.procode) {
       throw invalidParameter(
         "appId",
         `app ${app.appId} is a ${app.devMode} app; iterations need a pro-code app with a repository`,
       );
     }
-    const headCommit = await this.resolveSourceBranch(em, app.appId, body.sourceBranch);
-    const id = await this.outbox.transaction(correlationId, async (tx) => {
-      const iterationId = await insertIteration(tx.em, {
+    const headCommit = await this.resolveSourceBranch(sql, app.appId, body.sourceBranch);
+    const id = await this.outbox.sqlTransaction(correlationId, async (tx) => {
+      const iterationId = await insertIteration(tx.sql, {
         appId: app.appId,
         team: app.team,
         name: body.name,
@@ -91,7 +91,7 @@ export class IterationService {
       return iterationId;
     });
     this.log.info({ correlationId, iterationId: id, appId: app.appId }, "iteration created");
-    const created = await findIteration(em, id);
+    const created = await findIteration(sql, id);
     return toIteration(created!);
   }
 
@@ -100,17 +100,17 @@ export class IterationService {
    * last branch list fetched (seed 6.1). A branch that is not there is 1001 naming sourceBranch; a
    * provider down with nothing cached is 503 (1006).
    */
-  private async resolveSourceBranch(em: Db, appId: number, branch: string): Promise<string> {
+  private async resolveSourceBranch(sql: Sql, appId: number, branch: string): Promise<string> {
     const missing = (how: string) =>
       invalidParameter("sourceBranch", `branch "${branch}" does not exist in the app's repository${how}`);
-    const { provider } = await this.access.forApp(appId, { strict: true, em });
+    const { provider } = await this.access.forApp(appId, { strict: true, sql });
     try {
       return await provider.resolveRef(`refs/heads/${branch}`);
     } catch (err) {
       if (!(err instanceof GitProviderError)) throw err;
       if (err.failure === "ref_not_found") throw missing("");
       if (err.failure !== "unavailable" && err.failure !== "timeout") throw err;
-      const cached = await getCachedRefs(em, appId, "branches");
+      const cached = await getCachedRefs(sql, appId, "branches");
       if (!cached) {
         throw new DomainError(
           "GIT_PROVIDER_UNAVAILABLE",
@@ -128,11 +128,11 @@ export class IterationService {
   }
 
   async get(actor: Actor, id: number): Promise<Iteration> {
-    return toIteration(await requireTeamIteration(this.orm.em.fork(), actor, id));
+    return toIteration(await requireTeamIteration(this.db.sql, actor, id));
   }
 
   async list(actor: Actor, appId: number, q: ListIterationsQuery): Promise<Page<Iteration>> {
-    const { appTeam, items, total } = await listIterations(this.orm.em.fork(), appId, {
+    const { appTeam, items, total } = await listIterations(this.db.sql, appId, {
       status: q.status,
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
@@ -153,12 +153,12 @@ export class IterationService {
     body: ProceedIterationBody,
     correlationId: string,
   ): Promise<ProceedOutcome> {
-    const em = this.orm.em.fork();
-    const it = await requireTeamIteration(em, actor, id);
+    const sql = this.db.sql;
+    const it = await requireTeamIteration(sql, actor, id);
     const refusal = proceedRefusal({
       iterationId: it.id,
       phase: it.currentPhase,
-      phases: await phasesOfApp(em, it.appId),
+      phases: await phasesOfApp(sql, it.appId),
       targetPhase: body.targetPhase,
       hasTag: body.tag !== undefined,
     });

@@ -1,4 +1,4 @@
-import { errorMessage, type Logger, type Orm } from "@procode/service-kit";
+import { errorMessage, type Database, type Logger } from "@procode/service-kit";
 import { credentialsToReseal, updateSealedToken } from "../store/credential.repository.js";
 import { reposToReseal, updateSealedWebhookSecret } from "../store/git-repo.repository.js";
 import type { Secrets } from "./secrets.js";
@@ -15,7 +15,7 @@ export interface ResealReport {
  * active key (the first of ENCRYPTION_KEYS). Each row is replaced only if it is still what was read,
  * so it can run while the service runs; rows that cannot be opened are reported, not touched.
  */
-export async function resealAll(orm: Orm, secrets: Secrets, log: Logger): Promise<ResealReport> {
+export async function resealAll(db: Database, secrets: Secrets, log: Logger): Promise<ResealReport> {
   const report: ResealReport = {
     activeKeyId: secrets.activeKeyId,
     credentials: 0,
@@ -24,14 +24,14 @@ export async function resealAll(orm: Orm, secrets: Secrets, log: Logger): Promis
   };
   const skip = new Set<string>();
   for (;;) {
-    const batch = (await credentialsToReseal(orm.em.fork(), secrets.activeKeyId, 200)).filter(
+    const batch = (await credentialsToReseal(db.sql, secrets.activeKeyId, 200)).filter(
       (c) => !skip.has(c.id),
     );
     if (batch.length === 0) break;
     for (const c of batch) {
       try {
         const next = secrets.resealToken(c.id, c.sealed);
-        if (await updateSealedToken(orm.em.fork(), c.id, c.sealed, next)) report.credentials++;
+        if (await updateSealedToken(db.sql, c.id, c.sealed, next)) report.credentials++;
       } catch (err) {
         skip.add(c.id);
         report.failed.push({ what: `credential ${c.id}`, reason: errorMessage(err) });
@@ -40,15 +40,14 @@ export async function resealAll(orm: Orm, secrets: Secrets, log: Logger): Promis
   }
   const skipApps = new Set<number>();
   for (;;) {
-    const batch = (await reposToReseal(orm.em.fork(), secrets.activeKeyId, 200)).filter(
+    const batch = (await reposToReseal(db.sql, secrets.activeKeyId, 200)).filter(
       (r) => !skipApps.has(r.appId),
     );
     if (batch.length === 0) break;
     for (const r of batch) {
       try {
         const next = secrets.resealWebhookSecret(r.webhookSecret!);
-        if (await updateSealedWebhookSecret(orm.em.fork(), r.appId, r.webhookSecret!, next))
-          report.webhookSecrets++;
+        if (await updateSealedWebhookSecret(db.sql, r.appId, r.webhookSecret!, next)) report.webhookSecrets++;
       } catch (err) {
         skipApps.add(r.appId);
         report.failed.push({ what: `webhook secret of app ${r.appId}`, reason: errorMessage(err) });

@@ -16,7 +16,7 @@ import {
   isDomainError,
   type Logger,
   type NatsHandle,
-  type Orm,
+  type Database,
   type Outbox,
 } from "@procode/service-kit";
 import { GitProviderError } from "../integrations/git/errors.js";
@@ -63,7 +63,7 @@ const PEER = "pipeline-engine";
  */
 export class ReleaseService {
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly outbox: Outbox,
     private readonly nats: NatsHandle,
     private readonly access: RepositoryAccess,
@@ -78,9 +78,9 @@ export class ReleaseService {
     tag: string,
     correlationId: string,
   ): Promise<ReleaseOutcome> {
-    const em = this.orm.em.fork();
-    const it = await requireTeamIteration(em, actor, iterationId);
-    const releasesOf = async () => (await phasesOf(em, it.id)).filter((r) => r.phaseType === "RELEASE");
+    const sql = this.db.sql;
+    const it = await requireTeamIteration(sql, actor, iterationId);
+    const releasesOf = async () => (await phasesOf(sql, it.id)).filter((r) => r.phaseType === "RELEASE");
     let own = await releasesOf();
 
     const repeated = repeatedRelease(own, tag);
@@ -96,32 +96,32 @@ export class ReleaseService {
       own = await releasesOf();
     }
 
-    const appReleases = await releasesOfTag(em, it.appId, tag);
+    const appReleases = await releasesOfTag(sql, it.appId, tag);
     const rollback = isRollback(it.currentPhase, it.id, appReleases);
     const refusal = releaseRefusal({
       iterationId: it.id,
       phase: it.currentPhase,
-      phases: await phasesOfApp(em, it.appId),
+      phases: await phasesOfApp(sql, it.appId),
       latest: latestRelease(own),
       rollback,
     });
     if (refusal) throw new DomainError(refusal.kind, refusal.message);
 
     const lockId = randomUUID();
-    if (!(await takeReleaseLock(em, it.id, lockId, this.opts.lockMs))) {
+    if (!(await takeReleaseLock(sql, it.id, lockId, this.opts.lockMs))) {
       throw new DomainError(
         "PHASE_CANNOT_PROCEED",
         `another release request of iteration ${it.id} is being handled; retry in a moment`,
       );
     }
     try {
-      const { provider } = await this.access.forApp(it.appId, { strict: true, em });
+      const { provider } = await this.access.forApp(it.appId, { strict: true, sql });
       const target = rollback
         ? { commitId: await this.commitOfTag(provider, tag), head: null }
         : await this.tagHead(provider, it.sourceBranch, tag, own);
       const log = this.log.child({ correlationId, iterationId: it.id, tag });
-      const row = await this.outbox.transaction(correlationId, async (tx) => {
-        const r = await insertRelease(tx.em, {
+      const row = await this.outbox.sqlTransaction(correlationId, async (tx) => {
+        const r = await insertRelease(tx.sql, {
           iterationId: it.id,
           appId: it.appId,
           branch: it.sourceBranch,
@@ -130,7 +130,7 @@ export class ReleaseService {
           rollback,
           createdBy: actor.sub,
         });
-        if (target.head) await setHeadCommit(tx.em, it.id, target.head);
+        if (target.head) await setHeadCommit(tx.sql, it.id, target.head);
         tx.emit(ReleaseRequested, {
           iterationId: it.id,
           iterationPhaseId: r.id,
@@ -147,7 +147,7 @@ export class ReleaseService {
       log.info({ iterationPhaseId: row.id, commitId: target.commitId, rollback }, "release recorded");
       return await this.ask(actor, it.appId, row, it.currentPhase, correlationId);
     } finally {
-      await freeReleaseLock(this.orm.em.fork(), it.id, lockId).catch((err) =>
+      await freeReleaseLock(this.db.sql, it.id, lockId).catch((err) =>
         this.log.warn({ err: errorMessage(err), iterationId: it.id }, "could not free the release lock"),
       );
     }
@@ -258,12 +258,12 @@ export class ReleaseService {
         );
         return { answered: false, response: responseOf(row, null, "PENDING"), currentPhase: phase };
       }
-      await recordRefusal(this.orm.em.fork(), row.id, "CANCELLED", `${err.code}: ${err.message}`);
+      await recordRefusal(this.db.sql, row.id, "CANCELLED", `${err.code}: ${err.message}`);
       throw err;
     }
     const pipelineId = reply.phasePipelineId;
     if (pipelineId !== null) {
-      await applyPipelineAnswer(this.orm.em.fork(), row.id, pipelineId, reply.phasePipelineStatus);
+      await applyPipelineAnswer(this.db.sql, row.id, pipelineId, reply.phasePipelineStatus);
     }
     await this.progress.applyAnswer(row.iterationId, reply);
     return {

@@ -1,5 +1,12 @@
 import { Counter } from "prom-client";
-import { errorMessage, Semaphore, type Logger, type Metrics, type Orm } from "@procode/service-kit";
+import {
+  errorMessage,
+  PollLoop,
+  Semaphore,
+  type Database,
+  type Logger,
+  type Metrics,
+} from "@procode/service-kit";
 import { bindRetryDelayMs, needsCredential } from "../domain/binding.js";
 import { GitProviderError } from "../integrations/git/errors.js";
 import type { GitProvider, RepoInfo } from "../integrations/git/provider.js";
@@ -10,7 +17,6 @@ import {
   type BindOutcome,
   type GitRepoRecord,
 } from "../store/git-repo.repository.js";
-import { PollLoop } from "./poll-loop.js";
 import { CredentialProblem, type RepositoryAccess } from "./repository-access.js";
 import { openFailure, type Secrets } from "./secrets.js";
 
@@ -22,13 +28,6 @@ export interface BinderOptions {
   leaseMs: number;
   concurrency?: number;
 }
-
-/** What runs after a binding succeeded (recorded BOUND). */
-export type BoundListener = (ctx: {
-  repo: GitRepoRecord;
-  provider: GitProvider;
-  log: Logger;
-}) => Promise<void>;
 
 /**
  * Work that is part of a binding (the scaffold push): runs once the webhook is installed, before the
@@ -49,20 +48,24 @@ export type BindStep = (ctx: {
  */
 export class RepoBinder {
   private readonly loop: PollLoop;
-  private readonly listeners: BoundListener[] = [];
   private readonly steps: BindStep[] = [];
   private readonly attempts: Counter<"outcome">;
   private readonly sem: Semaphore;
 
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly access: RepositoryAccess,
     private readonly secrets: Secrets,
     private readonly log: Logger,
     metrics: Metrics,
     private readonly opts: BinderOptions,
   ) {
-    this.loop = new PollLoop("repo-binder", opts.pollMs, () => this.tick(), log);
+    this.loop = new PollLoop({
+      name: "repository binder",
+      intervalMs: opts.pollMs,
+      tick: () => this.tick(),
+      log,
+    });
     this.sem = new Semaphore(opts.concurrency ?? 4);
     this.attempts = new Counter({
       name: "repo_binding_attempts_total",
@@ -70,10 +73,6 @@ export class RepoBinder {
       labelNames: ["outcome"],
       registers: [metrics.registry],
     });
-  }
-
-  onBound(listener: BoundListener): void {
-    this.listeners.push(listener);
   }
 
   /** Adds work to every binding attempt (see BindStep). */
@@ -95,7 +94,7 @@ export class RepoBinder {
 
   /** One pass: binds what is due. True when there may be more. */
   async tick(): Promise<boolean> {
-    const due = await claimDueRepos(this.orm.em.fork(), 10, this.opts.leaseMs);
+    const due = await claimDueRepos(this.db.sql, 10, this.opts.leaseMs);
     await Promise.all(
       due.map(async (repo) => {
         await this.sem.acquire();
@@ -112,29 +111,19 @@ export class RepoBinder {
   private async bindOne(repo: GitRepoRecord): Promise<void> {
     const log = this.log.child({ appId: repo.appId, gitType: repo.gitType });
     let outcome: BindOutcome;
-    let provider: GitProvider | null = null;
     try {
-      const result = await this.bind(repo, log);
-      provider = result.provider;
-      outcome = result.outcome;
+      outcome = await this.bind(repo, log);
     } catch (err) {
       outcome = this.failure(repo, err);
     }
     this.attempts.labels(outcome.state).inc();
-    const recorded = await recordBindOutcome(this.orm.em.fork(), repo.appId, repo.generation, outcome);
+    const recorded = await recordBindOutcome(this.db.sql, repo.appId, repo.generation, outcome);
     if (!recorded) {
       log.debug("binding changed while binding; the newer one is due");
       return;
     }
     if (outcome.state === "BOUND") {
       log.info({ webhookId: outcome.webhook?.id }, "repository bound, webhook installed");
-      for (const listener of this.listeners) {
-        try {
-          await listener({ repo: { ...repo, state: "BOUND" }, provider: provider!, log });
-        } catch (err) {
-          log.error({ err: errorMessage(err) }, "work after binding failed");
-        }
-      }
     } else if (outcome.state === "NEEDS_CREDENTIAL") {
       log.warn({ reason: outcome.lastError }, "repository binding needs a credential");
     } else {
@@ -145,10 +134,7 @@ export class RepoBinder {
     }
   }
 
-  private async bind(
-    repo: GitRepoRecord,
-    log: Logger,
-  ): Promise<{ outcome: BindOutcome; provider: GitProvider }> {
+  private async bind(repo: GitRepoRecord, log: Logger): Promise<BindOutcome> {
     if (!repo.webhookUrl || !repo.webhookSecret) {
       throw new Error("the app's configuration carries no webhook URL or secret");
     }
@@ -166,21 +152,18 @@ export class RepoBinder {
     await this.removeOldWebhook(repo, hook.id, provider, log);
     for (const step of this.steps) info = { ...info, ...(await step({ repo, provider, info, log })) };
     return {
-      provider,
-      outcome: {
-        state: "BOUND",
-        lastError: null,
-        retryInMs: null,
-        attempts: 0,
-        webhook: {
-          id: hook.id,
-          repoUrl: repo.externalGitUrl,
-          gitType: repo.gitType,
-          credentialId: repo.credentialId,
-        },
-        defaultBranch: info.defaultBranch,
-        isEmpty: info.isEmpty,
+      state: "BOUND",
+      lastError: null,
+      retryInMs: null,
+      attempts: 0,
+      webhook: {
+        id: hook.id,
+        repoUrl: repo.externalGitUrl,
+        gitType: repo.gitType,
+        credentialId: repo.credentialId,
       },
+      defaultBranch: info.defaultBranch,
+      isEmpty: info.isEmpty,
     };
   }
 
@@ -212,7 +195,7 @@ export class RepoBinder {
       );
       return;
     }
-    if (!sameRepo) await clearInstalledWebhook(this.orm.em.fork(), repo.appId, repo.webhookId);
+    if (!sameRepo) await clearInstalledWebhook(this.db.sql, repo.appId, repo.webhookId);
   }
 
   private failure(repo: GitRepoRecord, err: unknown): BindOutcome {

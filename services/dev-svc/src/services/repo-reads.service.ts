@@ -1,6 +1,12 @@
 import { request } from "undici";
 import type { Actor, GitRef, GitRefList, RepoBinding, WebIdeLink } from "@procode/contracts";
-import { DomainError, errorMessage, invalidParameter, type Logger, type Orm } from "@procode/service-kit";
+import {
+  DomainError,
+  errorMessage,
+  invalidParameter,
+  type Logger,
+  type Database,
+} from "@procode/service-kit";
 import { isValidRefName } from "../domain/git-refs.js";
 import { locateRepository } from "../domain/repository-location.js";
 import { localIdeHint, renderWebIdeUrl } from "../domain/webide.js";
@@ -42,16 +48,16 @@ export class RepoReads {
   private webIdeSeen: { at: number; up: boolean; reason: string } | null = null;
 
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly access: RepositoryAccess,
     private readonly log: Logger,
     private readonly opts: RepoReadOptions,
   ) {}
 
   private async repoOf(actor: Actor, appId: number): Promise<GitRepoRecord> {
-    const em = this.orm.em.fork();
-    await requireTeamApp(em, actor, appId);
-    const repo = await findRepo(em, appId);
+    const sql = this.db.sql;
+    await requireTeamApp(sql, actor, appId);
+    const repo = await findRepo(sql, appId);
     if (!repo) {
       throw new DomainError(
         "REPO_NOT_BOUND",
@@ -67,15 +73,15 @@ export class RepoReads {
 
   async refs(actor: Actor, appId: number, kind: RefKind): Promise<GitRefList> {
     const repo = await this.repoOf(actor, appId);
-    const em = this.orm.em.fork();
-    const cached = await getCachedRefs(em, appId, kind);
+    const sql = this.db.sql;
+    const cached = await getCachedRefs(sql, appId, kind);
     if (cached && !cached.invalidated && Date.now() - Date.parse(cached.fetchedAt) < this.opts.cacheTtlMs) {
       return { items: cached.items, stale: false, fetchedAt: cached.fetchedAt, message: null };
     }
     const fetchedAt = new Date();
     let items: GitRef[];
     try {
-      const provider = await this.access.providerFor(repo, { em });
+      const provider = await this.access.providerFor(repo, { sql });
       const list = kind === "branches" ? await provider.listBranches() : await provider.listTags();
       items = list.map((r) => ({ name: r.name, commitId: r.commitId }));
       if (kind === "branches") items.sort((a, b) => a.name.localeCompare(b.name));
@@ -94,7 +100,7 @@ export class RepoReads {
       }
       throw new DomainError("GIT_PROVIDER_UNAVAILABLE", `${err.message}; no cached ${kind} for this app yet`);
     }
-    await putCachedRefs(em, appId, kind, items, fetchedAt);
+    await putCachedRefs(sql, appId, kind, items, fetchedAt);
     return { items, stale: false, fetchedAt: fetchedAt.toISOString(), message: null };
   }
 

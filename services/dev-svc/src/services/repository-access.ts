@@ -1,11 +1,10 @@
 import type { GitType } from "@procode/contracts";
-import { DomainError, type Orm } from "@procode/service-kit";
+import { DomainError, type Database, type Sql } from "@procode/service-kit";
 import { needsCredential } from "../domain/binding.js";
 import type { ProviderFactory } from "../integrations/git/factory.js";
 import type { GitProvider } from "../integrations/git/provider.js";
 import { findCredential } from "../store/credential.repository.js";
 import { findRepo, type GitRepoRecord } from "../store/git-repo.repository.js";
-import type { Db } from "../store/sql.js";
 import { openFailure, type Secrets } from "./secrets.js";
 
 /** Why the binding cannot use its credential (the binding shows NEEDS_CREDENTIAL). */
@@ -29,7 +28,7 @@ export interface RepositoryRef {
  */
 export class RepositoryAccess {
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly factory: ProviderFactory,
     private readonly secrets: Secrets,
   ) {}
@@ -38,12 +37,12 @@ export class RepositoryAccess {
    * The provider for a repository. `strict`: a missing, foreign or unreadable credential is a
    * CredentialProblem; otherwise the provider works without a token (public repositories).
    */
-  async providerFor(ref: RepositoryRef, opts: { strict?: boolean; em?: Db } = {}): Promise<GitProvider> {
-    const em = opts.em ?? this.orm.em.fork();
+  async providerFor(ref: RepositoryRef, opts: { strict?: boolean; sql?: Sql } = {}): Promise<GitProvider> {
+    const sql = opts.sql ?? this.db.sql;
     let token: string | null = null;
     if (ref.credentialId) {
       try {
-        token = await this.tokenOf(em, ref);
+        token = await this.tokenOf(sql, ref);
       } catch (err) {
         if (opts.strict) throw err;
       }
@@ -55,9 +54,9 @@ export class RepositoryAccess {
     return this.factory({ gitType: ref.gitType, repoUrl: ref.externalGitUrl, token });
   }
 
-  private async tokenOf(em: Db, ref: RepositoryRef): Promise<string> {
+  private async tokenOf(sql: Sql, ref: RepositoryRef): Promise<string> {
     const id = ref.credentialId!;
-    const cred = await findCredential(em, ref.team, id);
+    const cred = await findCredential(sql, ref.team, id);
     if (!cred) throw new CredentialProblem(`credential ${id} does not exist in team ${ref.team}`);
     if (cred.gitType !== ref.gitType) {
       throw new CredentialProblem(
@@ -76,11 +75,11 @@ export class RepositoryAccess {
   /** The app's repository record and its provider; 1005 when the app has no repository binding. */
   async forApp(
     appId: number,
-    opts: { strict?: boolean; em?: Db } = {},
+    opts: { strict?: boolean; sql?: Sql } = {},
   ): Promise<{ repo: GitRepoRecord; provider: GitProvider }> {
-    const em = opts.em ?? this.orm.em.fork();
-    const repo = await findRepo(em, appId);
+    const sql = opts.sql ?? this.db.sql;
+    const repo = await findRepo(sql, appId);
     if (!repo) throw new DomainError("REPO_NOT_BOUND", `app ${appId} has no repository binding`);
-    return { repo, provider: await this.providerFor(repo, { ...opts, em }) };
+    return { repo, provider: await this.providerFor(repo, { ...opts, sql }) };
   }
 }

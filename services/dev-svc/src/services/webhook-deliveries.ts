@@ -1,16 +1,16 @@
 import type { Actor, Page, PageQuery, WebhookDelivery } from "@procode/contracts";
-import type { Orm } from "@procode/service-kit";
+import type { Database } from "@procode/service-kit";
 import { listDeliveries } from "../store/webhook-delivery.repository.js";
 import { requireTeamApp } from "./app-access.js";
 
 /** The webhook deliveries of an app, newest first, for people checking why a push did (not) arrive. */
 export class WebhookDeliveries {
-  constructor(private readonly orm: Orm) {}
+  constructor(private readonly db: Database) {}
 
   async latest(actor: Actor, appId: number, q: PageQuery): Promise<Page<WebhookDelivery>> {
-    const em = this.orm.em.fork();
-    await requireTeamApp(em, actor, appId);
-    const { items, total } = await listDeliveries(em, appId, {
+    const sql = this.db.sql;
+    await requireTeamApp(sql, actor, appId);
+    const { items, total } = await listDeliveries(sql, appId, {
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
     });

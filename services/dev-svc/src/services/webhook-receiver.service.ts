@@ -1,5 +1,5 @@
 import { type WebhookParams, type GitType, type WebhookAck } from "@procode/contracts";
-import { DomainError, type Logger, type Orm } from "@procode/service-kit";
+import { DomainError, type Logger, type Database } from "@procode/service-kit";
 import type { z } from "zod";
 import { redactPayload } from "../domain/push-event.js";
 import { findRepo } from "../store/git-repo.repository.js";
@@ -19,7 +19,7 @@ export interface ReceiverOptions {
  */
 export class WebhookReceiver {
   constructor(
-    private readonly orm: Orm,
+    private readonly db: Database,
     private readonly secrets: Secrets,
     private readonly log: Logger,
     private readonly opts: ReceiverOptions,
@@ -34,8 +34,8 @@ export class WebhookReceiver {
   ): Promise<WebhookAck> {
     const gitType = params.gitType.toUpperCase() as GitType;
     const appId = params.appId;
-    const em = this.orm.em.fork();
-    const repo = await findRepo(em, appId);
+    const sql = this.db.sql;
+    const repo = await findRepo(sql, appId);
     let secret: string | null = null;
     let refusal: string | null = null;
     if (!repo || !repo.webhookSecret) refusal = "no repository binding for this app";
@@ -74,7 +74,7 @@ export class WebhookReceiver {
       remoteAddr,
     };
     if (!verdict.ok) {
-      await insertRejected(em, base, verdict.reason);
+      await insertRejected(sql, base, verdict.reason);
       this.log.warn(
         { appId, gitType, reason: verdict.reason, deliveryId: verdict.deliveryId },
         "webhook delivery refused",
@@ -85,14 +85,14 @@ export class WebhookReceiver {
     try {
       payload = JSON.parse(body.toString("utf8"));
     } catch {
-      await insertRejected(em, base, "the body is not JSON");
+      await insertRejected(sql, base, "the body is not JSON");
       throw new DomainError("INVALID_PARAMETER", "body: is not valid JSON", {
         fields: [{ field: "body", message: "is not valid JSON" }],
       });
     }
-    const seq = await insertReceived(em, { ...base, payload: redactPayload(payload) });
+    const seq = await insertReceived(sql, { ...base, payload: redactPayload(payload) });
     if (seq === null) {
-      const first = await findDelivery(em, appId, gitType, verdict.deliveryId);
+      const first = await findDelivery(sql, appId, gitType, verdict.deliveryId);
       this.log.info(
         { appId, gitType, deliveryId: verdict.deliveryId, status: first?.status },
         "webhook delivery repeated; ignored",

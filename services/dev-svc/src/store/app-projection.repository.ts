@@ -1,5 +1,6 @@
 import type { AppSnapshot } from "@procode/contracts";
-import { one, S, type Db } from "./sql.js";
+import type { Sql } from "@procode/service-kit";
+import { S } from "./sql.js";
 
 /** dev-svc's copy of an app, from app-svc's events (newest revision wins). */
 export interface AppProjection {
@@ -37,38 +38,41 @@ const toProjection = (r: Row): AppProjection => ({
 });
 
 /** Stores the snapshot when it is newer than what is stored; true when it was applied. */
-export async function upsertIfNewer(em: Db, snap: AppSnapshot): Promise<boolean> {
+export async function upsertIfNewer(db: Sql, snap: AppSnapshot): Promise<boolean> {
   let procode: AppProjection["procode"] = null;
   if (snap.procode) {
     const { webhookSecret: _secret, ...rest } = snap.procode;
     procode = rest;
   }
-  const row = await one<{ app_id: string }>(
-    em,
-    `insert into ${S}.app_projection (app_id, team, name, dev_mode, tech_stack, revision, procode, created_by, app_updated_at)
-     values (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?)
+  const row =
+    (
+      await db.query<{ app_id: string }>(
+        `insert into ${S}.app_projection (app_id, team, name, dev_mode, tech_stack, revision, procode, created_by, app_updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
      on conflict (app_id) do update set
        team = excluded.team, name = excluded.name, dev_mode = excluded.dev_mode, tech_stack = excluded.tech_stack,
        revision = excluded.revision, procode = excluded.procode, created_by = excluded.created_by,
        app_updated_at = excluded.app_updated_at, projected_at = now()
      where ${S}.app_projection.revision < excluded.revision
      returning app_id`,
-    [
-      snap.appId,
-      snap.team,
-      snap.name,
-      snap.devMode,
-      snap.techStack,
-      snap.revision,
-      JSON.stringify(procode),
-      snap.createdBy,
-      snap.updatedAt,
-    ],
-  );
+        [
+          snap.appId,
+          snap.team,
+          snap.name,
+          snap.devMode,
+          snap.techStack,
+          snap.revision,
+          JSON.stringify(procode),
+          snap.createdBy,
+          snap.updatedAt,
+        ],
+      )
+    ).rows[0] ?? null;
   return row !== null;
 }
 
-export async function findApp(em: Db, appId: number): Promise<AppProjection | null> {
-  const r = await one<Row>(em, `select * from ${S}.app_projection where app_id = ?`, [appId]);
+export async function findApp(db: Sql, appId: number): Promise<AppProjection | null> {
+  const r =
+    (await db.query<Row>(`select * from ${S}.app_projection where app_id = $1`, [appId])).rows[0] ?? null;
   return r ? toProjection(r) : null;
 }

@@ -1,5 +1,6 @@
 import type { GitType, SealedSecret } from "@procode/contracts";
-import { all, iso, one, run, S, type Db } from "./sql.js";
+import type { Sql } from "@procode/service-kit";
+import { iso, S } from "./sql.js";
 
 /** A stored credential; the token only ever as ciphertext with the id of the key that sealed it. */
 export interface CredentialRecord {
@@ -37,74 +38,82 @@ const toRecord = (r: Row): CredentialRecord => ({
 });
 
 export async function insertCredential(
-  em: Db,
+  db: Sql,
   c: Omit<CredentialRecord, "createdAt">,
 ): Promise<CredentialRecord> {
-  const r = await one<Row>(
-    em,
-    `insert into ${S}.credential (id, team, git_type, name, username, token_key_id, token_ciphertext, created_by)
-     values (?, ?, ?, ?, ?, ?, ?, ?) returning *`,
-    [c.id, c.team, c.gitType, c.name, c.username, c.sealed.keyId, c.sealed.ciphertext, c.createdBy],
-  );
+  const r =
+    (
+      await db.query<Row>(
+        `insert into ${S}.credential (id, team, git_type, name, username, token_key_id, token_ciphertext, created_by)
+     values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+        [c.id, c.team, c.gitType, c.name, c.username, c.sealed.keyId, c.sealed.ciphertext, c.createdBy],
+      )
+    ).rows[0] ?? null;
   return toRecord(r!);
 }
 
 /** A page of a team's credentials, oldest first, with the total. */
 export async function listCredentials(
-  em: Db,
+  db: Sql,
   team: string,
   page: { limit: number; offset: number },
 ): Promise<{ items: CredentialRecord[]; total: number }> {
-  const rows = await all<Row>(
-    em,
-    `select * from ${S}.credential where team = ? order by created_at, id limit ? offset ?`,
-    [team, page.limit, page.offset],
-  );
-  const total = await one<{ n: string }>(em, `select count(*) as n from ${S}.credential where team = ?`, [
-    team,
-  ]);
+  const rows = (
+    await db.query<Row>(
+      `select * from ${S}.credential where team = $1 order by created_at, id limit $2 offset $3`,
+      [team, page.limit, page.offset],
+    )
+  ).rows;
+  const total =
+    (await db.query<{ n: string }>(`select count(*) as n from ${S}.credential where team = $1`, [team]))
+      .rows[0] ?? null;
   return { items: rows.map(toRecord), total: Number(total?.n ?? 0) };
 }
 
-export async function findCredential(em: Db, team: string, id: string): Promise<CredentialRecord | null> {
+export async function findCredential(db: Sql, team: string, id: string): Promise<CredentialRecord | null> {
   if (!isUuid(id)) return null;
-  const r = await one<Row>(em, `select * from ${S}.credential where team = ? and id = ?`, [team, id]);
+  const r =
+    (await db.query<Row>(`select * from ${S}.credential where team = $1 and id = $2`, [team, id])).rows[0] ??
+    null;
   return r ? toRecord(r) : null;
 }
 
-export async function deleteCredential(em: Db, team: string, id: string): Promise<boolean> {
+export async function deleteCredential(db: Sql, team: string, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
-  return (await run(em, `delete from ${S}.credential where team = ? and id = ?`, [team, id])) === 1;
+  return (
+    (await db.query(`delete from ${S}.credential where team = $1 and id = $2`, [team, id])).rowCount === 1
+  );
 }
 
 /** Every credential not sealed under `activeKeyId` (key rotation), a batch at a time. */
 export async function credentialsToReseal(
-  em: Db,
+  db: Sql,
   activeKeyId: string,
   limit: number,
 ): Promise<CredentialRecord[]> {
   return (
-    await all<Row>(em, `select * from ${S}.credential where token_key_id <> ? order by id limit ?`, [
+    await db.query<Row>(`select * from ${S}.credential where token_key_id <> $1 order by id limit $2`, [
       activeKeyId,
       limit,
     ])
-  ).map(toRecord);
+  ).rows.map(toRecord);
 }
 
 /** Replaces a credential's ciphertext when it is still the one that was read (no lost update). */
 export async function updateSealedToken(
-  em: Db,
+  db: Sql,
   id: string,
   from: SealedSecret,
   to: SealedSecret,
 ): Promise<boolean> {
   return (
-    (await run(
-      em,
-      `update ${S}.credential set token_key_id = ?, token_ciphertext = ?, updated_at = now()
-       where id = ? and token_key_id = ? and token_ciphertext = ?`,
-      [to.keyId, to.ciphertext, id, from.keyId, from.ciphertext],
-    )) === 1
+    (
+      await db.query(
+        `update ${S}.credential set token_key_id = $1, token_ciphertext = $2, updated_at = now()
+       where id = $3 and token_key_id = $4 and token_ciphertext = $5`,
+        [to.keyId, to.ciphertext, id, from.keyId, from.ciphertext],
+      )
+    ).rowCount === 1
   );
 }
 

@@ -1,5 +1,6 @@
 import type { GitType, RepoBindingState, ScaffoldState, SealedSecret } from "@procode/contracts";
-import { all, iso, one, run, S, type Db } from "./sql.js";
+import type { Sql } from "@procode/service-kit";
+import { iso, S } from "./sql.js";
 
 /** The seed's git_repo row (4.1) with the state of the app's repository binding. */
 export interface GitRepoRecord {
@@ -93,15 +94,17 @@ const toRecord = (r: Row): GitRepoRecord => ({
 });
 
 export async function findRepo(
-  em: Db,
+  db: Sql,
   appId: number,
   opts: { forUpdate?: boolean } = {},
 ): Promise<GitRepoRecord | null> {
-  const r = await one<Row>(
-    em,
-    `select * from ${S}.git_repo where app_id = ?${opts.forUpdate ? " for update" : ""}`,
-    [appId],
-  );
+  const r =
+    (
+      await db.query<Row>(
+        `select * from ${S}.git_repo where app_id = $1${opts.forUpdate ? " for update" : ""}`,
+        [appId],
+      )
+    ).rows[0] ?? null;
   return r ? toRecord(r) : null;
 }
 
@@ -117,12 +120,11 @@ export interface DesiredBinding {
   scaffoldTemplate: string | null;
 }
 
-export async function insertRepo(em: Db, d: DesiredBinding): Promise<void> {
-  await run(
-    em,
+export async function insertRepo(db: Sql, d: DesiredBinding): Promise<void> {
+  await db.query(
     `insert into ${S}.git_repo (app_id, team, external_git_url, git_type, credential_id, webhook_url,
        webhook_secret_key_id, webhook_secret_ciphertext, scaffold_template, scaffold_state, state, next_attempt_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', now())`,
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PENDING', now())`,
     [
       d.appId,
       d.team,
@@ -140,19 +142,18 @@ export async function insertRepo(em: Db, d: DesiredBinding): Promise<void> {
 
 /** A new desired binding for an existing row: back to PENDING, due now, next generation. */
 export async function updateDesired(
-  em: Db,
+  db: Sql,
   d: DesiredBinding,
   opts: { scaffoldReset: boolean },
 ): Promise<void> {
-  await run(
-    em,
-    `update ${S}.git_repo set team = ?, external_git_url = ?, git_type = ?, credential_id = ?, webhook_url = ?,
-       webhook_secret_key_id = ?, webhook_secret_ciphertext = ?, scaffold_template = ?,
-       scaffold_state = case when ? then ? else scaffold_state end,
-       scaffold_message = case when ? then null else scaffold_message end,
+  await db.query(
+    `update ${S}.git_repo set team = $1, external_git_url = $2, git_type = $3, credential_id = $4, webhook_url = $5,
+       webhook_secret_key_id = $6, webhook_secret_ciphertext = $7, scaffold_template = $8,
+       scaffold_state = case when $9 then $10 else scaffold_state end,
+       scaffold_message = case when $11 then null else scaffold_message end,
        state = 'PENDING', last_error = null, attempts = 0, next_attempt_at = now(),
        generation = generation + 1, updated_at = now()
-     where app_id = ?`,
+     where app_id = $12`,
     [
       d.team,
       d.externalGitUrl,
@@ -175,17 +176,18 @@ export async function updateDesired(
  * after a refused token, which is tried again now and then) and leases them
  * for `leaseMs`: a process that dies mid-bind leaves them due again after the lease.
  */
-export async function claimDueRepos(em: Db, limit: number, leaseMs: number): Promise<GitRepoRecord[]> {
-  const rows = await all<Row>(
-    em,
-    `update ${S}.git_repo set next_attempt_at = now() + (? || ' milliseconds')::interval
+export async function claimDueRepos(db: Sql, limit: number, leaseMs: number): Promise<GitRepoRecord[]> {
+  const rows = (
+    await db.query<Row>(
+      `update ${S}.git_repo set next_attempt_at = now() + ($1 || ' milliseconds')::interval
      where app_id in (
        select app_id from ${S}.git_repo
        where next_attempt_at is not null and next_attempt_at <= now() and state <> 'BOUND'
-       order by next_attempt_at limit ? for update skip locked)
+       order by next_attempt_at limit $2 for update skip locked)
      returning *`,
-    [String(leaseMs), limit],
-  );
+      [String(leaseMs), limit],
+    )
+  ).rows;
   return rows.map(toRecord);
 }
 
@@ -202,116 +204,106 @@ export interface BindOutcome {
 
 /** Records a bind attempt's outcome unless the desired binding changed meanwhile (generation). */
 export async function recordBindOutcome(
-  em: Db,
+  db: Sql,
   appId: number,
   generation: number,
   o: BindOutcome,
 ): Promise<boolean> {
-  const sets = [
-    "state = ?",
-    "last_error = ?",
-    "attempts = ?",
-    "next_attempt_at = case when ?::bigint is null then null else now() + (?::bigint || ' milliseconds')::interval end",
-    "updated_at = now()",
-  ];
   // Provider messages are outside text: kept short, and without NUL (which text columns refuse).
   const lastError = o.lastError === null ? null : o.lastError.replaceAll("\u0000", "").slice(0, 2000);
-  const params: unknown[] = [o.state, lastError, o.attempts, o.retryInMs, o.retryInMs];
+  const params: unknown[] = [appId, generation];
+  const param = (value: unknown) => `$${params.push(value)}`;
+  const set = (column: string, value: unknown) => `${column} = ${param(value)}`;
+  const sets = [
+    set("state", o.state),
+    set("last_error", lastError),
+    set("attempts", o.attempts),
+    // No retry (null) leaves no next attempt: null plus anything is null.
+    `next_attempt_at = now() + ${param(o.retryInMs)}::bigint * interval '1 millisecond'`,
+    "updated_at = now()",
+  ];
   if (o.state === "BOUND") sets.push("bound_at = now()");
   if (o.webhook !== undefined) {
-    sets.push("webhook_id = ?", "webhook_repo_url = ?", "webhook_git_type = ?", "webhook_credential_id = ?");
-    params.push(
-      o.webhook?.id ?? null,
-      o.webhook?.repoUrl ?? null,
-      o.webhook?.gitType ?? null,
-      o.webhook?.credentialId ?? null,
+    sets.push(
+      set("webhook_id", o.webhook?.id ?? null),
+      set("webhook_repo_url", o.webhook?.repoUrl ?? null),
+      set("webhook_git_type", o.webhook?.gitType ?? null),
+      set("webhook_credential_id", o.webhook?.credentialId ?? null),
     );
   }
-  if (o.defaultBranch !== undefined) {
-    sets.push("default_branch = ?");
-    params.push(o.defaultBranch);
-  }
-  if (o.isEmpty !== undefined) {
-    sets.push("is_empty = ?");
-    params.push(o.isEmpty);
-  }
-  params.push(appId, generation);
-  return (
-    (await run(
-      em,
-      `update ${S}.git_repo set ${sets.join(", ")} where app_id = ? and generation = ?`,
-      params,
-    )) === 1
+  if (o.defaultBranch !== undefined) sets.push(set("default_branch", o.defaultBranch));
+  if (o.isEmpty !== undefined) sets.push(set("is_empty", o.isEmpty));
+  const res = await db.query(
+    `update ${S}.git_repo set ${sets.join(", ")} where app_id = $1 and generation = $2`,
+    params,
   );
+  return res.rowCount === 1;
 }
 
 /** The old hook is gone (removed after the repository changed). */
-export async function clearInstalledWebhook(em: Db, appId: number, webhookId: string): Promise<void> {
-  await run(
-    em,
+export async function clearInstalledWebhook(db: Sql, appId: number, webhookId: string): Promise<void> {
+  await db.query(
     `update ${S}.git_repo set webhook_id = null, webhook_repo_url = null, webhook_git_type = null,
-       webhook_credential_id = null where app_id = ? and webhook_id = ?`,
+       webhook_credential_id = null where app_id = $1 and webhook_id = $2`,
     [appId, webhookId],
   );
 }
 
 /** Bindings waiting for a credential that now exists (or changed): due at once. */
-export async function wakeReposOfCredential(em: Db, team: string, credentialId: string): Promise<number> {
-  return run(
-    em,
+export async function wakeReposOfCredential(db: Sql, team: string, credentialId: string): Promise<number> {
+  const res = await db.query(
     `update ${S}.git_repo set state = 'PENDING', attempts = 0, next_attempt_at = now(), updated_at = now()
-     where team = ? and credential_id = ? and state in ('NEEDS_CREDENTIAL', 'ERROR')`,
+     where team = $1 and credential_id = $2 and state in ('NEEDS_CREDENTIAL', 'ERROR')`,
     [team, credentialId],
   );
+  return res.rowCount;
 }
 
-export async function reposUsingCredential(em: Db, team: string, credentialId: string): Promise<number[]> {
+export async function reposUsingCredential(db: Sql, team: string, credentialId: string): Promise<number[]> {
   return (
-    await all<{ app_id: string }>(
-      em,
-      `select app_id from ${S}.git_repo where team = ? and credential_id = ? order by app_id`,
+    await db.query<{ app_id: string }>(
+      `select app_id from ${S}.git_repo where team = $1 and credential_id = $2 order by app_id`,
       [team, credentialId],
     )
-  ).map((r) => Number(r.app_id));
+  ).rows.map((r) => Number(r.app_id));
 }
 
 /** Scaffold state of an app's repository (the scaffold runner, issue 8, records here). */
 export async function setScaffoldState(
-  em: Db,
+  db: Sql,
   appId: number,
   state: ScaffoldState,
   message: string | null,
 ): Promise<void> {
-  await run(
-    em,
-    `update ${S}.git_repo set scaffold_state = ?, scaffold_message = ?, updated_at = now() where app_id = ?`,
+  await db.query(
+    `update ${S}.git_repo set scaffold_state = $1, scaffold_message = $2, updated_at = now() where app_id = $3`,
     [state, message, appId],
   );
 }
 
 /** Webhook secrets not sealed under `activeKeyId` (key rotation). */
-export async function reposToReseal(em: Db, activeKeyId: string, limit: number): Promise<GitRepoRecord[]> {
+export async function reposToReseal(db: Sql, activeKeyId: string, limit: number): Promise<GitRepoRecord[]> {
   return (
-    await all<Row>(
-      em,
-      `select * from ${S}.git_repo where webhook_secret_key_id is not null and webhook_secret_key_id <> ? order by app_id limit ?`,
+    await db.query<Row>(
+      `select * from ${S}.git_repo where webhook_secret_key_id is not null and webhook_secret_key_id <> $1 order by app_id limit $2`,
       [activeKeyId, limit],
     )
-  ).map(toRecord);
+  ).rows.map(toRecord);
 }
 
 export async function updateSealedWebhookSecret(
-  em: Db,
+  db: Sql,
   appId: number,
   from: SealedSecret,
   to: SealedSecret,
 ): Promise<boolean> {
   return (
-    (await run(
-      em,
-      `update ${S}.git_repo set webhook_secret_key_id = ?, webhook_secret_ciphertext = ?
-       where app_id = ? and webhook_secret_key_id = ? and webhook_secret_ciphertext = ?`,
-      [to.keyId, to.ciphertext, appId, from.keyId, from.ciphertext],
-    )) === 1
+    (
+      await db.query(
+        `update ${S}.git_repo set webhook_secret_key_id = $1, webhook_secret_ciphertext = $2
+       where app_id = $3 and webhook_secret_key_id = $4 and webhook_secret_ciphertext = $5`,
+        [to.keyId, to.ciphertext, appId, from.keyId, from.ciphertext],
+      )
+    ).rowCount === 1
   );
 }

@@ -1,6 +1,6 @@
 import type { IterationPhase, IterationPhaseStatus, PipelineStatus } from "@procode/contracts";
-import { sqlQuery } from "@procode/service-kit";
-import { iso, S, type Db } from "./sql.js";
+import type { Sql } from "@procode/service-kit";
+import { iso, S } from "./sql.js";
 
 /** An iteration_phase row (seed 4.1): a release of an iteration, with its phase pipeline. */
 export interface IterationPhaseRow {
@@ -62,9 +62,8 @@ export interface NewRelease {
 }
 
 /** Records a release (phase RELEASE, status PENDING until the engine tells more). */
-export async function insertRelease(em: Db, r: NewRelease): Promise<IterationPhaseRow> {
-  const res = await sqlQuery<Row>(
-    em,
+export async function insertRelease(db: Sql, r: NewRelease): Promise<IterationPhaseRow> {
+  const res = await db.query<Row>(
     `insert into ${S}.iteration_phase (iteration_id, app_id, phase_type, branch, tag, commit_id, rollback, created_by)
      values ($1, $2, 'RELEASE', $3, $4, $5, $6, $7) returning *`,
     [r.iterationId, r.appId, r.branch, r.tag, r.commitId, r.rollback, r.createdBy],
@@ -73,19 +72,16 @@ export async function insertRelease(em: Db, r: NewRelease): Promise<IterationPha
 }
 
 /** Every phase row of an iteration, oldest first. */
-export async function phasesOf(em: Db, iterationId: number): Promise<IterationPhaseRow[]> {
-  const res = await sqlQuery<Row>(
-    em,
-    `select * from ${S}.iteration_phase where iteration_id = $1 order by id`,
-    [iterationId],
-  );
+export async function phasesOf(db: Sql, iterationId: number): Promise<IterationPhaseRow[]> {
+  const res = await db.query<Row>(`select * from ${S}.iteration_phase where iteration_id = $1 order by id`, [
+    iterationId,
+  ]);
   return res.rows.map(toRow);
 }
 
 /** The app's releases of a tag, by any of its iterations. */
-export async function releasesOfTag(em: Db, appId: number, tag: string): Promise<IterationPhaseRow[]> {
-  const res = await sqlQuery<Row>(
-    em,
+export async function releasesOfTag(db: Sql, appId: number, tag: string): Promise<IterationPhaseRow[]> {
+  const res = await db.query<Row>(
     `select * from ${S}.iteration_phase where app_id = $1 and tag = $2 and phase_type = 'RELEASE' order by id`,
     [appId, tag],
   );
@@ -97,13 +93,12 @@ export async function releasesOfTag(em: Db, appId: number, tag: string): Promise
  * of that pipeline has already been applied (events are ordered; an answer has no sequence).
  */
 export async function applyPipelineAnswer(
-  em: Db,
+  db: Sql,
   id: number,
   pipelineId: number,
   status: PipelineStatus | null,
 ): Promise<void> {
-  await sqlQuery(
-    em,
+  await db.query(
     `update ${S}.iteration_phase set pipeline_id = coalesce(pipeline_id, $2),
        status = case when event_seq = 0 and $3::text is not null then $3 else status end,
        updated_at = now()
@@ -117,13 +112,12 @@ export async function applyPipelineAnswer(
  * pipeline for this row, should one come after all, still applies (the engine is the judge).
  */
 export async function recordRefusal(
-  em: Db,
+  db: Sql,
   id: number,
   status: "CANCELLED" | "FAILED",
   reason: string,
 ): Promise<void> {
-  await sqlQuery(
-    em,
+  await db.query(
     `update ${S}.iteration_phase set status = $2, reason = $3, updated_at = now() where id = $1 and event_seq = 0`,
     [id, status, reason.slice(0, 2000)],
   );
@@ -136,7 +130,7 @@ export async function recordRefusal(
  * pipeline is attached to it. Returns "applied", "stale" (an older or repeated event) or "missing" (no such row yet).
  */
 export async function applyPhasePipelineEvent(
-  em: Db,
+  db: Sql,
   e: {
     iterationPhaseId: number;
     iterationId: number;
@@ -147,8 +141,7 @@ export async function applyPhasePipelineEvent(
     sequence: number;
   },
 ): Promise<"applied" | "stale" | "missing"> {
-  const res = await sqlQuery<{ applied: boolean; present: boolean }>(
-    em,
+  const res = await db.query<{ applied: boolean; present: boolean }>(
     `with upd as (
        update ${S}.iteration_phase p set status = $3, pipeline_id = $2, reason = $4, event_seq = $5,
          updated_at = now()

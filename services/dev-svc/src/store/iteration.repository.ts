@@ -1,6 +1,6 @@
 import type { IterationMachineState, IterationPhaseRecord, IterationStatus } from "@procode/contracts";
-import { sqlQuery } from "@procode/service-kit";
-import { S, type Db } from "./sql.js";
+import type { Sql } from "@procode/service-kit";
+import { S } from "./sql.js";
 
 /** An iteration (seed 4.1) with its release phases, as dev-svc shows it. */
 export interface IterationRecord {
@@ -110,9 +110,8 @@ export interface NewIteration {
   createdBy: string;
 }
 
-export async function insertIteration(em: Db, it: NewIteration): Promise<number> {
-  const res = await sqlQuery<{ id: string }>(
-    em,
+export async function insertIteration(db: Sql, it: NewIteration): Promise<number> {
+  const res = await db.query<{ id: string }>(
     `insert into ${S}.iteration (app_id, team, name, source_branch, head_commit, head_commit_at, created_by)
      values ($1, $2, $3, $4, $5::varchar, case when $5::varchar is null then null else now() end, $6) returning id`,
     [it.appId, it.team, it.name, it.sourceBranch, it.headCommit, it.createdBy],
@@ -120,9 +119,8 @@ export async function insertIteration(em: Db, it: NewIteration): Promise<number>
   return Number(res.rows[0]!.id);
 }
 
-export async function findIteration(em: Db, id: number): Promise<IterationRecord | null> {
-  const res = await sqlQuery<Row>(
-    em,
+export async function findIteration(db: Sql, id: number): Promise<IterationRecord | null> {
+  const res = await db.query<Row>(
     `select ${COLUMNS} from ${S}.iteration i ${HEAD_JOIN} where i.id = $1`,
     [id],
     "dev_iteration_by_id",
@@ -137,14 +135,13 @@ export async function findIteration(em: Db, id: number): Promise<IterationRecord
  * rows, and a deep page skips index entries rather than table rows.
  */
 export async function listIterations(
-  em: Db,
+  db: Sql,
   appId: number,
   q: { status?: IterationStatus | undefined; limit: number; offset: number },
 ): Promise<{ appTeam: string | null; items: IterationRecord[]; total: number }> {
   const byStatus = q.status !== undefined;
   const filter = byStatus ? `app_id = $1 and status = $4` : `app_id = $1`;
-  const res = await sqlQuery<Row & { total: string; app_team: string | null; id: string | null }>(
-    em,
+  const res = await db.query<Row & { total: string; app_team: string | null; id: string | null }>(
     `with page as (
        select id from ${S}.iteration where ${filter} order by id desc limit $2 offset $3
      )
@@ -165,16 +162,14 @@ export async function listIterations(
 
 /** The iteration row, locked for the rest of the transaction (null when it does not exist). */
 export async function lockIteration(
-  em: Db,
+  db: Sql,
   id: number,
 ): Promise<{ eventSeq: number; phase: IterationMachineState | null; phasePipelineId: number | null } | null> {
-  const res = await sqlQuery<{
+  const res = await db.query<{
     event_seq: number;
     current_phase: IterationMachineState | null;
     phase_pipeline_id: string | null;
-  }>(em, `select event_seq, current_phase, phase_pipeline_id from ${S}.iteration where id = $1 for update`, [
-    id,
-  ]);
+  }>(`select event_seq, current_phase, phase_pipeline_id from ${S}.iteration where id = $1 for update`, [id]);
   const r = res.rows[0];
   return r
     ? { eventSeq: r.event_seq, phase: r.current_phase, phasePipelineId: num(r.phase_pipeline_id) }
@@ -189,9 +184,8 @@ export interface ProgressUpdate {
 }
 
 /** Sets the iteration's progress (pipeline ids only ever filled in, never cleared). */
-export async function setProgress(em: Db, id: number, u: ProgressUpdate, eventSeq?: number): Promise<void> {
-  await sqlQuery(
-    em,
+export async function setProgress(db: Sql, id: number, u: ProgressUpdate, eventSeq?: number): Promise<void> {
+  await db.query(
     `update ${S}.iteration set status = $2, current_phase = $3,
        iteration_pipeline_id = coalesce($4, iteration_pipeline_id),
        phase_pipeline_id = coalesce($5, phase_pipeline_id),
@@ -202,17 +196,16 @@ export async function setProgress(em: Db, id: number, u: ProgressUpdate, eventSe
 }
 
 /** Records that an event was seen although an answer to a request had already moved further. */
-export async function setEventSeq(em: Db, id: number, eventSeq: number): Promise<void> {
-  await sqlQuery(em, `update ${S}.iteration set event_seq = greatest(event_seq, $2) where id = $1`, [
+export async function setEventSeq(db: Sql, id: number, eventSeq: number): Promise<void> {
+  await db.query(`update ${S}.iteration set event_seq = greatest(event_seq, $2) where id = $1`, [
     id,
     eventSeq,
   ]);
 }
 
 /** The head of the source branch as just resolved from the provider. */
-export async function setHeadCommit(em: Db, id: number, commitId: string): Promise<void> {
-  await sqlQuery(
-    em,
+export async function setHeadCommit(db: Sql, id: number, commitId: string): Promise<void> {
+  await db.query(
     `update ${S}.iteration set head_commit = $2, head_commit_at = now(), updated_at = now() where id = $1`,
     [id, commitId],
   );
@@ -222,9 +215,8 @@ export async function setHeadCommit(em: Db, id: number, commitId: string): Promi
  * Takes the iteration's release lock until `untilMs` (a release resolves, tags, records and asks the
  * engine under it, so two requests never tag at once); false when another request holds it.
  */
-export async function takeReleaseLock(em: Db, id: number, lockId: string, holdMs: number): Promise<boolean> {
-  const res = await sqlQuery(
-    em,
+export async function takeReleaseLock(db: Sql, id: number, lockId: string, holdMs: number): Promise<boolean> {
+  const res = await db.query(
     `update ${S}.iteration set release_lock_id = $2, release_lock_until = now() + ($3 || ' milliseconds')::interval
      where id = $1 and (release_lock_until is null or release_lock_until < now())`,
     [id, lockId, String(holdMs)],
@@ -232,9 +224,8 @@ export async function takeReleaseLock(em: Db, id: number, lockId: string, holdMs
   return res.rowCount === 1;
 }
 
-export async function freeReleaseLock(em: Db, id: number, lockId: string): Promise<void> {
-  await sqlQuery(
-    em,
+export async function freeReleaseLock(db: Sql, id: number, lockId: string): Promise<void> {
+  await db.query(
     `update ${S}.iteration set release_lock_id = null, release_lock_until = null
      where id = $1 and release_lock_id = $2`,
     [id, lockId],

@@ -1,5 +1,6 @@
 import type { GitRef } from "@procode/contracts";
-import { iso, one, run, S, type Db } from "./sql.js";
+import type { Sql } from "@procode/service-kit";
+import { iso, S } from "./sql.js";
 
 export type RefKind = "branches" | "tags";
 
@@ -10,12 +11,14 @@ export interface CachedRefs {
   invalidated: boolean;
 }
 
-export async function getCachedRefs(em: Db, appId: number, kind: RefKind): Promise<CachedRefs | null> {
-  const r = await one<{ items: GitRef[]; fetched_at: Date; invalidated_at: Date | null }>(
-    em,
-    `select items, fetched_at, invalidated_at from ${S}.ref_cache where app_id = ? and kind = ?`,
-    [appId, kind],
-  );
+export async function getCachedRefs(db: Sql, appId: number, kind: RefKind): Promise<CachedRefs | null> {
+  const r =
+    (
+      await db.query<{ items: GitRef[]; fetched_at: Date; invalidated_at: Date | null }>(
+        `select items, fetched_at, invalidated_at from ${S}.ref_cache where app_id = $1 and kind = $2`,
+        [appId, kind],
+      )
+    ).rows[0] ?? null;
   if (!r) return null;
   return {
     items: r.items,
@@ -25,15 +28,14 @@ export async function getCachedRefs(em: Db, appId: number, kind: RefKind): Promi
 }
 
 export async function putCachedRefs(
-  em: Db,
+  db: Sql,
   appId: number,
   kind: RefKind,
   items: GitRef[],
   fetchedAt: Date,
 ): Promise<void> {
-  await run(
-    em,
-    `insert into ${S}.ref_cache (app_id, kind, items, fetched_at) values (?, ?, ?::jsonb, ?)
+  await db.query(
+    `insert into ${S}.ref_cache (app_id, kind, items, fetched_at) values ($1, $2, $3::jsonb, $4)
      on conflict (app_id, kind) do update set items = excluded.items, fetched_at = excluded.fetched_at,
        invalidated_at = null
      where ${S}.ref_cache.fetched_at <= excluded.fetched_at`,
@@ -42,6 +44,6 @@ export async function putCachedRefs(
 }
 
 /** A push changed the repository: the cached lists are refetched at the next read. */
-export async function invalidateCachedRefs(em: Db, appId: number): Promise<void> {
-  await run(em, `update ${S}.ref_cache set invalidated_at = now() where app_id = ?`, [appId]);
+export async function invalidateCachedRefs(db: Sql, appId: number): Promise<void> {
+  await db.query(`update ${S}.ref_cache set invalidated_at = now() where app_id = $1`, [appId]);
 }

@@ -1,5 +1,6 @@
 import type { PhaseStage, StageError } from "@procode/contracts";
-import { iso, one, run, S, type Db } from "./sql.js";
+import type { Sql } from "@procode/service-kit";
+import { iso, S } from "./sql.js";
 
 export type StageRunStatus = "RUNNING" | "SUCCESS" | "FAILED";
 
@@ -59,22 +60,26 @@ export interface StageAttemptKey {
   attempt: number;
 }
 
-export async function findStageRun(em: Db, key: StageAttemptKey): Promise<StageRunRecord | null> {
-  const r = await one<Row>(
-    em,
-    `select * from ${S}.stage_run where pipeline_id = ? and stage = ? and attempt = ?`,
-    [key.pipelineId, key.stage, key.attempt],
-  );
+export async function findStageRun(db: Sql, key: StageAttemptKey): Promise<StageRunRecord | null> {
+  const r =
+    (
+      await db.query<Row>(
+        `select * from ${S}.stage_run where pipeline_id = $1 and stage = $2 and attempt = $3`,
+        [key.pipelineId, key.stage, key.attempt],
+      )
+    ).rows[0] ?? null;
   return r ? toRecord(r) : null;
 }
 
 /** True while another runner holds the attempt (RUNNING with a lease that has not run out). */
-export async function isLeased(em: Db, id: number): Promise<boolean> {
-  const r = await one<{ leased: boolean }>(
-    em,
-    `select (status = 'RUNNING' and lease_until > now()) as leased from ${S}.stage_run where id = ?`,
-    [id],
-  );
+export async function isLeased(db: Sql, id: number): Promise<boolean> {
+  const r =
+    (
+      await db.query<{ leased: boolean }>(
+        `select (status = 'RUNNING' and lease_until > now()) as leased from ${S}.stage_run where id = $1`,
+        [id],
+      )
+    ).rows[0] ?? null;
   return r?.leased ?? false;
 }
 
@@ -84,49 +89,51 @@ export async function isLeased(em: Db, id: number): Promise<boolean> {
  * runner: the caller then re-reads it.
  */
 export async function claimStageRun(
-  em: Db,
+  db: Sql,
   key: StageAttemptKey,
   appId: number,
   owner: string,
   leaseMs: number,
   correlationId: string,
 ): Promise<StageRunRecord | null> {
-  const r = await one<Row>(
-    em,
-    `insert into ${S}.stage_run (pipeline_id, stage, attempt, app_id, status, lease_owner, lease_until, correlation_id)
-     values (?, ?, ?, ?, 'RUNNING', ?, now() + (? || ' milliseconds')::interval, ?)
+  const r =
+    (
+      await db.query<Row>(
+        `insert into ${S}.stage_run (pipeline_id, stage, attempt, app_id, status, lease_owner, lease_until, correlation_id)
+     values ($1, $2, $3, $4, 'RUNNING', $5, now() + ($6 || ' milliseconds')::interval, $7)
      on conflict (pipeline_id, stage, attempt) do update set
        lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,
        correlation_id = excluded.correlation_id, runs = ${S}.stage_run.runs + 1, started_at = now()
      where ${S}.stage_run.status = 'RUNNING' and ${S}.stage_run.lease_until <= now()
      returning *`,
-    [key.pipelineId, key.stage, key.attempt, appId, owner, String(leaseMs), correlationId],
-  );
+        [key.pipelineId, key.stage, key.attempt, appId, owner, String(leaseMs), correlationId],
+      )
+    ).rows[0] ?? null;
   return r ? toRecord(r) : null;
 }
 
 /** Extends the lease while the work goes on; false when the attempt is no longer this runner's. */
 export async function renewStageRunLease(
-  em: Db,
+  db: Sql,
   id: number,
   owner: string,
   leaseMs: number,
 ): Promise<boolean> {
   return (
-    (await run(
-      em,
-      `update ${S}.stage_run set lease_until = now() + (? || ' milliseconds')::interval
-       where id = ? and lease_owner = ? and status = 'RUNNING'`,
-      [String(leaseMs), id, owner],
-    )) === 1
+    (
+      await db.query(
+        `update ${S}.stage_run set lease_until = now() + ($1 || ' milliseconds')::interval
+       where id = $2 and lease_owner = $3 and status = 'RUNNING'`,
+        [String(leaseMs), id, owner],
+      )
+    ).rowCount === 1
   );
 }
 
 /** Gives the attempt up without a result (shutdown, retry later): another runner may take it at once. */
-export async function releaseStageRun(em: Db, id: number, owner: string): Promise<void> {
-  await run(
-    em,
-    `update ${S}.stage_run set lease_until = now() where id = ? and lease_owner = ? and status = 'RUNNING'`,
+export async function releaseStageRun(db: Sql, id: number, owner: string): Promise<void> {
+  await db.query(
+    `update ${S}.stage_run set lease_until = now() where id = $1 and lease_owner = $2 and status = 'RUNNING'`,
     [id, owner],
   );
 }
@@ -136,24 +143,26 @@ export async function releaseStageRun(em: Db, id: number, owner: string): Promis
  * in the same transaction. False when another runner took the attempt over meanwhile.
  */
 export async function finishStageRun(
-  em: Db,
+  db: Sql,
   id: number,
   owner: string,
   result: { status: "SUCCESS" | "FAILED"; output: Record<string, unknown> | null; error: StageError | null },
 ): Promise<StageRunRecord | null> {
-  const r = await one<Row>(
-    em,
-    `update ${S}.stage_run set status = ?, output = ?::jsonb, error = ?::jsonb, finished_at = now(),
+  const r =
+    (
+      await db.query<Row>(
+        `update ${S}.stage_run set status = $1, output = $2::jsonb, error = $3::jsonb, finished_at = now(),
        lease_owner = null, lease_until = null
-     where id = ? and lease_owner = ? and status = 'RUNNING'
+     where id = $4 and lease_owner = $5 and status = 'RUNNING'
      returning *`,
-    [
-      result.status,
-      result.output === null ? null : JSON.stringify(result.output),
-      result.error === null ? null : JSON.stringify(result.error),
-      id,
-      owner,
-    ],
-  );
+        [
+          result.status,
+          result.output === null ? null : JSON.stringify(result.output),
+          result.error === null ? null : JSON.stringify(result.error),
+          id,
+          owner,
+        ],
+      )
+    ).rows[0] ?? null;
   return r ? toRecord(r) : null;
 }

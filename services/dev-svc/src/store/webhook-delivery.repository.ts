@@ -1,5 +1,6 @@
 import type { GitType } from "@procode/contracts";
-import { all, iso, one, run, S, type Db } from "./sql.js";
+import type { Sql } from "@procode/service-kit";
+import { iso, S } from "./sql.js";
 
 export type DeliveryStatus = "RECEIVED" | "PROCESSED" | "IGNORED" | "FAILED" | "REJECTED";
 
@@ -61,36 +62,41 @@ export interface NewDelivery {
 }
 
 /** Queues a verified delivery; null when the same delivery id was already received (a replay). */
-export async function insertReceived(em: Db, d: NewDelivery): Promise<number | null> {
-  const row = await one<{ id: string }>(
-    em,
-    `insert into ${S}.webhook_delivery (app_id, git_type, delivery_id, event, status, headers, payload, body_sha256,
+export async function insertReceived(db: Sql, d: NewDelivery): Promise<number | null> {
+  const row =
+    (
+      await db.query<{ id: string }>(
+        `insert into ${S}.webhook_delivery (app_id, git_type, delivery_id, event, status, headers, payload, body_sha256,
        body_bytes, remote_addr, next_attempt_at)
-     values (?, ?, ?, ?, 'RECEIVED', ?::jsonb, ?::jsonb, ?, ?, ?, now())
+     values ($1, $2, $3, $4, 'RECEIVED', $5::jsonb, $6::jsonb, $7, $8, $9, now())
      on conflict (app_id, git_type, delivery_id) where status <> 'REJECTED' do nothing
      returning id`,
-    [
-      d.appId,
-      d.gitType,
-      d.deliveryId,
-      d.event,
-      JSON.stringify(d.headers),
-      JSON.stringify(d.payload),
-      d.bodySha256,
-      d.bodyBytes,
-      d.remoteAddr,
-    ],
-  );
+        [
+          d.appId,
+          d.gitType,
+          d.deliveryId,
+          d.event,
+          JSON.stringify(d.headers),
+          JSON.stringify(d.payload),
+          d.bodySha256,
+          d.bodyBytes,
+          d.remoteAddr,
+        ],
+      )
+    ).rows[0] ?? null;
   return row ? Number(row.id) : null;
 }
 
 /** Records a refused delivery with its reason (no payload: it was not authenticated). */
-export async function insertRejected(em: Db, d: Omit<NewDelivery, "payload">, reason: string): Promise<void> {
-  await run(
-    em,
+export async function insertRejected(
+  db: Sql,
+  d: Omit<NewDelivery, "payload">,
+  reason: string,
+): Promise<void> {
+  await db.query(
     `insert into ${S}.webhook_delivery (app_id, git_type, delivery_id, event, status, reason, headers, body_sha256,
        body_bytes, remote_addr, processed_at)
-     values (?, ?, ?, ?, 'REJECTED', ?, ?::jsonb, ?, ?, ?, now())`,
+     values ($1, $2, $3, $4, 'REJECTED', $5, $6::jsonb, $7, $8, $9, now())`,
     [
       d.appId,
       d.gitType,
@@ -106,77 +112,78 @@ export async function insertRejected(em: Db, d: Omit<NewDelivery, "payload">, re
 }
 
 /** The queued deliveries that are due, oldest first, locked for this transaction. */
-export async function lockDueDeliveries(em: Db, limit: number): Promise<DeliveryRecord[]> {
+export async function lockDueDeliveries(db: Sql, limit: number): Promise<DeliveryRecord[]> {
   return (
-    await all<Row>(
-      em,
+    await db.query<Row>(
       `select * from ${S}.webhook_delivery where status = 'RECEIVED' and next_attempt_at <= now()
-       order by id limit ? for update skip locked`,
+       order by id limit $1 for update skip locked`,
       [limit],
     )
-  ).map(toRecord);
+  ).rows.map(toRecord);
 }
 
 export async function finishDelivery(
-  em: Db,
+  db: Sql,
   seq: number,
   status: "PROCESSED" | "IGNORED" | "FAILED",
   reason: string | null,
 ): Promise<void> {
-  await run(
-    em,
-    `update ${S}.webhook_delivery set status = ?, reason = ?, processed_at = now(), next_attempt_at = null,
-       attempts = attempts + 1 where id = ?`,
+  await db.query(
+    `update ${S}.webhook_delivery set status = $1, reason = $2, processed_at = now(), next_attempt_at = null,
+       attempts = attempts + 1 where id = $3`,
     [status, reason, seq],
   );
 }
 
-export async function retryDelivery(em: Db, seq: number, reason: string, delayMs: number): Promise<void> {
-  await run(
-    em,
-    `update ${S}.webhook_delivery set reason = ?, attempts = attempts + 1,
-       next_attempt_at = now() + (? || ' milliseconds')::interval where id = ?`,
+export async function retryDelivery(db: Sql, seq: number, reason: string, delayMs: number): Promise<void> {
+  await db.query(
+    `update ${S}.webhook_delivery set reason = $1, attempts = attempts + 1,
+       next_attempt_at = now() + ($2 || ' milliseconds')::interval where id = $3`,
     [reason, String(delayMs), seq],
   );
 }
 
 export async function findDelivery(
-  em: Db,
+  db: Sql,
   appId: number,
   gitType: GitType,
   deliveryId: string,
 ): Promise<DeliveryRecord | null> {
-  const r = await one<Row>(
-    em,
-    `select * from ${S}.webhook_delivery where app_id = ? and git_type = ? and delivery_id = ? and status <> 'REJECTED'`,
-    [appId, gitType, deliveryId],
-  );
+  const r =
+    (
+      await db.query<Row>(
+        `select * from ${S}.webhook_delivery where app_id = $1 and git_type = $2 and delivery_id = $3 and status <> 'REJECTED'`,
+        [appId, gitType, deliveryId],
+      )
+    ).rows[0] ?? null;
   return r ? toRecord(r) : null;
 }
 
 /** A page of an app's deliveries, newest first, with the total. */
 export async function listDeliveries(
-  em: Db,
+  db: Sql,
   appId: number,
   page: { limit: number; offset: number },
 ): Promise<{ items: DeliveryRecord[]; total: number }> {
-  const rows = await all<Row>(
-    em,
-    `select * from ${S}.webhook_delivery where app_id = ? order by id desc limit ? offset ?`,
-    [appId, page.limit, page.offset],
-  );
-  const total = await one<{ n: string }>(
-    em,
-    `select count(*) as n from ${S}.webhook_delivery where app_id = ?`,
-    [appId],
-  );
+  const rows = (
+    await db.query<Row>(
+      `select * from ${S}.webhook_delivery where app_id = $1 order by id desc limit $2 offset $3`,
+      [appId, page.limit, page.offset],
+    )
+  ).rows;
+  const total =
+    (
+      await db.query<{ n: string }>(`select count(*) as n from ${S}.webhook_delivery where app_id = $1`, [
+        appId,
+      ])
+    ).rows[0] ?? null;
   return { items: rows.map(toRecord), total: Number(total?.n ?? 0) };
 }
 
-export async function purgeDeliveries(em: Db, olderThanDays: number): Promise<number> {
-  return run(
-    em,
-    `delete from ${S}.webhook_delivery where status <> 'RECEIVED' and received_at < now() - (? || ' days')::interval`,
+export async function purgeDeliveries(db: Sql, olderThanDays: number): Promise<number> {
+  const res = await db.query(
+    `delete from ${S}.webhook_delivery where status <> 'RECEIVED' and received_at < now() - ($1 || ' days')::interval`,
     [String(olderThanDays)],
   );
+  return res.rowCount;
 }

@@ -1,11 +1,12 @@
-import { errorMessage, pooledSql, sleep, type Logger, type Orm, type Sql } from "@procode/service-kit";
+import { PollLoop, type Database, type Logger, type Sql } from "@procode/service-kit";
 import type { Config } from "../config.js";
 import type { OpsApi } from "../integrations/ops-api.js";
-import { deploymentRepository as repo, type Deployment } from "../store/deployment.repository.js";
+import * as repo from "../store/deployment.repository.js";
+import type { Deployment } from "../store/deployment.repository.js";
 import type { DeploymentService } from "./deployment.service.js";
 
 export interface DeploymentWorkerDeps {
-  orm: Orm;
+  db: Database;
   ops: OpsApi;
   service: DeploymentService;
   log: Logger;
@@ -23,55 +24,41 @@ export interface DeploymentWorkerDeps {
  * a restart simply continues.
  */
 export class DeploymentWorker {
-  private stopping = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly loop: PollLoop;
   private readonly inFlight = new Set<Promise<void>>();
-  private failing = false;
 
   private readonly db: Sql;
 
   constructor(private readonly deps: DeploymentWorkerDeps) {
-    this.db = pooledSql(deps.orm);
+    this.db = deps.db.sql;
+    this.loop = new PollLoop({
+      name: "deployment worker",
+      intervalMs: deps.config.OPS_SCAN_INTERVAL_MS,
+      log: deps.log,
+      tick: () => this.claim(),
+    });
   }
 
   async start(): Promise<void> {
     const released = await this.deps.service.releaseOwnLeases();
     if (released) this.deps.log.info({ released }, "took back the leases of an earlier run of this replica");
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
   /** Look for due work now (a request was just recorded, or a slot freed up). */
   wake(): void {
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
-  private async run(): Promise<void> {
-    const { config, log } = this.deps;
-    while (!this.stopping) {
-      const free = config.OPS_CONCURRENCY - this.inFlight.size;
-      let claimed: Deployment[] = [];
-      if (free > 0) {
-        try {
-          claimed = await repo.claimDue(this.db, config.OPS_REPLICA_ID, free, config.OPS_LEASE_MS);
-          if (this.failing) log.info("claiming deployments works again");
-          this.failing = false;
-        } catch (err) {
-          if (!this.failing)
-            log.warn({ err: errorMessage(err) }, "could not claim due deployments; will retry");
-          this.failing = true;
-        }
-        for (const d of claimed) this.track(this.step(d));
-      }
-      // A full batch may mean more is due: look again at once while there is room.
-      if (claimed.length > 0 && claimed.length === free && this.inFlight.size < config.OPS_CONCURRENCY)
-        continue;
-      await new Promise<void>((resolve) => {
-        this.wakeUp = resolve;
-        void sleep(config.OPS_SCAN_INTERVAL_MS).then(resolve);
-      });
-      this.wakeUp = undefined;
-    }
+  /** Leases as many due deployments as there are free slots and starts their steps. */
+  private async claim(): Promise<boolean> {
+    const { config } = this.deps;
+    const free = config.OPS_CONCURRENCY - this.inFlight.size;
+    if (free <= 0) return false;
+    const claimed = await repo.claimDue(this.db, config.OPS_REPLICA_ID, free, config.OPS_LEASE_MS);
+    for (const d of claimed) this.track(this.step(d));
+    // A full batch may mean more is due: look again at once while there is room.
+    return claimed.length > 0 && claimed.length === free && this.inFlight.size < config.OPS_CONCURRENCY;
   }
 
   private track(p: Promise<void>): void {
@@ -109,9 +96,7 @@ export class DeploymentWorker {
 
   /** Stops claiming and waits for the steps in hand (each bounded by OPS_TIMEOUT_MS). */
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake();
-    await this.loop?.catch(() => {});
+    await this.loop.stop();
     await Promise.allSettled([...this.inFlight]);
   }
 }

@@ -14,11 +14,10 @@ import {
 } from "@procode/contracts";
 import {
   DomainError,
-  pooledSql,
   sleep,
+  type Database,
   type HandlerResult,
   type Logger,
-  type Orm,
   type Outbox,
   type Sql,
   type SqlTxContext,
@@ -37,18 +36,15 @@ import {
   type StepDecision,
   type Via,
 } from "../domain/deployment.js";
-import {
-  deploymentRepository as repo,
-  type Deployment,
-  type DeploymentPatch,
-} from "../store/deployment.repository.js";
+import * as repo from "../store/deployment.repository.js";
+import type { Deployment, DeploymentPatch } from "../store/deployment.repository.js";
 
 export interface DeploymentMetrics {
   finished(outcome: Outcome, via: Via): void;
 }
 
 export interface DeploymentServiceDeps {
-  orm: Orm;
+  db: Database;
   outbox: Outbox;
   log: Logger;
   config: Pick<
@@ -108,7 +104,7 @@ export class DeploymentService {
   private readonly db: Sql;
 
   constructor(private readonly deps: DeploymentServiceDeps) {
-    this.db = pooledSql(deps.orm);
+    this.db = deps.db.sql;
     this.random = deps.random ?? Math.random;
     this.me = deps.config.OPS_REPLICA_ID;
   }

@@ -73,15 +73,6 @@ export type DeploymentPatch = Partial<Pick<Deployment, keyof typeof COLUMNS>>;
 
 type Row = Record<string, unknown>;
 
-/** Runs `text` on `db`, its `?` placeholders numbered (`$1`, `$2`, ...) in order. */
-function exec<T = Row>(db: Sql, text: string, params: unknown[]) {
-  let i = 0;
-  return db.query<T>(
-    text.replace(/\?/g, () => `$${++i}`),
-    params,
-  );
-}
-
 const date = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
 const json = <T>(v: unknown): T => (typeof v === "string" ? (JSON.parse(v) as T) : (v as T));
 
@@ -137,166 +128,168 @@ export interface NewDeployment {
   nextPollAt: Date | null;
 }
 
-export const deploymentRepository = {
-  /** Inserts unless (pipelineId, attempt) exists; returns the new row, or null when it existed. */
-  async insertIfAbsent(db: Sql, d: NewDeployment): Promise<Deployment | null> {
-    const { rows } = await exec<Row>(
-      db,
-      `insert into ${T} (pipeline_id, attempt, app_id, team, image, deploy_config, poll_interval_ms,
+/** Inserts unless (pipelineId, attempt) exists; returns the new row, or null when it existed. */
+export async function insertIfAbsent(db: Sql, d: NewDeployment): Promise<Deployment | null> {
+  const { rows } = await db.query<Row>(
+    `insert into ${T} (pipeline_id, attempt, app_id, team, image, deploy_config, poll_interval_ms,
          poll_timeout_ms, correlation_id, request_key, status, next_poll_at)
-       values (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, gen_random_uuid(), ?, ?)
+       values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, gen_random_uuid(), $10, $11)
        on conflict (pipeline_id, attempt) do nothing
        returning *`,
-      [
-        d.pipelineId,
-        d.attempt,
-        d.appId,
-        d.team,
-        d.image,
-        JSON.stringify(d.deployConfig),
-        d.pollIntervalMs,
-        d.pollTimeoutMs,
-        d.correlationId,
-        d.status,
-        d.nextPollAt,
-      ],
-    );
-    return rows[0] ? toDeployment(rows[0]) : null;
-  },
+    [
+      d.pipelineId,
+      d.attempt,
+      d.appId,
+      d.team,
+      d.image,
+      JSON.stringify(d.deployConfig),
+      d.pollIntervalMs,
+      d.pollTimeoutMs,
+      d.correlationId,
+      d.status,
+      d.nextPollAt,
+    ],
+  );
+  return rows[0] ? toDeployment(rows[0]) : null;
+}
 
-  /** The deployment of one attempt, locked for the rest of the transaction. */
-  async lockByAttempt(db: Sql, pipelineId: number, attempt: number): Promise<Deployment | null> {
-    const { rows } = await exec<Row>(
-      db,
-      `select * from ${T} where pipeline_id = ? and attempt = ? for update`,
-      [pipelineId, attempt],
-    );
-    return rows[0] ? toDeployment(rows[0]) : null;
-  },
+/** The deployment of one attempt, locked for the rest of the transaction. */
+export async function lockByAttempt(
+  db: Sql,
+  pipelineId: number,
+  attempt: number,
+): Promise<Deployment | null> {
+  const { rows } = await db.query<Row>(
+    `select * from ${T} where pipeline_id = $1 and attempt = $2 for update`,
+    [pipelineId, attempt],
+  );
+  return rows[0] ? toDeployment(rows[0]) : null;
+}
 
-  async lockById(db: Sql, id: number): Promise<Deployment | null> {
-    const { rows } = await exec<Row>(db, `select * from ${T} where id = ? for update`, [id]);
-    return rows[0] ? toDeployment(rows[0]) : null;
-  },
+export async function lockById(db: Sql, id: number): Promise<Deployment | null> {
+  const { rows } = await db.query<Row>(`select * from ${T} where id = $1 for update`, [id]);
+  return rows[0] ? toDeployment(rows[0]) : null;
+}
 
-  /** The (latest) deployment ops knows as `deployId`, locked. */
-  async lockByDeployId(db: Sql, deployId: string): Promise<Deployment | null> {
-    const { rows } = await exec<Row>(
-      db,
-      `select * from ${T} where deploy_id = ? order by id desc limit 1 for update`,
-      [deployId],
-    );
-    return rows[0] ? toDeployment(rows[0]) : null;
-  },
+/** The (latest) deployment ops knows as `deployId`, locked. */
+export async function lockByDeployId(db: Sql, deployId: string): Promise<Deployment | null> {
+  const { rows } = await db.query<Row>(
+    `select * from ${T} where deploy_id = $1 order by id desc limit 1 for update`,
+    [deployId],
+  );
+  return rows[0] ? toDeployment(rows[0]) : null;
+}
 
-  /** Whether a create call is on its way to ops (a leased CREATING deployment without a deployId). */
-  async createInFlight(db: Sql): Promise<boolean> {
-    const { rows } = await exec<{ busy: boolean }>(
-      db,
-      `select exists (select 1 from ${T} where status = 'CREATING' and deploy_id is null
+/** Whether a create call is on its way to ops (a leased CREATING deployment without a deployId). */
+export async function createInFlight(db: Sql): Promise<boolean> {
+  const { rows } = await db.query<{ busy: boolean }>(
+    `select exists (select 1 from ${T} where status = 'CREATING' and deploy_id is null
          and lease_until > now()) as busy`,
-      [],
-    );
-    return rows[0]?.busy === true;
-  },
+    [],
+  );
+  return rows[0]?.busy === true;
+}
 
-  /** Highest attempt recorded for a pipeline (0 when none). */
-  async latestAttempt(db: Sql, pipelineId: number): Promise<number> {
-    const { rows } = await exec<{ n: number | null }>(
-      db,
-      `select max(attempt) as n from ${T} where pipeline_id = ?`,
-      [pipelineId],
-    );
-    return Number(rows[0]?.n ?? 0);
-  },
+/** Highest attempt recorded for a pipeline (0 when none). */
+export async function latestAttempt(db: Sql, pipelineId: number): Promise<number> {
+  const { rows } = await db.query<{ n: number | null }>(
+    `select max(attempt) as n from ${T} where pipeline_id = $1`,
+    [pipelineId],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
 
-  /** Ends the still-active deployments of older attempts of a pipeline; returns them. */
-  async supersedeOlder(db: Sql, pipelineId: number, attempt: number): Promise<Deployment[]> {
-    const { rows } = await exec<Row>(
-      db,
-      `update ${T} set status = 'SUPERSEDED', next_poll_at = null, finished_at = now(), updated_at = now()
-       where pipeline_id = ? and attempt < ? and status in ('CREATING', 'DEPLOYING')
+/** Ends the still-active deployments of older attempts of a pipeline; returns them. */
+export async function supersedeOlder(db: Sql, pipelineId: number, attempt: number): Promise<Deployment[]> {
+  const { rows } = await db.query<Row>(
+    `update ${T} set status = 'SUPERSEDED', next_poll_at = null, finished_at = now(), updated_at = now()
+       where pipeline_id = $1 and attempt < $2 and status in ('CREATING', 'DEPLOYING')
        returning *`,
-      [pipelineId, attempt],
-    );
-    return rows.map(toDeployment);
-  },
+    [pipelineId, attempt],
+  );
+  return rows.map(toDeployment);
+}
 
-  async update(db: Sql, id: number, patch: DeploymentPatch): Promise<void> {
-    const sets: string[] = [];
-    const params: unknown[] = [];
-    for (const [key, value] of Object.entries(patch)) {
-      const column = COLUMNS[key as keyof typeof COLUMNS];
-      if (!column) throw new Error(`not an updatable field: ${key}`);
-      sets.push(column === "last_event_data" ? `${column} = ?::jsonb` : `${column} = ?`);
-      params.push(column === "last_event_data" && value !== null ? JSON.stringify(value) : value);
-    }
-    if (!sets.length) return;
-    await exec(db, `update ${T} set ${sets.join(", ")}, updated_at = now() where id = ?`, [...params, id]);
-  },
+export async function update(db: Sql, id: number, patch: DeploymentPatch): Promise<void> {
+  const sets: string[] = [];
+  const params: unknown[] = [];
+  for (const [key, value] of Object.entries(patch)) {
+    const column = COLUMNS[key as keyof typeof COLUMNS];
+    if (!column) throw new Error(`not an updatable field: ${key}`);
+    params.push(column === "last_event_data" && value !== null ? JSON.stringify(value) : value);
+    sets.push(`${column} = $${params.length}${column === "last_event_data" ? "::jsonb" : ""}`);
+  }
+  if (!sets.length) return;
+  params.push(id);
+  await db.query(
+    `update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${params.length}`,
+    params,
+  );
+}
 
-  /**
-   * Takes up to `limit` deployments that are due and not leased by a live replica (an expired lease
-   * is taken over), leasing them to `owner` for `leaseMs`. SKIP LOCKED: replicas claiming at the
-   * same moment never take the same row.
-   */
-  async claimDue(db: Sql, owner: string, limit: number, leaseMs: number): Promise<Deployment[]> {
-    const { rows } = await exec<Row>(
-      db,
-      `with due as (
+/**
+ * Takes up to `limit` deployments that are due and not leased by a live replica (an expired lease
+ * is taken over), leasing them to `owner` for `leaseMs`. SKIP LOCKED: replicas claiming at the
+ * same moment never take the same row.
+ */
+export async function claimDue(
+  db: Sql,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+): Promise<Deployment[]> {
+  const { rows } = await db.query<Row>(
+    `with due as (
          select id from ${T}
          where next_poll_at <= now() and (lease_until is null or lease_until < now())
          order by next_poll_at
-         limit ?
+         limit $1
          for update skip locked
        )
-       update ${T} d set lease_owner = ?, lease_until = now() + (? || ' milliseconds')::interval
+       update ${T} d set lease_owner = $2, lease_until = now() + ($3 || ' milliseconds')::interval
        from due where d.id = due.id
        returning d.*`,
-      [limit, owner, String(leaseMs)],
-    );
-    return rows.map(toDeployment);
-  },
+    [limit, owner, String(leaseMs)],
+  );
+  return rows.map(toDeployment);
+}
 
-  /** Drops every lease `owner` holds (a replica restarted under the same fixed name). */
-  async releaseLeasesOf(db: Sql, owner: string): Promise<number> {
-    const res = await exec(
-      db,
-      `update ${T} set lease_owner = null, lease_until = null where lease_owner = ?`,
-      [owner],
-    );
-    return res.rowCount;
-  },
+/** Drops every lease `owner` holds (a replica restarted under the same fixed name). */
+export async function releaseLeasesOf(db: Sql, owner: string): Promise<number> {
+  const res = await db.query(
+    `update ${T} set lease_owner = null, lease_until = null where lease_owner = $1`,
+    [owner],
+  );
+  return res.rowCount;
+}
 
-  async recordObservation(
-    db: Sql,
-    o: {
-      deploymentId: number;
-      deployId: string;
-      attempt: number;
-      source: "POLL" | "CALLBACK" | "CANCEL" | "CREATE";
-      opsStatus: string | null;
-      message: string | null;
-      reportedAt: string | null;
-      effect: "APPLIED" | "RECORDED";
-      observer: string;
-    },
-  ): Promise<void> {
-    await exec(
-      db,
-      `insert into ${OBS} (deployment_id, deploy_id, attempt, source, ops_status, message, reported_at, effect, observer)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        o.deploymentId,
-        o.deployId,
-        o.attempt,
-        o.source,
-        o.opsStatus,
-        o.message === null ? null : o.message.slice(0, 5000),
-        o.reportedAt,
-        o.effect,
-        o.observer,
-      ],
-    );
+export async function recordObservation(
+  db: Sql,
+  o: {
+    deploymentId: number;
+    deployId: string;
+    attempt: number;
+    source: "POLL" | "CALLBACK" | "CANCEL" | "CREATE";
+    opsStatus: string | null;
+    message: string | null;
+    reportedAt: string | null;
+    effect: "APPLIED" | "RECORDED";
+    observer: string;
   },
-};
+): Promise<void> {
+  await db.query(
+    `insert into ${OBS} (deployment_id, deploy_id, attempt, source, ops_status, message, reported_at, effect, observer)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [
+      o.deploymentId,
+      o.deployId,
+      o.attempt,
+      o.source,
+      o.opsStatus,
+      o.message === null ? null : o.message.slice(0, 5000),
+      o.reportedAt,
+      o.effect,
+      o.observer,
+    ],
+  );
+}

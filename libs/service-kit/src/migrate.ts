@@ -1,11 +1,8 @@
 import { Migration } from "@mikro-orm/migrations";
 import { Migrator } from "@mikro-orm/migrations";
-import { MikroORM, type EntityManager, type EntitySchema } from "@mikro-orm/postgresql";
+import { MikroORM } from "@mikro-orm/postgresql";
 import pg from "pg";
 import type { Logger } from "./logger.js";
-
-export type { EntityManager };
-export type Orm = MikroORM;
 
 /** A migration as MikroORM lists it (static imports, STACK.md). */
 export interface MigrationEntry {
@@ -13,19 +10,17 @@ export interface MigrationEntry {
   class: new (...args: any[]) => Migration;
 }
 
-export interface OrmOptions {
+export interface MigrateOptions {
   url: string;
-  /** The service's own PostgreSQL schema (SPEC 2: no service reads another's schema). */
+  /** The service's own PostgreSQL schema (no service reads another's schema). */
   schema: string;
-  entities: EntitySchema<any, any>[];
   migrations: MigrationEntry[];
-  poolMax?: number;
   log: Logger;
 }
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** The database of `url`, created when missing (SPEC 8). */
+/** The database of `url`, created when missing (the platform sets itself up from nothing). */
 export async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.replace(/^\//, ""));
@@ -54,7 +49,7 @@ export async function ensureDatabase(url: string): Promise<void> {
  * Creates the service's schema and runs its migrations under an advisory lock, so several replicas
  * starting at once migrate exactly once.
  */
-async function migrate(orm: MikroORM, opts: OrmOptions): Promise<void> {
+async function migrate(orm: MikroORM, opts: MigrateOptions): Promise<void> {
   const client = new pg.Client({ connectionString: opts.url, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
@@ -70,14 +65,18 @@ async function migrate(orm: MikroORM, opts: OrmOptions): Promise<void> {
   }
 }
 
-/** A fresh ORM for the service (no module-level cache, so tests point each instance at its own DB). */
-export async function initOrm(opts: OrmOptions): Promise<MikroORM> {
+/**
+ * Creates the database when missing, then the service's schema and its migrations (the kit's tables
+ * first). MikroORM runs the migrations and is closed again: at run time every statement goes through
+ * the kit's `Database` (sql.ts).
+ */
+export async function migrateDatabase(opts: MigrateOptions): Promise<void> {
   if (!SCHEMA_PATTERN.test(opts.schema)) throw new Error(`invalid schema name "${opts.schema}"`);
   await ensureDatabase(opts.url);
   const orm = await MikroORM.init({
     clientUrl: opts.url,
     schema: opts.schema,
-    entities: opts.entities,
+    entities: [],
     extensions: [Migrator],
     migrations: {
       migrationsList: [...kitMigrations(opts.schema), ...opts.migrations],
@@ -87,17 +86,18 @@ export async function initOrm(opts: OrmOptions): Promise<MikroORM> {
       snapshot: false,
       silent: true,
     },
-    // Bounded waits: a database that drops packets gives a clear error, not a hang.
-    pool: { min: 0, max: opts.poolMax ?? 10, acquireTimeoutMillis: 10000 },
+    pool: { min: 0, max: 2, acquireTimeoutMillis: 10000 },
     driverOptions: { connection: { connectionTimeoutMillis: 5000 } },
     allowGlobalContext: false,
-    forceUtcTimezone: true,
     debug: false,
     discovery: { warnWhenNoEntities: false },
     logger: (message) => opts.log.debug({ orm: true }, message),
   });
-  await migrate(orm, opts);
-  return orm;
+  try {
+    await migrate(orm, opts);
+  } finally {
+    await orm.close();
+  }
 }
 
 /**
@@ -143,9 +143,4 @@ export function kitMigrations(schema: string): MigrationEntry[] {
     { name: "Migration00000000000000_kit_outbox_inbox", class: KitOutboxInbox },
     { name: "Migration00000000000001_kit_outbox_streams", class: KitOutboxStreams },
   ];
-}
-
-/** `select 1` within the time limit (readiness). */
-export async function pingDatabase(orm: MikroORM): Promise<void> {
-  await orm.em.fork().execute("select 1");
 }
