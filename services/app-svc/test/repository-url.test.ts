@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyRepositoryUrl, detectGitType, webhookUrlFor } from "../src/domain/repository-url.js";
+import { detectGitType } from "@procode/contracts";
+import { classifyRepositoryUrl, webhookUrlFor } from "../src/domain/repository-url.js";
 
 const on = { localEnabled: true };
 
@@ -43,9 +44,9 @@ describe("classifyRepositoryUrl", () => {
       ok: true,
       value: { url: "https://gitlab.example.com/Team/Agent.git" },
     });
-    expect(classifyRepositoryUrl("http://h.example:8080/a", undefined, on)).toMatchObject({
+    expect(classifyRepositoryUrl("http://h.example:8080/a/b", undefined, on)).toMatchObject({
       ok: true,
-      value: { url: "http://h.example:8080/a" },
+      value: { url: "http://h.example:8080/a/b" },
     });
   });
 
@@ -68,6 +69,13 @@ describe("classifyRepositoryUrl", () => {
     ["local://", undefined, "gitRepoUrl"],
     ["local://-x", undefined, "gitRepoUrl"],
     ["local://a?b", undefined, "gitRepoUrl"],
+    // Accepted once, though dev-svc could never bind them: the grammar is one now (contracts).
+    ["https://h.example/a", undefined, "gitRepoUrl"],
+    ["https://github.com/a/b/c", undefined, "gitRepoUrl"],
+    ["https://gitee.com/a", undefined, "gitRepoUrl"],
+    ["https://git.corp.example/a/b/c", "GITHUB", "gitRepoUrl"],
+    ["https://gitlab.example.com/a/b%20c", undefined, "gitRepoUrl"],
+    ["https://gitlab.example.com/a/~b", undefined, "gitRepoUrl"],
   ] as const)("refuses %s (gitType %s) as 1001 on %s", (url, given, field) => {
     const ruling = classifyRepositoryUrl(url, given, on);
     expect(ruling.ok).toBe(false);
@@ -81,7 +89,7 @@ describe("classifyRepositoryUrl", () => {
   it("accepts local://<name> only when local repositories are enabled", () => {
     expect(classifyRepositoryUrl("local://my-agent_1.git", undefined, on)).toEqual({
       ok: true,
-      value: { kind: "local", url: "local://my-agent_1.git", name: "my-agent_1.git", gitType: "LOCAL" },
+      value: { kind: "local", url: "local://my-agent_1.git", name: "my-agent_1", gitType: "LOCAL" },
     });
     expect(classifyRepositoryUrl("local://agent/", "LOCAL", on)).toMatchObject({ ok: true });
     expect(classifyRepositoryUrl("local://agent", undefined, { localEnabled: false })).toEqual({

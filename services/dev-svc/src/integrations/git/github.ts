@@ -1,6 +1,6 @@
 import { Octokit } from "@octokit/rest";
 import { isSafeRepoPath, isValidRefName } from "../../domain/git-refs.js";
-import type { RemoteLocation } from "../../domain/repository-location.js";
+import type { RemoteLocation } from "@procode/contracts";
 import { callWithPolicy, type CallObserver, type CallPolicy } from "./call-policy.js";
 import {
   failureForStatus,

@@ -10,7 +10,7 @@ import {
   Tags,
 } from "@gitbeaker/rest";
 import { isValidRefName, isSafeRepoPath } from "../../domain/git-refs.js";
-import type { RemoteLocation } from "../../domain/repository-location.js";
+import type { RemoteLocation } from "@procode/contracts";
 import { callWithPolicy, type CallObserver, type CallPolicy } from "./call-policy.js";
 import {
   failureForStatus,

@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile }
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { isCommitId, isSafeRepoPath, isValidRefName, ZERO_COMMIT } from "../../domain/git-refs.js";
-import type { LocalLocation } from "../../domain/repository-location.js";
+import type { LocalLocation } from "@procode/contracts";
 import { callWithPolicy, type CallObserver, type CallPolicy } from "./call-policy.js";
 import { GitProviderError, tagExistsElsewhere } from "./errors.js";
 import {
