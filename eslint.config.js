@@ -14,6 +14,8 @@ export default tseslint.config(
       "**/*.cjs",
       // Type-checked by the contract test against types generated from the live API document.
       "tools/e2e/contract/**",
+      // Programs dev-svc ships and installs are linted (and type-checked: tsconfig.all.json).
+      "!services/dev-svc/programs/*.cjs",
     ],
   },
   js.configs.recommended,
@@ -55,8 +57,9 @@ export default tseslint.config(
               group: ["@mikro-orm/*", "@nats-io/*", "fastify", "fastify-*", "@fastify/*", "pg"],
               message: "domain/ is pure",
             },
-            { group: ["@procode/service-kit"], message: "domain/ is pure" },
           ],
+          // The kit's pure subpaths (`@procode/service-kit/backoff`) are allowed; its index is not.
+          paths: [{ name: "@procode/service-kit", message: "domain/ is pure" }],
         },
       ],
     },
@@ -64,5 +67,14 @@ export default tseslint.config(
   {
     files: ["**/*.js"],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // The LOCAL provider's post-receive delivery: plain Node.js (CommonJS) run inside a repository.
+    files: ["services/dev-svc/programs/*.cjs"],
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { require: "readonly", process: "readonly", Buffer: "readonly", URL: "readonly" },
+    },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

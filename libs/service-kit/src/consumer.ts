@@ -4,7 +4,8 @@ import { messageSubject, streamName, type MessageDefinition, type MessageOf } fr
 import { withCorrelation, type Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { NatsHandle } from "./nats.js";
-import { backoffDelay, errorMessage, Semaphore, sleep } from "./util.js";
+import { backoffDelay } from "./backoff.js";
+import { errorMessage, Semaphore, sleep } from "./util.js";
 
 /** Thrown by a handler for a transient failure or a message that arrived too early: nak with delay. */
 export class RetryLater extends Error {

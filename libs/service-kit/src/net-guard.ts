@@ -185,20 +185,50 @@ export function guardedLookup(allowPrivate: boolean, resolve: HostResolver = sys
   };
 }
 
-const agents = new WeakMap<HostResolver, Map<string, Agent>>();
-function agentFor(allowPrivate: boolean, timeoutMs: number, resolve: HostResolver): Agent {
-  const key = `${allowPrivate}:${timeoutMs}`;
-  let byKey = agents.get(resolve);
-  if (!byKey) agents.set(resolve, (byKey = new Map()));
-  let agent = byKey.get(key);
-  if (!agent) {
-    agent = new Agent({
-      connect: { lookup: guardedLookup(allowPrivate, resolve), timeout: timeoutMs },
-      connections: 16,
+/** Connections to URLs under a policy: one pool that checks addresses, one for allowlisted hosts. */
+export interface GuardedDispatcher {
+  /** The dispatcher for a URL that passed `checkOutboundUrl`. */
+  for(url: URL): Dispatcher;
+  close(): Promise<void>;
+}
+
+/**
+ * undici dispatchers that refuse blocked addresses when the socket connects (so DNS rebinding cannot
+ * slip through), except for allowlisted hosts; each pools up to `connections` connections.
+ */
+export function createGuardedDispatcher(
+  policy: UrlPolicy,
+  opts: { timeoutMs: number; connections: number },
+): GuardedDispatcher {
+  const resolve = policy.resolve ?? systemResolver;
+  const agent = (allowPrivate: boolean) =>
+    new Agent({
+      connect: { lookup: guardedLookup(allowPrivate, resolve), timeout: opts.timeoutMs },
+      connections: opts.connections,
     });
-    byKey.set(key, agent);
+  const guarded = agent(false);
+  const open = agent(true);
+  return {
+    for: (url) => (isHostAllowed(url, policy) ? open : guarded),
+    close: async () => {
+      await Promise.allSettled([guarded.close(), open.close()]);
+    },
+  };
+}
+
+/** The dispatchers of `guardedRequest`, one set per resolver, allowlist and timeout, kept for the process. */
+const dispatchers = new WeakMap<HostResolver, Map<string, GuardedDispatcher>>();
+function dispatcherFor(url: URL, policy: UrlPolicy, timeoutMs: number): Dispatcher {
+  const resolve = policy.resolve ?? systemResolver;
+  let byKey = dispatchers.get(resolve);
+  if (!byKey) dispatchers.set(resolve, (byKey = new Map()));
+  const key = JSON.stringify([policy.allowHosts, timeoutMs]);
+  let d = byKey.get(key);
+  if (!d) {
+    d = createGuardedDispatcher(policy, { timeoutMs, connections: 16 });
+    byKey.set(key, d);
   }
-  return agent;
+  return d.for(url);
 }
 
 export interface GuardedResponse {
@@ -229,11 +259,7 @@ export async function guardedRequest(
   const deadline = AbortSignal.timeout(timeoutMs);
   let url = checkOutboundUrl(raw, policy);
   for (let hop = 0; ; hop++) {
-    const dispatcher: Dispatcher = agentFor(
-      isHostAllowed(url, policy),
-      timeoutMs,
-      policy.resolve ?? systemResolver,
-    );
+    const dispatcher = dispatcherFor(url, policy, timeoutMs);
     const res = await request(url, {
       method: opts.method ?? "GET",
       headers: { "user-agent": "procode/1 (+repository probe)", ...opts.headers },

@@ -13,16 +13,6 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     }
   });
 
-/**
- * Increasing delay for attempt n (1-based): base * 2^(n-1), capped, with +-20% jitter so that many
- * retries started together do not stay in step.
- */
-export function backoffDelay(attempt: number, baseMs: number, capMs: number, jitter = 0.2): number {
-  const raw = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  const spread = raw * jitter;
-  return Math.max(0, Math.round(raw - spread + Math.random() * 2 * spread));
-}
-
 export class TimeoutError extends Error {
   override name = "TimeoutError";
 }

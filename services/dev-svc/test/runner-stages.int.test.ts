@@ -357,7 +357,7 @@ describe("BUILD and PACKAGE", () => {
       outcome: "FAILED",
       error: {
         message: expect.stringMatching(
-          /^PACKAGE: the image builder at http:\/\/127\.0\.0\.1:\d+ is unavailable: not reachable/,
+          /^PACKAGE: the image builder at http:\/\/127\.0\.0\.1:\d+ is not reachable/,
         ),
         details: { call: "POST /build/create", failure: "unavailable" },
         retryable: true,

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { isUnavailableStatus } from "@procode/service-kit";
 import {
   decideAfterCancel,
   decideAfterCreate,
   decideAfterPoll,
   decideCallback,
-  isUnavailableStatus,
   retryDelayMs,
   terminalOutcome,
   type DeploymentState,

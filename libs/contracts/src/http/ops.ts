@@ -109,33 +109,17 @@ export const BuildStatusResponse = z.object({
 });
 export type BuildStatusResponse = z.infer<typeof BuildStatusResponse>;
 
-/**
- * How clients read any ops server's answers, leniently (ops-gateway must work against any server
- * that speaks the seed's API): `{code, message?, data}`, extra fields ignored, a missing or null
- * message reads as "".
- */
-export const OpsAnswerEnvelope = z.object({
-  code: z.coerce.number().int().optional(),
-  message: z.string().nullish(),
-  data: z.unknown().optional(),
-});
+/** What one call to an ops-style API (the ops module's deploy and build endpoints) gave. */
+export type OpsAnswer<T> =
+  /** It answered as the API says. */
+  | { kind: "ok"; data: T }
+  /** It did not answer usefully: network error, timeout, 5xx, 429, or an answer that is not the API's. */
+  | { kind: "unavailable"; reason: string }
+  /** It answered, and said no (a 4xx, or an envelope with a non-zero code). */
+  | { kind: "refused"; httpStatus: number; message: string };
 
-/**
- * Reads the body of an ops server's answer: the envelope when the body is one (`success` false for
- * no JSON or another shape), and the message to quote: the envelope's, else the start of the body,
- * else the HTTP status.
- */
-export function readOpsAnswer(status: number, text: string) {
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  const envelope = OpsAnswerEnvelope.safeParse(json);
-  const message = (envelope.success && envelope.data.message) || text.slice(0, 200) || `HTTP ${status}`;
-  return { envelope, message };
-}
+/** What a call does, which decides what an error status means (see the kit's ops client). */
+export type OpsOperation = "create" | "status" | "cancel";
 
 const lenientMessage = z
   .string()

@@ -1,5 +1,5 @@
 import type { GitType, RepoBindingState, ScaffoldState, SealedSecret } from "@procode/contracts";
-import type { Sql } from "@procode/service-kit";
+import { Leases, type Sql } from "@procode/service-kit";
 import { iso, S } from "./sql.js";
 
 /** The seed's git_repo row (4.1) with the state of the app's repository binding. */
@@ -176,18 +176,16 @@ export async function updateDesired(
  * after a refused token, which is tried again now and then) and leases them
  * for `leaseMs`: a process that dies mid-bind leaves them due again after the lease.
  */
+/** A claimed binding is due again after the lease, so a process that dies mid-bind loses nothing. */
+const bindingLeases = new Leases({ table: `${S}.git_repo`, key: "app_id", until: "next_attempt_at" });
+
 export async function claimDueRepos(db: Sql, limit: number, leaseMs: number): Promise<GitRepoRecord[]> {
-  const rows = (
-    await db.query<Row>(
-      `update ${S}.git_repo set next_attempt_at = now() + ($1 || ' milliseconds')::interval
-     where app_id in (
-       select app_id from ${S}.git_repo
-       where next_attempt_at is not null and next_attempt_at <= now() and state <> 'BOUND'
-       order by next_attempt_at limit $2 for update skip locked)
-     returning *`,
-      [String(leaseMs), limit],
-    )
-  ).rows;
+  const rows = await bindingLeases.claimDue<Row>(db, {
+    due: "next_attempt_at is not null and next_attempt_at <= now() and state <> 'BOUND'",
+    orderBy: "next_attempt_at",
+    limit,
+    ms: leaseMs,
+  });
   return rows.map(toRecord);
 }
 

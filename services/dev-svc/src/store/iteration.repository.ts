@@ -1,5 +1,5 @@
 import type { IterationMachineState, IterationPhaseRecord, IterationStatus } from "@procode/contracts";
-import type { Sql } from "@procode/service-kit";
+import { Leases, type Sql } from "@procode/service-kit";
 import { S } from "./sql.js";
 
 /** An iteration (seed 4.1) with its release phases, as dev-svc shows it. */
@@ -53,6 +53,14 @@ interface Row {
   updated_at: string;
   phases: PhaseJson[];
 }
+
+/** One release request of an iteration at a time (a lease, so a crashed request frees it). */
+const releaseLocks = new Leases({
+  table: `${S}.iteration`,
+  key: "id",
+  owner: "release_lock_id",
+  until: "release_lock_until",
+});
 
 const num = (v: string | null): number | null => (v === null ? null : Number(v));
 
@@ -215,19 +223,10 @@ export async function setHeadCommit(db: Sql, id: number, commitId: string): Prom
  * Takes the iteration's release lock until `untilMs` (a release resolves, tags, records and asks the
  * engine under it, so two requests never tag at once); false when another request holds it.
  */
-export async function takeReleaseLock(db: Sql, id: number, lockId: string, holdMs: number): Promise<boolean> {
-  const res = await db.query(
-    `update ${S}.iteration set release_lock_id = $2, release_lock_until = now() + ($3 || ' milliseconds')::interval
-     where id = $1 and (release_lock_until is null or release_lock_until < now())`,
-    [id, lockId, String(holdMs)],
-  );
-  return res.rowCount === 1;
+export function takeReleaseLock(db: Sql, id: number, lockId: string, holdMs: number): Promise<boolean> {
+  return releaseLocks.take(db, id, lockId, holdMs);
 }
 
 export async function freeReleaseLock(db: Sql, id: number, lockId: string): Promise<void> {
-  await db.query(
-    `update ${S}.iteration set release_lock_id = null, release_lock_until = null
-     where id = $1 and release_lock_id = $2`,
-    [id, lockId],
-  );
+  await releaseLocks.giveBack(db, id, lockId);
 }

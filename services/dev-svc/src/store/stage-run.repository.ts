@@ -1,6 +1,10 @@
 import type { PhaseStage, StageError } from "@procode/contracts";
-import type { Sql } from "@procode/service-kit";
+import { Leases, nowPlusMs, type Sql } from "@procode/service-kit";
 import { iso, S } from "./sql.js";
+
+const RUNS = `${S}.stage_run`;
+/** A runner holds an attempt while it works on it (renewed; taken over when its runner died). */
+const leases = new Leases({ table: RUNS, key: "id", owner: "lease_owner", until: "lease_until" });
 
 export type StageRunStatus = "RUNNING" | "SUCCESS" | "FAILED";
 
@@ -96,46 +100,27 @@ export async function claimStageRun(
   leaseMs: number,
   correlationId: string,
 ): Promise<StageRunRecord | null> {
-  const r =
-    (
-      await db.query<Row>(
-        `insert into ${S}.stage_run (pipeline_id, stage, attempt, app_id, status, lease_owner, lease_until, correlation_id)
-     values ($1, $2, $3, $4, 'RUNNING', $5, now() + ($6 || ' milliseconds')::interval, $7)
+  const { rows } = await db.query<Row>(
+    `insert into ${RUNS} as r (pipeline_id, stage, attempt, app_id, status, lease_owner, lease_until, correlation_id)
+     values ($1, $2, $3, $4, 'RUNNING', $5, ${nowPlusMs("$6")}, $7)
      on conflict (pipeline_id, stage, attempt) do update set
        lease_owner = excluded.lease_owner, lease_until = excluded.lease_until,
-       correlation_id = excluded.correlation_id, runs = ${S}.stage_run.runs + 1, started_at = now()
-     where ${S}.stage_run.status = 'RUNNING' and ${S}.stage_run.lease_until <= now()
+       correlation_id = excluded.correlation_id, runs = r.runs + 1, started_at = now()
+     where r.status = 'RUNNING' and (r.lease_until is null or r.lease_until <= now())
      returning *`,
-        [key.pipelineId, key.stage, key.attempt, appId, owner, String(leaseMs), correlationId],
-      )
-    ).rows[0] ?? null;
-  return r ? toRecord(r) : null;
+    [key.pipelineId, key.stage, key.attempt, appId, owner, leaseMs, correlationId],
+  );
+  return rows[0] ? toRecord(rows[0]) : null;
 }
 
 /** Extends the lease while the work goes on; false when the attempt is no longer this runner's. */
-export async function renewStageRunLease(
-  db: Sql,
-  id: number,
-  owner: string,
-  leaseMs: number,
-): Promise<boolean> {
-  return (
-    (
-      await db.query(
-        `update ${S}.stage_run set lease_until = now() + ($1 || ' milliseconds')::interval
-       where id = $2 and lease_owner = $3 and status = 'RUNNING'`,
-        [String(leaseMs), id, owner],
-      )
-    ).rowCount === 1
-  );
+export function renewStageRunLease(db: Sql, id: number, owner: string, leaseMs: number): Promise<boolean> {
+  return leases.renew(db, id, owner, leaseMs, "status = 'RUNNING'");
 }
 
 /** Gives the attempt up without a result (shutdown, retry later): another runner may take it at once. */
 export async function releaseStageRun(db: Sql, id: number, owner: string): Promise<void> {
-  await db.query(
-    `update ${S}.stage_run set lease_until = now() where id = $1 and lease_owner = $2 and status = 'RUNNING'`,
-    [id, owner],
-  );
+  await leases.giveBack(db, id, owner, "status = 'RUNNING'");
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { GitType } from "@procode/contracts";
-import type { Sql } from "@procode/service-kit";
+import { nowPlusMs, type Sql } from "@procode/service-kit";
 import { iso, S } from "./sql.js";
 
 export type DeliveryStatus = "RECEIVED" | "PROCESSED" | "IGNORED" | "FAILED" | "REJECTED";
@@ -138,8 +138,8 @@ export async function finishDelivery(
 export async function retryDelivery(db: Sql, seq: number, reason: string, delayMs: number): Promise<void> {
   await db.query(
     `update ${S}.webhook_delivery set reason = $1, attempts = attempts + 1,
-       next_attempt_at = now() + ($2 || ' milliseconds')::interval where id = $3`,
-    [reason, String(delayMs), seq],
+       next_attempt_at = ${nowPlusMs("$2")} where id = $3`,
+    [reason, delayMs, seq],
   );
 }
 

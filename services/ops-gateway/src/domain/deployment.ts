@@ -6,6 +6,10 @@
  * poll, callback, timeout or cancel ends it. SUPERSEDED: a newer attempt of the same pipeline's
  * DEPLOY stage took its place (the engine ignores older attempts, so it ends without an outcome).
  */
+import type { OpsAnswer } from "@procode/contracts";
+import { backoffDelay } from "@procode/service-kit/backoff";
+
+export type { OpsAnswer } from "@procode/contracts";
 
 export const DEPLOYMENT_STATUSES = [
   "CREATING",
@@ -31,34 +35,9 @@ export function terminalOutcome(opsStatus: string): "SUCCESS" | "FAILED" | "CANC
   return s === "SUCCESS" || s === "FAILED" || s === "CANCELLED" ? s : null;
 }
 
-/** What one call to the ops module gave. */
-export type OpsAnswer<T> =
-  /** It answered as the API says. */
-  | { kind: "ok"; data: T }
-  /** It did not answer usefully: network error, timeout, 5xx, 429, or an answer that is not the API's. */
-  | { kind: "unavailable"; reason: string }
-  /** It answered, and said no (a 4xx, or an envelope with a non-zero code). */
-  | { kind: "refused"; httpStatus: number; message: string };
-
-export type OpsOperation = "create" | "status" | "cancel";
-
-/**
- * Which HTTP answers (other than 2xx) mean "ops is not usable right now" rather than "ops said no".
- * A create refused with 400/409/422 is the deployment's fault and fails it; any other 4xx on create
- * (a wrong path, credentials) is a configuration problem of ours, so it waits like an outage. A
- * status or cancel refused with a 4xx is an answer about that deployment.
- */
-export function isUnavailableStatus(op: OpsOperation, httpStatus: number): boolean {
-  if (op === "cancel" && httpStatus === 501) return false;
-  if (httpStatus >= 500 || httpStatus === 408 || httpStatus === 425 || httpStatus === 429) return true;
-  if (op === "create") return ![400, 409, 422].includes(httpStatus);
-  return false;
-}
-
 /** Delay before call number `failures + 1` after `failures` failed calls: doubling, capped, +-20%. */
 export function retryDelayMs(failures: number, baseMs: number, maxMs: number, random: number): number {
-  const raw = Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(failures, 30) - 1));
-  return Math.max(0, Math.round(raw * (0.8 + 0.4 * random)));
+  return backoffDelay(failures, baseMs, maxMs, 0.2, random);
 }
 
 /** The parts of a deployment a decision needs. */

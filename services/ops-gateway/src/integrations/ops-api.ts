@@ -1,17 +1,16 @@
-import { type z } from "zod";
 import {
   CancelDeployResponse,
   CreateDeployResponse,
   LenientDeployStatus,
-  type DeployStatusResponse,
-  readOpsAnswer,
   OPS_IDEMPOTENCY_HEADER,
   type CreateDeployRequest,
+  type DeployStatusResponse,
+  type OpsAnswer,
+  type OpsOperation,
 } from "@procode/contracts";
-import { errorMessage } from "@procode/service-kit";
-import { isUnavailableStatus, type OpsAnswer, type OpsOperation } from "../domain/deployment.js";
+import { createOpsClient } from "@procode/service-kit";
 
-/** The ops module as ops-gateway uses it (seed 3.10, plus cancel where the server has it). */
+/** The ops module as ops-gateway uses it (its deploy API, plus cancel where the server has it). */
 export interface OpsApi {
   createDeployment(
     request: CreateDeployRequest,
@@ -28,88 +27,53 @@ export interface OpsApiOptions {
   onCall?: (op: OpsOperation, result: OpsAnswer<unknown>["kind"]) => void;
 }
 
-/** Over real HTTP (fetch), each call bounded by `timeoutMs`. */
+/** Over real HTTP through the kit's ops client, each call bounded by `timeoutMs`. */
 export function createOpsApi(opts: OpsApiOptions): OpsApi {
-  async function call<S extends z.ZodType>(
-    op: OpsOperation,
-    method: "GET" | "POST",
-    path: string,
-    schema: S,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<OpsAnswer<z.infer<S>>> {
-    const answer = await send(op, method, path, schema, body, headers);
-    opts.onCall?.(op, answer.kind);
-    return answer;
-  }
-
-  async function send<S extends z.ZodType>(
-    op: OpsOperation,
-    method: "GET" | "POST",
-    path: string,
-    schema: S,
-    body: unknown,
-    headers: Record<string, string>,
-  ): Promise<OpsAnswer<z.infer<S>>> {
-    let status: number;
-    let text: string;
-    try {
-      const res = await fetch(`${opts.baseUrl}${path}`, {
-        method,
-        headers: {
-          accept: "application/json",
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
-          ...headers,
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(opts.timeoutMs),
-      });
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      const reason =
-        e.name === "TimeoutError" || e.name === "AbortError"
-          ? `the ops module did not answer within ${opts.timeoutMs} ms`
-          : `the ops module is not reachable (${e.cause?.code ?? e.cause?.message ?? errorMessage(err)})`;
-      return { kind: "unavailable", reason };
-    }
-    const { envelope, message } = readOpsAnswer(status, text);
-    if (status < 200 || status >= 300) {
-      return isUnavailableStatus(op, status)
-        ? { kind: "unavailable", reason: `the ops module answered HTTP ${status}: ${message}` }
-        : { kind: "refused", httpStatus: status, message };
-    }
-    if (!envelope.success) {
-      return {
-        kind: "unavailable",
-        reason: `the ops module answered HTTP ${status} with a body that is not its API's`,
-      };
-    }
-    if (envelope.data.code !== undefined && envelope.data.code !== 0) {
-      return { kind: "refused", httpStatus: status, message: `code ${envelope.data.code}: ${message}` };
-    }
-    const data = schema.safeParse(envelope.data.data);
-    if (!data.success) {
-      const issue = data.error.issues[0];
-      return {
-        kind: "unavailable",
-        reason: `the ops module's answer lacks data.${issue?.path.join(".") || "(body)"}`,
-      };
-    }
-    return { kind: "ok", data: data.data };
-  }
-
+  const client = createOpsClient({
+    baseUrl: opts.baseUrl,
+    name: "the ops module",
+    timeoutMs: opts.timeoutMs,
+  });
+  const counted = async <T>(op: OpsOperation, answer: Promise<OpsAnswer<T>>) => {
+    const a = await answer;
+    opts.onCall?.(op, a.kind);
+    return a;
+  };
   const id = (deployId: string) => encodeURIComponent(deployId);
 
   return {
     createDeployment: (request, idempotencyKey) =>
-      call("create", "POST", "/deploy/create", CreateDeployResponse, request, {
-        [OPS_IDEMPOTENCY_HEADER]: idempotencyKey,
-      }),
+      counted(
+        "create",
+        client.call({
+          op: "create",
+          method: "POST",
+          path: "/deploy/create",
+          schema: CreateDeployResponse,
+          body: request,
+          headers: { [OPS_IDEMPOTENCY_HEADER]: idempotencyKey },
+        }),
+      ),
     deploymentStatus: (deployId) =>
-      call("status", "GET", `/deploy/${id(deployId)}/status`, LenientDeployStatus),
+      counted(
+        "status",
+        client.call({
+          op: "status",
+          method: "GET",
+          path: `/deploy/${id(deployId)}/status`,
+          schema: LenientDeployStatus,
+        }),
+      ),
     cancelDeployment: (deployId) =>
-      call("cancel", "POST", `/deploy/${id(deployId)}/cancel`, CancelDeployResponse.partial(), {}),
+      counted(
+        "cancel",
+        client.call({
+          op: "cancel",
+          method: "POST",
+          path: `/deploy/${id(deployId)}/cancel`,
+          schema: CancelDeployResponse.partial(),
+          body: {},
+        }),
+      ),
   };
 }

@@ -1,5 +1,5 @@
 import type { DeployConfig } from "@procode/contracts";
-import type { Sql } from "@procode/service-kit";
+import { Leases, type Sql } from "@procode/service-kit";
 import type { CancelState, DeploymentStatus, Outcome, Via } from "../domain/deployment.js";
 
 /**
@@ -46,6 +46,9 @@ export interface Deployment {
 
 const T = `ops.deployment`;
 const OBS = `ops.deployment_observation`;
+
+/** A replica leases the deployments it works on, so replicas never take the same one. */
+const leases = new Leases({ table: T, key: "id", owner: "lease_owner", until: "lease_until" });
 
 /** Column of each updatable field. */
 const COLUMNS = {
@@ -232,35 +235,21 @@ export async function update(db: Sql, id: number, patch: DeploymentPatch): Promi
  * is taken over), leasing them to `owner` for `leaseMs`. SKIP LOCKED: replicas claiming at the
  * same moment never take the same row.
  */
-export async function claimDue(
-  db: Sql,
-  owner: string,
-  limit: number,
-  leaseMs: number,
-): Promise<Deployment[]> {
-  const { rows } = await db.query<Row>(
-    `with due as (
-         select id from ${T}
-         where next_poll_at <= now() and (lease_until is null or lease_until < now())
-         order by next_poll_at
-         limit $1
-         for update skip locked
-       )
-       update ${T} d set lease_owner = $2, lease_until = now() + ($3 || ' milliseconds')::interval
-       from due where d.id = due.id
-       returning d.*`,
-    [limit, owner, String(leaseMs)],
-  );
-  return rows.map(toDeployment);
+export function claimDue(db: Sql, owner: string, limit: number, leaseMs: number): Promise<Deployment[]> {
+  return leases
+    .claimDue<Row>(db, {
+      due: `next_poll_at <= now() and ${leases.free}`,
+      orderBy: "next_poll_at",
+      limit,
+      ms: leaseMs,
+      owner,
+    })
+    .then((rows) => rows.map(toDeployment));
 }
 
 /** Drops every lease `owner` holds (a replica restarted under the same fixed name). */
-export async function releaseLeasesOf(db: Sql, owner: string): Promise<number> {
-  const res = await db.query(
-    `update ${T} set lease_owner = null, lease_until = null where lease_owner = $1`,
-    [owner],
-  );
-  return res.rowCount;
+export function releaseLeasesOf(db: Sql, owner: string): Promise<number> {
+  return leases.giveBackAll(db, owner);
 }
 
 export async function recordObservation(

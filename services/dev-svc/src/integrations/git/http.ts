@@ -1,9 +1,8 @@
-import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from "undici";
+import { fetch as undiciFetch, type RequestInit, type Response } from "undici";
 import {
   checkOutboundUrl,
+  createGuardedDispatcher,
   errorMessage,
-  guardedLookup,
-  isHostAllowed,
   UrlRefusedError,
   type UrlPolicy,
 } from "@procode/service-kit";
@@ -23,18 +22,13 @@ export interface GuardedHttp {
 
 /** A fetch for provider APIs under `policy`; one per service (it pools connections). */
 export function createGuardedHttp(policy: UrlPolicy): GuardedHttp {
-  const guarded = new Agent({
-    connect: { lookup: guardedLookup(false, policy.resolve), timeout: 10000 },
-    connections: 32,
-  });
-  const open = new Agent({ connect: { timeout: 10000 }, connections: 32 });
-  const dispatcherFor = (url: URL): Dispatcher => (isHostAllowed(url, policy) ? open : guarded);
+  const dispatcher = createGuardedDispatcher(policy, { timeoutMs: 10000, connections: 32 });
 
   const fetchFn: FetchLike = async (input, init = {}) => {
     let url = checkUrl(String(input), policy);
     const method = (init.method ?? "GET").toUpperCase();
     for (let hop = 0; ; hop++) {
-      const res = await undiciFetch(url, { ...init, redirect: "manual", dispatcher: dispatcherFor(url) });
+      const res = await undiciFetch(url, { ...init, redirect: "manual", dispatcher: dispatcher.for(url) });
       const location = res.headers.get("location");
       if (res.status >= 300 && res.status < 400 && location && (method === "GET" || method === "HEAD")) {
         await res.body?.cancel().catch(() => {});
@@ -47,9 +41,7 @@ export function createGuardedHttp(policy: UrlPolicy): GuardedHttp {
   };
   return {
     fetch: fetchFn,
-    close: async () => {
-      await Promise.allSettled([guarded.close(), open.close()]);
-    },
+    close: () => dispatcher.close(),
   };
 }
 

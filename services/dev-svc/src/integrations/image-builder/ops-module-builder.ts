@@ -1,13 +1,11 @@
-import { type z } from "zod";
 import {
   LenientBuildStatus,
-  readOpsAnswer,
   CreateBuildResponse,
   isTerminalOpsStatus,
   OPS_IDEMPOTENCY_HEADER,
   type CreateBuildRequest,
 } from "@procode/contracts";
-import { errorMessage, sleep } from "@procode/service-kit";
+import { createOpsClient, sleep } from "@procode/service-kit";
 import {
   ImageBuildError,
   type BuildProgress,
@@ -29,11 +27,6 @@ export interface OpsModuleBuilderOptions {
   maxPollFailures?: number;
 }
 
-type Answer<T> =
-  | { kind: "ok"; data: T }
-  | { kind: "unavailable"; reason: string }
-  | { kind: "refused"; status: number; reason: string };
-
 /**
  * The reference ops module's image builder (`POST /build/create`, `GET /build/{id}/status`, the
  * `{code, message, data}` envelope of seed 3.10): creates the build with an idempotency key and polls
@@ -43,58 +36,8 @@ export function createOpsModuleBuilder(opts: OpsModuleBuilderOptions): ImageBuil
   const base = opts.baseUrl.replace(/\/+$/, "");
   const maxPollFailures = opts.maxPollFailures ?? 5;
 
-  async function call<S extends z.ZodType>(
-    method: "GET" | "POST",
-    path: string,
-    schema: S,
-    signal: AbortSignal,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Answer<z.infer<S>>> {
-    let status: number;
-    let text: string;
-    try {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          accept: "application/json",
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
-          ...headers,
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(opts.callTimeoutMs)]),
-      });
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      return {
-        kind: "unavailable",
-        reason:
-          e.name === "TimeoutError" || e.name === "AbortError"
-            ? `no answer within ${opts.callTimeoutMs} ms`
-            : `not reachable (${e.cause?.code ?? e.cause?.message ?? errorMessage(err)})`,
-      };
-    }
-    const { envelope, message } = readOpsAnswer(status, text);
-    if (status === 429 || status >= 500) return { kind: "unavailable", reason: `HTTP ${status}: ${message}` };
-    if (status < 200 || status >= 300)
-      return { kind: "refused", status, reason: `HTTP ${status}: ${message}` };
-    if (!envelope.success)
-      return { kind: "unavailable", reason: `HTTP ${status} with a body that is not its API's` };
-    if (envelope.data.code !== undefined && envelope.data.code !== 0) {
-      return { kind: "refused", status, reason: `code ${envelope.data.code}: ${message}` };
-    }
-    const data = schema.safeParse(envelope.data.data);
-    if (!data.success) {
-      const issue = data.error.issues[0];
-      return { kind: "unavailable", reason: `its answer lacks data.${issue?.path.join(".") || "(body)"}` };
-    }
-    return { kind: "ok", data: data.data };
-  }
-
   const describe = `the image builder at ${base}`;
+  const client = createOpsClient({ baseUrl: base, name: describe, timeoutMs: opts.callTimeoutMs });
 
   return {
     describe,
@@ -107,14 +50,23 @@ export function createOpsModuleBuilder(opts: OpsModuleBuilderOptions): ImageBuil
         image: spec.image,
         ...(spec.repoUrl ? { repoUrl: spec.repoUrl } : {}),
       };
-      const created = await call("POST", "/build/create", CreateBuildResponse, signal, request, {
-        [OPS_IDEMPOTENCY_HEADER]: spec.idempotencyKey,
+      const created = await client.call({
+        op: "create",
+        method: "POST",
+        path: "/build/create",
+        schema: CreateBuildResponse,
+        body: request,
+        headers: { [OPS_IDEMPOTENCY_HEADER]: spec.idempotencyKey },
+        signal,
       });
-      if (created.kind === "unavailable") {
-        throw new ImageBuildError("unavailable", `${describe} is unavailable: ${created.reason}`, createCall);
-      }
+      if (created.kind === "unavailable")
+        throw new ImageBuildError("unavailable", created.reason, createCall);
       if (created.kind === "refused") {
-        throw new ImageBuildError("rejected", `${describe} refused the build: ${created.reason}`, createCall);
+        throw new ImageBuildError(
+          "rejected",
+          `${describe} refused the build: HTTP ${created.httpStatus}: ${created.message}`,
+          createCall,
+        );
       }
       const buildId = created.data.buildId;
       const statusCall = `GET /build/${buildId}/status`;
@@ -122,12 +74,13 @@ export function createOpsModuleBuilder(opts: OpsModuleBuilderOptions): ImageBuil
       let failures = 0;
       let last = created.data.status;
       for (;;) {
-        const answer = await call(
-          "GET",
-          `/build/${encodeURIComponent(buildId)}/status`,
-          LenientBuildStatus,
+        const answer = await client.call({
+          op: "status",
+          method: "GET",
+          path: `/build/${encodeURIComponent(buildId)}/status`,
+          schema: LenientBuildStatus,
           signal,
-        );
+        });
         if (answer.kind === "ok") {
           failures = 0;
           const s = answer.data;
@@ -151,18 +104,19 @@ export function createOpsModuleBuilder(opts: OpsModuleBuilderOptions): ImageBuil
         } else {
           failures++;
           // 404: the builder no longer knows the build (e.g. it restarted); a new attempt builds again.
-          if (answer.kind === "refused" && answer.status !== 404) {
+          if (answer.kind === "refused" && answer.httpStatus !== 404) {
             throw new ImageBuildError(
               "rejected",
-              `${describe} refused the status call for build ${buildId}: ${answer.reason}`,
+              `${describe} refused the status call for build ${buildId}: HTTP ${answer.httpStatus}: ${answer.message}`,
               statusCall,
               buildId,
             );
           }
-          if (failures >= maxPollFailures || (answer.kind === "refused" && answer.status === 404)) {
+          if (failures >= maxPollFailures || answer.kind === "refused") {
+            const why = answer.kind === "refused" ? `HTTP 404: ${answer.message}` : answer.reason;
             throw new ImageBuildError(
               "unavailable",
-              `${describe} could not report build ${buildId} (${failures} failed status calls in a row): ${answer.reason}`,
+              `${describe} could not report build ${buildId} (${failures} failed status calls in a row): ${why}`,
               statusCall,
               buildId,
             );
