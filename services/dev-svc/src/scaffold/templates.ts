@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { SCAFFOLD_TEMPLATES } from "@procode/contracts";
+import { shippedPath } from "../shipped.js";
 
 /**
  * The scaffold templates shipped with dev-svc (`services/dev-svc/templates/<name>/`): `template.json`
@@ -92,14 +92,7 @@ async function readTree(root: string, prefix = ""): Promise<{ path: string; cont
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/**
- * Where the templates are: the configured directory, else beside the sources
- * (`services/dev-svc/templates`), else beside the bundled `main.js` (`dist/templates`, copied there
- * by the build).
- */
+/** Where the templates are: the configured directory, else the ones shipped with dev-svc. */
 export function resolveTemplatesDir(configured: string | undefined): string {
-  if (configured) return configured;
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [path.resolve(here, "../../templates"), path.resolve(here, "templates")];
-  return candidates.find((c) => existsSync(path.join(c, "python-agent", "template.json"))) ?? candidates[0]!;
+  return configured ?? shippedPath("templates");
 }

@@ -12,9 +12,9 @@ import {
   CHAINED_HOOK_NAME,
   HOOK_CONFIG_DIR,
   HOOK_MARKER,
+  HOOK_NODE_FILE,
   HOOK_SCRIPT_NAME,
-  POST_RECEIVE_SCRIPT,
-  postReceiveWrapper,
+  hookFiles,
 } from "./local-hook.js";
 import type {
   CommitRequest,
@@ -392,8 +392,10 @@ export class LocalGitProvider implements GitProvider {
         // Someone else's hook keeps running, before ours.
         if (!current.includes(HOOK_MARKER)) await rename(wrapper, path.join(hooksDir, CHAINED_HOOK_NAME));
       }
-      await writeFile(path.join(hooksDir, HOOK_SCRIPT_NAME), POST_RECEIVE_SCRIPT, { mode: 0o755 });
-      await writeFile(wrapper, postReceiveWrapper(this.opts.nodePath ?? process.execPath), { mode: 0o755 });
+      const files = hookFiles();
+      await writeFile(path.join(hooksDir, HOOK_SCRIPT_NAME), files.script, { mode: 0o755 });
+      await writeFile(path.join(hooksDir, HOOK_NODE_FILE), this.opts.nodePath ?? process.execPath);
+      await writeFile(wrapper, files.wrapper, { mode: 0o755 });
       await chmod(wrapper, 0o755);
       const dir = path.join(gitDir, HOOK_CONFIG_DIR);
       await mkdir(dir, { recursive: true, mode: 0o700 });

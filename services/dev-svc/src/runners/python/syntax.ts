@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { shippedPath } from "../../shipped.js";
 
 export interface PythonSource {
   path: string;
@@ -19,24 +20,10 @@ export interface SyntaxReport {
 }
 
 /**
- * Compiles every file with `compile(source, path, "exec")` in one python3 process fed on stdin:
- * the code is parsed and compiled to bytecode, never run (nothing is imported, no module-level
- * statement executes). Python's own rules apply, encoding declarations included.
+ * The checker shipped with dev-svc (`programs/check_python_syntax.py`): compiles every file fed on
+ * stdin in one python3 process; the code is parsed and compiled to bytecode, never run.
  */
-const CHECKER = `
-import base64, json, platform, sys, warnings
-warnings.simplefilter("ignore")
-problems = []
-for f in json.load(sys.stdin):
-    path = f["path"]
-    try:
-        compile(base64.b64decode(f["source"]), path, "exec", dont_inherit=True)
-    except SyntaxError as e:
-        problems.append({"file": path, "line": e.lineno, "column": e.offset, "message": e.msg})
-    except Exception as e:
-        problems.append({"file": path, "line": None, "column": None, "message": type(e).__name__ + ": " + str(e)})
-json.dump({"python": platform.python_version(), "problems": problems}, sys.stdout)
-`;
+const CHECKER = shippedPath("programs", "check_python_syntax.py");
 
 export class PythonUnavailableError extends Error {
   override name = "PythonUnavailableError";
@@ -51,7 +38,7 @@ export async function checkPythonSyntax(
   const input = JSON.stringify(sources.map((s) => ({ path: s.path, source: s.content.toString("base64") })));
   return new Promise<SyntaxReport>((resolve, reject) => {
     // -I: isolated (no PYTHON* variables, no user site, no current directory on the path); -S: no site.
-    const child = spawn(pythonBin, ["-I", "-S", "-c", CHECKER], {
+    const child = spawn(pythonBin, ["-I", "-S", CHECKER], {
       stdio: ["pipe", "pipe", "pipe"],
       signal,
       env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", LANG: "C.UTF-8" },
