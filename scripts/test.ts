@@ -1,12 +1,12 @@
 /**
- * `npm test`: lint, type-check, then every test (unit, integration, end-to-end) in one vitest run
+ * `npm test`: lint, type-check, knip, then every test (unit, integration, end-to-end) in one vitest run
  * against the local PostgreSQL and NATS. Prints passed, failed and skipped, then ends with one plain
- * line `N passed, N failed`, where a failed lint or type-check counts as a failure too, and so do a
+ * line `N passed, N failed`, where a failed lint, type-check or knip counts as a failure too, and so do a
  * failing hook, a test skipped with no declared reason and an unhandled error (libs/test-kit
  * run-summary.ts decides; docs/testing.md).
  *
  *   npm test                      everything
- *   npm test -- --tests-only      skip lint and type-check
+ *   npm test -- --tests-only      skip lint, type-check and knip
  *   npm test -- services/app-svc  only the tests under a path (vitest filters)
  */
 import { spawnSync } from "node:child_process";
@@ -49,6 +49,8 @@ if (!testsOnly) {
   // own `typecheck`, several times faster.
   if (!step("typecheck", path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.all.json"]))
     checksFailed++;
+  // Unused files, exports and dependencies (knip.json): nothing may be reported.
+  if (!step("knip", path.join(root, "node_modules/.bin/knip"), ["--no-progress"])) checksFailed++;
 }
 
 const reportDir = path.join(root, ".reports");

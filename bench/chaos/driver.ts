@@ -9,7 +9,7 @@ import { git } from "../../libs/test-kit/src/platform.js";
 import { ApiError, type Api } from "./api.js";
 import { sleep } from "./infra.js";
 
-export interface ReleaseRecord {
+interface ReleaseRecord {
   index: number;
   appId: number;
   iterationId: number;

@@ -49,9 +49,7 @@ const ENDED = new Set(["SUCCESS", "FAILED", "TIMEOUT", "CANCELLED"]);
 const APPLIED_VIA = new Set(["POLL", "CALLBACK", "TIMEOUT"]);
 
 /** Is this pipeline terminal, or waiting at a gate (something only a person moves on)? */
-export function isSettled(
-  p: Pick<PipelineRow, "type" | "status" | "state" | "step" | "latest_child_status">,
-) {
+function isSettled(p: Pick<PipelineRow, "type" | "status" | "state" | "step" | "latest_child_status">) {
   if (p.type === "PHASE") return PHASE_DONE.has(p.status) || p.step === "AWAIT_PROCEED";
   if (p.status === "SUCCESS" || p.status === "CANCELLED") return true;
   if (MANUAL_PHASES.has(p.state)) return true;
@@ -397,16 +395,6 @@ export async function checkInvariants(databaseUrl: string, opsModuleUrl: string)
         transitions: transitions.length,
       },
     };
-  } finally {
-    await db.end();
-  }
-}
-
-export async function unsettledCount(databaseUrl: string): Promise<number> {
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
-    return (await db.query<{ n: number }>(UNSETTLED_SQL)).rows[0]!.n;
   } finally {
     await db.end();
   }

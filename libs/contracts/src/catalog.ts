@@ -27,12 +27,3 @@ export const MESSAGES = [
 
 export type AnyMessageDefinition = (typeof MESSAGES)[number];
 export type MessageType = AnyMessageDefinition["type"];
-
-/** `{ [type]: definition }`: one dispatcher can parse any message by its type. */
-export const MessageCatalog: ReadonlyMap<string, MessageDefinition> = new Map(
-  MESSAGES.map((m) => [m.type, m]),
-);
-
-export function messageDefinition(type: string): MessageDefinition | undefined {
-  return MessageCatalog.get(type);
-}

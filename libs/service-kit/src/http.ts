@@ -38,7 +38,7 @@ declare module "fastify" {
 export type HttpServer = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, ZodTypeProvider>;
 
 /** A readiness check: resolves when the dependency is usable, rejects (or times out) when not. */
-export type ReadinessCheck = () => Promise<void>;
+type ReadinessCheck = () => Promise<void>;
 
 export interface HttpServerOptions {
   service: string;

@@ -6,7 +6,7 @@ export type { Logger };
  * Paths pino removes from every log line. Tokens, secrets and signatures never reach a log
  * (issue: a token never appears in a response, a log line or an error).
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   "req.headers.authorization",
   "req.headers.cookie",
   'req.headers["x-gitlab-token"]',

@@ -21,7 +21,7 @@ export interface MigrateOptions {
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The database of `url`, created when missing (the platform sets itself up from nothing). */
-export async function ensureDatabase(url: string): Promise<void> {
+async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.replace(/^\//, ""));
   if (!name) throw new Error("DATABASE_URL has no database name");
@@ -104,7 +104,7 @@ export async function migrateDatabase(opts: MigrateOptions): Promise<void> {
  * Tables the kit itself needs in every service schema: the transactional outbox, the inbox of
  * processed message ids (idempotent consumers) and the streams' creation times (StreamWatch).
  */
-export function kitMigrations(schema: string): MigrationEntry[] {
+function kitMigrations(schema: string): MigrationEntry[] {
   class KitOutboxInbox extends Migration {
     override async up(): Promise<void> {
       this.addSql(`create table if not exists "${schema}".outbox (

@@ -53,7 +53,7 @@ export interface OpsClientOptions {
   timeoutMs: number;
 }
 
-export interface OpsCall<S extends z.ZodType> {
+interface OpsCall<S extends z.ZodType> {
   op: OpsOperation;
   method: "GET" | "POST";
   path: string;

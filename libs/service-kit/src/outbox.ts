@@ -8,7 +8,7 @@ import type { Database, Sql } from "./sql.js";
 import { PollLoop } from "./poll-loop.js";
 import { errorMessage } from "./util.js";
 
-export interface EmitOptions {
+interface EmitOptions {
   /** Last subject token, for per-stage commands. */
   suffix?: string;
   /** Overrides the transaction's correlationId. */

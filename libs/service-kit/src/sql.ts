@@ -3,14 +3,14 @@ import type { Logger } from "./logger.js";
 import { errorMessage } from "./util.js";
 
 /** What a parameterized statement returns. */
-export interface SqlResult<T> {
+interface SqlResult<T> {
   rows: T[];
   rowCount: number;
 }
 
 /**
  * Runs parameterized statements (`$1`, `$2`, ...): on the connection of a transaction
- * (`sqlTransaction`), or on the pool, one statement at a time (`pooledSql`). Values travel as
+ * (`Database.transaction`, `outbox.sqlTransaction`), or on the pool, one statement at a time (`pooledSql`). Values travel as
  * protocol parameters, never escaped into the text, so JSON payloads stay cheap and jsonb's `?`
  * operators mean what they say. A `name` makes the statement a prepared one, parsed and planned once
  * per connection.
@@ -24,7 +24,7 @@ export interface Sql {
 }
 
 /** COMMIT of a transaction in which a statement failed answers ROLLBACK, without an error. */
-export class TransactionRolledBackError extends Error {
+class TransactionRolledBackError extends Error {
   override name = "TransactionRolledBackError";
 }
 
@@ -155,9 +155,4 @@ export type Orm = Database;
 /** Statements on pooled connections of the service's pool, each one on its own (autocommit). */
 export function pooledSql(db: Database): Sql {
   return db.sql;
-}
-
-/** Runs `fn` in a transaction of the service's pool (see `Database.transaction`). */
-export function sqlTransaction<T>(db: Database, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  return db.transaction(fn);
 }

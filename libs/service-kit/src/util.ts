@@ -13,7 +13,7 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     }
   });
 
-export class TimeoutError extends Error {
+class TimeoutError extends Error {
   override name = "TimeoutError";
 }
 

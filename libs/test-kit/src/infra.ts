@@ -28,7 +28,7 @@ function urls(): { adminUrl: string; natsUrl: string } {
   return { adminUrl, natsUrl };
 }
 
-export function uniqueName(label: string): string {
+function uniqueName(label: string): string {
   const clean = label
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "_")
@@ -69,7 +69,7 @@ export async function createTestInfra(label: string): Promise<TestInfra> {
 }
 
 /** Deletes every stream of an environment name. */
-export async function deleteStreams(natsUrl: string, envName: string): Promise<void> {
+async function deleteStreams(natsUrl: string, envName: string): Promise<void> {
   const nc = await connect({ servers: natsUrl, timeout: 3000 });
   try {
     const jsm = await jetstreamManager(nc);

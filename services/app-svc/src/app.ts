@@ -6,7 +6,7 @@ import { AppService } from "./services/app.service.js";
 import { migrations } from "./store/migrations.js";
 
 /** Registers app-svc's routes on the kit's app; never listens. app-svc consumes no messages. */
-export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
+async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const { config } = deps;
   const probe = createRepositoryProbe({
     policy: { allowHttp: config.GIT_ALLOW_HTTP, allowHosts: config.GIT_ALLOWED_HOSTS },

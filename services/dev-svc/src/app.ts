@@ -7,7 +7,7 @@ import { installScaffold } from "./scaffold/index.js";
 import { migrations } from "./store/migrations.js";
 
 /** Registers dev-svc's routes, consumers and background work on the kit's app; never listens. */
-export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
+async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const git = await createGitIntegration(deps);
   const templates = await installScaffold(deps, git);
   createStageRunners(deps, git, templates);

@@ -10,7 +10,7 @@ import { DeploymentService } from "./services/deployment.service.js";
 import { migrations } from "./store/migrations.js";
 
 /** Registers ops-gateway's routes, consumers and background work on the kit's app; never listens. */
-export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
+async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const { app, config, consumers, log, metrics, db, outbox } = deps;
   const opsCalls = new Counter({
     name: "ops_calls_total",

@@ -16,7 +16,7 @@ import { PipelineRepository } from "./store/pipeline.repository.js";
 import { migrations } from "./store/migrations.js";
 
 /** Registers pipeline-engine's routes, consumers and background work on the kit's app; never listens. */
-export async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
+async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const { config, log, db, outbox, consumers, app, nats, metrics } = deps;
   const timings: EngineTimings = {
     republishBaseMs: config.STAGE_REPUBLISH_MS,

@@ -40,7 +40,7 @@ export type Answer =
   | { deploy: "WAITING" }
   | "silent";
 
-export const OUTPUTS: Record<Exclude<PhaseStage, "DEPLOY">, Record<string, unknown>> = {
+const OUTPUTS: Record<Exclude<PhaseStage, "DEPLOY">, Record<string, unknown>> = {
   CODE_CHECK: { commitId: "abc123", checks: [{ name: "requirements", passed: true, message: "ok" }] },
   BUILD: { dockerfile: "FROM python:3.12-slim\n" },
   PACKAGE: { image: "registry.local/app:v1.0.0" },

@@ -45,7 +45,7 @@ function bodyOf(request: FastifyRequest): Record<string, unknown> {
 const bool = (v: unknown, dflt: boolean) =>
   v === undefined || v === null ? dflt : v === true || v === "true" || v === "1" || v === 1;
 
-export const giteeModule: ProviderModule = {
+const giteeModule: ProviderModule = {
   kind: "gitee",
   notFoundBody: { message: "Not Found" },
   realm: "Gitee",

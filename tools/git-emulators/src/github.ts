@@ -34,7 +34,7 @@ function tokenOf(request: FastifyRequest): string | undefined {
 
 const notFound = { message: "Not Found", documentation_url: DOCS, status: "404" };
 
-export const githubModule: ProviderModule = {
+const githubModule: ProviderModule = {
   kind: "github",
   notFoundBody: notFound,
   realm: "GitHub",

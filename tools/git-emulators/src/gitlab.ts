@@ -9,7 +9,6 @@ import {
   type EmulatorOptions,
   type HookRequest,
   type ProviderModule,
-  type RefChange,
 } from "./emulator.js";
 import { GitCommandError, isValidRefName, ZERO_SHA, type CommitInfo, type FileAction } from "./git.js";
 import { gitlabWebhookSignature } from "./hooks-signing.js";
@@ -74,7 +73,7 @@ function commitJson(c: CommitInfo, webBase: string) {
   };
 }
 
-export const gitlabModule: ProviderModule = {
+const gitlabModule: ProviderModule = {
   kind: "gitlab",
   notFoundBody: { message: "404 Not Found" },
   realm: "GitLab",
@@ -613,5 +612,3 @@ export const gitlabModule: ProviderModule = {
 export function createGitLabEmulator(opts: EmulatorOptions): GitEmulator {
   return new GitEmulator(gitlabModule, opts);
 }
-
-export type { RefChange };

@@ -2,7 +2,7 @@ import { OPS_SIGNATURE_HEADER, OPS_TIMESTAMP_HEADER, type DeployCallback } from 
 import { hmacSha256Hex, type Logger } from "@procode/service-kit";
 
 /** Headers that authenticate a callback body (SPEC 5b): HMAC-SHA256 over `<timestamp>.<raw body>`. */
-export function signCallback(
+function signCallback(
   secret: string,
   rawBody: string,
   timestampSeconds = Math.floor(Date.now() / 1000),

@@ -129,7 +129,7 @@ function send(reply: FastifyReply, kind: ErrorName, message: string) {
   return reply.status(e.httpStatus).send({ code: e.code, message, data: null });
 }
 
-export class OpsModuleState {
+class OpsModuleState {
   readonly work = new Map<string, Work>();
   readonly byKey = new Map<string, string>();
   defaults: Record<WorkKind, Behaviour>;

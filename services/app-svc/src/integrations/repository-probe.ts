@@ -5,8 +5,7 @@ import { errorMessage, guardedRequest, UrlRefusedError, type UrlPolicy } from "@
 import type { RepositoryTarget } from "../domain/repository-url.js";
 
 /** What a reachability probe found (SPEC 5; issue: 1003). */
-export type ProbeResult =
-  { reachable: true; credentialRequired: boolean } | { reachable: false; reason: string };
+type ProbeResult = { reachable: true; credentialRequired: boolean } | { reachable: false; reason: string };
 
 export interface RepositoryProbe {
   probe(target: RepositoryTarget): Promise<ProbeResult>;

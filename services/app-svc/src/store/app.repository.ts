@@ -81,7 +81,7 @@ export interface AppWithConfig {
 }
 
 /** `%`, `_` and the escape character itself match literally in a LIKE pattern. */
-export function likeLiteral(text: string): string {
+function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 

@@ -5,7 +5,7 @@ import { isCommitId, ZERO_COMMIT } from "./git-refs.js";
  * What a verified webhook delivery says, in the product's words: a branch or a tag moved (or was
  * created or deleted), or something this service does not act on.
  */
-export interface RefUpdate {
+interface RefUpdate {
   kind: "branch" | "tag";
   /** `main`, `v1.0.0`. */
   name: string;
@@ -81,7 +81,7 @@ export function readPush(gitType: GitType, event: string | null, payload: unknow
 }
 
 /** Fields removed from a payload before it is stored: Gitee sends its password and signature in the body. */
-export const PAYLOAD_SECRET_FIELDS = ["password", "sign", "secret", "token"];
+const PAYLOAD_SECRET_FIELDS = ["password", "sign", "secret", "token"];
 
 /**
  * A copy of the payload fit to store: without secret fields (top level, where providers put them),

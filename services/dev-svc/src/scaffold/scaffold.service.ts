@@ -7,11 +7,11 @@ import { findRepo, setScaffoldState, type GitRepoRecord } from "../store/git-rep
 import { gitBlobId, type ScaffoldTemplate, type TemplateCatalog } from "./templates.js";
 
 /** The branch a scaffold creates in an empty repository. */
-export const SCAFFOLD_BRANCH = "main";
+const SCAFFOLD_BRANCH = "main";
 const AUTHOR = { name: "Pro-code", email: "procode@users.noreply.local" };
 
 /** A scaffold push that failed; the binding attempt fails with it and is retried. */
-export class ScaffoldPushError extends Error {
+class ScaffoldPushError extends Error {
   override name = "ScaffoldPushError";
 }
 

@@ -30,7 +30,7 @@ const Manifest = z.object({
 });
 
 /** The template BUILD uses for an app of a tech stack that names no template. */
-export const DEFAULT_TEMPLATE_BY_STACK: Record<string, string> = { python: "python-agent" };
+const DEFAULT_TEMPLATE_BY_STACK: Record<string, string> = { python: "python-agent" };
 
 /** git's object id of a blob (`git hash-object`), to recognise files already in a repository. */
 export function gitBlobId(content: Buffer): string {

@@ -12,7 +12,7 @@ import { reposUsingCredential, wakeReposOfCredential } from "../store/git-repo.r
 import type { Secrets } from "./secrets.js";
 
 /** What callers see of a credential: metadata only, never the token. */
-export function toCredentialView(c: CredentialRecord): Credential {
+function toCredentialView(c: CredentialRecord): Credential {
   return {
     id: c.id,
     gitType: c.gitType,

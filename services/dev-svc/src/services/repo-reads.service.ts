@@ -23,7 +23,7 @@ export interface RepoReadOptions {
   webIdeCheckCacheMs: number;
 }
 
-export function toRepoBinding(r: GitRepoRecord): RepoBinding {
+function toRepoBinding(r: GitRepoRecord): RepoBinding {
   return {
     appId: r.appId,
     externalGitUrl: r.externalGitUrl,

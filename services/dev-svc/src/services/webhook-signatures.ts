@@ -21,7 +21,7 @@ export interface VerifyOptions {
   giteeMaxAgeSec: number;
 }
 
-export function header(headers: Headers, name: string): string | null {
+function header(headers: Headers, name: string): string | null {
   const v = headers[name.toLowerCase()];
   const s = Array.isArray(v) ? v[0] : v;
   return typeof s === "string" && s.length > 0 ? s : null;

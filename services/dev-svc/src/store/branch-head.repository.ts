@@ -1,16 +1,10 @@
 import type { Sql } from "@procode/service-kit";
-import { iso, S } from "./sql.js";
+import { S } from "./sql.js";
 
 /**
  * Heads of branches and tag pushes learnt from webhook deliveries. `seq` is the delivery's sequence
  * number (order of receipt): a delivery processed late never moves a head back past a newer one.
  */
-export interface BranchHead {
-  appId: number;
-  branch: string;
-  commitId: string;
-  updatedAt: string;
-}
 
 /** Moves (or creates) a branch head; a null commit deletes it. */
 export async function applyBranchPush(
@@ -51,20 +45,6 @@ export async function recordTagPush(
      values ($1, $2, $3, $4, $5, $6) on conflict (delivery_seq) do nothing`,
     [u.appId, u.tag, u.after, u.before, u.after === null, u.seq],
   );
-}
-
-/** The last head of `branch` a webhook reported, or null (iterations read their head commit here). */
-export async function findBranchHead(db: Sql, appId: number, branch: string): Promise<BranchHead | null> {
-  const r =
-    (
-      await db.query<{ app_id: string; branch: string; commit_id: string; updated_at: Date }>(
-        `select app_id, branch, commit_id, updated_at from ${S}.branch_head where app_id = $1 and branch = $2`,
-        [appId, branch],
-      )
-    ).rows[0] ?? null;
-  return r
-    ? { appId: Number(r.app_id), branch: r.branch, commitId: r.commit_id, updatedAt: iso(r.updated_at)! }
-    : null;
 }
 
 /** Forgets what was learnt about the app's repository (it was replaced by another one). */

@@ -117,6 +117,6 @@ export async function updateSealedToken(
   );
 }
 
-export function isUuid(v: string): boolean {
+function isUuid(v: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 }

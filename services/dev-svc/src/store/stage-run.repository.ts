@@ -6,7 +6,7 @@ const RUNS = `${S}.stage_run`;
 /** A runner holds an attempt while it works on it (renewed; taken over when its runner died). */
 const leases = new Leases({ table: RUNS, key: "id", owner: "lease_owner", until: "lease_until" });
 
-export type StageRunStatus = "RUNNING" | "SUCCESS" | "FAILED";
+type StageRunStatus = "RUNNING" | "SUCCESS" | "FAILED";
 
 /** One attempt of a stage as a runner saw it (table stage_run). */
 export interface StageRunRecord {

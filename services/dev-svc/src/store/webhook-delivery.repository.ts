@@ -2,7 +2,7 @@ import type { GitType } from "@procode/contracts";
 import { nowPlusMs, type Sql } from "@procode/service-kit";
 import { iso, S } from "./sql.js";
 
-export type DeliveryStatus = "RECEIVED" | "PROCESSED" | "IGNORED" | "FAILED" | "REJECTED";
+type DeliveryStatus = "RECEIVED" | "PROCESSED" | "IGNORED" | "FAILED" | "REJECTED";
 
 export interface DeliveryRecord {
   seq: number;

@@ -20,7 +20,7 @@ export interface ContractHarness {
   hooks(): Promise<{ id: string; url: string; secret: string | null }[]>;
 }
 
-export const SEED_FILES = {
+const SEED_FILES = {
   "README.md": "# agent\n",
   "src/agent/main.py": "print('hello')\n",
 };

@@ -11,7 +11,7 @@ import { backoffDelay } from "@procode/service-kit/backoff";
 
 export type { OpsAnswer } from "@procode/contracts";
 
-export const DEPLOYMENT_STATUSES = [
+const DEPLOYMENT_STATUSES = [
   "CREATING",
   "DEPLOYING",
   "SUCCESS",

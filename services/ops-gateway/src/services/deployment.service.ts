@@ -39,7 +39,7 @@ import {
 import * as repo from "../store/deployment.repository.js";
 import type { Deployment, DeploymentPatch } from "../store/deployment.repository.js";
 
-export interface DeploymentMetrics {
+interface DeploymentMetrics {
   finished(outcome: Outcome, via: Via): void;
 }
 

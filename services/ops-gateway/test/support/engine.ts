@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { AckPolicy, DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
 import {
   DeploymentCancelRequested,
@@ -222,5 +222,3 @@ export function signedHeaders(secret: string, raw: string, timestamp = Math.floo
 export function callbackBody(deployId: string, status: string, message = "") {
   return JSON.stringify({ deployId, status, message, timestamp: new Date().toISOString() });
 }
-
-export const uniqueId = () => randomUUID().slice(0, 8);

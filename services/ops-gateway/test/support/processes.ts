@@ -1,6 +1,6 @@
 import { ServiceProcess } from "@procode/test-kit";
 
-export { REPO_ROOT, ServiceProcess as ChildService } from "@procode/test-kit";
+export { ServiceProcess as ChildService } from "@procode/test-kit";
 
 /** ops-gateway as a real process (`tsx src/main.ts`), on port 0, logging at info. */
 export function startGatewayProcess(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {

@@ -51,8 +51,6 @@ export class GitProviderError extends DomainError {
   }
 }
 
-export const isGitProviderError = (err: unknown): err is GitProviderError => err instanceof GitProviderError;
-
 /** The failure for an HTTP status from a provider (`what` says which object the call was about). */
 export function failureForStatus(status: number, what: "repo" | "ref" | "file" | "other"): GitFailure {
   if (status === 429 || status >= 500) return "unavailable";

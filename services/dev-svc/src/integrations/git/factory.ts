@@ -10,7 +10,7 @@ import { LocalGitProvider } from "./local.js";
 import type { GitProvider } from "./provider.js";
 
 /** What a provider is made for: the repository and, when there is one, the decrypted token. */
-export interface ProviderTarget {
+interface ProviderTarget {
   gitType: GitType;
   repoUrl: string;
   token: string | null;

@@ -27,7 +27,7 @@ export interface TreeEntry {
   sha: string;
 }
 
-export interface FileToCommit {
+interface FileToCommit {
   path: string;
   content: Buffer | string;
 }

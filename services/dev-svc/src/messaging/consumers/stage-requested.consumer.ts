@@ -3,8 +3,7 @@ import type { ConsumerGroup } from "@procode/service-kit";
 import type { StageRunnerService } from "../../runners/stage-runner.service.js";
 
 /** `dev-svc-stage-code-check` for CODE_CHECK, and so on. */
-export const stageConsumerName = (stage: string) =>
-  `dev-svc-stage-${stage.toLowerCase().replaceAll("_", "-")}`;
+const stageConsumerName = (stage: string) => `dev-svc-stage-${stage.toLowerCase().replaceAll("_", "-")}`;
 
 /**
  * The pipeline-engine's stage requests, one durable consumer per stage this service runs

@@ -6,7 +6,7 @@ import { parse as parseToml, TomlError } from "smol-toml";
  * (declared or by convention) and the Python version. Each finding says which file and line.
  */
 
-export interface Finding {
+interface Finding {
   ok: boolean;
   message: string;
   file?: string;
@@ -14,7 +14,7 @@ export interface Finding {
 }
 
 /** Python versions the base images (`python:<version>-slim`) are used for. */
-export const SUPPORTED_PYTHON_MINORS = [13, 12, 11, 10, 9, 8] as const;
+const SUPPORTED_PYTHON_MINORS = [13, 12, 11, 10, 9, 8] as const;
 export const DEFAULT_PYTHON_VERSION = "3.12";
 
 // ---------------------------------------------------------------------------------------------------

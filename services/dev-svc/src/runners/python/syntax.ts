@@ -6,7 +6,7 @@ export interface PythonSource {
   content: Buffer;
 }
 
-export interface SyntaxProblem {
+interface SyntaxProblem {
   file: string;
   line?: number;
   column?: number;
