@@ -114,7 +114,7 @@ function hostOf(url: URL): string {
 }
 
 /** Whether a URL's host (or host:port) is on the policy's allowlist. */
-export function isHostAllowed(url: URL, policy: UrlPolicy): boolean {
+function isHostAllowed(url: URL, policy: UrlPolicy): boolean {
   const host = hostOf(url);
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   return policy.allowHosts.some((h) => {
@@ -163,7 +163,7 @@ const systemResolver: HostResolver = (hostname) =>
  * host is allowlisted: `allowPrivate`), so a name cannot resolve to one thing when checked and to
  * another when used.
  */
-export function guardedLookup(allowPrivate: boolean, resolve: HostResolver = systemResolver): LookupFunction {
+function guardedLookup(allowPrivate: boolean, resolve: HostResolver = systemResolver): LookupFunction {
   return (hostname, options, callback) => {
     const family = (options as { family?: number }).family;
     resolve(hostname).then(

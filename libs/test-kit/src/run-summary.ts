@@ -8,9 +8,9 @@
  * Pure: the reporter (summary-reporter.ts) writes a `RunRecord`, `judgeRun` reads it.
  */
 
-export type RecordedState = "passed" | "failed" | "skipped" | "pending";
+type RecordedState = "passed" | "failed" | "skipped" | "pending";
 
-export interface RecordedTest {
+interface RecordedTest {
   /** The test file, relative to the repository. */
   file: string;
   /** Suite titles and test title, joined with " > ". */

@@ -20,7 +20,7 @@ export type MetricsSource =
     };
 
 /** How many messages `consumer` acknowledged with `result` (ack, duplicate, ignored, term, nak). */
-export async function handledCount(source: MetricsSource, consumer: string, result: string): Promise<number> {
+async function handledCount(source: MetricsSource, consumer: string, result: string): Promise<number> {
   if (typeof source !== "string") {
     const m = await source.messagesHandled.get();
     return m.values

@@ -11,16 +11,8 @@ import { backoffDelay } from "@procode/service-kit/backoff";
 
 export type { OpsAnswer } from "@procode/contracts";
 
-const DEPLOYMENT_STATUSES = [
-  "CREATING",
-  "DEPLOYING",
-  "SUCCESS",
-  "FAILED",
-  "TIMEOUT",
-  "CANCELLED",
-  "SUPERSEDED",
-] as const;
-export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+export type DeploymentStatus =
+  "CREATING" | "DEPLOYING" | "SUCCESS" | "FAILED" | "TIMEOUT" | "CANCELLED" | "SUPERSEDED";
 
 export type Outcome = "SUCCESS" | "FAILED" | "TIMEOUT" | "CANCELLED";
 export type Via = "POLL" | "CALLBACK" | "TIMEOUT" | "CANCEL" | "CREATE";

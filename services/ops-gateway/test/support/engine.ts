@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { AckPolicy, DeliverPolicy, type ConsumerMessages } from "@nats-io/jetstream";
 import {
   DeploymentCancelRequested,

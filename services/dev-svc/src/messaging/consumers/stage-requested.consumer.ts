@@ -3,7 +3,8 @@ import type { ConsumerGroup } from "@procode/service-kit";
 import type { StageRunnerService } from "../../runners/stage-runner.service.js";
 
 /** `dev-svc-stage-code-check` for CODE_CHECK, and so on. */
-const stageConsumerName = (stage: string) => `dev-svc-stage-${stage.toLowerCase().replaceAll("_", "-")}`;
+export const stageConsumerName = (stage: string) =>
+  `dev-svc-stage-${stage.toLowerCase().replaceAll("_", "-")}`;
 
 /**
  * The pipeline-engine's stage requests, one durable consumer per stage this service runs
