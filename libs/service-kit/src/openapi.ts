@@ -32,7 +32,7 @@ const SUCCESS_DESCRIPTIONS: Record<string, string> = {
 };
 
 /** The errors a route can answer, grouped by HTTP status. */
-export function errorsOf(route: {
+function errorsOf(route: {
   declared: readonly ErrorName[];
   isPublic: boolean;
   hasInput: boolean;
@@ -151,7 +151,7 @@ const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringif
  * contract names (a request schema is named `X`, not `XInput`, unless its answer form is used too and
  * differs), the security schemes and tags in use, and optional bodies marked as such.
  */
-export function finishDocument(document: Json): Json {
+function finishDocument(document: Json): Json {
   const paths = (document["paths"] ?? {}) as Record<string, Record<string, Json>>;
   for (const item of Object.values(paths)) {
     for (const op of Object.values(item)) {

@@ -5,7 +5,7 @@ const paint = (code: number, s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m
 export const green = (s: string) => paint(32, s);
 export const red = (s: string) => paint(31, s);
 export const yellow = (s: string) => paint(33, s);
-export const cyan = (s: string) => paint(36, s);
+const cyan = (s: string) => paint(36, s);
 export const dim = (s: string) => paint(90, s);
 export const bold = (s: string) => paint(1, s);
 
@@ -21,7 +21,7 @@ export function table(headers: string[], rows: (string | number | null | undefin
   return [bold(line(headers)), ...cells.map(line)].join("\n");
 }
 
-export function duration(ms: number): string {
+function duration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
@@ -111,7 +111,7 @@ function statusText(p: Pipeline): string {
  * now: proceed at a MANUAL gate; after a failure, retry while the failed stage's retries are not used
  * up (`currentRetries` < its `maxRetries`, else retry answers 3002), and resume.
  */
-export function nextCommands(p: Pipeline): string[] {
+function nextCommands(p: Pipeline): string[] {
   if (!p.awaiting) return [];
   if (p.awaiting.action === "PROCEED") {
     if (p.type === "PHASE") return [`procode pipeline proceed ${p.id}`];
