@@ -1,5 +1,6 @@
 // @ts-check
 import js from "@eslint/js";
+import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -63,6 +64,15 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // The web console is a browser program with its own TypeScript settings (DOM, JSX).
+    files: ["tools/console/**/*.{ts,tsx}"],
+    languageOptions: {
+      parserOptions: { project: ["./tools/console/tsconfig.json"], tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { "react-hooks": reactHooks },
+    rules: reactHooks.configs.recommended.rules,
   },
   {
     files: ["**/*.js"],

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { signToken } from "@procode/service-kit";
+import { ensureConsoleBuilt } from "./console-build.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -38,8 +39,30 @@ function localSecrets(): { jwtSecret: string; encryptionKeys: string; opsCallbac
 }
 
 const secrets = localSecrets();
-const repoRoot = path.join(root, ".local", "repos");
-const gatewayUrl = `http://127.0.0.1:${process.env["GATEWAY_PORT"] ?? "8080"}`;
+/**
+ * Each process's port: the defaults, or `<NAME>_PORT` (APP_SVC_PORT, DEV_SVC_PORT,
+ * PIPELINE_ENGINE_PORT, OPS_GATEWAY_PORT, OPS_MODULE_PORT, GATEWAY_PORT), so a second platform (the
+ * console's browser tests, a demo beside a running one) can share the machine.
+ */
+function portOf(name: string, fallback: number): number {
+  const key = `${name.toUpperCase().replace(/-/g, "_")}_PORT`;
+  const value = Number(process.env[key] ?? fallback);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    process.stderr.write(`${key} must be a port number (1-65535), got "${process.env[key]}"\n`);
+    process.exit(1);
+  }
+  return value;
+}
+const ports = {
+  "app-svc": portOf("app-svc", 8081),
+  "dev-svc": portOf("dev-svc", 8082),
+  "pipeline-engine": portOf("pipeline-engine", 8083),
+  "ops-gateway": portOf("ops-gateway", 8084),
+  "ops-module": portOf("ops-module", 8090),
+  gateway: portOf("gateway", 8080),
+};
+const local = (name: keyof typeof ports) => `http://127.0.0.1:${ports[name]}`;
+const gatewayUrl = local("gateway");
 const emulatorHosts = "127.0.0.1:8091,127.0.0.1:8092,127.0.0.1:8093";
 const sharedEnv: Record<string, string> = {
   DATABASE_URL: process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/procode",
@@ -50,21 +73,41 @@ const sharedEnv: Record<string, string> = {
   LOG_LEVEL: process.env["LOG_LEVEL"] ?? "info",
   PUBLIC_BASE_URL: process.env["PUBLIC_BASE_URL"] ?? gatewayUrl,
   // LOCAL repositories live here; the git emulators on 8091-8093 may be used over plain http.
-  LOCAL_GIT_ROOT: process.env["LOCAL_GIT_ROOT"] ?? repoRoot,
+  LOCAL_GIT_ROOT: process.env["LOCAL_GIT_ROOT"] ?? path.join(root, ".local", "repos"),
   GIT_ALLOW_HTTP: process.env["GIT_ALLOW_HTTP"] ?? "true",
   GIT_ALLOWED_HOSTS: process.env["GIT_ALLOWED_HOSTS"] ?? emulatorHosts,
   OPS_CALLBACK_SECRET: process.env["OPS_CALLBACK_SECRET"] ?? secrets.opsCallbackSecret,
+  // Where the services find each other and the ops module (the ports above).
+  OPS_BASE_URL: local("ops-module"),
+  BUILDER_URL: local("ops-module"),
+  APP_SVC_URL: local("app-svc"),
+  DEV_SVC_URL: local("dev-svc"),
+  PIPELINE_ENGINE_URL: local("pipeline-engine"),
+  OPS_GATEWAY_URL: local("ops-gateway"),
 };
+const repoRoot = sharedEnv["LOCAL_GIT_ROOT"]!;
 
 const processes: ProcessSpec[] = [
-  { name: "app-svc", dir: "services/app-svc", port: 8081, color: 33, ready: "/readyz" },
-  { name: "dev-svc", dir: "services/dev-svc", port: 8082, color: 35, ready: "/readyz" },
-  { name: "pipeline-engine", dir: "services/pipeline-engine", port: 8083, color: 36, ready: "/readyz" },
-  { name: "ops-gateway", dir: "services/ops-gateway", port: 8084, color: 32, ready: "/readyz" },
+  { name: "app-svc", dir: "services/app-svc", port: ports["app-svc"], color: 33, ready: "/readyz" },
+  { name: "dev-svc", dir: "services/dev-svc", port: ports["dev-svc"], color: 35, ready: "/readyz" },
+  {
+    name: "pipeline-engine",
+    dir: "services/pipeline-engine",
+    port: ports["pipeline-engine"],
+    color: 36,
+    ready: "/readyz",
+  },
+  {
+    name: "ops-gateway",
+    dir: "services/ops-gateway",
+    port: ports["ops-gateway"],
+    color: 32,
+    ready: "/readyz",
+  },
   {
     name: "ops-module",
     dir: "tools/ops-module",
-    port: 8090,
+    port: ports["ops-module"],
     color: 34,
     ready: "/healthz",
     // The reference ops module (a stand-in): deployments take a few seconds and call back signed.
@@ -76,7 +119,7 @@ const processes: ProcessSpec[] = [
   {
     name: "gateway",
     dir: "tools/gateway",
-    port: Number(new URL(gatewayUrl).port),
+    port: ports.gateway,
     color: 37,
     ready: "/healthz",
   },
@@ -191,6 +234,7 @@ function prepareSampleRepository(): string {
 }
 
 const sampleRepo = prepareSampleRepository();
+ensureConsoleBuilt(root);
 const token = await signToken({ sub: "developer", team: "default" }, sharedEnv["AUTH_JWT_SECRET"]!, {
   expiresIn: "30d",
 });
@@ -218,6 +262,9 @@ process.stdout.write(
     `  export PROCODE_URL=${gatewayUrl}`,
     `  export PROCODE_TOKEN=${token}`,
     `  alias procode="node ${path.join(root, "tools", "cli", "bin", "procode.mjs")}"   # or: pnpm procode ...`,
+    "",
+    "\x1b[1mConsole\x1b[0m (this address signs the browser in for team default):",
+    `  ${gatewayUrl}/#token=${token}`,
     "",
     `\x1b[1mRelease something now\x1b[0m (an empty LOCAL repository is ready: ${path.relative(root, sampleRepo)}):`,
     `  procode app create --name ${appName} --repo local://sample-agent --scaffold python-agent`,

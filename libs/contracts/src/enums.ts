@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ITERATION_PHASES, PHASE_STAGES } from "./pipeline-view.js";
 
 /** How an app is developed (seed 3.1). */
 export const DevMode = z.enum(["low-code", "pro-code"]).meta({ id: "DevMode" });
@@ -19,15 +20,10 @@ export function needsCredential(gitType: GitType): boolean {
 
 /** The phases of an iteration, in order (SPEC 4). */
 export const IterationPhase = z
-  .enum(["DEVELOPING", "TESTING", "STAGING", "RELEASE"])
+  .enum(ITERATION_PHASES)
   .meta({ id: "IterationPhase" });
 export type IterationPhase = z.infer<typeof IterationPhase>;
-export const ITERATION_PHASE_ORDER: readonly IterationPhase[] = [
-  "DEVELOPING",
-  "TESTING",
-  "STAGING",
-  "RELEASE",
-];
+export const ITERATION_PHASE_ORDER: readonly IterationPhase[] = ITERATION_PHASES;
 
 /** Phases a caller may ask an iteration to proceed to (seed 3.7). */
 export const TargetPhase = z.enum(["TESTING", "STAGING", "RELEASE"]).meta({ id: "TargetPhase" });
@@ -88,9 +84,9 @@ export const PipelineState = z
 export type PipelineState = z.infer<typeof PipelineState>;
 
 /** The stages of a phase pipeline, in order. */
-export const PhaseStage = z.enum(["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"]).meta({ id: "PhaseStage" });
+export const PhaseStage = z.enum(PHASE_STAGES).meta({ id: "PhaseStage" });
 export type PhaseStage = z.infer<typeof PhaseStage>;
-export const PHASE_STAGE_ORDER: readonly PhaseStage[] = ["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"];
+export const PHASE_STAGE_ORDER: readonly PhaseStage[] = PHASE_STAGES;
 
 /** Any stage name of either pipeline type (stage_configs keys). */
 export const StageName = z.enum([...IterationPhase.options, ...PhaseStage.options]).meta({ id: "StageName" });

@@ -21,3 +21,4 @@ export * from "./http/ops.js";
 export * from "./http/dev.js";
 export * from "./http/openapi.js";
 export * from "./docs.js";
+export * from "./pipeline-view.js";

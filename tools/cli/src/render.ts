@@ -1,4 +1,11 @@
-import type { Checkpoint, Pipeline } from "@procode/contracts";
+import {
+  formatDuration as duration,
+  ITERATION_PHASES,
+  PHASE_STAGES,
+  STAGE_VIEWS,
+  stageView,
+  type Pipeline,
+} from "@procode/contracts";
 
 const useColor = process.stdout.isTTY && !process.env["NO_COLOR"];
 const paint = (code: number, s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -8,6 +15,7 @@ export const yellow = (s: string) => paint(33, s);
 const cyan = (s: string) => paint(36, s);
 export const dim = (s: string) => paint(90, s);
 export const bold = (s: string) => paint(1, s);
+const TONES = { green, red, yellow, cyan, dim };
 
 /** A plain table: header, rows, columns padded to their widest cell. */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
@@ -21,38 +29,10 @@ export function table(headers: string[], rows: (string | number | null | undefin
   return [bold(line(headers)), ...cells.map(line)].join("\n");
 }
 
-function duration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  return m < 60
-    ? `${m}m${String(s % 60).padStart(2, "0")}s`
-    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-}
-
-const PHASE_STAGES = ["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"];
-const ITERATION_STAGES = ["DEVELOPING", "TESTING", "STAGING", "RELEASE"];
-
-export type StageView = "pending" | "running" | "succeeded" | "failed" | "waiting" | "cancelled";
-
-/** The view of one stage: its latest attempt decides, and the pipeline's awaiting/state refine it. */
-export function stageView(p: Pipeline, stage: string): { view: StageView; latest: Checkpoint | undefined } {
-  const attempts = p.checkpoints.filter((c) => c.stage === stage);
-  const latest = attempts[attempts.length - 1];
-  if (p.awaiting && p.awaiting.stage === stage) return { view: "waiting", latest };
-  if (!latest)
-    return { view: p.status === "RUNNING" && p.currentStage === stage ? "running" : "pending", latest };
-  if (latest.status === "SUCCESS") return { view: "succeeded", latest };
-  if (latest.status === "FAILED") {
-    return { view: p.currentStage === stage && p.status === "RUNNING" ? "running" : "failed", latest };
-  }
-  if (latest.status === "CANCELLED") return { view: "cancelled", latest };
-  return { view: p.status === "CANCELLED" ? "cancelled" : "running", latest };
-}
 
 /** The lines `procode pipeline watch` draws for a pipeline at time `now`. */
 export function renderPipeline(p: Pipeline, now = Date.now()): string[] {
-  const stages = p.type === "PHASE" ? PHASE_STAGES : ITERATION_STAGES;
+  const stages = p.type === "PHASE" ? PHASE_STAGES : ITERATION_PHASES;
   const head = `${bold(`pipeline ${p.id}`)} ${dim(`${p.type}${p.tag ? ` ${p.tag}` : ""}${p.rollback ? " rollback" : ""}`)}  ${statusText(p)}`;
   const lines = [head];
   for (const stage of stages) {
@@ -65,32 +45,16 @@ export function renderPipeline(p: Pipeline, now = Date.now()): string[] {
         : NaN;
     const ended = latest?.finishedAt ? Date.parse(latest.finishedAt) : now;
     const took = Number.isFinite(started) ? duration(ended - started) : "";
-    let text: string;
-    switch (view) {
-      case "pending":
-        text = `${dim("○")} ${stage.padEnd(11)} ${dim("pending")}`;
-        break;
-      case "running": {
-        const deploy =
-          stage === "DEPLOY" && p.deployStatus
-            ? dim(` ${p.deployStatus}${p.deployId ? ` ${p.deployId}` : ""}`)
-            : "";
-        text = `${cyan("●")} ${stage.padEnd(11)} ${cyan(`running ${took}`)}${attempt}${deploy}`;
-        break;
-      }
-      case "succeeded":
-        text = `${green("✔")} ${stage.padEnd(11)} ${green(`succeeded ${took}`)}${attempt}`;
-        break;
-      case "failed":
-        text = `${red("✖")} ${stage.padEnd(11)} ${red(`failed ${took}`)}${attempt}${latest?.error ? `: ${latest.error}` : ""}`;
-        break;
-      case "cancelled":
-        text = `${dim("■")} ${stage.padEnd(11)} ${dim("cancelled")}`;
-        break;
-      case "waiting":
-        text = `${yellow("◆")} ${stage.padEnd(11)} ${yellow("waiting for a person")}`;
-        break;
-    }
+    const look = STAGE_VIEWS[view];
+    const paintView = TONES[look.tone];
+    const timed = view === "running" || view === "succeeded" || view === "failed" ? ` ${took}` : "";
+    const deploy =
+      view === "running" && stage === "DEPLOY" && p.deployStatus
+        ? dim(` ${p.deployStatus}${p.deployId ? ` ${p.deployId}` : ""}`)
+        : "";
+    const error = view === "failed" && latest?.error ? `: ${latest.error}` : "";
+    const tries = view === "pending" || view === "cancelled" || view === "waiting" ? "" : attempt;
+    const text = `${paintView(look.symbol)} ${stage.padEnd(11)} ${paintView(`${look.word}${timed}`)}${tries}${deploy}${error}`;
     lines.push(`  ${text}`);
   }
   const commands = nextCommands(p);
@@ -123,8 +87,4 @@ function nextCommands(p: Pipeline): string[] {
   const config = p.stageConfigs[p.awaiting.stage];
   const retryAccepted = config !== undefined && p.currentRetries < config.maxRetries;
   return [...(retryAccepted ? [`procode pipeline retry ${p.id}`] : []), `procode pipeline resume ${p.id}`];
-}
-
-export function isFinished(p: Pipeline): boolean {
-  return p.status === "SUCCESS" || p.status === "FAILED" || p.status === "CANCELLED";
 }

@@ -1,6 +1,7 @@
 import type { ApiClient } from "./client.js";
 import { CliError, EXIT, unwrap } from "./client.js";
-import { dim, green, isFinished, red, renderPipeline, yellow } from "./render.js";
+import { isFinished } from "@procode/contracts";
+import { dim, green, red, renderPipeline, yellow } from "./render.js";
 
 export interface WatchOptions {
   json: boolean;

@@ -2,7 +2,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pipeline } from "@procode/contracts";
-import { renderPipeline, stageView } from "../src/render.js";
+import { stageView } from "@procode/contracts";
+import { renderPipeline } from "../src/render.js";
 import { apiClient } from "../src/client.js";
 import { watchPipeline } from "../src/watch.js";
 

@@ -6,6 +6,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client
 import { ErrorCodes } from "@procode/contracts";
 import type { Logger } from "@procode/service-kit";
 import { OpenApiSource, OpenApiUnavailableError } from "./openapi.js";
+import { registerConsole } from "./console.js";
 import { ROUTES, type Upstream } from "./routes.js";
 
 export interface GatewayOptions {
@@ -18,6 +19,8 @@ export interface GatewayOptions {
   /** How long the merged API document is served before the services are asked again. */
   openApiTtlMs?: number;
   version?: string;
+  /** The built web console served at `/` (tools/console/dist); none when absent. */
+  consoleDir?: string;
 }
 
 const METHODS: HTTPMethods[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -93,6 +96,7 @@ export async function createGateway(opts: GatewayOptions) {
       .labels(request.method, route, upstream, String(reply.statusCode))
       .observe(reply.elapsedTime / 1000);
   });
+  if (opts.consoleDir) await registerConsole(app, opts.consoleDir);
 
   for (const rule of ROUTES) {
     const base = opts.upstreams[rule.upstream].replace(/\/$/, "");

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { z } from "zod";
 import { createLogger, loadConfig } from "@procode/service-kit";
 import { createGateway } from "./gateway.js";
@@ -16,6 +17,11 @@ const Config = z.object({
   GATEWAY_OPENAPI_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   /** An upstream that has not answered within this time gets a 503 envelope. */
   GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(30000),
+  /** The built web console it serves at `/` (from source and from dist/ alike: tools/console/dist). */
+  CONSOLE_DIR: z
+    .string()
+    .min(1)
+    .default(path.resolve(import.meta.dirname, "../../console/dist")),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -32,6 +38,7 @@ const app = await createGateway({
   timeoutMs: config.GATEWAY_TIMEOUT_MS,
   publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`,
   openApiTtlMs: config.GATEWAY_OPENAPI_TTL_MS,
+  consoleDir: config.CONSOLE_DIR,
   upstreams: {
     "app-svc": config.APP_SVC_URL,
     "dev-svc": config.DEV_SVC_URL,

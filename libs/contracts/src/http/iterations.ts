@@ -8,15 +8,15 @@ import {
   TargetPhase,
 } from "../enums.js";
 import { DateTime, PageQuery } from "../envelope.js";
+import { RELEASE_TAG_PATTERN, RELEASE_TAG_RULE } from "../release-tag.js";
 
-/** `v` + a semantic version, e.g. v1.0.0 or v2.1.0-rc.1 (SPEC 3). */
-export const RELEASE_TAG_PATTERN =
-  /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
+export { RELEASE_TAG_PATTERN } from "../release-tag.js";
+/** `v` + a semantic version, e.g. v1.0.0 or v2.1.0-rc.1. */
 export const ReleaseTag = z
   .string()
   .trim()
   .max(100)
-  .regex(RELEASE_TAG_PATTERN, "must be 'v' followed by a semantic version, e.g. v1.0.0")
+  .regex(RELEASE_TAG_PATTERN, RELEASE_TAG_RULE)
   .meta({ description: "'v' followed by a semantic version", examples: ["v1.0.0"] });
 
 /** A branch name as git allows it (no spaces, no `..`, no control characters). */

@@ -1,0 +1,81 @@
+/**
+ * How a person sees a pipeline's stages: one rule for the CLI's `watch` and the web console, so
+ * both draw the same state with the same symbol and word. Runtime code here imports nothing (only
+ * types), so the console can bundle it without zod.
+ */
+import type { Checkpoint, Pipeline } from "./http/pipelines.js";
+
+/** The stages of a phase pipeline, in order. */
+export const PHASE_STAGES = ["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"] as const;
+/** The phases of an iteration, in order (the stages of an iteration pipeline). */
+export const ITERATION_PHASES = ["DEVELOPING", "TESTING", "STAGING", "RELEASE"] as const;
+
+export type StageView = "pending" | "running" | "succeeded" | "failed" | "waiting" | "cancelled";
+
+/** Symbol, word and colour of each view; never colour alone. */
+export const STAGE_VIEWS: Record<
+  StageView,
+  { symbol: string; word: string; tone: "green" | "cyan" | "red" | "yellow" | "dim" }
+> = {
+  pending: { symbol: "○", word: "pending", tone: "dim" },
+  running: { symbol: "●", word: "running", tone: "cyan" },
+  succeeded: { symbol: "✔", word: "succeeded", tone: "green" },
+  failed: { symbol: "✖", word: "failed", tone: "red" },
+  waiting: { symbol: "◆", word: "waiting for a person", tone: "yellow" },
+  cancelled: { symbol: "■", word: "cancelled", tone: "dim" },
+};
+
+/** What a stage view needs of a pipeline (the API's Pipeline has all of it). */
+export type PipelineStages = Pick<Pipeline, "status" | "currentStage" | "awaiting"> & {
+  checkpoints: readonly Pick<Checkpoint, "stage" | "status" | "attempt">[];
+};
+
+/** The view of one stage: its latest attempt decides, and the pipeline's awaiting/state refine it. */
+export function stageView<P extends PipelineStages>(
+  p: P,
+  stage: string,
+): { view: StageView; latest: P["checkpoints"][number] | undefined; attempts: P["checkpoints"][number][] } {
+  const attempts = p.checkpoints.filter((c) => c.stage === stage);
+  const latest = attempts[attempts.length - 1];
+  const view = ((): StageView => {
+    if (p.awaiting && p.awaiting.stage === stage) return "waiting";
+    if (!latest) return p.status === "RUNNING" && p.currentStage === stage ? "running" : "pending";
+    if (latest.status === "SUCCESS") return "succeeded";
+    if (latest.status === "FAILED")
+      return p.currentStage === stage && p.status === "RUNNING" ? "running" : "failed";
+    if (latest.status === "CANCELLED") return "cancelled";
+    return p.status === "CANCELLED" ? "cancelled" : "running";
+  })();
+  return { view, latest, attempts };
+}
+
+/** The view of a whole pipeline from its coarse status and what it waits for. */
+export function pipelineView(p: Pick<Pipeline, "status" | "awaiting">): StageView {
+  if (p.awaiting) return p.awaiting.action === "PROCEED" ? "waiting" : "failed";
+  switch (p.status) {
+    case "SUCCESS":
+      return "succeeded";
+    case "FAILED":
+      return "failed";
+    case "CANCELLED":
+      return "cancelled";
+    case "RUNNING":
+      return "running";
+    default:
+      return "pending";
+  }
+}
+
+export function isFinished(p: Pick<Pipeline, "status">): boolean {
+  return p.status === "SUCCESS" || p.status === "FAILED" || p.status === "CANCELLED";
+}
+
+/** A duration as people read it: 42s, 3m05s, 1h02m. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60
+    ? `${m}m${String(s % 60).padStart(2, "0")}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}

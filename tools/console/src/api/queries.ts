@@ -1,0 +1,113 @@
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { isFinished } from "@procode/contracts/pipeline-view";
+import { usePoll } from "../live/live";
+import { api, unwrap } from "./client";
+import type { PipelineQuery } from "./types";
+
+/**
+ * The console's reads, one hook per API read. Query keys name the thing (["pipeline", id]) so the
+ * live layer invalidates exactly what an event concerns.
+ */
+
+export function useApps(filter: { name?: string; devMode?: "pro-code" | "low-code" }) {
+  return useQuery({
+    queryKey: ["apps", filter],
+    queryFn: () =>
+      unwrap(
+        api.GET("/apps", {
+          params: {
+            query: {
+              pageSize: 100,
+              ...(filter.name ? { name: filter.name } : {}),
+              ...(filter.devMode ? { devMode: filter.devMode } : {}),
+            },
+          },
+        }),
+      ),
+    placeholderData: keepPreviousData,
+    refetchInterval: usePoll("list"),
+  });
+}
+
+export function useApp(id: number) {
+  return useQuery({
+    queryKey: ["app", id],
+    queryFn: () => unwrap(api.GET("/apps/{id}", { params: { path: { id } } })),
+  });
+}
+
+export function useRepo(appId: number) {
+  return useQuery({
+    queryKey: ["repo", appId],
+    queryFn: () => unwrap(api.GET("/apps/{id}/repo", { params: { path: { id: appId } } })),
+    refetchInterval: usePoll("list"),
+  });
+}
+
+export function useWebhookDeliveries(appId: number) {
+  return useQuery({
+    queryKey: ["repo", appId, "webhook-deliveries"],
+    queryFn: () =>
+      unwrap(
+        api.GET("/apps/{id}/repo/webhook-deliveries", {
+          params: { path: { id: appId }, query: { pageSize: 10 } },
+        }),
+      ),
+    refetchInterval: usePoll("list"),
+  });
+}
+
+export function useTags(appId: number, enabled = true) {
+  return useQuery({
+    queryKey: ["repo", appId, "tags"],
+    queryFn: () => unwrap(api.GET("/apps/{id}/repo/tags", { params: { path: { id: appId } } })),
+    enabled,
+  });
+}
+
+export function useIterations(appId: number) {
+  return useQuery({
+    queryKey: ["iterations", appId],
+    queryFn: () =>
+      unwrap(api.GET("/apps/{id}/iterations", { params: { path: { id: appId }, query: { pageSize: 100 } } })),
+    refetchInterval: usePoll("list"),
+  });
+}
+
+export function useIteration(id: number) {
+  const poll = usePoll("focus");
+  return useQuery({
+    queryKey: ["iteration", id],
+    queryFn: () => unwrap(api.GET("/iterations/{id}", { params: { path: { id } } })),
+    refetchInterval: (q) => (q.state.data?.status === "RELEASED" ? false : poll),
+  });
+}
+
+export function usePipeline(id: number | null | undefined) {
+  const poll = usePoll("focus");
+  return useQuery({
+    queryKey: ["pipeline", id],
+    queryFn: () => unwrap(api.GET("/pipelines/{id}", { params: { path: { id: id! } } })),
+    enabled: typeof id === "number",
+    // A finished pipeline changes only when someone acts on it (resume), which refetches it.
+    refetchInterval: (q) => (q.state.data && isFinished(q.state.data) ? false : poll),
+  });
+}
+
+/** An app's releases: its phase pipelines, newest first. */
+export function useReleases(appId: number) {
+  const query: PipelineQuery = { appId, type: "PHASE", pageSize: 50 };
+  return useQuery({
+    queryKey: ["releases", appId],
+    queryFn: () => unwrap(api.GET("/pipelines", { params: { query } })),
+    refetchInterval: usePoll("list"),
+  });
+}
+
+export function useCredentials(enabled: boolean) {
+  return useQuery({
+    queryKey: ["credentials"],
+    queryFn: () => unwrap(api.GET("/credentials", { params: { query: { pageSize: 100 } } })),
+    enabled,
+  });
+}

@@ -1,0 +1,34 @@
+import { ApiError } from "../api/client";
+import { useApp } from "../api/queries";
+import { ErrorNote, Loading, NotFound } from "../ui/feedback";
+import { AppHeader } from "./AppHeader";
+import { ReleaseHistory } from "./ReleaseHistory";
+import { RepositoryPanel } from "./RepositoryPanel";
+import { StageSettings } from "./StageSettings";
+
+export function AppPage({ appId }: { appId: number }) {
+  const app = useApp(appId);
+  if (!Number.isSafeInteger(appId) || appId < 1) return <NotFound what="App" />;
+  if (app.isPending) return <Loading what="the app" />;
+  if (app.isError)
+    return app.error instanceof ApiError && app.error.isNotFound ? (
+      <NotFound what="App" error={app.error} />
+    ) : (
+      <ErrorNote error={app.error} title="The app could not be read." />
+    );
+  const config = app.data.procodeConfig;
+  return (
+    <>
+      <AppHeader app={app.data} />
+      {config ? (
+        <div className="grid-2">
+          <RepositoryPanel appId={appId} config={config} />
+          <ReleaseHistory appId={appId} />
+          <StageSettings appId={appId} config={config} />
+        </div>
+      ) : (
+        <p className="muted">A low-code app: it has no repository, iterations or releases here.</p>
+      )}
+    </>
+  );
+}

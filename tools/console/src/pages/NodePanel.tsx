@@ -1,0 +1,163 @@
+import { stageView } from "@procode/contracts/pipeline-view";
+import { useEffect, useRef } from "react";
+import { outputText } from "../api/outputs";
+import type { Checkpoint, Pipeline } from "../api/types";
+import { StateBadge, StatusBadge } from "../ui/state";
+import { Elapsed } from "../ui/time";
+
+const time = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() : "–");
+
+/** CODE_CHECK's checks (`{name, passed, message, file?, line?}`), when its output lists them. */
+function checksOf(c: Checkpoint): { name: string; ok: boolean; detail: string }[] {
+  const checks = c.output?.["checks"];
+  if (!Array.isArray(checks)) return [];
+  return checks.flatMap((x: unknown) => {
+    const r = typeof x === "object" && x !== null ? (x as Record<string, unknown>) : {};
+    if (typeof r["name"] !== "string") return [];
+    const where =
+      typeof r["file"] === "string"
+        ? ` (${r["file"]}${typeof r["line"] === "number" ? `:${r["line"]}` : ""})`
+        : "";
+    return [
+      {
+        name: r["name"],
+        ok: r["passed"] === true,
+        detail: `${typeof r["message"] === "string" ? r["message"] : ""}${where}`,
+      },
+    ];
+  });
+}
+
+function Output({ stage, c, pipeline }: { stage: string; c: Checkpoint; pipeline: Pipeline }) {
+  const commit = outputText(c, "commitId");
+  const dockerfile = outputText(c, "dockerfile");
+  const image = outputText(c, "image");
+  const digest = outputText(c, "digest");
+  const deployId = outputText(c, "deployId") ?? (stage === "DEPLOY" ? pipeline.deployId : null);
+  const checks = checksOf(c);
+  if (!commit && !dockerfile && !image && !deployId && checks.length === 0) return null;
+  return (
+    <dl className="facts facts-tight">
+      {commit ? (
+        <>
+          <dt>Commit</dt>
+          <dd className="mono" data-testid="output-commit">
+            {commit}
+          </dd>
+        </>
+      ) : null}
+      {checks.length ? (
+        <>
+          <dt>Checks</dt>
+          <dd>
+            <ul className="checks-list">
+              {checks.map((k) => (
+                <li key={k.name}>
+                  <StateBadge view={k.ok ? "succeeded" : "failed"} label={k.name} />
+                  {k.detail ? <span className="muted"> {k.detail}</span> : null}
+                </li>
+              ))}
+            </ul>
+          </dd>
+        </>
+      ) : null}
+      {image ? (
+        <>
+          <dt>Image</dt>
+          <dd className="mono break">
+            {image}
+            {digest ? <div className="muted">{digest}</div> : null}
+          </dd>
+        </>
+      ) : null}
+      {deployId ? (
+        <>
+          <dt>Deploy id</dt>
+          <dd className="mono">
+            {deployId}{" "}
+            {stage === "DEPLOY" && pipeline.deployStatus ? (
+              <span className="tag">{pipeline.deployStatus}</span>
+            ) : null}
+          </dd>
+        </>
+      ) : null}
+      {dockerfile ? (
+        <>
+          <dt>Dockerfile</dt>
+          <dd>
+            <details>
+              <summary>{dockerfile.split("\n").length} lines</summary>
+              <pre className="code-block">{dockerfile}</pre>
+            </details>
+          </dd>
+        </>
+      ) : null}
+    </dl>
+  );
+}
+
+/** The selected stage: its settings, every attempt with start, end, output and error. */
+export function NodePanel({
+  pipeline,
+  stage,
+  onClose,
+}: {
+  pipeline: Pipeline;
+  stage: string;
+  onClose: () => void;
+}) {
+  const { view, attempts } = stageView(pipeline, stage);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const config = pipeline.stageConfigs[stage] as Record<string, unknown> | undefined;
+  useEffect(() => heading.current?.focus(), [stage]);
+  return (
+    <aside className="panel" aria-labelledby="panel-title" data-testid="node-panel">
+      <header className="panel-head">
+        <h2 id="panel-title" ref={heading} tabIndex={-1}>
+          {stage}
+        </h2>
+        <StateBadge view={view} />
+        <button
+          type="button"
+          className="button button-quiet"
+          aria-label="Close the stage panel (Escape)"
+          onClick={onClose}
+        >
+          ✕
+        </button>
+      </header>
+      {config ? (
+        <p className="muted small">
+          drive {String(config["driveMode"])} · retry {String(config["retryMode"])} · max retries{" "}
+          {String(config["maxRetries"])}
+        </p>
+      ) : null}
+      {pipeline.awaiting?.stage === stage ? <p className="note note-wait">{pipeline.awaiting.hint}</p> : null}
+      {attempts.length === 0 ? (
+        <p className="muted">Not started yet.</p>
+      ) : (
+        <ol className="attempts-list" reversed>
+          {[...attempts].reverse().map((c) => (
+            <li key={c.attempt} className="attempt" data-attempt={c.attempt}>
+              <div className="attempt-head">
+                <strong>Attempt {c.attempt}</strong>
+                <StatusBadge status={c.status} />
+                <span className="muted small">
+                  {time(c.startedAt)} → {time(c.finishedAt)} ·{" "}
+                  <Elapsed from={c.startedAt} to={c.finishedAt} />
+                </span>
+              </div>
+              {c.error ? (
+                <pre className="error-block" data-testid="stage-error">
+                  {c.error}
+                </pre>
+              ) : null}
+              <Output stage={stage} c={c} pipeline={pipeline} />
+            </li>
+          ))}
+        </ol>
+      )}
+      <p className="muted small">The stage's log will show here once the platform keeps stage logs.</p>
+    </aside>
+  );
+}

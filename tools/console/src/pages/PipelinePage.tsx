@@ -1,0 +1,167 @@
+import {
+  isFinished,
+  pipelineView,
+  stageView,
+  PHASE_STAGES,
+  ITERATION_PHASES,
+} from "@procode/contracts/pipeline-view";
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+import { Link, useLocation, useSearch } from "wouter";
+import { ApiError } from "../api/client";
+import { useApp, usePipeline } from "../api/queries";
+import type { Pipeline } from "../api/types";
+import { ActionButton } from "../ui/action";
+import { ErrorNote, Loading, NotFound } from "../ui/feedback";
+import { StateBadge } from "../ui/state";
+import { Ago, Elapsed } from "../ui/time";
+import { NodePanel } from "./NodePanel";
+import { refusalOf, runAction, type PipelineAction } from "./pipeline-actions";
+import { StageGraph } from "./StageGraph";
+
+const LABELS: Record<PipelineAction, string> = {
+  proceed: "Proceed",
+  retry: "Retry",
+  resume: "Resume",
+  cancel: "Cancel",
+};
+
+/** The stage worth looking at first: the one waiting for a person, the failed one, the running one. */
+function focusStage(p: Pipeline): string {
+  if (p.awaiting) return p.awaiting.stage;
+  const stages: readonly string[] = p.type === "PHASE" ? PHASE_STAGES : ITERATION_PHASES;
+  const failed = stages.find((s) => stageView(p, s).view === "failed");
+  return failed ?? p.currentStage ?? stages[0]!;
+}
+
+function Actions({ pipeline, only }: { pipeline: Pipeline; only?: PipelineAction[] }) {
+  const where = only ? "node" : "bar";
+  const client = useQueryClient();
+  const [reason, setReason] = useState("");
+  const actions = only ?? (["proceed", "retry", "resume", "cancel"] as const);
+  return (
+    <div className="actions" role="group" aria-label="Pipeline actions">
+      {only ? null : (
+        <label className="field-inline">
+          <span className="sr-only">Reason (optional)</span>
+          <input
+            value={reason}
+            maxLength={500}
+            onChange={(e) => setReason(e.target.value)}
+            placeholder="Reason (optional)"
+          />
+        </label>
+      )}
+      {actions.map((action) => (
+        <ActionButton
+          key={action}
+          label={LABELS[action]}
+          testId={`${where}-${action}`}
+          tone={action === "cancel" ? "danger" : refusalOf(pipeline, action) === null ? "primary" : "default"}
+          disabledReason={refusalOf(pipeline, action)}
+          run={async () => {
+            const said = await runAction(pipeline.id, action, reason);
+            await client.invalidateQueries({ queryKey: ["pipeline", pipeline.id] });
+            return said;
+          }}
+        />
+      ))}
+    </div>
+  );
+}
+
+export function PipelinePage({ pipelineId }: { pipelineId: number }) {
+  const valid = Number.isSafeInteger(pipelineId) && pipelineId > 0;
+  const pipeline = usePipeline(valid ? pipelineId : null);
+  const app = useApp(pipeline.data?.appId ?? 0);
+  const [, navigate] = useLocation();
+  const search = useSearch();
+  const asked = new URLSearchParams(search).get("stage");
+  const [closed, setClosed] = useState(false);
+  const p = pipeline.data;
+  const selected = closed ? null : (asked ?? (p ? focusStage(p) : null));
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && !document.querySelector("dialog[open]")) setClosed(true);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  if (!valid) return <NotFound what="Pipeline" />;
+  if (pipeline.isPending) return <Loading what="the pipeline" />;
+  if (pipeline.isError)
+    return pipeline.error instanceof ApiError && pipeline.error.isNotFound ? (
+      <NotFound what="Pipeline" error={pipeline.error} />
+    ) : (
+      <ErrorNote error={pipeline.error} title="The pipeline could not be read." />
+    );
+  const data = pipeline.data;
+  const select = (stage: string) => {
+    setClosed(false);
+    navigate(`/pipelines/${data.id}?stage=${stage}`, { replace: true });
+  };
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <p className="crumbs">
+            <Link href="/">Apps</Link> <span aria-hidden="true">/</span>{" "}
+            <Link href={`/apps/${data.appId}`}>{app.data?.name ?? `app ${data.appId}`}</Link>{" "}
+            <span aria-hidden="true">/</span>{" "}
+            <Link href={`/iterations/${data.iterationId}`}>iteration #{data.iterationId}</Link>
+          </p>
+          <h1>
+            {data.type === "PHASE" ? `Release ${data.tag ?? ""}` : "Iteration pipeline"}{" "}
+            <span className="muted">#{data.id}</span>{" "}
+            {data.rollback ? <span className="badge badge-rollback">rollback</span> : null}
+          </h1>
+          <p className="muted" data-testid="pipeline-status">
+            <StateBadge
+              view={pipelineView(data)}
+              label={data.status === data.state ? data.status : `${data.status} · ${data.state}`}
+            />{" "}
+            started <Ago at={data.createdAt} /> ·{" "}
+            <Elapsed from={data.createdAt} to={isFinished(data) ? data.updatedAt : null} />
+            {data.queued ? <span className="tag">queued behind another release of this app</span> : null}
+          </p>
+        </div>
+        {data.type === "PHASE" ? (
+          <Actions pipeline={data} />
+        ) : (
+          <p className="muted">
+            Move it on from <Link href={`/iterations/${data.iterationId}`}>its iteration</Link>.
+          </p>
+        )}
+      </div>
+      {data.awaiting ? (
+        <p className="note note-wait" role="status">
+          <span aria-hidden="true">◆</span> {data.awaiting.hint}
+        </p>
+      ) : null}
+      <div className={selected ? "run run-with-panel" : "run"}>
+        <section className="card graph-card" aria-label="Stage graph">
+          <StageGraph
+            pipeline={data}
+            selected={selected}
+            onSelect={select}
+            nodeActions={
+              data.type === "PHASE"
+                ? (stage) => {
+                    if (data.awaiting?.stage !== stage) return null;
+                    return data.awaiting.action === "PROCEED" ? (
+                      <Actions pipeline={data} only={["proceed"]} />
+                    ) : (
+                      <Actions pipeline={data} only={["retry", "resume"]} />
+                    );
+                  }
+                : undefined
+            }
+          />
+        </section>
+        {selected ? <NodePanel pipeline={data} stage={selected} onClose={() => setClosed(true)} /> : null}
+      </div>
+    </>
+  );
+}

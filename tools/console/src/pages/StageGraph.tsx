@@ -1,0 +1,57 @@
+import { ITERATION_PHASES, PHASE_STAGES, stageView } from "@procode/contracts/pipeline-view";
+import type { ReactNode } from "react";
+import type { Pipeline } from "../api/types";
+import { StateBadge } from "../ui/state";
+import { Elapsed } from "../ui/time";
+
+/**
+ * The stages of a pipeline as a graph: CODE_CHECK → BUILD → PACKAGE → DEPLOY (or the iteration's
+ * phases), each node with its state, attempt count and duration. A node is a button that selects
+ * the stage; `nodeActions` puts the action a stage needs on the node itself (Proceed on a waiting
+ * gate, Retry / Resume on a failed stage).
+ */
+export function StageGraph({
+  pipeline,
+  selected,
+  onSelect,
+  nodeActions,
+}: {
+  pipeline: Pipeline;
+  selected: string | null;
+  onSelect: (stage: string) => void;
+  nodeActions?: (stage: string) => ReactNode;
+}) {
+  const stages: readonly string[] = pipeline.type === "PHASE" ? PHASE_STAGES : ITERATION_PHASES;
+  return (
+    <ol className="graph" aria-label="Stages">
+      {stages.map((stage) => {
+        const { view, latest, attempts } = stageView(pipeline, stage);
+        const deploy =
+          stage === "DEPLOY" && pipeline.deployStatus && (view === "running" || view === "failed")
+            ? pipeline.deployStatus
+            : null;
+        return (
+          <li key={stage} className={`node node-${view}`} data-stage={stage} data-state={view}>
+            <button
+              type="button"
+              className="node-main"
+              aria-pressed={selected === stage}
+              aria-label={`${stage}: ${view}${attempts.length > 1 ? `, attempt ${latest?.attempt}` : ""}`}
+              onClick={() => onSelect(stage)}
+            >
+              <span className="node-stage">{stage}</span>
+              <StateBadge view={view} />
+              <span className="node-meta">
+                {latest ? <Elapsed from={latest.startedAt} to={latest.finishedAt} /> : <span>–</span>}
+                {attempts.length > 1 ? <span className="attempts">attempt {latest?.attempt}</span> : null}
+                {attempts.length === 1 ? <span className="attempts">1 attempt</span> : null}
+              </span>
+              {deploy ? <span className="node-sub mono">{deploy}</span> : null}
+            </button>
+            {nodeActions ? <div className="node-actions">{nodeActions(stage)}</div> : null}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}

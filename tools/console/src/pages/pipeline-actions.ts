@@ -1,0 +1,50 @@
+import { isFinished } from "@procode/contracts/pipeline-view";
+import { api, unwrap } from "../api/client";
+import type { Pipeline } from "../api/types";
+
+export type PipelineAction = "proceed" | "retry" | "resume" | "cancel";
+
+/**
+ * Why the API would refuse an action on this pipeline now, or null when it would accept it: the
+ * pipeline's `awaiting` says what it waits for (proceed at a MANUAL gate; retry or resume after a
+ * failure); cancel takes any pipeline that has not succeeded or been cancelled.
+ */
+export function refusalOf(p: Pipeline, action: PipelineAction): string | null {
+  const waits = p.awaiting?.action;
+  switch (action) {
+    case "proceed":
+      return waits === "PROCEED"
+        ? null
+        : "proceed needs a stage waiting for a person (a MANUAL stage that succeeded)";
+    case "retry":
+    case "resume":
+      return waits === "RETRY_OR_RESUME"
+        ? null
+        : `${action} needs a FAILED pipeline (this one is ${p.status})`;
+    case "cancel":
+      return isFinished(p) && p.status !== "FAILED" ? `the pipeline is already ${p.status}` : null;
+  }
+}
+
+/** Runs an action; resolves to a sentence about what the API answered. */
+export async function runAction(id: number, action: PipelineAction, reason: string): Promise<string> {
+  const init = { params: { path: { id } }, body: reason.trim() ? { reason: reason.trim() } : {} };
+  switch (action) {
+    case "proceed": {
+      const r = await unwrap(api.POST("/pipelines/{id}/proceed", init));
+      return `${r.previousStage} → ${r.currentStage}`;
+    }
+    case "retry": {
+      const r = await unwrap(api.POST("/pipelines/{id}/retry", init));
+      return `Retrying ${r.currentStage} (retry ${r.retryCount}${r.maxRetries ? ` of ${r.maxRetries}` : ""})`;
+    }
+    case "resume": {
+      const r = await unwrap(api.POST("/pipelines/{id}/resume", init));
+      return `Resuming from ${r.resumeFromStage}`;
+    }
+    case "cancel": {
+      const r = await unwrap(api.POST("/pipelines/{id}/cancel", init));
+      return `Cancelled (it was ${r.previousState})`;
+    }
+  }
+}
