@@ -22,7 +22,11 @@ function newestMtime(dir: string): number {
 export function ensureConsoleBuilt(root: string, pnpm = process.env["PROCODE_PNPM"] ?? "pnpm"): void {
   const dir = path.join(root, "tools", "console");
   const built = path.join(dir, "dist", "index.html");
-  const sources = ["src", "index.html", "vite.config.ts", "package.json"].map((f) => path.join(dir, f));
+  // Its own sources and the contracts' view modules it bundles (libs/contracts/src).
+  const sources = [
+    ...["src", "index.html", "vite.config.ts", "package.json"].map((f) => path.join(dir, f)),
+    path.join(root, "libs", "contracts", "src"),
+  ];
   const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
   if (builtAt >= Math.max(...sources.map(newestMtime))) return;
   process.stdout.write("building the web console (tools/console)…\n");

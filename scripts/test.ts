@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { judgeRun, renderVerdict, type RunRecord } from "../libs/test-kit/src/run-summary.js";
 import { RUN_RECORD_ENV } from "../libs/test-kit/src/summary-reporter.js";
+import { runBrowserTests } from "./browser-tests.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const argv = process.argv.slice(2);
@@ -80,6 +81,11 @@ try {
   runRecord = undefined;
 }
 const verdict = judgeRun(runRecord, run.status);
+// The web console's browser tests (Playwright) count in the same summary.
+const browser = runBrowserTests(root, env, filters);
+verdict.passed += browser.passed;
+verdict.failed += browser.failed;
+verdict.problems.push(...browser.problems);
 const lines = renderVerdict(verdict, checksFailed);
 process.stdout.write(`${lines.join("\n")}\n`);
 process.exit(verdict.failed + checksFailed > 0 ? 1 : 0);

@@ -30,7 +30,11 @@ export type PipelineStages = Pick<Pipeline, "status" | "currentStage" | "awaitin
   checkpoints: readonly Pick<Checkpoint, "stage" | "status" | "attempt">[];
 };
 
-/** The view of one stage: its latest attempt decides, and the pipeline's awaiting/state refine it. */
+/**
+ * The view of one stage: its latest attempt decides, and the pipeline's awaiting/state refine it. A
+ * stage that waits at a MANUAL gate is "waiting"; a failed one stays "failed" (with its error) even
+ * while the pipeline waits for a retry or resume: the next step is said beside it, not instead of it.
+ */
 export function stageView<P extends PipelineStages>(
   p: P,
   stage: string,
@@ -38,7 +42,7 @@ export function stageView<P extends PipelineStages>(
   const attempts = p.checkpoints.filter((c) => c.stage === stage);
   const latest = attempts[attempts.length - 1];
   const view = ((): StageView => {
-    if (p.awaiting && p.awaiting.stage === stage) return "waiting";
+    if (p.awaiting?.action === "PROCEED" && p.awaiting.stage === stage) return "waiting";
     if (!latest) return p.status === "RUNNING" && p.currentStage === stage ? "running" : "pending";
     if (latest.status === "SUCCESS") return "succeeded";
     if (latest.status === "FAILED")

@@ -5,3 +5,4 @@ export * from "./wait.js";
 export * from "./process.js";
 export * from "./platform.js";
 export * from "./settle.js";
+export * from "./npm-start.js";

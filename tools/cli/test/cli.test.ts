@@ -71,8 +71,9 @@ describe("pipeline view", () => {
         { ...ok("CODE_CHECK", 0, 2, 4), status: "FAILED", error: "app/main.py:3: invalid syntax" },
       ],
     });
-    expect(stageView(p, "CODE_CHECK").view).toBe("waiting");
+    expect(stageView(p, "CODE_CHECK").view).toBe("failed");
     const lines = renderPipeline(p, t0).join("\n");
+    expect(lines).toMatch(/CODE_CHECK\s+failed 2s \(attempt 4\): app\/main\.py:3: invalid syntax/);
     // CODE_CHECK's 3 retries are used up: only resume is accepted now (retry would answer 3002).
     expect(lines).toMatch(/procode pipeline resume 7/);
     expect(lines).not.toMatch(/procode pipeline retry/);

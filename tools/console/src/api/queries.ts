@@ -29,10 +29,15 @@ export function useApps(filter: { name?: string; devMode?: "pro-code" | "low-cod
   });
 }
 
+/** Ids come from the address or from another answer: ask only for ones that can exist. */
+const isId = (id: number | null | undefined): id is number =>
+  typeof id === "number" && Number.isSafeInteger(id) && id > 0;
+
 export function useApp(id: number) {
   return useQuery({
     queryKey: ["app", id],
     queryFn: () => unwrap(api.GET("/apps/{id}", { params: { path: { id } } })),
+    enabled: isId(id),
   });
 }
 
@@ -40,6 +45,7 @@ export function useRepo(appId: number) {
   return useQuery({
     queryKey: ["repo", appId],
     queryFn: () => unwrap(api.GET("/apps/{id}/repo", { params: { path: { id: appId } } })),
+    enabled: isId(appId),
     refetchInterval: usePoll("list"),
   });
 }
@@ -61,7 +67,7 @@ export function useTags(appId: number, enabled = true) {
   return useQuery({
     queryKey: ["repo", appId, "tags"],
     queryFn: () => unwrap(api.GET("/apps/{id}/repo/tags", { params: { path: { id: appId } } })),
-    enabled,
+    enabled: enabled && isId(appId),
   });
 }
 
@@ -79,6 +85,7 @@ export function useIteration(id: number) {
   return useQuery({
     queryKey: ["iteration", id],
     queryFn: () => unwrap(api.GET("/iterations/{id}", { params: { path: { id } } })),
+    enabled: isId(id),
     refetchInterval: (q) => (q.state.data?.status === "RELEASED" ? false : poll),
   });
 }
@@ -88,7 +95,7 @@ export function usePipeline(id: number | null | undefined) {
   return useQuery({
     queryKey: ["pipeline", id],
     queryFn: () => unwrap(api.GET("/pipelines/{id}", { params: { path: { id: id! } } })),
-    enabled: typeof id === "number",
+    enabled: isId(id),
     // A finished pipeline changes only when someone acts on it (resume), which refetches it.
     refetchInterval: (q) => (q.state.data && isFinished(q.state.data) ? false : poll),
   });
@@ -100,6 +107,7 @@ export function useReleases(appId: number) {
   return useQuery({
     queryKey: ["releases", appId],
     queryFn: () => unwrap(api.GET("/pipelines", { params: { query } })),
+    enabled: isId(appId),
     refetchInterval: usePoll("list"),
   });
 }

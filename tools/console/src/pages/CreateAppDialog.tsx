@@ -125,8 +125,10 @@ export function CreateAppDialog({ onClose }: { onClose: () => void }) {
               </div>
             </div>
             <label className="check">
-              <input type="checkbox" checked={scaffold} onChange={(e) => setScaffold(e.target.checked)} />{" "}
-              Push the <strong>python-agent</strong> scaffold as the first commit
+              <input type="checkbox" checked={scaffold} onChange={(e) => setScaffold(e.target.checked)} />
+              <span>
+                Push the <strong>python-agent</strong> scaffold as the first commit
+              </span>
             </label>
           </>
         ) : null}

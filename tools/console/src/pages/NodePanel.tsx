@@ -41,7 +41,7 @@ function Output({ stage, c, pipeline }: { stage: string; c: Checkpoint; pipeline
       {commit ? (
         <>
           <dt>Commit</dt>
-          <dd className="mono" data-testid="output-commit">
+          <dd className="mono break" data-testid="output-commit">
             {commit}
           </dd>
         </>
@@ -51,13 +51,31 @@ function Output({ stage, c, pipeline }: { stage: string; c: Checkpoint; pipeline
           <dt>Checks</dt>
           <dd>
             <ul className="checks-list">
-              {checks.map((k) => (
-                <li key={k.name}>
-                  <StateBadge view={k.ok ? "succeeded" : "failed"} label={k.name} />
-                  {k.detail ? <span className="muted"> {k.detail}</span> : null}
-                </li>
-              ))}
+              {checks
+                .filter((k) => !k.ok)
+                .map((k) => (
+                  <li key={k.name}>
+                    <StateBadge view="failed" label={k.name} /> <span className="muted">{k.detail}</span>
+                  </li>
+                ))}
             </ul>
+            {checks.some((k) => k.ok) ? (
+              <details>
+                <summary>
+                  <StateBadge view="succeeded" label={`${checks.filter((k) => k.ok).length} passed`} />
+                </summary>
+                <ul className="checks-list">
+                  {checks
+                    .filter((k) => k.ok)
+                    .map((k) => (
+                      <li key={k.name}>
+                        <StateBadge view="succeeded" label={k.name} />{" "}
+                        <span className="muted">{k.detail}</span>
+                      </li>
+                    ))}
+                </ul>
+              </details>
+            ) : null}
           </dd>
         </>
       ) : null}
@@ -132,29 +150,47 @@ export function NodePanel({
           {String(config["maxRetries"])}
         </p>
       ) : null}
-      {pipeline.awaiting?.stage === stage ? <p className="note note-wait">{pipeline.awaiting.hint}</p> : null}
       {attempts.length === 0 ? (
         <p className="muted">Not started yet.</p>
       ) : (
         <ol className="attempts-list" reversed>
-          {[...attempts].reverse().map((c) => (
-            <li key={c.attempt} className="attempt" data-attempt={c.attempt}>
-              <div className="attempt-head">
+          {[...attempts].reverse().map((c, i) => {
+            const head = (
+              <>
                 <strong>Attempt {c.attempt}</strong>
                 <StatusBadge status={c.status} />
                 <span className="muted small">
                   {time(c.startedAt)} → {time(c.finishedAt)} ·{" "}
                   <Elapsed from={c.startedAt} to={c.finishedAt} />
                 </span>
-              </div>
-              {c.error ? (
-                <pre className="error-block" data-testid="stage-error">
-                  {c.error}
-                </pre>
-              ) : null}
-              <Output stage={stage} c={c} pipeline={pipeline} />
-            </li>
-          ))}
+              </>
+            );
+            const body = (
+              <>
+                {c.error ? (
+                  <pre className="error-block" data-testid="stage-error">
+                    {c.error}
+                  </pre>
+                ) : null}
+                <Output stage={stage} c={c} pipeline={pipeline} />
+              </>
+            );
+            return (
+              <li key={c.attempt} className="attempt" data-attempt={c.attempt}>
+                {i === 0 ? (
+                  <>
+                    <div className="attempt-head">{head}</div>
+                    {body}
+                  </>
+                ) : (
+                  <details className="attempt-older">
+                    <summary>{head}</summary>
+                    {body}
+                  </details>
+                )}
+              </li>
+            );
+          })}
         </ol>
       )}
       <p className="muted small">The stage's log will show here once the platform keeps stage logs.</p>

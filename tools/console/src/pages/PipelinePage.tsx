@@ -15,6 +15,7 @@ import { ActionButton } from "../ui/action";
 import { ErrorNote, Loading, NotFound } from "../ui/feedback";
 import { StateBadge } from "../ui/state";
 import { Ago, Elapsed } from "../ui/time";
+import { usePaintedMark } from "../live/marks";
 import { NodePanel } from "./NodePanel";
 import { refusalOf, runAction, type PipelineAction } from "./pipeline-actions";
 import { StageGraph } from "./StageGraph";
@@ -34,7 +35,15 @@ function focusStage(p: Pipeline): string {
   return failed ?? p.currentStage ?? stages[0]!;
 }
 
-function Actions({ pipeline, only }: { pipeline: Pipeline; only?: PipelineAction[] }) {
+function Actions({
+  pipeline,
+  only,
+  onRun,
+}: {
+  pipeline: Pipeline;
+  only?: PipelineAction[];
+  onRun?: () => void;
+}) {
   const where = only ? "node" : "bar";
   const client = useQueryClient();
   const [reason, setReason] = useState("");
@@ -60,6 +69,7 @@ function Actions({ pipeline, only }: { pipeline: Pipeline; only?: PipelineAction
           tone={action === "cancel" ? "danger" : refusalOf(pipeline, action) === null ? "primary" : "default"}
           disabledReason={refusalOf(pipeline, action)}
           run={async () => {
+            onRun?.();
             const said = await runAction(pipeline.id, action, reason);
             await client.invalidateQueries({ queryKey: ["pipeline", pipeline.id] });
             return said;
@@ -78,7 +88,11 @@ export function PipelinePage({ pipelineId }: { pipelineId: number }) {
   const search = useSearch();
   const asked = new URLSearchParams(search).get("stage");
   const [closed, setClosed] = useState(false);
+  // A node keeps the buttons pressed on it (then disabled, with why) so their answer stays in view
+  // after the pipeline has moved on.
+  const [pressed, setPressed] = useState<Record<string, PipelineAction[]>>({});
   const p = pipeline.data;
+  usePaintedMark("pipeline-painted", p !== undefined);
   const selected = closed ? null : (asked ?? (p ? focusStage(p) : null));
 
   useEffect(() => {
@@ -136,8 +150,14 @@ export function PipelinePage({ pipelineId }: { pipelineId: number }) {
         )}
       </div>
       {data.awaiting ? (
-        <p className="note note-wait" role="status">
-          <span aria-hidden="true">◆</span> {data.awaiting.hint}
+        <p
+          className={data.awaiting.action === "PROCEED" ? "note note-wait" : "note note-error"}
+          role="status"
+          title={data.awaiting.hint}
+        >
+          {data.awaiting.action === "PROCEED"
+            ? `◆ ${data.awaiting.stage} succeeded and waits for a person: Proceed moves the release on.`
+            : `✖ ${data.awaiting.stage} failed: Retry runs it once more, Resume starts it afresh (earlier stages are not run again).`}
         </p>
       ) : null}
       <div className={selected ? "run run-with-panel" : "run"}>
@@ -149,12 +169,16 @@ export function PipelinePage({ pipelineId }: { pipelineId: number }) {
             nodeActions={
               data.type === "PHASE"
                 ? (stage) => {
-                    if (data.awaiting?.stage !== stage) return null;
-                    return data.awaiting.action === "PROCEED" ? (
-                      <Actions pipeline={data} only={["proceed"]} />
-                    ) : (
-                      <Actions pipeline={data} only={["retry", "resume"]} />
-                    );
+                    const waiting = data.awaiting?.stage === stage ? data.awaiting.action : null;
+                    const only: PipelineAction[] | undefined =
+                      waiting === "PROCEED" ? ["proceed"] : waiting ? ["retry", "resume"] : pressed[stage];
+                    return only ? (
+                      <Actions
+                        pipeline={data}
+                        only={only}
+                        onRun={() => setPressed((s) => ({ ...s, [stage]: only }))}
+                      />
+                    ) : null;
                   }
                 : undefined
             }

@@ -1,6 +1,7 @@
 import { ITERATION_PHASES, PHASE_STAGES, stageView } from "@procode/contracts/pipeline-view";
 import type { ReactNode } from "react";
 import type { Pipeline } from "../api/types";
+import { useStateMarks } from "../live/marks";
 import { StateBadge } from "../ui/state";
 import { Elapsed } from "../ui/time";
 
@@ -22,6 +23,7 @@ export function StageGraph({
   nodeActions?: (stage: string) => ReactNode;
 }) {
   const stages: readonly string[] = pipeline.type === "PHASE" ? PHASE_STAGES : ITERATION_PHASES;
+  useStateMarks(pipeline.id, Object.fromEntries(stages.map((s) => [s, stageView(pipeline, s).view])));
   return (
     <ol className="graph" aria-label="Stages">
       {stages.map((stage) => {

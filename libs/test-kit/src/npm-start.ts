@@ -1,0 +1,116 @@
+/**
+ * The platform as `npm start` runs it (scripts/start.ts), on free ports, with its own database, NATS
+ * prefix and LOCAL repository root, so it never meets the default platform or another run. Resolves
+ * once it printed its addresses, with the one that signs a browser in; `stop` ends it and drops the
+ * database and the streams. For the console's browser tests and its budgets bench.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { deleteStreams, sql } from "./infra.js";
+import { REPO_ROOT } from "./process.js";
+
+const ADMIN_URL = process.env["TEST_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
+export interface NpmStartPlatform {
+  gatewayUrl: string;
+  /** What npm start prints to sign a browser in: `<gateway>/#token=...` (team default). */
+  signInUrl: string;
+  jwtSecret: string;
+  /** LOCAL repositories (`local://<name>` is `<repoRoot>/<name>`). */
+  repoRoot: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export async function startNpmPlatform(extraEnv: Record<string, string> = {}): Promise<NpmStartPlatform> {
+  const suffix = randomBytes(4).toString("hex");
+  const database = `t_console_e2e_${suffix}`;
+  const envName = `t-console-e2e-${suffix}`;
+  await sql(ADMIN_URL, `create database "${database}"`);
+  const dbUrl = new URL(ADMIN_URL);
+  dbUrl.pathname = `/${database}`;
+  const repoRoot = mkdtempSync(path.join(os.tmpdir(), "procode-console-repos-"));
+  const jwtSecret = randomBytes(24).toString("hex");
+  const ports: Record<string, string> = {};
+  for (const name of ["GATEWAY", "APP_SVC", "DEV_SVC", "PIPELINE_ENGINE", "OPS_GATEWAY", "OPS_MODULE"])
+    ports[`${name}_PORT`] = String(await freePort());
+
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      ...ports,
+      DATABASE_URL: dbUrl.toString(),
+      NATS_URL,
+      ENV_NAME: envName,
+      LOCAL_GIT_ROOT: repoRoot,
+      AUTH_JWT_SECRET: jwtSecret,
+      LOG_LEVEL: "warn",
+      // Quicker than the defaults, so a failing stage's retries and a deployment take seconds.
+      RETRY_BASE_MS: "300",
+      RETRY_MAX_MS: "1000",
+      BIND_POLL_MS: "200",
+      BIND_RETRY_BASE_MS: "500",
+      DEFAULT_DURATION_MS: "1500",
+      NO_COLOR: "1",
+      ...extraEnv,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  const signInUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the platform did not start in time:\n${output.slice(-4000)}`)),
+      180_000,
+    );
+    const read = (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = /(http:\/\/127\.0\.0\.1:\d+\/#token=[\w.-]+)/.exec(output);
+      if (found && output.includes("Ctrl-C stops everything")) {
+        clearTimeout(timer);
+        resolve(found[1]!);
+      }
+    };
+    child.stdout.on("data", read);
+    child.stderr.on("data", read);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the platform exited (${code}):\n${output.slice(-4000)}`));
+    });
+  });
+  // Keep reading, so its logs never fill the pipe; keep the tail for a failure report.
+  child.stdout.removeAllListeners("data");
+  child.stderr.removeAllListeners("data");
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000));
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+
+  return {
+    gatewayUrl: new URL(signInUrl).origin,
+    signInUrl,
+    jwtSecret,
+    repoRoot,
+    stop: async () => {
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill("SIGTERM");
+      const timeout = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      await exited;
+      clearTimeout(timeout);
+      rmSync(repoRoot, { recursive: true, force: true });
+      await deleteStreams(NATS_URL, envName).catch(() => {});
+      await sql(ADMIN_URL, `drop database if exists "${database}" with (force)`);
+    },
+  };
+}

@@ -1,0 +1,235 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect, test, type Page } from "@playwright/test";
+import { git } from "@procode/test-kit";
+import { api, platform, screenshot, tokenFor } from "./helpers";
+
+/**
+ * The console driven as a person would, against the real platform: one app from creation through
+ * releases, a failure and its fix, a manual gate and a rollback; then another team's view.
+ */
+test.describe.configure({ mode: "serial" });
+
+let page: Page;
+const problems: string[] = [];
+let appId: number;
+let checkout: string;
+
+const node = (stage: string) => page.locator(`.graph .node[data-stage="${stage}"]`);
+
+async function expectAllStagesSucceeded() {
+  for (const stage of ["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"])
+    await expect(node(stage)).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
+  await expect(page.getByTestId("pipeline-status")).toContainText("SUCCESS");
+}
+
+/** An iteration of the app walked to STAGING through the API (what the page shows is tested once). */
+async function iterationInStaging(name: string): Promise<number> {
+  const it = await api<{ id: number }>("POST", "/iterations", { appId, name, sourceBranch: "main" });
+  await expect
+    .poll(async () => (await api<{ status: string }>("GET", `/iterations/${it.id}`)).status)
+    .toBe("DEVELOPING");
+  for (const targetPhase of ["TESTING", "STAGING"])
+    await api("POST", `/iterations/${it.id}/proceed`, { targetPhase });
+  return it.id;
+}
+
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400)
+      problems.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+  });
+  git(platform().repoRoot, "init", "--quiet", "--bare", "--initial-branch=main", "console-agent.git");
+});
+
+test.afterAll(async () => {
+  await page.close();
+});
+
+test("signs in through the address npm start prints, and the token leaves the address bar", async () => {
+  await page.goto(platform().signInUrl);
+  await expect(page.getByRole("heading", { name: "Apps" })).toBeVisible();
+  expect(page.url()).toBe(`${platform().gatewayUrl}/`);
+  expect(await page.evaluate(() => sessionStorage.getItem("procode.token"))).toMatch(/^ey/);
+  await expect(page.getByText("No apps yet.")).toBeVisible();
+  await expect(page.getByText("team default")).toBeVisible();
+});
+
+test("creates a LOCAL app with the python-agent scaffold and shows it bound", async () => {
+  await page.getByRole("button", { name: "New app" }).click();
+  const dialog = page.getByRole("dialog", { name: "New app" });
+  await dialog.getByLabel("Name").fill("console-agent");
+  await dialog.getByLabel("Repository URL").fill("local://console-agent");
+  await expect(dialog.getByRole("checkbox")).toBeChecked();
+  await screenshot(page, "console-create-app");
+  await dialog.getByRole("button", { name: "Create app" }).click();
+  await expect(page).toHaveURL(/\/apps\/\d+$/);
+  appId = Number(new URL(page.url()).pathname.split("/").pop());
+  await expect(page.getByRole("heading", { name: "console-agent" })).toBeVisible();
+  await expect(page.getByTestId("binding-state")).toContainText("BOUND");
+  await expect(page.getByTestId("scaffold-state")).toContainText("PUSHED");
+  checkout = path.join(mkdtempSync(path.join(os.tmpdir(), "procode-console-work-")), "agent");
+  git(
+    path.dirname(checkout),
+    "clone",
+    "--quiet",
+    path.join(platform().repoRoot, "console-agent.git"),
+    "agent",
+  );
+});
+
+test("walks an iteration to STAGING, releases v1.0.0 and watches the graph reach SUCCESS without a reload", async () => {
+  await page.getByRole("navigation", { name: "App" }).getByRole("link", { name: "Iterations" }).click();
+  await expect(page.getByText("No iterations yet.")).toBeVisible();
+  await page.getByLabel("Name").fill("first");
+  await page.getByRole("button", { name: "Create iteration" }).click();
+  await expect(page).toHaveURL(/\/iterations\/\d+$/);
+  for (const phase of ["TESTING", "STAGING"]) {
+    const proceed = page.getByTestId("proceed-iteration");
+    await expect(proceed).toHaveAttribute("aria-disabled", "false");
+    await expect(proceed).toHaveText(`Proceed to ${phase}`);
+    await proceed.click();
+    await expect(page.locator(`.track-step[data-phase="${phase}"]`)).toHaveAttribute("data-state", "waiting");
+  }
+  await screenshot(page, "console-iteration");
+
+  await page.getByRole("button", { name: "Release…" }).click();
+  const dialog = page.getByRole("dialog");
+  const tag = dialog.getByLabel("Tag");
+  await tag.fill("1.0.0");
+  await expect(dialog.locator("#release-tag-check")).toHaveAttribute("data-kind", "invalid");
+  await tag.fill("v1.0.0");
+  await expect(dialog.locator("#release-tag-check")).toHaveAttribute("data-kind", "new");
+  await screenshot(page, "console-release-dialog");
+  // A mark that survives only as long as the page is not reloaded.
+  await page.evaluate(() => ((window as unknown as { mark: string }).mark = "no reload"));
+  await dialog.getByRole("button", { name: "Release v1.0.0" }).click();
+  await expect(page).toHaveURL(/\/pipelines\/\d+/);
+  await expectAllStagesSucceeded();
+  expect(await page.evaluate(() => (window as unknown as { mark?: string }).mark)).toBe("no reload");
+  await page.locator('.node[data-stage="PACKAGE"] .node-main').click();
+  await expect(page.getByTestId("node-panel")).toContainText("console-agent:v1.0.0");
+  await screenshot(page, "console-pipeline");
+  await page.keyboard.press("Escape");
+  await expect(page.getByTestId("node-panel")).toHaveCount(0);
+});
+
+test("a CODE_CHECK that fails shows its error; a fix and Resume from the page bring it to SUCCESS", async () => {
+  const entry = git(checkout, "ls-files", "*.py").split("\n")[0]!;
+  const good = readFileSync(path.join(checkout, entry), "utf8");
+  git(checkout, "pull", "--quiet", "origin", "main");
+  writeFileSync(path.join(checkout, entry), `${good}\ndef broken(:\n    pass\n`);
+  git(checkout, "commit", "--quiet", "-am", "a syntax error");
+  git(checkout, "push", "--quiet", "origin", "main");
+  const iterationId = await iterationInStaging("second");
+  const release = await api<{ pipelineId: number }>("POST", `/iterations/${iterationId}/release`, {
+    tag: "v1.0.1",
+  });
+  await page.goto(`${platform().gatewayUrl}/pipelines/${release.pipelineId}`);
+  await expect(node("CODE_CHECK")).toHaveAttribute("data-state", "failed", { timeout: 60_000 });
+  await expect(page.getByTestId("pipeline-status")).toContainText("FAILED");
+  await expect(page.getByTestId("node-panel").getByTestId("stage-error").first()).toContainText(entry);
+  await expect(page.getByTestId("bar-proceed")).toHaveAttribute("aria-disabled", "true");
+  await screenshot(page, "console-pipeline-failed");
+
+  writeFileSync(path.join(checkout, entry), good);
+  git(checkout, "commit", "--quiet", "-am", "fix the syntax error");
+  git(checkout, "push", "--quiet", "origin", "main");
+  git(checkout, "tag", "-f", "v1.0.1");
+  git(checkout, "push", "--quiet", "--force", "origin", "v1.0.1");
+  await node("CODE_CHECK").getByRole("button", { name: "Resume" }).click();
+  await expect(page.getByText("Resuming from CODE_CHECK")).toBeVisible();
+  await expectAllStagesSucceeded();
+});
+
+test("a MANUAL gate set on the app's settings waits, and Proceed on its node moves it on", async () => {
+  // The settings API asks for a credential on every change, even for LOCAL repositories.
+  const credential = await api<{ id: string }>("POST", "/credentials", {
+    gitType: "LOCAL",
+    name: "local",
+    token: "unused",
+  });
+  await api("PUT", `/apps/${appId}/procode-config`, {
+    gitRepoUrl: "local://console-agent",
+    credentialId: credential.id,
+  });
+  await page.goto(`${platform().gatewayUrl}/apps/${appId}`);
+  await page.getByLabel("PACKAGE drive mode").selectOption("MANUAL");
+  await expect(page.locator('[data-stage="PACKAGE"]').getByText("✔ saved")).toBeVisible();
+  await screenshot(page, "console-app");
+
+  const iterationId = await iterationInStaging("third");
+  await page.goto(`${platform().gatewayUrl}/iterations/${iterationId}`);
+  await page.getByRole("button", { name: "Release…" }).click();
+  await page.getByRole("dialog").getByLabel("Tag").fill("v1.0.2");
+  await page.getByRole("dialog").getByRole("button", { name: "Release v1.0.2" }).click();
+  await expect(node("PACKAGE")).toHaveAttribute("data-state", "waiting", { timeout: 60_000 });
+  await expect(page.getByTestId("bar-retry")).toHaveAttribute("aria-disabled", "true");
+  await screenshot(page, "console-pipeline-manual");
+  await node("PACKAGE").getByRole("button", { name: "Proceed" }).click();
+  await expect(page.getByText("PACKAGE → DEPLOY")).toBeVisible();
+  await expectAllStagesSucceeded();
+  await page.goto(`${platform().gatewayUrl}/apps/${appId}`);
+  await page.getByLabel("PACKAGE drive mode").selectOption("AUTO");
+  await expect(page.locator('[data-stage="PACKAGE"]').getByText("✔ saved")).toBeVisible();
+});
+
+test("rolls back to v1.0.0 from the release history", async () => {
+  const history = page.getByTestId("release-history");
+  await expect(history.locator('tr[data-tag="v1.0.2"]')).toContainText("in production");
+  await history.getByTestId("rollback-v1.0.0").click();
+  await history.getByRole("link", { name: /pipeline #\d+/ }).click();
+  await expect(page.getByRole("heading", { name: /Release v1\.0\.0/ })).toContainText("rollback");
+  await expectAllStagesSucceeded();
+  await page.goto(`${platform().gatewayUrl}/apps/${appId}`);
+  await expect(history.locator("tbody tr").first()).toContainText("in production");
+  await expect(history.locator("tbody tr").first()).toContainText("rollback");
+  await screenshot(page, "console-releases");
+});
+
+test("is usable at 390 px wide", async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${platform().gatewayUrl}/`);
+  await expect(page.getByRole("link", { name: "console-agent" })).toBeVisible();
+  await screenshot(page, "console-apps-390");
+  const latest = await api<{ items: { id: number }[] }>("GET", `/pipelines?appId=${appId}&type=PHASE`);
+  await page.goto(`${platform().gatewayUrl}/pipelines/${latest.items[0]!.id}`);
+  await expectAllStagesSucceeded();
+  await page.mouse.move(1, 1);
+  // Nothing wider than the screen: no sideways scrolling.
+  const wider = await page.evaluate(() =>
+    [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > 391)
+      .map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`),
+  );
+  expect(wider).toEqual([]);
+  await screenshot(page, "console-pipeline-390");
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+test("logged no error in the browser console", () => {
+  expect(problems).toEqual([]);
+});
+
+test("another team's pipeline URL shows not found; a fresh browser is sent to sign in", async ({
+  browser,
+}) => {
+  const latest = await api<{ items: { id: number }[] }>("GET", `/pipelines?appId=${appId}&type=PHASE`);
+  const fresh = await browser.newPage();
+  await fresh.goto(`${platform().gatewayUrl}/pipelines/${latest.items[0]!.id}`);
+  await expect(fresh).toHaveURL(/\/sign-in\?next=/);
+  await expect(fresh.getByRole("heading", { name: /Sign in/ })).toBeVisible();
+  await screenshot(fresh, "console-sign-in");
+  await fresh.getByLabel("Token").fill(await tokenFor("another-team"));
+  await fresh.getByRole("button", { name: "Sign in" }).click();
+  await expect(fresh.getByRole("heading", { name: "Pipeline not found" })).toBeVisible();
+  await expect(fresh.getByRole("alert")).toContainText("3004");
+  await screenshot(fresh, "console-not-found");
+  await fresh.close();
+});
