@@ -139,6 +139,20 @@ try {
     await page.waitForFunction(() => performance.getEntriesByName("pipeline-painted").length > 0);
     return page.evaluate(() => performance.getEntriesByName("pipeline-painted")[0]!.startTime);
   };
+  // Cold: a browser context with nothing cached, signed in by its session storage, opening the link.
+  const fresh = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await fresh.addInitScript(
+    (t) =>
+      (
+        globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }
+      ).sessionStorage.setItem("procode.token", t),
+    token,
+  );
+  const coldPage = await fresh.newPage();
+  await coldPage.goto(`${platform.gatewayUrl}/pipelines/${lastPipeline}`);
+  await coldPage.waitForFunction(() => performance.getEntriesByName("pipeline-painted").length > 0);
+  const cold = await coldPage.evaluate(() => performance.getEntriesByName("pipeline-painted")[0]!.startTime);
+  await fresh.close();
   const loads: number[] = [];
   for (let i = 0; i < 5; i++) {
     await page.goto(`${platform.gatewayUrl}/pipelines/${lastPipeline}`);
@@ -154,7 +168,7 @@ try {
     clicks.push((await painted()) - before);
   }
   process.stdout.write(
-    `pipeline view painted: deep link ${ms(loads[0]!)} cold, ${ms(pct(loads.slice(1), 50))} warm (median of 4); from the release history ${ms(pct(clicks, 50))} (median of 5, max ${ms(Math.max(...clicks))}) (target <= 1 s)\n`,
+    `pipeline view painted after navigation: deep link ${ms(cold)} with nothing cached, ${ms(pct(loads, 50))} cached (median of 5); from the release history ${ms(pct(clicks, 50))} (median of 5, max ${ms(Math.max(...clicks))}) (target <= 1 s)\n`,
   );
 } finally {
   await browser.close();

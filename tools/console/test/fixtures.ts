@@ -3,7 +3,14 @@ import type { Checkpoint, Pipeline } from "../src/api/types";
 const t0 = Date.parse("2026-03-01T10:00:00Z");
 export const at = (s: number) => new Date(t0 + s * 1000).toISOString();
 
-export function attempt(stage: Checkpoint["stage"], n: number, status: Checkpoint["status"], from: number, to?: number, extra: Partial<Checkpoint> = {}): Checkpoint {
+export function attempt(
+  stage: Checkpoint["stage"],
+  n: number,
+  status: Checkpoint["status"],
+  from: number,
+  to?: number,
+  extra: Partial<Checkpoint> = {},
+): Checkpoint {
   return {
     stage,
     status,

@@ -22,7 +22,15 @@ function setup(over: Partial<ComponentProps<typeof ReleaseDialog>> = {}) {
     releases: [{ tag: "v1.0.0", iterationId: 4 }],
     release: async (tag) => {
       asked.push(tag);
-      return { iterationId: 5, tag, pipelineId: 9, status: "RUNNING", iterationPhaseId: 3, commitId: HEAD, rollback: false };
+      return {
+        iterationId: 5,
+        tag,
+        pipelineId: 9,
+        status: "RUNNING",
+        iterationPhaseId: 3,
+        commitId: HEAD,
+        rollback: false,
+      };
     },
     onReleased: (r) => released.push(r),
     onClose: () => closed++,

@@ -18,8 +18,18 @@ describe("the stage graph", () => {
     });
     render(<StageGraph pipeline={p} selected={null} onSelect={() => {}} />);
     const nodes = screen.getAllByRole("listitem");
-    expect(nodes.map((n) => n.getAttribute("data-stage"))).toEqual(["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"]);
-    expect(nodes.map((n) => n.getAttribute("data-state"))).toEqual(["succeeded", "running", "pending", "pending"]);
+    expect(nodes.map((n) => n.getAttribute("data-stage"))).toEqual([
+      "CODE_CHECK",
+      "BUILD",
+      "PACKAGE",
+      "DEPLOY",
+    ]);
+    expect(nodes.map((n) => n.getAttribute("data-state"))).toEqual([
+      "succeeded",
+      "running",
+      "pending",
+      "pending",
+    ]);
     const check = nodeOf("CODE_CHECK");
     expect(check.textContent).toContain("✔succeeded");
     expect(check.textContent).toContain("3s");
