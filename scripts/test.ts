@@ -50,6 +50,14 @@ if (!testsOnly) {
   // own `typecheck`, several times faster.
   if (!step("typecheck", path.join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.all.json"]))
     checksFailed++;
+  // The web console is a browser program (DOM, JSX): a program of its own.
+  if (
+    !step("typecheck console", path.join(root, "node_modules/.bin/tsc"), [
+      "-p",
+      "tools/console/tsconfig.json",
+    ])
+  )
+    checksFailed++;
   // Unused files, exports and dependencies (knip.json): nothing may be reported.
   if (!step("knip", path.join(root, "node_modules/.bin/knip"), ["--no-progress"])) checksFailed++;
 }
