@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
+import { CHROMIUM_LAUNCH } from "../libs/test-kit/src/chromium.js";
 
 /**
  * The web console's browser tests (Playwright, tools/console/e2e) in Debian's Chromium, against the
@@ -18,7 +19,7 @@ export function runBrowserTests(
   )
     return { passed: 0, failed: 0, problems: [] };
   process.stdout.write("\n\x1b[1m== browser tests (tools/console, Chromium)\x1b[0m\n");
-  const chromium = env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
+  const chromium = CHROMIUM_LAUNCH.executablePath;
   if (!existsSync(chromium)) {
     return {
       passed: 0,

@@ -16,7 +16,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { chromium, type Page } from "@playwright/test";
 import { signToken } from "@procode/service-kit";
-import { git, REPO_ROOT, startNpmPlatform } from "@procode/test-kit";
+import { CHROMIUM_LAUNCH, git, REPO_ROOT, startNpmPlatform } from "@procode/test-kit";
 
 const releases = Number(process.argv[2] ?? 3);
 const dist = path.join(REPO_ROOT, "tools", "console", "dist");
@@ -38,19 +38,7 @@ process.stdout.write(
 
 // 2 and 3 need the platform running and a browser.
 const platform = await startNpmPlatform();
-const browser = await chromium.launch({
-  executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await chromium.launch(CHROMIUM_LAUNCH);
 try {
   const token = await signToken({ sub: "bench", team: "default" }, platform.jwtSecret, { expiresIn: "1h" });
   const call = async <T>(method: string, url: string, body?: unknown): Promise<T> => {

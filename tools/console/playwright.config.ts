@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { CHROMIUM_LAUNCH } from "@procode/test-kit";
 
 /**
  * Browser tests of the console against the real platform, started by `scripts/start.ts` (what
@@ -17,19 +18,7 @@ export default defineConfig({
   reporter: [["list"], ["json", { outputFile: "../../.reports/console-e2e.json" }]],
   use: {
     viewport: { width: 1280, height: 800 },
-    launchOptions: {
-      executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    },
+    launchOptions: CHROMIUM_LAUNCH,
     trace: "retain-on-failure",
   },
 });

@@ -6,3 +6,4 @@ export * from "./process.js";
 export * from "./platform.js";
 export * from "./settle.js";
 export * from "./npm-start.js";
+export * from "./chromium.js";

@@ -7,10 +7,10 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { deleteStreams, sql } from "./infra.js";
+import { freePort } from "./platform.js";
 import { REPO_ROOT } from "./process.js";
 
 const ADMIN_URL = process.env["TEST_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -23,14 +23,6 @@ export interface NpmStartPlatform {
   /** LOCAL repositories (`local://<name>` is `<repoRoot>/<name>`). */
   repoRoot: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export async function startNpmPlatform(extraEnv: Record<string, string> = {}): Promise<NpmStartPlatform> {

@@ -29,7 +29,8 @@ export interface PlatformOptions {
   logLevel?: string;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port nothing listens on now (on 127.0.0.1). */
+export async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
   const port = (s.address() as net.AddressInfo).port;

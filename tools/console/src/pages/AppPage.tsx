@@ -1,6 +1,5 @@
-import { ApiError } from "../api/client";
 import { useApp } from "../api/queries";
-import { ErrorNote, Loading, NotFound } from "../ui/feedback";
+import { NotFound, queryGate } from "../ui/feedback";
 import { AppHeader } from "./AppHeader";
 import { ReleaseHistory } from "./ReleaseHistory";
 import { RepositoryPanel } from "./RepositoryPanel";
@@ -9,13 +8,8 @@ import { StageSettings } from "./StageSettings";
 export function AppPage({ appId }: { appId: number }) {
   const app = useApp(appId);
   if (!Number.isSafeInteger(appId) || appId < 1) return <NotFound what="App" />;
-  if (app.isPending) return <Loading what="the app" />;
-  if (app.isError)
-    return app.error instanceof ApiError && app.error.isNotFound ? (
-      <NotFound what="App" error={app.error} />
-    ) : (
-      <ErrorNote error={app.error} title="The app could not be read." />
-    );
+  const gate = queryGate(app, "app", { page: true });
+  if (gate || !app.data) return gate;
   const config = app.data.procodeConfig;
   return (
     <>

@@ -1,7 +1,7 @@
 import { useDeferredValue, useState } from "react";
 import { Link } from "wouter";
 import { useApps } from "../api/queries";
-import { Empty, ErrorNote, Loading } from "../ui/feedback";
+import { Empty, ErrorNote, Loading, TableHead } from "../ui/feedback";
 import { Ago } from "../ui/time";
 import { CreateAppDialog } from "./CreateAppDialog";
 
@@ -62,15 +62,7 @@ export function AppsPage() {
         )
       ) : (
         <table className="table table-cards">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Mode</th>
-              <th scope="col">Repository</th>
-              <th scope="col">Created by</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Mode", "Repository", "Created by", "Created"]} />
           <tbody>
             {apps.data.items.map((app) => (
               <tr key={app.id}>

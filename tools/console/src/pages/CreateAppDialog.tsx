@@ -54,7 +54,7 @@ export function CreateAppDialog({ onClose }: { onClose: () => void }) {
         className="form"
         onSubmit={(e) => {
           e.preventDefault();
-          create.mutate();
+          if (!create.isPending) create.mutate();
         }}
       >
         <label htmlFor="app-name">Name</label>

@@ -2,11 +2,11 @@ import { ITERATION_PHASES } from "@procode/contracts/pipeline-view";
 import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useLocation } from "wouter";
-import { ApiError, api, unwrap } from "../api/client";
+import { api, unwrap } from "../api/client";
 import { useApp, useIteration, usePipeline, useReleases, useTags } from "../api/queries";
 import type { Iteration, Pipeline } from "../api/types";
-import { ActionButton } from "../ui/action";
-import { Empty, ErrorNote, Loading, NotFound } from "../ui/feedback";
+import { ActionButton, ReasonButton } from "../ui/action";
+import { Empty, NotFound, queryGate, TableHead } from "../ui/feedback";
 import { StatusBadge } from "../ui/state";
 import { Ago, shortCommit } from "../ui/time";
 import { PhaseTrack, phaseViews } from "./PhaseTrack";
@@ -40,13 +40,9 @@ export function IterationPage({ iterationId }: { iterationId: number }) {
   const releases = useReleases(appId);
   const tags = useTags(appId, releasing);
 
-  if (iteration.isPending) return <Loading what="the iteration" />;
-  if (iteration.isError)
-    return iteration.error instanceof ApiError && iteration.error.isNotFound ? (
-      <NotFound what="Iteration" error={iteration.error} />
-    ) : (
-      <ErrorNote error={iteration.error} />
-    );
+  if (!Number.isSafeInteger(iterationId) || iterationId < 1) return <NotFound what="Iteration" />;
+  const gate = queryGate(iteration, "iteration", { page: true });
+  if (gate || !iteration.data) return gate;
   const it = iteration.data;
   const phases = app.data?.procodeConfig?.phases ?? ITERATION_PHASES;
   const next = nextPhaseOf(it, phases);
@@ -99,24 +95,12 @@ export function IterationPage({ iterationId }: { iterationId: number }) {
               }}
             />
           ) : null}
-          <span className="tooltip-host">
-            <button
-              type="button"
-              className={next === "RELEASE" || inRelease ? "button button-primary" : "button"}
-              aria-disabled={releaseRefusal !== null}
-              aria-describedby={releaseRefusal ? "release-refusal" : undefined}
-              onClick={() => {
-                if (releaseRefusal === null) setReleasing(true);
-              }}
-            >
-              Release…
-            </button>
-            {releaseRefusal ? (
-              <span role="tooltip" id="release-refusal" className="tooltip">
-                {releaseRefusal}
-              </span>
-            ) : null}
-          </span>
+          <ReasonButton
+            label="Release…"
+            className={next === "RELEASE" || inRelease ? "button button-primary" : "button"}
+            disabledReason={releaseRefusal}
+            onPress={() => setReleasing(true)}
+          />
         </div>
       </div>
 
@@ -151,15 +135,7 @@ export function IterationPage({ iterationId }: { iterationId: number }) {
           </Empty>
         ) : (
           <table className="table table-cards">
-            <thead>
-              <tr>
-                <th scope="col">Status</th>
-                <th scope="col">Tag</th>
-                <th scope="col">Commit</th>
-                <th scope="col">Pipeline</th>
-                <th scope="col">When</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Status", "Tag", "Commit", "Pipeline", "When"]} />
             <tbody>
               {releaseRows.map((r) => (
                 <tr key={r.id}>

@@ -1,9 +1,9 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useLocation } from "wouter";
-import { ApiError, api, unwrap } from "../api/client";
+import { api, unwrap } from "../api/client";
 import { useApp, useIterations } from "../api/queries";
-import { Empty, ErrorNote, Loading, NotFound } from "../ui/feedback";
+import { Empty, ErrorNote, queryGate, TableHead } from "../ui/feedback";
 import { StatusBadge } from "../ui/state";
 import { Ago, shortCommit } from "../ui/time";
 import { AppHeader } from "./AppHeader";
@@ -56,68 +56,53 @@ function CreateIteration({ appId }: { appId: number }) {
 export function IterationsPage({ appId }: { appId: number }) {
   const app = useApp(appId);
   const iterations = useIterations(appId);
-  if (app.isPending) return <Loading what="the app" />;
-  if (app.isError)
-    return app.error instanceof ApiError && app.error.isNotFound ? (
-      <NotFound what="App" error={app.error} />
-    ) : (
-      <ErrorNote error={app.error} />
-    );
+  const gate = queryGate(app, "app", { page: true });
+  if (gate || !app.data) return gate;
   const phases = app.data.procodeConfig?.phases ?? [];
   return (
     <>
       <AppHeader app={app.data} />
       <CreateIteration appId={appId} />
-      {iterations.isPending ? (
-        <Loading what="iterations" />
-      ) : iterations.isError ? (
-        <ErrorNote error={iterations.error} title="The iterations could not be listed." />
-      ) : iterations.data.items.length === 0 ? (
-        <Empty title="No iterations yet.">Create one above from branch main: it starts in DEVELOPING.</Empty>
-      ) : (
-        <table className="table table-cards" aria-label="Iterations">
-          <thead>
-            <tr>
-              <th scope="col">Iteration</th>
-              <th scope="col">Status</th>
-              <th scope="col">Phases</th>
-              <th scope="col">Branch</th>
-              <th scope="col">Latest release</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {iterations.data.items.map((it) => {
-              const latest = it.phases.filter((p) => p.phaseType === "RELEASE").at(-1);
-              return (
-                <tr key={it.id}>
-                  <td data-label="Iteration">
-                    <Link href={`/iterations/${it.id}`} className="strong">
-                      {it.name}
-                    </Link>{" "}
-                    <span className="muted">#{it.id}</span>
-                  </td>
-                  <td data-label="Status">
-                    <StatusBadge status={it.status} />
-                  </td>
-                  <td data-label="Phases">
-                    <PhaseTrack compact views={phaseViews(it, phases)} />
-                  </td>
-                  <td data-label="Branch" className="mono">
-                    {it.sourceBranch} <span className="muted">{shortCommit(it.headCommit)}</span>
-                  </td>
-                  <td data-label="Latest release" className="mono">
-                    {latest?.tag ?? "–"}
-                  </td>
-                  <td data-label="Created">
-                    <Ago at={it.createdAt} /> <span className="muted">by {it.createdBy}</span>
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
+      {queryGate(iterations, "iterations") ??
+        (iterations.data!.items.length === 0 ? (
+          <Empty title="No iterations yet.">
+            Create one above from branch main: it starts in DEVELOPING.
+          </Empty>
+        ) : (
+          <table className="table table-cards" aria-label="Iterations">
+            <TableHead columns={["Iteration", "Status", "Phases", "Branch", "Latest release", "Created"]} />
+            <tbody>
+              {iterations.data!.items.map((it) => {
+                const latest = it.phases.filter((p) => p.phaseType === "RELEASE").at(-1);
+                return (
+                  <tr key={it.id}>
+                    <td data-label="Iteration">
+                      <Link href={`/iterations/${it.id}`} className="strong">
+                        {it.name}
+                      </Link>{" "}
+                      <span className="muted">#{it.id}</span>
+                    </td>
+                    <td data-label="Status">
+                      <StatusBadge status={it.status} />
+                    </td>
+                    <td data-label="Phases">
+                      <PhaseTrack compact views={phaseViews(it, phases)} />
+                    </td>
+                    <td data-label="Branch" className="mono">
+                      {it.sourceBranch} <span className="muted">{shortCommit(it.headCommit)}</span>
+                    </td>
+                    <td data-label="Latest release" className="mono">
+                      {latest?.tag ?? "–"}
+                    </td>
+                    <td data-label="Created">
+                      <Ago at={it.createdAt} /> <span className="muted">by {it.createdBy}</span>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        ))}
     </>
   );
 }

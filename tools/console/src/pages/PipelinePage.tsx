@@ -8,11 +8,10 @@ import {
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Link, useLocation, useSearch } from "wouter";
-import { ApiError } from "../api/client";
 import { useApp, usePipeline } from "../api/queries";
 import type { Pipeline } from "../api/types";
 import { ActionButton } from "../ui/action";
-import { ErrorNote, Loading, NotFound } from "../ui/feedback";
+import { NotFound, queryGate } from "../ui/feedback";
 import { StateBadge } from "../ui/state";
 import { Ago, Elapsed } from "../ui/time";
 import { usePaintedMark } from "../live/marks";
@@ -104,13 +103,8 @@ export function PipelinePage({ pipelineId }: { pipelineId: number }) {
   }, []);
 
   if (!valid) return <NotFound what="Pipeline" />;
-  if (pipeline.isPending) return <Loading what="the pipeline" />;
-  if (pipeline.isError)
-    return pipeline.error instanceof ApiError && pipeline.error.isNotFound ? (
-      <NotFound what="Pipeline" error={pipeline.error} />
-    ) : (
-      <ErrorNote error={pipeline.error} title="The pipeline could not be read." />
-    );
+  const gate = queryGate(pipeline, "pipeline", { page: true });
+  if (gate || !pipeline.data) return gate;
   const data = pipeline.data;
   const select = (stage: string) => {
     setClosed(false);

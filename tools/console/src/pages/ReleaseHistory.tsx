@@ -5,7 +5,7 @@ import { api, unwrap } from "../api/client";
 import { releasedCommit } from "../api/outputs";
 import { useReleases } from "../api/queries";
 import { ActionButton } from "../ui/action";
-import { Empty, ErrorNote, Loading } from "../ui/feedback";
+import { Empty, queryGate, TableHead } from "../ui/feedback";
 import { StateBadge } from "../ui/state";
 import { Ago, Elapsed, shortCommit } from "../ui/time";
 
@@ -17,8 +17,8 @@ import { Ago, Elapsed, shortCommit } from "../ui/time";
 export function ReleaseHistory({ appId }: { appId: number }) {
   const releases = useReleases(appId);
   const client = useQueryClient();
-  if (releases.isPending) return <Loading what="releases" />;
-  if (releases.isError) return <ErrorNote error={releases.error} title="The releases could not be listed." />;
+  const gate = queryGate(releases, "releases");
+  if (gate || !releases.data) return gate;
   const items = releases.data.items;
   const current = items.find((p) => p.status === "SUCCESS");
   const running = items.find((p) => !isFinished(p));
@@ -35,19 +35,7 @@ export function ReleaseHistory({ appId }: { appId: number }) {
         </Empty>
       ) : (
         <table className="table table-cards" data-testid="release-history">
-          <thead>
-            <tr>
-              <th scope="col">Outcome</th>
-              <th scope="col">Tag</th>
-              <th scope="col">Commit</th>
-              <th scope="col">Iteration</th>
-              <th scope="col">Started</th>
-              <th scope="col">Duration</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={["Outcome", "Tag", "Commit", "Iteration", "Started", "Duration", ""]} />
           <tbody>
             {items.map((p) => (
               <tr key={p.id} className={p === current ? "row-current" : undefined} data-tag={p.tag ?? ""}>

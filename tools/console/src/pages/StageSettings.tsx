@@ -106,6 +106,21 @@ function NumberInput({
   );
 }
 
+/** AUTO or MANUAL, for a stage's drive or retry. */
+function ModeSelect(props: { label: string; value: string; disabled: boolean; onSave: (v: string) => void }) {
+  return (
+    <select
+      aria-label={props.label}
+      value={props.value}
+      disabled={props.disabled}
+      onChange={(e) => props.onSave(e.target.value)}
+    >
+      <option value="AUTO">AUTO</option>
+      <option value="MANUAL">MANUAL</option>
+    </select>
+  );
+}
+
 export function StageSettings({ appId, config }: { appId: number; config: ProcodeConfig }) {
   const effective = config.effectiveStageConfigs;
   return (
@@ -131,33 +146,23 @@ export function StageSettings({ appId, config }: { appId: number; config: Procod
                       ASYNC
                     </span>
                   ) : (
-                    <select
-                      aria-label={`${stage} drive mode`}
+                    <ModeSelect
+                      label={`${stage} drive mode`}
                       value={cfg.driveMode}
                       disabled={pending}
-                      onChange={(e) =>
-                        save({ stageConfigs: withStageField(config, stage, "driveMode", e.target.value) })
-                      }
-                    >
-                      <option value="AUTO">AUTO</option>
-                      <option value="MANUAL">MANUAL</option>
-                    </select>
+                      onSave={(v) => save({ stageConfigs: withStageField(config, stage, "driveMode", v) })}
+                    />
                   )
                 }
               </Field>
               <Field label="Retry" appId={appId} config={config}>
                 {(save, pending) => (
-                  <select
-                    aria-label={`${stage} retry mode`}
+                  <ModeSelect
+                    label={`${stage} retry mode`}
                     value={cfg.retryMode}
                     disabled={pending}
-                    onChange={(e) =>
-                      save({ stageConfigs: withStageField(config, stage, "retryMode", e.target.value) })
-                    }
-                  >
-                    <option value="AUTO">AUTO</option>
-                    <option value="MANUAL">MANUAL</option>
-                  </select>
+                    onSave={(v) => save({ stageConfigs: withStageField(config, stage, "retryMode", v) })}
+                  />
                 )}
               </Field>
               <Field label="Max retries" appId={appId} config={config}>

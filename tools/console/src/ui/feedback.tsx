@@ -45,3 +45,34 @@ export function NotFound({ what, error }: { what: string; error?: unknown }) {
     </section>
   );
 }
+
+/**
+ * What to show while a read is loading or after it failed (null once its data is there): loading;
+ * for a page's own subject, "not found" when the API says 404; else the API's error.
+ */
+export function queryGate(
+  query: { isPending: boolean; isError: boolean; error: unknown },
+  what: string,
+  opts: { page?: boolean } = {},
+): ReactNode | null {
+  if (query.isPending) return <Loading what={what} />;
+  if (!query.isError) return null;
+  if (opts.page && query.error instanceof ApiError && query.error.isNotFound)
+    return <NotFound what={what.charAt(0).toUpperCase() + what.slice(1)} error={query.error} />;
+  return <ErrorNote error={query.error} title={`The ${what} could not be read.`} />;
+}
+
+/** A table's header row. */
+export function TableHead({ columns }: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col">
+            {c || <span className="sr-only">Actions</span>}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
