@@ -193,7 +193,7 @@ test("rolls back to v1.0.0 from the release history", async () => {
   await screenshot(page, "console-releases");
 });
 
-test("is usable at 390 px wide", async () => {
+test("is usable at 390 px wide, and in the dark", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${platform().gatewayUrl}/`);
   await expect(page.getByRole("link", { name: "console-agent" })).toBeVisible();
@@ -211,6 +211,10 @@ test("is usable at 390 px wide", async () => {
   expect(wider).toEqual([]);
   await screenshot(page, "console-pipeline-390");
   await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await expect(page.locator("body")).toHaveCSS("background-color", "rgb(15, 18, 22)");
+  await screenshot(page, "console-pipeline-dark");
+  await page.emulateMedia({ colorScheme: "light" });
 });
 
 test("logged no error in the browser console", () => {
