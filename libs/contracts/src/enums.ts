@@ -19,9 +19,7 @@ export function needsCredential(gitType: GitType): boolean {
 }
 
 /** The phases of an iteration, in order (SPEC 4). */
-export const IterationPhase = z
-  .enum(ITERATION_PHASES)
-  .meta({ id: "IterationPhase" });
+export const IterationPhase = z.enum(ITERATION_PHASES).meta({ id: "IterationPhase" });
 export type IterationPhase = z.infer<typeof IterationPhase>;
 export const ITERATION_PHASE_ORDER: readonly IterationPhase[] = ITERATION_PHASES;
 

@@ -70,6 +70,17 @@ export function pipelineView(p: Pick<Pipeline, "status" | "awaiting">): StageVie
   }
 }
 
+/**
+ * Whether `POST /pipelines/{id}/retry` is accepted now: the pipeline waits after a failure and the
+ * failed stage's retries are not used up (`currentRetries` < its `maxRetries`; else 3002, and resume
+ * starts the stage afresh).
+ */
+export function isRetryAccepted(p: Pick<Pipeline, "awaiting" | "stageConfigs" | "currentRetries">): boolean {
+  if (p.awaiting?.action !== "RETRY_OR_RESUME") return false;
+  const config = p.stageConfigs[p.awaiting.stage];
+  return config !== undefined && p.currentRetries < config.maxRetries;
+}
+
 export function isFinished(p: Pick<Pipeline, "status">): boolean {
   return p.status === "SUCCESS" || p.status === "FAILED" || p.status === "CANCELLED";
 }

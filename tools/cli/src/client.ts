@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import createClient from "openapi-fetch";
-import type { paths } from "./api.js";
+import type { paths } from "@procode/contracts/api-types";
 
 /** Where the CLI finds the gateway and its token: flags, then environment, then the config file. */
 export interface Connection {
@@ -67,7 +67,7 @@ export class CliError extends Error {
   }
 }
 
-/** A client typed by the API document (libs/contracts/openapi.json, generated into src/api.ts). */
+/** A client typed by the API document (libs/contracts/openapi.json, generated into libs/contracts/src/api-types.ts). */
 export function apiClient(conn: Connection, timeoutMs = 30_000) {
   const client = createClient<paths>({
     baseUrl: conn.url,

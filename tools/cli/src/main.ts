@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `procode`: the command-line client for everything the REST API does, in the style of gh / glab /
- * argo. Typed by the API document (src/api.ts is generated from libs/contracts/openapi.json); what
+ * argo. Typed by the API document (libs/contracts/src/api-types.ts is generated from libs/contracts/openapi.json); what
  * the user types is parsed with the contracts' zod schemas. docs/cli.md is its reference.
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
@@ -23,7 +23,7 @@ import {
   TechStack,
 } from "@procode/contracts";
 import pkg from "../package.json" with { type: "json" };
-import type { components } from "./api.js";
+import type { components } from "@procode/contracts/api-types";
 import {
   allPages,
   apiClient,

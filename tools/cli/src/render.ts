@@ -1,5 +1,6 @@
 import {
   formatDuration as duration,
+  isRetryAccepted,
   ITERATION_PHASES,
   PHASE_STAGES,
   STAGE_VIEWS,
@@ -84,7 +85,8 @@ function nextCommands(p: Pipeline): string[] {
     if (next === "RELEASE") return [`procode iteration release ${p.iterationId} --tag <vX.Y.Z>`];
     return next ? [`procode iteration proceed ${p.iterationId} --to ${next}`] : [];
   }
-  const config = p.stageConfigs[p.awaiting.stage];
-  const retryAccepted = config !== undefined && p.currentRetries < config.maxRetries;
-  return [...(retryAccepted ? [`procode pipeline retry ${p.id}`] : []), `procode pipeline resume ${p.id}`];
+  return [
+    ...(isRetryAccepted(p) ? [`procode pipeline retry ${p.id}`] : []),
+    `procode pipeline resume ${p.id}`,
+  ];
 }

@@ -136,6 +136,9 @@ test("a CODE_CHECK that fails shows its error; a fix and Resume from the page br
   await expect(page.getByTestId("pipeline-status")).toContainText("FAILED");
   await expect(page.getByTestId("node-panel").getByTestId("stage-error").first()).toContainText(entry);
   await expect(page.getByTestId("bar-proceed")).toHaveAttribute("aria-disabled", "true");
+  // CODE_CHECK's AUTO retries are used up: the API would refuse a retry (3002), resume is offered.
+  await expect(page.getByTestId("bar-retry")).toHaveAttribute("aria-disabled", "true");
+  await expect(page.getByTestId("bar-resume")).toHaveAttribute("aria-disabled", "false");
   await screenshot(page, "console-pipeline-failed");
 
   writeFileSync(path.join(checkout, entry), good);
@@ -149,16 +152,6 @@ test("a CODE_CHECK that fails shows its error; a fix and Resume from the page br
 });
 
 test("a MANUAL gate set on the app's settings waits, and Proceed on its node moves it on", async () => {
-  // The settings API asks for a credential on every change, even for LOCAL repositories.
-  const credential = await api<{ id: string }>("POST", "/credentials", {
-    gitType: "LOCAL",
-    name: "local",
-    token: "unused",
-  });
-  await api("PUT", `/apps/${appId}/procode-config`, {
-    gitRepoUrl: "local://console-agent",
-    credentialId: credential.id,
-  });
   await page.goto(`${platform().gatewayUrl}/apps/${appId}`);
   await page.getByLabel("PACKAGE drive mode").selectOption("MANUAL");
   await expect(page.locator('[data-stage="PACKAGE"]').getByText("✔ saved")).toBeVisible();

@@ -24,6 +24,7 @@ async function start(consoleDir: string): Promise<string> {
     upstreams: { "app-svc": target, "dev-svc": target, "pipeline-engine": target, "ops-gateway": target },
     log: createLogger({ name: "gateway", level: "silent" }),
     timeoutMs: 2000,
+    publicBaseUrl: "http://127.0.0.1",
     consoleDir,
   });
   gateways.push(g);

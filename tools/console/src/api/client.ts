@@ -1,6 +1,6 @@
 import createClient, { type Middleware } from "openapi-fetch";
 import { readToken } from "../auth/session";
-import type { paths } from "./schema";
+import type { paths } from "@procode/contracts/api-types";
 
 /** An answer of the API that is not success: the envelope's code and message, and the HTTP status. */
 export class ApiError extends Error {

@@ -4,7 +4,7 @@ import { useState } from "react";
 import { Link, useLocation } from "wouter";
 import { api, unwrap } from "../api/client";
 import { useApp, useIteration, usePipeline, useReleases, useTags } from "../api/queries";
-import type { Iteration, Pipeline } from "../api/types";
+import type { Iteration, Pipeline, TargetPhase } from "../api/types";
 import { ActionButton, ReasonButton } from "../ui/action";
 import { Empty, NotFound, queryGate, TableHead } from "../ui/feedback";
 import { StatusBadge } from "../ui/state";
@@ -14,11 +14,11 @@ import { ReleaseDialog } from "./ReleaseDialog";
 import { StageGraph } from "./StageGraph";
 
 /** The phase after the iteration's current one in the app's phases (DRAFT counts as DEVELOPING). */
-function nextPhaseOf(it: Iteration, phases: readonly string[]): string | null {
+function nextPhaseOf(it: Iteration, phases: readonly string[]): TargetPhase | null {
   const used = ITERATION_PHASES.filter((p) => p === "DEVELOPING" || phases.includes(p));
   const current = it.currentPhase === null || it.currentPhase === "PENDING" ? "DEVELOPING" : it.currentPhase;
-  const i = used.indexOf(current as (typeof used)[number]);
-  return i >= 0 && i + 1 < used.length ? used[i + 1]! : null;
+  const next = used[used.indexOf(current as (typeof used)[number]) + 1];
+  return next && next !== "DEVELOPING" ? next : null;
 }
 
 /** Why a proceed or release would be refused now, or null when the iteration waits for it. */

@@ -1,12 +1,11 @@
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
-import type { Data } from "../api/types";
-import type { Iteration, Pipeline, TagList } from "../api/types";
+import type { Iteration, Pipeline, ReleaseResult, TagList } from "../api/types";
 import { Dialog } from "../ui/dialog";
 import { ErrorNote } from "../ui/feedback";
 import { assessTag } from "./release-tag";
 
-export type ReleaseResult = Data<"/iterations/{id}/release", "post">;
+export type { ReleaseResult };
 
 /**
  * Release an iteration with a tag. The tag is checked as it is typed, and the dialog says what the

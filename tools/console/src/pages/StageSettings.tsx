@@ -6,27 +6,22 @@ import type { ConfigUpdate, ProcodeConfig, StageConfig } from "../api/types";
 import { ErrorNote } from "../ui/feedback";
 
 type Stage = (typeof PHASE_STAGES)[number];
-type Overrides = NonNullable<ConfigUpdate["stageConfigs"]>;
 type Change = Pick<ConfigUpdate, "stageConfigs" | "phases" | "concurrency">;
 
 /**
  * One setting that saves on its own: the change goes to the API at once and its answer (saved, or
  * the error envelope) shows beside the field.
  */
-function useSetting(appId: number, config: ProcodeConfig) {
+function useSetting(appId: number) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: (change: Change) =>
       unwrap(
         api.PUT("/apps/{id}/procode-config", {
           params: { path: { id: appId } },
-          body: {
-            // The API asks for the repository and credential on every change (it does not yet keep
-            // fields left out); a LOCAL app bound without a credential is refused with its reason.
-            gitRepoUrl: config.gitRepoUrl,
-            credentialId: config.credentialId ?? "",
-            ...change,
-          },
+          // Only the field that changed: the API keeps what is left out and merges stage settings
+          // per stage and field.
+          body: change,
         }),
       ),
     onSuccess: (saved) => {
@@ -40,15 +35,13 @@ function useSetting(appId: number, config: ProcodeConfig) {
 function Field({
   label,
   appId,
-  config,
   children,
 }: {
   label: string;
   appId: number;
-  config: ProcodeConfig;
   children: (save: (change: Change) => void, pending: boolean) => ReactNode;
 }) {
-  const setting = useSetting(appId, config);
+  const setting = useSetting(appId);
   return (
     <div className="setting">
       <span className="setting-label">{label}</span>
@@ -61,14 +54,9 @@ function Field({
   );
 }
 
-/** The app's overrides with one field of one stage changed (the rest of the stage's overrides kept). */
-function withStageField(
-  config: ProcodeConfig,
-  stage: Stage,
-  field: keyof StageConfig,
-  value: unknown,
-): Overrides {
-  return { ...config.stageConfigs, [stage]: { ...config.stageConfigs[stage], [field]: value } };
+/** A change of one field of one stage's settings. */
+function stageField(stage: Stage, field: keyof StageConfig, value: unknown): Change {
+  return { stageConfigs: { [stage]: { [field]: value } } };
 }
 
 function NumberInput({
@@ -139,7 +127,7 @@ export function StageSettings({ appId, config }: { appId: number; config: Procod
               <legend>
                 {stage} {overridden ? <span className="badge">changed</span> : null}
               </legend>
-              <Field label="Drive" appId={appId} config={config}>
+              <Field label="Drive" appId={appId}>
                 {(save, pending) =>
                   stage === "DEPLOY" ? (
                     <span className="mono" title="DEPLOY is finished by the ops module and stays ASYNC">
@@ -150,57 +138,53 @@ export function StageSettings({ appId, config }: { appId: number; config: Procod
                       label={`${stage} drive mode`}
                       value={cfg.driveMode}
                       disabled={pending}
-                      onSave={(v) => save({ stageConfigs: withStageField(config, stage, "driveMode", v) })}
+                      onSave={(v) => save(stageField(stage, "driveMode", v))}
                     />
                   )
                 }
               </Field>
-              <Field label="Retry" appId={appId} config={config}>
+              <Field label="Retry" appId={appId}>
                 {(save, pending) => (
                   <ModeSelect
                     label={`${stage} retry mode`}
                     value={cfg.retryMode}
                     disabled={pending}
-                    onSave={(v) => save({ stageConfigs: withStageField(config, stage, "retryMode", v) })}
+                    onSave={(v) => save(stageField(stage, "retryMode", v))}
                   />
                 )}
               </Field>
-              <Field label="Max retries" appId={appId} config={config}>
+              <Field label="Max retries" appId={appId}>
                 {(save) => (
                   <NumberInput
                     label={`${stage} max retries`}
                     value={cfg.maxRetries}
                     min={0}
                     max={20}
-                    onSave={(n) => save({ stageConfigs: withStageField(config, stage, "maxRetries", n) })}
+                    onSave={(n) => save(stageField(stage, "maxRetries", n))}
                   />
                 )}
               </Field>
               {stage === "DEPLOY" ? (
                 <>
-                  <Field label="Poll every (s)" appId={appId} config={config}>
+                  <Field label="Poll every (s)" appId={appId}>
                     {(save) => (
                       <NumberInput
                         label="DEPLOY poll interval in seconds"
                         value={cfg.pollInterval ?? 30}
                         min={1}
                         max={3600}
-                        onSave={(n) =>
-                          save({ stageConfigs: withStageField(config, stage, "pollInterval", n) })
-                        }
+                        onSave={(n) => save(stageField(stage, "pollInterval", n))}
                       />
                     )}
                   </Field>
-                  <Field label="Time out after (s)" appId={appId} config={config}>
+                  <Field label="Time out after (s)" appId={appId}>
                     {(save) => (
                       <NumberInput
                         label="DEPLOY timeout in seconds"
                         value={cfg.pollTimeout ?? 1800}
                         min={1}
                         max={604800}
-                        onSave={(n) =>
-                          save({ stageConfigs: withStageField(config, stage, "pollTimeout", n) })
-                        }
+                        onSave={(n) => save(stageField(stage, "pollTimeout", n))}
                       />
                     )}
                   </Field>
@@ -211,7 +195,7 @@ export function StageSettings({ appId, config }: { appId: number; config: Procod
         })}
       </div>
       <div className="settings-row">
-        <Field label="Iteration phases" appId={appId} config={config}>
+        <Field label="Iteration phases" appId={appId}>
           {(save, pending) => (
             <span className="checks">
               {ITERATION_PHASES.map((phase) => {
@@ -242,7 +226,7 @@ export function StageSettings({ appId, config }: { appId: number; config: Procod
             </span>
           )}
         </Field>
-        <Field label="A second release while one runs" appId={appId} config={config}>
+        <Field label="A second release while one runs" appId={appId}>
           {(save, pending) => (
             <select
               aria-label="Concurrency"

@@ -1,4 +1,4 @@
-import { isFinished } from "@procode/contracts/pipeline-view";
+import { isFinished, isRetryAccepted } from "@procode/contracts/pipeline-view";
 import { api, unwrap } from "../api/client";
 import type { Pipeline } from "../api/types";
 
@@ -7,7 +7,7 @@ export type PipelineAction = "proceed" | "retry" | "resume" | "cancel";
 /**
  * Why the API would refuse an action on this pipeline now, or null when it would accept it: the
  * pipeline's `awaiting` says what it waits for (proceed at a MANUAL gate; retry or resume after a
- * failure); cancel takes any pipeline that has not succeeded or been cancelled.
+ * failure, retry only while the stage has retries left); cancel takes any pipeline that has not succeeded or been cancelled.
  */
 export function refusalOf(p: Pipeline, action: PipelineAction): string | null {
   const waits = p.awaiting?.action;
@@ -17,10 +17,12 @@ export function refusalOf(p: Pipeline, action: PipelineAction): string | null {
         ? null
         : "proceed needs a stage waiting for a person (a MANUAL stage that succeeded)";
     case "retry":
-    case "resume":
-      return waits === "RETRY_OR_RESUME"
+      if (waits !== "RETRY_OR_RESUME") return `retry needs a FAILED pipeline (this one is ${p.status})`;
+      return isRetryAccepted(p)
         ? null
-        : `${action} needs a FAILED pipeline (this one is ${p.status})`;
+        : `${p.awaiting?.stage ?? "the stage"} used its retries (${p.currentRetries}): Resume starts it afresh`;
+    case "resume":
+      return waits === "RETRY_OR_RESUME" ? null : `resume needs a FAILED pipeline (this one is ${p.status})`;
     case "cancel":
       return isFinished(p) && p.status !== "FAILED" ? `the pipeline is already ${p.status}` : null;
   }
@@ -28,7 +30,8 @@ export function refusalOf(p: Pipeline, action: PipelineAction): string | null {
 
 /** Runs an action; resolves to a sentence about what the API answered. */
 export async function runAction(id: number, action: PipelineAction, reason: string): Promise<string> {
-  const init = { params: { path: { id } }, body: reason.trim() ? { reason: reason.trim() } : {} };
+  // No body unless there is a reason.
+  const init = { params: { path: { id } }, ...(reason.trim() ? { body: { reason: reason.trim() } } : {}) };
   switch (action) {
     case "proceed": {
       const r = await unwrap(api.POST("/pipelines/{id}/proceed", init));
