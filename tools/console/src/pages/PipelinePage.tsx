@@ -1,5 +1,6 @@
 import {
   isFinished,
+  isRetryAccepted,
   pipelineView,
   stageView,
   PHASE_STAGES,
@@ -151,7 +152,9 @@ export function PipelinePage({ pipelineId }: { pipelineId: number }) {
         >
           {data.awaiting.action === "PROCEED"
             ? `◆ ${data.awaiting.stage} succeeded and waits for a person: Proceed moves the release on.`
-            : `✖ ${data.awaiting.stage} failed: Retry runs it once more, Resume starts it afresh (earlier stages are not run again).`}
+            : isRetryAccepted(data)
+              ? `✖ ${data.awaiting.stage} failed: Retry runs it once more, Resume starts it afresh (earlier stages are not run again).`
+              : `✖ ${data.awaiting.stage} failed and its retries are used up: Resume starts it afresh (earlier stages are not run again).`}
         </p>
       ) : null}
       <div className={selected ? "run run-with-panel" : "run"}>
