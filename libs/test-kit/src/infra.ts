@@ -69,7 +69,7 @@ export async function createTestInfra(label: string): Promise<TestInfra> {
 }
 
 /** Deletes every stream of an environment name. */
-async function deleteStreams(natsUrl: string, envName: string): Promise<void> {
+export async function deleteStreams(natsUrl: string, envName: string): Promise<void> {
   const nc = await connect({ servers: natsUrl, timeout: 3000 });
   try {
     const jsm = await jetstreamManager(nc);

@@ -30,7 +30,6 @@ export function table(headers: string[], rows: (string | number | null | undefin
   return [bold(line(headers)), ...cells.map(line)].join("\n");
 }
 
-
 /** The lines `procode pipeline watch` draws for a pipeline at time `now`. */
 export function renderPipeline(p: Pipeline, now = Date.now()): string[] {
   const stages = p.type === "PHASE" ? PHASE_STAGES : ITERATION_PHASES;

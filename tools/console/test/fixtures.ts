@@ -1,7 +1,7 @@
 import type { Checkpoint, Pipeline } from "../src/api/types";
 
 const t0 = Date.parse("2026-03-01T10:00:00Z");
-export const at = (s: number) => new Date(t0 + s * 1000).toISOString();
+const at = (s: number) => new Date(t0 + s * 1000).toISOString();
 
 export function attempt(
   stage: Checkpoint["stage"],

@@ -11,9 +11,9 @@ import { createContext, useContext, useEffect, useState, type ReactNode } from "
  * banner. Turning the stream on is setting `EVENTS_URL` (and how the stream authenticates, which
  * EventSource cannot do with a header) — see docs/console.md.
  */
-export const EVENTS_URL: string | null = null;
+const EVENTS_URL: string | null = null;
 
-export type LiveStatus = "connecting" | "live" | "down";
+type LiveStatus = "connecting" | "live" | "down";
 
 interface LiveState {
   status: LiveStatus;
@@ -24,8 +24,8 @@ interface LiveState {
 const LiveContext = createContext<LiveState>({ status: "down", reason: "" });
 
 /** Polling intervals while the stream is down: what a person watches, and lists around it. */
-export const POLL_FOCUS_MS = 400;
-export const POLL_LIST_MS = 3000;
+const POLL_FOCUS_MS = 400;
+const POLL_LIST_MS = 3000;
 
 /** The ids an event names, from its data (pipelineId, iterationId, appId), whatever its type. */
 function idsOf(event: unknown): { pipelineId?: number; iterationId?: number; appId?: number } {
@@ -48,7 +48,7 @@ export function queriesOf(event: unknown): QueryKey[] {
   return keys;
 }
 
-export function applyEvent(client: QueryClient, event: unknown): void {
+function applyEvent(client: QueryClient, event: unknown): void {
   for (const queryKey of queriesOf(event)) void client.invalidateQueries({ queryKey, exact: false });
 }
 

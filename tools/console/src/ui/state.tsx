@@ -14,7 +14,7 @@ export function StateBadge({ view, label }: { view: StageView; label?: string })
 }
 
 /** The view of a status word of the API (pipeline, iteration, release, binding). */
-export function viewOfStatus(status: string): StageView {
+function viewOfStatus(status: string): StageView {
   switch (status) {
     case "SUCCESS":
     case "RELEASED":
