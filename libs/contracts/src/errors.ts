@@ -45,6 +45,11 @@ export const ErrorCodes = {
     httpStatus: 409,
     meaning: "credential is bound to an app's repository",
   },
+  RATE_LIMITED: {
+    code: 5006,
+    httpStatus: 429,
+    meaning: "too many requests from this source on a public route; retry after the time given",
+  },
 
   INTERNAL: { code: 9001, httpStatus: 500, meaning: "internal error" },
   ROUTE_NOT_FOUND: { code: 9002, httpStatus: 404, meaning: "no such route" },
@@ -55,6 +60,24 @@ export const ErrorCodes = {
   },
   PAYLOAD_TOO_LARGE: { code: 9004, httpStatus: 413, meaning: "request body too large" },
   UNSUPPORTED_MEDIA_TYPE: { code: 9005, httpStatus: 415, meaning: "unsupported content type" },
+  MALFORMED_REQUEST: {
+    code: 9006,
+    httpStatus: 400,
+    meaning: "malformed HTTP request (a request target not in origin form, a URL that does not decode)",
+  },
+  URI_TOO_LONG: { code: 9007, httpStatus: 414, meaning: "request target too long" },
+  HEADERS_TOO_LARGE: { code: 9008, httpStatus: 431, meaning: "request headers too large" },
+  REQUEST_TIMEOUT: { code: 9009, httpStatus: 408, meaning: "request body not received in time" },
+  IDEMPOTENCY_KEY_REUSED: {
+    code: 9010,
+    httpStatus: 422,
+    meaning: "Idempotency-Key already used with a different request",
+  },
+  IDEMPOTENCY_KEY_IN_USE: {
+    code: 9011,
+    httpStatus: 409,
+    meaning: "a request with this Idempotency-Key is still being answered; retry",
+  },
 } as const;
 
 export type ErrorName = Exclude<keyof typeof ErrorCodes, "SUCCESS">;

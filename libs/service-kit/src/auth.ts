@@ -47,15 +47,39 @@ export function createTokenVerifier(opts: AuthOptions): TokenVerifier {
     } catch (err) {
       throw new AuthError(`invalid token: ${(err as Error).message}`);
     }
-    const team = payload["team"];
-    if (typeof payload.sub !== "string" || !payload.sub) throw new AuthError("token has no subject (sub)");
-    if (typeof team !== "string" || !team) throw new AuthError("token has no team claim");
-    const actor = { sub: payload.sub, team };
-    const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, payload.exp ? payload.exp * 1000 : Infinity);
+    const actor = actorOfClaims(payload);
+    // exp is required (actorOfClaims), so a token is never honoured past its expiry.
+    const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, payload.exp! * 1000);
     if (verified.size >= VERIFIED_TOKEN_CACHE_SIZE) verified.delete(verified.keys().next().value!);
     verified.set(token, { actor, until });
     return actor;
   };
+}
+
+/** The claims a caller is known by, and how long each may be (the columns that record them). */
+const CLAIM_LENGTHS = { team: 100, sub: 200 } as const;
+
+/**
+ * The caller a verified token names, once its claims are fit to use (docs/api.md, "Tokens"): `team`
+ * of 1-100 and `sub` of 1-200 characters, text without control characters (NUL included) or unpaired
+ * surrogates, and an `exp` (a token without one would never expire). Anything else is refused here,
+ * as 401, rather than failing later where the claim is stored or compared.
+ */
+export function actorOfClaims(payload: JWTPayload): Actor {
+  const claim = (name: keyof typeof CLAIM_LENGTHS): string => {
+    const value = payload[name];
+    const max = CLAIM_LENGTHS[name];
+    if (typeof value !== "string" || value.length === 0 || value.length > max) {
+      throw new AuthError(`token claim ${name} must be text of 1-${max} characters`);
+    }
+    if (/[\p{Cc}\p{Cs}]/u.test(value)) {
+      throw new AuthError(`token claim ${name} must not contain control characters or unpaired surrogates`);
+    }
+    return value;
+  };
+  const actor = { sub: claim("sub"), team: claim("team") };
+  if (typeof payload.exp !== "number") throw new AuthError("token has no expiry (exp)");
+  return actor;
 }
 
 /** Signs an HS256 token (npm start prints one; tests and benches use it). */

@@ -35,8 +35,25 @@ export const BaseConfig = z.object({
   OUTBOX_STREAM_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(30000),
   /** Time allowed for in-flight work on shutdown before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000),
+  /**
+   * Peers whose X-Forwarded-For names the caller: `loopback` (the local gateway), addresses or CIDRs
+   * separated by commas (an Ingress's network), or `false`. Public routes are rate-limited by the
+   * caller's address, so a peer trusted here must set the header itself.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default("loopback")
+    .transform((v) => (v === "false" ? false : v === "true" ? true : v)),
+  /** Requests one address may make to a public route (webhooks, the ops callback) per window. */
+  PUBLIC_RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  PUBLIC_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
 });
 export type BaseConfig = z.infer<typeof BaseConfig>;
+
+/** The rate limit of a public route (its `config.rateLimit`), per caller address. */
+export function publicRouteRateLimit(config: BaseConfig): { max: number; timeWindow: number } {
+  return { max: config.PUBLIC_RATE_LIMIT_MAX, timeWindow: config.PUBLIC_RATE_LIMIT_WINDOW_MS };
+}
 
 /** Auth must be configured one way or the other. */
 export function requireAuthConfig(

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import rateLimit from "@fastify/rate-limit";
 import Fastify, {
   LogController,
   type FastifyError,
@@ -15,10 +16,12 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import type { ZodType } from "zod";
-import { ErrorCodes, type Actor, type ErrorName } from "@procode/contracts";
+import { DEFAULT_BODY_LIMIT_BYTES, ErrorCodes, type Actor, type ErrorName } from "@procode/contracts";
 import { AuthError, type TokenVerifier } from "./auth.js";
 import { isDatabaseUnavailable } from "./db-errors.js";
 import { DomainError, isDomainError } from "./errors.js";
+import { clientErrorHandler, frameworkErrors, refuseBadTarget } from "./http-protocol.js";
+import { guardInputOf } from "./input-guard.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
@@ -49,6 +52,12 @@ export interface HttpServerOptions {
   metrics: Metrics;
   readiness: Record<string, ReadinessCheck>;
   bodyLimit?: number;
+  /**
+   * Which peers may say who the caller is in X-Forwarded-For (the gateway, an Ingress): fastify's
+   * trustProxy (proxy-addr forms: `loopback`, addresses, CIDRs; false trusts none). The address it
+   * yields is what public routes are rate-limited by.
+   */
+  trustProxy?: string | boolean;
 }
 
 const CORRELATION_HEADER = "x-correlation-id";
@@ -87,7 +96,11 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HttpSer
     loggerInstance: opts.log,
     // Request logging is done in onResponse (one line per request, with the correlationId).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "correlationId" }),
-    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT_BYTES,
+    trustProxy: opts.trustProxy ?? false,
+    // A request the router or Node cannot take is still answered with the envelope.
+    frameworkErrors,
+    clientErrorHandler,
     genReqId: (req) => {
       const given = req.headers[CORRELATION_HEADER];
       return typeof given === "string" && CORRELATION_PATTERN.test(given) ? given : randomUUID();
@@ -102,6 +115,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HttpSer
     return optionalBody ? (data) => validate(data === null ? undefined : data) : validate;
   });
   app.setSerializerCompiler(serializerCompiler);
+  // Every route's input is checked for what the database cannot store before its schema sees it.
+  app.addHook("onRoute", guardInputOf);
 
   await registerOpenApi(app, {
     service: opts.service,
@@ -109,6 +124,17 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HttpSer
     ...(opts.description ? { description: opts.description } : {}),
   });
 
+  // Public routes opt in with `config.rateLimit` (publicRouteRateLimit); nothing else is limited here.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new DomainError(
+        "RATE_LIMITED",
+        `too many requests from this address; retry in ${Math.max(1, Math.ceil(context.ttl / 1000))} s`,
+      ),
+  });
+
+  app.addHook("onRequest", refuseBadTarget);
   app.addHook("onRequest", async (request, reply) => {
     reply.header(CORRELATION_HEADER, request.id);
     if (request.is404 || request.routeOptions.config.public) return;

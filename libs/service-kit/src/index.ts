@@ -6,6 +6,8 @@ export * from "./crypto.js";
 export * from "./db-errors.js";
 export * from "./errors.js";
 export * from "./http.js";
+export * from "./http-protocol.js";
+export * from "./input-guard.js";
 export * from "./lease.js";
 export * from "./logger.js";
 export * from "./metrics.js";

@@ -114,6 +114,7 @@ export async function startRuntime<C extends BaseConfig>(
     verifyToken,
     metrics,
     readiness: { database: () => db.ping(), nats: () => nats.ping() },
+    trustProxy: config.TRUST_PROXY,
   });
   const deps: ServiceDeps<C> = {
     service: def.name,

@@ -61,7 +61,6 @@ export class IterationService {
   ) {}
 
   async create(actor: Actor, body: CreateIterationRequest, correlationId: string): Promise<Iteration> {
-    if (body.name.includes("\u0000")) throw invalidParameter("name", "must not contain NUL characters");
     const sql = this.db.sql;
     const app = await requireTeamApp(sql, actor, body.appId);
     if (app.devMode !== "pro-code" || !app.procode) {

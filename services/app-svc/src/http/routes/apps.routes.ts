@@ -9,25 +9,14 @@ import {
   PutProcodeConfigRequest,
   PutProcodeConfigResponse,
 } from "@procode/contracts";
-import type { FastifyRequest } from "fastify";
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import type { AppService } from "../../services/app.service.js";
-import { findNulCharacter } from "../input-guard.js";
-
-/** Before schema validation: a NUL anywhere in the query or body is the 1001 of its field. */
-const refuseNul = {
-  preValidation: async (request: FastifyRequest) => {
-    const found = findNulCharacter(request.query) ?? findNulCharacter(request.body);
-    if (found) throw found;
-  },
-};
 
 /** Seed 3.1, 3.2 and the reads of SPEC 2: the caller's team comes from the bearer token. */
 export function registerAppRoutes(app: HttpServer, apps: AppService): void {
   app.post(
     "/apps",
     {
-      ...refuseNul,
       schema: {
         operationId: "createApp",
         tags: ["apps"],
@@ -45,7 +34,6 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
   app.get(
     "/apps",
     {
-      ...refuseNul,
       schema: {
         operationId: "listApps",
         tags: ["apps"],
@@ -60,7 +48,6 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
   app.get(
     "/apps/:id",
     {
-      ...refuseNul,
       schema: {
         operationId: "getApp",
         tags: ["apps"],
@@ -77,7 +64,6 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
   app.put(
     "/apps/:id/procode-config",
     {
-      ...refuseNul,
       schema: {
         operationId: "putProcodeConfig",
         tags: ["apps"],

@@ -1,0 +1,24 @@
+/**
+ * Limits of the REST API that more than one process enforces: the owning service, and the gateway in
+ * front of it, which refuses what the service would refuse without holding a connection to it
+ * (docs/services/gateway.md).
+ */
+
+/** Largest request body a route accepts unless it says otherwise (413, code 9004). */
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * Largest webhook delivery accepted by default (GitHub sends up to 25 MB, push payloads are far
+ * smaller); dev-svc and the gateway both read WEBHOOK_BODY_LIMIT_BYTES to change it.
+ */
+export const DEFAULT_WEBHOOK_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+export const MAX_WEBHOOK_BODY_LIMIT_BYTES = 25 * 1024 * 1024;
+
+/**
+ * The header that makes a create idempotent (`POST /apps`, `/iterations`, `/credentials`): a repeat
+ * within IDEMPOTENCY_WINDOW_HOURS with the same key returns the first answer and creates nothing.
+ */
+export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
+export const IDEMPOTENCY_WINDOW_HOURS = 24;
+/** A key is 1-255 visible ASCII characters (a UUID is the usual choice). */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
