@@ -3,8 +3,9 @@ import replyFrom from "@fastify/reply-from";
 import scalarApiReference from "@scalar/fastify-api-reference";
 import Fastify, { LogController, type HTTPMethods } from "fastify";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { ErrorCodes } from "@procode/contracts";
-import type { Logger } from "@procode/service-kit";
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_WEBHOOK_BODY_LIMIT_BYTES, ErrorCodes } from "@procode/contracts";
+import { clientErrorHandler, frameworkErrors, type Logger } from "@procode/service-kit";
+import { downstreamHeaders, registerIntake, upstreamHeaders } from "./intake.js";
 import { OpenApiSource, OpenApiUnavailableError } from "./openapi.js";
 import { registerConsole } from "./console.js";
 import { ROUTES, type Upstream } from "./routes.js";
@@ -21,6 +22,10 @@ export interface GatewayOptions {
   version?: string;
   /** The built web console served at `/` (tools/console/dist); none when absent. */
   consoleDir?: string;
+  /** The body limits of the services behind it, so it refuses (413) what they would refuse. */
+  bodyLimits?: { default: number; webhooks: number };
+  /** How long a caller has to send a whole body before the gateway answers 408 and closes (15 s). */
+  bodyTimeoutMs?: number;
 }
 
 const METHODS: HTTPMethods[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -58,7 +63,9 @@ export async function createGateway(opts: GatewayOptions) {
   const app = Fastify({
     loggerInstance: opts.log,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 5 * 1024 * 1024,
+    // A request the router or Node cannot take is answered with the envelope too.
+    frameworkErrors,
+    clientErrorHandler,
   });
   const metrics = gatewayMetrics();
   const openApi = new OpenApiSource({
@@ -77,10 +84,13 @@ export async function createGateway(opts: GatewayOptions) {
       ),
   });
 
-  // Bodies are streamed through untouched (reply-from would re-encode a parsed JSON body); the owning
-  // service parses, limits and validates them.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+  // Bodies are read whole, within the owning service's limit and a deadline, and passed on as the
+  // same bytes (signatures over the raw body still verify); the service parses and validates them.
+  registerIntake(app, { bodyTimeoutMs: opts.bodyTimeoutMs ?? 15_000, registry: metrics.registry });
+  const bodyLimits = opts.bodyLimits ?? {
+    default: DEFAULT_BODY_LIMIT_BYTES,
+    webhooks: DEFAULT_WEBHOOK_BODY_LIMIT_BYTES,
+  };
 
   await app.register(replyFrom, {
     undici: { connections: 64, pipelining: 1, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs },
@@ -104,14 +114,21 @@ export async function createGateway(opts: GatewayOptions) {
       app.route({
         method: METHODS,
         url,
-        config: { upstream: rule.upstream },
+        config: { upstream: rule.upstream, bodyLimit: bodyLimits[rule.bodyLimit ?? "default"] },
         handler: (request, reply) => {
           const correlationId =
             typeof request.headers[CORRELATION_HEADER] === "string"
               ? request.headers[CORRELATION_HEADER]
               : randomUUID();
+          const body = Buffer.isBuffer(request.body) ? request.body : undefined;
           return reply.from(`${base}${request.url}`, {
-            rewriteRequestHeaders: (_req, headers) => ({ ...headers, [CORRELATION_HEADER]: correlationId }),
+            // The bytes as received, with the caller's content type (not re-encoded).
+            ...(body
+              ? { body, contentType: request.headers["content-type"] ?? "application/octet-stream" }
+              : {}),
+            rewriteRequestHeaders: (req, headers) =>
+              upstreamHeaders(headers, req.socket.remoteAddress, { [CORRELATION_HEADER]: correlationId }),
+            rewriteHeaders: (headers) => downstreamHeaders(headers),
             onError: (r, { error }) => {
               metrics.upstreamErrors.labels(rule.upstream).inc();
               request.log.warn(

@@ -1,5 +1,10 @@
 import path from "node:path";
 import { z } from "zod";
+import {
+  DEFAULT_BODY_LIMIT_BYTES,
+  DEFAULT_WEBHOOK_BODY_LIMIT_BYTES,
+  MAX_WEBHOOK_BODY_LIMIT_BYTES,
+} from "@procode/contracts";
 import { createLogger, loadConfig } from "@procode/service-kit";
 import { createGateway } from "./gateway.js";
 
@@ -15,6 +20,15 @@ const Config = z.object({
   PUBLIC_BASE_URL: z.url().optional(),
   /** How long the merged API document is served before the services' documents are fetched again. */
   GATEWAY_OPENAPI_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  /** How long a caller has to send a whole request body (then 408 and the connection closed). */
+  GATEWAY_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  /** dev-svc's webhook body limit (the same variable dev-svc reads), so both refuse alike. */
+  WEBHOOK_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(MAX_WEBHOOK_BODY_LIMIT_BYTES)
+    .default(DEFAULT_WEBHOOK_BODY_LIMIT_BYTES),
   /** An upstream that has not answered within this time gets a 503 envelope. */
   GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(30000),
   /** The built web console it serves at `/` (from source and from dist/ alike: tools/console/dist). */
@@ -39,6 +53,8 @@ const app = await createGateway({
   publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`,
   openApiTtlMs: config.GATEWAY_OPENAPI_TTL_MS,
   consoleDir: config.CONSOLE_DIR,
+  bodyTimeoutMs: config.GATEWAY_BODY_TIMEOUT_MS,
+  bodyLimits: { default: DEFAULT_BODY_LIMIT_BYTES, webhooks: config.WEBHOOK_BODY_LIMIT_BYTES },
   upstreams: {
     "app-svc": config.APP_SVC_URL,
     "dev-svc": config.DEV_SVC_URL,

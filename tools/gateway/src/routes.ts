@@ -9,6 +9,8 @@ export interface RouteRule {
   /** fastify route patterns covered by the rule. */
   patterns: string[];
   upstream: Upstream;
+  /** Which body limit the owning service applies: its default one, or the webhooks' own. */
+  bodyLimit?: "webhooks";
 }
 
 export const ROUTES: RouteRule[] = [
@@ -18,7 +20,7 @@ export const ROUTES: RouteRule[] = [
   { patterns: ["/apps", "/apps/*"], upstream: "app-svc" },
   { patterns: ["/iterations", "/iterations/*"], upstream: "dev-svc" },
   { patterns: ["/credentials", "/credentials/*"], upstream: "dev-svc" },
-  { patterns: ["/webhooks/*"], upstream: "dev-svc" },
+  { patterns: ["/webhooks/*"], upstream: "dev-svc", bodyLimit: "webhooks" },
   { patterns: ["/pipelines", "/pipelines/*"], upstream: "pipeline-engine" },
   { patterns: ["/deploy/*"], upstream: "ops-gateway" },
 ];

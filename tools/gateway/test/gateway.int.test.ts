@@ -72,6 +72,8 @@ beforeAll(async () => {
     log: createLogger({ name: "gateway", level: "silent" }),
     timeoutMs: 2000,
     publicBaseUrl: "https://procode.example.com",
+    bodyLimits: { default: 1024 * 1024, webhooks: 5 * 1024 * 1024 },
+    bodyTimeoutMs: 5000,
   });
   base = await gateway.listen({ port: 0, host: "127.0.0.1" });
 });

@@ -1,0 +1,176 @@
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Counter, type Registry } from "prom-client";
+import { ErrorCodes, type ErrorName } from "@procode/contracts";
+import { errorEnvelope, refuseBadTarget, type Logger } from "@procode/service-kit";
+
+/**
+ * What the gateway takes from a caller before anything reaches a service (docs/services/gateway.md,
+ * "Under abuse"): the request target must be origin-form; a body is read whole, within its route's
+ * limit (the owning service's) and a deadline, before one byte goes upstream, so a slow or stalled
+ * upload holds nothing but its own socket; a connection whose request was not read to the end is
+ * closed after the answer, since what follows on it cannot be trusted to start a request. Every
+ * refusal is the envelope.
+ */
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The owning service (routes.ts), for metrics. */
+    upstream?: string;
+    /** The largest body the owning service accepts on this route. */
+    bodyLimit?: number;
+  }
+}
+
+export interface IntakeOptions {
+  /** How long a caller has to send a whole body once its head has arrived. */
+  bodyTimeoutMs: number;
+  registry: Registry;
+}
+
+/** A refusal raised while reading a body; answered by the gateway's error handler. */
+class IntakeError extends Error {
+  constructor(
+    readonly kind: ErrorName,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Hop-by-hop headers: about one connection, never passed on (RFC 9110 section 7.6.1). */
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+];
+
+/** The headers sent upstream: the caller's, minus hop-by-hop ones, naming the caller's address. */
+export function upstreamHeaders(
+  headers: IncomingHttpHeaders,
+  callerAddress: string | undefined,
+  extra: Record<string, string>,
+): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = { ...headers };
+  for (const name of HOP_BY_HOP) delete out[name];
+  // The gateway is where callers arrive: what a caller wrote here is not to be trusted, so the
+  // services (which trust the gateway, TRUST_PROXY) see only the address the gateway saw.
+  if (callerAddress) out["x-forwarded-for"] = callerAddress;
+  else delete out["x-forwarded-for"];
+  return { ...out, ...extra };
+}
+
+/** The headers of an upstream answer passed to the caller: the connection is the gateway's own. */
+export function downstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out = { ...headers };
+  for (const name of ["connection", "keep-alive", "proxy-connection"]) delete out[name];
+  return out;
+}
+
+export function registerIntake(
+  app: FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>,
+  opts: IntakeOptions,
+): void {
+  const refused = new Counter({
+    name: "gateway_refused_total",
+    help: "Requests the gateway answered itself without passing them on, by reason",
+    labelNames: ["reason"],
+    registers: [opts.registry],
+  });
+
+  app.addHook("onRequest", refuseBadTarget);
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (request: FastifyRequest, payload: Readable, done) => {
+    const limit = request.routeOptions.config.bodyLimit ?? 0;
+    readBody(payload, request.headers, limit, opts.bodyTimeoutMs).then(
+      (body) => done(null, body),
+      (err: Error) => done(err as FastifyError),
+    );
+  });
+
+  // Answering before the body was read to the end: the rest of it is still on the wire, so the
+  // connection must not carry another request. Node closes it after this answer.
+  app.addHook("onSend", async (request, reply) => {
+    if (!request.raw.complete) void reply.header("connection", "close");
+  });
+
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const { kind, message } = describe(err);
+    refused.labels(kind).inc();
+    if (ErrorCodes[kind].httpStatus >= 500) request.log.error({ err }, "gateway error");
+    const { status, body } = errorEnvelope(kind, message);
+    return reply.status(status).header("content-type", "application/json; charset=utf-8").send(body);
+  });
+}
+
+/** What a failure while taking the request is, in the product's codes. */
+function describe(err: FastifyError): { kind: ErrorName; message: string } {
+  if (err instanceof IntakeError) return { kind: err.kind, message: err.message };
+  const status = err.statusCode ?? 500;
+  if (status === 413) return { kind: "PAYLOAD_TOO_LARGE", message: "request body larger than the limit" };
+  if (status === 415) {
+    return {
+      kind: "UNSUPPORTED_MEDIA_TYPE",
+      message: "a request with a body needs a Content-Type; send JSON",
+    };
+  }
+  if (status >= 400 && status < 500) return { kind: "MALFORMED_REQUEST", message: `request: ${err.message}` };
+  return { kind: "INTERNAL", message: "internal error" };
+}
+
+/**
+ * Reads a body whole: refused at once when its declared length is past `limit`, as soon as the bytes
+ * read pass it, and when it has not all arrived within `timeoutMs`.
+ */
+function readBody(
+  payload: Readable,
+  headers: IncomingHttpHeaders,
+  limit: number,
+  timeoutMs: number,
+): Promise<Buffer> {
+  const declared = Number(headers["content-length"] ?? NaN);
+  const tooLarge = () =>
+    new IntakeError("PAYLOAD_TOO_LARGE", `request body larger than this route's limit of ${limit} bytes`);
+  if (declared > limit) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (err: Error | null) => {
+      clearTimeout(timer);
+      payload.off("data", onData);
+      payload.off("end", onEnd);
+      payload.off("error", onError);
+      if (err) {
+        // Nothing more is read; the connection is closed once the answer is sent.
+        payload.pause();
+        reject(err);
+      } else resolve(Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return finish(tooLarge());
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish(null);
+    const onError = (err: Error) => finish(err);
+    const timer = setTimeout(
+      () =>
+        finish(
+          new IntakeError(
+            "REQUEST_TIMEOUT",
+            `request body not received within ${timeoutMs} ms (${size} of ${Number.isNaN(declared) ? "?" : declared} bytes)`,
+          ),
+        ),
+      timeoutMs,
+    );
+    payload.on("data", onData);
+    payload.on("end", onEnd);
+    payload.on("error", onError);
+  });
+}
