@@ -1,5 +1,5 @@
 import { Counter } from "prom-client";
-import { KeyRing, type ServiceDeps } from "@procode/service-kit";
+import { KeyRing, publicRouteRateLimit, type ServiceDeps } from "@procode/service-kit";
 import type { Config } from "./config.js";
 import { registerCredentialRoutes } from "./http/routes/credentials.routes.js";
 import { registerRepoRoutes } from "./http/routes/repo.routes.js";
@@ -95,7 +95,10 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
 
   registerCredentialRoutes(deps.app, credentials);
   registerRepoRoutes(deps.app, reads, new WebhookDeliveries(db));
-  await registerWebhookRoutes(deps.app, receiver, config.WEBHOOK_BODY_LIMIT_BYTES);
+  await registerWebhookRoutes(deps.app, receiver, {
+    bodyLimit: config.WEBHOOK_BODY_LIMIT_BYTES,
+    rateLimit: publicRouteRateLimit(config),
+  });
   addAppEventConsumers(deps.consumers, projection);
 
   return {

@@ -191,9 +191,6 @@ describe("stored form of a delivery", () => {
     expect(redactPayload({ password: "pwd", sign: "s", ref: "refs/heads/main" })).toEqual({
       ref: "refs/heads/main",
     });
-    expect(redactPayload({ commits: [{ message: "a\u0000b" }] })).toEqual({
-      commits: [{ message: "a\uFFFDb" }],
-    });
   });
 });
 

@@ -1,5 +1,10 @@
 import { Counter } from "prom-client";
-import type { ServiceDefinition, ServiceDeps, ServiceParts } from "@procode/service-kit";
+import {
+  publicRouteRateLimit,
+  type ServiceDefinition,
+  type ServiceDeps,
+  type ServiceParts,
+} from "@procode/service-kit";
 import { Config } from "./config.js";
 import { registerCallbackRoutes } from "./http/callback.routes.js";
 import { createOpsApi } from "./integrations/ops-api.js";
@@ -40,7 +45,11 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const onRecorded = () => worker.wake();
   addDeployRequestedConsumer(consumers, { service, onRecorded });
   addDeploymentCancelRequestedConsumer(consumers, { service, onRecorded });
-  await registerCallbackRoutes(app, { service, secret: config.OPS_CALLBACK_SECRET });
+  await registerCallbackRoutes(app, {
+    service,
+    secret: config.OPS_CALLBACK_SECRET,
+    rateLimit: publicRouteRateLimit(config),
+  });
   log.info({ opsBaseUrl: config.OPS_BASE_URL, replica: config.OPS_REPLICA_ID }, "ops-gateway configured");
   return {
     start: () => worker.start(),

@@ -84,23 +84,13 @@ export function readPush(gitType: GitType, event: string | null, payload: unknow
 const PAYLOAD_SECRET_FIELDS = ["password", "sign", "secret", "token"];
 
 /**
- * A copy of the payload fit to store: without secret fields (top level, where providers put them),
- * and with NUL characters (which PostgreSQL's jsonb cannot hold; a commit message may carry one)
- * replaced by U+FFFD.
+ * A copy of the payload fit to store: without secret fields (top level, where providers put them).
+ * What the database could not hold (NUL, unpaired surrogates) was refused before (the kit's input
+ * guard), so nothing else needs changing.
  */
 export function redactPayload(payload: unknown): unknown {
   const body = obj(payload);
-  const kept = body
+  return body
     ? Object.fromEntries(Object.entries(body).filter(([k]) => !PAYLOAD_SECRET_FIELDS.includes(k)))
     : payload;
-  return withoutNul(kept);
-}
-
-function withoutNul(v: unknown): unknown {
-  if (typeof v === "string") return v.includes("\u0000") ? v.replaceAll("\u0000", "\uFFFD") : v;
-  if (Array.isArray(v)) return v.map(withoutNul);
-  if (v && typeof v === "object") {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [withoutNul(k) as string, withoutNul(x)]));
-  }
-  return v;
 }

@@ -1,5 +1,12 @@
 import { type WebhookParams, type GitType, type WebhookAck } from "@procode/contracts";
-import { DomainError, type Logger, type Database } from "@procode/service-kit";
+import {
+  DomainError,
+  invalidParameter,
+  isDomainError,
+  refuseHostileJson,
+  type Database,
+  type Logger,
+} from "@procode/service-kit";
 import type { z } from "zod";
 import { redactPayload } from "../domain/push-event.js";
 import { findRepo } from "../store/git-repo.repository.js";
@@ -13,9 +20,17 @@ export interface ReceiverOptions {
 }
 
 /**
+ * The one answer to every refused delivery, whatever the reason (docs/services/dev-svc.md,
+ * "Webhooks"): a stranger learns nothing about which apps exist, which are bound, or to which
+ * provider. The reason is logged and, for a bound app, stored where its team reads its deliveries.
+ */
+const REFUSED = "webhook refused: not signed for this app's webhook";
+
+/**
  * Receives a provider's webhook: verifies it against the app's secret over the raw body, stores it
- * (refused ones too, with the reason), deduplicates by delivery id, and answers at once; the webhook
- * worker processes it afterwards.
+ * (refused ones too, with the reason, when the app has a binding), deduplicates by delivery id, and
+ * answers at once; the webhook worker processes it afterwards. A delivery for an app without a
+ * binding leaves nothing behind but a log line.
  */
 export class WebhookReceiver {
   constructor(
@@ -36,10 +51,16 @@ export class WebhookReceiver {
     const appId = params.appId;
     const sql = this.db.sql;
     const repo = await findRepo(sql, appId);
+    if (!repo || !repo.webhookSecret) {
+      this.log.info(
+        { appId, gitType, remoteAddr },
+        "webhook delivery refused: the app has no repository binding",
+      );
+      throw new DomainError("BAD_SIGNATURE", REFUSED);
+    }
     let secret: string | null = null;
     let refusal: string | null = null;
-    if (!repo || !repo.webhookSecret) refusal = "no repository binding for this app";
-    else if (repo.gitType !== gitType) refusal = `the app's repository is ${repo.gitType}, not ${gitType}`;
+    if (repo.gitType !== gitType) refusal = `the app's repository is ${repo.gitType}, not ${gitType}`;
     else {
       try {
         secret = this.secrets.openWebhookSecret(repo.webhookSecret);
@@ -79,16 +100,17 @@ export class WebhookReceiver {
         { appId, gitType, reason: verdict.reason, deliveryId: verdict.deliveryId },
         "webhook delivery refused",
       );
-      throw new DomainError("BAD_SIGNATURE", `webhook refused: ${verdict.reason}`);
+      throw new DomainError("BAD_SIGNATURE", REFUSED);
     }
+    // Signed by the provider from here on: what is wrong with the body is said, naming the field.
     let payload: unknown;
     try {
       payload = JSON.parse(body.toString("utf8"));
-    } catch {
-      await insertRejected(sql, base, "the body is not JSON");
-      throw new DomainError("INVALID_PARAMETER", "body: is not valid JSON", {
-        fields: [{ field: "body", message: "is not valid JSON" }],
-      });
+      refuseHostileJson(payload);
+    } catch (err) {
+      const refused = isDomainError(err) ? err : invalidParameter("body", "is not valid JSON");
+      await insertRejected(sql, base, refused.message);
+      throw refused;
     }
     const seq = await insertReceived(sql, { ...base, payload: redactPayload(payload) });
     if (seq === null) {

@@ -22,7 +22,7 @@ const NOT_JSON = Object.freeze({ notJson: true });
  */
 export async function registerCallbackRoutes(
   app: HttpServer,
-  deps: { service: DeploymentService; secret: string },
+  deps: { service: DeploymentService; secret: string; rateLimit: { max: number; timeWindow: number } },
 ): Promise<void> {
   await app.register(async (scope: HttpServer) => {
     const rawBodies = new WeakMap<IncomingMessage, string>();
@@ -40,16 +40,17 @@ export async function registerCallbackRoutes(
     scope.post(
       "/deploy/callback",
       {
-        config: { public: true },
+        // Limited per caller address before the signature is even checked.
+        config: { public: true, rateLimit: deps.rateLimit },
         schema: {
           operationId: "deployCallback",
           summary: "Deployment status from the ops module (signed)",
-          description: `Seed 3.10 callback. Authenticated by \`${OPS_SIGNATURE_HEADER}: sha256=<hex>\`, HMAC-SHA256 with the shared secret over \`<${OPS_TIMESTAMP_HEADER}>.<raw body>\`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004).`,
+          description: `Seed 3.10 callback. Authenticated by \`${OPS_SIGNATURE_HEADER}: sha256=<hex>\`, HMAC-SHA256 with the shared secret over \`<${OPS_TIMESTAMP_HEADER}>.<raw body>\`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) past the per-address rate limit.`,
           tags: ["deployments"],
           security: OPS_CALLBACK_SECURITY,
           body: DeployCallback,
           response: { 200: Envelope(DeployCallbackResponse) },
-          errors: ["BAD_SIGNATURE", "DEPLOYMENT_NOT_FOUND"],
+          errors: ["BAD_SIGNATURE", "DEPLOYMENT_NOT_FOUND", "RATE_LIMITED"],
         },
         preValidation: async (request) => {
           const check = checkOpsSignature({
