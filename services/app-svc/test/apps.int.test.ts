@@ -288,35 +288,37 @@ describe("POST /apps (seed 3.1)", () => {
     expect((await post(t1, { name: "pro-missing", devMode: "low-code" })).body.code).toBe(0);
   });
 
-  it("answers 1002 for a taken name, whichever team asks (names are unique platform-wide)", async () => {
+  it("answers 1002 for a name the team already has; another team may use it (names are per team)", async () => {
     expect((await post(t1, { name: "taken", devMode: "low-code" })).body.code).toBe(0);
     const again = await post(t1, { name: "taken", devMode: "low-code" });
     expect(again.status).toBe(409);
     expect(again.body).toEqual({
       code: 1002,
-      message: 'name: an app named "taken" already exists',
-      data: { fields: [{ field: "name", message: "already exists" }] },
+      message: 'name: your team already has an app named "taken"',
+      data: { fields: [{ field: "name", message: "already exists in the team" }] },
     });
-    expect((await post(t2, { name: "taken", devMode: "low-code" })).body.code).toBe(1002);
+    const theirs = await post(t2, { name: "taken", devMode: "low-code" });
+    expect(theirs.body.code).toBe(0);
+    expect(theirs.body.data.team).toBe("t2");
   });
 
-  it("lets exactly one of 20 concurrent creates with one name win; the others get 1002", async () => {
+  it("lets exactly one of 10 concurrent creates with one name win in each team; the others get 1002", async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) => post(i % 2 ? t1 : t2, { name: "race", devMode: "low-code" })),
     );
     const codes = results.map((r) => r.body.code);
-    expect(codes.filter((c) => c === 0)).toHaveLength(1);
-    expect(codes.filter((c) => c === 1002)).toHaveLength(19);
+    expect(codes.filter((c) => c === 0)).toHaveLength(2);
+    expect(codes.filter((c) => c === 1002)).toHaveLength(18);
     expect(results.filter((r) => r.body.code === 1002).every((r) => r.status === 409)).toBe(true);
-    const rows = await sql<{ id: string }>(
+    const rows = await sql<{ id: string; team: string }>(
       infra.databaseUrl,
-      `select id from app.agent_app where name = 'race'`,
+      `select id, team from app.agent_app where name = 'race' order by team`,
     );
-    expect(rows).toHaveLength(1);
-    const winner = results.find((r) => r.body.code === 0)!.body.data;
-    expect(Number(rows[0]!.id)).toBe(winner.id);
-    await eventsOf(winner.id, 1);
-    expect(tap.received.filter((e) => e.data.name === "race")).toHaveLength(1);
+    expect(new Set(rows.map((r) => r.team)).size).toBe(2);
+    const winners = results.filter((r) => r.body.code === 0).map((r) => r.body.data.id as number);
+    expect(rows.map((r) => Number(r.id)).sort()).toEqual([...winners].sort());
+    for (const id of winners) await eventsOf(id, 1);
+    expect(tap.received.filter((e) => e.data.name === "race")).toHaveLength(2);
   });
 });
 

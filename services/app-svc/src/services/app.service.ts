@@ -80,8 +80,9 @@ const PROCODE_ONLY = ["gitRepoUrl", "scaffoldTemplate", "gitType", "credentialId
 
 /**
  * Agent apps and their pro-code configuration (seed 3.1, 3.2; SPEC 2, 5, 5b). Validation and the
- * repository probe happen before the transaction; the name's uniqueness is the database's to decide
- * (uk_name); every change is written with its event in one transaction (outbox).
+ * repository probe happen before the transaction; the name's uniqueness within the team is the
+ * database's to decide (uk_name on team and name); every change is written with its event in one
+ * transaction (outbox).
  */
 export class AppService {
   constructor(private readonly deps: AppServiceDeps) {}
@@ -181,8 +182,8 @@ export class AppService {
       return this.view(created);
     } catch (err) {
       if (isUniqueViolation(err, "uk_name")) {
-        throw new DomainError("APP_NAME_TAKEN", `name: an app named "${body.name}" already exists`, {
-          fields: [{ field: "name", message: "already exists" }],
+        throw new DomainError("APP_NAME_TAKEN", `name: your team already has an app named "${body.name}"`, {
+          fields: [{ field: "name", message: "already exists in the team" }],
         });
       }
       throw err;

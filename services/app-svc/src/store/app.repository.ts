@@ -151,7 +151,7 @@ export interface NewApp {
   createdBy: string;
 }
 
-/** A new app at revision 1; the name's uniqueness is the database's to decide (uk_name). */
+/** A new app at revision 1; the name's uniqueness within the team is the database's to decide (uk_name). */
 export async function insertApp(sql: Sql, a: NewApp): Promise<AppState> {
   const { rows } = await sql.query<AppRow>(
     `insert into ${APP} (name, dev_mode, tech_stack, team, created_by, revision) values ($1, $2, $3, $4, $5, 1)

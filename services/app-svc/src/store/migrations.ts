@@ -1,7 +1,9 @@
 import type { MigrationEntry } from "@procode/service-kit";
 import { Migration20260301000001_app_tables } from "./migrations/Migration20260301000001_app_tables.js";
+import { Migration20260316000001_app_names_per_team } from "./migrations/Migration20260316000001_app_names_per_team.js";
 
 /** app-svc's migrations, in order (static imports: STACK.md). */
 export const migrations: MigrationEntry[] = [
   { name: "Migration20260301000001_app_tables", class: Migration20260301000001_app_tables },
+  { name: "Migration20260316000001_app_names_per_team", class: Migration20260316000001_app_names_per_team },
 ];
