@@ -48,6 +48,7 @@ export function renderMessagesDoc(): string {
     "| subject | caller | answerer | why |",
     "|---|---|---|---|",
     `| \`${env}.${RPC.PROCEED_ITERATION}\` | dev-svc | pipeline-engine | Move an iteration to its next phase; for RELEASE also create (idempotently, per iteration_phase) the phase pipeline and answer its id, which \`POST /iterations/{id}/proceed\` and \`/release\` return at once. |`,
+    `| \`${env}.${RPC.CHECK_CREDENTIAL}\` | app-svc | dev-svc | Whether a \`credentialId\` given to \`POST /apps\` or \`PUT /apps/{id}/procode-config\` names a credential of the caller's team for the repository's provider; refused at once as 1001 naming the field when not. |`,
     "",
   ];
   return lines.join("\n");

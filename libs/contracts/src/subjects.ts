@@ -51,6 +51,8 @@ export function streamOfType(type: string): StreamKey {
 export const RPC = {
   /** dev-svc -> pipeline-engine: move an iteration to a phase; for RELEASE also create the phase pipeline. */
   PROCEED_ITERATION: "rpc.pipeline.proceed_iteration.v1",
+  /** app-svc -> dev-svc: whether a credentialId names a credential of the caller's team for a provider. */
+  CHECK_CREDENTIAL: "rpc.dev.check_credential.v1",
 } as const;
 export type RpcName = (typeof RPC)[keyof typeof RPC];
 

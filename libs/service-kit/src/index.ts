@@ -9,6 +9,7 @@ export * from "./http.js";
 export * from "./http-protocol.js";
 export * from "./input-guard.js";
 export * from "./lease.js";
+export * from "./local-repository.js";
 export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./migrate.js";

@@ -1,11 +1,15 @@
 import { KeyRing, type ServiceDefinition, type ServiceDeps, type ServiceParts } from "@procode/service-kit";
 import { Config } from "./config.js";
 import { registerAppRoutes } from "./http/routes/apps.routes.js";
+import { createCredentialCheck } from "./integrations/credential-check.js";
 import { createRepositoryProbe } from "./integrations/repository-probe.js";
 import { AppService } from "./services/app.service.js";
 import { migrations } from "./store/migrations.js";
 
-/** Registers app-svc's routes on the kit's app; never listens. app-svc consumes no messages. */
+/**
+ * Registers app-svc's routes on the kit's app; never listens. app-svc consumes no messages; it asks
+ * dev-svc about credentials (CHECK_CREDENTIAL).
+ */
 async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const { config } = deps;
   const probe = createRepositoryProbe({
@@ -19,6 +23,7 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
     log: deps.log,
     keyRing: new KeyRing(config.ENCRYPTION_KEYS),
     probe,
+    checkCredential: createCredentialCheck(deps.nats, config.RPC_TIMEOUT_MS, deps.log),
     publicBaseUrl: config.PUBLIC_BASE_URL,
     localEnabled: config.LOCAL_GIT_ROOT !== undefined,
   });

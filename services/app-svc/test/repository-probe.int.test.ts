@@ -4,6 +4,7 @@ import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestInfra, sql, type TestInfra } from "@procode/test-kit";
+import { claimLocalRepository } from "@procode/service-kit";
 import { createRepositoryProbe } from "../src/integrations/repository-probe.js";
 import { ConnectionRecorder, GitHttpServer, GitRepos } from "./support/git-http-server.js";
 import { call, startAppSvc, tokenFor, type AppRuntime } from "./support/harness.js";
@@ -226,7 +227,7 @@ describe("SSRF guard: refused before any connection", () => {
       localRoot: undefined,
     });
     const url = `http://gitlab.rebind.example:${recorder.port}/team/agent.git`;
-    expect(await probe.probe({ kind: "http", url, gitType: "GITLAB" })).toEqual({
+    expect(await probe.probe({ kind: "http", url, gitType: "GITLAB" }, "t")).toEqual({
       reachable: false,
       reason: "refused: gitlab.rebind.example resolves only to private or reserved addresses",
     });
@@ -248,6 +249,23 @@ describe("LOCAL repositories (real git under LOCAL_GIT_ROOT)", () => {
       credentialRequired: false,
       webhookUrl: `http://127.0.0.1:8080/webhooks/local/${res.body.data.id}`,
     });
+  });
+
+  it("answers another team's repository with 1003 in the words of a missing one, and keeps nothing", async () => {
+    await repos.bare("theirs.git");
+    expect(await claimLocalRepository(path.join(repos.root, "theirs.git"), "another-team")).toBe(
+      "another-team",
+    );
+    const before = await appRows();
+    const theirs = await create(open, "local://theirs");
+    const missing = await create(open, "local://not-theirs-either");
+    expect(theirs.body.code).toBe(1003);
+    expect(theirs.body.message).toBe(missing.body.message.replace("not-theirs-either", "theirs"));
+    expect(await appRows()).toBe(before);
+    // Once the caller's team owns one, it is reachable for it as before.
+    await repos.bare("ours.git");
+    await claimLocalRepository(path.join(repos.root, "ours.git"), "t1");
+    expect((await create(open, "local://ours")).body.code).toBe(0);
   });
 
   it("answers a missing repository and a plain folder inside a working tree with 1003", async () => {

@@ -7,6 +7,7 @@ import { registerWebhookRoutes } from "./http/routes/webhooks.routes.js";
 import type { CallPolicy } from "./integrations/git/call-policy.js";
 import { createProviderFactory, type ProviderFactory } from "./integrations/git/factory.js";
 import { createGuardedHttp } from "./integrations/git/http.js";
+import { serveCheckCredential } from "./messaging/check-credential.rpc.js";
 import { addAppEventConsumers } from "./messaging/consumers/app-events.consumer.js";
 import { AppProjectionService } from "./services/app-projection.service.js";
 import { CredentialService } from "./services/credentials.service.js";
@@ -101,6 +102,7 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
   });
   addAppEventConsumers(deps.consumers, projection);
 
+  let rpc: ReturnType<typeof serveCheckCredential> | undefined;
   return {
     secrets,
     policy,
@@ -111,10 +113,12 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
     webhooks,
     reads,
     start() {
+      rpc = serveCheckCredential(deps.nats, credentials, log);
       binder.start();
       webhooks.start();
     },
     async stop() {
+      await rpc?.drain().catch(() => undefined);
       await binder.stop();
       await webhooks.stop();
       await http.close();

@@ -26,7 +26,7 @@ const factory = (localRoot: string | null = root, hookTimeoutMs = 1000) =>
     localHookTimeoutMs: hookTimeoutMs,
   });
 const local = (name: string, hookTimeoutMs?: number): GitProvider =>
-  factory(root, hookTimeoutMs)({ gitType: "LOCAL", repoUrl: `local://${name}`, token: null });
+  factory(root, hookTimeoutMs)({ gitType: "LOCAL", repoUrl: `local://${name}`, team: "t", token: null });
 
 async function bare(name: string): Promise<BareRepo> {
   const dir = path.join(root, `${name}.git`);
@@ -126,18 +126,62 @@ describe("LOCAL adapter on real repositories", () => {
 
   it("refuses unknown repositories (1003), bad names, and everything when LOCAL_GIT_ROOT is unset", async () => {
     expect((await failure(local("missing").probe())).code).toBe(1003);
-    expect(() => factory()({ gitType: "LOCAL", repoUrl: "local://../etc", token: null })).toThrow(
+    expect(() => factory()({ gitType: "LOCAL", repoUrl: "local://../etc", team: "t", token: null })).toThrow(
       GitProviderError,
     );
-    expect(() => factory()({ gitType: "LOCAL", repoUrl: "local://a/b", token: null })).toThrow(
+    expect(() => factory()({ gitType: "LOCAL", repoUrl: "local://a/b", team: "t", token: null })).toThrow(
       /local:\/\/<name>/,
     );
-    const off = factory(null)({ gitType: "LOCAL", repoUrl: "local://agent", token: null });
+    const off = factory(null)({ gitType: "LOCAL", repoUrl: "local://agent", team: "t", token: null });
     const err = await failure(off.probe());
     expect(err.code).toBe(1003);
     expect(err.message).toMatch(/LOCAL_GIT_ROOT/);
     expect((await failure(local("agent").readFile("../outside", "main"))).code).toBe(1008);
     expect((await failure(local("agent").createTag("-bad", "main"))).code).toBe(1007);
+  });
+});
+
+describe("LOCAL repositories belong to one team", () => {
+  const as = (team: string, name: string): GitProvider =>
+    factory(root)({ gitType: "LOCAL", repoUrl: `local://${name}`, team, token: null });
+
+  it("serves the team that used it first; to another team it is a repository that does not exist", async () => {
+    const repo = await bare("owned");
+    await seed(repo);
+    const head = (await repo.refs("refs/heads/"))[0]!.sha;
+    const tags = (await as("red", "owned").listTags()).map((t) => t.name);
+    expect(tags.length).toBeGreaterThan(0);
+    const missing = await failure(as("blue", "missing-one").probe());
+    for (const attempt of [
+      () => as("blue", "owned").probe(),
+      () => as("blue", "owned").listTags(),
+      () => as("blue", "owned").createTag("v9.9.9", head),
+      () => as("blue", "owned").createWebhook({ url: "http://127.0.0.1:1/webhooks/local/9", secret: "s" }),
+      () => as("blue", "owned").readFile("README.md", head),
+    ]) {
+      const err = await failure(attempt());
+      expect({ code: err.code, failure: err.failure }).toEqual({
+        code: missing.code,
+        failure: missing.failure,
+      });
+      expect(err.message).toBe(missing.message.replaceAll("missing-one", "owned"));
+    }
+    expect((await repo.refs("refs/tags/")).map((r) => r.ref)).toEqual(tags.map((t) => `refs/tags/${t}`));
+    expect(existsSync(path.join(repo.gitDir, "procode-hooks"))).toBe(false);
+    // The owner still has it all.
+    expect(await as("red", "owned").createTag("v1.0.0", head)).toMatchObject({ created: true });
+  });
+
+  it("gives a repository to exactly one of two teams using it at the same moment", async () => {
+    await bare("contested");
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => as(i % 2 ? "red" : "blue", "contested").listBranches()),
+    );
+    const winners = new Set(
+      results.flatMap((r, i) => (r.status === "fulfilled" ? [i % 2 ? "red" : "blue"] : [])),
+    );
+    expect(winners.size).toBe(1);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(5);
   });
 });
 

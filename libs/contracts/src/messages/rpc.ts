@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { IterationMachineState, PipelineStatus } from "../enums.js";
+import { GitType, IterationMachineState, PipelineStatus } from "../enums.js";
 import { Actor } from "../message.js";
 
 /** Request/reply envelope: the same fields as a message, minus the stream. */
@@ -42,3 +42,22 @@ export const ProceedIterationReply = z.object({
   phasePipelineStatus: PipelineStatus.nullable(),
 });
 export type ProceedIterationReply = z.infer<typeof ProceedIterationReply>;
+
+/**
+ * Whether `credentialId` names a credential of `team` usable for a `gitType` repository; app-svc asks
+ * before it stores one (POST /apps, PUT procode-config), so a wrong id is refused at once instead of
+ * surfacing later as a binding that waits for a credential.
+ */
+export const CheckCredentialRequest = z.object({
+  team: z.string().min(1).max(100),
+  credentialId: z.string().min(1).max(100),
+  gitType: GitType,
+});
+export type CheckCredentialRequest = z.infer<typeof CheckCredentialRequest>;
+
+export const CheckCredentialReply = z.object({
+  usable: z.boolean(),
+  /** Why not, in words fit for the caller (never another team's data). */
+  reason: z.string().nullable(),
+});
+export type CheckCredentialReply = z.infer<typeof CheckCredentialReply>;

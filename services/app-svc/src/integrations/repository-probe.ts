@@ -1,14 +1,21 @@
 import { execFile } from "node:child_process";
 import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { errorMessage, guardedRequest, UrlRefusedError, type UrlPolicy } from "@procode/service-kit";
+import {
+  errorMessage,
+  guardedRequest,
+  localRepositoryOwner,
+  UrlRefusedError,
+  type UrlPolicy,
+} from "@procode/service-kit";
 import type { RepositoryTarget } from "../domain/repository-url.js";
 
 /** What a reachability probe found (SPEC 5; issue: 1003). */
 type ProbeResult = { reachable: true; credentialRequired: boolean } | { reachable: false; reason: string };
 
 export interface RepositoryProbe {
-  probe(target: RepositoryTarget): Promise<ProbeResult>;
+  /** `team`: the caller's team (a LOCAL repository another team owns is not reachable for it). */
+  probe(target: RepositoryTarget, team: string): Promise<ProbeResult>;
 }
 
 export interface RepositoryProbeOptions {
@@ -92,7 +99,11 @@ function git(args: string[], opts: { cwd: string; timeoutMs: number; ceiling: st
 }
 
 /** `<root>/<name>` or `<root>/<name>.git` is itself a git repository (not a folder inside one). */
-async function probeLocal(name: string, opts: RepositoryProbeOptions): Promise<ProbeResult> {
+async function probeLocal(name: string, team: string, opts: RepositoryProbeOptions): Promise<ProbeResult> {
+  const notThere: ProbeResult = {
+    reachable: false,
+    reason: `no git repository named ${name} under the local repository root`,
+  };
   if (!opts.localRoot) return { reachable: false, reason: "local repositories are not enabled" };
   let root: string;
   try {
@@ -112,18 +123,20 @@ async function probeLocal(name: string, opts: RepositoryProbeOptions): Promise<P
         ceiling: root,
       });
       if (gitDir === real || gitDir === path.join(real, ".git")) {
-        return { reachable: true, credentialRequired: false };
+        // Another team's repository is not there for this team, in the very same words.
+        const owner = await localRepositoryOwner(gitDir);
+        return owner === null || owner === team ? { reachable: true, credentialRequired: false } : notThere;
       }
     } catch {
       // Not there or not a repository: try the other name, then report.
     }
   }
-  return { reachable: false, reason: `no git repository named ${name} under the local repository root` };
+  return notThere;
 }
 
 export function createRepositoryProbe(opts: RepositoryProbeOptions): RepositoryProbe {
   return {
-    probe: (target) =>
-      target.kind === "local" ? probeLocal(target.name, opts) : probeHttp(target.url, opts),
+    probe: (target, team) =>
+      target.kind === "local" ? probeLocal(target.name, team, opts) : probeHttp(target.url, opts),
   };
 }

@@ -45,6 +45,7 @@ import {
   type Problem,
   type RepositoryTarget,
 } from "../domain/repository-url.js";
+import type { CredentialCheck } from "../integrations/credential-check.js";
 import type { RepositoryProbe } from "../integrations/repository-probe.js";
 import {
   bumpRevision,
@@ -62,6 +63,8 @@ export interface AppServiceDeps {
   /** Seals webhook secrets (the same ring dev-svc opens them with). */
   keyRing: KeyRing;
   probe: RepositoryProbe;
+  /** Whether a credentialId is the team's, for the repository's provider (dev-svc owns credentials). */
+  checkCredential: CredentialCheck;
   publicBaseUrl: string;
   localEnabled: boolean;
 }
@@ -123,9 +126,9 @@ export class AppService {
     return ruling.value;
   }
 
-  /** Probes the repository; unreachable throws 1003 naming the reason. Returns credentialRequired. */
-  private async probe(target: RepositoryTarget): Promise<boolean> {
-    const result = await this.deps.probe.probe(target);
+  /** Probes the repository for the team; unreachable is 1003 naming the reason. Gives credentialRequired. */
+  private async probe(target: RepositoryTarget, team: string): Promise<boolean> {
+    const result = await this.deps.probe.probe(target, team);
     if (!result.reachable) {
       throw refuse({
         kind: "GIT_REPO_UNREACHABLE",
@@ -136,6 +139,20 @@ export class AppService {
     return result.credentialRequired;
   }
 
+  /** A credentialId that is not the team's for this provider is 1001 now, not a stuck binding later. */
+  private async requireCredential(
+    actor: Actor,
+    credentialId: string,
+    gitType: GitType,
+    correlationId: string,
+  ): Promise<void> {
+    const problem = await this.deps.checkCredential(
+      { team: actor.team, credentialId, gitType },
+      correlationId,
+    );
+    if (problem) throw invalidParameter("credentialId", problem);
+  }
+
   async create(actor: Actor, body: CreateAppRequest, correlationId: string): Promise<App> {
     const nameProblem = appNameProblem(body.name);
     if (nameProblem) throw invalidParameter("name", nameProblem);
@@ -143,7 +160,9 @@ export class AppService {
     if (body.devMode === "pro-code") {
       // The schema already requires techStack and gitRepoUrl for pro-code apps.
       const target = this.classify(body.gitRepoUrl!, body.gitType);
-      repository = { target, credentialRequired: await this.probe(target) };
+      if (body.credentialId)
+        await this.requireCredential(actor, body.credentialId, target.gitType, correlationId);
+      repository = { target, credentialRequired: await this.probe(target, actor.team) };
     } else {
       const given = PROCODE_ONLY.find((field) => body[field] !== undefined);
       if (given)
@@ -238,8 +257,11 @@ export class AppService {
         },
       );
     }
+    if (body.credentialId) await this.requireCredential(actor, body.credentialId, gitType, correlationId);
     // Same repository: its recorded probe result stands, and so does a gitType given earlier for it.
-    const credentialRequired = urlUnchanged ? current.credentialRequired : await this.probe(target);
+    const credentialRequired = urlUnchanged
+      ? current.credentialRequired
+      : await this.probe(target, actor.team);
     const next: Omit<ProcodeSettings, "webhookSecret"> = {
       ...change.value,
       gitRepoUrl: target.url,

@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
-import type { Actor, CreateCredentialRequest, Credential, Page, PageQuery } from "@procode/contracts";
+import type {
+  Actor,
+  CheckCredentialReply,
+  CheckCredentialRequest,
+  CreateCredentialRequest,
+  Credential,
+  Page,
+  PageQuery,
+} from "@procode/contracts";
 import { DomainError, invalidParameter, type Logger, type Database } from "@procode/service-kit";
 import {
   deleteCredential,
@@ -80,6 +88,23 @@ export class CredentialService {
     const c = await findCredential(this.db.sql, actor.team, id);
     if (!c) throw new DomainError("CREDENTIAL_NOT_FOUND", `credential ${id} not found`);
     return toCredentialView(c);
+  }
+
+  /**
+   * Whether a credential of the team can serve a repository of `gitType` (app-svc asks before it
+   * stores a credentialId). Another team's credential is as unknown as a missing one.
+   */
+  async check(q: CheckCredentialRequest): Promise<CheckCredentialReply> {
+    const c = await findCredential(this.db.sql, q.team, q.credentialId);
+    if (!c)
+      return { usable: false, reason: `no credential ${q.credentialId} in your team (POST /credentials)` };
+    if (c.gitType !== q.gitType) {
+      return {
+        usable: false,
+        reason: `credential ${q.credentialId} is for ${c.gitType}; the repository is on ${q.gitType}`,
+      };
+    }
+    return { usable: true, reason: null };
   }
 
   /** Deletes a credential no repository binding uses (5005 names the apps that do). */

@@ -51,7 +51,7 @@ export class RepositoryAccess {
         `a ${ref.gitType} repository needs a credential: create one with POST /credentials and set credentialId in the app's pro-code configuration`,
       );
     }
-    return this.factory({ gitType: ref.gitType, repoUrl: ref.externalGitUrl, token });
+    return this.factory({ gitType: ref.gitType, repoUrl: ref.externalGitUrl, team: ref.team, token });
   }
 
   private async tokenOf(sql: Sql, ref: RepositoryRef): Promise<string> {

@@ -46,7 +46,7 @@ export function remoteProviderSuite(gitType: Exclude<GitType, "LOCAL">, label: s
   const factory = (policy: CallPolicy = TEST_POLICY, fetchFn = () => http.fetch) =>
     createProviderFactory({ policy, fetch: fetchFn(), localRoot: undefined, localHookTimeoutMs: 1000 });
   const provider = (repoPath = "acme/agent", token: string | null = TOKEN, policy?: CallPolicy) =>
-    factory(policy)({ gitType, repoUrl: emu.repoUrl(repoPath), token });
+    factory(policy)({ gitType, repoUrl: emu.repoUrl(repoPath), team: "t", token });
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), `emu-${gitType.toLowerCase()}-`));
@@ -164,12 +164,12 @@ export function remoteProviderSuite(gitType: Exclude<GitType, "LOCAL">, label: s
       const a = factory(
         TEST_POLICY,
         () => strict.fetch,
-      )({ gitType, repoUrl: emu.repoUrl("acme/agent"), token: TOKEN });
+      )({ gitType, repoUrl: emu.repoUrl("acme/agent"), team: "t", token: TOKEN });
       expectGitError(await failure(a.probe()), "not_allowed", 1003);
       const b = factory(
         TEST_POLICY,
         () => httpOnly.fetch,
-      )({ gitType, repoUrl: emu.repoUrl("acme/agent"), token: TOKEN });
+      )({ gitType, repoUrl: emu.repoUrl("acme/agent"), team: "t", token: TOKEN });
       const err = expectGitError(await failure(b.probe()), "not_allowed", 1003);
       expect(err.message).toMatch(/private|loopback/);
       expect(emu.requests).toHaveLength(0);

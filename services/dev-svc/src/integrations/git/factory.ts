@@ -9,10 +9,14 @@ import type { FetchLike } from "./http.js";
 import { LocalGitProvider } from "./local.js";
 import type { GitProvider } from "./provider.js";
 
-/** What a provider is made for: the repository and, when there is one, the decrypted token. */
+/**
+ * What a provider is made for: the repository, the team of the app it is used for (a LOCAL
+ * repository serves only the team that owns it) and, when there is one, the decrypted token.
+ */
 interface ProviderTarget {
   gitType: GitType;
   repoUrl: string;
+  team: string;
   token: string | null;
 }
 
@@ -36,7 +40,7 @@ export function createProviderFactory(opts: ProviderFactoryOptions): ProviderFac
     if (loc.kind === "local") {
       return new LocalGitProvider(
         loc,
-        { root: opts.localRoot, hookTimeoutMs: opts.localHookTimeoutMs },
+        { root: opts.localRoot, hookTimeoutMs: opts.localHookTimeoutMs, team: target.team },
         opts.policy,
         opts.observe,
       );

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { isCommitId, isSafeRepoPath, isValidRefName, ZERO_COMMIT } from "../../domain/git-refs.js";
 import type { LocalLocation } from "@procode/contracts";
+import { claimLocalRepository } from "@procode/service-kit";
 import { callWithPolicy, type CallObserver, type CallPolicy } from "./call-policy.js";
 import { GitProviderError, tagExistsElsewhere } from "./errors.js";
 import {
@@ -80,11 +81,15 @@ export interface LocalProviderOptions {
   hookTimeoutMs: number;
   /** The node binary the hook runs with. */
   nodePath?: string;
+  /** The team of the app the provider works for: only the repository's owner reaches it. */
+  team: string;
 }
 
 /**
  * LOCAL: plain git repositories on this machine (SPEC 10), bare or not, under LOCAL_GIT_ROOT, driven
- * with the real git binary. Webhooks are a post-receive hook (see local-hook.ts).
+ * with the real git binary. Webhooks are a post-receive hook (see local-hook.ts). A repository
+ * belongs to the team whose app first used it (the kit's claimLocalRepository); for any other team
+ * it is not there at all, exactly as a repository that does not exist.
  */
 export class LocalGitProvider implements GitProvider {
   readonly gitType = "LOCAL" as const;
@@ -136,18 +141,21 @@ export class LocalGitProvider implements GitProvider {
       path.join(base, this.location.name, ".git"),
       path.join(base, this.location.name),
     ];
-    for (const c of candidates) {
-      if (!c.startsWith(base + path.sep)) continue;
-      if (existsSync(path.join(c, "HEAD")) && existsSync(path.join(c, "objects"))) {
-        this.gitDirCache = c;
-        return c;
-      }
-    }
-    throw new GitProviderError(
+    const notFound = new GitProviderError(
       "repo_not_found",
       `no repository ${this.describe} (looked for ${this.location.name}.git and ${this.location.name} under LOCAL_GIT_ROOT)`,
       404,
     );
+    for (const c of candidates) {
+      if (!c.startsWith(base + path.sep)) continue;
+      if (existsSync(path.join(c, "HEAD")) && existsSync(path.join(c, "objects"))) {
+        // Another team's repository answers exactly like a missing one.
+        if ((await claimLocalRepository(c, this.opts.team)) !== this.opts.team) throw notFound;
+        this.gitDirCache = c;
+        return c;
+      }
+    }
+    throw notFound;
   }
 
   /** What a person clones: the repository's directory. */
