@@ -14,6 +14,8 @@ export interface Platform {
   /** Where LOCAL repositories live (`local://<name>` is `<repoRoot>/<name>`). */
   repoRoot: string;
   jwtSecret: string;
+  /** The secret the ops module signs its callbacks with (tests sign callbacks of their own). */
+  opsCallbackSecret: string;
   processes: Record<PlatformProcess, ServiceProcess>;
   /** Starts one process again (after a kill), with the same settings. */
   restart(name: PlatformProcess): Promise<ServiceProcess>;
@@ -141,6 +143,7 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
     opsModuleUrl: processes["ops-module"]!.url,
     repoRoot,
     jwtSecret: infra.jwtSecret,
+    opsCallbackSecret: callbackSecret,
     processes: processes as Record<PlatformProcess, ServiceProcess>,
     restart: start,
     stop,
