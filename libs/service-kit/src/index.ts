@@ -7,6 +7,7 @@ export * from "./db-errors.js";
 export * from "./errors.js";
 export * from "./http.js";
 export * from "./http-protocol.js";
+export * from "./idempotency.js";
 export * from "./input-guard.js";
 export * from "./lease.js";
 export * from "./local-repository.js";

@@ -102,7 +102,8 @@ export async function migrateDatabase(opts: MigrateOptions): Promise<void> {
 
 /**
  * Tables the kit itself needs in every service schema: the transactional outbox, the inbox of
- * processed message ids (idempotent consumers) and the streams' creation times (StreamWatch).
+ * processed message ids (idempotent consumers), the streams' creation times (StreamWatch) and the
+ * Idempotency-Keys of REST creates.
  */
 function kitMigrations(schema: string): MigrationEntry[] {
   class KitOutboxInbox extends Migration {
@@ -139,8 +140,32 @@ function kitMigrations(schema: string): MigrationEntry[] {
       )`);
     }
   }
+  /**
+   * Idempotency-Keys of the creates (idempotency.ts): the first request's claim, its body's hash and,
+   * once the change committed, its answer; kept for the key's window of 24 hours.
+   */
+  class KitIdempotency extends Migration {
+    override async up(): Promise<void> {
+      this.addSql(`create table if not exists "${schema}".idempotency_key (
+        team text not null,
+        operation text not null,
+        key text not null,
+        request_hash text not null,
+        claim uuid not null,
+        claimed_at timestamptz not null default now(),
+        answer jsonb null,
+        answered_at timestamptz null,
+        created_at timestamptz not null default now(),
+        primary key (team, operation, key)
+      )`);
+      this.addSql(
+        `create index if not exists idempotency_key_created_at_idx on "${schema}".idempotency_key (created_at)`,
+      );
+    }
+  }
   return [
     { name: "Migration00000000000000_kit_outbox_inbox", class: KitOutboxInbox },
     { name: "Migration00000000000001_kit_outbox_streams", class: KitOutboxStreams },
+    { name: "Migration00000000000002_kit_idempotency", class: KitIdempotency },
   ];
 }

@@ -5,6 +5,7 @@ import { createTokenVerifier, type TokenVerifier } from "./auth.js";
 import { ConfigError, loadConfig, type BaseConfig } from "./config.js";
 import { ConsumerGroup } from "./consumer.js";
 import { createHttpServer, type HttpServer } from "./http.js";
+import { Idempotency } from "./idempotency.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { NatsHandle } from "./nats.js";
@@ -27,6 +28,8 @@ export interface ServiceDeps<C extends BaseConfig = BaseConfig> {
   consumers: ConsumerGroup;
   app: HttpServer;
   verifyToken: TokenVerifier;
+  /** Idempotency-Keys of the service's creates (in its own schema). */
+  idempotency: Idempotency;
 }
 
 /** Background work a service runs beside its routes and consumers (pollers, sweepers, RPC). */
@@ -127,6 +130,7 @@ export async function startRuntime<C extends BaseConfig>(
     consumers,
     app,
     verifyToken,
+    idempotency: new Idempotency({ db, schema: def.schema, log }),
   };
   const parts = await def.build(deps);
   await app.ready();

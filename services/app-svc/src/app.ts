@@ -27,7 +27,7 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
     publicBaseUrl: config.PUBLIC_BASE_URL,
     localEnabled: config.LOCAL_GIT_ROOT !== undefined,
   });
-  registerAppRoutes(deps.app, apps);
+  registerAppRoutes(deps.app, apps, deps.idempotency);
   return {};
 }
 

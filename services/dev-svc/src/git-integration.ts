@@ -94,7 +94,7 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
   );
   const projection = new AppProjectionService(deps.outbox, log, () => binder.wake());
 
-  registerCredentialRoutes(deps.app, credentials);
+  registerCredentialRoutes(deps.app, credentials, deps.idempotency);
   registerRepoRoutes(deps.app, reads, new WebhookDeliveries(db));
   await registerWebhookRoutes(deps.app, receiver, {
     bodyLimit: config.WEBHOOK_BODY_LIMIT_BYTES,

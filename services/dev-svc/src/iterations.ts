@@ -30,7 +30,7 @@ export function createIterations(deps: ServiceDeps<Config>, git: GitIntegration)
   const iterations = new IterationService(db, outbox, nats, git.access, progress, releases, log, {
     rpcTimeoutMs: config.RPC_TIMEOUT_MS,
   });
-  registerIterationRoutes(deps.app, iterations, releases);
+  registerIterationRoutes(deps.app, iterations, releases, deps.idempotency);
   addPipelineEventConsumers(deps.consumers, progress);
   return { iterations, releases, progress };
 }

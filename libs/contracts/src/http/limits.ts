@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * Limits of the REST API that more than one process enforces: the owning service, and the gateway in
  * front of it, which refuses what the service would refuse without holding a connection to it
@@ -22,3 +24,15 @@ export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 /** A key is 1-255 visible ASCII characters (a UUID is the usual choice). */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** The headers of an idempotent create: the key, optional (other headers pass untouched). */
+export const IdempotencyHeaders = z.looseObject({
+  [IDEMPOTENCY_KEY_HEADER]: z
+    .string()
+    .regex(IDEMPOTENCY_KEY_PATTERN, "must be 1-255 visible ASCII characters (a UUID, say)")
+    .optional()
+    .meta({
+      description: `Makes the create safe to retry: a repeat within ${IDEMPOTENCY_WINDOW_HOURS} h with the same key (per team) returns the first answer (with \`Idempotent-Replayed: true\`) and creates nothing; the same key with a different body is 9010 (422).`,
+      examples: ["7f9c2ba4-e88f-4c6a-9e11-0c8a3b1d2e4f"],
+    }),
+});

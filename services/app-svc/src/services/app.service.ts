@@ -27,6 +27,7 @@ import {
   type KeyRing,
   type Logger,
   type Outbox,
+  type RecordAnswer,
 } from "@procode/service-kit";
 import {
   appNameProblem,
@@ -153,7 +154,16 @@ export class AppService {
     if (problem) throw invalidParameter("credentialId", problem);
   }
 
-  async create(actor: Actor, body: CreateAppRequest, correlationId: string): Promise<App> {
+  /**
+   * Seed 3.1. `record` stores the answer with the app, in its transaction (an Idempotency-Key's
+   * first answer: the kit's Idempotency).
+   */
+  async create(
+    actor: Actor,
+    body: CreateAppRequest,
+    correlationId: string,
+    record: RecordAnswer = async () => {},
+  ): Promise<App> {
     const nameProblem = appNameProblem(body.name);
     if (nameProblem) throw invalidParameter("name", nameProblem);
     let repository: { target: RepositoryTarget; credentialRequired: boolean } | null = null;
@@ -191,6 +201,7 @@ export class AppService {
               })
             : null;
           tx.emit(AppCreated, toSnapshot(app, config, config ? this.webhookUrl(config, app.id) : null));
+          await record(tx.sql, this.view({ app, config }));
           return { app, config };
         }),
       );

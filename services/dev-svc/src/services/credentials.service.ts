@@ -8,7 +8,13 @@ import type {
   Page,
   PageQuery,
 } from "@procode/contracts";
-import { DomainError, invalidParameter, type Logger, type Database } from "@procode/service-kit";
+import {
+  DomainError,
+  invalidParameter,
+  type Database,
+  type Logger,
+  type RecordAnswer,
+} from "@procode/service-kit";
 import {
   deleteCredential,
   findCredential,
@@ -42,7 +48,12 @@ export class CredentialService {
     private readonly onCredentialAdded: () => void = () => {},
   ) {}
 
-  async create(actor: Actor, body: CreateCredentialRequest): Promise<Credential> {
+  /** `record` stores the answer in the credential's transaction (an Idempotency-Key's first answer). */
+  async create(
+    actor: Actor,
+    body: CreateCredentialRequest,
+    record: RecordAnswer = async () => {},
+  ): Promise<Credential> {
     const token = body.token.trim();
     // A token is one word of printable characters; anything else is a paste mistake.
     // eslint-disable-next-line no-control-regex
@@ -58,7 +69,7 @@ export class CredentialService {
     }
     const id = randomUUID();
     const sealed = this.secrets.sealToken(id, token);
-    const record = await this.db.transaction(async (sql) => {
+    const view = await this.db.transaction(async (sql) => {
       const rec = await insertCredential(sql, {
         id,
         team: actor.team,
@@ -69,11 +80,13 @@ export class CredentialService {
         createdBy: actor.sub,
       });
       await wakeReposOfCredential(sql, actor.team, id);
-      return rec;
+      const created = toCredentialView(rec);
+      await record(sql, created);
+      return created;
     });
     this.log.info({ credentialId: id, gitType: body.gitType, team: actor.team }, "credential created");
     this.onCredentialAdded();
-    return toCredentialView(record);
+    return view;
   }
 
   async list(actor: Actor, q: PageQuery): Promise<Page<Credential>> {

@@ -20,6 +20,7 @@ import {
   type NatsHandle,
   type Database,
   type Outbox,
+  type RecordAnswer,
   type Sql,
 } from "@procode/service-kit";
 import { GitProviderError } from "../integrations/git/errors.js";
@@ -60,7 +61,13 @@ export class IterationService {
     private readonly opts: { rpcTimeoutMs: number },
   ) {}
 
-  async create(actor: Actor, body: CreateIterationRequest, correlationId: string): Promise<Iteration> {
+  /** Seed 3.3. `record` stores the answer in the iteration's transaction (an Idempotency-Key's first answer). */
+  async create(
+    actor: Actor,
+    body: CreateIterationRequest,
+    correlationId: string,
+    record: RecordAnswer = async () => {},
+  ): Promise<Iteration> {
     const sql = this.db.sql;
     const app = await requireTeamApp(sql, actor, body.appId);
     if (app.devMode !== "pro-code" || !app.procode) {
@@ -70,7 +77,7 @@ export class IterationService {
       );
     }
     const headCommit = await this.resolveSourceBranch(sql, app.appId, body.sourceBranch);
-    const id = await this.outbox.sqlTransaction(correlationId, async (tx) => {
+    const created = await this.outbox.sqlTransaction(correlationId, async (tx) => {
       const iterationId = await insertIteration(tx.sql, {
         appId: app.appId,
         team: app.team,
@@ -87,11 +94,12 @@ export class IterationService {
         sourceBranch: body.sourceBranch,
         actor,
       });
-      return iterationId;
+      const view = toIteration((await findIteration(tx.sql, iterationId))!);
+      await record(tx.sql, view);
+      return view;
     });
-    this.log.info({ correlationId, iterationId: id, appId: app.appId }, "iteration created");
-    const created = await findIteration(sql, id);
-    return toIteration(created!);
+    this.log.info({ correlationId, iterationId: created.id, appId: app.appId }, "iteration created");
+    return created;
   }
 
   /**

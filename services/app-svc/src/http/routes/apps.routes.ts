@@ -3,17 +3,18 @@ import {
   AppIdParam,
   CreateAppRequest,
   Envelope,
+  IdempotencyHeaders,
   ListAppsQuery,
   ok,
   Page,
   PutProcodeConfigRequest,
   PutProcodeConfigResponse,
 } from "@procode/contracts";
-import { actorOf, type HttpServer } from "@procode/service-kit";
+import { actorOf, type HttpServer, type Idempotency } from "@procode/service-kit";
 import type { AppService } from "../../services/app.service.js";
 
 /** Seed 3.1, 3.2 and the reads of SPEC 2: the caller's team comes from the bearer token. */
-export function registerAppRoutes(app: HttpServer, apps: AppService): void {
+export function registerAppRoutes(app: HttpServer, apps: AppService, idempotency: Idempotency): void {
   app.post(
     "/apps",
     {
@@ -22,13 +23,24 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
         tags: ["apps"],
         summary: "Create an app (low-code or pro-code)",
         description:
-          "Seed 3.1. A pro-code app's repository is probed first (1003 when it cannot be reached); its binding (webhook, scaffold push) then goes on in dev-svc: `GET /apps/{id}/repo`.",
+          "Seed 3.1. A pro-code app's repository is probed first (1003 when it cannot be reached; another team's LOCAL repository is not reachable), and a given credentialId must be one of the team's for the repository's provider (1001). The name is unique within the team (1002). Its binding (webhook, scaffold push) then goes on in dev-svc: `GET /apps/{id}/repo`. Safe to retry with an Idempotency-Key.",
+        headers: IdempotencyHeaders,
         body: CreateAppRequest,
         response: { 200: Envelope(App) },
-        errors: ["APP_NAME_TAKEN", "GIT_REPO_UNREACHABLE"],
+        errors: [
+          "APP_NAME_TAKEN",
+          "GIT_REPO_UNREACHABLE",
+          "IDEMPOTENCY_KEY_REUSED",
+          "IDEMPOTENCY_KEY_IN_USE",
+        ],
       },
     },
-    async (request) => ok(await apps.create(actorOf(request), request.body, request.id)),
+    async (request, reply) =>
+      ok(
+        await idempotency.answer(request, reply, "createApp", (record) =>
+          apps.create(actorOf(request), request.body, request.id, record),
+        ),
+      ),
   );
 
   app.get(
@@ -69,7 +81,7 @@ export function registerAppRoutes(app: HttpServer, apps: AppService): void {
         tags: ["apps"],
         summary: "Configure a pro-code app's repository and pipeline settings",
         description:
-          "Seed 3.2. Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable). A low-code app answers 1001 naming devMode.",
+          "Seed 3.2. Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable, another team's LOCAL repository included); a given credentialId must be one of the team's for the repository's provider (1001). A low-code app answers 1001 naming devMode.",
         params: AppIdParam,
         body: PutProcodeConfigRequest,
         response: { 200: Envelope(PutProcodeConfigResponse) },

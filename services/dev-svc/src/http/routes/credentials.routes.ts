@@ -4,15 +4,20 @@ import {
   CredentialIdParam,
   DeletedCredential,
   Envelope,
+  IdempotencyHeaders,
   ok,
   Page,
   PageQuery,
 } from "@procode/contracts";
-import { actorOf, type HttpServer } from "@procode/service-kit";
+import { actorOf, type HttpServer, type Idempotency } from "@procode/service-kit";
 import type { CredentialService } from "../../services/credentials.service.js";
 
 /** Git credentials of the caller's team (SPEC 5): the token is write-only. */
-export function registerCredentialRoutes(app: HttpServer, credentials: CredentialService): void {
+export function registerCredentialRoutes(
+  app: HttpServer,
+  credentials: CredentialService,
+  idempotency: Idempotency,
+): void {
   app.post(
     "/credentials",
     {
@@ -21,12 +26,19 @@ export function registerCredentialRoutes(app: HttpServer, credentials: Credentia
         tags: ["credentials"],
         summary: "Store a git credential (token encrypted; never returned)",
         description:
-          "The token is sealed with AES-256-GCM under the active key; responses, logs and errors never contain it. Bindings waiting for this credential are retried at once.",
+          "The token is sealed with AES-256-GCM under the active key; responses, logs and errors never contain it. Bindings waiting for this credential are retried at once. Safe to retry with an Idempotency-Key.",
+        headers: IdempotencyHeaders,
         body: CreateCredentialRequest,
         response: { 200: Envelope(Credential) },
+        errors: ["IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_USE"],
       },
     },
-    async (request) => ok(await credentials.create(actorOf(request), request.body)),
+    async (request, reply) =>
+      ok(
+        await idempotency.answer(request, reply, "createCredential", (record) =>
+          credentials.create(actorOf(request), request.body, record),
+        ),
+      ),
   );
 
   app.get(

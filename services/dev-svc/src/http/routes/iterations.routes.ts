@@ -2,6 +2,7 @@ import {
   AppIdParam,
   CreateIterationRequest,
   Envelope,
+  IdempotencyHeaders,
   Iteration,
   IterationIdParam,
   ListIterationsQuery,
@@ -13,7 +14,7 @@ import {
   ReleaseResponse,
   type ErrorName,
 } from "@procode/contracts";
-import { actorOf, type HttpServer } from "@procode/service-kit";
+import { actorOf, type HttpServer, type Idempotency } from "@procode/service-kit";
 import { pendingReleaseMessage, type IterationService } from "../../services/iteration.service.js";
 import type { ReleaseService } from "../../services/release.service.js";
 import { REPOSITORY_ERRORS } from "./errors.js";
@@ -32,6 +33,7 @@ export function registerIterationRoutes(
   app: HttpServer,
   iterations: IterationService,
   releases: ReleaseService,
+  idempotency: Idempotency,
 ): void {
   app.post(
     "/iterations",
@@ -41,13 +43,19 @@ export function registerIterationRoutes(
         tags: ["iterations"],
         summary: "Create an iteration of a pro-code app from a branch (status DRAFT)",
         description:
-          "Seed 3.3. 1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING.",
+          "Seed 3.3. 1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING. Safe to retry with an Idempotency-Key (a lost answer retried makes no second iteration).",
+        headers: IdempotencyHeaders,
         body: CreateIterationRequest,
         response: { 200: Envelope(Iteration) },
-        errors: REPOSITORY_ERRORS,
+        errors: [...REPOSITORY_ERRORS, "IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_USE"],
       },
     },
-    async (request) => ok(await iterations.create(actorOf(request), request.body, request.id)),
+    async (request, reply) =>
+      ok(
+        await idempotency.answer(request, reply, "createIteration", (record) =>
+          iterations.create(actorOf(request), request.body, request.id, record),
+        ),
+      ),
   );
 
   app.get(
