@@ -125,7 +125,7 @@ export function opsCallbackHeaders(secret: string, body: string): Record<string,
   };
 }
 
-/** What came back on a raw connection: the bytes read and whether the server closed it. */
+/** What came back on a raw connection: the bytes read and whether the server closed it (first). */
 export interface RawExchange {
   text: string;
   closed: boolean;
@@ -133,10 +133,15 @@ export interface RawExchange {
 
 /**
  * Writes `chunks` on one TCP connection (each after the previous one was written) and reads until
- * the server closes it or `untilMs` passes: for what fetch cannot send (absolute-form targets,
- * pipelined requests, oversized heads).
+ * the server closes it, `untilMs` passes or `enough` says what was read is all that is needed: for
+ * what fetch cannot send (absolute-form targets, pipelined requests, oversized heads).
  */
-export function rawExchange(url: string, chunks: (string | Buffer)[], untilMs = 5000): Promise<RawExchange> {
+export function rawExchange(
+  url: string,
+  chunks: (string | Buffer)[],
+  untilMs = 5000,
+  enough: (text: string) => boolean = () => false,
+): Promise<RawExchange> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const socket = net.connect(Number(port), hostname);
@@ -150,7 +155,10 @@ export function rawExchange(url: string, chunks: (string | Buffer)[], untilMs = 
       resolve({ text, closed });
     };
     const timer = setTimeout(() => finish(false), untilMs);
-    socket.on("data", (d) => (text += d.toString("latin1")));
+    socket.on("data", (d) => {
+      text += d.toString("latin1");
+      if (enough(text)) finish(false);
+    });
     socket.on("error", () => finish(true));
     socket.on("close", () => finish(true));
     socket.on("connect", () => {
