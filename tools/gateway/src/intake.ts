@@ -9,10 +9,16 @@ import { errorEnvelope, refuseBadTarget, type Logger } from "@procode/service-ki
  * What the gateway takes from a caller before anything reaches a service (docs/services/gateway.md,
  * "Under abuse"): the request target must be origin-form; a body is read whole, within its route's
  * limit (the owning service's) and a deadline, before one byte goes upstream, so a slow or stalled
- * upload holds nothing but its own socket; a connection whose request was not read to the end is
- * closed after the answer, since what follows on it cannot be trusted to start a request. Every
- * refusal is the envelope.
+ * upload holds nothing but its own socket. A body past the limit is still read to its end (and
+ * dropped) before the 413, up to DRAIN_LIMIT_BYTES more: the connection then stays usable, and a
+ * caller still sending never has its answer cut off by a reset. A request answered before its body
+ * was read to the end (a body that did not arrive by the deadline, one far past the limit, any
+ * answer to a request whose body nobody read) has its connection closed after the answer, since what
+ * follows on it cannot be trusted to start a request. Every refusal is the envelope.
  */
+
+/** How far past its limit a body is read (and dropped) to keep its connection usable. */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -83,21 +89,31 @@ export function registerIntake(
     registers: [opts.registry],
   });
 
+  // The time by which a request's body must have arrived, counted from its head.
+  const deadlines = new WeakMap<IncomingMessage, number>();
+  app.addHook("onRequest", async (request) => {
+    deadlines.set(request.raw, Date.now() + opts.bodyTimeoutMs);
+  });
   app.addHook("onRequest", refuseBadTarget);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", (request: FastifyRequest, payload: Readable, done) => {
     const limit = request.routeOptions.config.bodyLimit ?? 0;
-    readBody(payload, request.headers, limit, opts.bodyTimeoutMs).then(
+    const deadline = deadlines.get(request.raw) ?? Date.now() + opts.bodyTimeoutMs;
+    readBody(payload, request.headers, limit, deadline).then(
       (body) => done(null, body),
       (err: Error) => done(err as FastifyError),
     );
   });
 
-  // Answering before the body was read to the end: the rest of it is still on the wire, so the
-  // connection must not carry another request. Node closes it after this answer.
+  // Answered before the body was read to its end: the rest is still on the wire, so the connection
+  // must not carry another request; Node closes it after this answer. A request read to its end
+  // keeps its connection as the caller asked, also after a refused body (fastify would close it).
   app.addHook("onSend", async (request, reply) => {
     if (!request.raw.complete) void reply.header("connection", "close");
+    else if (reply.getHeader("connection") === "close" && !/close/i.test(request.headers.connection ?? "")) {
+      void reply.header("connection", "keep-alive");
+    }
   });
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -125,19 +141,21 @@ function describe(err: FastifyError): { kind: ErrorName; message: string } {
 }
 
 /**
- * Reads a body whole: refused at once when its declared length is past `limit`, as soon as the bytes
- * read pass it, and when it has not all arrived within `timeoutMs`.
+ * Reads a body whole. Past `limit` it is refused (413) once read to its end, its bytes dropped; at
+ * once when it is, or is declared, more than DRAIN_LIMIT_BYTES past it. One that has not all arrived
+ * by `deadline` is refused (408).
  */
 function readBody(
   payload: Readable,
   headers: IncomingHttpHeaders,
   limit: number,
-  timeoutMs: number,
+  deadline: number,
 ): Promise<Buffer> {
+  const timeoutMs = Math.max(0, deadline - Date.now());
   const declared = Number(headers["content-length"] ?? NaN);
   const tooLarge = () =>
     new IntakeError("PAYLOAD_TOO_LARGE", `request body larger than this route's limit of ${limit} bytes`);
-  if (declared > limit) return Promise.reject(tooLarge());
+  if (declared > limit + DRAIN_LIMIT_BYTES) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -146,25 +164,24 @@ function readBody(
       payload.off("data", onData);
       payload.off("end", onEnd);
       payload.off("error", onError);
-      if (err) {
-        // Nothing more is read; the connection is closed once the answer is sent.
-        payload.pause();
-        reject(err);
-      } else resolve(Buffer.concat(chunks, size));
+      // Refused before its end: nothing more is read, and the connection closes after the answer.
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks, size));
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) return finish(tooLarge());
-      chunks.push(chunk);
+      if (size > limit + DRAIN_LIMIT_BYTES) return finish(tooLarge());
+      // Past the limit the bytes are read on (to keep the connection) but not kept.
+      if (size <= limit) chunks.push(chunk);
     };
-    const onEnd = () => finish(null);
+    const onEnd = () => finish(size > limit ? tooLarge() : null);
     const onError = (err: Error) => finish(err);
     const timer = setTimeout(
       () =>
         finish(
           new IntakeError(
             "REQUEST_TIMEOUT",
-            `request body not received within ${timeoutMs} ms (${size} of ${Number.isNaN(declared) ? "?" : declared} bytes)`,
+            `request body not received in time (${size} of ${Number.isNaN(declared) ? "?" : declared} bytes)`,
           ),
         ),
       timeoutMs,
