@@ -13,8 +13,12 @@
  * background transitions/s, the serving process's event-loop delay and the load average.
  *
  *   pnpm --filter @procode/bench api [--rate 1000] [--post-rate 200] [--duration 20] [--connections 10]
- *     [--pipeline-rate 10] [--iterations 100000] [--only pipeline,iterations,apps] [--bundle] [--keep]
+ *     [--pipeline-rate 10] [--iterations 100000] [--only pipeline,iterations,apps] [--slow-uploads N]
+ *     [--bundle] [--keep]
  *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
+ *
+ * `--slow-uploads N` keeps N uploads at one byte every 2 s open on the gateway's `/webhooks/` route
+ * for the whole measurement (slow-uploads.ts): the rows then say what they cost other callers.
  *
  * dev-svc runs with its own subject prefix: it serves the seeded iterations and stays out of the
  * bench's stage work (its runners would otherwise race the zero-delay runner for every stage).
@@ -42,6 +46,7 @@ import {
 } from "../pipelines/lib.js";
 import { openLoad } from "./open-load.js";
 import { seedIterations } from "./seed.js";
+import { holdSlowUploads } from "./slow-uploads.js";
 
 const { values } = parseArgs({
   options: {
@@ -53,6 +58,7 @@ const { values } = parseArgs({
     "pipeline-rate": { type: "string", default: "10" },
     iterations: { type: "string", default: "100000" },
     only: { type: "string", default: "pipeline,iterations,apps" },
+    "slow-uploads": { type: "string", default: "0" },
     bundle: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
   },
@@ -286,6 +292,14 @@ try {
     log(rows.at(-1)!);
   };
 
+  const slowUploads = Number(values["slow-uploads"]);
+  const abuse = slowUploads > 0 ? holdSlowUploads(gateway.url!, slowUploads) : null;
+  if (abuse) {
+    await sleep(1000);
+    log(
+      `${slowUploads} uploads at one byte every 2 s held open on the gateway's /webhooks/ route throughout`,
+    );
+  }
   log("");
   log(
     `${duration} s per run; fixed-rate runs: open model, requests evenly spaced, up to ${rateConnections} connections, latency from the moment each was due (ms, 0.1 ms resolution); max runs: autocannon, ${connections} connections (ms, 1 ms resolution)`,
@@ -306,6 +320,12 @@ try {
       await run(e, t, "rate");
       await run(e, t, "max");
     }
+  }
+  if (abuse) {
+    const { cutOff, answers } = abuse.stop();
+    log(
+      `slow uploads: ${cutOff} cut off by the gateway's body deadline and replaced; answers ${JSON.stringify(Object.fromEntries(answers))}`,
+    );
   }
   background = false;
   await driver;

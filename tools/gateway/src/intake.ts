@@ -175,7 +175,9 @@ function readBody(
       if (size <= limit) chunks.push(chunk);
     };
     const onEnd = () => finish(size > limit ? tooLarge() : null);
-    const onError = (err: Error) => finish(err);
+    // The caller went away mid-body: nobody reads this answer, but it is not the gateway's fault.
+    const onError = () =>
+      finish(new IntakeError("MALFORMED_REQUEST", "request: the connection closed before the body arrived"));
     const timer = setTimeout(
       () =>
         finish(
