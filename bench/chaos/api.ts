@@ -3,6 +3,7 @@
  * make it. Under chaos a call may meet a killed service (the gateway answers 503), a database that
  * is restarting (503) or no gateway at all; `retrying` repeats such calls until they are answered.
  */
+import { randomUUID } from "node:crypto";
 import { sleep } from "./infra.js";
 
 export interface Reply<T> {
@@ -32,7 +33,7 @@ export class Api {
   ) {}
 
   /** One call; a network failure is answered as status 0. */
-  async call<T>(method: string, url: string, body?: unknown): Promise<Reply<T>> {
+  async call<T>(method: string, url: string, body?: unknown, idempotencyKey?: string): Promise<Reply<T>> {
     callStats.calls++;
     try {
       const res = await fetch(`${this.baseUrl}${url}`, {
@@ -40,6 +41,7 @@ export class Api {
         headers: {
           authorization: `Bearer ${this.token}`,
           ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(20_000),
@@ -59,14 +61,20 @@ export class Api {
 
   /**
    * A call repeated until it is answered: network errors, 5xx (a service or the database is down)
-   * and 409 "retry in a moment" (a release lock) are retried with increasing delay until
-   * `deadlineMs`; any other answer is returned (`ok` turns errors into exceptions).
+   * and 409 "retry in a moment" (a release lock, or an Idempotency-Key still being answered) are
+   * retried with increasing delay until `deadlineMs`; any other answer is returned (`ok` turns
+   * errors into exceptions). Every attempt of a POST carries the same Idempotency-Key, so a create
+   * whose answer was lost is answered again, not made twice.
    */
   async retrying<T>(method: string, url: string, body?: unknown, deadlineMs = 600_000): Promise<Reply<T>> {
     const deadline = Date.now() + deadlineMs;
+    const key = method === "POST" ? randomUUID() : undefined;
     for (let attempt = 1; ; attempt++) {
-      const r = await this.call<T>(method, url, body);
-      const transient = r.status === 0 || r.status >= 500 || (r.status === 409 && /moment/i.test(r.message));
+      const r = await this.call<T>(method, url, body, key);
+      const transient =
+        r.status === 0 ||
+        r.status >= 500 ||
+        (r.status === 409 && (/moment/i.test(r.message) || r.code === 9011));
       if (!transient || Date.now() > deadline) return r;
       if (r.status === 503) callStats.unavailable++;
       callStats.retried++;

@@ -11,7 +11,7 @@ export interface paths {
         put?: never;
         /**
          * Create an app (low-code or pro-code)
-         * @description Seed 3.1. A pro-code app's repository is probed first (1003 when it cannot be reached); its binding (webhook, scaffold push) then goes on in dev-svc: `GET /apps/{id}/repo`.
+         * @description Seed 3.1. A pro-code app's repository is probed first (1003 when it cannot be reached; another team's LOCAL repository is not reachable), and a given credentialId must be one of the team's for the repository's provider (1001). The name is unique within the team (1002). Its binding (webhook, scaffold push) then goes on in dev-svc: `GET /apps/{id}/repo`. Safe to retry with an Idempotency-Key.
          */
         post: operations["createApp"];
         delete?: never;
@@ -67,7 +67,7 @@ export interface paths {
         get?: never;
         /**
          * Configure a pro-code app's repository and pipeline settings
-         * @description Seed 3.2. Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable). A low-code app answers 1001 naming devMode.
+         * @description Seed 3.2. Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable, another team's LOCAL repository included); a given credentialId must be one of the team's for the repository's provider (1001). A low-code app answers 1001 naming devMode.
          */
         put: operations["putProcodeConfig"];
         post?: never;
@@ -177,7 +177,7 @@ export interface paths {
         put?: never;
         /**
          * Store a git credential (token encrypted; never returned)
-         * @description The token is sealed with AES-256-GCM under the active key; responses, logs and errors never contain it. Bindings waiting for this credential are retried at once.
+         * @description The token is sealed with AES-256-GCM under the active key; responses, logs and errors never contain it. Bindings waiting for this credential are retried at once. Safe to retry with an Idempotency-Key.
          */
         post: operations["createCredential"];
         delete?: never;
@@ -215,7 +215,7 @@ export interface paths {
         put?: never;
         /**
          * Deployment status from the ops module (signed)
-         * @description Seed 3.10 callback. Authenticated by `x-ops-signature: sha256=<hex>`, HMAC-SHA256 with the shared secret over `<x-ops-timestamp>.<raw body>`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004).
+         * @description Seed 3.10 callback. Authenticated by `x-ops-signature: sha256=<hex>`, HMAC-SHA256 with the shared secret over `<x-ops-timestamp>.<raw body>`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) past the per-address rate limit.
          */
         post: operations["deployCallback"];
         delete?: never;
@@ -235,7 +235,7 @@ export interface paths {
         put?: never;
         /**
          * Create an iteration of a pro-code app from a branch (status DRAFT)
-         * @description Seed 3.3. 1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING.
+         * @description Seed 3.3. 1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING. Safe to retry with an Idempotency-Key (a lost answer retried makes no second iteration).
          */
         post: operations["createIteration"];
         delete?: never;
@@ -429,7 +429,7 @@ export interface paths {
         put?: never;
         /**
          * Receive a push from GitLab, GitHub, Gitee or a LOCAL post-receive hook
-         * @description Public: no bearer token, but signed by the provider as its security scheme says (the app's webhook secret over the raw body, checked in constant time); 5002 (401) when forged, unsigned or stale. Stored, deduplicated by delivery id, answered at once, processed in the background. The body is the provider's push event as it sends it.
+         * @description Public: no bearer token, but signed by the provider as its security scheme says (the app's webhook secret over the raw body, checked in constant time). Every refusal before the signature holds (an unknown or unbound app, another provider, a forged, unsigned or stale delivery) is the same 5002 (401) answer; the app's team reads the reason in its delivery log. A signed body that is not JSON, holds text the database cannot store or is nested too deep is 1001 naming the field. Stored, deduplicated by delivery id, answered at once, processed in the background; 5006 (429) past the per-address rate limit.
          */
         post: operations["receiveWebhook"];
         delete?: never;
@@ -1476,7 +1476,13 @@ export interface operations {
     createApp: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry: a repeat within 24 h with the same key (per team) returns the first answer (with `Idempotent-Replayed: true`) and creates nothing; the same key with a different body is 9010 (422).
+                 * @example 7f9c2ba4-e88f-4c6a-9e11-0c8a3b1d2e4f
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1528,7 +1534,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 1002 app name already exists */
+            /** @description 1002 app name already exists; 9011 a request with this Idempotency-Key is still being answered; retry */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1536,7 +1542,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
-                        code?: 1002;
+                        code?: 1002 | 9011;
                     };
                 };
             };
@@ -1561,6 +1567,18 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
                         code?: 9005;
+                    };
+                };
+            };
+            /** @description 9010 Idempotency-Key already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9010;
                     };
                 };
             };
@@ -2537,7 +2555,13 @@ export interface operations {
     createCredential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry: a repeat within 24 h with the same key (per team) returns the first answer (with `Idempotent-Replayed: true`) and creates nothing; the same key with a different body is 9010 (422).
+                 * @example 7f9c2ba4-e88f-4c6a-9e11-0c8a3b1d2e4f
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2589,6 +2613,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description 9011 a request with this Idempotency-Key is still being answered; retry */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9011;
+                    };
+                };
+            };
             /** @description 9004 request body too large */
             413: {
                 headers: {
@@ -2610,6 +2646,18 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
                         code?: 9005;
+                    };
+                };
+            };
+            /** @description 9010 Idempotency-Key already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9010;
                     };
                 };
             };
@@ -2926,6 +2974,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description 5006 too many requests from this source on a public route; retry after the time given */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5006;
+                    };
+                };
+            };
             /** @description 9001 internal error */
             500: {
                 headers: {
@@ -2955,7 +3015,13 @@ export interface operations {
     createIteration: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry: a repeat within 24 h with the same key (per team) returns the first answer (with `Idempotent-Replayed: true`) and creates nothing; the same key with a different body is 9010 (422).
+                 * @example 7f9c2ba4-e88f-4c6a-9e11-0c8a3b1d2e4f
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3019,7 +3085,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 1005 the app has no repository binding yet */
+            /** @description 1005 the app has no repository binding yet; 9011 a request with this Idempotency-Key is still being answered; retry */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3027,7 +3093,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
-                        code?: 1005;
+                        code?: 1005 | 9011;
                     };
                 };
             };
@@ -3052,6 +3118,18 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
                         code?: 9005;
+                    };
+                };
+            };
+            /** @description 9010 Idempotency-Key already used with a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9010;
                     };
                 };
             };
@@ -4284,6 +4362,18 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
                         code?: 9004;
+                    };
+                };
+            };
+            /** @description 5006 too many requests from this source on a public route; retry after the time given */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5006;
                     };
                 };
             };

@@ -140,7 +140,10 @@ describe("the gateway's API document", () => {
       byId[operationId]!["responses"][status]?.content["application/json"].schema.allOf[1].properties.code
         .enum;
     expect(codes("createApp", "400")).toEqual([1001, 1003]);
-    expect(codes("createApp", "409")).toEqual([1002]);
+    expect(codes("createApp", "409")).toEqual([1002, 9011]);
+    expect(codes("createApp", "422")).toEqual([9010]);
+    expect(codes("receiveWebhook", "429")).toEqual([5006]);
+    expect(codes("deployCallback", "429")).toEqual([5006]);
     expect(codes("createApp", "413")).toEqual([9004]);
     expect(codes("createApp", "415")).toEqual([9005]);
     expect(codes("createApp", "401")).toEqual([5001]);
@@ -149,6 +152,12 @@ describe("the gateway's API document", () => {
     expect(codes("getPipeline", "503")).toEqual([9003]);
     expect(codes("deployCallback", "401")).toEqual([5002]);
     expect(byId["getPipeline"]!["responses"]["413"]).toBeUndefined();
+    expect(byId["getPipeline"]!["responses"]["429"]).toBeUndefined();
+    // The creates document their Idempotency-Key header.
+    for (const id of ["createApp", "createIteration", "createCredential"]) {
+      const params = (byId[id]!["parameters"] ?? []) as Json[];
+      expect(params.find((p) => p["in"] === "header")?.["name"], id).toBe("idempotency-key");
+    }
   });
 
   it("takes no body or a reason for the pipeline actions", () => {
