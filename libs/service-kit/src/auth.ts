@@ -65,7 +65,7 @@ const CLAIM_LENGTHS = { team: 100, sub: 200 } as const;
  * surrogates, and an `exp` (a token without one would never expire). Anything else is refused here,
  * as 401, rather than failing later where the claim is stored or compared.
  */
-export function actorOfClaims(payload: JWTPayload): Actor {
+function actorOfClaims(payload: JWTPayload): Actor {
   const claim = (name: keyof typeof CLAIM_LENGTHS): string => {
     const value = payload[name];
     const max = CLAIM_LENGTHS[name];

@@ -9,7 +9,7 @@ import { ErrorCodes, type ErrorName } from "@procode/contracts";
  */
 
 /** A request target longer than this is 414: no route of the API needs more than a few hundred. */
-export const MAX_TARGET_LENGTH = 8192;
+const MAX_TARGET_LENGTH = 8192;
 
 /** The envelope of an error, as a JSON string and its HTTP status. */
 export function errorEnvelope(kind: ErrorName, message: string): { status: number; body: string } {
@@ -70,7 +70,7 @@ export const frameworkErrors: NonNullable<FastifyServerOptions["frameworkErrors"
  * The request target's problem, or null: only origin-form (`/path?query`) is served (an absolute
  * URL or `*` is 400), and a target past MAX_TARGET_LENGTH is 414. The query must decode as well.
  */
-export function targetProblem(rawUrl: string | undefined): { kind: ErrorName; message: string } | null {
+function targetProblem(rawUrl: string | undefined): { kind: ErrorName; message: string } | null {
   const url = rawUrl ?? "";
   if (!url.startsWith("/")) {
     return {

@@ -13,6 +13,7 @@ import {
   type Platform,
   type TestInfra,
 } from "@procode/test-kit";
+import { hs256, jwt } from "./support/client.js";
 
 /**
  * The platform as one: every process real (four services, the reference ops module, the gateway),
@@ -346,14 +347,6 @@ describe("a release through the gateway, end to end", () => {
 });
 
 /** A JWT assembled here, independently of the services' library, so each flaw is exactly the one meant. */
-function jwt(header: object, claims: object, signWith: (input: string) => string): string {
-  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const input = `${part(header)}.${part(claims)}`;
-  return `${input}.${signWith(input)}`;
-}
-const hs256 = (secret: string) => (input: string) =>
-  createHmac("sha256", secret).update(input).digest("base64url");
-
 describe("authorization over every service's routes", () => {
   const now = Math.floor(Date.now() / 1000);
   const claims = { sub: "mallory", team: "e2e-team", iat: now, exp: now + 3600 };
