@@ -34,7 +34,7 @@ import {
   unwrap,
   type ApiClient,
 } from "./client.js";
-import { bold, dim, green, red, table } from "./render.js";
+import { bold, dim, green, printable, red, table } from "./render.js";
 import { watchPipeline } from "./watch.js";
 
 type App = components["schemas"]["App"];
@@ -96,9 +96,9 @@ function duration(v: string, flag: string): number {
   return Number(m[1]) * unit;
 }
 
-/** Prints data as JSON with --json, else the human form. */
+/** Prints data as JSON with --json, else the human form of it with its text made printable. */
 function out<T>(data: T, human: (d: T) => string): void {
-  process.stdout.write(`${globals().json ? JSON.stringify(data, null, 2) : human(data)}\n`);
+  process.stdout.write(`${globals().json ? JSON.stringify(data, null, 2) : human(printable(data))}\n`);
 }
 
 /** One page (--page/--page-size) or, by default, every page. */
@@ -731,7 +731,9 @@ function fail(err: CliError): never {
       `${JSON.stringify({ code: err.code ?? null, message: err.message, data: err.data })}\n`,
     );
   } else {
-    process.stderr.write(`${red("error")} ${err.code !== undefined ? `${err.code} ` : ""}${err.message}\n`);
+    process.stderr.write(
+      `${red("error")} ${err.code !== undefined ? `${err.code} ` : ""}${printable(err.message)}\n`,
+    );
   }
   process.exit(err.exitCode);
 }

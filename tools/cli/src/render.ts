@@ -18,6 +18,28 @@ export const dim = (s: string) => paint(90, s);
 export const bold = (s: string) => paint(1, s);
 const TONES = { green, red, yellow, cyan, dim };
 
+/**
+ * What the platform sends back, fit for a terminal: text anyone can write (an iteration name, a
+ * cancel reason, a commit message in a stage error) may hold control characters, and an escape
+ * sequence printed as is would move the cursor, recolour, retitle or rewrite the screen. Every C0
+ * and C1 control character but line breaks and tabs is shown as its \u escape instead, in every
+ * string of `value`; the CLI's own colours are added after.
+ */
+export function printable<T>(value: T): T {
+  if (typeof value === "string") {
+    // eslint-disable-next-line no-control-regex
+    return value.replace(
+      /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    ) as T;
+  }
+  if (Array.isArray(value)) return value.map(printable) as T;
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, printable(v)])) as T;
+  }
+  return value;
+}
+
 /** A plain table: header, rows, columns padded to their widest cell. */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? "-" : String(c))));
@@ -30,8 +52,9 @@ export function table(headers: string[], rows: (string | number | null | undefin
   return [bold(line(headers)), ...cells.map(line)].join("\n");
 }
 
-/** The lines `procode pipeline watch` draws for a pipeline at time `now`. */
-export function renderPipeline(p: Pipeline, now = Date.now()): string[] {
+/** The lines `procode pipeline watch` draws for a pipeline at time `now` (its text made printable). */
+export function renderPipeline(pipeline: Pipeline, now = Date.now()): string[] {
+  const p = printable(pipeline);
   const stages = p.type === "PHASE" ? PHASE_STAGES : ITERATION_PHASES;
   const head = `${bold(`pipeline ${p.id}`)} ${dim(`${p.type}${p.tag ? ` ${p.tag}` : ""}${p.rollback ? " rollback" : ""}`)}  ${statusText(p)}`;
   const lines = [head];

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pipeline } from "@procode/contracts";
 import { stageView } from "@procode/contracts";
-import { renderPipeline } from "../src/render.js";
+import { printable, renderPipeline } from "../src/render.js";
 import { apiClient } from "../src/client.js";
 import { watchPipeline } from "../src/watch.js";
 
@@ -173,5 +173,35 @@ describe("procode pipeline watch", () => {
     await expect(
       watchPipeline(apiClient({ url, token: "t" }), 99, { json: false, intervalMs: 10 }),
     ).rejects.toThrow("pipeline not found");
+  });
+});
+
+describe("text from the platform on a terminal", () => {
+  it("shows control characters as escapes, so a name or an error cannot drive the terminal", () => {
+    const hostile = "fix\u001b]0;owned\u0007 \u001b[2J\u009b31m\rdone";
+    expect(printable({ items: [{ name: hostile, n: 1 }] })).toEqual({
+      items: [{ name: "fix\\u001b]0;owned\\u0007 \\u001b[2J\\u009b31m\\u000ddone", n: 1 }],
+    });
+    expect(printable("line one\n\tline two")).toBe("line one\n\tline two");
+  });
+
+  it("draws a pipeline whose stage error holds escape sequences without passing them on", () => {
+    const p = pipeline({
+      status: "FAILED",
+      checkpoints: [
+        {
+          stage: "CODE_CHECK",
+          status: "FAILED",
+          attempt: 1,
+          output: null,
+          error: "syntax error in \u001b[31mapp.py\u001b[0m",
+          startedAt: at(0),
+          finishedAt: at(1),
+        },
+      ],
+    });
+    const text = renderPipeline(p, t0 + 2000).join("\n");
+    expect(text).toContain("\\u001b[31mapp.py");
+    expect(text).not.toContain("\u001b[31mapp.py");
   });
 });
