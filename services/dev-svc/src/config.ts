@@ -1,6 +1,6 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
-import { DEFAULT_WEBHOOK_BODY_LIMIT_BYTES, MAX_WEBHOOK_BODY_LIMIT_BYTES } from "@procode/contracts";
+import { WebhookBodyLimitBytes } from "@procode/contracts";
 import { BaseConfig, KeyRing, requireAuthConfig } from "@procode/service-kit";
 
 const booleanFlag = z
@@ -65,12 +65,7 @@ export const Config = BaseConfig.extend({
   /** Gitee's own window for X-Gitee-Timestamp (its documentation: one hour). */
   GITEE_WEBHOOK_MAX_AGE_SEC: z.coerce.number().int().min(10).max(86400).default(3600),
   /** Largest webhook body accepted (the gateway reads the same variable, so both refuse alike). */
-  WEBHOOK_BODY_LIMIT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(MAX_WEBHOOK_BODY_LIMIT_BYTES)
-    .default(DEFAULT_WEBHOOK_BODY_LIMIT_BYTES),
+  WEBHOOK_BODY_LIMIT_BYTES: WebhookBodyLimitBytes,
   /** How often the webhook worker looks for deliveries to process (it is also woken on receipt). */
   WEBHOOK_POLL_MS: ms(20, 60000).default(500),
   /** Deliveries (processed or rejected) are kept this many days. */

@@ -3,7 +3,7 @@ import replyFrom from "@fastify/reply-from";
 import scalarApiReference from "@scalar/fastify-api-reference";
 import Fastify, { LogController, type HTTPMethods } from "fastify";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_WEBHOOK_BODY_LIMIT_BYTES, ErrorCodes } from "@procode/contracts";
+import { DEFAULT_BODY_LIMIT_BYTES, ErrorCodes, WebhookBodyLimitBytes } from "@procode/contracts";
 import { clientErrorHandler, frameworkErrors, type Logger } from "@procode/service-kit";
 import { downstreamHeaders, registerIntake, upstreamHeaders } from "./intake.js";
 import { OpenApiSource, OpenApiUnavailableError } from "./openapi.js";
@@ -89,7 +89,7 @@ export async function createGateway(opts: GatewayOptions) {
   registerIntake(app, { bodyTimeoutMs: opts.bodyTimeoutMs ?? 15_000, registry: metrics.registry });
   const bodyLimits = opts.bodyLimits ?? {
     default: DEFAULT_BODY_LIMIT_BYTES,
-    webhooks: DEFAULT_WEBHOOK_BODY_LIMIT_BYTES,
+    webhooks: WebhookBodyLimitBytes.parse(undefined),
   };
 
   await app.register(replyFrom, {

@@ -1,10 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
-import {
-  DEFAULT_BODY_LIMIT_BYTES,
-  DEFAULT_WEBHOOK_BODY_LIMIT_BYTES,
-  MAX_WEBHOOK_BODY_LIMIT_BYTES,
-} from "@procode/contracts";
+import { DEFAULT_BODY_LIMIT_BYTES, WebhookBodyLimitBytes } from "@procode/contracts";
 import { createLogger, loadConfig } from "@procode/service-kit";
 import { createGateway } from "./gateway.js";
 
@@ -23,12 +19,7 @@ const Config = z.object({
   /** How long a caller has to send a whole request body (then 408 and the connection closed). */
   GATEWAY_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   /** dev-svc's webhook body limit (the same variable dev-svc reads), so both refuse alike. */
-  WEBHOOK_BODY_LIMIT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(MAX_WEBHOOK_BODY_LIMIT_BYTES)
-    .default(DEFAULT_WEBHOOK_BODY_LIMIT_BYTES),
+  WEBHOOK_BODY_LIMIT_BYTES: WebhookBodyLimitBytes,
   /** An upstream that has not answered within this time gets a 503 envelope. */
   GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(30000),
   /** The built web console it serves at `/` (from source and from dist/ alike: tools/console/dist). */

@@ -13,8 +13,15 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
  * Largest webhook delivery accepted by default (GitHub sends up to 25 MB, push payloads are far
  * smaller); dev-svc and the gateway both read WEBHOOK_BODY_LIMIT_BYTES to change it.
  */
-export const DEFAULT_WEBHOOK_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
-export const MAX_WEBHOOK_BODY_LIMIT_BYTES = 25 * 1024 * 1024;
+const DEFAULT_WEBHOOK_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+
+/** WEBHOOK_BODY_LIMIT_BYTES as dev-svc and the gateway read it (one rule, so both refuse alike). */
+export const WebhookBodyLimitBytes = z.coerce
+  .number()
+  .int()
+  .min(1024)
+  .max(25 * 1024 * 1024)
+  .default(DEFAULT_WEBHOOK_BODY_LIMIT_BYTES);
 
 /**
  * The header that makes a create idempotent (`POST /apps`, `/iterations`, `/credentials`): a repeat
