@@ -204,6 +204,12 @@ describe("requests the gateway answers itself", () => {
     ],
     ["a request line that is not HTTP", "HELLO\r\n\r\n", 400, 9006],
     ["an unknown path", "GET /nothing/here HTTP/1.1\r\nHost: x\r\n\r\n", 404, 9002],
+    [
+      "a content type that does not parse",
+      "POST /apps HTTP/1.1\r\nHost: x\r\nContent-Type: ;;\r\nContent-Length: 2\r\n\r\n{}",
+      415,
+      9005,
+    ],
   ])("answers %s with the envelope", async (_what, raw, status, code) => {
     const r = await answerOf(raw);
     expect({ status: r.status, envelope: r.envelope }, r.body).toEqual({ status, envelope: true });
