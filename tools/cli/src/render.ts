@@ -27,8 +27,8 @@ const TONES = { green, red, yellow, cyan, dim };
  */
 export function printable<T>(value: T): T {
   if (typeof value === "string") {
-    // eslint-disable-next-line no-control-regex
     return value.replace(
+      // eslint-disable-next-line no-control-regex
       /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g,
       (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
     ) as T;
