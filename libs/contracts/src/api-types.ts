@@ -368,8 +368,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Move on after a MANUAL stage succeeded
-         * @description Seed 3.9. 3001 when the pipeline is not waiting for proceed (`awaiting.action` is PROCEED when it is). The body is optional: nothing, or `{ "reason": "..." }`.
+         * Move on after a MANUAL stage succeeded, or an iteration to its next phase
+         * @description Seed 3.9. A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`). The body is optional: nothing, or `{ "reason": "..." }`.
          */
         post: operations["proceedPipeline"];
         delete?: never;
@@ -3971,7 +3971,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 3001 pipeline state does not allow this action */
+            /** @description 2001 iteration's current phase cannot proceed; 2003 precondition not met; 3001 pipeline state does not allow this action */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3979,7 +3979,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
-                        code?: 3001;
+                        code?: 2001 | 2003 | 3001;
                     };
                 };
             };

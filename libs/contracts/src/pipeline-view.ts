@@ -4,6 +4,7 @@
  * types), so the console can bundle it without zod.
  */
 import type { Checkpoint, Pipeline } from "./http/pipelines.js";
+import type { StageConfig } from "./stage-config.js";
 
 /** The stages of a phase pipeline, in order. */
 export const PHASE_STAGES = ["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"] as const;
@@ -71,14 +72,24 @@ export function pipelineView(p: Pick<Pipeline, "status" | "awaiting">): StageVie
 }
 
 /**
- * Whether `POST /pipelines/{id}/retry` is accepted now: the pipeline waits after a failure and the
- * failed stage's retries are not used up (`currentRetries` < its `maxRetries`; else 3002, and resume
- * starts the stage afresh).
+ * Whether the failed stage may be retried once more (docs/api.md "Retry and resume"): an AUTO stage
+ * while the engine's own retries are not used up (`currentRetries` < `maxRetries`); a MANUAL stage
+ * waits for a person, and its `maxRetries` bounds those manual retries, 0 meaning no bound. The
+ * engine refuses a retry outside the budget with 3002, and resume starts the stage afresh.
  */
+export function isWithinRetryBudget(
+  config: Pick<StageConfig, "retryMode" | "maxRetries">,
+  currentRetries: number,
+): boolean {
+  if (config.retryMode === "MANUAL" && config.maxRetries === 0) return true;
+  return currentRetries < config.maxRetries;
+}
+
+/** Whether `POST /pipelines/{id}/retry` is accepted now: a failure waits, within its retry budget. */
 export function isRetryAccepted(p: Pick<Pipeline, "awaiting" | "stageConfigs" | "currentRetries">): boolean {
   if (p.awaiting?.action !== "RETRY_OR_RESUME") return false;
   const config = p.stageConfigs[p.awaiting.stage];
-  return config !== undefined && p.currentRetries < config.maxRetries;
+  return config !== undefined && isWithinRetryBudget(config, p.currentRetries);
 }
 
 export function isFinished(p: Pick<Pipeline, "status">): boolean {

@@ -126,6 +126,60 @@ describe("iteration pipeline", () => {
     });
     expect(again).toMatchObject({ ok: false, error: { code: 2001 } });
   });
+
+  it("moves to its next phase with POST /pipelines/{id}/proceed, under the rules of the iteration's proceed", async () => {
+    const appId = nextId();
+    const iterationId = nextId();
+    await harness.appCreated(appId, { phases: ["DEVELOPING", "STAGING", "RELEASE"] });
+    await eventually(
+      async () =>
+        (await sql(infra.databaseUrl, `select 1 from pipeline.app_settings where app_id = $1`, [appId]))
+          .length,
+      "settings",
+    );
+    await harness.iterationCreated(iterationId, appId);
+    const it0 = await api.iterationPipeline(iterationId);
+    // The app has no TESTING: the hint names STAGING, the phase a proceed would really reach.
+    expect(it0.awaiting!.hint).toContain("targetPhase STAGING");
+    expect(it0.awaiting!.hint).toContain(`POST /pipelines/${it0.id}/proceed`);
+    const moved = await api.call("POST", `/pipelines/${it0.id}/proceed`, { sub: "carol" });
+    expect(moved.body).toMatchObject({
+      code: 0,
+      data: { pipelineId: it0.id, previousStage: "DEVELOPING", currentStage: "STAGING" },
+    });
+    const staging = await api.pipeline(it0.id);
+    expect(staging).toMatchObject({ state: "STAGING", currentStage: "STAGING" });
+    expect(staging.awaiting!.hint).toContain("targetPhase RELEASE and a tag");
+    // RELEASE needs a tag, which only the iteration's release carries.
+    const noTag = await api.call("POST", `/pipelines/${it0.id}/proceed`);
+    expect(noTag).toMatchObject({ status: 409, body: { code: 2003 } });
+    expect(noTag.body.message).toContain(`POST /iterations/${iterationId}/release`);
+    expect((await api.pipeline(it0.id)).state).toBe("STAGING");
+    const log = await transitionsOf(infra, it0.id);
+    expect(log.map((t) => [t.event, t.actor])).toEqual([
+      ["START", "system"],
+      ["ENTER_STAGING", "carol"],
+    ]);
+    await eventually(
+      () => harness.eventsOf("pipeline.iteration_phase_changed.v1", it0.id).length >= 2,
+      "the phase change announced to dev-svc",
+    );
+
+    const rel = await harness.proceed({
+      iterationId,
+      appId,
+      actor: { sub: "carol", team: "t1" },
+      targetPhase: "RELEASE",
+      release: { iterationPhaseId: nextId(), tag: "v3.0.0", branch: "main", commitId: null, rollback: false },
+    });
+    expect(rel).toMatchObject({ ok: true, data: { currentPhase: "RELEASE" } });
+    const releasing = await api.call("POST", `/pipelines/${it0.id}/proceed`);
+    expect(releasing).toMatchObject({ status: 409, body: { code: 2001 } });
+    expect(await api.call("POST", `/pipelines/${it0.id}/proceed`, { team: "other" })).toMatchObject({
+      status: 404,
+      body: { code: 3004 },
+    });
+  });
 });
 
 describe("phase pipeline drive modes", () => {
@@ -269,6 +323,10 @@ describe("failures, retry and resume", () => {
       [2, "FAILED", "compile error #2"],
       [3, "FAILED", "compile error #3"],
     ]);
+    // The retries are spent: the hint names resume only, the one action accepted now.
+    expect(failed.awaiting).toMatchObject({ action: "RETRY_OR_RESUME", stage: "BUILD" });
+    expect(failed.awaiting!.hint).toContain(`/pipelines/${r.phaseId}/resume`);
+    expect(failed.awaiting!.hint).not.toContain("retry");
     const exhausted = await api.call("POST", `/pipelines/${r.phaseId}/retry`);
     expect(exhausted).toMatchObject({ status: 409, body: { code: 3002 } });
     const resumed = await api.call("POST", `/pipelines/${r.phaseId}/resume`, { sub: "dave" });
@@ -323,6 +381,66 @@ describe("failures, retry and resume", () => {
       data: { pipelineId: r.phaseId, currentStage: "PACKAGE", retryCount: 1, maxRetries: 1 },
     });
     await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS after retry");
+  });
+
+  it("with the seed's defaults (PACKAGE retry MANUAL, maxRetries 0) a failed PACKAGE can be retried again and again", async () => {
+    harness.behaviour = (req) =>
+      req.stage === "PACKAGE" && req.attempt <= 2
+        ? { outcome: "FAILED", error: `builder refused #${req.attempt}` }
+        : req.stage === "DEPLOY"
+          ? { deploy: "SUCCESS" }
+          : { outcome: "SUCCESS" };
+    const r = await release();
+    const first = await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED at PACKAGE");
+    expect(first.stageConfigs["PACKAGE"]).toMatchObject({ retryMode: "MANUAL", maxRetries: 0 });
+    // A MANUAL stage waits for a person at once: no retry of the engine's own.
+    expect(first.checkpoints.filter((c) => c.stage === "PACKAGE")).toHaveLength(1);
+    expect(first.awaiting).toMatchObject({ action: "RETRY_OR_RESUME", stage: "PACKAGE" });
+    expect(first.awaiting!.hint).toContain(`/pipelines/${r.phaseId}/retry`);
+    const once = await api.call("POST", `/pipelines/${r.phaseId}/retry`);
+    expect(once.body).toMatchObject({
+      code: 0,
+      data: { currentStage: "PACKAGE", retryCount: 1, maxRetries: 0 },
+    });
+    await api.until(
+      r.phaseId,
+      (x) => x.status === "FAILED" && x.checkpoints.filter((c) => c.stage === "PACKAGE").length === 2,
+      "FAILED again after the first retry",
+    );
+    const twice = await api.call("POST", `/pipelines/${r.phaseId}/retry`);
+    expect(twice.body).toMatchObject({ code: 0, data: { retryCount: 2, maxRetries: 0 } });
+    const done = await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS after the second retry");
+    expect(done.checkpoints.filter((c) => c.stage === "PACKAGE").map((c) => c.status)).toEqual([
+      "FAILED",
+      "FAILED",
+      "SUCCESS",
+    ]);
+  });
+
+  it("a MANUAL retry budget (maxRetries 1) once spent answers 3002 and the hint names resume only", async () => {
+    harness.behaviour = (req) =>
+      req.stage === "PACKAGE" && req.attempt <= 2
+        ? { outcome: "FAILED" }
+        : req.stage === "DEPLOY"
+          ? { deploy: "SUCCESS" }
+          : { outcome: "SUCCESS" };
+    const r = await release({
+      procode: { stageConfigs: { PACKAGE: { retryMode: "MANUAL", maxRetries: 1 } } },
+    });
+    await api.until(r.phaseId, (x) => x.status === "FAILED", "FAILED");
+    expect((await api.call("POST", `/pipelines/${r.phaseId}/retry`)).body).toMatchObject({ code: 0 });
+    const spent = await api.until(
+      r.phaseId,
+      (x) => x.status === "FAILED" && x.currentRetries === 1,
+      "FAILED after its one retry",
+    );
+    expect(spent.awaiting!.hint).not.toContain("retry");
+    expect(await api.call("POST", `/pipelines/${r.phaseId}/retry`)).toMatchObject({
+      status: 409,
+      body: { code: 3002 },
+    });
+    expect((await api.call("POST", `/pipelines/${r.phaseId}/resume`)).body).toMatchObject({ code: 0 });
+    await api.until(r.phaseId, (x) => x.status === "SUCCESS", "SUCCESS after resume");
   });
 
   it("a stage output that breaks its contract fails the attempt instead of poisoning later stages", async () => {

@@ -16,6 +16,7 @@ import {
   startPhase,
   wakeStage,
 } from "../src/domain/pipeline.policy.js";
+import { pipelineProceedTarget } from "../src/domain/iteration.machine.js";
 
 const timings: EngineTimings = {
   republishBaseMs: 1000,
@@ -147,5 +148,28 @@ describe("phase pipeline decisions", () => {
       "DEPLOYING-DEPLOY_FAILED->FAILED",
     ]);
     expect(p).toMatchObject({ deployStatus: "DEPLOY_TIMEOUT", status: "FAILED", deployId: "d-1" });
+  });
+});
+
+describe("proceeding an iteration pipeline", () => {
+  const all = ["DEVELOPING", "TESTING", "STAGING", "RELEASE"] as const;
+  it.each([
+    ["DEVELOPING", all, { target: "TESTING" }],
+    ["TESTING", all, { target: "STAGING" }],
+    ["DEVELOPING", ["DEVELOPING", "STAGING", "RELEASE"], { target: "STAGING" }],
+    ["STAGING", all, { refusal: { kind: "PRECONDITION_FAILED" } }],
+    ["DEVELOPING", ["RELEASE"], { refusal: { kind: "PRECONDITION_FAILED" } }],
+    ["RELEASE", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
+    ["RELEASED", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
+    ["CANCELLED", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
+    ["PENDING", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
+  ] as const)("from %s with phases %j: %j", (from, phases, expected) => {
+    expect(pipelineProceedTarget(5, from, phases)).toMatchObject(expected);
+  });
+
+  it("names the release operation when RELEASE needs a tag", () => {
+    expect(pipelineProceedTarget(5, "STAGING", ["STAGING", "RELEASE"])).toMatchObject({
+      refusal: { message: expect.stringContaining("POST /iterations/5/release") },
+    });
   });
 });

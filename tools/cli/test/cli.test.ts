@@ -85,6 +85,16 @@ describe("pipeline view", () => {
     expect(renderPipeline(retriesLeft, t0).join("\n")).toMatch(
       /procode pipeline retry 7 +or +procode pipeline resume 7/,
     );
+    // A MANUAL stage with maxRetries 0 (the seed's PACKAGE and DEPLOY) has no bound: retry is offered.
+    const manual = {
+      ...p,
+      currentRetries: 4,
+      awaiting: { action: "RETRY_OR_RESUME" as const, stage: "PACKAGE" as const, hint: "PACKAGE failed" },
+      stageConfigs: { PACKAGE: { driveMode: "AUTO" as const, retryMode: "MANUAL" as const, maxRetries: 0 } },
+    };
+    expect(renderPipeline(manual, t0).join("\n")).toMatch(
+      /procode pipeline retry 7 +or +procode pipeline resume 7/,
+    );
     const failedOnly = pipeline({
       status: "FAILED",
       state: "FAILED",

@@ -149,6 +149,7 @@ describe("the gateway's API document", () => {
     expect(codes("createApp", "401")).toEqual([5001]);
     expect(codes("retryPipeline", "409")).toEqual([3001, 3002, 3005]);
     expect(codes("retryPipeline", "404")).toEqual([3004]);
+    expect(codes("proceedPipeline", "409")).toEqual([2001, 2003, 3001]);
     expect(codes("getPipeline", "503")).toEqual([9003]);
     expect(codes("deployCallback", "401")).toEqual([5002]);
     expect(byId["getPipeline"]!["responses"]["413"]).toBeUndefined();

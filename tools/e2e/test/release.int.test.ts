@@ -344,6 +344,92 @@ describe("a release through the gateway, end to end", () => {
     expect((await iteration(iterationId)).status).not.toBe("RELEASED");
     expect(await atOps()).toHaveLength(1);
   });
+
+  it("moves an iteration with POST /pipelines/{id}/proceed up to RELEASE, which needs a tag (2003)", async () => {
+    const it0 = await ok<Iteration>("POST", "/iterations", {
+      appId,
+      name: "by-pipeline",
+      sourceBranch: "main",
+    });
+    await waitIteration(it0.id, "DEVELOPING");
+    const list = await ok<{ items: Pipeline[] }>("GET", `/pipelines?refId=${it0.id}&type=ITERATION`);
+    const iterPipeline = list.items[0]!;
+    expect(iterPipeline.awaiting).toMatchObject({ action: "PROCEED", stage: "DEVELOPING" });
+    for (const [from, to] of [
+      ["DEVELOPING", "TESTING"],
+      ["TESTING", "STAGING"],
+    ] as const) {
+      const moved = await ok<{ previousStage: string; currentStage: string }>(
+        "POST",
+        `/pipelines/${iterPipeline.id}/proceed`,
+      );
+      expect(moved).toEqual({ pipelineId: iterPipeline.id, previousStage: from, currentStage: to });
+      // dev-svc hears of it by event: the iteration follows.
+      await waitIteration(it0.id, to);
+    }
+    const noTag = await call("POST", `/pipelines/${iterPipeline.id}/proceed`);
+    expect(noTag).toMatchObject({ status: 409, code: 2003 });
+    expect(noTag.message).toContain(`POST /iterations/${it0.id}/release`);
+    // The same rule and code as the iteration's proceed.
+    const viaIteration = await call("POST", `/iterations/${it0.id}/proceed`, { targetPhase: "RELEASE" });
+    expect(viaIteration).toMatchObject({ status: 409, code: 2003 });
+    expect((await iteration(it0.id)).status).toBe("STAGING");
+    await ok("POST", `/pipelines/${iterPipeline.id}/cancel`, { reason: "only walked through its phases" });
+  });
+
+  it("retries a failed PACKAGE by hand, twice, with the seed's defaults (retry MANUAL, maxRetries 0)", async () => {
+    // Deployments of this app finish again; its next two image builds fail.
+    await fetch(`${platform.opsModuleUrl}/_control/apps/${appId}`, { method: "DELETE" });
+    await ok("PUT", `/apps/${appId}/procode-config`, { stageConfigs: { PACKAGE: { driveMode: null } } });
+    await eventually(
+      async () =>
+        (await ok<App>("GET", `/apps/${appId}`)).procodeConfig?.effectiveStageConfigs.PACKAGE.driveMode ===
+        "AUTO",
+      "PACKAGE back to its default settings",
+    );
+    const control = await fetch(`${platform.opsModuleUrl}/_control/next`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        kind: "build",
+        count: 2,
+        behaviour: { outcome: "FAILED", message: "layer push refused" },
+      }),
+    });
+    expect(control.status).toBe(200);
+    writeFileSync(path.join(checkout, "RETRY.md"), "built on the third try\n");
+    git(checkout, "add", "RETRY.md");
+    git(checkout, "commit", "--quiet", "-m", "a release whose image fails to build twice");
+    git(checkout, "push", "--quiet", "origin", "main");
+    const iterationId = await iterationReadyToRelease(appId, "retried", ["TESTING", "STAGING"]);
+    const release = await ok<ReleaseResponse>("POST", `/iterations/${iterationId}/release`, {
+      tag: "v1.2.0",
+    });
+    const packages = (p: Pipeline) => p.checkpoints.filter((c) => c.stage === "PACKAGE");
+    for (const attempt of [1, 2]) {
+      const failed = await waitPipeline(
+        release.pipelineId!,
+        (p) => p.status === "FAILED" && packages(p).length === attempt,
+        `PACKAGE attempt ${attempt} to fail`,
+      );
+      expect(failed.stageConfigs["PACKAGE"]).toMatchObject({ retryMode: "MANUAL", maxRetries: 0 });
+      expect(failed.awaiting).toMatchObject({ action: "RETRY_OR_RESUME", stage: "PACKAGE" });
+      expect(failed.awaiting!.hint).toContain(`/pipelines/${failed.id}/retry`);
+      const retried = await ok<{ retryCount: number; maxRetries: number }>(
+        "POST",
+        `/pipelines/${failed.id}/retry`,
+      );
+      expect(retried).toMatchObject({ currentStage: "PACKAGE", retryCount: attempt, maxRetries: 0 });
+    }
+    const done = await waitPipeline(
+      release.pipelineId!,
+      (p) => p.status === "SUCCESS",
+      "the retried release",
+    );
+    expect(packages(done).map((c) => c.status)).toEqual(["FAILED", "FAILED", "SUCCESS"]);
+    expect(packages(done)[0]!.error).toContain("layer push refused");
+    await waitIteration(iterationId, "RELEASED");
+  });
 });
 
 /** A JWT assembled here, independently of the services' library, so each flaw is exactly the one meant. */

@@ -2,9 +2,12 @@ import {
   BuildOutput,
   CodeCheckOutput,
   DEFAULT_DEPLOY_CONFIG,
+  DEFAULT_ITERATION_PHASES,
   DeploymentCancelRequested,
   DeployOutput,
+  isWithinRetryBudget,
   IterationPhaseChanged,
+  nextPhase,
   PackageOutput,
   PHASE_STAGE_ORDER,
   PhasePipelineStatusChanged,
@@ -12,6 +15,7 @@ import {
   type Checkpoint,
   type ErrorName,
   type IterationMachineState,
+  type IterationPhase,
   type IterationStatus,
   type MessageData,
   type PhaseMachineState,
@@ -579,11 +583,11 @@ export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): void 
     );
   }
   const stage = p.failedStage!;
-  const max = p.stageConfigs[stage]?.maxRetries ?? 0;
-  if (p.currentRetries >= max) {
+  const cfg = p.stageConfigs[stage];
+  if (!cfg || !isWithinRetryBudget(cfg, p.currentRetries)) {
     throw new PipelineRefusal(
       "MAX_RETRIES_REACHED",
-      `${stage} has been retried ${p.currentRetries} of ${max} times; resume starts it afresh`,
+      `${stage} has been retried ${p.currentRetries} of ${cfg?.maxRetries ?? 0} times; resume starts it afresh`,
     );
   }
 }
@@ -698,24 +702,30 @@ export type Awaiting = {
 } | null;
 
 /** What the pipeline waits for from a person, if anything. */
-export function awaitingOf(p: PipelineRecord, phases?: readonly string[]): Awaiting {
+export function awaitingOf(p: PipelineRecord, phases?: readonly IterationPhase[]): Awaiting {
   if (p.type === "ITERATION") {
     if (p.status !== "RUNNING" || p.state === "RELEASE" || !p.currentStage) return null;
-    const order = phases ?? ["DEVELOPING", "TESTING", "STAGING", "RELEASE"];
-    const next = order[order.indexOf(p.currentStage) + 1];
+    const next = nextPhase(phases ?? DEFAULT_ITERATION_PHASES, p.currentStage as IterationPhase);
+    if (!next) return null;
     return {
       action: "PROCEED",
       stage: p.currentStage,
-      hint: next
-        ? `POST /iterations/${p.iterationId}/proceed with targetPhase ${next}${next === "RELEASE" ? " and a tag" : ""}`
-        : `POST /iterations/${p.iterationId}/proceed`,
+      hint:
+        next === "RELEASE"
+          ? `POST /iterations/${p.iterationId}/proceed with targetPhase RELEASE and a tag (or /release with a tag)`
+          : `POST /iterations/${p.iterationId}/proceed with targetPhase ${next} (or POST /pipelines/${p.id}/proceed)`,
     };
   }
   if (p.status === "FAILED" && p.failedStage) {
+    const cfg = p.stageConfigs[p.failedStage];
     return {
       action: "RETRY_OR_RESUME",
       stage: p.failedStage,
-      hint: `${p.failedStage} failed: POST /pipelines/${p.id}/retry or /resume`,
+      // Only what would be accepted now: retry while within the stage's retry budget.
+      hint:
+        cfg && isWithinRetryBudget(cfg, p.currentRetries)
+          ? `${p.failedStage} failed: POST /pipelines/${p.id}/retry or /resume`
+          : `${p.failedStage} failed and its retries are used up: POST /pipelines/${p.id}/resume`,
     };
   }
   if (p.status === "RUNNING" && p.step === "AWAIT_PROCEED" && p.currentStage) {

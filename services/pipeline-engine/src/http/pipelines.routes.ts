@@ -34,10 +34,10 @@ const ACTIONS: {
     path: "proceed",
     operationId: "proceedPipeline",
     answer: ProceedPipelineResponse,
-    errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT"],
-    summary: "Move on after a MANUAL stage succeeded",
+    errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT", "PHASE_CANNOT_PROCEED", "PRECONDITION_FAILED"],
+    summary: "Move on after a MANUAL stage succeeded, or an iteration to its next phase",
     description:
-      "Seed 3.9. 3001 when the pipeline is not waiting for proceed (`awaiting.action` is PROCEED when it is).",
+      "Seed 3.9. A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`).",
   },
   {
     action: "RETRY",

@@ -10,7 +10,7 @@ import {
   type ProceedIterationRequest,
 } from "@procode/contracts";
 import { DomainError, RetryLater, type Logger } from "@procode/service-kit";
-import { iterationEventFor } from "../domain/iteration.machine.js";
+import { iterationEventFor, pipelineProceedTarget } from "../domain/iteration.machine.js";
 import { blankPipelineRecord, type PipelineRecord } from "../domain/pipeline.model.js";
 import {
   announcePhase,
@@ -441,6 +441,10 @@ export class PipelineEngine {
     try {
       switch (cmd.action) {
         case "PROCEED": {
+          if (p.type === "ITERATION") {
+            answer = await this.proceedIterationPipeline(uow, p, cmd);
+            break;
+          }
           const moved = proceedPhase(p, ch);
           answer = { pipelineId: p.id, ...moved };
           break;
@@ -486,6 +490,40 @@ export class PipelineEngine {
     if (p.type === "PHASE" && p.status !== statusBefore) await this.syncParentOf(uow, p, ch);
     else if (p.type === "PHASE" && cmd.action === "RESUME") await this.syncParentOf(uow, p, ch);
     return answer;
+  }
+
+  /** `proceed` on an iteration pipeline: its next phase, exactly as the iteration's own proceed. */
+  private async proceedIterationPipeline(
+    uow: UnitOfWork,
+    iter: PipelineRecord,
+    cmd: Extract<CommandWithContext, { kind: "action" }>,
+  ): Promise<{
+    pipelineId: number;
+    previousStage: IterationMachineState;
+    currentStage: IterationMachineState;
+  }> {
+    const settings = await uow.appSettings(iter.appId);
+    const previous = iter.state as IterationMachineState;
+    const decided = pipelineProceedTarget(
+      iter.iterationId,
+      previous,
+      normalizePhases(settings?.phases ?? DEFAULT_ITERATION_PHASES),
+    );
+    if ("refusal" in decided) throw new DomainError(decided.refusal.kind, decided.refusal.message);
+    const reply = await this.proceedIteration(uow, {
+      kind: "proceedIteration",
+      data: {
+        iterationId: iter.iterationId,
+        appId: iter.appId,
+        targetPhase: decided.target,
+        actor: cmd.actor,
+      },
+      durable: false,
+      deliveryCount: 1,
+      correlationId: cmd.correlationId,
+    });
+    if (reply instanceof CommittedRefusal) throw reply.error;
+    return { pipelineId: iter.id, previousStage: previous, currentStage: reply.currentPhase };
   }
 
   private async requireLease(uow: UnitOfWork, p: PipelineRecord, ch: Change): Promise<void> {

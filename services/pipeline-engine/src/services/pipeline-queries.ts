@@ -1,11 +1,11 @@
-import type { ListPipelinesQuery, Page, Pipeline } from "@procode/contracts";
+import type { IterationPhase, ListPipelinesQuery, Page, Pipeline } from "@procode/contracts";
 import { DomainError } from "@procode/service-kit";
 import type { PipelineRecord } from "../domain/pipeline.model.js";
 import { awaitingOf } from "../domain/pipeline.policy.js";
 import type { PipelineRepository, ReadPool } from "../store/pipeline.repository.js";
 
 /** Seed 3.5 shape and the extras a caller needs to act on a pipeline. */
-export function toPipelineView(p: PipelineRecord): Pipeline {
+export function toPipelineView(p: PipelineRecord, phases?: readonly IterationPhase[]): Pipeline {
   const isIteration = p.type === "ITERATION";
   return {
     id: p.id,
@@ -26,7 +26,7 @@ export function toPipelineView(p: PipelineRecord): Pipeline {
     stageConfigs: p.stageConfigs,
     tag: p.tag,
     rollback: p.rollback,
-    awaiting: awaitingOf(p),
+    awaiting: awaitingOf(p, phases),
     queued: p.queued,
   };
 }
@@ -41,11 +41,27 @@ export class PipelineQueries {
   async get(id: number, team: string): Promise<Pipeline> {
     const p = await this.repo.findForTeam(this.db, id, team);
     if (!p) throw new DomainError("PIPELINE_NOT_FOUND", `pipeline ${id} not found`);
-    return toPipelineView(p);
+    const phases = await this.phasesOf([p]);
+    return toPipelineView(p, phases.get(p.appId));
   }
 
   async list(q: ListPipelinesQuery, team: string): Promise<Page<Pipeline>> {
     const { items, total } = await this.repo.list(this.db, q, team);
-    return { items: items.map(toPipelineView), total, page: q.page, pageSize: q.pageSize };
+    const phases = await this.phasesOf(items);
+    return {
+      items: items.map((p) => toPipelineView(p, phases.get(p.appId))),
+      total,
+      page: q.page,
+      pageSize: q.pageSize,
+    };
+  }
+
+  /** The phases of the apps of iteration pipelines: their next phase is what `awaiting` names. */
+  private async phasesOf(items: readonly PipelineRecord[]): Promise<Map<number, IterationPhase[]>> {
+    const appIds = [...new Set(items.filter((p) => p.type === "ITERATION").map((p) => p.appId))];
+    const settings = await this.repo.appSettings(this.db, appIds);
+    const phases = new Map<number, IterationPhase[]>();
+    for (const [appId, s] of settings) if (s.phases) phases.set(appId, s.phases);
+    return phases;
   }
 }

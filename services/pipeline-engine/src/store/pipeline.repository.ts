@@ -150,6 +150,9 @@ export interface AppSettings {
 const pgArray = (ids: readonly number[]) => `{${ids.join(",")}}`;
 
 /** A pool of plain connections for the REST reads (outside any transaction, no query builder). */
+/** What reading app settings needs: a transaction's Sql or the read pool. */
+type SettingsReader = { query<T extends object>(text: string, params: unknown[]): Promise<{ rows: T[] }> };
+
 export interface ReadPool {
   query<T extends object>(text: string, params: unknown[]): Promise<{ rows: T[] }>;
   query<T extends object>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
@@ -402,7 +405,7 @@ export class PipelineRepository {
     return rows.length === 1;
   }
 
-  async appSettings(db: Sql, appIds: readonly number[]): Promise<Map<number, AppSettings>> {
+  async appSettings(db: SettingsReader, appIds: readonly number[]): Promise<Map<number, AppSettings>> {
     if (!appIds.length) return new Map();
     const { rows } = await db.query<{
       app_id: string;
