@@ -1,4 +1,5 @@
 import type { ServiceDefinition, ServiceDeps, ServiceParts } from "@procode/service-kit";
+import { createCommitStatuses } from "./commit-statuses.js";
 import { Config } from "./config.js";
 import { createGitIntegration } from "./git-integration.js";
 import { createIterations } from "./iterations.js";
@@ -12,11 +13,14 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const templates = await installScaffold(deps, git);
   createStageRunners(deps, git, templates);
   createIterations(deps, git);
+  const statuses = createCommitStatuses(deps, git);
   return {
     async start() {
       git.start();
+      statuses.start();
     },
     async stop() {
+      await statuses.stop();
       await git.stop();
     },
   };

@@ -124,5 +124,21 @@ export const Config = BaseConfig.extend({
     .string()
     .refine((v) => isAbsolute(v), "must be an absolute path")
     .optional(),
+  /**
+   * Where people reach the platform (the gateway, which serves the console): commit statuses link to
+   * the console's page of the pipeline. Unset: statuses carry no link.
+   */
+  PUBLIC_BASE_URL: z
+    .string()
+    .refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), "must be an http(s) URL")
+    .transform((v) => v.replace(/\/+$/, ""))
+    .optional(),
+  /** Commit status worker period (also woken by every new state). */
+  COMMIT_STATUS_POLL_MS: ms(10, 60000).default(1000),
+  /** Delay before pushing a status again after the provider could not be reached (doubles up to the max). */
+  COMMIT_STATUS_RETRY_BASE_MS: ms(10, 3600000).default(2000),
+  COMMIT_STATUS_RETRY_MAX_MS: ms(10, 3600000).default(300000),
+  /** Pushes of one status before giving up on an unreachable provider (about a day at the defaults). */
+  COMMIT_STATUS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10000).default(300),
 }).superRefine(requireAuthConfig);
 export type Config = z.infer<typeof Config>;

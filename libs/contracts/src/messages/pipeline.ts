@@ -43,6 +43,10 @@ export const PhasePipelineStatusChanged = defineMessage({
     error: z.string().nullable(),
     rollback: z.boolean(),
     sequence: z.number().int().min(1),
+    /** The stage the pipeline is at (the failed one when FAILED), null before its first stage. */
+    stage: PhaseStage.nullable().optional(),
+    /** That stage's attempt (1 for its first run), 0 before the first stage. */
+    attempt: z.number().int().min(0).optional(),
   }),
   publisher: "pipeline-engine",
   consumers: ["dev-svc"],

@@ -71,6 +71,12 @@ export async function insertRelease(db: Sql, r: NewRelease): Promise<IterationPh
   return toRow(res.rows[0]!);
 }
 
+/** One phase row by id. */
+export async function findPhase(db: Sql, id: number): Promise<IterationPhaseRow | null> {
+  const res = await db.query<Row>(`select * from ${S}.iteration_phase where id = $1`, [id]);
+  return res.rows[0] ? toRow(res.rows[0]) : null;
+}
+
 /** Every phase row of an iteration, oldest first. */
 export async function phasesOf(db: Sql, iterationId: number): Promise<IterationPhaseRow[]> {
   const res = await db.query<Row>(`select * from ${S}.iteration_phase where iteration_id = $1 order by id`, [

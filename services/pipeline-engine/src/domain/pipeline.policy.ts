@@ -278,6 +278,8 @@ function publishPhaseStatus(p: PipelineRecord, ch: Change): void {
       error: p.status === "FAILED" || p.status === "CANCELLED" ? p.error : null,
       rollback: p.rollback,
       sequence: p.eventSeq,
+      stage: (p.currentStage as PhaseStage | null) ?? null,
+      attempt: p.currentStage ? p.attempt : 0,
     },
   });
 }

@@ -10,8 +10,10 @@ import {
   tagExistsElsewhere,
 } from "./errors.js";
 import { networkFailure, type FetchLike } from "./http.js";
+import { providerState } from "../../domain/commit-status.js";
 import type {
   CommitRequest,
+  CommitStatusSpec,
   CreatedTag,
   GitProvider,
   RefInfo,
@@ -379,5 +381,25 @@ export class GiteeProvider implements GitProvider {
       }
       throw err;
     }
+  }
+
+  async setCommitStatus(commitId: string, status: CommitStatusSpec): Promise<void> {
+    const op = `set ${status.context} on ${commitId.slice(0, 12)}`;
+    await this.run(op, (signal) =>
+      this.request(
+        signal,
+        op,
+        "ref",
+        "POST",
+        `${this.repoPath}/statuses/${encodeURIComponent(commitId)}`,
+        {},
+        {
+          state: providerState("GITEE", status.state),
+          context: status.context,
+          description: status.description,
+          ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+        },
+      ),
+    );
   }
 }

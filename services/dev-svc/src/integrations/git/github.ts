@@ -11,8 +11,10 @@ import {
   tagExistsElsewhere,
 } from "./errors.js";
 import { networkFailure, type FetchLike } from "./http.js";
+import { providerState } from "../../domain/commit-status.js";
 import type {
   CommitRequest,
+  CommitStatusSpec,
   CreatedTag,
   GitProvider,
   RefInfo,
@@ -376,6 +378,20 @@ export class GitHubProvider implements GitProvider {
       throw err;
     }
     return { commitId: commit.data.sha };
+  }
+
+  async setCommitStatus(commitId: string, status: CommitStatusSpec): Promise<void> {
+    await this.run(`set ${status.context} on ${commitId.slice(0, 12)}`, "ref", (signal) =>
+      this.octokit.rest.repos.createCommitStatus({
+        ...this.ids,
+        sha: commitId,
+        state: providerState("GITHUB", status.state) as "pending" | "success" | "failure" | "error",
+        context: status.context,
+        description: status.description,
+        ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+        request: { signal },
+      }),
+    );
   }
 
   private async branchHead(branch: string): Promise<string> {

@@ -3,6 +3,7 @@ import { createRequesterFn, type RequestHandlerFn } from "@gitbeaker/requester-u
 import {
   Branches,
   Commits,
+  type CommitablePipelineStatus,
   ProjectHooks,
   Projects,
   Repositories,
@@ -21,8 +22,10 @@ import {
   tagExistsElsewhere,
 } from "./errors.js";
 import { networkFailure, type FetchLike } from "./http.js";
+import { providerState } from "../../domain/commit-status.js";
 import type {
   CommitRequest,
+  CommitStatusSpec,
   CreatedTag,
   GitProvider,
   RefInfo,
@@ -340,6 +343,32 @@ export class GitLabProvider implements GitProvider {
       if (err instanceof GitProviderError && err.status === 400) {
         throw new GitProviderError("conflict", `${err.message} (the branch changed while committing)`, 400);
       }
+      throw err;
+    }
+  }
+
+  async setCommitStatus(commitId: string, status: CommitStatusSpec): Promise<void> {
+    try {
+      await this.run(`set ${status.context} on ${commitId.slice(0, 12)}`, "ref", () =>
+        this.commits.editStatus(
+          this.project,
+          commitId,
+          providerState("GITLAB", status.state) as CommitablePipelineStatus,
+          {
+            name: status.context,
+            description: status.description,
+            ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
+          },
+        ),
+      );
+    } catch (err) {
+      // GitLab refuses to move a running or pending status to the state it already has.
+      if (
+        err instanceof GitProviderError &&
+        err.status === 400 &&
+        /cannot transition status/i.test(err.message)
+      )
+        return;
       throw err;
     }
   }

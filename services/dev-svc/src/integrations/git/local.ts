@@ -434,4 +434,8 @@ export class LocalGitProvider implements GitProvider {
     if (!(await stat(dir).catch(() => null))) return [];
     return (await readdir(dir)).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5));
   }
+
+  async setCommitStatus(): Promise<void> {
+    throw new GitProviderError("rejected", "a LOCAL repository has no commit status API");
+  }
 }

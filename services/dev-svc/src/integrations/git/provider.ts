@@ -1,4 +1,5 @@
 import type { GitType } from "@procode/contracts";
+import type { CommitState } from "../../domain/commit-status.js";
 
 /**
  * The port every git hosting adapter implements (GitLab, GitHub, Gitee, LOCAL). Each call is bounded
@@ -53,6 +54,16 @@ export interface CreatedTag {
   created: boolean;
 }
 
+/** A commit status for one context (docs/services/dev-svc.md "Commit statuses"). */
+export interface CommitStatusSpec {
+  state: CommitState;
+  /** `procode/<STAGE>`. */
+  context: string;
+  description: string;
+  /** The console's page of the pipeline; null when the platform's public URL is not configured. */
+  targetUrl: string | null;
+}
+
 export interface GitProvider {
   readonly gitType: GitType;
   /** A readable description for logs and messages, e.g. `GitLab group/app`. */
@@ -87,4 +98,9 @@ export interface GitProvider {
    * creates the branch. Fails with `conflict` when the branch moved while committing.
    */
   commitFiles(request: CommitRequest): Promise<{ commitId: string }>;
+  /**
+   * Sets the status of `context` on a commit (the state in the provider's words). Setting the state
+   * the context already has is success. LOCAL repositories have none (`rejected`).
+   */
+  setCommitStatus(commitId: string, status: CommitStatusSpec): Promise<void>;
 }
