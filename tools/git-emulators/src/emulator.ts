@@ -7,6 +7,7 @@ import { Faults } from "./faults.js";
 import { ZERO_SHA } from "./git.js";
 import { RepoStore, type CreateRepoOptions, type HookConfig, type StoredRepo } from "./repo-store.js";
 import { parseGitPath, serveSmartHttp } from "./smart-http.js";
+import { allStatuses, type StoredStatus } from "./statuses.js";
 
 export type ProviderKind = "gitlab" | "github" | "gitee";
 
@@ -154,6 +155,12 @@ export class GitEmulator {
 
   repo(repoPath: string): StoredRepo | null {
     return this.store.get(repoPath);
+  }
+
+  /** The commit statuses set on a repository (on one commit when given), oldest first. */
+  statuses(repoPath: string, sha?: string): StoredStatus[] {
+    const list = this.store.get(repoPath)?.meta.statuses ?? [];
+    return sha ? list.filter((s) => s.sha === sha) : [...list];
   }
 
   /** Requests for API paths matching `pattern` (for retry-count assertions). */
@@ -345,6 +352,8 @@ export class GitEmulator {
       return [];
     });
     app.get("/_emulator/deliveries", async () => this.deliveries);
+    // Every commit status set through the API, as the provider's commit page would show them.
+    app.get("/_emulator/statuses", async () => allStatuses(this.store.list()));
     app.post("/_emulator/repos", async (request, reply) => {
       const body = (request.body ?? {}) as { path?: string } & CreateRepoOptions;
       if (!body.path) return reply.status(400).send({ message: "path is required" });

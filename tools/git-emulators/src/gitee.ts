@@ -11,6 +11,7 @@ import {
 import { GitCommandError, isValidRefName, ZERO_SHA, type CommitInfo, type FileAction } from "./git.js";
 import { giteeSignature } from "./hooks-signing.js";
 import type { HookConfig, StoredRepo } from "./repo-store.js";
+import { registerHubStatuses } from "./statuses.js";
 
 /**
  * Gitee Open API v5 (`/api/v5`), the part the platform uses: repository, branches, tags (list and
@@ -223,6 +224,8 @@ const giteeModule: ProviderModule = {
         tagger: null,
       });
     });
+
+    registerHubStatuses(app, base, () => `${ctx.origin()}${API}`, "gitee", repository, sendPage, bodyOf);
 
     app.get(`${base}/commits/:sha`, async (request: Req, reply) => {
       const r = await repository(request, reply);

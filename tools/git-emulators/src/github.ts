@@ -13,6 +13,7 @@ import {
 import { GitCommandError, isValidRefName, ZERO_SHA, type CommitInfo } from "./git.js";
 import { githubSignature1, githubSignature256 } from "./hooks-signing.js";
 import type { HookConfig, StoredRepo } from "./repo-store.js";
+import { registerHubStatuses } from "./statuses.js";
 
 /**
  * GitHub REST API (GitHub Enterprise layout: `/api/v3`), the part the platform uses: repository,
@@ -204,6 +205,10 @@ const githubModule: ProviderModule = {
         .sort((a, b) => b.name.localeCompare(a.name));
       return sendPage(request, reply, items);
     });
+
+    registerHubStatuses(app, base, api, "github", repository, sendPage, (request) =>
+      request.body && typeof request.body === "object" ? (request.body as Record<string, unknown>) : {},
+    );
 
     app.get(`${base}/commits/:ref`, async (request: Req, reply) => {
       const r = await repository(request, reply, { nonEmpty: true });

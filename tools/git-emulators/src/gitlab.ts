@@ -12,6 +12,7 @@ import {
 } from "./emulator.js";
 import { GitCommandError, isValidRefName, ZERO_SHA, type CommitInfo, type FileAction } from "./git.js";
 import { gitlabWebhookSignature } from "./hooks-signing.js";
+import { registerGitLabStatuses } from "./statuses.js";
 import type { HookConfig, StoredRepo } from "./repo-store.js";
 
 /**
@@ -280,6 +281,8 @@ const gitlabModule: ProviderModule = {
         .status(201)
         .send(await tagJson(p.repo, name, target, commitId, message ? "tag" : "commit"));
     });
+
+    registerGitLabStatuses(app, API, ctx, project, sendPage, param);
 
     app.get(`${API}/projects/:id/repository/commits/:sha`, async (request: Req, reply) => {
       const p = await project(request, reply);

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { BareRepo, git, type FileAction } from "./git.js";
+import type { StoredStatus } from "./statuses.js";
 
 /** A webhook registered on a repository, as the emulated provider keeps it. */
 export interface HookConfig {
@@ -26,6 +27,8 @@ export interface RepoMeta {
   visibility: "public" | "private";
   nextHookId: number;
   hooks: HookConfig[];
+  /** Commit statuses set through the API (statuses.ts). */
+  statuses?: StoredStatus[];
   createdAt: string;
 }
 

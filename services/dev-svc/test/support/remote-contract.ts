@@ -14,6 +14,7 @@ import type { CallPolicy } from "../../src/integrations/git/call-policy.js";
 import { createProviderFactory } from "../../src/integrations/git/factory.js";
 import { createGuardedHttp, type GuardedHttp } from "../../src/integrations/git/http.js";
 import { expectGitError, providerContract, seed } from "./provider-contract.js";
+import { readStatuses } from "./status-readers.js";
 
 export const TEST_POLICY: CallPolicy = { timeoutMs: 5000, maxRetries: 3, retryBaseMs: 20 };
 const TOKEN = "glpat-contract-token-1234567890";
@@ -150,6 +151,54 @@ export function remoteProviderSuite(gitType: Exclude<GitType, "LOCAL">, label: s
     );
     expect(`${err.message} ${JSON.stringify(err.data)}`).not.toContain(wrong);
     expect(err.message).toMatch(/credential/);
+  });
+
+  it(`${label}: sets a commit status through its client in the provider's words; the provider lists the newest per context`, async () => {
+    const sha = (await emu.repo("acme/agent")!.git.resolveCommit("refs/heads/main"))!;
+    const p = provider();
+    const status = (state: "pending" | "running" | "success" | "failed", description: string) => ({
+      state,
+      context: "procode/CODE_CHECK",
+      description,
+      targetUrl: "http://console.example/pipelines/7?stage=CODE_CHECK",
+    });
+    await p.setCommitStatus(sha, status("pending", "waiting to run"));
+    await p.setCommitStatus(sha, status("running", "CODE_CHECK running"));
+    // The same state again (an answer lost, the push repeated) is success, on GitLab too.
+    await p.setCommitStatus(sha, status("running", "CODE_CHECK running"));
+    await p.setCommitStatus(sha, { ...status("success", "BUILD passed"), context: "procode/BUILD" });
+    await p.setCommitStatus(sha, status("failed", "syntax error in main.py line 3"));
+    const read = await readStatuses(gitType, emu, "acme/agent", sha, TOKEN);
+    expect(read.statuses).toEqual([
+      {
+        context: "procode/CODE_CHECK",
+        state: gitType === "GITLAB" ? "failed" : "failure",
+        description: "syntax error in main.py line 3",
+        targetUrl: "http://console.example/pipelines/7?stage=CODE_CHECK",
+      },
+      {
+        context: "procode/BUILD",
+        state: "success",
+        description: "BUILD passed",
+        targetUrl: "http://console.example/pipelines/7?stage=CODE_CHECK",
+      },
+    ]);
+    if (gitType !== "GITLAB") expect(read.combined).toBe("failure");
+    // GitLab moved one status through its states; GitHub and Gitee keep each one set.
+    expect(emu.statuses("acme/agent", sha)).toHaveLength(gitType === "GITLAB" ? 2 : 5);
+  });
+
+  it(`${label}: a status on a commit the repository does not have, or with a refused token, fails at once`, async () => {
+    emu.clearRequests();
+    const spec = { state: "pending" as const, context: "procode/BUILD", description: "x", targetUrl: null };
+    expectGitError(await failure(provider().setCommitStatus("0".repeat(40), spec)), "ref_not_found", 1008);
+    const sha = (await emu.repo("acme/agent")!.git.resolveCommit("refs/heads/main"))!;
+    expectGitError(
+      await failure(provider("acme/agent", "wrong-token-abcdef123456").setCommitStatus(sha, spec)),
+      "unauthorized",
+      1007,
+    );
+    expect(emu.requestsTo(/\/statuses\//)).toHaveLength(2);
   });
 
   it(`${label}: a private repository without a token is not found (1003)`, async () => {
