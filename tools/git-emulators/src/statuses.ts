@@ -18,6 +18,8 @@ export interface StoredStatus {
   targetUrl: string | null;
   ref: string | null;
   creator: string;
+  /** Every state this status had, oldest first (GitLab moves a status in place; the others add one each time). */
+  states: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -38,10 +40,10 @@ function statusesOf(repo: StoredRepo): StoredStatus[] {
   return repo.meta.statuses;
 }
 
-async function add(repo: StoredRepo, s: Omit<StoredStatus, "id" | "createdAt" | "updatedAt">) {
+async function add(repo: StoredRepo, s: Omit<StoredStatus, "id" | "states" | "createdAt" | "updatedAt">) {
   const list = statusesOf(repo);
   const now = new Date().toISOString();
-  const status = { ...s, id: (list.at(-1)?.id ?? 0) + 1, createdAt: now, updatedAt: now };
+  const status = { ...s, id: (list.at(-1)?.id ?? 0) + 1, states: [s.state], createdAt: now, updatedAt: now };
   list.push(status);
   await repo.persist();
   return status;
@@ -137,6 +139,7 @@ export function registerGitLabStatuses(
       }
       // A status still pending or running is the one that moves.
       current.state = state;
+      current.states.push(state);
       current.updatedAt = new Date().toISOString();
       if (description !== null) current.description = description;
       if (targetUrl !== null) current.targetUrl = targetUrl;
