@@ -51,7 +51,7 @@ export const PhasePipelineStatusChanged = defineMessage({
   publisher: "pipeline-engine",
   consumers: ["dev-svc"],
   description:
-    "A phase pipeline was created, started, finished (SUCCESS, FAILED, CANCELLED) or resumed. dev-svc records it on the iteration_phase row.",
+    "A phase pipeline was created, started, finished (SUCCESS, FAILED, CANCELLED) or resumed. dev-svc records it on the iteration_phase row and in the release's commit statuses.",
 });
 
 export const DeploymentCancelRequested = defineMessage({

@@ -83,7 +83,7 @@ export const StageRequested = defineMessage({
   publisher: "pipeline-engine",
   consumers: ["dev-svc", "ops-gateway"],
   description:
-    "Run one attempt of a stage. CODE_CHECK, BUILD and PACKAGE are run by dev-svc, DEPLOY by ops-gateway. Re-published until a result arrives or the pipeline leaves the stage; runners are idempotent per (pipelineId, stage, attempt).",
+    "Run one attempt of a stage. CODE_CHECK, BUILD and PACKAGE are run by dev-svc, DEPLOY by ops-gateway. Re-published until a result arrives or the pipeline leaves the stage; runners are idempotent per (pipelineId, stage, attempt). dev-svc also follows every stage's requests for the release's commit statuses.",
 });
 
 export const StageCompleted = defineMessage({
