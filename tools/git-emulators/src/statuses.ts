@@ -50,7 +50,7 @@ async function add(repo: StoredRepo, s: Omit<StoredStatus, "id" | "states" | "cr
 }
 
 /** The newest status of each context on a commit, in the order the contexts first appeared. */
-export function latestPerContext(list: StoredStatus[]): StoredStatus[] {
+function latestPerContext(list: StoredStatus[]): StoredStatus[] {
   const latest = new Map<string, StoredStatus>();
   for (const s of list) latest.set(s.context, s);
   return [...latest.values()];

@@ -21,7 +21,7 @@ export interface StageStatus {
 }
 
 /** Above any real attempt: a stage that succeeded before a later one started is never run again. */
-export const SETTLED_ATTEMPT = 1_000_000;
+const SETTLED_ATTEMPT = 1_000_000;
 
 /** Descriptions are kept short: providers show one line (GitHub and Gitee cut them at 140 characters). */
 export const DESCRIPTION_MAX = 140;

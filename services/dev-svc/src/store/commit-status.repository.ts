@@ -144,9 +144,3 @@ export async function markRetry(sql: Sql, id: number, error: string, delayMs: nu
     [id, error, delayMs],
   );
 }
-
-/** The statuses of one release's pipeline, in stage order (tests, operators). */
-export async function statusesOfPipeline(sql: Sql, pipelineId: number): Promise<CommitStatusRecord[]> {
-  const res = await sql.query<Row>(`select * from ${TABLE} where pipeline_id = $1 order by id`, [pipelineId]);
-  return res.rows.map(toRecord);
-}
