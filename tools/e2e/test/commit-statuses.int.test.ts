@@ -193,7 +193,7 @@ beforeAll(async () => {
     },
   });
   token = await signToken({ sub: "e2e", team: "status-team" }, platform.jwtSecret);
-}, 180_000);
+}, 400_000);
 
 afterAll(async () => {
   await platform?.stop();
