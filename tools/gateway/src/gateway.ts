@@ -8,6 +8,7 @@ import { clientErrorHandler, frameworkErrors, type Logger } from "@procode/servi
 import { downstreamHeaders, registerIntake, upstreamHeaders } from "./intake.js";
 import { OpenApiSource, OpenApiUnavailableError } from "./openapi.js";
 import { registerConsole } from "./console.js";
+import { registerEventStream, type EventStreamOptions } from "./events.js";
 import { ROUTES, type Upstream } from "./routes.js";
 
 export interface GatewayOptions {
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   bodyLimits?: { default: number; webhooks: number };
   /** How long a caller has to send a whole body before the gateway answers 408 and closes (15 s). */
   bodyTimeoutMs?: number;
+  /** `GET /events` (the live event stream), served here from NATS; absent: no such route. */
+  events?: Omit<EventStreamOptions, "log" | "registry">;
 }
 
 const METHODS: HTTPMethods[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -107,6 +110,7 @@ export async function createGateway(opts: GatewayOptions) {
       .observe(reply.elapsedTime / 1000);
   });
   if (opts.consoleDir) await registerConsole(app, opts.consoleDir);
+  if (opts.events) registerEventStream(app, { ...opts.events, log: opts.log, registry: metrics.registry });
 
   for (const rule of ROUTES) {
     const base = opts.upstreams[rule.upstream].replace(/\/$/, "");

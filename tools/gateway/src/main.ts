@@ -1,7 +1,14 @@
 import path from "node:path";
 import { z } from "zod";
 import { DEFAULT_BODY_LIMIT_BYTES, WebhookBodyLimitBytes } from "@procode/contracts";
-import { createLogger, loadConfig } from "@procode/service-kit";
+import { ENV_NAME_PATTERN } from "@procode/contracts";
+import {
+  createLogger,
+  createTokenVerifier,
+  loadConfig,
+  NatsHandle,
+  requireAuthConfig,
+} from "@procode/service-kit";
 import { createGateway } from "./gateway.js";
 
 const Config = z.object({
@@ -28,7 +35,20 @@ const Config = z.object({
     .min(1)
     .default(path.resolve(import.meta.dirname, "../../console/dist")),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
+  /** NATS, for `GET /events` (the live events of the LIVE stream); the services' settings. */
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  NATS_TOKEN: z.string().optional(),
+  NATS_USER: z.string().optional(),
+  NATS_PASSWORD: z.string().optional(),
+  ENV_NAME: z.string().regex(ENV_NAME_PATTERN, "lowercase letters, digits, - and _").default("procode"),
+  /** How `GET /events` checks tokens (it is served here, not by a service): the services' settings. */
+  AUTH_JWT_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  AUTH_JWKS_URL: z.url().optional(),
+  AUTH_ISSUER: z.string().optional(),
+  AUTH_AUDIENCE: z.string().optional(),
+  /** A comment line on every open `GET /events` this often, so proxies keep it open (15 s). */
+  EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+}).superRefine(requireAuthConfig);
 
 let config: z.infer<typeof Config>;
 try {
@@ -38,7 +58,22 @@ try {
   process.exit(1);
 }
 const log = createLogger({ name: "gateway", level: config.LOG_LEVEL });
+const nats = await NatsHandle.connect({
+  url: config.NATS_URL,
+  name: "gateway",
+  env: config.ENV_NAME,
+  log,
+  ...(config.NATS_TOKEN ? { token: config.NATS_TOKEN } : {}),
+  ...(config.NATS_USER ? { user: config.NATS_USER, password: config.NATS_PASSWORD ?? "" } : {}),
+});
+const verifyToken = createTokenVerifier({
+  ...(config.AUTH_JWT_SECRET ? { jwtSecret: config.AUTH_JWT_SECRET } : {}),
+  ...(config.AUTH_JWKS_URL ? { jwksUrl: config.AUTH_JWKS_URL } : {}),
+  ...(config.AUTH_ISSUER ? { issuer: config.AUTH_ISSUER } : {}),
+  ...(config.AUTH_AUDIENCE ? { audience: config.AUTH_AUDIENCE } : {}),
+});
 const app = await createGateway({
+  events: { nats, verifyToken, heartbeatMs: config.EVENTS_HEARTBEAT_MS },
   log,
   timeoutMs: config.GATEWAY_TIMEOUT_MS,
   publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://${config.GATEWAY_HOST}:${config.GATEWAY_PORT}`,
@@ -55,6 +90,10 @@ const app = await createGateway({
 });
 const url = await app.listen({ port: config.GATEWAY_PORT, host: config.GATEWAY_HOST });
 log.info({ url }, "gateway listening");
-const stop = () => void app.close().then(() => process.exit(0));
+const stop = () =>
+  void app
+    .close()
+    .then(() => nats.close())
+    .then(() => process.exit(0));
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
