@@ -9,6 +9,7 @@ import { downstreamHeaders, registerIntake, upstreamHeaders } from "./intake.js"
 import { OpenApiSource, OpenApiUnavailableError } from "./openapi.js";
 import { registerConsole } from "./console.js";
 import { registerEventStream, type EventStreamOptions } from "./events.js";
+import { gatewayOwnDocument } from "./events-doc.js";
 import { ROUTES, type Upstream } from "./routes.js";
 
 export interface GatewayOptions {
@@ -79,6 +80,14 @@ export async function createGateway(opts: GatewayOptions) {
     description:
       "The REST API of Pro-code: agent apps bound to git repositories, iterations released by tag, and durable pipelines. Every answer is the envelope `{ code, message, data }` (code 0 is success; the other codes are listed per operation). Merged by the gateway from the services' own documents.",
     ttlMs: opts.openApiTtlMs ?? 30_000,
+    ...(opts.events
+      ? {
+          own: {
+            ...gatewayOwnDocument(),
+            tags: [{ name: "events", description: "Live events of the team, as they happen (gateway)" }],
+          },
+        }
+      : {}),
     timeoutMs: Math.min(opts.timeoutMs, 5000),
     onUnrouted: (unrouted) =>
       opts.log.error(
