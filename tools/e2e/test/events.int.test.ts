@@ -210,10 +210,7 @@ describe("GET /events", () => {
     );
     expect(expected.length).toBeGreaterThan(3);
     const byPipeline = await events(mine, `?lastEventId=0&pipelineId=${pipelineId}`);
-    await byPipeline.until(
-      (s) => inRange(s.events).length >= expected.length,
-      "every event of the pipeline",
-    );
+    await byPipeline.until((s) => inRange(s.events).length >= expected.length, "every event of the pipeline");
     for (const e of byPipeline.events) {
       expect(e.event === "pipeline" ? e.data["pipelineId"] : e.data["phasePipelineId"]).toBe(pipelineId);
     }

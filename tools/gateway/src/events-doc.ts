@@ -69,7 +69,10 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
           security: [{ bearer: [] }, { accessToken: [] }],
           parameters: [
             idParam("appId", "Only events of this app"),
-            idParam("pipelineId", "Only events of this pipeline (and its iteration's, while it is the release's)"),
+            idParam(
+              "pipelineId",
+              "Only events of this pipeline (and its iteration's, while it is the release's)",
+            ),
             {
               in: "query",
               name: "types",

@@ -11,7 +11,13 @@ import {
   type ErrorName,
   type LiveEventName,
 } from "@procode/contracts";
-import { AuthError, errorMessage, type Logger, type NatsHandle, type TokenVerifier } from "@procode/service-kit";
+import {
+  AuthError,
+  errorMessage,
+  type Logger,
+  type NatsHandle,
+  type TokenVerifier,
+} from "@procode/service-kit";
 
 export interface EventStreamOptions {
   nats: NatsHandle;
@@ -121,7 +127,8 @@ function tokenOf(request: FastifyRequest): string | null {
  */
 export function registerEventStream(
   app: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>,
-  opts: EventStreamOptions): void {
+  opts: EventStreamOptions,
+): void {
   const clients = new Gauge({
     name: "gateway_event_clients",
     help: "Clients connected to GET /events",

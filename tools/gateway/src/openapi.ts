@@ -14,7 +14,12 @@ export interface MergeOptions {
    * What the gateway answers itself (`GET /events`): its paths, and schemas and schemes the
    * services' documents may already define (theirs stand).
    */
-  own?: { paths: Record<string, Json>; schemas: Json; securitySchemes: Json; tags: { name: string; description: string }[] };
+  own?: {
+    paths: Record<string, Json>;
+    schemas: Json;
+    securitySchemes: Json;
+    tags: { name: string; description: string }[];
+  };
 }
 
 export interface MergeResult {
