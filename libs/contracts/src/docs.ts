@@ -33,7 +33,7 @@ export function renderMessagesDoc(): string {
     ),
     "",
     "`<TEAM>` is the team's name in base64url (a team may hold characters a subject cannot). Live",
-    "events are read only by the gateway's `GET /events` (docs/api.md, \"Live events\").",
+    'events are read only by the gateway\'s `GET /events` (docs/api.md, "Live events").',
     "",
     "## Events and commands",
     "",

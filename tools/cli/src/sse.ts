@@ -6,8 +6,7 @@
 
 /** One dispatched event, or a comment line (the stream's heartbeat). */
 export type SseItem =
-  | { kind: "event"; event: string; data: string; id: string | null }
-  | { kind: "comment"; text: string };
+  { kind: "event"; event: string; data: string; id: string | null } | { kind: "comment"; text: string };
 
 /** Items of an event stream's body, as they arrive. */
 export async function* readEventStream(body: ReadableStream<Uint8Array>): AsyncGenerator<SseItem> {

@@ -71,7 +71,9 @@ export class Subscriber {
       const v = check(this);
       if (v) return v;
       if (Date.now() > deadline || this.isEnded) {
-        throw new Error(`${this.isEnded ? "stream ended" : "timed out"} waiting for ${what}; received ${JSON.stringify(this.events.slice(-5))}`);
+        throw new Error(
+          `${this.isEnded ? "stream ended" : "timed out"} waiting for ${what}; received ${JSON.stringify(this.events.slice(-5))}`,
+        );
       }
       await Promise.race([
         new Promise<void>((r) => this.waiters.push(r)),
