@@ -567,6 +567,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   let gateway: Proc | null = null;
   if (o.api) {
     gateway = service("gateway", "tools/gateway", {
+      ...common,
       GATEWAY_PORT: "0",
       GATEWAY_HOST: "127.0.0.1",
       LOG_LEVEL: "info",

@@ -224,6 +224,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The team's live events (Server-Sent Events)
+         * @description A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change) and `event: iteration` (an iteration after each change), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/iterations": {
         parameters: {
             query?: never;
@@ -800,6 +820,25 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** @description An iteration was created or changed (status, phase, its release's pipeline, the head of its branch), in the transaction of the change. */
+        IterationEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.iteration.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                iterationId: number;
+                appId: number;
+                status: components["schemas"]["IterationStatus"];
+                currentPhase: components["schemas"]["IterationMachineState"] | null;
+                phasePipelineId: number | null;
+                headCommit: string | null;
+            };
+        };
         /** @enum {string} */
         IterationMachineState: "PENDING" | "DEVELOPING" | "TESTING" | "STAGING" | "RELEASE" | "RELEASED" | "CANCELLED";
         /** @description A page of Iteration items */
@@ -1017,6 +1056,31 @@ export interface components {
         PipelineActionRequest: {
             /** @description Recorded with the action (and the checkpoint it ends, for cancel) */
             reason?: string;
+        };
+        /** @description A pipeline of either type changed (state, stage, attempt, deploy status, failure or what it waits for); its summary, in the transaction of the change. */
+        PipelineEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.pipeline.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                pipelineId: number;
+                appId: number;
+                iterationId: number;
+                kind: components["schemas"]["PipelineType"];
+                status: components["schemas"]["PipelineStatus"];
+                state: components["schemas"]["PipelineState"];
+                stage: components["schemas"]["StageName"] | null;
+                deployStatus: components["schemas"]["DeployStatus"] | null;
+                attempt: number;
+                failedStage: components["schemas"]["PhaseStage"] | null;
+                error: string | null;
+                awaiting: ("PROCEED" | "RETRY_OR_RESUME") | null;
+            };
         };
         /** @description A page of Pipeline items */
         PipelinePage: {
@@ -2995,6 +3059,74 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
                         code?: 9001;
+                    };
+                };
+            };
+            /** @description 9003 a service this call needs did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9003;
+                    };
+                };
+            };
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events of this app */
+                appId?: number;
+                /** @description Only events of this pipeline (and its iteration's, while it is the release's) */
+                pipelineId?: number;
+                /** @description Comma-separated event names: pipeline, iteration (default: all) */
+                types?: string;
+                /** @description Resume after this event (as the Last-Event-ID header; the header wins) */
+                lastEventId?: number;
+            };
+            header?: {
+                /** @description Resume after this event (EventSource sends it when it reconnects) */
+                "Last-Event-ID"?: number;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream; each event's data is one of these */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["PipelineEvent"] | components["schemas"]["IterationEvent"];
+                };
+            };
+            /** @description 1001 invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1001;
+                    };
+                };
+            };
+            /** @description 5001 missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5001;
                     };
                 };
             };

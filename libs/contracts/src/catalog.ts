@@ -8,8 +8,9 @@ import {
   PhasePipelineStatusChanged,
 } from "./messages/pipeline.js";
 import { StageCompleted, StageRequested } from "./messages/stage.js";
+import { IterationChanged, PipelineChanged } from "./messages/live.js";
 
-/** Every event and command the four services exchange. */
+/** Every event and command the four services exchange, and the live events they publish. */
 export const MESSAGES = [
   AppCreated,
   ProcodeConfigChanged,
@@ -23,6 +24,8 @@ export const MESSAGES = [
   DeploymentStarted,
   DeploymentWaiting,
   DeploymentFinished,
+  PipelineChanged,
+  IterationChanged,
 ] as const satisfies readonly MessageDefinition[];
 
 export type AnyMessageDefinition = (typeof MESSAGES)[number];

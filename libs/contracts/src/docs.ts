@@ -1,6 +1,6 @@
 import { MESSAGES } from "./catalog.js";
 import { ErrorCodes } from "./errors.js";
-import { RPC, STREAMS, messageSubject, streamName } from "./subjects.js";
+import { RPC, STREAMS, STREAM_MAX_AGE_MS, messageSubject, streamName, type StreamKey } from "./subjects.js";
 
 /**
  * docs/messages.md, rendered from the catalog so the document cannot drift from the code
@@ -25,11 +25,15 @@ export function renderMessagesDoc(): string {
     "",
     "## Streams",
     "",
-    "| stream | subjects |",
-    "|---|---|",
-    ...Object.entries(STREAMS).map(
-      ([key, seg]) => `| \`${streamName(env, key as keyof typeof STREAMS)}\` | \`${env}.${seg}.>\` |`,
+    "| stream | subjects | kept |",
+    "|---|---|---|",
+    ...(Object.entries(STREAMS) as [StreamKey, string][]).map(
+      ([key, seg]) =>
+        `| \`${streamName(env, key)}\` | \`${env}.${seg}.>\` | ${STREAM_MAX_AGE_MS[key] / 3600_000} h |`,
     ),
+    "",
+    "`<TEAM>` is the team's name in base64url (a team may hold characters a subject cannot). Live",
+    'events are read only by the gateway\'s `GET /events` (docs/api.md, "Live events").',
     "",
     "## Events and commands",
     "",
@@ -37,7 +41,7 @@ export function renderMessagesDoc(): string {
     "|---|---|---|---|---|---|",
     ...MESSAGES.map(
       (m) =>
-        `| \`${m.type}\` | ${m.kind} | \`${messageSubject(env, m.type, m.perStage ? "<STAGE>" : undefined)}\` | ${m.publisher} | ${m.consumers.join(", ")} | ${m.description} |`,
+        `| \`${m.type}\` | ${m.kind} | \`${messageSubject(env, m.type, m.perStage ? "<STAGE>" : m.perTeam ? "<TEAM>" : undefined)}\` | ${m.publisher} | ${m.consumers.join(", ")} | ${m.description} |`,
     ),
     "",
     "## Request/reply",

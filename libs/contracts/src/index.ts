@@ -14,6 +14,7 @@ export * from "./messages/pipeline.js";
 export * from "./messages/stage.js";
 export * from "./messages/ops.js";
 export * from "./messages/rpc.js";
+export * from "./messages/live.js";
 export * from "./http/apps.js";
 export * from "./http/iterations.js";
 export * from "./http/pipelines.js";

@@ -18,6 +18,8 @@ export function MessageEnvelope<T extends string, S extends z.ZodType>(type: T, 
 
 export type MessageKind = "event" | "command";
 export type ServiceName = "app-svc" | "dev-svc" | "pipeline-engine" | "ops-gateway";
+/** Who reads a message: a service, or the gateway's event stream (live events). */
+export type ReaderName = ServiceName | "gateway";
 
 export interface MessageDefinition<T extends string = string, S extends z.ZodType = z.ZodType> {
   type: T;
@@ -26,10 +28,12 @@ export interface MessageDefinition<T extends string = string, S extends z.ZodTyp
   stream: StreamKey;
   /** Whether the subject carries a last token (per-stage commands). */
   perStage: boolean;
+  /** Whether the subject's last token is the team's (live events, `liveTeamToken`). */
+  perTeam: boolean;
   data: S;
   envelope: ReturnType<typeof MessageEnvelope<T, S>>;
   publisher: ServiceName;
-  consumers: ServiceName[];
+  consumers: ReaderName[];
   description: string;
 }
 
@@ -38,15 +42,17 @@ export function defineMessage<T extends `${string}.v${number}`, S extends z.ZodT
   kind: MessageKind;
   data: S;
   publisher: ServiceName;
-  consumers: ServiceName[];
+  consumers: ReaderName[];
   description: string;
   perStage?: boolean;
+  perTeam?: boolean;
 }): MessageDefinition<T, S> {
   const version = Number(/\.v(\d+)$/.exec(spec.type)?.[1]);
   return {
     ...spec,
     version,
     perStage: spec.perStage ?? false,
+    perTeam: spec.perTeam ?? false,
     stream: streamOfType(spec.type),
     envelope: MessageEnvelope(spec.type, spec.data),
   };

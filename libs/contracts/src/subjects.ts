@@ -14,8 +14,26 @@ export const STREAMS = {
   PIPELINE: "pipeline",
   STAGE: "stage",
   OPS: "ops",
+  /** Live events for people (`GET /events`): per team, kept an hour. */
+  LIVE: "live",
 } as const;
 export type StreamKey = keyof typeof STREAMS;
+
+const HOUR_MS = 3600 * 1000;
+
+/**
+ * How long each stream keeps its messages: a week for the services' events and commands (a consumer
+ * down for days still catches up), an hour for live events (a client reconnecting within the hour
+ * misses nothing; older ones reload).
+ */
+export const STREAM_MAX_AGE_MS: Record<StreamKey, number> = {
+  APP: 168 * HOUR_MS,
+  DEV: 168 * HOUR_MS,
+  PIPELINE: 168 * HOUR_MS,
+  STAGE: 168 * HOUR_MS,
+  OPS: 168 * HOUR_MS,
+  LIVE: HOUR_MS,
+};
 
 export const ENV_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,30}$/;
 
@@ -45,6 +63,22 @@ export function streamOfType(type: string): StreamKey {
   const entry = Object.entries(STREAMS).find(([, v]) => v === seg);
   if (!entry) throw new Error(`message type "${type}" does not start with a stream segment`);
   return entry[0] as StreamKey;
+}
+
+/**
+ * A team as one subject token: base64url of its name (a team may hold characters a subject cannot,
+ * such as `.`, `*`, `>` or spaces; base64url has none of them).
+ */
+export function liveTeamToken(team: string): string {
+  return Buffer.from(team, "utf8").toString("base64url");
+}
+
+/**
+ * The subjects of one team's live events (`<env>.live.<name>.v<N>.<team token>`), of one event name
+ * or of all of them.
+ */
+export function liveTeamFilter(env: string, team: string, name?: string): string {
+  return `${checkEnv(env)}.${STREAMS.LIVE}.${name ?? "*"}.*.${liveTeamToken(team)}`;
 }
 
 /** Request/reply subjects (core NATS, queue groups). */

@@ -31,6 +31,20 @@ const REDACT_PATHS = [
   "*.auth",
 ];
 
+/**
+ * A URL as it may be logged: an `access_token` query parameter (the way `GET /events` takes a token
+ * from a browser's EventSource) is replaced, wherever a URL is logged.
+ */
+export function loggableUrl(url: string): string {
+  return url.replace(/([?&]access_token=)[^&#]*/gi, "$1[redacted]");
+}
+
+function loggableRequest(req: unknown): unknown {
+  if (!req || typeof req !== "object") return req;
+  const r = req as { method?: unknown; url?: unknown };
+  return { method: r.method, url: typeof r.url === "string" ? loggableUrl(r.url) : r.url };
+}
+
 export interface LoggerOptions {
   name: string;
   level?: string;
@@ -45,7 +59,11 @@ export function createLogger(opts: LoggerOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       base: { service: opts.name },
       timestamp: pino.stdTimeFunctions.isoTime,
-      serializers: { err: pino.stdSerializers.err },
+      serializers: {
+        err: pino.stdSerializers.err,
+        url: (url: unknown) => (typeof url === "string" ? loggableUrl(url) : url),
+        req: loggableRequest,
+      },
     },
     opts.destination,
   );

@@ -8,7 +8,7 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { STREAMS, streamName, streamSubjects, type StreamKey } from "@procode/contracts";
+import { STREAMS, STREAM_MAX_AGE_MS, streamName, streamSubjects, type StreamKey } from "@procode/contracts";
 import type { Logger } from "./logger.js";
 import { errorMessage, sleep, withTimeout } from "./util.js";
 
@@ -34,8 +34,10 @@ export interface StreamInstance {
   created: string;
 }
 
-/** Stream settings: limits retention, kept a week, two-minute duplicate window for Nats-Msg-Id. */
-const STREAM_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+/**
+ * Stream settings: limits retention, kept as long as the contracts say (a week; live events an
+ * hour), two-minute duplicate window for Nats-Msg-Id.
+ */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
 /**
@@ -121,7 +123,7 @@ export class NatsHandle {
         retention: RetentionPolicy.Limits,
         storage: StorageType.File,
         discard: DiscardPolicy.Old,
-        max_age: nanos(STREAM_MAX_AGE_MS),
+        max_age: nanos(STREAM_MAX_AGE_MS[key]),
         duplicate_window: nanos(DUPLICATE_WINDOW_MS),
         num_replicas: 1,
       };

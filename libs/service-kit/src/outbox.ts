@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { messageSubject, type MessageDefinition } from "@procode/contracts";
+import { liveTeamToken, messageSubject, type MessageDefinition } from "@procode/contracts";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { NatsHandle } from "./nats.js";
@@ -11,6 +11,8 @@ import { errorMessage } from "./util.js";
 interface EmitOptions {
   /** Last subject token, for per-stage commands. */
   suffix?: string;
+  /** The team a live event belongs to (its subject's last token). */
+  team?: string;
   /** Overrides the transaction's correlationId. */
   correlationId?: string;
 }
@@ -111,11 +113,13 @@ export class Outbox {
       correlationId,
       emit: (def, data, opts) => {
         if (def.perStage && !opts?.suffix) throw new Error(`${def.type} needs a subject suffix (the stage)`);
+        if (def.perTeam && opts?.team === undefined) throw new Error(`${def.type} needs the team`);
         const message = Outbox.envelope(def, data, opts?.correlationId ?? correlationId);
+        const suffix = def.perTeam ? liveTeamToken(opts!.team!) : opts?.suffix;
         rows.push({
           id: message.id,
           type: def.type,
-          subject: messageSubject(this.opts.nats.env, def.type, opts?.suffix),
+          subject: messageSubject(this.opts.nats.env, def.type, suffix),
           payload: JSON.stringify(message),
         });
         return message.id;

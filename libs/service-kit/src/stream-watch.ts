@@ -1,4 +1,4 @@
-import { STREAMS } from "@procode/contracts";
+import { STREAMS, STREAM_MAX_AGE_MS } from "@procode/contracts";
 import type { Logger } from "./logger.js";
 import type { NatsHandle, StreamInstance } from "./nats.js";
 import { PollLoop } from "./poll-loop.js";
@@ -102,12 +102,14 @@ export class StreamWatch {
         s.name,
       ]);
       const prefix = `${this.opts.nats.env}.${STREAMS[s.key]}.`;
+      // Only what the stream would still hold: live events older than their hour stay gone.
       const res = await sql.query(
         `update ${this.outbox} set published_at = null
          where published_at >= $1::timestamptz - interval '${StreamWatch.CLOCK_MARGIN}'
            and published_at < $2::timestamptz + interval '${StreamWatch.CLOCK_MARGIN}'
+           and published_at >= now() - $5 * interval '1 millisecond'
            and left(subject, $3) = $4`,
-        [known, s.created, prefix.length, prefix],
+        [known, s.created, prefix.length, prefix, STREAM_MAX_AGE_MS[s.key]],
       );
       this.opts.log.warn(
         { stream: s.name, previous: known, created: s.created, republish: res.rowCount },

@@ -107,6 +107,10 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
         DEV_SVC_URL: processes["dev-svc"]!.url,
         PIPELINE_ENGINE_URL: processes["pipeline-engine"]!.url,
         OPS_GATEWAY_URL: processes["ops-gateway"]!.url,
+        // GET /events reads the live events from NATS and checks tokens itself.
+        NATS_URL: infra.natsUrl,
+        ENV_NAME: infra.envName,
+        AUTH_JWT_SECRET: infra.jwtSecret,
         LOG_LEVEL: "info",
       }),
       ready: /gateway listening/,

@@ -21,7 +21,7 @@ export interface Iterations {
 export function createIterations(deps: ServiceDeps<Config>, git: GitIntegration): Iterations {
   const { config, db, outbox, nats } = deps;
   const log = deps.log.child({ part: "iterations" });
-  const progress = new IterationProgress(db, log);
+  const progress = new IterationProgress(outbox, log);
   const releases = new ReleaseService(db, outbox, nats, git.access, progress, log, {
     rpcTimeoutMs: config.RPC_TIMEOUT_MS,
     // Resolving the head and tagging are two provider calls, each within GIT_TIMEOUT_MS.

@@ -585,6 +585,7 @@ examples(
       }
       process.exitCode = await watchPipeline(client, r.pipelineId, {
         json: Boolean(globals().json),
+        stream: resolveConnection(globals()),
         ...(o.timeout ? { timeoutMs: duration(o.timeout, "--timeout") } : {}),
       });
     }),
@@ -667,11 +668,13 @@ examples(
     .description(
       "follow a pipeline stage by stage; exits 0 SUCCESS, 1 FAILED, 4 CANCELLED, 5 waiting for a person, 6 timed out",
     )
-    .option("--interval <ms>", "how often to look", "1000")
+    .option("--interval <ms>", "how often to look while the event stream is unavailable", "1000")
     .option("--timeout <duration>", "give up after this long (exit 6), e.g. 90s, 10m, 1h")
-    .action(async (id: string, o: { interval: string; timeout?: string }) => {
+    .option("--poll", "poll every --interval instead of following the event stream")
+    .action(async (id: string, o: { interval: string; timeout?: string; poll?: boolean }) => {
       process.exitCode = await watchPipeline(api(), positiveInt(id, "<id>"), {
         json: Boolean(globals().json),
+        ...(o.poll ? {} : { stream: resolveConnection(globals()) }),
         intervalMs: positiveInt(o.interval, "--interval"),
         ...(o.timeout ? { timeoutMs: duration(o.timeout, "--timeout") } : {}),
       });

@@ -259,4 +259,47 @@ describe("procode pipeline watch: exit codes", () => {
     // Two releases through four stages and seven CLI processes: 12 s alone, past vitest's default 30 s
     // when the whole suite shares the machine. The bound only says that nothing hangs.
   }, 120_000);
+  it("follows the event stream and does not poll while it is up: one read of the pipeline per event about it", async () => {
+    // A deployment of this app takes 8 s: polling every 200 ms would read the pipeline ~40 times.
+    const control = await fetch(`${platform.opsModuleUrl}/_control/apps/${appId}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ deploy: { durationMs: 8000 } }),
+    });
+    expect(control.status).toBe(200);
+    const it3 = await readyIteration("third");
+    const r = await json<{ pipelineId: number }>(["iteration", "release", String(it3), "--tag", "v1.2.0"]);
+    await eventually(
+      async () =>
+        (await json<{ awaiting: { action: string } | null }>(["pipeline", "get", String(r.pipelineId)]))
+          .awaiting?.action === "PROCEED",
+      "the release to wait at its MANUAL PACKAGE",
+      60_000,
+    );
+    const before = await gatewayCounts();
+    expect((await authed(["pipeline", "proceed", String(r.pipelineId)])).code).toBe(0);
+    const watched = await authed(["pipeline", "watch", String(r.pipelineId), "--interval", "200"]);
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toMatch(/pipeline succeeded/);
+    const after = await gatewayCounts();
+    const reads = after.pipelineReads - before.pipelineReads;
+    const events = after.pipelineEvents - before.pipelineEvents;
+    expect(events).toBeGreaterThan(0);
+    // The first read, then one per event (the CLI's own `get` calls above are counted before).
+    expect(reads).toBeLessThanOrEqual(events + 1);
+  }, 120_000);
 });
+
+/** What the gateway counted: GETs of a pipeline answered, and pipeline events sent to streams. */
+async function gatewayCounts(): Promise<{ pipelineReads: number; pipelineEvents: number }> {
+  const text = await (await fetch(`${platform.gatewayUrl}/metrics`)).text();
+  const sum = (name: string, ...labels: string[]) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)))
+      .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+  return {
+    pipelineReads: sum("http_request_duration_seconds_count", 'method="GET"', 'route="/pipelines/*"'),
+    pipelineEvents: sum("gateway_events_sent_total", 'event="pipeline"'),
+  };
+}

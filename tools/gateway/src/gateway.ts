@@ -8,6 +8,8 @@ import { clientErrorHandler, frameworkErrors, type Logger } from "@procode/servi
 import { downstreamHeaders, registerIntake, upstreamHeaders } from "./intake.js";
 import { OpenApiSource, OpenApiUnavailableError } from "./openapi.js";
 import { registerConsole } from "./console.js";
+import { registerEventStream, type EventStreamOptions } from "./events.js";
+import { gatewayOwnDocument } from "./events-doc.js";
 import { ROUTES, type Upstream } from "./routes.js";
 
 export interface GatewayOptions {
@@ -26,6 +28,8 @@ export interface GatewayOptions {
   bodyLimits?: { default: number; webhooks: number };
   /** How long a caller has to send a whole body before the gateway answers 408 and closes (15 s). */
   bodyTimeoutMs?: number;
+  /** `GET /events` (the live event stream), served here from NATS; absent: no such route. */
+  events?: Omit<EventStreamOptions, "log" | "registry">;
 }
 
 const METHODS: HTTPMethods[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -76,6 +80,14 @@ export async function createGateway(opts: GatewayOptions) {
     description:
       "The REST API of Pro-code: agent apps bound to git repositories, iterations released by tag, and durable pipelines. Every answer is the envelope `{ code, message, data }` (code 0 is success; the other codes are listed per operation). Merged by the gateway from the services' own documents.",
     ttlMs: opts.openApiTtlMs ?? 30_000,
+    ...(opts.events
+      ? {
+          own: {
+            ...gatewayOwnDocument(),
+            tags: [{ name: "events", description: "Live events of the team, as they happen (gateway)" }],
+          },
+        }
+      : {}),
     timeoutMs: Math.min(opts.timeoutMs, 5000),
     onUnrouted: (unrouted) =>
       opts.log.error(
@@ -107,6 +119,7 @@ export async function createGateway(opts: GatewayOptions) {
       .observe(reply.elapsedTime / 1000);
   });
   if (opts.consoleDir) await registerConsole(app, opts.consoleDir);
+  if (opts.events) registerEventStream(app, { ...opts.events, log: opts.log, registry: metrics.registry });
 
   for (const rule of ROUTES) {
     const base = opts.upstreams[rule.upstream].replace(/\/$/, "");

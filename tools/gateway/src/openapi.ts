@@ -10,6 +10,16 @@ export interface MergeOptions {
   title: string;
   version: string;
   description: string;
+  /**
+   * What the gateway answers itself (`GET /events`): its paths, and schemas and schemes the
+   * services' documents may already define (theirs stand).
+   */
+  own?: {
+    paths: Record<string, Json>;
+    schemas: Json;
+    securitySchemes: Json;
+    tags: { name: string; description: string }[];
+  };
 }
 
 export interface MergeResult {
@@ -81,6 +91,12 @@ export function mergeDocuments(
       define(securitySchemes, "security scheme", name, scheme, upstream);
     }
     for (const tag of document.tags ?? []) if (!tags.some((t) => t.name === tag.name)) tags.push(tag);
+  }
+  if (opts.own) {
+    Object.assign(paths, opts.own.paths);
+    for (const [name, schema] of Object.entries(opts.own.schemas)) schemas[name] ??= schema;
+    for (const [name, scheme] of Object.entries(opts.own.securitySchemes)) securitySchemes[name] ??= scheme;
+    for (const tag of opts.own.tags) if (!tags.some((t) => t.name === tag.name)) tags.push(tag);
   }
   const sorted = <T>(o: Record<string, T>) =>
     Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));

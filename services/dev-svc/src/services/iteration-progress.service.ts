@@ -4,10 +4,11 @@ import type {
   PhasePipelineStatusChanged,
   ProceedIterationReply,
 } from "@procode/contracts";
-import { RetryLater, type HandlerResult, type Logger, type Database } from "@procode/service-kit";
+import { RetryLater, type HandlerResult, type Logger, type Outbox } from "@procode/service-kit";
 import { applyPhasePipelineEvent } from "../store/iteration-phase.repository.js";
 import { lockIteration, setEventSeq, setProgress } from "../store/iteration.repository.js";
 import { isAhead, isNotBehind, iterationStatusOf } from "../domain/iteration.policy.js";
+import { emitIterationChanged } from "./iteration-live.js";
 
 /**
  * Keeps each iteration's status, phase and pipeline ids where pipeline-engine says they are: from its
@@ -18,15 +19,16 @@ import { isAhead, isNotBehind, iterationStatusOf } from "../domain/iteration.pol
  */
 export class IterationProgress {
   constructor(
-    private readonly db: Database,
+    private readonly outbox: Outbox,
     private readonly log: Logger,
     /** Deliveries of an event for an iteration or release dev-svc does not know before it is dropped. */
     private readonly unknownMaxDeliveries = 30,
   ) {}
 
   /** Merges an answer of the engine into the iteration, when it is ahead of what is stored. */
-  async applyAnswer(iterationId: number, reply: ProceedIterationReply): Promise<void> {
-    await this.db.transaction(async (sql) => {
+  async applyAnswer(iterationId: number, reply: ProceedIterationReply, correlationId: string): Promise<void> {
+    await this.outbox.sqlTransaction(correlationId, async (tx) => {
+      const { sql } = tx;
       const stored = await lockIteration(sql, iterationId);
       if (!stored) return;
       const incoming = { phase: reply.currentPhase, phasePipelineId: reply.phasePipelineId };
@@ -37,15 +39,17 @@ export class IterationProgress {
         iterationPipelineId: reply.iterationPipelineId,
         phasePipelineId: reply.phasePipelineId,
       });
+      await emitIterationChanged(tx, iterationId);
     });
   }
 
   /** `pipeline.iteration_phase_changed.v1`. */
   async onIterationPhaseChanged(
     e: MessageData<typeof IterationPhaseChanged>,
-    ctx: { deliveryCount: number; log: Logger },
+    ctx: { deliveryCount: number; log: Logger; correlationId: string },
   ): Promise<HandlerResult> {
-    const outcome = await this.db.transaction(async (sql) => {
+    const outcome = await this.outbox.sqlTransaction(ctx.correlationId, async (tx) => {
+      const { sql } = tx;
       const stored = await lockIteration(sql, e.iterationId);
       if (!stored) return "missing" as const;
       if (e.sequence <= stored.eventSeq) return "duplicate" as const;
@@ -65,6 +69,7 @@ export class IterationProgress {
         },
         e.sequence,
       );
+      await emitIterationChanged(tx, e.iterationId);
       return "done" as const;
     });
     if (outcome === "missing") return this.unknown(`iteration ${e.iterationId}`, ctx);
@@ -87,20 +92,24 @@ export class IterationProgress {
   /** `pipeline.phase_pipeline_status_changed.v1`: the release's iteration_phase row follows its pipeline. */
   async onPhasePipelineStatusChanged(
     e: MessageData<typeof PhasePipelineStatusChanged>,
-    ctx: { deliveryCount: number; log: Logger },
+    ctx: { deliveryCount: number; log: Logger; correlationId: string },
   ): Promise<HandlerResult> {
     const reason =
       e.status === "FAILED" || e.status === "CANCELLED"
         ? [e.failedStage, e.error].filter(Boolean).join(": ") || null
         : null;
-    const outcome = await applyPhasePipelineEvent(this.db.sql, {
-      iterationPhaseId: e.iterationPhaseId,
-      iterationId: e.iterationId,
-      pipelineId: e.pipelineId,
-      parentId: e.parentId,
-      status: e.status,
-      reason,
-      sequence: e.sequence,
+    const outcome = await this.outbox.sqlTransaction(ctx.correlationId, async (tx) => {
+      const applied = await applyPhasePipelineEvent(tx.sql, {
+        iterationPhaseId: e.iterationPhaseId,
+        iterationId: e.iterationId,
+        pipelineId: e.pipelineId,
+        parentId: e.parentId,
+        status: e.status,
+        reason,
+        sequence: e.sequence,
+      });
+      if (applied === "applied") await emitIterationChanged(tx, e.iterationId);
+      return applied;
     });
     if (outcome === "missing") return this.unknown(`iteration phase ${e.iterationPhaseId}`, ctx);
     if (outcome === "stale") return "duplicate";

@@ -32,6 +32,7 @@ import type { IterationProgress } from "./iteration-progress.service.js";
 import { proceedRefusal } from "../domain/iteration.policy.js";
 import type { ReleaseService } from "./release.service.js";
 import type { RepositoryAccess } from "./repository-access.js";
+import { emitIterationChanged } from "./iteration-live.js";
 
 /** What `proceed` answers: 202 when a release was recorded but the engine has not answered yet. */
 export interface ProceedOutcome {
@@ -94,6 +95,7 @@ export class IterationService {
         sourceBranch: body.sourceBranch,
         actor,
       });
+      await emitIterationChanged(tx, iterationId);
       const view = toIteration((await findIteration(tx.sql, iterationId))!);
       await record(tx.sql, view);
       return view;
@@ -192,7 +194,7 @@ export class IterationService {
       { iterationId: it.id, appId: it.appId, targetPhase: body.targetPhase, actor },
       { correlationId, timeoutMs: this.opts.rpcTimeoutMs, peer: "pipeline-engine" },
     );
-    await this.progress.applyAnswer(it.id, reply);
+    await this.progress.applyAnswer(it.id, reply, correlationId);
     this.log.info(
       { correlationId, iterationId: it.id, currentPhase: reply.currentPhase },
       "iteration proceeded",

@@ -34,6 +34,7 @@ import { phasesOfApp, requireTeamIteration } from "./iteration-access.js";
 import type { IterationProgress } from "./iteration-progress.service.js";
 import { isRollback, latestRelease, releaseRefusal, repeatedRelease } from "../domain/iteration.policy.js";
 import type { RepositoryAccess } from "./repository-access.js";
+import { emitIterationChanged } from "./iteration-live.js";
 
 export interface ReleaseOptions {
   /** How long PROCEED_ITERATION may take before the release is answered as recorded (202). */
@@ -131,6 +132,7 @@ export class ReleaseService {
           createdBy: actor.sub,
         });
         if (target.head) await setHeadCommit(tx.sql, it.id, target.head);
+        await emitIterationChanged(tx, it.id);
         tx.emit(ReleaseRequested, {
           iterationId: it.id,
           iterationPhaseId: r.id,
@@ -265,7 +267,7 @@ export class ReleaseService {
     if (pipelineId !== null) {
       await applyPipelineAnswer(this.db.sql, row.id, pipelineId, reply.phasePipelineStatus);
     }
-    await this.progress.applyAnswer(row.iterationId, reply);
+    await this.progress.applyAnswer(row.iterationId, reply, correlationId);
     return {
       answered: true,
       response: responseOf(row, pipelineId, reply.phasePipelineStatus ?? "PENDING"),

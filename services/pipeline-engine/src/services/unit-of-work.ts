@@ -1,7 +1,9 @@
+import { PipelineChanged } from "@procode/contracts";
 import type { SqlTxContext } from "@procode/service-kit";
 import { Change, leaseExpiry, type OutMessage } from "../domain/pipeline.policy.js";
 import type { EngineTimings, PipelineRecord } from "../domain/pipeline.model.js";
 import type { AppSettings, PipelineRepository } from "../store/pipeline.repository.js";
+import { summaryKey, summaryOf } from "./live-summary.js";
 
 /** Another transaction changed a pipeline first (optimistic lock) or created the same one. */
 export class ConflictError extends Error {
@@ -20,6 +22,8 @@ interface Tracked {
   /** Version read; the write succeeds only if it is still the row's version. */
   version: number;
   wakeAtRead: number | null;
+  /** The live summary as read (null for a pipeline created here): a change of it is published. */
+  summaryRead: string | null;
   dirty: boolean;
 }
 
@@ -56,7 +60,13 @@ export class UnitOfWork {
   private track(rows: { record: PipelineRecord; version: number }[]): void {
     for (const { record, version } of rows) {
       if (this.byId.has(record.id)) continue;
-      this.byId.set(record.id, { record, version, wakeAtRead: record.wakeAt, dirty: false });
+      this.byId.set(record.id, {
+        record,
+        version,
+        wakeAtRead: record.wakeAt,
+        summaryRead: summaryKey(record),
+        dirty: false,
+      });
       this.byRef.set(`${record.type}:${record.refId}`, record.id);
     }
   }
@@ -114,7 +124,7 @@ export class UnitOfWork {
       throw new ConflictError(`${draft.type} pipeline for ${draft.refId} was created concurrently`);
     draft.id = inserted.id;
     draft.createdAt = draft.updatedAt = inserted.createdAt;
-    this.byId.set(draft.id, { record: draft, version: 0, wakeAtRead: null, dirty: true });
+    this.byId.set(draft.id, { record: draft, version: 0, wakeAtRead: null, summaryRead: null, dirty: true });
     this.byRef.set(`${draft.type}:${draft.refId}`, draft.id);
     return draft;
   }
@@ -177,6 +187,16 @@ export class UnitOfWork {
     }
     for (const { change, correlationId } of this.changes) {
       for (const m of change.messages) this.emit(m, correlationId);
+    }
+    this.emitLive(dirty);
+  }
+
+  /** One live event per pipeline whose summary this transaction changed (docs/api.md, "Live events"). */
+  private emitLive(dirty: Tracked[]): void {
+    const correlationId = this.changes[0]?.correlationId ?? this.tx.correlationId;
+    for (const t of dirty) {
+      if (t.summaryRead === summaryKey(t.record)) continue;
+      this.tx.emit(PipelineChanged, summaryOf(t.record), { team: t.record.team, correlationId });
     }
   }
 

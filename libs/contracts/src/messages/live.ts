@@ -1,0 +1,65 @@
+import { z } from "zod";
+import {
+  DeployStatus,
+  IterationStatus,
+  PhaseStage,
+  PipelineState,
+  PipelineStatus,
+  PipelineType,
+  StageName,
+  IterationMachineState,
+} from "../enums.js";
+import { defineMessage } from "../message.js";
+
+/**
+ * Live events (docs/api.md, "Live events"): what the platform tells people as it happens, on
+ * `GET /events`. Each is published on `<env>.<type>.<team token>` (`liveTeamToken`), kept an hour,
+ * and read by nothing but the gateway's event stream; no service acts on them.
+ */
+
+export const PipelineChanged = defineMessage({
+  type: "live.pipeline.v1",
+  kind: "event",
+  perTeam: true,
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    appId: z.number().int().positive(),
+    iterationId: z.number().int().positive(),
+    kind: PipelineType,
+    status: PipelineStatus,
+    state: PipelineState,
+    stage: StageName.nullable(),
+    deployStatus: DeployStatus.nullable(),
+    attempt: z.number().int().min(0),
+    failedStage: PhaseStage.nullable(),
+    error: z.string().nullable(),
+    /** What the pipeline waits for from a person: PROCEED, RETRY_OR_RESUME, or nothing. */
+    awaiting: z.enum(["PROCEED", "RETRY_OR_RESUME"]).nullable(),
+  }),
+  publisher: "pipeline-engine",
+  consumers: ["gateway"],
+  description:
+    "A pipeline of either type changed (state, stage, attempt, deploy status, failure or what it waits for); its summary, in the transaction of the change.",
+});
+
+export const IterationChanged = defineMessage({
+  type: "live.iteration.v1",
+  kind: "event",
+  perTeam: true,
+  data: z.object({
+    iterationId: z.number().int().positive(),
+    appId: z.number().int().positive(),
+    status: IterationStatus,
+    currentPhase: IterationMachineState.nullable(),
+    phasePipelineId: z.number().int().positive().nullable(),
+    headCommit: z.string().nullable(),
+  }),
+  publisher: "dev-svc",
+  consumers: ["gateway"],
+  description:
+    "An iteration was created or changed (status, phase, its release's pipeline, the head of its branch), in the transaction of the change.",
+});
+
+/** The live events, by the name `GET /events` gives them (its `event:` field and `types` filter). */
+export const LIVE_EVENTS = { pipeline: PipelineChanged, iteration: IterationChanged } as const;
+export type LiveEventName = keyof typeof LIVE_EVENTS;

@@ -1,0 +1,236 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { App, Iteration, ReleaseResponse, RepoBinding } from "@procode/contracts";
+import { signToken } from "@procode/service-kit";
+import {
+  createTestInfra,
+  eventually,
+  git,
+  startPlatform,
+  type Platform,
+  type TestInfra,
+} from "@procode/test-kit";
+import { call } from "./support/client.js";
+import { Subscriber, type Received } from "./support/events.js";
+
+/**
+ * `GET /events` over the real platform, through the gateway: a release's live events reach the
+ * team's clients in order, a client that drops mid-release resumes with Last-Event-ID and misses
+ * nothing, another team sees none of them, the filters hold, and a quiet stream sends heartbeats.
+ */
+
+let infra: TestInfra;
+let platform: Platform;
+let mine: string;
+let theirs: string;
+const HEARTBEAT_MS = 300;
+
+const as = <T = unknown>(token: string, method: string, url: string, body?: unknown) =>
+  call<T>(platform.gatewayUrl, method, url, { token, ...(body === undefined ? {} : { body }) });
+
+async function ok<T>(token: string, method: string, url: string, body?: unknown): Promise<T> {
+  const r = await as<T>(token, method, url, body);
+  if (r.code !== 0) throw new Error(`${method} ${url}: ${r.status} ${r.code} ${r.message}`);
+  return r.data;
+}
+
+const events = (token: string, query = "", headers: Record<string, string> = {}) =>
+  Subscriber.open(`${platform.gatewayUrl}/events${query}`, { authorization: `Bearer ${token}`, ...headers });
+
+/** A bound pro-code app on a new LOCAL repository with the scaffold, and an iteration at STAGING. */
+async function appAtStaging(token: string, name: string): Promise<{ appId: number; iterationId: number }> {
+  git(platform.repoRoot, "init", "--quiet", "--bare", "--initial-branch=main", `${name}.git`);
+  const app = await ok<App>(token, "POST", "/apps", {
+    name,
+    devMode: "pro-code",
+    techStack: "python",
+    gitRepoUrl: `local://${name}`,
+    scaffoldTemplate: "python-agent",
+  });
+  await eventually(
+    async () => {
+      const r = await ok<RepoBinding>(token, "GET", `/apps/${app.id}/repo`);
+      return r.state === "BOUND" && r.scaffold.state === "PUSHED";
+    },
+    `app ${name} bound`,
+    60_000,
+    200,
+  );
+  const it = await ok<Iteration>(token, "POST", "/iterations", { appId: app.id, name, sourceBranch: "main" });
+  await eventually(
+    async () => (await ok<Iteration>(token, "GET", `/iterations/${it.id}`)).status === "DEVELOPING",
+    `iteration ${it.id} DEVELOPING`,
+    30_000,
+    200,
+  );
+  for (const targetPhase of ["TESTING", "STAGING"]) {
+    await ok(token, "POST", `/iterations/${it.id}/proceed`, { targetPhase });
+  }
+  return { appId: app.id, iterationId: it.id };
+}
+
+const ids = (list: Received[]) => list.map((e) => e.id);
+const isFinal = (pipelineId: number) => (e: Received) =>
+  e.event === "pipeline" && e.data["pipelineId"] === pipelineId && e.data["status"] === "SUCCESS";
+
+beforeAll(async () => {
+  infra = await createTestInfra("e2e_events");
+  platform = await startPlatform(infra, {
+    env: {
+      gateway: { EVENTS_HEARTBEAT_MS: String(HEARTBEAT_MS) },
+      "ops-module": { DEFAULT_DURATION_MS: "300" },
+      "dev-svc": { BIND_POLL_MS: "200", BIND_RETRY_BASE_MS: "500" },
+    },
+  });
+  mine = await signToken({ sub: "lena", team: "live.team*>" }, platform.jwtSecret);
+  theirs = await signToken({ sub: "otto", team: "other team" }, platform.jwtSecret);
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await infra?.cleanup();
+});
+
+describe("GET /events", () => {
+  let appId: number;
+  let pipelineId: number;
+  let iterationId: number;
+  let reference: Subscriber;
+  let stranger: Subscriber;
+
+  it("answers 401 without a token, 1001 naming a bad filter, and a stream with the headers a proxy needs", async () => {
+    const anonymous = await call(platform.gatewayUrl, "GET", "/events");
+    expect([anonymous.status, anonymous.code]).toEqual([401, 5001]);
+    const badType = await as(mine, "GET", "/events?types=pipeline,gossip");
+    expect([badType.status, badType.code]).toEqual([400, 1001]);
+    expect(badType.message).toMatch(/^types: unknown event type gossip/);
+    const badId = await as(mine, "GET", "/events?lastEventId=-1");
+    expect([badId.status, badId.code]).toEqual([400, 1001]);
+    expect(badId.message).toMatch(/Last-Event-ID/);
+
+    const s = await events(mine);
+    expect(s.status).toBe(200);
+    expect(s.headers?.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(s.headers?.get("x-accel-buffering")).toBe("no");
+    expect(s.headers?.get("cache-control")).toMatch(/no-cache/);
+    await s.close();
+  });
+
+  it("sends a heartbeat comment on a quiet stream", async () => {
+    const quiet = await events(theirs);
+    await quiet.until((s) => s.heartbeats >= 2, "two heartbeats", 10 * HEARTBEAT_MS + 5000);
+    expect(quiet.events).toEqual([]);
+    await quiet.close();
+  });
+
+  it("takes the token as access_token (EventSource cannot send a header) and never logs it", async () => {
+    const token = await signToken({ sub: "lena", team: "live.team*>" }, platform.jwtSecret, {
+      expiresIn: "5m",
+    });
+    const s = await Subscriber.open(`${platform.gatewayUrl}/events?access_token=${token}&types=iteration`);
+    expect(s.status).toBe(200);
+    await s.close();
+    const refused = await call(platform.gatewayUrl, "GET", `/events?access_token=${token}&types=gossip`);
+    expect(refused.code).toBe(1001);
+    expect(platform.processes.gateway.output.join("\n")).not.toContain(token);
+  });
+
+  it("streams a release's pipeline and iteration events in order; a client gone mid-release resumes with Last-Event-ID and misses nothing", async () => {
+    ({ appId, iterationId } = await appAtStaging(mine, "live-agent"));
+    reference = await events(mine, `?appId=${appId}`);
+    stranger = await events(theirs);
+    const dropping = await events(mine, `?appId=${appId}`);
+
+    const release = await ok<ReleaseResponse>(mine, "POST", `/iterations/${iterationId}/release`, {
+      tag: "v1.0.0",
+    });
+    pipelineId = release.pipelineId!;
+
+    // Gone as soon as the pipeline is under way, well before it ends.
+    await dropping.until(
+      (s) => s.events.some((e) => e.event === "pipeline" && e.data["pipelineId"] === pipelineId),
+      "the release's first pipeline event",
+    );
+    await dropping.close();
+    const before = [...dropping.events];
+    const lastId = before.at(-1)!.id;
+
+    const all = await reference.until(
+      (s) =>
+        s.events.some(isFinal(pipelineId)) &&
+        s.events.some((e) => e.event === "iteration" && e.data["status"] === "RELEASED") &&
+        s.events,
+      "the release to succeed and the iteration to be RELEASED",
+    );
+    expect(before.some(isFinal(pipelineId))).toBe(false);
+
+    const resumed = await events(mine, `?appId=${appId}`, { "last-event-id": String(lastId) });
+    const lastOfAll = all.at(-1)!.id;
+    await resumed.until((s) => s.events.some((e) => e.id >= lastOfAll), "the resumed stream to catch up");
+    const after = resumed.events.filter((e) => e.id <= lastOfAll);
+    expect(after.length).toBeGreaterThan(0);
+    expect(resumed.resets).toEqual([]);
+
+    // Once each and in order: the two halves are exactly what a client that stayed received.
+    expect([...ids(before), ...ids(after)]).toEqual(ids(all.filter((e) => e.id <= lastOfAll)));
+    expect(ids(all)).toEqual([...new Set(ids(all))].sort((a, b) => a - b));
+
+    const states = all
+      .filter((e) => e.event === "pipeline" && e.data["pipelineId"] === pipelineId)
+      .map((e) => e.data["state"]);
+    const firstSeen = (s: string) => states.indexOf(s);
+    const order = ["CODE_CHECK", "BUILD", "PACKAGE", "SUCCESS"].map(firstSeen);
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(all.find(isFinal(pipelineId))).toMatchObject({
+      type: "live.pipeline.v1",
+      data: { appId, iterationId, kind: "PHASE", deployStatus: "DEPLOY_SUCCESS", failedStage: null },
+    });
+    await resumed.close();
+  });
+
+  it("shows another team none of them", async () => {
+    // The other team's own event comes after every event of the release in the stream, so when it
+    // arrives, everything before it has been filtered out.
+    const own = await appAtStaging(theirs, "their-agent");
+    await stranger.until(
+      (s) => s.events.some((e) => e.event === "iteration" && e.data["iterationId"] === own.iterationId),
+      "the other team's own iteration event",
+    );
+    expect(stranger.events.every((e) => e.data["appId"] === own.appId)).toBe(true);
+    expect(stranger.events.some((e) => e.data["appId"] === appId)).toBe(false);
+    await stranger.close();
+  });
+
+  it("filters by pipelineId and by types, from the start of the stream with lastEventId", async () => {
+    const all = reference.events;
+    const lastOfAll = all.at(-1)!.id;
+    const inRange = (list: Received[]) => list.filter((e) => e.id >= all[0]!.id && e.id <= lastOfAll);
+    const expected = all.filter((e) =>
+      e.event === "pipeline" ? e.data["pipelineId"] === pipelineId : e.data["phasePipelineId"] === pipelineId,
+    );
+    expect(expected.length).toBeGreaterThan(3);
+    const byPipeline = await events(mine, `?lastEventId=0&pipelineId=${pipelineId}`);
+    await byPipeline.until((s) => inRange(s.events).length >= expected.length, "every event of the pipeline");
+    for (const e of byPipeline.events) {
+      expect(e.event === "pipeline" ? e.data["pipelineId"] : e.data["phasePipelineId"]).toBe(pipelineId);
+    }
+    expect(ids(inRange(byPipeline.events))).toEqual(ids(expected));
+
+    const iterationEvents = all.filter((e) => e.event === "iteration");
+    const iterationsOnly = await events(mine, `?lastEventId=0&types=iteration&appId=${appId}`);
+    await iterationsOnly.until(
+      (s) => inRange(s.events).length >= iterationEvents.length,
+      "every iteration event",
+    );
+    expect(iterationsOnly.events.every((e) => e.event === "iteration")).toBe(true);
+    expect(ids(inRange(iterationsOnly.events))).toEqual(ids(iterationEvents));
+    await Promise.all([byPipeline.close(), iterationsOnly.close(), reference.close()]);
+  });
+
+  it("tells a client whose Last-Event-ID the stream does not hold to reload", async () => {
+    const s = await events(mine, "", { "last-event-id": "999999999" });
+    await s.until((x) => x.resets.length > 0, "a reset");
+    expect(JSON.parse(s.resets[0]!)).toMatchObject({ reason: expect.stringMatching(/reload/) });
+    await s.close();
+  });
+});
