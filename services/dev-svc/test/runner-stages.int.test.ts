@@ -5,7 +5,7 @@ import { DockerfileParser } from "dockerfile-ast";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CodeCheckOutput, type StageInputs } from "@procode/contracts";
 import { createGitLabEmulator, type GitEmulator } from "@procode/git-emulators";
-import { createTestInfra, expectHandled, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
+import { createTestInfra, eventually, expectHandled, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
 import { stageConsumerName } from "../src/messaging/consumers/stage-requested.consumer.js";
 import { bearer, newKeys, startDevSvc, type DevSvc } from "./support/dev-svc.js";
 import { newPipelineId, StageEngine } from "./support/runners/engine.js";
@@ -344,36 +344,51 @@ describe("BUILD and PACKAGE", () => {
     });
   });
 
-  it("a builder that is down or answers 5xx gives a retryable failure; a later attempt builds", async () => {
+  it("waits for a builder that is down or answers 5xx, longer than the build's timeout, and builds when it answers", async () => {
     const { appId, pipelineId, inputs } = await checkedAndBuilt();
+    const waiting = async () =>
+      (await svc.deps.metrics.registry.getSingleMetric("stage_attempts_waiting")?.get())?.values.find(
+        (v) => v.labels["stage"] === "PACKAGE",
+      )?.value ?? 0;
     builderProxy.cut();
-    let result;
+    const cutAt = Date.now();
     try {
-      result = await engine.run({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 1 });
+      await engine.request({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 1 });
+      // Down for longer than the whole build may take (BUILD_TIMEOUT_MS 4 s): the attempt waits.
+      await eventually(
+        async () => (Date.now() - cutAt > 6000 && (await waiting()) === 1 ? true : null),
+        "PACKAGE waiting for the builder past the build's timeout",
+        30_000,
+      );
+      expect(engine.of(pipelineId, "PACKAGE", 1)).toEqual([]);
     } finally {
       builderProxy.restore();
     }
-    expect(result).toMatchObject({
-      outcome: "FAILED",
-      error: {
-        message: expect.stringMatching(
-          /^PACKAGE: the image builder at http:\/\/127\.0\.0\.1:\d+ is not reachable/,
-        ),
-        details: { call: "POST /build/create", failure: "unavailable" },
-        retryable: true,
-      },
-    });
+    const first = await engine.result(pipelineId, "PACKAGE", 1, 30_000);
+    expect(first.outcome).toBe("SUCCESS");
+    expect(await waiting()).toBe(0);
 
-    await ops.outage("5xx", 60_000);
-    try {
-      result = await engine.run({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 2 });
-    } finally {
-      await ops.endOutage();
-    }
-    expect(result.error).toMatchObject({ message: expect.stringMatching(/HTTP 503/), retryable: true });
+    await ops.outage("5xx", 6000);
+    const second = await engine.run({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 2 }, 30_000);
+    expect(second.outcome).toBe("SUCCESS");
+    expect(engine.of(pipelineId, "PACKAGE", 2)).toHaveLength(1);
+  });
 
-    result = await engine.run({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 3 });
+  it("creates a build the builder no longer knows (404 after its restart) again under the same key", async () => {
+    const { appId, pipelineId, inputs } = await checkedAndBuilt();
+    await ops.nextBuilds(1, { durationMs: 3000 });
+    const before = await ops.stats();
+    await engine.request({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 1 });
+    await eventually(
+      async () => ((await ops.stats()).creates > before.creates ? true : null),
+      "build created",
+    );
+    await ops.reset();
+    const result = await engine.result(pipelineId, "PACKAGE", 1, 30_000);
     expect(result.outcome).toBe("SUCCESS");
+    const after = await ops.stats();
+    expect(after.creates).toBeGreaterThanOrEqual(1);
+    expect(after.builds).toBe(1);
   });
 
   it("a build that fails or runs too long is a FAILED result naming the build", async () => {
