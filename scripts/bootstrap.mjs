@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Set-up from nothing for `npm start` and `npm test` (SPEC 8): the pinned pnpm, the dependencies,
-// and a check that PostgreSQL and NATS answer. Plain Node with no dependencies, because it runs
+// Set-up from nothing for `npm start` and `npm test`: the pinned pnpm, the dependencies, and
+// PostgreSQL and NATS answering (started when they are installed here but not running). Plain Node with no dependencies, because it runs
 // before anything is installed. Then it hands over to scripts/<command>.ts.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,7 +85,70 @@ function reachable(host, port, timeoutMs = 1500) {
   });
 }
 
-/** PostgreSQL and NATS must answer; when one does not, say which and how to start it. */
+function commandPath(bin) {
+  try {
+    return execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+  } catch {
+    return null;
+  }
+}
+
+/** PostgreSQL installed here (Debian's cluster tools) but not running: start its newest cluster. */
+function startPostgres() {
+  if (!commandPath("pg_ctlcluster") || !existsSync("/etc/postgresql")) return false;
+  const versions = readdirSync("/etc/postgresql")
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(a) - Number(b));
+  const version = versions.at(-1);
+  if (!version) return false;
+  say(`PostgreSQL is installed but not running: starting cluster ${version}/main`);
+  try {
+    execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", "start"], {
+      stdio: "inherit",
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** nats-server installed here but not running: start it with JetStream, in the background. */
+function startNats(port) {
+  const bin = commandPath("nats-server");
+  if (!bin) return false;
+  let store = "/var/lib/nats-server";
+  try {
+    mkdirSync(store, { recursive: true });
+  } catch {
+    store = path.join(root, ".local", "nats");
+    mkdirSync(store, { recursive: true });
+  }
+  say(`NATS is installed but not running: starting nats-server -js on 127.0.0.1:${port} (store ${store})`);
+  const child = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store], {
+    detached: true,
+    stdio: "ignore",
+  });
+  child.unref();
+  return true;
+}
+
+async function waitReachable(host, port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await reachable(host, port)) return true;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
+const isLocalHost = (host) => host === "127.0.0.1" || host === "localhost" || host === "::1";
+
+/**
+ * PostgreSQL and NATS must answer. One on this machine that is installed but not running is started
+ * first; when one still does not answer, say which and how to start it.
+ */
 async function checkInfrastructure() {
   const databaseUrl = new URL(
     process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/procode",
@@ -99,18 +162,21 @@ async function checkInfrastructure() {
       host: databaseUrl.hostname,
       port: Number(databaseUrl.port || 5432),
       how: "start it (e.g. `pg_ctlcluster --skip-systemctl-redirect 15 main start`) or run `docker compose up -d postgres nats`, or set DATABASE_URL",
+      start: () => startPostgres(),
     },
     {
       name: "NATS (with JetStream)",
       host: natsUrl.hostname,
       port: Number(natsUrl.port || 4222),
       how: "start it (e.g. `nats-server -js -a 127.0.0.1 -p 4222 -sd /var/lib/nats-server`) or run `docker compose up -d postgres nats`, or set NATS_URL",
+      start: () => startNats(Number(natsUrl.port || 4222)),
     },
   ];
   const missing = [];
   for (const c of checks) {
-    if (!(await reachable(c.host, c.port)))
-      missing.push(`${c.name} is not reachable at ${c.host}:${c.port}: ${c.how}`);
+    if (await reachable(c.host, c.port)) continue;
+    if (isLocalHost(c.host) && c.start() && (await waitReachable(c.host, c.port, 30_000))) continue;
+    missing.push(`${c.name} is not reachable at ${c.host}:${c.port}: ${c.how}`);
   }
   if (missing.length) fail(missing.join("\n"));
 }

@@ -1,7 +1,7 @@
 /**
- * `npm start`: the whole platform on this machine (SPEC 8), against PostgreSQL and NATS on
- * 127.0.0.1 unless DATABASE_URL / NATS_URL say otherwise. Each process logs with its name; Ctrl-C
- * stops everything cleanly.
+ * `npm start`: the whole platform on this machine, against PostgreSQL and NATS on 127.0.0.1 unless
+ * DATABASE_URL / NATS_URL say otherwise. Each process logs with its name; a process that dies is
+ * started again with backoff (docs/operations.md); Ctrl-C stops everything cleanly.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -134,6 +134,7 @@ const LEVELS: Record<number, string> = {
   60: "FATAL",
 };
 const width = Math.max(...processes.map((p) => p.name.length));
+const supervisorTag = `\x1b[1m${"npm start".padEnd(width)}\x1b[0m`;
 const SKIP_KEYS = new Set(["level", "time", "msg", "service", "pid", "hostname"]);
 
 /** One log line, readable: time, name, level, message and the remaining fields. */
@@ -157,6 +158,19 @@ function formatLine(spec: ProcessSpec, line: string): string {
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;
+/** Restarts pending after a death, so Ctrl-C can call them off. */
+const restartTimers = new Set<NodeJS.Timeout>();
+/** Deaths in a row per process; reset once it has stayed up for STABLE_MS. */
+const deaths = new Map<string, number>();
+const STABLE_MS = 60_000;
+
+/**
+ * The delay before a process that died is started again: 1 s, doubling with each death in a row,
+ * capped at 30 s (docs/operations.md "npm start").
+ */
+function restartDelayMs(deathsInARow: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, deathsInARow - 1));
+}
 
 function startProcess(spec: ProcessSpec): ChildProcess {
   // `node --import tsx` keeps one process per service, so signals reach the service itself.
@@ -176,18 +190,29 @@ function startProcess(spec: ProcessSpec): ChildProcess {
       .createInterface({ input: stream })
       .on("line", (line) => process.stdout.write(`${formatLine(spec, line)}\n`));
   }
+  const startedAt = Date.now();
+  process.stdout.write(`${supervisorTag} started ${spec.name} (pid ${child.pid})\n`);
   child.on("exit", (code, signal) => {
     children.delete(spec.name);
-    if (!stopping) {
-      process.stdout.write(`\x1b[31m${spec.name} exited (${signal ?? code}); stopping the platform\x1b[0m\n`);
-      void stopAll(1);
-    }
+    if (stopping) return;
+    // A process of the platform that dies is started again, with backoff; the others go on.
+    const n = Date.now() - startedAt >= STABLE_MS ? 1 : (deaths.get(spec.name) ?? 0) + 1;
+    deaths.set(spec.name, n);
+    const delay = restartDelayMs(n);
+    process.stdout.write(
+      `\x1b[31m${supervisorTag} ${spec.name} exited (${signal ?? code}); starting it again in ${delay / 1000} s (death ${n} in a row)\x1b[0m\n`,
+    );
+    const timer = setTimeout(() => {
+      restartTimers.delete(timer);
+      if (!stopping) startProcess(spec);
+    }, delay);
+    restartTimers.add(timer);
   });
   children.set(spec.name, child);
   return child;
 }
 
-async function waitReady(spec: ProcessSpec, timeoutMs = 90_000): Promise<boolean> {
+async function waitReady(spec: ProcessSpec, timeoutMs = 180_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !stopping) {
     try {
@@ -204,6 +229,7 @@ async function waitReady(spec: ProcessSpec, timeoutMs = 90_000): Promise<boolean
 async function stopAll(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  for (const timer of restartTimers) clearTimeout(timer);
   process.stdout.write("\nstopping…\n");
   const exits = [...children.values()].map(
     (child) =>

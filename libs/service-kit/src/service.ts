@@ -30,6 +30,11 @@ export interface ServiceDeps<C extends BaseConfig = BaseConfig> {
   verifyToken: TokenVerifier;
   /** Idempotency-Keys of the service's creates (in its own schema). */
   idempotency: Idempotency;
+  /**
+   * Aborted first when the service stops: long work in hand (a stage attempt waiting on an outside
+   * system) is abandoned for redelivery instead of being held through the shutdown (docs/reliability.md).
+   */
+  stopping: AbortSignal;
 }
 
 /** Background work a service runs beside its routes and consumers (pollers, sweepers, RPC). */
@@ -119,6 +124,7 @@ export async function startRuntime<C extends BaseConfig>(
     readiness: { database: () => db.ping(), nats: () => nats.ping() },
     trustProxy: config.TRUST_PROXY,
   });
+  const stopping = new AbortController();
   const deps: ServiceDeps<C> = {
     service: def.name,
     config,
@@ -131,6 +137,7 @@ export async function startRuntime<C extends BaseConfig>(
     app,
     verifyToken,
     idempotency: new Idempotency({ db, schema: def.schema, log }),
+    stopping: stopping.signal,
   };
   const parts = await def.build(deps);
   await app.ready();
@@ -154,6 +161,7 @@ export async function startRuntime<C extends BaseConfig>(
           log.warn({ err: errorMessage(err) }, `shutdown: ${what} failed`);
         }
       };
+      stopping.abort(new Error(`${def.name} is stopping`));
       await step("http", () => app.close());
       await step("consumers", () => consumers.stop());
       await step("background work", async () => parts.stop?.());

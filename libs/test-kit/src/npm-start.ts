@@ -2,7 +2,7 @@
  * The platform as `npm start` runs it (scripts/start.ts), on free ports, with its own database, NATS
  * prefix and LOCAL repository root, so it never meets the default platform or another run. Resolves
  * once it printed its addresses, with the one that signs a browser in; `stop` ends it and drops the
- * database and the streams. For the console's browser tests and its budgets bench.
+ * database and the streams. For the console's browser tests, its budgets bench and the supervisor test.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -22,6 +22,10 @@ export interface NpmStartPlatform {
   jwtSecret: string;
   /** LOCAL repositories (`local://<name>` is `<repoRoot>/<name>`). */
   repoRoot: string;
+  /** The address of one of its processes (`app-svc`, `dev-svc`, ..., `ops-module`, `gateway`). */
+  urlOf(name: string): string;
+  /** The pid of the latest start of one of its processes, as npm start announced it. */
+  pidOf(name: string): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -62,6 +66,18 @@ export async function startNpmPlatform(extraEnv: Record<string, string> = {}): P
     detached: true,
   });
   let output = "";
+  // npm start announces each start of a process ("started <name> (pid <n>)"), restarts too.
+  const pids = new Map<string, number>();
+  let partial = "";
+  const watchPids = (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      const started = /started (\S+) \(pid (\d+)\)/.exec(line);
+      if (started) pids.set(started[1]!, Number(started[2]));
+    }
+  };
+  child.stdout.on("data", watchPids);
   const signInUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`the platform did not start in time:\n${output.slice(-4000)}`)),
@@ -85,6 +101,7 @@ export async function startNpmPlatform(extraEnv: Record<string, string> = {}): P
   // Keep reading, so its logs never fill the pipe; keep the tail for a failure report.
   child.stdout.removeAllListeners("data");
   child.stderr.removeAllListeners("data");
+  child.stdout.on("data", watchPids);
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000));
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
@@ -94,6 +111,12 @@ export async function startNpmPlatform(extraEnv: Record<string, string> = {}): P
     signInUrl,
     jwtSecret,
     repoRoot,
+    urlOf: (name) => {
+      const port = ports[`${name.toUpperCase().replace(/-/g, "_")}_PORT`];
+      if (!port) throw new Error(`no process ${name} in npm start`);
+      return `http://127.0.0.1:${port}`;
+    },
+    pidOf: (name) => pids.get(name),
     stop: async () => {
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
       child.kill("SIGTERM");

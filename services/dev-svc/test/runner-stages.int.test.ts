@@ -5,7 +5,7 @@ import { DockerfileParser } from "dockerfile-ast";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CodeCheckOutput, type StageInputs } from "@procode/contracts";
 import { createGitLabEmulator, type GitEmulator } from "@procode/git-emulators";
-import { createTestInfra, expectHandled, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
+import { createTestInfra, eventually, expectHandled, sql, TcpProxy, type TestInfra } from "@procode/test-kit";
 import { stageConsumerName } from "../src/messaging/consumers/stage-requested.consumer.js";
 import { bearer, newKeys, startDevSvc, type DevSvc } from "./support/dev-svc.js";
 import { newPipelineId, StageEngine } from "./support/runners/engine.js";
@@ -21,6 +21,7 @@ let emu: GitEmulator;
 let ops: OpsModuleProcess;
 let builderProxy: TcpProxy;
 let svc: DevSvc;
+let serviceSettings: Record<string, string>;
 let engine: StageEngine;
 const keys = newKeys();
 
@@ -43,6 +44,12 @@ async function stageRuns(pipelineId: number) {
   );
 }
 
+/** PACKAGE attempts of this dev-svc waiting for a builder that does not answer (its metric). */
+const packageWaiting = async () =>
+  (await svc.deps.metrics.registry.getSingleMetric("stage_attempts_waiting")?.get())?.values.find(
+    (v) => v.labels["stage"] === "PACKAGE",
+  )?.value ?? 0;
+
 beforeAll(async () => {
   infra = await createTestInfra("dev-runners");
   dir = await mkdtemp(path.join(tmpdir(), "runners-"));
@@ -52,7 +59,7 @@ beforeAll(async () => {
   ops = await OpsModuleProcess.start();
   builderProxy = TcpProxy.forUrl(ops.url);
   await builderProxy.start();
-  svc = await startDevSvc(infra, keys, {
+  serviceSettings = {
     LOCAL_GIT_ROOT: localRoot,
     BUILDER_URL: builderProxy.url(ops.url),
     BUILD_POLL_MS: "100",
@@ -60,7 +67,8 @@ beforeAll(async () => {
     BUILDER_CALL_TIMEOUT_MS: "2000",
     IMAGE_REGISTRY: REGISTRY,
     STAGE_LEASE_MS: "3000",
-  });
+  };
+  svc = await startDevSvc(infra, keys, serviceSettings);
   engine = await StageEngine.connect(infra);
 }, 60_000);
 
@@ -344,37 +352,75 @@ describe("BUILD and PACKAGE", () => {
     });
   });
 
-  it("a builder that is down or answers 5xx gives a retryable failure; a later attempt builds", async () => {
+  it("waits for a builder that is down or answers 5xx, longer than the build's timeout, and builds when it answers", async () => {
     const { appId, pipelineId, inputs } = await checkedAndBuilt();
     builderProxy.cut();
-    let result;
+    const cutAt = Date.now();
     try {
-      result = await engine.run({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 1 });
+      await engine.request({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 1 });
+      // Down for longer than the whole build may take (BUILD_TIMEOUT_MS 4 s): the attempt waits.
+      await eventually(
+        async () => (Date.now() - cutAt > 6000 && (await packageWaiting()) === 1 ? true : null),
+        "PACKAGE waiting for the builder past the build's timeout",
+        30_000,
+      );
+      expect(engine.of(pipelineId, "PACKAGE", 1)).toEqual([]);
     } finally {
       builderProxy.restore();
     }
-    expect(result).toMatchObject({
-      outcome: "FAILED",
-      error: {
-        message: expect.stringMatching(
-          /^PACKAGE: the image builder at http:\/\/127\.0\.0\.1:\d+ is not reachable/,
-        ),
-        details: { call: "POST /build/create", failure: "unavailable" },
-        retryable: true,
-      },
-    });
+    const first = await engine.result(pipelineId, "PACKAGE", 1, 30_000);
+    expect(first.outcome).toBe("SUCCESS");
+    expect(await packageWaiting()).toBe(0);
 
-    await ops.outage("5xx", 60_000);
-    try {
-      result = await engine.run({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 2 });
-    } finally {
-      await ops.endOutage();
-    }
-    expect(result.error).toMatchObject({ message: expect.stringMatching(/HTTP 503/), retryable: true });
+    await ops.outage("5xx", 6000);
+    const second = await engine.run({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 2 }, 30_000);
+    expect(second.outcome).toBe("SUCCESS");
+    expect(engine.of(pipelineId, "PACKAGE", 2)).toHaveLength(1);
+  }, 120_000);
 
-    result = await engine.run({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 3 });
+  it("creates a build the builder no longer knows (404 after its restart) again under the same key", async () => {
+    const { appId, pipelineId, inputs } = await checkedAndBuilt();
+    await ops.nextBuilds(1, { durationMs: 3000 });
+    const before = await ops.stats();
+    await engine.request({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 1 });
+    await eventually(
+      async () => ((await ops.stats()).creates > before.creates ? true : null),
+      "build created",
+    );
+    await ops.reset();
+    const result = await engine.result(pipelineId, "PACKAGE", 1, 30_000);
     expect(result.outcome).toBe("SUCCESS");
+    const after = await ops.stats();
+    expect(after.creates).toBeGreaterThanOrEqual(1);
+    expect(after.builds).toBe(1);
   });
+
+  it("a dev-svc that stops mid-PACKAGE, its builder down, gives the attempt back, never fails it; after a restart it is redone", async () => {
+    const { appId, pipelineId, inputs } = await checkedAndBuilt();
+    // The situation that used to fail a release: the platform stopping while PACKAGE waits on a
+    // builder that is down.
+    builderProxy.cut();
+    try {
+      await engine.request({ pipelineId, stage: "PACKAGE", appId, inputs, attempt: 1 });
+      await eventually(async () => ((await packageWaiting()) === 1 ? true : null), "PACKAGE waiting");
+      // As SIGTERM does (runService calls close()): the kit's stopping signal, then the drain.
+      await svc.close();
+    } finally {
+      builderProxy.restore();
+    }
+    expect(engine.of(pipelineId, "PACKAGE", 1)).toEqual([]);
+    const runs = await sql<{ status: string; leased: boolean }>(
+      infra.databaseUrl,
+      `select status, coalesce(lease_until > now(), false) as leased from dev.stage_run
+        where pipeline_id = $1 and stage = 'PACKAGE'`,
+      [pipelineId],
+    );
+    expect(runs).toEqual([{ status: "RUNNING", leased: false }]);
+    svc = await startDevSvc(infra, keys, serviceSettings);
+    const result = await engine.result(pipelineId, "PACKAGE", 1, 90_000);
+    expect(result, JSON.stringify(result.error)).toMatchObject({ outcome: "SUCCESS" });
+    expect(engine.of(pipelineId, "PACKAGE", 1).every((r) => r.data.outcome === "SUCCESS")).toBe(true);
+  }, 150_000);
 
   it("a build that fails or runs too long is a FAILED result naming the build", async () => {
     const { appId, pipelineId, inputs } = await checkedAndBuilt();

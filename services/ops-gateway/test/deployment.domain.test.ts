@@ -251,11 +251,16 @@ describe("after a poll", () => {
     expect(d).toMatchObject({ kind: "continue", recovered: true });
   });
 
-  it("ops does not know the deployment: keeps polling until the deadline, then TIMEOUT naming the answer", () => {
+  it("ops no longer knows the deployment (404): created again under the same key; at the deadline TIMEOUT naming the answer", () => {
     const refused = { kind: "refused", httpStatus: 404, message: "deployment deploy-1 not found" } as const;
     expect(decideAfterPoll(state(), refused, T0, tuning, 0.5)).toMatchObject({
+      kind: "recreate",
+      message: expect.stringMatching(/no longer knows deployment deploy-1/),
+    });
+    const other = { kind: "refused", httpStatus: 403, message: "forbidden" } as const;
+    expect(decideAfterPoll(state(), other, T0, tuning, 0.5)).toMatchObject({
       kind: "continue",
-      opsStatus: "HTTP 404",
+      opsStatus: "HTTP 403",
     });
     expect(decideAfterPoll(state({ deadline: T0 }), refused, T0, tuning, 0.5)).toMatchObject({
       kind: "finish",

@@ -139,4 +139,18 @@ describe("the ops module down during DEPLOY", () => {
     expect(finished.data).toMatchObject({ outcome: "TIMEOUT", via: "TIMEOUT" });
     expect(finished.data.message).toMatch(/did not finish within 2 s \(last status PENDING/);
   });
+
+  it("a deployment ops no longer knows (404 after its restart) is created again under the same key and completes", async () => {
+    await ops.forApp(205, { callback: "off", durationMs: 60_000 });
+    await engine.requestDeploy({ pipelineId: 5, appId: 205, pollInterval: 1, pollTimeout: 60 });
+    const first = await engine.whenStarted(5);
+    await ops.reset();
+    const finished = await engine.whenFinished(5, 30_000);
+    expect(finished.data.outcome).toBe("SUCCESS");
+    expect(finished.data.deployId).not.toBe(first);
+    expect(engine.started(5).map((m) => m.data.deployId)).toEqual([first, finished.data.deployId]);
+    expect(engine.waiting(5)).toHaveLength(0);
+    const atOps = await ops.deploymentsOf(205);
+    expect(atOps.map((d) => d.id)).toEqual([finished.data.deployId]);
+  });
 });

@@ -26,7 +26,7 @@ export function createStageRunners(
     deps.db,
     deps.outbox,
     deps.metrics,
-    { leaseMs: config.STAGE_LEASE_MS },
+    { leaseMs: config.STAGE_LEASE_MS, stopping: deps.stopping },
     [
       codeCheckWork(git.access, { timeoutMs: config.STAGE_TIMEOUT_MS, pythonBin: config.PYTHON_BIN }),
       buildWork(templates, { timeoutMs: config.STAGE_TIMEOUT_MS }),

@@ -15,7 +15,8 @@ export interface PackageOptions {
  * PACKAGE (SPEC 4, 9): hands the source commit (CODE_CHECK), the Dockerfile (BUILD) and the target
  * reference `<registry>/<app name>:<tag>` to the image builder and follows the build to its end.
  * Output: PackageOutput `{image, digest?, buildId}`. The build is asked for with a key of the
- * attempt, so a runner taking the attempt over re-attaches to the same build.
+ * attempt, so a runner taking the attempt over re-attaches to the same build. A builder that does
+ * not answer is waited for, never a failure.
  */
 export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOptions): StageWork {
   return {
@@ -56,6 +57,7 @@ export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOp
         },
         ctx.signal,
         (s) => ctx.step(`waiting for build ${s.buildId} of ${image} (${s.status})`),
+        (reason) => ctx.waiting(reason),
       );
       const output: PackageOutput = {
         image: built.image,

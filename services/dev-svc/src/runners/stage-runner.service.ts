@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { Counter, Histogram } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import { StageCompleted, type PhaseStage } from "@procode/contracts";
 import {
   errorMessage,
@@ -32,6 +32,8 @@ import {
 } from "./stage-work.js";
 
 export interface StageRunnerOptions {
+  /** Aborted when the service stops: attempts in hand are abandoned for redelivery, never failed. */
+  stopping?: AbortSignal;
   /** Lease on a running attempt, renewed every third of it; a runner that died is taken over after it. */
   leaseMs: number;
   /** Deliveries of a request for an app dev-svc has not heard of that are deferred before it fails. */
@@ -40,6 +42,11 @@ export interface StageRunnerOptions {
 
 class LeaseLostError extends Error {
   override name = "LeaseLostError";
+}
+
+/** The service is stopping: the attempt is given back, and its request comes again. */
+class AbandonedError extends Error {
+  override name = "AbandonedError";
 }
 
 /**
@@ -54,6 +61,7 @@ export class StageRunnerService {
   private readonly works = new Map<PhaseStage, StageWork>();
   private readonly requests: Counter<"stage" | "result">;
   private readonly duration: Histogram<"stage" | "outcome">;
+  private readonly waitingNow: Gauge<"stage">;
 
   constructor(
     private readonly db: Database,
@@ -65,7 +73,7 @@ export class StageRunnerService {
     for (const w of works) this.works.set(w.stage, w);
     this.requests = new Counter({
       name: "stage_runner_requests_total",
-      help: "Stage requests by stage and what was done (SUCCESS, FAILED, republished, running_elsewhere, deferred)",
+      help: "Stage requests by stage and what was done (SUCCESS, FAILED, republished, running_elsewhere, deferred, abandoned)",
       labelNames: ["stage", "result"],
       registers: [metrics.registry],
     });
@@ -74,6 +82,12 @@ export class StageRunnerService {
       help: "Duration of stage attempts run here, by stage and outcome",
       labelNames: ["stage", "outcome"],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800],
+      registers: [metrics.registry],
+    });
+    this.waitingNow = new Gauge({
+      name: "stage_attempts_waiting",
+      help: "Stage attempts here waiting for an outside system that does not answer, by stage",
+      labelNames: ["stage"],
       registers: [metrics.registry],
     });
   }
@@ -122,6 +136,14 @@ export class StageRunnerService {
     const started = Date.now();
     const result = await this.runWork(work, request, app, claimed, log);
     if (result === null) return "ignored";
+    if (result === "abandoned") {
+      // Given back, not failed: the redelivered request (here after a restart, or on another
+      // replica) runs the attempt again under the same idempotency keys.
+      await releaseStageRun(this.db.sql, claimed.id, this.owner).catch(() => {});
+      this.requests.labels(request.stage, "abandoned").inc();
+      log.info(`${request.stage} attempt abandoned: the service is stopping; it will be redelivered`);
+      throw new RetryLater(`${request.stage} attempt abandoned while stopping`, 1000);
+    }
     this.duration.labels(request.stage, result.outcome).observe((Date.now() - started) / 1000);
 
     let recorded: StageRunRecord | null;
@@ -153,9 +175,13 @@ export class StageRunnerService {
     app: Awaited<ReturnType<typeof findApp>>,
     claimed: StageRunRecord,
     log: Logger,
-  ): Promise<StageResult | null> {
+  ): Promise<StageResult | null | "abandoned"> {
     const abort = new AbortController();
     let step = "starting";
+    const stopping = this.opts.stopping;
+    const onStop = () => abort.abort(new AbandonedError("the service is stopping"));
+    if (stopping?.aborted) onStop();
+    stopping?.addEventListener("abort", onStop, { once: true });
     const renew = setInterval(
       () =>
         void renewStageRunLease(this.db.sql, claimed.id, this.owner, this.opts.leaseMs).then(
@@ -166,13 +192,36 @@ export class StageRunnerService {
         ),
       Math.max(200, Math.floor(this.opts.leaseMs / 3)),
     );
-    const timer = setTimeout(
-      () =>
-        abort.abort(
-          new StageTimeoutError(`${work.stage} did not finish within ${work.timeoutMs} ms (while ${step})`),
-        ),
-      work.timeoutMs,
-    );
+    // The attempt's bound counts only the time the outside systems answer: while one does not, the
+    // attempt waits (docs/reliability.md "Waiting is not failing") and its clock stands still.
+    let budgetMs = work.timeoutMs;
+    let clockFrom = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const runClock = () => {
+      clockFrom = Date.now();
+      timer = setTimeout(
+        () =>
+          abort.abort(
+            new StageTimeoutError(`${work.stage} did not finish within ${work.timeoutMs} ms (while ${step})`),
+          ),
+        Math.max(0, budgetMs),
+      );
+    };
+    runClock();
+    let waitingFor: string | null = null;
+    const waiting = (reason: string | null) => {
+      if (reason !== null && waitingFor === null) {
+        clearTimeout(timer);
+        budgetMs -= Date.now() - clockFrom;
+        this.waitingNow.labels(work.stage).inc();
+        log.warn({ reason }, `${work.stage} attempt waiting: ${reason}`);
+      } else if (reason === null && waitingFor !== null) {
+        this.waitingNow.labels(work.stage).dec();
+        log.info(`${work.stage} attempt goes on: the outside system answers again`);
+        runClock();
+      }
+      waitingFor = reason;
+    };
     const aborted = new Promise<never>((_, reject) =>
       abort.signal.addEventListener("abort", () => reject(abort.signal.reason as Error), { once: true }),
     );
@@ -187,6 +236,7 @@ export class StageRunnerService {
           step: (what) => {
             step = what;
           },
+          waiting,
         }),
         aborted,
       ]);
@@ -195,9 +245,12 @@ export class StageRunnerService {
         log.warn("another runner took the attempt over; this run's result is dropped");
         return null;
       }
+      if (err instanceof AbandonedError || stopping?.aborted) return "abandoned";
       if (!isKnownFailure(err)) log.error({ err, step }, `${work.stage} attempt failed unexpectedly`);
       return failedResult(work.stage, err, step);
     } finally {
+      if (waitingFor !== null) this.waitingNow.labels(work.stage).dec();
+      stopping?.removeEventListener("abort", onStop);
       clearInterval(renew);
       clearTimeout(timer);
       if (!abort.signal.aborted) abort.abort(new Error("attempt finished"));

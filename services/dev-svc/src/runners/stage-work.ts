@@ -22,6 +22,11 @@ export interface StageContext {
   log: Logger;
   /** Says what the attempt is doing now: named by a timeout, and by a failure of an outside call. */
   step(what: string): void;
+  /**
+   * Says the attempt waits for an outside system that does not answer (the reason), or goes on
+   * (null). Waiting never fails an attempt, and its time does not count against the attempt's bound.
+   */
+  waiting(reason: string | null): void;
 }
 
 /** The work of one stage (CODE_CHECK, BUILD, PACKAGE). */

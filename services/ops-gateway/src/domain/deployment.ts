@@ -63,6 +63,11 @@ export type StepDecision =
   | { kind: "started"; deployId: string; deadline: Date; nextPollAt: Date; recovered: boolean }
   /** ops is down: try again later; `startsOutage` is true on the first failure of an outage. */
   | { kind: "wait"; nextPollAt: Date; startsOutage: boolean; reason: string; failures: number }
+  /**
+   * ops no longer knows the deployment (404 after its restart): create it again under the same
+   * idempotency key, the attempt unchanged.
+   */
+  | { kind: "recreate"; message: string }
   /** The deployment is no longer this step's to change (finished by another path meanwhile). */
   | { kind: "noop" };
 
@@ -117,7 +122,8 @@ export function decideAfterCreate(
 /**
  * After `GET /deploy/{id}/status`. A final status ends the deployment whenever it is seen; past the
  * deadline, a status that is not final ends it as TIMEOUT (this call was the last check). ops being
- * down never ends it: at the deadline the last check is repeated until ops answers.
+ * down never ends it: at the deadline the last check is repeated until ops answers. A deployment ops
+ * no longer knows (404, e.g. after its restart) is created again under the same idempotency key.
  */
 export function decideAfterPoll(
   d: DeploymentState,
@@ -143,6 +149,11 @@ export function decideAfterPoll(
         ),
       };
     }
+  } else if (answer.httpStatus === 404 && !pastDeadline) {
+    return {
+      kind: "recreate",
+      message: `the ops module no longer knows deployment ${d.deployId ?? "(none)"}: ${answer.message}`,
+    };
   } else if (pastDeadline) {
     return {
       kind: "finish",

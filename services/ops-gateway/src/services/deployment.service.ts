@@ -485,6 +485,21 @@ export class DeploymentService {
           return this.waitPatch(tx, d, decision, now);
         case "finish":
           return this.finish(tx, d, decision.outcome, decision.via, decision.message, now);
+        case "recreate":
+          this.deps.log.warn(
+            { pipelineId: d.pipelineId, attempt: d.attempt, deployId: d.deployId, reason: decision.message },
+            "deployment unknown to ops; creating it again under the same idempotency key",
+          );
+          return {
+            status: "CREATING",
+            deployId: null,
+            nextPollAt: now,
+            opsStatus: null,
+            opsMessage: decision.message,
+            failures: 0,
+            waitingSince: null,
+            lastError: null,
+          };
         case "continue": {
           const patch: DeploymentPatch = {
             nextPollAt: decision.nextPollAt,

@@ -85,6 +85,11 @@ export class OpsModuleProcess {
     return (await this.control<{ items: ModuleDeployment[] }>("GET", `/deployments?appId=${appId}`)).items;
   }
 
+  /** Forgets every deployment, as a restart of the ops module would. */
+  reset(): Promise<unknown> {
+    return this.control("POST", "/reset");
+  }
+
   stop(): Promise<void> {
     return this.child.stop();
   }

@@ -30,13 +30,20 @@ export type BuildProgress = (status: { buildId: string; status: string; message:
 export interface ImageBuilder {
   /** Where builds go, for messages. */
   readonly describe: string;
-  /** Creates the build and polls it to its end; fails with an ImageBuildError. */
-  build(spec: BuildSpec, signal: AbortSignal, onProgress?: BuildProgress): Promise<BuiltImage>;
+  /**
+   * Creates the build and polls it to its end; fails with an ImageBuildError. A builder that does not
+   * answer is waited for (`onWaiting` with the reason, then null when it answers again), never a
+   * failure.
+   */
+  build(
+    spec: BuildSpec,
+    signal: AbortSignal,
+    onProgress?: BuildProgress,
+    onWaiting?: (reason: string | null) => void,
+  ): Promise<BuiltImage>;
 }
 
 export type ImageBuildFailure =
-  /** Not reachable, 5xx or 429, or an answer that is not the builder's API: may work later. */
-  | "unavailable"
   /** The builder refused the request (4xx other than 429). */
   | "rejected"
   /** The build ran and failed (or was cancelled). */

@@ -54,6 +54,11 @@ export class OpsModuleProcess {
     return this.call("POST", "/_control/next", { kind: "build", count, behaviour });
   }
 
+  /** Forgets every build and deployment, as a restart of the ops module would. */
+  reset(): Promise<unknown> {
+    return this.call("POST", "/_control/reset");
+  }
+
   stop(): Promise<void> {
     return this.proc.stop();
   }
