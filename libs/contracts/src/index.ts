@@ -19,6 +19,7 @@ export * from "./http/iterations.js";
 export * from "./http/pipelines.js";
 export * from "./http/ops.js";
 export * from "./http/dev.js";
+export * from "./http/notifications.js";
 export * from "./http/limits.js";
 export * from "./http/openapi.js";
 export * from "./docs.js";
