@@ -108,10 +108,10 @@ export interface NewDeliveries {
 export async function insertDeliveries(sql: Sql, d: NewDeliveries): Promise<number> {
   const res = await sql.query(
     `insert into ${DELIVERY} (webhook_id, subscription_id, event_id, event_type, body, give_up_at)
-     select 'msg_' || replace(gen_random_uuid()::text, '-', ''), s.id, $2, $3, $4,
+     select 'msg_' || replace(gen_random_uuid()::text, '-', ''), s.id, $2::uuid, $3::text, $4::text,
             now() + $5::bigint * interval '1 millisecond'
      from ${SUBSCRIPTION} s
-     where s.app_id = $1 and $3 = any(s.event_types) and s.created_at <= $6::timestamptz
+     where s.app_id = $1 and $3::text = any(s.event_types) and s.created_at <= $6::timestamptz
      on conflict (subscription_id, event_id, event_type) do nothing`,
     [d.appId, d.eventId, d.eventType, d.body, d.retryWindowMs, d.occurredAt],
   );
@@ -236,9 +236,9 @@ export async function recordAttempt(
   },
 ): Promise<boolean> {
   const res = await sql.query(
-    `update ${DELIVERY} set attempts = attempts + 1, status = $3, last_status_code = $4, last_error = $5,
+    `update ${DELIVERY} set attempts = attempts + 1, status = $3::text, last_status_code = $4, last_error = $5,
        last_attempt_at = now(), next_attempt_at = $6,
-       delivered_at = case when $3 = 'DELIVERED' then now() else null end,
+       delivered_at = case when $3::text = 'DELIVERED' then now() else null end,
        lease_owner = null, lease_until = null
      where id = $1 and lease_owner = $2 and status = 'PENDING'`,
     [a.id, a.owner, a.status, a.statusCode, a.error, a.nextAttemptAt],
