@@ -61,7 +61,9 @@ export class WebhookReceiver {
 
   /** Verified deliveries a 2xx answered, on `path`. */
   delivered(path: string): ReceivedWebhook[] {
-    return this.received.filter((r) => r.path === path && r.verified !== null && typeof r.answer === "number" && r.answer < 300);
+    return this.received.filter(
+      (r) => r.path === path && r.verified !== null && typeof r.answer === "number" && r.answer < 300,
+    );
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {

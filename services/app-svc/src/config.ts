@@ -69,7 +69,12 @@ export const Config = BaseConfig.extend({
   /** Longest delay between two attempts. */
   NOTIFICATION_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86400000).default(3600000),
   /** How long after its event a delivery is still tried; then it is FAILED. */
-  NOTIFICATION_RETRY_WINDOW_MS: z.coerce.number().int().min(1000).max(7 * 86400000).default(86400000),
+  NOTIFICATION_RETRY_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(7 * 86400000)
+    .default(86400000),
   /** Pause of the delivery worker between two passes that found nothing due. */
   NOTIFICATION_POLL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
   /** Deliveries sent at once by one replica. */

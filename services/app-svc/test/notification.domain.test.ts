@@ -30,7 +30,11 @@ describe("Standard Webhooks signing", () => {
     const secret = generateWebhookSecret();
     const ts = Math.floor(Date.now() / 1000);
     const signature = signWebhook(secret, "msg_1", ts, "{}");
-    const headers = { "webhook-id": "msg_1", "webhook-timestamp": String(ts), "webhook-signature": signature };
+    const headers = {
+      "webhook-id": "msg_1",
+      "webhook-timestamp": String(ts),
+      "webhook-signature": signature,
+    };
     expect(() => new Webhook(secret).verify('{"a":1}', headers)).toThrow();
     expect(() => new Webhook(secret).verify("{}", { ...headers, "webhook-id": "msg_2" })).toThrow();
     expect(() => new Webhook(generateWebhookSecret()).verify("{}", headers)).toThrow();
@@ -79,7 +83,9 @@ describe("what the platform's events notify", () => {
     ["RELEASED", "FAILED", []],
     ["CANCELLED", "FAILED", ["pipeline.cancelled"]],
   ] as const)("an iteration in %s (%s) notifies %j", (phaseName, iterationStatus, expected) => {
-    expect(types(notificationsOfIteration({ ...iteration, phase: phaseName, iterationStatus }))).toEqual(expected);
+    expect(types(notificationsOfIteration({ ...iteration, phase: phaseName, iterationStatus }))).toEqual(
+      expected,
+    );
   });
 });
 
@@ -88,7 +94,9 @@ describe("after an attempt", () => {
   const now = 1_000_000;
 
   it("a 2xx delivers", () => {
-    expect(afterAttempt({ delivered: true, attempts: 1, nowMs: now, giveUpAtMs: now, policy, random: 0.5 })).toEqual({
+    expect(
+      afterAttempt({ delivered: true, attempts: 1, nowMs: now, giveUpAtMs: now, policy, random: 0.5 }),
+    ).toEqual({
       status: "DELIVERED",
     });
   });
@@ -104,7 +112,14 @@ describe("after an attempt", () => {
 
   it("is FAILED when the next attempt would fall after the retry window", () => {
     expect(
-      afterAttempt({ delivered: false, attempts: 5, nowMs: now, giveUpAtMs: now + 10_000, policy, random: 0.5 }),
+      afterAttempt({
+        delivered: false,
+        attempts: 5,
+        nowMs: now,
+        giveUpAtMs: now + 10_000,
+        policy,
+        random: 0.5,
+      }),
     ).toEqual({ status: "FAILED" });
   });
 });

@@ -182,7 +182,10 @@ describe("subscriptions", () => {
     ["ftp://hooks.example.com/x", "scheme"],
   ])("refuses %s at subscribe time with 1001 naming url", async (url, says) => {
     const appId = await createApp(red, `ssrf-${randomUUID().slice(0, 8)}`);
-    const r = await call(svc, red, "POST", `/apps/${appId}/notifications`, { url, eventTypes: ["pipeline.failed"] });
+    const r = await call(svc, red, "POST", `/apps/${appId}/notifications`, {
+      url,
+      eventTypes: ["pipeline.failed"],
+    });
     expect(r.status).toBe(400);
     expect(r.body.code).toBe(1001);
     expect(r.body.message).toMatch(/^url: /);
@@ -198,7 +201,10 @@ describe("subscriptions", () => {
   it("refuses unknown event types and an empty list (1001 naming eventTypes)", async () => {
     const appId = await createApp(red, "bad-types");
     for (const eventTypes of [[], ["pipeline.exploded"], ["pipeline.failed", "pipeline.failed"]]) {
-      const r = await call(svc, red, "POST", `/apps/${appId}/notifications`, { url: receiver.url("/x"), eventTypes });
+      const r = await call(svc, red, "POST", `/apps/${appId}/notifications`, {
+        url: receiver.url("/x"),
+        eventTypes,
+      });
       expect(r.body.code).toBe(1001);
       expect(r.body.message).toContain("eventTypes");
     }
@@ -209,7 +215,11 @@ describe("subscriptions", () => {
     const sub = await subscribe(appId, "/red-only", ["pipeline.failed"]);
     for (const [method, url, payload] of [
       ["GET", `/apps/${appId}/notifications`, undefined],
-      ["POST", `/apps/${appId}/notifications`, { url: receiver.url("/blue"), eventTypes: ["pipeline.failed"] }],
+      [
+        "POST",
+        `/apps/${appId}/notifications`,
+        { url: receiver.url("/blue"), eventTypes: ["pipeline.failed"] },
+      ],
       ["GET", `/apps/${appId}/notifications/${sub.id}/deliveries`, undefined],
       ["DELETE", `/apps/${appId}/notifications/${sub.id}`, undefined],
     ] as const) {
@@ -222,7 +232,9 @@ describe("subscriptions", () => {
       expect(res.statusCode, `${method} ${url}`).toBe(404);
       expect(res.json()).toMatchObject({ code: 1004, message: `app ${appId} not found` });
     }
-    expect((await call<Page<Notification>>(svc, red, "GET", `/apps/${appId}/notifications`)).body.data.total).toBe(1);
+    expect(
+      (await call<Page<Notification>>(svc, red, "GET", `/apps/${appId}/notifications`)).body.data.total,
+    ).toBe(1);
   });
 });
 
@@ -237,12 +249,24 @@ describe("deliveries", () => {
       return seen <= 2 ? "reset" : seen <= 5 ? 500 : 204;
     });
     const started = await publishPhase({ appId, status: "RUNNING" });
-    const failed = await publishPhase({ appId, status: "FAILED", state: "FAILED", failedStage: "DEPLOY", error: "boom" });
+    const failed = await publishPhase({
+      appId,
+      status: "FAILED",
+      state: "FAILED",
+      failedStage: "DEPLOY",
+      error: "boom",
+    });
 
     await eventually(() => receiver.delivered("/down").length >= 3, "three deliveries", 15_000);
     const got = receiver.delivered("/down");
-    const bodies = got.map((r) => r.verified as { type: string; data: { pipelineStatus: string; error: string } });
-    expect(bodies.map((b) => b.type).sort()).toEqual(["deployment.failed", "pipeline.failed", "pipeline.started"]);
+    const bodies = got.map(
+      (r) => r.verified as { type: string; data: { pipelineStatus: string; error: string } },
+    );
+    expect(bodies.map((b) => b.type).sort()).toEqual([
+      "deployment.failed",
+      "pipeline.failed",
+      "pipeline.started",
+    ]);
     expect(bodies.find((b) => b.type === "deployment.failed")!.data).toMatchObject({
       pipelineStatus: "FAILED",
       error: "boom",
@@ -271,7 +295,11 @@ describe("deliveries", () => {
     const sub = await subscribe(appId, "/dup", ["pipeline.succeeded"]);
     const id = await publishPhase({ appId, status: "SUCCESS", state: "SUCCESS" });
     await eventually(() => receiver.delivered("/dup").length === 1, "the first delivery");
-    const duplicate = await expectHandled(svc.deps.metrics, "app-svc-notify-phase-pipeline-status-changed", "duplicate");
+    const duplicate = await expectHandled(
+      svc.deps.metrics,
+      "app-svc-notify-phase-pipeline-status-changed",
+      "duplicate",
+    );
     // The same event again, past JetStream's own duplicate window (another Nats-Msg-Id).
     await publishPhase({ appId, status: "SUCCESS", state: "SUCCESS" }, { id, msgId: randomUUID() });
     await duplicate();
@@ -291,7 +319,10 @@ describe("deliveries", () => {
     expect(d.lastError).toContain("redirects are not followed");
     expect(receiver.received.some((r) => r.path === "/elsewhere")).toBe(false);
     receiver.answerWith(204);
-    await eventually(async () => (await deliveries(appId, sub.id)).data.items[0]?.status === "DELIVERED", "delivered");
+    await eventually(
+      async () => (await deliveries(appId, sub.id)).data.items[0]?.status === "DELIVERED",
+      "delivered",
+    );
   });
 
   it("bounds each attempt's time: a receiver that never answers is recorded as a timeout", async () => {
@@ -322,7 +353,12 @@ describe("deliveries", () => {
       20_000,
       100,
     );
-    expect(d).toMatchObject({ lastStatusCode: 500, lastError: "answered 500", nextAttemptAt: null, deliveredAt: null });
+    expect(d).toMatchObject({
+      lastStatusCode: 500,
+      lastError: "answered 500",
+      nextAttemptAt: null,
+      deliveredAt: null,
+    });
     expect(d.attempts).toBeGreaterThan(2);
     const failed = await call<Page<NotificationDelivery>>(
       svc,
@@ -339,11 +375,18 @@ describe("deliveries", () => {
     const sub = await subscribe(appId, "/restart", ["pipeline.started"]);
     receiver.answerWith((path) => (path === "/restart" ? 503 : 204));
     await publishPhase({ appId, status: "RUNNING" });
-    await eventually(async () => (await deliveries(appId, sub.id)).data.items[0]?.attempts === 1, "a first attempt");
+    await eventually(
+      async () => (await deliveries(appId, sub.id)).data.items[0]?.attempts === 1,
+      "a first attempt",
+    );
     await svc.close();
     receiver.answerWith(204);
     ({ runtime: svc } = await startAppSvc(infra, env));
-    await eventually(() => receiver.delivered("/restart").length === 1, "the delivery after the restart", 15_000);
+    await eventually(
+      () => receiver.delivered("/restart").length === 1,
+      "the delivery after the restart",
+      15_000,
+    );
     const [d] = (await deliveries(appId, sub.id)).data.items;
     expect(d).toMatchObject({ status: "DELIVERED", lastStatusCode: 204 });
     expect(d!.attempts).toBeGreaterThanOrEqual(2);

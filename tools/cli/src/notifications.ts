@@ -1,6 +1,10 @@
 import { Option, type Command } from "commander";
 import type { z } from "zod";
-import { CreateNotificationRequest, NotificationDeliveryStatus, NotificationEventType } from "@procode/contracts";
+import {
+  CreateNotificationRequest,
+  NotificationDeliveryStatus,
+  NotificationEventType,
+} from "@procode/contracts";
 import { CliError, EXIT, unwrap, type ApiClient } from "./client.js";
 import { bold, dim, green, table } from "./render.js";
 
@@ -19,7 +23,10 @@ export interface CommandKit {
   examples(cmd: Command, lines: string[]): Command;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, ...value.split(",").map((v) => v.trim())];
+const collect = (value: string, previous: string[]) => [
+  ...previous,
+  ...value.split(",").map((v) => v.trim()),
+];
 
 /** `procode notification add|list|delete|deliveries` (docs/cli.md). */
 export function addNotificationCommands(program: Command, k: CommandKit): void {
@@ -30,10 +37,15 @@ export function addNotificationCommands(program: Command, k: CommandKit): void {
   k.examples(
     cmd
       .command("add <appId>")
-      .description("subscribe a URL to an app's events (POST /apps/{id}/notifications); prints the secret once")
+      .description(
+        "subscribe a URL to an app's events (POST /apps/{id}/notifications); prints the secret once",
+      )
       .requiredOption("--url <url>", "where deliveries are POSTed (https)")
       .addOption(
-        new Option("--event <type>", `an event type, repeatable or comma-separated: ${NotificationEventType.options.join(", ")}`)
+        new Option(
+          "--event <type>",
+          `an event type, repeatable or comma-separated: ${NotificationEventType.options.join(", ")}`,
+        )
           .argParser(collect)
           .default([])
           .makeOptionMandatory(),
@@ -72,7 +84,9 @@ export function addNotificationCommands(program: Command, k: CommandKit): void {
         const id = k.positiveInt(appId, "appId");
         const client = k.api();
         const list = await k.listed(o, (page, pageSize) =>
-          unwrap(client.GET("/apps/{id}/notifications", { params: { path: { id }, query: { page, pageSize } } })),
+          unwrap(
+            client.GET("/apps/{id}/notifications", { params: { path: { id }, query: { page, pageSize } } }),
+          ),
         );
         k.out(list, (l) =>
           [
@@ -90,13 +104,17 @@ export function addNotificationCommands(program: Command, k: CommandKit): void {
   k.examples(
     cmd
       .command("delete <appId> <subscriptionId>")
-      .description("delete a subscription and its delivery log (DELETE /apps/{id}/notifications/{subscriptionId})")
+      .description(
+        "delete a subscription and its delivery log (DELETE /apps/{id}/notifications/{subscriptionId})",
+      )
       .action(async (appId: string, subscriptionId: string) => {
         const path = {
           id: k.positiveInt(appId, "appId"),
           subscriptionId: k.positiveInt(subscriptionId, "subscriptionId"),
         };
-        const d = await unwrap(k.api().DELETE("/apps/{id}/notifications/{subscriptionId}", { params: { path } }));
+        const d = await unwrap(
+          k.api().DELETE("/apps/{id}/notifications/{subscriptionId}", { params: { path } }),
+        );
         k.out(d, (x) => `${green("deleted")} notification ${x.id}`);
       }),
     ["procode notification delete 1 7"],
@@ -108,40 +126,48 @@ export function addNotificationCommands(program: Command, k: CommandKit): void {
         cmd
           .command("deliveries <appId> <subscriptionId>")
           .description("a subscription's delivery log, newest first (GET .../deliveries)")
-          .addOption(new Option("--status <status>", "only these").choices(NotificationDeliveryStatus.options)),
-      )
-      .action(async (appId: string, subscriptionId: string, o: { page?: string; pageSize?: string; status?: string }) => {
-        const path = {
-          id: k.positiveInt(appId, "appId"),
-          subscriptionId: k.positiveInt(subscriptionId, "subscriptionId"),
-        };
-        const status = o.status ? k.parse(NotificationDeliveryStatus, o.status, "--status") : undefined;
-        const client = k.api();
-        const list = await k.listed(o, (page, pageSize) =>
-          unwrap(
-            client.GET("/apps/{id}/notifications/{subscriptionId}/deliveries", {
-              params: { path, query: { page, pageSize, ...(status ? { status } : {}) } },
-            }),
+          .addOption(
+            new Option("--status <status>", "only these").choices(NotificationDeliveryStatus.options),
           ),
-        );
-        k.out(list, (l) =>
-          [
-            table(
-              ["WEBHOOK-ID", "EVENT", "STATUS", "ATTEMPTS", "LAST", "NEXT", "DELIVERED"],
-              l.items.map((d) => [
-                d.id,
-                d.eventType,
-                d.status,
-                d.attempts,
-                d.lastError ?? d.lastStatusCode,
-                d.nextAttemptAt,
-                d.deliveredAt,
-              ]),
+      )
+      .action(
+        async (
+          appId: string,
+          subscriptionId: string,
+          o: { page?: string; pageSize?: string; status?: string },
+        ) => {
+          const path = {
+            id: k.positiveInt(appId, "appId"),
+            subscriptionId: k.positiveInt(subscriptionId, "subscriptionId"),
+          };
+          const status = o.status ? k.parse(NotificationDeliveryStatus, o.status, "--status") : undefined;
+          const client = k.api();
+          const list = await k.listed(o, (page, pageSize) =>
+            unwrap(
+              client.GET("/apps/{id}/notifications/{subscriptionId}/deliveries", {
+                params: { path, query: { page, pageSize, ...(status ? { status } : {}) } },
+              }),
             ),
-            k.footer(l.items.length, l.total),
-          ].join("\n"),
-        );
-      }),
+          );
+          k.out(list, (l) =>
+            [
+              table(
+                ["WEBHOOK-ID", "EVENT", "STATUS", "ATTEMPTS", "LAST", "NEXT", "DELIVERED"],
+                l.items.map((d) => [
+                  d.id,
+                  d.eventType,
+                  d.status,
+                  d.attempts,
+                  d.lastError ?? d.lastStatusCode,
+                  d.nextAttemptAt,
+                  d.deliveredAt,
+                ]),
+              ),
+              k.footer(l.items.length, l.total),
+            ].join("\n"),
+          );
+        },
+      ),
     ["procode notification deliveries 1 7", "procode notification deliveries 1 7 --status FAILED --json"],
   );
 }

@@ -221,8 +221,14 @@ describe("procode pipeline watch: exit codes", () => {
       const secret = /secret (whsec_\S+)/.exec(added.stdout)?.[1];
       expect(secret).toBeDefined();
       receiver.verifyWith("/cli", secret!);
-      const list = await json<{ items: { id: number; url: string }[] }>(["notification", "list", String(appId)]);
-      expect(list.items).toEqual([expect.objectContaining({ id: subscriptionId, url: receiver.url("/cli") })]);
+      const list = await json<{ items: { id: number; url: string }[] }>([
+        "notification",
+        "list",
+        String(appId),
+      ]);
+      expect(list.items).toEqual([
+        expect.objectContaining({ id: subscriptionId, url: receiver.url("/cli") }),
+      ]);
       expect(JSON.stringify(list)).not.toContain(secret!);
 
       await readyIteration("notified");
@@ -245,7 +251,13 @@ describe("procode pipeline watch: exit codes", () => {
       expect(text.stdout).toContain("iteration.waiting");
 
       expect((await authed(["notification", "delete", String(appId), String(subscriptionId)])).code).toBe(0);
-      const gone = await authed(["--json", "notification", "deliveries", String(appId), String(subscriptionId)]);
+      const gone = await authed([
+        "--json",
+        "notification",
+        "deliveries",
+        String(appId),
+        String(subscriptionId),
+      ]);
       expect(gone.code).toBe(1);
       expect(JSON.parse(gone.stderr)).toMatchObject({ code: 1009 });
       const refused = await authed([
@@ -259,7 +271,15 @@ describe("procode pipeline watch: exit codes", () => {
       ]);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain("1001 url:");
-      const usage = await authed(["notification", "add", String(appId), "--url", "https://x.example", "--event", "nope"]);
+      const usage = await authed([
+        "notification",
+        "add",
+        String(appId),
+        "--url",
+        "https://x.example",
+        "--event",
+        "nope",
+      ]);
       expect(usage.code).toBe(2);
     } finally {
       await receiver.stop();

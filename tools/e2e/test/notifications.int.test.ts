@@ -36,7 +36,10 @@ let red: string;
 let blue: string;
 
 async function ok<T>(token: string, method: string, url: string, body?: unknown): Promise<T> {
-  const r = await call<T>(platform.gatewayUrl, method, url, { token, ...(body === undefined ? {} : { body }) });
+  const r = await call<T>(platform.gatewayUrl, method, url, {
+    token,
+    ...(body === undefined ? {} : { body }),
+  });
   if (r.code !== 0) throw new Error(`${method} ${url}: ${r.status} ${r.code} ${r.message}`);
   return r.data;
 }
@@ -94,7 +97,11 @@ describe("notifications through the gateway", () => {
     expect(subscription.secret).toMatch(/^whsec_/);
     receiver.verifyWith("/red", subscription.secret);
 
-    for (const url of ["http://169.254.169.254/latest/meta-data/", "https://10.0.0.5/hook", "http://192.168.1.1/x"]) {
+    for (const url of [
+      "http://169.254.169.254/latest/meta-data/",
+      "https://10.0.0.5/hook",
+      "http://192.168.1.1/x",
+    ]) {
       const r = await call(platform.gatewayUrl, "POST", `/apps/${appId}/notifications`, {
         token: red,
         body: { url, eventTypes: ["pipeline.failed"] },
@@ -126,9 +133,14 @@ describe("notifications through the gateway", () => {
     });
     receiver.verifyWith("/blue", blueSub.secret);
     // Blue's subscription id on red's app is not found either.
-    const r = await call(platform.gatewayUrl, "GET", `/apps/${appId}/notifications/${blueSub.id}/deliveries`, {
-      token: red,
-    });
+    const r = await call(
+      platform.gatewayUrl,
+      "GET",
+      `/apps/${appId}/notifications/${blueSub.id}/deliveries`,
+      {
+        token: red,
+      },
+    );
     expect(r.code).toBe(1009);
   });
 
@@ -154,7 +166,9 @@ describe("notifications through the gateway", () => {
     for (const targetPhase of ["TESTING", "STAGING"]) {
       await ok(red, "POST", `/iterations/${iteration.id}/proceed`, { targetPhase });
     }
-    const release = await ok<ReleaseResponse>(red, "POST", `/iterations/${iteration.id}/release`, { tag: "v1.0.0" });
+    const release = await ok<ReleaseResponse>(red, "POST", `/iterations/${iteration.id}/release`, {
+      tag: "v1.0.0",
+    });
     await eventually(
       async () => (await ok<Pipeline>(red, "GET", `/pipelines/${release.pipelineId}`)).status === "SUCCESS",
       "the release to succeed",
@@ -207,11 +221,12 @@ describe("notifications through the gateway", () => {
       "pipeline.succeeded",
     ]);
     expect(bodies.every((b) => b.data.appId === appId)).toBe(true);
-    expect(bodies.filter((b) => b.type === "iteration.waiting").map((b) => b.data.iterationPhase).sort()).toEqual([
-      "DEVELOPING",
-      "STAGING",
-      "TESTING",
-    ]);
+    expect(
+      bodies
+        .filter((b) => b.type === "iteration.waiting")
+        .map((b) => b.data.iterationPhase)
+        .sort(),
+    ).toEqual(["DEVELOPING", "STAGING", "TESTING"]);
     expect(bodies.find((b) => b.type === "pipeline.succeeded")!.data).toMatchObject({
       pipelineId: release.pipelineId,
       iterationId: iteration.id,

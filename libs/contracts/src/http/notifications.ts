@@ -174,7 +174,10 @@ export const NotificationData = z
   .object({
     appId: z.number().int(),
     iterationId: z.number().int(),
-    pipelineId: z.number().int().meta({ description: "The release (phase) pipeline, or the iteration pipeline" }),
+    pipelineId: z
+      .number()
+      .int()
+      .meta({ description: "The release (phase) pipeline, or the iteration pipeline" }),
     pipelineStatus: PipelineStatus.nullable(),
     iterationPhase: IterationMachineState.nullable(),
     failedStage: PhaseStage.nullable(),

@@ -84,9 +84,7 @@ export interface RetryPolicy {
 
 /** Where a delivery stands after an attempt. */
 export type AfterAttempt =
-  | { status: "DELIVERED" }
-  | { status: "PENDING"; nextAttemptAtMs: number }
-  | { status: "FAILED" };
+  { status: "DELIVERED" } | { status: "PENDING"; nextAttemptAtMs: number } | { status: "FAILED" };
 
 /**
  * A 2xx answer delivers. Anything else is tried again after an exponential delay with jitter (half

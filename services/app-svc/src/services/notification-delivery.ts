@@ -3,7 +3,12 @@ import { hostname } from "node:os";
 import { PollLoop, type Database, type KeyRing, type Logger } from "@procode/service-kit";
 import { afterAttempt, isDelivered, type RetryPolicy } from "../domain/notification.js";
 import type { WebhookSender } from "../integrations/webhook-sender.js";
-import { claimDueDeliveries, recordAttempt, releaseDeliveries, type DueDelivery } from "../store/notification.repository.js";
+import {
+  claimDueDeliveries,
+  recordAttempt,
+  releaseDeliveries,
+  type DueDelivery,
+} from "../store/notification.repository.js";
 
 export interface NotificationDeliveryOptions {
   db: Database;
@@ -108,9 +113,13 @@ export class NotificationDeliveryWorker {
       error,
       nextAttemptAt: outcome.status === "PENDING" ? new Date(outcome.nextAttemptAtMs) : null,
     });
-    if (!kept) this.opts.log.warn({ webhookId: d.webhookId }, "notification attempt outlived its lease; not recorded");
+    if (!kept)
+      this.opts.log.warn({ webhookId: d.webhookId }, "notification attempt outlived its lease; not recorded");
     else if (outcome.status === "FAILED") {
-      this.opts.log.warn({ webhookId: d.webhookId, attempts: d.attempts + 1, error }, "notification delivery failed for good");
+      this.opts.log.warn(
+        { webhookId: d.webhookId, attempts: d.attempts + 1, error },
+        "notification delivery failed for good",
+      );
     }
   }
 }

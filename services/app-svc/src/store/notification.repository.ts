@@ -48,7 +48,13 @@ const toSubscription = (r: SubscriptionRow): SubscriptionState => ({
 
 export async function insertSubscription(
   sql: Sql,
-  s: { appId: number; url: string; eventTypes: NotificationEventType[]; secret: SealedSecret; createdBy: string },
+  s: {
+    appId: number;
+    url: string;
+    eventTypes: NotificationEventType[];
+    secret: SealedSecret;
+    createdBy: string;
+  },
 ): Promise<SubscriptionState> {
   const { rows } = await sql.query<SubscriptionRow>(
     `insert into ${SUBSCRIPTION} (app_id, url, event_types, secret, secret_key_id, created_by)
@@ -59,9 +65,10 @@ export async function insertSubscription(
 }
 
 export async function countSubscriptions(sql: Sql, appId: number): Promise<number> {
-  const { rows } = await sql.query<{ n: string }>(`select count(*) as n from ${SUBSCRIPTION} where app_id = $1`, [
-    appId,
-  ]);
+  const { rows } = await sql.query<{ n: string }>(
+    `select count(*) as n from ${SUBSCRIPTION} where app_id = $1`,
+    [appId],
+  );
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -74,11 +81,15 @@ export async function listSubscriptions(sql: Sql, appId: number): Promise<Subscr
   return rows.map(toSubscription);
 }
 
-export async function findSubscription(sql: Sql, appId: number, id: number): Promise<SubscriptionState | null> {
-  const { rows } = await sql.query<SubscriptionRow>(`select * from ${SUBSCRIPTION} where app_id = $1 and id = $2`, [
-    appId,
-    id,
-  ]);
+export async function findSubscription(
+  sql: Sql,
+  appId: number,
+  id: number,
+): Promise<SubscriptionState | null> {
+  const { rows } = await sql.query<SubscriptionRow>(
+    `select * from ${SUBSCRIPTION} where app_id = $1 and id = $2`,
+    [appId, id],
+  );
   return rows[0] ? toSubscription(rows[0]) : null;
 }
 
@@ -155,7 +166,12 @@ const toDeliveryView = (r: DeliveryRow): NotificationDelivery => ({
 /** A page of a subscription's deliveries, newest first, with the total. */
 export async function listDeliveries(
   sql: Sql,
-  q: { subscriptionId: number; status?: NotificationDeliveryStatus | undefined; page: number; pageSize: number },
+  q: {
+    subscriptionId: number;
+    status?: NotificationDeliveryStatus | undefined;
+    page: number;
+    pageSize: number;
+  },
 ): Promise<{ items: NotificationDelivery[]; total: number }> {
   const params: unknown[] = [q.subscriptionId];
   let filter = "subscription_id = $1";
@@ -202,9 +218,10 @@ export async function claimDueDeliveries(
     owner: q.owner,
   });
   if (!claimed.length) return [];
-  const subs = await sql.query<SubscriptionRow>(`select * from ${SUBSCRIPTION} where id = any($1::bigint[])`, [
-    [...new Set(claimed.map((c) => c.subscription_id))],
-  ]);
+  const subs = await sql.query<SubscriptionRow>(
+    `select * from ${SUBSCRIPTION} where id = any($1::bigint[])`,
+    [[...new Set(claimed.map((c) => c.subscription_id))]],
+  );
   const byId = new Map(subs.rows.map((s) => [s.id, toSubscription(s)]));
   return claimed.flatMap((c) => {
     const sub = byId.get(c.subscription_id);

@@ -9,7 +9,10 @@ import type { NotificationService } from "../../services/notification.service.js
  * duplicate (acked, nothing written), one that no subscription asks for is ignored, a failure is
  * redelivered with increasing delay by the consumer group.
  */
-export function addNotificationEventConsumers(consumers: ConsumerGroup, notifications: NotificationService): void {
+export function addNotificationEventConsumers(
+  consumers: ConsumerGroup,
+  notifications: NotificationService,
+): void {
   const phase = "app-svc-notify-phase-pipeline-status-changed";
   consumers.add({
     durable: phase,
