@@ -24,3 +24,4 @@ export * from "./http/limits.js";
 export * from "./http/openapi.js";
 export * from "./docs.js";
 export * from "./pipeline-view.js";
+export * from "./notification-events.js";

@@ -1,23 +1,8 @@
 import { z } from "zod";
 import { IterationMachineState, PhaseStage, PipelineStatus } from "../enums.js";
 import { DateTime, PageQuery } from "../envelope.js";
+import { NOTIFICATION_EVENT_TYPES } from "../notification-events.js";
 
-/**
- * What a person can be told about an app (docs/services/app-svc.md "Notifications"), derived from
- * the platform's events: a release pipeline started (or started again by retry or resume),
- * succeeded, failed, was cancelled; its deployment succeeded or failed; an iteration waits for a
- * person to proceed; an iteration was released.
- */
-export const NOTIFICATION_EVENT_TYPES = [
-  "pipeline.started",
-  "pipeline.succeeded",
-  "pipeline.failed",
-  "pipeline.cancelled",
-  "deployment.succeeded",
-  "deployment.failed",
-  "iteration.waiting",
-  "iteration.released",
-] as const;
 export const NotificationEventType = z.enum(NOTIFICATION_EVENT_TYPES).meta({
   id: "NotificationEventType",
   description: "A kind of event a notification subscription can ask for",
