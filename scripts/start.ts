@@ -76,6 +76,9 @@ const sharedEnv: Record<string, string> = {
   LOCAL_GIT_ROOT: process.env["LOCAL_GIT_ROOT"] ?? path.join(root, ".local", "repos"),
   GIT_ALLOW_HTTP: process.env["GIT_ALLOW_HTTP"] ?? "true",
   GIT_ALLOWED_HOSTS: process.env["GIT_ALLOWED_HOSTS"] ?? emulatorHosts,
+  // Notification receivers on this machine (a developer's own, the console's tests) may be reached.
+  NOTIFICATION_ALLOW_HTTP: process.env["NOTIFICATION_ALLOW_HTTP"] ?? "true",
+  NOTIFICATION_ALLOWED_HOSTS: process.env["NOTIFICATION_ALLOWED_HOSTS"] ?? "127.0.0.1,localhost",
   OPS_CALLBACK_SECRET: process.env["OPS_CALLBACK_SECRET"] ?? secrets.opsCallbackSecret,
   // Where the services find each other and the ops module (the ports above).
   OPS_BASE_URL: local("ops-module"),

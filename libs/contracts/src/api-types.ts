@@ -57,6 +57,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{id}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List an app's notification subscriptions (never their secrets) */
+        get: operations["listNotifications"];
+        put?: never;
+        /**
+         * Subscribe a URL to an app's events (signed Standard Webhooks deliveries)
+         * @description The URL must pass the SSRF rules now (https; no private, loopback or link-local address, by literal or by name: 1001 naming url) and again at each delivery. The secret (`whsec_...`) is generated when left out and shown in this answer only. At most 25 subscriptions per app (1010).
+         */
+        post: operations["createNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{id}/notifications/{subscriptionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a subscription and its delivery log; nothing more is sent to it */
+        delete: operations["deleteNotification"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{id}/notifications/{subscriptionId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A subscription's delivery log, newest first (paged; filter by status)
+         * @description Each delivery: its webhook-id, the event, attempts, the last status code or error, the next attempt (PENDING), when it was delivered. Deliveries are retried with backoff for 24 h, then FAILED.
+         */
+        get: operations["listNotificationDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/apps/{id}/procode-config": {
         parameters: {
             query?: never;
@@ -599,6 +657,19 @@ export interface components {
             /** @description The user name, where the provider needs one */
             username?: string;
         };
+        /** @description A new subscription with its signing secret, shown this once */
+        CreatedNotification: {
+            id: number;
+            appId: number;
+            /** Format: uri */
+            url: string;
+            eventTypes: components["schemas"]["NotificationEventType"][];
+            createdBy: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The signing secret; shown in this answer only. Verify deliveries with it (webhook-signature). */
+            secret: string;
+        };
         /**
          * @description Seed 3.3 body
          * @example {
@@ -616,6 +687,28 @@ export interface components {
              * @example main
              */
             sourceBranch: string;
+        };
+        /**
+         * @description A notification subscription of an app
+         * @example {
+         *       "url": "https://hooks.example.com/procode",
+         *       "eventTypes": [
+         *         "pipeline.failed"
+         *       ]
+         *     }
+         */
+        CreateNotificationRequest: {
+            /**
+             * Format: uri
+             * @description Where deliveries are POSTed: https (http only where the installation allows it); never a private, loopback or link-local address
+             */
+            url: string;
+            eventTypes: components["schemas"]["NotificationEventType"][];
+            /**
+             * @description The signing secret (Standard Webhooks): whsec_ and the base64 of 24 to 64 bytes. Write-only; generated when left out and shown once.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret?: string;
         };
         /**
          * @description A git credential's metadata (never its token)
@@ -651,6 +744,12 @@ export interface components {
         /** @description The credential deleted */
         DeletedCredential: {
             id: string;
+        };
+        /** @description The subscription is gone, with its delivery log */
+        DeletedNotification: {
+            id: number;
+            /** @constant */
+            deleted: true;
         };
         /**
          * @description Seed 3.10 callback body
@@ -898,6 +997,73 @@ export interface components {
         IterationPhaseStatus: "PENDING" | "RUNNING" | "SUCCESS" | "FAILED" | "CANCELLED";
         /** @enum {string} */
         IterationStatus: "DRAFT" | "DEVELOPING" | "TESTING" | "STAGING" | "RELEASING" | "RELEASED" | "FAILED";
+        /**
+         * @description A notification subscription (its secret is never shown again after creation)
+         * @example {
+         *       "id": 7,
+         *       "appId": 123,
+         *       "url": "https://hooks.example.com/procode",
+         *       "eventTypes": [
+         *         "pipeline.failed",
+         *         "deployment.succeeded"
+         *       ],
+         *       "createdBy": "alice",
+         *       "createdAt": "2026-02-27T10:00:00Z"
+         *     }
+         */
+        Notification: {
+            id: number;
+            appId: number;
+            /** Format: uri */
+            url: string;
+            eventTypes: components["schemas"]["NotificationEventType"][];
+            createdBy: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description One event's delivery to a subscription */
+        NotificationDelivery: {
+            /** @description The webhook-id header of every attempt (a receiver dedupes on it) */
+            id: string;
+            eventType: components["schemas"]["NotificationEventType"];
+            /** @description The platform event the delivery is for */
+            eventId: string;
+            status: components["schemas"]["NotificationDeliveryStatus"];
+            attempts: number;
+            /** @description The HTTP status of the last attempt */
+            lastStatusCode: number | null;
+            /** @description Why the last attempt did not deliver (refused, timed out, not 2xx) */
+            lastError: string | null;
+            lastAttemptAt: string | null;
+            /** @description When the next attempt is due (PENDING only) */
+            nextAttemptAt: string | null;
+            deliveredAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description A page of NotificationDelivery items */
+        NotificationDeliveryPage: {
+            items: components["schemas"]["NotificationDelivery"][];
+            /** @description Items matching the query, all pages together */
+            total: number;
+            page: number;
+            pageSize: number;
+        };
+        /** @enum {string} */
+        NotificationDeliveryStatus: "PENDING" | "DELIVERED" | "FAILED";
+        /**
+         * @description A kind of event a notification subscription can ask for
+         * @enum {string}
+         */
+        NotificationEventType: "pipeline.started" | "pipeline.succeeded" | "pipeline.failed" | "pipeline.cancelled" | "deployment.succeeded" | "deployment.failed" | "iteration.waiting" | "iteration.released";
+        /** @description A page of Notification items */
+        NotificationPage: {
+            items: components["schemas"]["Notification"][];
+            /** @description Items matching the query, all pages together */
+            total: number;
+            page: number;
+            pageSize: number;
+        };
         /** @enum {string} */
         PhaseStage: "CODE_CHECK" | "BUILD" | "PACKAGE" | "DEPLOY";
         /**
@@ -1833,6 +1999,429 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
                         code?: 1004;
+                    };
+                };
+            };
+            /** @description 9001 internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9001;
+                    };
+                };
+            };
+            /** @description 9003 a service this call needs did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9003;
+                    };
+                };
+            };
+        };
+    };
+    listNotifications: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page, 1-100 */
+                pageSize?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the envelope with code 0 and the data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description 0: success
+                         * @enum {number}
+                         */
+                        code: 0;
+                        /** @description `success`, or what happened (e.g. a release recorded) */
+                        message: string;
+                        data: components["schemas"]["NotificationPage"];
+                    };
+                };
+            };
+            /** @description 1001 invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1001;
+                    };
+                };
+            };
+            /** @description 5001 missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5001;
+                    };
+                };
+            };
+            /** @description 1004 app not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1004;
+                    };
+                };
+            };
+            /** @description 9001 internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9001;
+                    };
+                };
+            };
+            /** @description 9003 a service this call needs did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9003;
+                    };
+                };
+            };
+        };
+    };
+    createNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateNotificationRequest"];
+            };
+        };
+        responses: {
+            /** @description Success: the envelope with code 0 and the data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description 0: success
+                         * @enum {number}
+                         */
+                        code: 0;
+                        /** @description `success`, or what happened (e.g. a release recorded) */
+                        message: string;
+                        data: components["schemas"]["CreatedNotification"];
+                    };
+                };
+            };
+            /** @description 1001 invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1001;
+                    };
+                };
+            };
+            /** @description 5001 missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5001;
+                    };
+                };
+            };
+            /** @description 1004 app not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1004;
+                    };
+                };
+            };
+            /** @description 1010 the app has as many notification subscriptions as it may have */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1010;
+                    };
+                };
+            };
+            /** @description 9004 request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9004;
+                    };
+                };
+            };
+            /** @description 9005 unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9005;
+                    };
+                };
+            };
+            /** @description 9001 internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9001;
+                    };
+                };
+            };
+            /** @description 9003 a service this call needs did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9003;
+                    };
+                };
+            };
+        };
+    };
+    deleteNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id */
+                id: number;
+                /** @description The subscription's id */
+                subscriptionId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the envelope with code 0 and the data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description 0: success
+                         * @enum {number}
+                         */
+                        code: 0;
+                        /** @description `success`, or what happened (e.g. a release recorded) */
+                        message: string;
+                        data: components["schemas"]["DeletedNotification"];
+                    };
+                };
+            };
+            /** @description 1001 invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1001;
+                    };
+                };
+            };
+            /** @description 5001 missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5001;
+                    };
+                };
+            };
+            /** @description 1004 app not found; 1009 notification subscription not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1004 | 1009;
+                    };
+                };
+            };
+            /** @description 9001 internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9001;
+                    };
+                };
+            };
+            /** @description 9003 a service this call needs did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9003;
+                    };
+                };
+            };
+        };
+    };
+    listNotificationDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page, 1-100 */
+                pageSize?: number;
+                status?: components["schemas"]["NotificationDeliveryStatus"];
+            };
+            header?: never;
+            path: {
+                /** @description The app's id */
+                id: number;
+                /** @description The subscription's id */
+                subscriptionId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the envelope with code 0 and the data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description 0: success
+                         * @enum {number}
+                         */
+                        code: 0;
+                        /** @description `success`, or what happened (e.g. a release recorded) */
+                        message: string;
+                        data: components["schemas"]["NotificationDeliveryPage"];
+                    };
+                };
+            };
+            /** @description 1001 invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1001;
+                    };
+                };
+            };
+            /** @description 5001 missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5001;
+                    };
+                };
+            };
+            /** @description 1004 app not found; 1009 notification subscription not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1004 | 1009;
                     };
                 };
             };

@@ -18,6 +18,12 @@ export const ErrorCodes = {
     httpStatus: 404,
     meaning: "branch, tag, commit or file not found in the repository",
   },
+  NOTIFICATION_NOT_FOUND: { code: 1009, httpStatus: 404, meaning: "notification subscription not found" },
+  NOTIFICATION_LIMIT_REACHED: {
+    code: 1010,
+    httpStatus: 409,
+    meaning: "the app has as many notification subscriptions as it may have",
+  },
 
   PHASE_CANNOT_PROCEED: { code: 2001, httpStatus: 409, meaning: "iteration's current phase cannot proceed" },
   INVALID_TARGET_PHASE: { code: 2002, httpStatus: 400, meaning: "invalid target phase" },

@@ -159,6 +159,27 @@ const systemResolver: HostResolver = (hostname) =>
   );
 
 /**
+ * `checkOutboundUrl`, and the host name looked up now: a name that resolves only to blocked
+ * addresses (unless allowlisted), or not at all, is refused. For targets kept for later use (a
+ * notification subscription); every request is still checked again when its socket connects.
+ */
+export async function checkOutboundTarget(raw: string, policy: UrlPolicy): Promise<URL> {
+  const url = checkOutboundUrl(raw, policy);
+  const host = hostOf(url);
+  if (isIP(host) || isHostAllowed(url, policy)) return url;
+  let addresses: { address: string }[];
+  try {
+    addresses = await (policy.resolve ?? systemResolver)(host);
+  } catch {
+    throw new UrlRefusedError(`host ${host} does not resolve`);
+  }
+  if (!addresses.some((a) => !isBlockedAddress(a.address))) {
+    throw new UrlRefusedError(`${host} resolves only to private or reserved addresses`);
+  }
+  return url;
+}
+
+/**
  * A DNS lookup for a socket's `connect` that refuses blocked addresses at connect time (unless the
  * host is allowlisted: `allowPrivate`), so a name cannot resolve to one thing when checked and to
  * another when used.
@@ -252,6 +273,8 @@ export async function guardedRequest(
     body?: string;
     timeoutMs?: number;
     maxRedirects?: number;
+    /** false: a redirect is the answer (its status and headers), not followed. */
+    followRedirects?: boolean;
     maxBodyBytes?: number;
   } = {},
 ): Promise<GuardedResponse> {
@@ -270,7 +293,8 @@ export async function guardedRequest(
       bodyTimeout: timeoutMs,
     });
     const location = res.headers["location"];
-    if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === "string") {
+    const follow = opts.followRedirects ?? true;
+    if (follow && res.statusCode >= 300 && res.statusCode < 400 && typeof location === "string") {
       await res.body.dump();
       if (hop >= (opts.maxRedirects ?? 3)) throw new UrlRefusedError("too many redirects");
       url = checkOutboundUrl(new URL(location, url).toString(), policy);

@@ -7,3 +7,4 @@ export * from "./platform.js";
 export * from "./settle.js";
 export * from "./npm-start.js";
 export * from "./chromium.js";
+export * from "./webhook-receiver.js";

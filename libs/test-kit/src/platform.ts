@@ -62,6 +62,9 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
     LOCAL_GIT_ROOT: repoRoot,
     GIT_ALLOW_HTTP: "true",
     GIT_ALLOWED_HOSTS: "127.0.0.1,localhost",
+    // Tests' notification receivers listen on 127.0.0.1 (other private addresses stay refused).
+    NOTIFICATION_ALLOW_HTTP: "true",
+    NOTIFICATION_ALLOWED_HOSTS: "127.0.0.1",
     HOST: "127.0.0.1",
     PORT: "0",
     // The ready line must be logged whatever the level asked for.

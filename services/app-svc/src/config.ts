@@ -2,6 +2,16 @@ import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { BaseConfig, KeyRing, requireAuthConfig } from "@procode/service-kit";
 
+const hostList = z
+  .string()
+  .default("")
+  .transform((v) =>
+    v
+      .split(",")
+      .map((h) => h.trim())
+      .filter(Boolean),
+  );
+
 const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
   .transform((v) => v === "true" || v === "1" || v === "yes");
@@ -34,15 +44,7 @@ export const Config = BaseConfig.extend({
    * Hosts (`host` or `host:port`, comma-separated) a repository probe may reach even though they are
    * loopback, private or link-local: an in-house GitLab on a private network, local emulators.
    */
-  GIT_ALLOWED_HOSTS: z
-    .string()
-    .default("")
-    .transform((v) =>
-      v
-        .split(",")
-        .map((h) => h.trim())
-        .filter(Boolean),
-    ),
+  GIT_ALLOWED_HOSTS: hostList,
   /** Time a repository probe may take before the repository counts as unreachable (1003). */
   GIT_PROBE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
   /**
@@ -53,5 +55,29 @@ export const Config = BaseConfig.extend({
     .string()
     .refine((v) => isAbsolute(v), "must be an absolute path")
     .optional(),
+  /** Notification targets may use plain http (off by default: https only). */
+  NOTIFICATION_ALLOW_HTTP: booleanFlag.default(false),
+  /**
+   * Hosts (`host` or `host:port`, comma-separated) a notification may be sent to even though they are
+   * loopback, private or link-local: a receiver inside the installation's network, tests.
+   */
+  NOTIFICATION_ALLOWED_HOSTS: hostList,
+  /** Time one delivery attempt may take (connect, send, answer) before it counts as failed. */
+  NOTIFICATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(10000),
+  /** Delay before the second attempt; it doubles with each attempt (with jitter) up to the cap. */
+  NOTIFICATION_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3600000).default(5000),
+  /** Longest delay between two attempts. */
+  NOTIFICATION_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86400000).default(3600000),
+  /** How long after its event a delivery is still tried; then it is FAILED. */
+  NOTIFICATION_RETRY_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(7 * 86400000)
+    .default(86400000),
+  /** Pause of the delivery worker between two passes that found nothing due. */
+  NOTIFICATION_POLL_MS: z.coerce.number().int().min(50).max(60000).default(1000),
+  /** Deliveries sent at once by one replica. */
+  NOTIFICATION_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
 }).superRefine(requireAuthConfig);
 export type Config = z.infer<typeof Config>;

@@ -34,6 +34,7 @@ import {
   unwrap,
   type ApiClient,
 } from "./client.js";
+import { addNotificationCommands } from "./notifications.js";
 import { bold, dim, green, printable, red, table } from "./render.js";
 import { watchPipeline } from "./watch.js";
 
@@ -725,6 +726,10 @@ for (const [action, a] of Object.entries(ACTIONS) as [
     ],
   );
 }
+
+// ---- notifications -------------------------------------------------------------------------------
+
+addNotificationCommands(program, { api, out, parse, positiveInt, listed, pageOptions, footer, examples });
 
 // ---- run -----------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import {
   git,
   REPO_ROOT,
   startPlatform,
+  WebhookReceiver,
   type Platform,
   type TestInfra,
 } from "@procode/test-kit";
@@ -201,6 +202,88 @@ describe("procode pipeline watch: exit codes", () => {
       "PACKAGE.driveMode=MANUAL",
     ]);
     expect(configured.code).toBe(0);
+  });
+
+  it("notification add, list, deliveries and delete: an iteration's waits reach a signed receiver", async () => {
+    const receiver = await new WebhookReceiver().start();
+    try {
+      const added = await authed([
+        "notification",
+        "add",
+        String(appId),
+        "--url",
+        receiver.url("/cli"),
+        "--event",
+        "iteration.waiting",
+      ]);
+      expect(added.code).toBe(0);
+      const subscriptionId = Number(/created notification (\d+)/.exec(added.stdout)?.[1]);
+      const secret = /secret (whsec_\S+)/.exec(added.stdout)?.[1];
+      expect(secret).toBeDefined();
+      receiver.verifyWith("/cli", secret!);
+      const list = await json<{ items: { id: number; url: string }[] }>([
+        "notification",
+        "list",
+        String(appId),
+      ]);
+      expect(list.items).toEqual([
+        expect.objectContaining({ id: subscriptionId, url: receiver.url("/cli") }),
+      ]);
+      expect(JSON.stringify(list)).not.toContain(secret!);
+
+      await readyIteration("notified");
+      // DEVELOPING, TESTING and STAGING each wait for a person.
+      await eventually(() => receiver.delivered("/cli").length === 3, "three deliveries");
+      const log = await eventually(async () => {
+        const l = await json<{ items: { status: string }[] }>([
+          "notification",
+          "deliveries",
+          String(appId),
+          String(subscriptionId),
+          "--status",
+          "DELIVERED",
+        ]);
+        return l.items.length === 3 ? l : null;
+      }, "the delivery log");
+      expect(log.items.map((d) => d.status)).toEqual(["DELIVERED", "DELIVERED", "DELIVERED"]);
+      const text = await authed(["notification", "deliveries", String(appId), String(subscriptionId)]);
+      expect(text.stdout).toMatch(/^WEBHOOK-ID\s+EVENT\s+STATUS/);
+      expect(text.stdout).toContain("iteration.waiting");
+
+      expect((await authed(["notification", "delete", String(appId), String(subscriptionId)])).code).toBe(0);
+      const gone = await authed([
+        "--json",
+        "notification",
+        "deliveries",
+        String(appId),
+        String(subscriptionId),
+      ]);
+      expect(gone.code).toBe(1);
+      expect(JSON.parse(gone.stderr)).toMatchObject({ code: 1009 });
+      const refused = await authed([
+        "notification",
+        "add",
+        String(appId),
+        "--url",
+        "https://169.254.169.254/hook",
+        "--event",
+        "pipeline.failed",
+      ]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("1001 url:");
+      const usage = await authed([
+        "notification",
+        "add",
+        String(appId),
+        "--url",
+        "https://x.example",
+        "--event",
+        "nope",
+      ]);
+      expect(usage.code).toBe(2);
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it("exits 5 at a MANUAL gate, 6 on --timeout, 4 when cancelled, 0 when the release succeeds", async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
-import { git } from "@procode/test-kit";
+import { git, WebhookReceiver } from "@procode/test-kit";
 import { api, platform, screenshot, tokenFor } from "./helpers";
 
 /**
@@ -207,6 +207,34 @@ test("rolls back to v1.0.0 from the release history", async () => {
   await expect(history.locator("tbody tr").first()).toContainText("in production");
   await expect(history.locator("tbody tr").first()).toContainText("rollback");
   await screenshot(page, "console-releases");
+});
+
+test("adds a notification on the app page, shows its secret once, and a signed delivery shows", async () => {
+  const receiver = await new WebhookReceiver().start();
+  try {
+    await page.goto(`${platform().gatewayUrl}/apps/${appId}`);
+    const panel = page.getByRole("region", { name: "Notifications" });
+    await expect(panel.getByText("No subscriptions yet.")).toBeVisible();
+    await panel.getByLabel("Webhook URL").fill(receiver.url("/console"));
+    await panel.getByRole("checkbox", { name: "pipeline.failed" }).uncheck();
+    await panel.getByRole("checkbox", { name: "iteration.waiting" }).check();
+    await panel.getByRole("button", { name: "Add notification" }).click();
+    const secret = panel.getByTestId("notification-secret").locator("code");
+    await expect(secret).toContainText("whsec_");
+    receiver.verifyWith("/console", (await secret.textContent())!);
+    // A new iteration waits in DEVELOPING for a person: that is the event subscribed to.
+    await api("POST", "/iterations", { appId, name: "notified", sourceBranch: "main" });
+    const delivery = panel.getByTestId("notification-delivery").first();
+    await expect(delivery).toContainText("DELIVERED", { timeout: 60_000 });
+    await expect(delivery).toContainText("iteration.waiting");
+    expect(receiver.delivered("/console")).toHaveLength(1);
+    await screenshot(page, "console-notifications");
+    await page.reload();
+    await expect(panel.getByTestId("notification-delivery").first()).toContainText("DELIVERED");
+    await expect(panel.getByTestId("notification-secret")).toHaveCount(0);
+  } finally {
+    await receiver.stop();
+  }
 });
 
 test("is usable at 390 px wide, and in the dark", async () => {

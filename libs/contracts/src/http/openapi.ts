@@ -11,6 +11,10 @@ export const API_TAGS = [
     name: "repository",
     description: "An app's repository: binding, branches, tags, webhooks, WebIDE (dev-svc)",
   },
+  {
+    name: "notifications",
+    description: "An app's notification subscriptions and their delivery log (app-svc)",
+  },
   { name: "credentials", description: "Git credentials of the team; tokens are write-only (dev-svc)" },
   { name: "iterations", description: "Iterations, their phases and releases by tag (dev-svc)" },
   {

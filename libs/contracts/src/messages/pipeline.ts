@@ -23,9 +23,9 @@ export const IterationPhaseChanged = defineMessage({
     sequence: z.number().int().min(1),
   }),
   publisher: "pipeline-engine",
-  consumers: ["dev-svc"],
+  consumers: ["dev-svc", "app-svc"],
   description:
-    "The iteration pipeline moved (DEVELOPING, TESTING, STAGING, RELEASE, RELEASED) or its release's phase pipeline changed the iteration's status (RELEASING, FAILED). dev-svc updates the iteration.",
+    "The iteration pipeline moved (DEVELOPING, TESTING, STAGING, RELEASE, RELEASED) or its release's phase pipeline changed the iteration's status (RELEASING, FAILED). dev-svc updates the iteration; app-svc notifies the app's subscribers (waiting for a person, released).",
 });
 
 export const PhasePipelineStatusChanged = defineMessage({
@@ -49,9 +49,9 @@ export const PhasePipelineStatusChanged = defineMessage({
     attempt: z.number().int().min(0).optional(),
   }),
   publisher: "pipeline-engine",
-  consumers: ["dev-svc"],
+  consumers: ["dev-svc", "app-svc"],
   description:
-    "A phase pipeline was created, started, finished (SUCCESS, FAILED, CANCELLED) or resumed. dev-svc records it on the iteration_phase row and in the release's commit statuses.",
+    "A phase pipeline was created, started, finished (SUCCESS, FAILED, CANCELLED) or resumed. dev-svc records it on the iteration_phase row and in the release's commit statuses; app-svc notifies the app's subscribers.",
 });
 
 export const DeploymentCancelRequested = defineMessage({

@@ -14,14 +14,9 @@ import {
   type SealedSecret,
 } from "@procode/contracts";
 import {
-  isDatabaseUnavailable,
-  dependencyUnavailable,
   DomainError,
   invalidParameter,
-  isDatabaseRefusal,
-  isDomainError,
   isUniqueViolation,
-  withTimeout,
   randomSecret,
   type Database,
   type KeyRing,
@@ -48,6 +43,7 @@ import {
 } from "../domain/repository-url.js";
 import type { CredentialCheck } from "../integrations/credential-check.js";
 import type { RepositoryProbe } from "../integrations/repository-probe.js";
+import { withDatabase } from "./database.js";
 import {
   bumpRevision,
   findAppForTeam,
@@ -91,25 +87,8 @@ const PROCODE_ONLY = ["gitRepoUrl", "scaffoldTemplate", "gitType", "credentialId
 export class AppService {
   constructor(private readonly deps: AppServiceDeps) {}
 
-  /**
-   * A database that cannot be reached answers 503 naming it (SPEC 3), never a bare internal error.
-   * A failure mid-transaction does not always say it was the connection, so an unexplained error
-   * is followed by a ping: if the database does not answer either, it is reported as unavailable.
-   */
-  private async withDatabase<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isDomainError(err) || isDatabaseRefusal(err)) throw err;
-      const down =
-        isDatabaseUnavailable(err) ||
-        (await withTimeout(this.deps.db.ping(), 1000, "database").then(
-          () => false,
-          () => true,
-        ));
-      if (down) throw dependencyUnavailable("the database");
-      throw err;
-    }
+  private withDatabase<T>(fn: () => Promise<T>): Promise<T> {
+    return withDatabase(this.deps.db, fn);
   }
 
   private webhookUrl(config: { gitType: GitType }, appId: number): string {

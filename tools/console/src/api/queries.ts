@@ -119,3 +119,27 @@ export function useCredentials(enabled: boolean) {
     enabled,
   });
 }
+
+export function useNotifications(appId: number) {
+  return useQuery({
+    queryKey: ["notifications", appId],
+    queryFn: () =>
+      unwrap(
+        api.GET("/apps/{id}/notifications", { params: { path: { id: appId }, query: { pageSize: 100 } } }),
+      ),
+    enabled: isId(appId),
+  });
+}
+
+export function useNotificationDeliveries(appId: number, subscriptionId: number) {
+  return useQuery({
+    queryKey: ["notifications", appId, subscriptionId, "deliveries"],
+    queryFn: () =>
+      unwrap(
+        api.GET("/apps/{id}/notifications/{subscriptionId}/deliveries", {
+          params: { path: { id: appId, subscriptionId }, query: { pageSize: 5 } },
+        }),
+      ),
+    refetchInterval: usePoll("list"),
+  });
+}

@@ -19,3 +19,6 @@ export type Pipeline = Schemas["Pipeline"];
 export type Checkpoint = Schemas["Checkpoint"];
 export type ReleaseResult = Schemas["ReleaseResponse"];
 export type PipelineQuery = NonNullable<paths["/pipelines"]["get"]["parameters"]["query"]>;
+export type Notification = Schemas["Notification"];
+export type NotificationEventType = Schemas["NotificationEventType"];
+export type NotificationDelivery = Schemas["NotificationDelivery"];

@@ -1,6 +1,7 @@
 import { useApp } from "../api/queries";
 import { NotFound, queryGate } from "../ui/feedback";
 import { AppHeader } from "./AppHeader";
+import { NotificationsPanel } from "./NotificationsPanel";
 import { ReleaseHistory } from "./ReleaseHistory";
 import { RepositoryPanel } from "./RepositoryPanel";
 import { StageSettings } from "./StageSettings";
@@ -19,6 +20,7 @@ export function AppPage({ appId }: { appId: number }) {
           <RepositoryPanel appId={appId} config={config} />
           <ReleaseHistory appId={appId} />
           <StageSettings appId={appId} config={config} />
+          <NotificationsPanel appId={appId} />
         </div>
       ) : (
         <p className="muted">A low-code app: it has no repository, iterations or releases here.</p>

@@ -21,6 +21,7 @@ function viewOfStatus(status: string): StageView {
     case "BOUND":
     case "PUSHED":
     case "PROCESSED":
+    case "DELIVERED":
       return "succeeded";
     case "FAILED":
     case "ERROR":
