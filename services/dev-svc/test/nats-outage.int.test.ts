@@ -50,10 +50,11 @@ it("creates an iteration while NATS is unreachable; its event is published once 
     iterationId = created.body.data.id;
     const held = await sql<{ type: string }>(
       h.infra.databaseUrl,
-      `select type from dev.outbox where published_at is null and payload->'data'->>'iterationId' = $1`,
+      `select type from dev.outbox where published_at is null and payload->'data'->>'iterationId' = $1 order by type`,
       [String(iterationId)],
     );
-    expect(held).toEqual([{ type: "dev.iteration_created.v1" }]);
+    // Held with its live event, both published once NATS is back.
+    expect(held).toEqual([{ type: "dev.iteration_created.v1" }, { type: "live.iteration.v1" }]);
     expect(await createdEvents(iterationId)).toEqual([]);
   } finally {
     proxy.restore();
