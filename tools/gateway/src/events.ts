@@ -14,6 +14,7 @@ import {
 import {
   AuthError,
   errorMessage,
+  findHostileInput,
   type Logger,
   type NatsHandle,
   type TokenVerifier,
@@ -62,6 +63,9 @@ export function parseEventQuery(
   const one = (name: string): string | undefined => {
     const v = query[name];
     if (Array.isArray(v)) throw new QueryError(`${name}: give it once`);
+    // Text the services would refuse (NUL, unpaired surrogates) is refused here the same way.
+    const hostile = v === undefined ? null : findHostileInput(v, name);
+    if (hostile) throw new QueryError(`${hostile.field}: ${hostile.rule}`);
     return v;
   };
   const rawTypes = one("types");

@@ -37,7 +37,10 @@ export async function call<T = unknown>(
     },
     ...(hasBody ? { body: typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body) } : {}),
   });
-  const text = await res.text();
+  // An event stream that was accepted stays open: only its status and headers are the answer.
+  const isStream = res.ok && (res.headers.get("content-type") ?? "").startsWith("text/event-stream");
+  if (isStream) await res.body?.cancel();
+  const text = isStream ? "" : await res.text();
   let env: { code?: unknown; message?: unknown; data?: unknown } = {};
   try {
     env = JSON.parse(text) as typeof env;
