@@ -1,20 +1,17 @@
 import { useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react-query";
-import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
-import { onTokenChange, readToken } from "../auth/session";
+import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 
 /**
- * The live layer, on the platform's event stream (`GET /events`, Server-Sent Events; docs/api.md
- * "Live events"): one EventSource for the whole console; each event invalidates only the queries it
- * concerns (a pipeline, an iteration, an app's lists), so only the row or node concerned re-renders;
- * while the stream is down a banner says so and the pages poll, and only then.
+ * The live layer. Designed for the platform's event stream (`GET /events`, Server-Sent Events):
+ * one EventSource for the whole console; each event invalidates only the queries it concerns (a
+ * pipeline, an iteration, an app's lists), so only the row or node concerned re-renders; while
+ * the stream is down a banner says so and the pages poll, and only then.
  *
- * EventSource cannot send an Authorization header: the token goes as `access_token`, which the
- * gateway accepts on this route only and never logs. The browser reconnects by itself with
- * `Last-Event-ID`, so nothing that happened meanwhile is missed.
+ * The platform has no event stream yet, so `EVENTS_URL` is null: the console polls and shows the
+ * banner. Turning the stream on is setting `EVENTS_URL` (and how the stream authenticates, which
+ * EventSource cannot do with a header) — see docs/console.md.
  */
-const EVENTS_URL = "/events";
-/** The events the stream sends (its `event:` names); `reset` means "reload everything shown". */
-const EVENT_NAMES = ["pipeline", "iteration"] as const;
+const EVENTS_URL: string | null = null;
 
 type LiveStatus = "connecting" | "live" | "down";
 
@@ -57,36 +54,26 @@ function applyEvent(client: QueryClient, event: unknown): void {
 
 export function LiveProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
-  const token = useSyncExternalStore(onTokenChange, readToken);
-  const [state, setState] = useState<LiveState>({ status: "connecting", reason: "" });
+  const [state, setState] = useState<LiveState>(
+    EVENTS_URL
+      ? { status: "connecting", reason: "" }
+      : { status: "down", reason: "this platform has no event stream yet" },
+  );
   useEffect(() => {
-    if (!token) {
-      setState({ status: "down", reason: "not signed in" });
-      return;
-    }
-    setState({ status: "connecting", reason: "" });
-    const source = new EventSource(`${EVENTS_URL}?access_token=${encodeURIComponent(token)}`);
+    if (!EVENTS_URL) return;
+    const source = new EventSource(EVENTS_URL);
     source.onopen = () => setState({ status: "live", reason: "" });
     source.onerror = () =>
-      setState({
-        status: "down",
-        reason:
-          source.readyState === EventSource.CLOSED
-            ? "the event stream refused this session; reload the page"
-            : "the event stream is unreachable; reconnecting",
-      });
-    const onEvent = (message: MessageEvent<string>) => {
+      setState({ status: "down", reason: "the event stream is unreachable; reconnecting" });
+    source.onmessage = (message: MessageEvent<string>) => {
       try {
         applyEvent(client, JSON.parse(message.data));
       } catch {
         // A line that is not JSON is not an event of ours.
       }
     };
-    for (const name of EVENT_NAMES) source.addEventListener(name, onEvent);
-    // Events were missed (the client was away longer than the stream keeps them): reload all.
-    source.addEventListener("reset", () => void client.invalidateQueries());
     return () => source.close();
-  }, [client, token]);
+  }, [client]);
   return <LiveContext.Provider value={state}>{children}</LiveContext.Provider>;
 }
 
