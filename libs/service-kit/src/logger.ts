@@ -35,7 +35,7 @@ const REDACT_PATHS = [
  * A URL as it may be logged: an `access_token` query parameter (the way `GET /events` takes a token
  * from a browser's EventSource) is replaced, wherever a URL is logged.
  */
-export function loggableUrl(url: string): string {
+function loggableUrl(url: string): string {
   return url.replace(/([?&]access_token=)[^&#]*/gi, "$1[redacted]");
 }
 

@@ -18,7 +18,7 @@ export function signWebhook(secret: string, webhookId: string, timestampSec: num
 }
 
 /** What one attempt came to: the receiver's HTTP status, or why there was none. */
-export type AttemptResult = { status: number } | { error: string };
+type AttemptResult = { status: number } | { error: string };
 
 export interface WebhookSender {
   send(d: { url: string; secret: string; webhookId: string; body: string }): Promise<AttemptResult>;

@@ -21,4 +21,3 @@ export type ReleaseResult = Schemas["ReleaseResponse"];
 export type PipelineQuery = NonNullable<paths["/pipelines"]["get"]["parameters"]["query"]>;
 export type Notification = Schemas["Notification"];
 export type NotificationEventType = Schemas["NotificationEventType"];
-export type NotificationDelivery = Schemas["NotificationDelivery"];
