@@ -10,6 +10,7 @@ import {
   type GitEmulator,
 } from "@procode/git-emulators";
 import { signToken } from "@procode/service-kit";
+import { ok as okAt } from "./support/client.js";
 import {
   createTestInfra,
   eventually,
@@ -40,31 +41,8 @@ const emulators: Record<Provider, GitEmulator> = {} as never;
 
 type Provider = "GITLAB" | "GITHUB" | "GITEE";
 
-interface Reply<T> {
-  status: number;
-  code: number;
-  message: string;
-  data: T;
-}
-
-async function call<T>(method: string, url: string, body?: unknown): Promise<Reply<T>> {
-  const res = await fetch(`${platform.gatewayUrl}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const env = (await res.json()) as { code: number; message: string; data: T };
-  return { status: res.status, ...env };
-}
-
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const r = await call<T>(method, url, body);
-  if (r.code !== 0) throw new Error(`${method} ${url}: ${r.status} ${r.code} ${r.message}`);
-  return r.data;
-}
+const ok = <T>(method: string, url: string, body?: unknown) =>
+  okAt<T>(platform.gatewayUrl, token, method, url, body);
 
 /** A pro-code app on a new repository of the provider's emulator, bound. */
 async function appOn(

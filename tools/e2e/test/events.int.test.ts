@@ -9,7 +9,7 @@ import {
   type Platform,
   type TestInfra,
 } from "@procode/test-kit";
-import { call } from "./support/client.js";
+import { call, ok as okAt } from "./support/client.js";
 import { Subscriber, type Received } from "./support/events.js";
 
 /**
@@ -27,11 +27,8 @@ const HEARTBEAT_MS = 300;
 const as = <T = unknown>(token: string, method: string, url: string, body?: unknown) =>
   call<T>(platform.gatewayUrl, method, url, { token, ...(body === undefined ? {} : { body }) });
 
-async function ok<T>(token: string, method: string, url: string, body?: unknown): Promise<T> {
-  const r = await as<T>(token, method, url, body);
-  if (r.code !== 0) throw new Error(`${method} ${url}: ${r.status} ${r.code} ${r.message}`);
-  return r.data;
-}
+const ok = <T>(token: string, method: string, url: string, body?: unknown) =>
+  okAt<T>(platform.gatewayUrl, token, method, url, body);
 
 const events = (token: string, query = "", headers: Record<string, string> = {}) =>
   Subscriber.open(`${platform.gatewayUrl}/events${query}`, { authorization: `Bearer ${token}`, ...headers });

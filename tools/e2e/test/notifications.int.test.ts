@@ -20,7 +20,7 @@ import {
   type Platform,
   type TestInfra,
 } from "@procode/test-kit";
-import { call } from "./support/client.js";
+import { call, ok as okAt } from "./support/client.js";
 
 /**
  * Notifications over the real platform, every call through the gateway: a release's events reach a
@@ -35,14 +35,8 @@ let receiver: WebhookReceiver;
 let red: string;
 let blue: string;
 
-async function ok<T>(token: string, method: string, url: string, body?: unknown): Promise<T> {
-  const r = await call<T>(platform.gatewayUrl, method, url, {
-    token,
-    ...(body === undefined ? {} : { body }),
-  });
-  if (r.code !== 0) throw new Error(`${method} ${url}: ${r.status} ${r.code} ${r.message}`);
-  return r.data;
-}
+const ok = <T>(token: string, method: string, url: string, body?: unknown) =>
+  okAt<T>(platform.gatewayUrl, token, method, url, body);
 
 beforeAll(async () => {
   infra = await createTestInfra("e2e_notify");

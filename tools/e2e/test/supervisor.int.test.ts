@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { App, Iteration, Pipeline, ReleaseResponse, RepoBinding } from "@procode/contracts";
 import { signToken } from "@procode/service-kit";
+import { ok as okAt } from "./support/client.js";
 import { eventually, git, startNpmPlatform, type NpmStartPlatform } from "@procode/test-kit";
 
 /**
@@ -24,19 +25,8 @@ afterAll(async () => {
   await platform?.stop();
 });
 
-async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${platform.gatewayUrl}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const env = (await res.json()) as { code: number; message: string; data: T };
-  if (env.code !== 0) throw new Error(`${method} ${url}: ${res.status} ${env.code} ${env.message}`);
-  return env.data;
-}
+const ok = <T>(method: string, url: string, body?: unknown) =>
+  okAt<T>(platform.gatewayUrl, token, method, url, body);
 
 async function isReady(url: string): Promise<boolean> {
   try {

@@ -7,9 +7,8 @@ import { createContext, useContext, useEffect, useState, type ReactNode } from "
  * pipeline, an iteration, an app's lists), so only the row or node concerned re-renders; while
  * the stream is down a banner says so and the pages poll, and only then.
  *
- * The platform has no event stream yet, so `EVENTS_URL` is null: the console polls and shows the
- * banner. Turning the stream on is setting `EVENTS_URL` (and how the stream authenticates, which
- * EventSource cannot do with a header) — see docs/console.md.
+ * The gateway serves the stream, but the console does not open it yet (docs/console.md says why),
+ * so `EVENTS_URL` is null: the console polls and shows the banner.
  */
 const EVENTS_URL: string | null = null;
 
@@ -57,7 +56,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<LiveState>(
     EVENTS_URL
       ? { status: "connecting", reason: "" }
-      : { status: "down", reason: "this platform has no event stream yet" },
+      : { status: "down", reason: "this console does not follow the event stream yet" },
   );
   useEffect(() => {
     if (!EVENTS_URL) return;

@@ -71,7 +71,7 @@ function Subscription({ appId, subscription: n }: { appId: number; subscription:
       ) : (
         <ul className="list" aria-label="Recent deliveries">
           {deliveries.data.items.map((d) => (
-            <li key={d.id} className="list-row" data-testid="notification-delivery">
+            <li key={d.id} className="list-row long-kind" data-testid="notification-delivery">
               <StatusBadge status={d.status} />
               <span className="mono">{d.eventType}</span>
               <span className="muted truncate">

@@ -57,6 +57,19 @@ export async function call<T = unknown>(
   };
 }
 
+/** A call that must succeed (code 0): its data; anything else throws with the status, code and message. */
+export async function ok<T = unknown>(
+  base: string,
+  token: string,
+  method: string,
+  url: string,
+  body?: unknown,
+): Promise<T> {
+  const r = await call<T>(base, method, url, { token, ...(body === undefined ? {} : { body }) });
+  if (r.code !== 0) throw new Error(`${method} ${url}: ${r.status} ${r.code} ${r.message}`);
+  return r.data;
+}
+
 /** Whether a body is `{code, message, data}` with a numeric code and a message. */
 export function isEnvelope(text: string): boolean {
   try {
