@@ -229,10 +229,11 @@ describe.each(["GITLAB", "GITHUB", "GITEE"] as const)("commit statuses on %s", (
     const sha = (await emulators[provider].repo(repoPath)!.git.resolveCommit("refs/tags/v1.0.0"))!;
     const final = await eventually(() => {
       const now = latest(provider, repoPath, sha);
-      return now["procode/CODE_CHECK"]?.state === word(provider, "failed") &&
-        now["procode/DEPLOY"]?.state === word(provider, "canceled")
-        ? now
-        : null;
+      // Each stage's row is pushed on its own: wait until every one has its final state.
+      const notRun = ["BUILD", "PACKAGE", "DEPLOY"].every(
+        (stage) => now[`procode/${stage}`]?.state === word(provider, "canceled"),
+      );
+      return now["procode/CODE_CHECK"]?.state === word(provider, "failed") && notRun ? now : null;
     }, "CODE_CHECK failed");
     expect(final["procode/CODE_CHECK"]!.description).toContain("main.py");
     for (const stage of ["BUILD", "PACKAGE", "DEPLOY"]) {

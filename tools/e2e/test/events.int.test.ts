@@ -133,9 +133,11 @@ describe("GET /events", () => {
 
   it("streams a release's pipeline and iteration events in order; a client gone mid-release resumes with Last-Event-ID and misses nothing", async () => {
     ({ appId, iterationId } = await appAtStaging(mine, "live-agent"));
-    reference = await events(mine, `?appId=${appId}`);
+    // Both from the start of the stream, so the client that stays and the one that drops see the
+    // same events up to the drop, whenever each connected.
+    reference = await events(mine, `?appId=${appId}&lastEventId=0`);
     stranger = await events(theirs);
-    const dropping = await events(mine, `?appId=${appId}`);
+    const dropping = await events(mine, `?appId=${appId}&lastEventId=0`);
 
     const release = await ok<ReleaseResponse>(mine, "POST", `/iterations/${iterationId}/release`, {
       tag: "v1.0.0",
