@@ -32,6 +32,9 @@ export function ensureConsoleBuilt(root: string, pnpm = process.env["PROCODE_PNP
   process.stdout.write("building the web console (tools/console)…\n");
   execFileSync(pnpm, ["--filter", "@procode/console", "run", "build"], {
     cwd: root,
+    // What is served is the production build, whatever NODE_ENV the caller runs under (a test runner
+    // sets "test", which would bundle React's development build, StrictMode's double effects included).
+    env: { ...process.env, NODE_ENV: "production" },
     stdio: ["ignore", "ignore", "inherit"],
   });
 }

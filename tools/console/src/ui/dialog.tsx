@@ -26,7 +26,11 @@ export function Dialog({
       ref={ref}
       className={wide ? "dialog dialog-wide" : "dialog"}
       aria-labelledby="dialog-title"
-      onClose={onClose}
+      // A close event that finds the dialog open again is stale: the close of an effect cleanup
+      // that React re-ran (StrictMode does in development), not a person closing it.
+      onClose={() => {
+        if (!ref.current?.open) onClose();
+      }}
       onCancel={(e) => {
         e.preventDefault();
         onClose();
