@@ -57,8 +57,12 @@ describe("iteration pipeline", () => {
     const base = { iterationId, appId, actor: { sub: "bob", team: "t1" } };
     const bad = await harness.proceed({ ...base, targetPhase: "STAGING" });
     expect(bad).toMatchObject({ ok: false, error: { code: 2002 } });
-    const unknown = await harness.proceed({ ...base, targetPhase: "PRODUCTION" });
-    expect(unknown).toMatchObject({ ok: false, error: { code: 2002 } });
+    // Not a phase at all: the request itself is malformed (dev-svc answers such a target 2002 itself).
+    const unknown = await harness.proceed({ ...base, targetPhase: "PRODUCTION" as "TESTING" });
+    expect(unknown).toMatchObject({
+      ok: false,
+      error: { code: 1001, message: expect.stringMatching(/targetPhase/) },
+    });
     expect(await harness.proceed({ ...base, targetPhase: "TESTING" })).toMatchObject({
       ok: true,
       data: { currentPhase: "TESTING", phasePipelineId: null },

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { PHASE_STAGE_DEFAULTS, type IterationMachineState, type PipelineStatus } from "@procode/contracts";
+import {
+  iterationStatusOf,
+  PHASE_STAGE_DEFAULTS,
+  pipelineProceedTarget,
+  type IterationMachineState,
+  type PipelineStatus,
+} from "@procode/contracts";
 import {
   blankPipelineRecord,
   type EngineTimings,
@@ -11,12 +17,10 @@ import {
   Change,
   checkResume,
   checkRetry,
-  iterationStatusOf,
   PipelineRefusal,
   startPhase,
   wakeStage,
 } from "../src/domain/pipeline.policy.js";
-import { pipelineProceedTarget } from "../src/domain/iteration.machine.js";
 
 const timings: EngineTimings = {
   republishBaseMs: 1000,

@@ -7,6 +7,7 @@ import {
   DeployOutput,
   isWithinRetryBudget,
   IterationPhaseChanged,
+  iterationStatusOf,
   nextPhase,
   PackageOutput,
   PHASE_STAGE_ORDER,
@@ -16,11 +17,9 @@ import {
   type ErrorName,
   type IterationMachineState,
   type IterationPhase,
-  type IterationStatus,
   type MessageData,
   type PhaseMachineState,
   type PhaseStage,
-  type PipelineStatus,
   type StageInputs,
 } from "@procode/contracts";
 import type { z } from "zod";
@@ -96,29 +95,6 @@ function record(p: PipelineRecord, from: string, to: string, event: string, ch: 
 
 // ---------------------------------------------------------------------------------------------
 // Iteration pipelines
-
-/** The iteration's status as dev-svc shows it, from its machine state and its latest release. */
-export function iterationStatusOf(
-  state: IterationMachineState,
-  latestChild: PipelineStatus | null,
-): IterationStatus {
-  switch (state) {
-    case "PENDING":
-      return "DRAFT";
-    case "DEVELOPING":
-    case "TESTING":
-    case "STAGING":
-      return state;
-    case "CANCELLED":
-      return "FAILED";
-    case "RELEASE":
-    case "RELEASED":
-      if (latestChild === "FAILED" || latestChild === "CANCELLED") return "FAILED";
-      if (latestChild === "SUCCESS") return "RELEASED";
-      if (latestChild === null) return state === "RELEASED" ? "RELEASED" : "RELEASING";
-      return "RELEASING";
-  }
-}
 
 /** Publishes the iteration's phase and status when either changed since the last event. */
 function publishIteration(iter: PipelineRecord, ch: Change, stateBefore: string): void {
