@@ -1,6 +1,6 @@
 import type { MessageDefinition } from "./message.js";
 import { AppCreated, ProcodeConfigChanged } from "./messages/app.js";
-import { IterationCreated, ReleaseRequested } from "./messages/dev.js";
+import { IterationCreated } from "./messages/dev.js";
 import { DeploymentFinished, DeploymentStarted, DeploymentWaiting } from "./messages/ops.js";
 import {
   DeploymentCancelRequested,
@@ -15,7 +15,6 @@ export const MESSAGES = [
   AppCreated,
   ProcodeConfigChanged,
   IterationCreated,
-  ReleaseRequested,
   IterationPhaseChanged,
   PhasePipelineStatusChanged,
   DeploymentCancelRequested,

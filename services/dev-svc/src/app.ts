@@ -12,14 +12,16 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const git = await createGitIntegration(deps);
   const templates = await installScaffold(deps, git);
   createStageRunners(deps, git, templates);
-  createIterations(deps, git);
+  const { releases } = createIterations(deps, git);
   const statuses = createCommitStatuses(deps, git);
   return {
     async start() {
       git.start();
       statuses.start();
+      releases.start();
     },
     async stop() {
+      await releases.stop();
       await statuses.stop();
       await git.stop();
     },

@@ -12,13 +12,7 @@ import type {
 /** Everything that can change a pipeline; each is applied inside a (batched) transaction. */
 export type Command =
   | { kind: "iterationCreated"; data: MessageData<typeof IterationCreated> }
-  | {
-      kind: "proceedIteration";
-      data: ProceedIterationRequest;
-      /** From `dev.release_requested` (nobody waits for the answer) rather than the request/reply. */
-      durable: boolean;
-      deliveryCount: number;
-    }
+  | { kind: "proceedIteration"; data: ProceedIterationRequest }
   | { kind: "stageCompleted"; data: MessageData<typeof StageCompleted>; deliveryCount: number }
   | { kind: "deploymentStarted"; data: MessageData<typeof DeploymentStarted>; deliveryCount: number }
   | { kind: "deploymentWaiting"; data: MessageData<typeof DeploymentWaiting>; deliveryCount: number }

@@ -198,9 +198,8 @@ export class PipelineEngine {
   }
 
   /**
-   * PROCEED_ITERATION (and its durable twin dev.release_requested): validate the target against the
-   * app's phases, move the iteration, and for RELEASE create the phase pipeline, once per
-   * iteration_phase.
+   * PROCEED_ITERATION: judge the move by the iteration's rules, move the iteration, and for RELEASE
+   * create the phase pipeline, once per iteration_phase (asking again answers the same pipeline).
    */
   private async proceedIteration(
     uow: UnitOfWork,
@@ -208,9 +207,6 @@ export class PipelineEngine {
   ): Promise<ProceedIterationReply | CommittedRefusal> {
     const req: ProceedIterationRequest = cmd.data;
     const settings = await uow.appSettings(req.appId);
-    if (!settings && cmd.durable && cmd.deliveryCount < 5) {
-      throw new RetryLater(`settings of app ${req.appId} not received yet`, 2000 * cmd.deliveryCount);
-    }
     if (req.release) {
       const existing = await uow.findByRef("PHASE", req.release.iterationPhaseId);
       if (existing) {
@@ -487,8 +483,6 @@ export class PipelineEngine {
         targetPhase: decided.target,
         actor: cmd.actor,
       },
-      durable: false,
-      deliveryCount: 1,
       correlationId: cmd.correlationId,
     });
     if (reply instanceof CommittedRefusal) throw reply.error;
