@@ -169,7 +169,7 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
     processes: processes as Record<PlatformProcess, ServiceProcess>,
     restart: start,
     stopServices: async () => {
-      await Promise.all(services.map((name) => processes[name]?.stop("SIGTERM", 10_000)));
+      await Promise.all(services.map(async (name) => processes[name]?.stop("SIGTERM", 10_000)));
     },
     startServices: async (url) => {
       if (url) databaseUrl = url;

@@ -21,13 +21,7 @@ export interface PackageOptions {
  * same build); a pipeline id given again after a restore, for another release, or another
  * installation sharing the builder never meets this build (docs/operations.md "Backup and restore").
  */
-function buildKey(
-  envName: string,
-  pipelineId: number,
-  attempt: number,
-  image: string,
-  commitId: string,
-) {
+function buildKey(envName: string, pipelineId: number, attempt: number, image: string, commitId: string) {
   const what = createHash("sha256").update(`${envName}\0${image}\0${commitId}`).digest("hex").slice(0, 12);
   return `procode-package-${pipelineId}-${attempt}-${what}`;
 }
