@@ -7,7 +7,7 @@ import {
   IterationPhaseChanged,
   PhasePipelineStatusChanged,
 } from "./messages/pipeline.js";
-import { StageCompleted, StageRequested } from "./messages/stage.js";
+import { StageCompleted, StageRequested, StageWaiting } from "./messages/stage.js";
 import { IterationChanged, PipelineChanged } from "./messages/live.js";
 
 /** Every event and command the four services exchange, and the live events they publish. */
@@ -19,6 +19,7 @@ export const MESSAGES = [
   PhasePipelineStatusChanged,
   DeploymentCancelRequested,
   StageRequested,
+  StageWaiting,
   StageCompleted,
   DeploymentStarted,
   DeploymentWaiting,

@@ -75,12 +75,16 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   registerPipelineRoutes(app, new PipelineQueries(readPool, repo), executor);
 
   const [appCreated, configChanged] = appSettingsConsumers(db, repo);
-  const [completed, started, waiting, finished] = stageResultConsumers(executor, config.CONSUMER_CONCURRENCY);
+  const [completed, stageWaiting, started, waiting, finished] = stageResultConsumers(
+    executor,
+    config.CONSUMER_CONCURRENCY,
+  );
   consumers
     .add(appCreated)
     .add(configChanged)
     .add(iterationCreatedConsumer(executor))
     .add(completed)
+    .add(stageWaiting)
     .add(started)
     .add(waiting)
     .add(finished);

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { Counter, Gauge, Histogram } from "prom-client";
-import { StageCompleted, type PhaseStage } from "@procode/contracts";
+import { StageCompleted, StageWaiting, type PhaseStage } from "@procode/contracts";
 import {
   errorMessage,
   RetryLater,
@@ -134,7 +134,7 @@ export class StageRunnerService {
     log.info({ appId: request.appId, tag: request.tag }, `${request.stage} attempt started`);
 
     const started = Date.now();
-    const result = await this.runWork(work, request, app, claimed, log);
+    const result = await this.runWork(work, request, app, claimed, log, ctx.correlationId);
     if (result === null) return "ignored";
     if (result === "abandoned") {
       // Given back, not failed: the redelivered request (here after a restart, or on another
@@ -175,6 +175,7 @@ export class StageRunnerService {
     app: Awaited<ReturnType<typeof findApp>>,
     claimed: StageRunRecord,
     log: Logger,
+    correlationId: string,
   ): Promise<StageResult | null | "abandoned"> {
     const abort = new AbortController();
     let step = "starting";
@@ -209,15 +210,32 @@ export class StageRunnerService {
     };
     runClock();
     let waitingFor: string | null = null;
+    // The engine shows the waiting on the attempt's checkpoint: told when it starts and ends.
+    const report = (reason: string | null) =>
+      void this.outbox
+        .sqlTransaction(correlationId, async (tx) => {
+          tx.emit(StageWaiting, {
+            pipelineId: request.pipelineId,
+            stage: request.stage,
+            attempt: request.attempt,
+            reason,
+            at: new Date().toISOString(),
+          });
+        })
+        .catch((err: unknown) =>
+          log.warn({ err: errorMessage(err) }, "could not tell the engine the attempt waits (or goes on)"),
+        );
     const waiting = (reason: string | null) => {
       if (reason !== null && waitingFor === null) {
         clearTimeout(timer);
         budgetMs -= Date.now() - clockFrom;
         this.waitingNow.labels(work.stage).inc();
         log.warn({ reason }, `${work.stage} attempt waiting: ${reason}`);
+        report(reason);
       } else if (reason === null && waitingFor !== null) {
         this.waitingNow.labels(work.stage).dec();
         log.info(`${work.stage} attempt goes on: the outside system answers again`);
+        report(null);
         runClock();
       }
       waitingFor = reason;

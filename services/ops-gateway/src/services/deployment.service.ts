@@ -23,6 +23,7 @@ import {
   type SqlTxContext,
 } from "@procode/service-kit";
 import type { Config } from "../config.js";
+import { deploymentRequestKey } from "./request-key.js";
 import {
   decideAfterCancel,
   decideAfterCreate,
@@ -55,6 +56,7 @@ export interface DeploymentServiceDeps {
     | "OPS_RETRY_MAX_MS"
     | "OPS_CANCEL_MAX_ATTEMPTS"
     | "OPS_REPLICA_ID"
+    | "ENV_NAME"
   >;
   metrics: DeploymentMetrics;
   random?: () => number;
@@ -195,6 +197,7 @@ export class DeploymentService {
         pollIntervalMs: this.deps.config.OPS_POLL_INTERVAL_MS ?? interval * 1000,
         pollTimeoutMs: timeout * 1000,
         correlationId: message.correlationId,
+        requestKey: deploymentRequestKey(this.deps.config.ENV_NAME, r.pipelineId, r.attempt, image),
         status: image ? "CREATING" : "FAILED",
         nextPollAt: image ? now : null,
       });
@@ -248,6 +251,7 @@ export class DeploymentService {
           pollIntervalMs: 0,
           pollTimeoutMs: 0,
           correlationId: message.correlationId,
+          requestKey: deploymentRequestKey(this.deps.config.ENV_NAME, c.pipelineId, c.attempt, ""),
           status: "CANCELLED",
           nextPollAt: null,
         });

@@ -20,6 +20,7 @@ import {
   applyDeploymentFinished,
   applyDeploymentStarted,
   applyDeploymentWaiting,
+  applyStageWaiting,
   applyStageResult,
   cancelPipeline,
   checkResume,
@@ -79,6 +80,7 @@ export class PipelineEngine {
           appIds.push(c.data.appId);
           break;
         case "stageCompleted":
+        case "stageWaiting":
         case "deploymentStarted":
         case "deploymentWaiting":
         case "deploymentFinished":
@@ -134,7 +136,18 @@ export class PipelineEngine {
       case "deploymentWaiting": {
         const d = cmd.data;
         return this.onResult(uow, cmd, d.pipelineId, cmd.deliveryCount, (p) =>
-          applyDeploymentWaiting(p, { attempt: d.attempt, deployId: d.deployId }),
+          applyDeploymentWaiting(p, {
+            attempt: d.attempt,
+            deployId: d.deployId,
+            reason: d.reason,
+            since: d.since,
+          }),
+        );
+      }
+      case "stageWaiting": {
+        const d = cmd.data;
+        return this.onResult(uow, cmd, d.pipelineId, cmd.deliveryCount, (p) =>
+          applyStageWaiting(p, { stage: d.stage, attempt: d.attempt, reason: d.reason, at: d.at }),
         );
       }
       case "deploymentFinished": {
