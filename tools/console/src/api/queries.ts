@@ -25,7 +25,7 @@ export function useApps(filter: { name?: string; devMode?: "pro-code" | "low-cod
         }),
       ),
     placeholderData: keepPreviousData,
-    refetchInterval: usePoll("list"),
+    refetchInterval: usePoll("unannounced"),
   });
 }
 
@@ -42,11 +42,15 @@ export function useApp(id: number) {
 }
 
 export function useRepo(appId: number) {
+  const poll = usePoll("unannounced");
   return useQuery({
     queryKey: ["repo", appId],
     queryFn: () => unwrap(api.GET("/apps/{id}/repo", { params: { path: { id: appId } } })),
     enabled: isId(appId),
-    refetchInterval: usePoll("list"),
+    // dev-svc binds (and tries again after an error) and pushes the scaffold by itself; once bound
+    // and pushed, only a person changes the binding.
+    refetchInterval: (q) =>
+      q.state.data?.state === "BOUND" && q.state.data.scaffold.state !== "PENDING" ? false : poll,
   });
 }
 
@@ -59,7 +63,7 @@ export function useWebhookDeliveries(appId: number) {
           params: { path: { id: appId }, query: { pageSize: 10 } },
         }),
       ),
-    refetchInterval: usePoll("list"),
+    refetchInterval: usePoll("unannounced"),
   });
 }
 
@@ -140,6 +144,6 @@ export function useNotificationDeliveries(appId: number, subscriptionId: number)
           params: { path: { id: appId, subscriptionId }, query: { pageSize: 5 } },
         }),
       ),
-    refetchInterval: usePoll("list"),
+    refetchInterval: usePoll("unannounced"),
   });
 }
