@@ -1,8 +1,9 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { isFinished } from "@procode/contracts/pipeline-view";
 import { usePoll } from "../live/live";
-import { api, unwrap } from "./client";
-import type { PipelineQuery } from "./types";
+import { api, getUnlisted, unwrap } from "./client";
+import { logKey } from "./logs";
+import type { PipelineQuery, StageLog } from "./types";
 
 /**
  * The console's reads, one hook per API read. Query keys name the thing (["pipeline", id]) so the
@@ -145,5 +146,22 @@ export function useNotificationDeliveries(appId: number, subscriptionId: number)
         }),
       ),
     refetchInterval: usePoll("unannounced"),
+  });
+}
+
+/**
+ * A stage attempt's log. The stream's `log` events add to it (src/api/logs.ts); while the stream is
+ * down it is read again as often as the pipeline, while the attempt runs.
+ */
+export function useStageLog(pipelineId: number, stage: string, attempt: number, running: boolean) {
+  const poll = usePoll("focus");
+  return useQuery({
+    queryKey: logKey(pipelineId, stage, attempt),
+    queryFn: () =>
+      getUnlisted<StageLog>(
+        `/pipelines/${pipelineId}/logs?${new URLSearchParams({ stage, attempt: String(attempt) }).toString()}`,
+      ),
+    enabled: isId(pipelineId),
+    refetchInterval: running ? poll : false,
   });
 }

@@ -1,19 +1,24 @@
 import { useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react-query";
 import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
+import { applyLogEvent } from "../api/logs";
 import { onTokenChange, readToken } from "../auth/session";
 
 /**
  * The live layer, on the platform's event stream (`GET /events`, Server-Sent Events; docs/api.md
  * "Live events"): one EventSource for the whole console; each event invalidates only the queries it
  * concerns (a pipeline, an iteration, an app's lists), so only the row or node concerned re-renders;
- * while the stream is down a banner says so and the pages poll, and only then.
+ * while the stream is down a banner says so and the pages poll what it announces, and only then
+ * (`usePoll`).
  *
  * EventSource cannot send an Authorization header: the token goes as `access_token`, which the
  * gateway accepts on this route only and never logs. The browser reconnects by itself with
  * `Last-Event-ID`, so nothing that happened meanwhile is missed.
  */
 const EVENTS_URL = "/events";
-/** The events the stream sends (its `event:` names); `reset` means "reload everything shown". */
+/**
+ * The events (their `event:` names) that make stale the queries of what they name; a `log` event adds
+ * a line to a stage log instead, and `reset` means "reload everything shown".
+ */
 const EVENT_NAMES = ["pipeline", "iteration"] as const;
 
 type LiveStatus = "connecting" | "live" | "down";
@@ -93,6 +98,14 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       }
     };
     for (const name of EVENT_NAMES) source.addEventListener(name, onEvent);
+    // A stage log line: added to its attempt's log where it is shown; nothing else is stale.
+    source.addEventListener("log", (message: MessageEvent<string>) => {
+      try {
+        void applyLogEvent(client, JSON.parse(message.data));
+      } catch {
+        // Not JSON: not an event of ours.
+      }
+    });
     // Events were missed (the client was away longer than the stream keeps them): reload all.
     source.addEventListener("reset", () => void client.invalidateQueries());
     return () => source.close();
