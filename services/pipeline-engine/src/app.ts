@@ -74,7 +74,7 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const readPool = db.extraPool(config.READ_POOL_MAX, "reads");
   registerPipelineRoutes(app, new PipelineQueries(readPool, repo), executor);
 
-  const [appCreated, configChanged] = appSettingsConsumers(db, repo);
+  const [appCreated, configChanged] = appSettingsConsumers(db);
   const [completed, stageWaiting, started, waiting, finished] = stageResultConsumers(
     executor,
     config.CONSUMER_CONCURRENCY,

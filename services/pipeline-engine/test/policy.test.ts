@@ -17,13 +17,11 @@ import {
   applyDeploymentWaiting,
   applyStageResult,
   applyStageWaiting,
-  Change,
-  checkResume,
-  checkRetry,
-  PipelineRefusal,
-  startPhase,
   wakeStage,
-} from "../src/domain/pipeline.policy.js";
+} from "../src/domain/stage-results.js";
+import { Change, PipelineRefusal } from "../src/domain/change.js";
+import { checkResume, checkRetry } from "../src/domain/actions.js";
+import { startPhase } from "../src/domain/phase.pipeline.js";
 
 const timings: EngineTimings = {
   republishBaseMs: 1000,

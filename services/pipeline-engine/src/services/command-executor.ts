@@ -1,10 +1,11 @@
 import type { Counter, Histogram } from "prom-client";
 import { DomainError, RetryLater, sleep, type Logger, type Outbox } from "@procode/service-kit";
 import type { EngineTimings } from "../domain/pipeline.model.js";
-import { PipelineRefusal } from "../domain/pipeline.policy.js";
+import { PipelineRefusal } from "../domain/change.js";
 import type { PipelineRepository } from "../store/pipeline.repository.js";
 import type { CommandWithContext } from "./commands.js";
-import { CommittedRefusal, type PipelineEngine } from "./pipeline-engine.service.js";
+import { CommittedRefusal } from "./commands.js";
+import type { PipelineEngine } from "./pipeline-engine.service.js";
 import { isConflict, UnitOfWork } from "./unit-of-work.js";
 
 interface Pending {

@@ -1,3 +1,4 @@
+import type { DomainError } from "@procode/service-kit";
 import type {
   Actor,
   DeploymentFinished,
@@ -32,3 +33,8 @@ export type CommandWithContext = Command & { correlationId: string };
 
 /** What a message command did ("ignored": stale, duplicate or no longer applicable). */
 export type MessageOutcome = "done" | "ignored" | "duplicate";
+
+/** A refusal to return as the command's answer even though the transaction commits. */
+export class CommittedRefusal {
+  constructor(readonly error: DomainError) {}
+}

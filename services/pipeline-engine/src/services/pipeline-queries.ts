@@ -1,7 +1,8 @@
 import type { IterationPhase, ListPipelinesQuery, Page, Pipeline } from "@procode/contracts";
 import { DomainError } from "@procode/service-kit";
 import type { PipelineRecord } from "../domain/pipeline.model.js";
-import { awaitingOf } from "../domain/pipeline.policy.js";
+import { awaitingOf } from "../http/awaiting.js";
+import { readAppSettings } from "../store/app-settings.repository.js";
 import type { PipelineRepository, ReadPool } from "../store/pipeline.repository.js";
 
 /** Seed 3.5 shape and the extras a caller needs to act on a pipeline. */
@@ -59,7 +60,7 @@ export class PipelineQueries {
   /** The phases of the apps of iteration pipelines: their next phase is what `awaiting` names. */
   private async phasesOf(items: readonly PipelineRecord[]): Promise<Map<number, IterationPhase[]>> {
     const appIds = [...new Set(items.filter((p) => p.type === "ITERATION").map((p) => p.appId))];
-    const settings = await this.repo.appSettings(this.db, appIds);
+    const settings = await readAppSettings(this.db, appIds);
     const phases = new Map<number, IterationPhase[]>();
     for (const [appId, s] of settings) if (s.phases) phases.set(appId, s.phases);
     return phases;

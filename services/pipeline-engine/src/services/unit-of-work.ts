@@ -1,8 +1,9 @@
 import { PipelineChanged } from "@procode/contracts";
 import type { SqlTxContext } from "@procode/service-kit";
-import { Change, leaseExpiry, type OutMessage } from "../domain/pipeline.policy.js";
+import { Change, leaseExpiry, type OutMessage } from "../domain/change.js";
 import type { EngineTimings, PipelineRecord } from "../domain/pipeline.model.js";
-import type { AppSettings, PipelineRepository } from "../store/pipeline.repository.js";
+import { readAppSettings, type AppSettings } from "../store/app-settings.repository.js";
+import type { PipelineRepository } from "../store/pipeline.repository.js";
 import { summaryKey, summaryOf } from "./live-summary.js";
 
 /** Another transaction changed a pipeline first (optimistic lock) or created the same one. */
@@ -87,7 +88,7 @@ export class UnitOfWork {
     }
     const apps = (want.appIds ?? []).filter((a) => !this.settings.has(a));
     if (apps.length) {
-      const found = await this.repo.appSettings(this.tx.sql, apps);
+      const found = await readAppSettings(this.tx.sql, apps);
       for (const a of apps) this.settings.set(a, found.get(a) ?? null);
     }
   }

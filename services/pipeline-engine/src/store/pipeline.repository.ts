@@ -1,13 +1,17 @@
 import type { Sql } from "@procode/service-kit";
-import {
-  ConcurrencyPolicy,
-  DeployConfig,
-  IterationPhases,
-  PhaseStageConfigOverrides,
-  type AppSnapshot,
-  type ListPipelinesQuery,
-} from "@procode/contracts";
+import type { ListPipelinesQuery } from "@procode/contracts";
 import type { PipelineRecord, TransitionRecord } from "../domain/pipeline.model.js";
+import {
+  iso,
+  ms,
+  mutableColumns,
+  pgArray,
+  S,
+  SELECT,
+  toRecord,
+  type PipelineRow,
+  type Stamp,
+} from "./pipeline-row.js";
 
 /**
  * SQL of the engine's tables: parameterized statements on the connection of the outbox's plain SQL
@@ -16,143 +20,7 @@ import type { PipelineRecord, TransitionRecord } from "../domain/pipeline.model.
  * transaction and the query builder's per statement (and per byte of inlined JSON) would dominate it.
  */
 
-const S = "pipeline";
-
-interface PipelineRow {
-  id: string;
-  type: PipelineRecord["type"];
-  parent_id: string | null;
-  ref_id: string;
-  app_id: string;
-  team: string;
-  iteration_id: string;
-  status: PipelineRecord["status"];
-  state: PipelineRecord["state"];
-  current_stage: PipelineRecord["currentStage"];
-  stage_configs: PipelineRecord["stageConfigs"];
-  current_retries: number;
-  attempt: number;
-  step: PipelineRecord["step"];
-  deploy_status: PipelineRecord["deployStatus"];
-  deploy_id: string | null;
-  deploy_config: PipelineRecord["deployConfig"];
-  deploy_deadline: Stamp | null;
-  tag: string | null;
-  rollback: boolean;
-  queued: boolean;
-  rejected: boolean;
-  failed_stage: PipelineRecord["failedStage"];
-  error: string | null;
-  checkpoints: PipelineRecord["checkpoints"];
-  wake_at: Stamp | null;
-  republish_count: number;
-  event_seq: number;
-  transition_seq: number;
-  latest_child_id: string | null;
-  latest_child_status: PipelineRecord["latestChildStatus"];
-  latest_iteration_phase_id: string | null;
-  iteration_status: PipelineRecord["iterationStatus"];
-  version: number;
-  created_at: Stamp;
-  updated_at: Stamp;
-}
-
-const SELECT = `select p.*, t.wake_at from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id`;
-
-const num = (v: string | null): number | null => (v === null ? null : Number(v));
-/** Timestamps arrive as Date or as text depending on the driver's settings. */
-type Stamp = Date | string;
-const ms = (v: Stamp | null): number | null => (v === null ? null : new Date(v).getTime());
-const iso = (v: Stamp): string => new Date(v).toISOString();
-
-export function toRecord(r: PipelineRow): { record: PipelineRecord; version: number } {
-  return {
-    version: r.version,
-    record: {
-      id: Number(r.id),
-      type: r.type,
-      parentId: num(r.parent_id),
-      refId: Number(r.ref_id),
-      appId: Number(r.app_id),
-      team: r.team,
-      iterationId: Number(r.iteration_id),
-      status: r.status,
-      state: r.state,
-      currentStage: r.current_stage,
-      stageConfigs: r.stage_configs,
-      currentRetries: r.current_retries,
-      attempt: r.attempt,
-      step: r.step,
-      deployStatus: r.deploy_status,
-      deployId: r.deploy_id,
-      deployConfig: r.deploy_config,
-      deployDeadline: ms(r.deploy_deadline),
-      tag: r.tag,
-      rollback: r.rollback,
-      queued: r.queued,
-      rejected: r.rejected,
-      failedStage: r.failed_stage,
-      error: r.error,
-      checkpoints: r.checkpoints,
-      wakeAt: ms(r.wake_at),
-      republishCount: r.republish_count,
-      eventSeq: r.event_seq,
-      transitionSeq: r.transition_seq,
-      latestChildId: num(r.latest_child_id),
-      latestChildStatus: r.latest_child_status,
-      latestIterationPhaseId: num(r.latest_iteration_phase_id),
-      iterationStatus: r.iteration_status,
-      createdAt: iso(r.created_at),
-      updatedAt: iso(r.updated_at),
-    },
-  };
-}
-
-/** Mutable columns, in the order of the bulk update's record type. */
-function mutableColumns(p: PipelineRecord) {
-  return {
-    id: p.id,
-    status: p.status,
-    state: p.state,
-    current_stage: p.currentStage,
-    current_retries: p.currentRetries,
-    attempt: p.attempt,
-    step: p.step,
-    deploy_status: p.deployStatus,
-    deploy_id: p.deployId,
-    deploy_deadline_ms: p.deployDeadline,
-    queued: p.queued,
-    rejected: p.rejected,
-    failed_stage: p.failedStage,
-    error: p.error,
-    checkpoints: p.checkpoints,
-    republish_count: p.republishCount,
-    event_seq: p.eventSeq,
-    transition_seq: p.transitionSeq,
-    latest_child_id: p.latestChildId,
-    latest_child_status: p.latestChildStatus,
-    latest_iteration_phase_id: p.latestIterationPhaseId,
-    iteration_status: p.iterationStatus,
-  };
-}
-
-/** The app settings the engine keeps from app-svc's events (SPEC 11). */
-export interface AppSettings {
-  appId: number;
-  team: string;
-  revision: number;
-  stageConfigs: PhaseStageConfigOverrides;
-  phases: IterationPhases | null;
-  concurrency: ConcurrencyPolicy;
-  deployConfig: DeployConfig | null;
-}
-
-const pgArray = (ids: readonly number[]) => `{${ids.join(",")}}`;
-
 /** A pool of plain connections for the REST reads (outside any transaction, no query builder). */
-/** What reading app settings needs: a transaction's Sql or the read pool. */
-type SettingsReader = { query<T extends object>(text: string, params: unknown[]): Promise<{ rows: T[] }> };
-
 export interface ReadPool {
   query<T extends object>(text: string, params: unknown[]): Promise<{ rows: T[] }>;
   query<T extends object>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: T[] }>;
@@ -378,58 +246,6 @@ export class PipelineRepository {
       [pgArray(apps), pgArray(exclude)],
     );
     return rows.map((r) => Number(r.id));
-  }
-
-  // --- app settings projection --------------------------------------------------------------
-
-  /** Keeps the newest revision of an app's settings; false when a newer one is already there. */
-  async upsertAppSettings(db: Sql, app: AppSnapshot): Promise<boolean> {
-    const { rows } = await db.query<unknown>(
-      `insert into ${S}.app_settings (app_id, team, revision, stage_configs, phases, concurrency, deploy_config, updated_at)
-       values ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, now())
-       on conflict (app_id) do update set team = excluded.team, revision = excluded.revision,
-         stage_configs = excluded.stage_configs, phases = excluded.phases, concurrency = excluded.concurrency,
-         deploy_config = excluded.deploy_config, updated_at = now()
-       where ${S}.app_settings.revision < excluded.revision
-       returning app_id`,
-      [
-        app.appId,
-        app.team,
-        app.revision,
-        JSON.stringify(app.procode?.stageConfigs ?? {}),
-        app.procode ? JSON.stringify(app.procode.phases) : null,
-        app.procode?.concurrency ?? "QUEUE",
-        app.procode ? JSON.stringify(app.procode.deployConfig) : null,
-      ],
-    );
-    return rows.length === 1;
-  }
-
-  async appSettings(db: SettingsReader, appIds: readonly number[]): Promise<Map<number, AppSettings>> {
-    if (!appIds.length) return new Map();
-    const { rows } = await db.query<{
-      app_id: string;
-      team: string;
-      revision: number;
-      stage_configs: unknown;
-      phases: unknown;
-      concurrency: string;
-      deploy_config: unknown;
-    }>(`select * from ${S}.app_settings where app_id = any($1::bigint[])`, [pgArray(appIds)]);
-    return new Map(
-      rows.map((r) => [
-        Number(r.app_id),
-        {
-          appId: Number(r.app_id),
-          team: r.team,
-          revision: r.revision,
-          stageConfigs: PhaseStageConfigOverrides.parse(r.stage_configs ?? {}),
-          phases: r.phases ? IterationPhases.parse(r.phases) : null,
-          concurrency: ConcurrencyPolicy.parse(r.concurrency),
-          deployConfig: r.deploy_config ? DeployConfig.parse(r.deploy_config) : null,
-        },
-      ]),
-    );
   }
 
   // --- reads for the REST API ---------------------------------------------------------------

@@ -1,6 +1,6 @@
 import { AppCreated, ProcodeConfigChanged } from "@procode/contracts";
 import { pooledSql, type ConsumerSpec, type Orm } from "@procode/service-kit";
-import type { PipelineRepository } from "../../store/pipeline.repository.js";
+import { upsertAppSettings } from "../../store/app-settings.repository.js";
 
 /**
  * app.created / app.procode_config_changed: keep each app's pipeline settings (stage overrides,
@@ -9,11 +9,10 @@ import type { PipelineRepository } from "../../store/pipeline.repository.js";
  */
 export function appSettingsConsumers(
   orm: Orm,
-  repo: PipelineRepository,
 ): [ConsumerSpec<typeof AppCreated>, ConsumerSpec<typeof ProcodeConfigChanged>] {
   const db = pooledSql(orm);
-  const handle = async (data: Parameters<PipelineRepository["upsertAppSettings"]>[1]) =>
-    (await repo.upsertAppSettings(db, data)) ? ("done" as const) : ("ignored" as const);
+  const handle = async (data: Parameters<typeof upsertAppSettings>[1]) =>
+    (await upsertAppSettings(db, data)) ? ("done" as const) : ("ignored" as const);
   return [
     {
       durable: "pipeline-engine-app-created",

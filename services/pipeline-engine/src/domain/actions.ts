@@ -1,0 +1,158 @@
+import { DeploymentCancelRequested, isWithinRetryBudget, type PhaseStage } from "@procode/contracts";
+import type { PipelineRecord } from "./pipeline.model.js";
+import { type Change, PipelineRefusal, fireIteration, firePhase } from "./change.js";
+import { publishIteration } from "./iteration.pipeline.js";
+import { advance, finishRunningCheckpoints, publishPhaseStatus, requestStage } from "./phase.pipeline.js";
+
+/** The actions of people on a phase pipeline: proceed, retry, resume, cancel. Pure. */
+
+function requirePhase(p: PipelineRecord, action: string): void {
+  if (p.type !== "PHASE") {
+    throw new PipelineRefusal(
+      "PIPELINE_STATE_CONFLICT",
+      `${action} applies to phase pipelines; iteration pipelines move with POST /iterations/${p.iterationId}/proceed`,
+    );
+  }
+}
+
+/** Seed 3.9: a MANUAL stage succeeded and waits; move on to the next stage. */
+export function proceedPhase(
+  p: PipelineRecord,
+  ch: Change,
+): { previousStage: PhaseStage; currentStage: PhaseStage } {
+  requirePhase(p, "proceed");
+  if (p.step !== "AWAIT_PROCEED" || p.status !== "RUNNING") {
+    throw new PipelineRefusal(
+      "PIPELINE_STATE_CONFLICT",
+      `pipeline ${p.id} is ${p.status} at ${p.state} and is not waiting for proceed`,
+    );
+  }
+  const previousStage = p.currentStage as Exclude<PhaseStage, "DEPLOY">;
+  advance(p, previousStage, ch);
+  return { previousStage, currentStage: p.currentStage as PhaseStage };
+}
+
+/** Checks of seed 3.8 retry: FAILED (3001), retries left (3002). */
+export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): void {
+  requirePhase(p, "retry");
+  if (p.status !== "FAILED") {
+    throw new PipelineRefusal(
+      "PIPELINE_STATE_CONFLICT",
+      `pipeline ${p.id} is ${p.status}; retry needs FAILED`,
+    );
+  }
+  if (!latestOfIteration) {
+    throw new PipelineRefusal(
+      "PIPELINE_STATE_CONFLICT",
+      `pipeline ${p.id} was superseded by a newer release of the iteration`,
+    );
+  }
+  const stage = p.failedStage!;
+  const cfg = p.stageConfigs[stage];
+  if (!cfg || !isWithinRetryBudget(cfg, p.currentRetries)) {
+    throw new PipelineRefusal(
+      "MAX_RETRIES_REACHED",
+      `${stage} has been retried ${p.currentRetries} of ${cfg?.maxRetries ?? 0} times; resume starts it afresh`,
+    );
+  }
+}
+
+/** Seed 3.8: one more attempt of the failed stage (after checkRetry and the lease). */
+export function retryPhase(
+  p: PipelineRecord,
+  ch: Change,
+): { currentStage: PhaseStage; retryCount: number; maxRetries: number } {
+  const stage = p.failedStage!;
+  p.currentRetries += 1;
+  firePhase(p, { type: "RETRY", stage }, ch);
+  p.status = "RUNNING";
+  p.failedStage = null;
+  p.error = null;
+  requestStage(p, stage, ch);
+  publishPhaseStatus(p, ch);
+  return {
+    currentStage: stage,
+    retryCount: p.currentRetries,
+    maxRetries: p.stageConfigs[stage]?.maxRetries ?? 0,
+  };
+}
+
+/** The stage `resume` would run again, or a refusal (3001). */
+export function checkResume(p: PipelineRecord, latestOfIteration: boolean): PhaseStage {
+  requirePhase(p, "resume");
+  if (!latestOfIteration && p.status === "FAILED") {
+    throw new PipelineRefusal(
+      "PIPELINE_STATE_CONFLICT",
+      `pipeline ${p.id} was superseded by a newer release of the iteration`,
+    );
+  }
+  if (p.status === "FAILED" && p.failedStage) return p.failedStage;
+  if (p.status === "RUNNING" && (p.step === "REQUESTED" || p.step === "RETRY_WAIT") && p.currentStage) {
+    return p.currentStage as PhaseStage;
+  }
+  const why =
+    p.step === "AWAIT_PROCEED"
+      ? "it waits for proceed"
+      : p.status === "PENDING"
+        ? "it has not started"
+        : `it is ${p.status}`;
+  throw new PipelineRefusal("PIPELINE_STATE_CONFLICT", `pipeline ${p.id} cannot resume: ${why}`);
+}
+
+/**
+ * Seed 3.6: continue from the breakpoint, a new attempt of the failed or stuck stage with its retry
+ * count reset; succeeded stages are not run again (their outputs stay the inputs).
+ */
+export function resumePhase(p: PipelineRecord, stage: PhaseStage, reason: string, ch: Change): void {
+  if (p.status === "RUNNING") {
+    // The stuck attempt is given up; a deployment it may have started is asked to stop.
+    if (stage === "DEPLOY" && p.step === "REQUESTED") {
+      ch.messages.push({
+        def: DeploymentCancelRequested,
+        data: { pipelineId: p.id, attempt: p.attempt, deployId: p.deployId, reason },
+      });
+    }
+    finishRunningCheckpoints(p, "CANCELLED", "interrupted by resume", ch);
+  }
+  firePhase(p, { type: "RESUME", stage }, ch);
+  p.status = "RUNNING";
+  p.currentRetries = 0;
+  p.failedStage = null;
+  p.error = null;
+  requestStage(p, stage, ch);
+  publishPhaseStatus(p, ch);
+}
+
+/** Cancels any unfinished pipeline. Returns the state it left. */
+export function cancelPipeline(p: PipelineRecord, reason: string, ch: Change): string {
+  if (p.status === "SUCCESS" || p.status === "CANCELLED") {
+    throw new PipelineRefusal("PIPELINE_STATE_CONFLICT", `pipeline ${p.id} is already ${p.status}`);
+  }
+  const previous = p.state;
+  if (p.type === "ITERATION") {
+    const before = p.state;
+    fireIteration(p, { type: "CANCEL" }, ch);
+    p.status = "CANCELLED";
+    finishRunningCheckpoints(p, "CANCELLED", reason, ch);
+    publishIteration(p, ch, before);
+    return previous;
+  }
+  if (p.currentStage === "DEPLOY" && p.step === "REQUESTED") {
+    ch.messages.push({
+      def: DeploymentCancelRequested,
+      data: { pipelineId: p.id, attempt: p.attempt, deployId: p.deployId, reason },
+    });
+    p.deployStatus = "DEPLOY_CANCELLED";
+  }
+  const held = p.status === "RUNNING";
+  firePhase(p, { type: "CANCEL" }, ch);
+  finishRunningCheckpoints(p, "CANCELLED", reason, ch);
+  p.status = "CANCELLED";
+  p.error = reason;
+  p.step = null;
+  p.wakeAt = null;
+  p.queued = false;
+  if (held) ch.leaseReleases.push({ appId: p.appId, pipelineId: p.id });
+  publishPhaseStatus(p, ch);
+  return previous;
+}
