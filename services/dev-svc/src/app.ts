@@ -11,15 +11,17 @@ import { migrations } from "./store/migrations.js";
 async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const git = await createGitIntegration(deps);
   const templates = await installScaffold(deps, git);
-  createStageRunners(deps, git, templates);
+  const runners = createStageRunners(deps, git, templates);
   createIterations(deps, git);
   const statuses = createCommitStatuses(deps, git);
   return {
     async start() {
       git.start();
       statuses.start();
+      runners.start();
     },
     async stop() {
+      await runners.stop();
       await statuses.stop();
       await git.stop();
     },

@@ -9,6 +9,7 @@ import {
   StageName,
   IterationMachineState,
 } from "../enums.js";
+import { StageLogLine } from "../http/logs.js";
 import { defineMessage } from "../message.js";
 
 /**
@@ -60,6 +61,25 @@ export const IterationChanged = defineMessage({
     "An iteration was created or changed (status, phase, its release's pipeline, the head of its branch), in the transaction of the change.",
 });
 
+export const StageLogWritten = defineMessage({
+  type: "live.log.v1",
+  kind: "event",
+  perTeam: true,
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    appId: z.number().int().positive(),
+    ...StageLogLine.shape,
+  }),
+  publisher: ["dev-svc", "ops-gateway"],
+  consumers: ["gateway"],
+  description:
+    "A line was added to a stage attempt's log (dev-svc: CODE_CHECK, BUILD, PACKAGE; ops-gateway: DEPLOY), in the transaction that stored it.",
+});
+
 /** The live events, by the name `GET /events` gives them (its `event:` field and `types` filter). */
-export const LIVE_EVENTS = { pipeline: PipelineChanged, iteration: IterationChanged } as const;
+export const LIVE_EVENTS = {
+  pipeline: PipelineChanged,
+  iteration: IterationChanged,
+  log: StageLogWritten,
+} as const;
 export type LiveEventName = keyof typeof LIVE_EVENTS;
