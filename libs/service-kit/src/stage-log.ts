@@ -189,7 +189,14 @@ export class StageLogStore {
       const size = Buffer.byteLength(r.text, "utf8");
       if (lines.length > 0 && bytes + size > pageBytes) break;
       bytes += size;
-      lines.push({ stage: r.stage, attempt: r.attempt, seq: r.seq, at: isoOf(r.at), level: r.level, text: r.text });
+      lines.push({
+        stage: r.stage,
+        attempt: r.attempt,
+        seq: r.seq,
+        at: isoOf(r.at),
+        level: r.level,
+        text: r.text,
+      });
     }
     const last = lines[lines.length - 1];
     const more = lines.length < rows.length;
@@ -249,7 +256,9 @@ export class StageLog {
       const batch = this.queue;
       this.queue = [];
       try {
-        await this.outbox.sqlTransaction(this.correlationId, (tx) => this.store.append(tx, this.attempt, batch));
+        await this.outbox.sqlTransaction(this.correlationId, (tx) =>
+          this.store.append(tx, this.attempt, batch),
+        );
       } catch (err) {
         this.log.warn({ err: errorMessage(err), lines: batch.length }, "stage log lines could not be stored");
       }

@@ -1,5 +1,11 @@
 import { RPC, ReadStageLogsReply, ReadStageLogsRequest } from "@procode/contracts";
-import { serveRpc, type Database, type Logger, type NatsHandle, type StageLogStore } from "@procode/service-kit";
+import {
+  serveRpc,
+  type Database,
+  type Logger,
+  type NatsHandle,
+  type StageLogStore,
+} from "@procode/service-kit";
 
 /**
  * READ_DEV_STAGE_LOGS (request/reply, queue group): the engine asks for a page of the log lines of a

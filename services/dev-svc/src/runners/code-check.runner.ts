@@ -206,7 +206,9 @@ async function checkPythonProject(
     pyFiles.map(async (path) => ({ path, content: await reader.read(path) })),
   );
   ctx.step(`checking the syntax of ${sources.length} Python files with ${pythonBin}`);
-  ctx.out.info(`compiling ${sources.length} Python file(s) with ${pythonBin} (parsed and compiled, never run)`);
+  ctx.out.info(
+    `compiling ${sources.length} Python file(s) with ${pythonBin} (parsed and compiled, never run)`,
+  );
   const report = await checkPythonSyntax(pythonBin, sources, ctx.signal);
   // What the compiler said, as it said it: the file, the line (and column) and its message.
   for (const p of report.problems) {

@@ -69,7 +69,9 @@ export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOp
         },
         (reason) => ctx.waiting(reason),
       );
-      ctx.out.info(`image ${built.image} built${built.digest ? ` (digest ${built.digest})` : ""}, build ${built.buildId}`);
+      ctx.out.info(
+        `image ${built.image} built${built.digest ? ` (digest ${built.digest})` : ""}, build ${built.buildId}`,
+      );
       const output: PackageOutput = {
         image: built.image,
         buildId: built.buildId,

@@ -151,7 +151,9 @@ export class StageRunnerService {
     if (result === "abandoned") {
       // Given back, not failed: the redelivered request (here after a restart, or on another
       // replica) runs the attempt again under the same idempotency keys.
-      out.warn(`${request.stage} attempt given back: the service is stopping; it runs again after redelivery`);
+      out.warn(
+        `${request.stage} attempt given back: the service is stopping; it runs again after redelivery`,
+      );
       await out.flush();
       await releaseStageRun(this.db.sql, claimed.id, this.owner).catch(() => {});
       this.requests.labels(request.stage, "abandoned").inc();
