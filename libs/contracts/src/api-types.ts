@@ -436,6 +436,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/pipelines/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The stage logs of a phase pipeline
+         * @description Each stage attempt's log, line by line with timestamps: the runner's steps, the checks and their findings, the rendered Dockerfile, the image builder's and the ops module's answers; at most 1 MiB of text per attempt (`truncated` says an attempt was cut). Ordered by stage (CODE_CHECK, BUILD, PACKAGE, DEPLOY), attempt and line. `stage` keeps one stage, `attempt` (with `stage`) one attempt. An iteration pipeline has no stage logs. Another team's pipeline answers 404 (3004) like one that does not exist; 503 (9003) when a service that keeps some of the lines does not answer.
+         */
+        get: operations["getPipelineLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/pipelines/{id}/proceed": {
         parameters: {
             query?: never;
@@ -1567,6 +1587,38 @@ export interface components {
             maxRetries?: number | null;
             pollInterval?: number | null;
             pollTimeout?: number | null;
+        };
+        /** @enum {string} */
+        StageLogLevel: "INFO" | "WARN" | "ERROR";
+        /**
+         * @description One line of a stage attempt's log
+         * @example {
+         *       "stage": "CODE_CHECK",
+         *       "attempt": 1,
+         *       "seq": 1,
+         *       "at": "2026-02-27T10:00:00Z",
+         *       "level": "INFO",
+         *       "text": "resolving tag v1.0.0 in local://demo"
+         *     }
+         */
+        StageLogLine: {
+            stage: components["schemas"]["PhaseStage"];
+            /** @description The stage attempt (1 for the first) */
+            attempt: number;
+            /** @description Position in the attempt's log, from 1, without gaps */
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            level: components["schemas"]["StageLogLevel"];
+            text: string;
+        };
+        /** @description The stage logs of a phase pipeline */
+        StageLogs: {
+            pipelineId: number;
+            /** @description In stage order (CODE_CHECK, BUILD, PACKAGE, DEPLOY), attempt, seq */
+            lines: components["schemas"]["StageLogLine"][];
+            /** @description An attempt among these reached 1 MiB of text: its last line says it was cut */
+            truncated: boolean;
         };
         /** @enum {string} */
         StageName: "DEVELOPING" | "TESTING" | "STAGING" | "RELEASE" | "CODE_CHECK" | "BUILD" | "PACKAGE" | "DEPLOY";
@@ -4593,6 +4645,102 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
                         code?: 9005;
+                    };
+                };
+            };
+            /** @description 9001 internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9001;
+                    };
+                };
+            };
+            /** @description 9003 a service this call needs did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9003;
+                    };
+                };
+            };
+        };
+    };
+    getPipelineLogs: {
+        parameters: {
+            query?: {
+                stage?: components["schemas"]["PhaseStage"];
+                /** @description Only this attempt of `stage` (needs `stage`); every attempt without it */
+                attempt?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The pipeline's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the envelope with code 0 and the data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description 0: success
+                         * @enum {number}
+                         */
+                        code: 0;
+                        /** @description `success`, or what happened (e.g. a release recorded) */
+                        message: string;
+                        data: components["schemas"]["StageLogs"];
+                    };
+                };
+            };
+            /** @description 1001 invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1001;
+                    };
+                };
+            };
+            /** @description 5001 missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5001;
+                    };
+                };
+            };
+            /** @description 3004 pipeline not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 3004;
                     };
                 };
             };
