@@ -73,7 +73,9 @@ describe("a stage attempt's log", () => {
   it("keeps the lines in the order written, numbered from 1, each with its live event", async () => {
     const pipelineId = nextPipeline++;
     const log = writer(pipelineId);
-    for (let i = 1; i <= 30; i++) (i % 3 ? log.info : log.warn).call(log, `line ${i}`);
+    for (let i = 1; i <= 30; i++)
+      if (i % 3) log.info(`line ${i}`);
+      else log.warn(`line ${i}`);
     log.error("the last one");
     await log.flush();
     const { lines, truncated } = await readAll(pipelineId, "team-a");

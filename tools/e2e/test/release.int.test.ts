@@ -659,4 +659,25 @@ describe("authorization over every service's routes", () => {
     expect((await pipeline(pipe!.id)).status).toBe(pipe!.status);
     expect((await iteration(it0!.id)).status).toBe(it0!.status);
   });
+
+  it("answers 503 (9003) naming the service that keeps a stage's lines while it does not answer, never a hang", async () => {
+    const [pipe] = (await ok<{ items: Pipeline[] }>("GET", "/pipelines?type=PHASE&status=SUCCESS")).items;
+    await platform.processes["ops-gateway"].stop();
+    try {
+      const down = await call("GET", `/pipelines/${pipe!.id}/logs`);
+      expect([down.status, down.code]).toEqual([503, 9003]);
+      expect(down.message).toMatch(/^ops-gateway is unavailable/);
+      // The stages dev-svc keeps are still readable on their own.
+      const build = await ok<StageLogs>("GET", `/pipelines/${pipe!.id}/logs?stage=BUILD`);
+      expect(build.lines.length).toBeGreaterThan(0);
+    } finally {
+      await platform.restart("ops-gateway");
+    }
+    await eventually(
+      async () => (await call("GET", `/pipelines/${pipe!.id}/logs`)).code === 0,
+      "the logs readable again",
+      30_000,
+      200,
+    );
+  });
 });
