@@ -291,7 +291,7 @@ export interface paths {
         };
         /**
          * The team's live events (Server-Sent Events)
-         * @description A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change) and `event: iteration` (an iteration after each change), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).
+         * @description A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log) and `event: deployment` (a deployment started, waits for the ops module, or finished), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).
          */
         get: operations["streamEvents"];
         put?: never;
@@ -852,6 +852,27 @@ export interface components {
                 memory?: string | null;
             };
         };
+        /** @description A deployment started, waits for the ops module, or finished; beside the ops events the engine reads, in the same transaction. */
+        DeploymentEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.deployment.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                pipelineId: number;
+                appId: number;
+                attempt: number;
+                deployId: string | null;
+                /** @enum {string} */
+                state: "STARTED" | "WAITING_OPS" | "FINISHED";
+                outcome: ("SUCCESS" | "FAILED" | "TIMEOUT" | "CANCELLED") | null;
+                message: string | null;
+            };
+        };
         /** @enum {string} */
         DeployStatus: "PENDING" | "WAITING_OPS" | "DEPLOYING" | "DEPLOY_SUCCESS" | "DEPLOY_FAILED" | "DEPLOY_TIMEOUT" | "DEPLOY_CANCELLED";
         /** @enum {string} */
@@ -1017,6 +1038,30 @@ export interface components {
         IterationPhaseStatus: "PENDING" | "RUNNING" | "SUCCESS" | "FAILED" | "CANCELLED";
         /** @enum {string} */
         IterationStatus: "DRAFT" | "DEVELOPING" | "TESTING" | "STAGING" | "RELEASING" | "RELEASED" | "FAILED";
+        /** @description A line was added to a stage attempt's log (dev-svc: CODE_CHECK, BUILD, PACKAGE; ops-gateway: DEPLOY), in the transaction that stored it. */
+        LogEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.log.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                pipelineId: number;
+                appId: number;
+                stage: components["schemas"]["PhaseStage"];
+                /** @description The stage attempt (1 for the first) */
+                attempt: number;
+                /** @description Position in the attempt's log, from 1, without gaps */
+                seq: number;
+                /** Format: date-time */
+                at: string;
+                level: components["schemas"]["StageLogLevel"];
+                text: string;
+            };
+        };
         /**
          * @description A notification subscription (its secret is never shown again after creation)
          * @example {
@@ -3722,9 +3767,9 @@ export interface operations {
             query?: {
                 /** @description Only events of this app */
                 appId?: number;
-                /** @description Only events of this pipeline (and its iteration's, while it is the release's) */
+                /** @description Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's) */
                 pipelineId?: number;
-                /** @description Comma-separated event names: pipeline, iteration (default: all) */
+                /** @description Comma-separated event names: pipeline, iteration, log, deployment (default: all) */
                 types?: string;
                 /** @description Resume after this event (as the Last-Event-ID header; the header wins) */
                 lastEventId?: number;
@@ -3744,7 +3789,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["PipelineEvent"] | components["schemas"]["IterationEvent"];
+                    "text/event-stream": components["schemas"]["PipelineEvent"] | components["schemas"]["IterationEvent"] | components["schemas"]["LogEvent"] | components["schemas"]["DeploymentEvent"];
                 };
             };
             /** @description 1001 invalid parameter */

@@ -8,7 +8,7 @@ import {
   PhasePipelineStatusChanged,
 } from "./messages/pipeline.js";
 import { StageCompleted, StageRequested } from "./messages/stage.js";
-import { IterationChanged, PipelineChanged, StageLogWritten } from "./messages/live.js";
+import { DeploymentChanged, IterationChanged, PipelineChanged, StageLogWritten } from "./messages/live.js";
 
 /** Every event and command the four services exchange, and the live events they publish. */
 export const MESSAGES = [
@@ -27,6 +27,7 @@ export const MESSAGES = [
   PipelineChanged,
   IterationChanged,
   StageLogWritten,
+  DeploymentChanged,
 ] as const satisfies readonly MessageDefinition[];
 
 export type AnyMessageDefinition = (typeof MESSAGES)[number];

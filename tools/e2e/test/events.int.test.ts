@@ -239,6 +239,19 @@ describe("GET /events", () => {
     await s.close();
   });
 
+  it("streams the release's deployment: started, then finished with its outcome", async () => {
+    const p = await ok<{ deployId: string }>(mine, "GET", `/pipelines/${pipelineId}`);
+    const s = await events(mine, `?lastEventId=0&pipelineId=${pipelineId}&types=deployment`);
+    await s.until((x) => x.events.some((e) => e.data["state"] === "FINISHED"), "the deployment to finish");
+    expect(s.events.map((e) => [e.event, e.data["state"], e.data["outcome"]])).toEqual([
+      ["deployment", "STARTED", null],
+      ["deployment", "FINISHED", "SUCCESS"],
+    ]);
+    expect(s.events[0]!.data).toMatchObject({ pipelineId, appId, attempt: 1, deployId: p.deployId });
+    await s.close();
+    expect(stranger.events.some((e) => e.event === "deployment")).toBe(false);
+  });
+
   it("tells a client whose Last-Event-ID the stream does not hold to reload", async () => {
     const s = await events(mine, "", { "last-event-id": "999999999" });
     await s.until((x) => x.resets.length > 0, "a reset");

@@ -1,12 +1,14 @@
 import type { z } from "zod";
 import {
   DEFAULT_DEPLOY_CONFIG,
+  DeploymentChanged,
   DeploymentFinished,
   DeploymentStarted,
   DeploymentWaiting,
   PHASE_STAGE_DEFAULTS,
   type DeployCallback,
   type DeployCallbackResponse,
+  type MessageData,
   type MessageDefinition,
   type MessageOf,
   type StageRequested,
@@ -81,6 +83,29 @@ const STATUS_OF: Record<Outcome, Deployment["status"]> = {
 const CALLBACK_WAIT_MAX_MS = 3000;
 const CALLBACK_WAIT_STEP_MS = 20;
 
+/** The live `deployment` event's part that the ops event it goes with decides. */
+function liveOf(
+  type: string,
+  data: Record<string, unknown>,
+): Pick<MessageData<typeof DeploymentChanged>, "deployId" | "state" | "outcome" | "message"> | null {
+  const deployId = typeof data["deployId"] === "string" && data["deployId"] ? data["deployId"] : null;
+  switch (type) {
+    case DeploymentStarted.type:
+      return { deployId, state: "STARTED", outcome: null, message: null };
+    case DeploymentWaiting.type:
+      return { deployId, state: "WAITING_OPS", outcome: null, message: String(data["reason"]) };
+    case DeploymentFinished.type:
+      return {
+        deployId,
+        state: "FINISHED",
+        outcome: data["outcome"] as Outcome,
+        message: String(data["message"]),
+      };
+    default:
+      return null;
+  }
+}
+
 /** Which path saw an outcome first, in the words of the stage log. */
 const VIA_WORDS: Record<Via, string> = {
   POLL: "a status poll",
@@ -134,6 +159,15 @@ export class DeploymentService {
     data: z.input<D["data"]>,
   ): DeploymentPatch {
     tx.emit(def, data, { correlationId: d.correlationId });
+    const live = liveOf(def.type, data as Record<string, unknown>);
+    // For people (`GET /events`), in the same transaction; a cancel's tombstone has no team to tell.
+    if (live && d.team && d.appId) {
+      tx.emit(
+        DeploymentChanged,
+        { pipelineId: d.pipelineId, appId: d.appId, attempt: d.attempt, ...live },
+        { team: d.team, correlationId: d.correlationId },
+      );
+    }
     return { lastEventType: def.type, lastEventData: data as Record<string, unknown> };
   }
 
