@@ -286,7 +286,7 @@ export async function checkInvariants(databaseUrl: string, opsModuleUrl: string)
       const takenOver = stageRuns.filter((r) => r.runs > 1);
       const builds = new Map<string, number>();
       for (const b of opsBuilds) {
-        const m = /^procode-package-(\d+)-(\d+)$/.exec(b.idempotencyKey ?? "");
+        const m = /^procode-package-(\d+)-(\d+)(?:-[0-9a-f]+)?$/.exec(b.idempotencyKey ?? "");
         if (!m) {
           problems.push(`build ${b.id} at the ops module: idempotency key ${b.idempotencyKey ?? "none"}`);
           continue;

@@ -627,9 +627,20 @@ export interface components {
             /** Format: date-time */
             startedAt: string;
             finishedAt: string | null;
+            /** @description Present while this running attempt waits for an outside system that does not answer */
+            waiting?: components["schemas"]["CheckpointWaiting"];
         };
         /** @enum {string} */
         CheckpointStatus: "RUNNING" | "SUCCESS" | "FAILED" | "CANCELLED";
+        /** @description The attempt waits for an outside system (the image builder, the ops module, a git provider); it goes on by itself when the system answers, and nothing fails for it */
+        CheckpointWaiting: {
+            /** @constant */
+            state: "WAITING_OPS";
+            /** @description The outside system and what it answered (or did not) */
+            reason: string;
+            /** Format: date-time */
+            since: string;
+        };
         /** @enum {string} */
         ConcurrencyPolicy: "QUEUE" | "REJECT";
         /**
@@ -1311,6 +1322,7 @@ export interface components {
                 failedStage: components["schemas"]["PhaseStage"] | null;
                 error: string | null;
                 awaiting: ("PROCEED" | "RETRY_OR_RESUME") | null;
+                waiting?: string | null;
             };
         };
         /** @description A page of Pipeline items */

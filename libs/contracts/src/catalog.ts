@@ -1,13 +1,13 @@
 import type { MessageDefinition } from "./message.js";
 import { AppCreated, ProcodeConfigChanged } from "./messages/app.js";
-import { IterationCreated, ReleaseRequested } from "./messages/dev.js";
+import { IterationCreated } from "./messages/dev.js";
 import { DeploymentFinished, DeploymentStarted, DeploymentWaiting } from "./messages/ops.js";
 import {
   DeploymentCancelRequested,
   IterationPhaseChanged,
   PhasePipelineStatusChanged,
 } from "./messages/pipeline.js";
-import { StageCompleted, StageRequested } from "./messages/stage.js";
+import { StageCompleted, StageRequested, StageWaiting } from "./messages/stage.js";
 import { DeploymentChanged, IterationChanged, PipelineChanged, StageLogWritten } from "./messages/live.js";
 
 /** Every event and command the four services exchange, and the live events they publish. */
@@ -15,11 +15,11 @@ export const MESSAGES = [
   AppCreated,
   ProcodeConfigChanged,
   IterationCreated,
-  ReleaseRequested,
   IterationPhaseChanged,
   PhasePipelineStatusChanged,
   DeploymentCancelRequested,
   StageRequested,
+  StageWaiting,
   StageCompleted,
   DeploymentStarted,
   DeploymentWaiting,

@@ -4,6 +4,8 @@ export * from "./errors.js";
 export * from "./envelope.js";
 export * from "./stage-config.js";
 export * from "./settings.js";
+export * from "./iteration-rules.js";
+export * from "./quality.js";
 export * from "./repository-url.js";
 export * from "./subjects.js";
 export * from "./message.js";

@@ -19,6 +19,16 @@ export interface Platform {
   processes: Record<PlatformProcess, ServiceProcess>;
   /** Starts one process again (after a kill), with the same settings. */
   restart(name: PlatformProcess): Promise<ServiceProcess>;
+  /**
+   * Stops the four services and the gateway (SIGTERM), as an operator stops the platform; the ops
+   * module (an outside system) and the repositories stay.
+   */
+  stopServices(): Promise<void>;
+  /**
+   * Starts the four services and the gateway again with the same settings, secrets and gateway
+   * port, against `databaseUrl` when given (a restored database) and the same NATS streams.
+   */
+  startServices(databaseUrl?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -52,8 +62,9 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
   const callbackSecret = randomBytes(16).toString("hex");
   const encryptionKeys = `k1:${randomBytes(32).toString("base64")}`;
   const logLevel = opts.logLevel ?? process.env["TEST_LOG_LEVEL"] ?? "warn";
-  const common = {
-    DATABASE_URL: infra.databaseUrl,
+  let databaseUrl = infra.databaseUrl;
+  const common = () => ({
+    DATABASE_URL: databaseUrl,
     NATS_URL: infra.natsUrl,
     ENV_NAME: infra.envName,
     AUTH_JWT_SECRET: infra.jwtSecret,
@@ -69,7 +80,7 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
     PORT: "0",
     // The ready line must be logged whatever the level asked for.
     LOG_LEVEL: logLevel === "silent" || logLevel === "error" || logLevel === "warn" ? "info" : logLevel,
-  };
+  });
   const specs: Record<PlatformProcess, { dir: string; env: () => Record<string, string>; ready: RegExp }> = {
     "ops-module": {
       dir: "tools/ops-module",
@@ -81,21 +92,21 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
       }),
       ready: /ops module listening/,
     },
-    "app-svc": { dir: "services/app-svc", env: () => common, ready: /app-svc listening/ },
+    "app-svc": { dir: "services/app-svc", env: common, ready: /app-svc listening/ },
     "dev-svc": {
       dir: "services/dev-svc",
-      env: () => ({ ...common, BUILDER_URL: processes["ops-module"]!.url }),
+      env: () => ({ ...common(), BUILDER_URL: processes["ops-module"]!.url }),
       ready: /dev-svc listening/,
     },
     "pipeline-engine": {
       dir: "services/pipeline-engine",
-      env: () => common,
+      env: common,
       ready: /pipeline-engine listening/,
     },
     "ops-gateway": {
       dir: "services/ops-gateway",
       env: () => ({
-        ...common,
+        ...common(),
         OPS_BASE_URL: processes["ops-module"]!.url,
         OPS_CALLBACK_SECRET: callbackSecret,
       }),
@@ -135,12 +146,16 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
     await Promise.all(Object.values(processes).map((p) => p.stop("SIGTERM", 10_000)));
     rmSync(repoRoot, { recursive: true, force: true });
   };
-  try {
-    await start("ops-module");
+  const services = ["app-svc", "dev-svc", "pipeline-engine", "ops-gateway", "gateway"] as const;
+  const startServices = async () => {
     // Two at a time: each service compiles its sources as it starts.
     await Promise.all((["app-svc", "dev-svc"] as const).map(start));
     await Promise.all((["pipeline-engine", "ops-gateway"] as const).map(start));
     await start("gateway");
+  };
+  try {
+    await start("ops-module");
+    await startServices();
   } catch (err) {
     await stop();
     throw err;
@@ -153,6 +168,13 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
     opsCallbackSecret: callbackSecret,
     processes: processes as Record<PlatformProcess, ServiceProcess>,
     restart: start,
+    stopServices: async () => {
+      await Promise.all(services.map(async (name) => processes[name]?.stop("SIGTERM", 10_000)));
+    },
+    startServices: async (url) => {
+      if (url) databaseUrl = url;
+      await startServices();
+    },
     stop,
   };
 }

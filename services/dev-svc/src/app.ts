@@ -12,16 +12,18 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const git = await createGitIntegration(deps);
   const templates = await installScaffold(deps, git);
   const runners = createStageRunners(deps, git, templates);
-  createIterations(deps, git);
+  const { releases } = createIterations(deps, git);
   const statuses = createCommitStatuses(deps, git);
   return {
     async start() {
       git.start();
       statuses.start();
+      releases.start();
       runners.start();
     },
     async stop() {
       await runners.stop();
+      await releases.stop();
       await statuses.stop();
       await git.stop();
     },

@@ -133,6 +133,8 @@ export const Config = BaseConfig.extend({
     .refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), "must be an http(s) URL")
     .transform((v) => v.replace(/\/+$/, ""))
     .optional(),
+  /** How often the release asker asks the engine again about releases it has not answered. */
+  RELEASE_ASK_MS: ms(10, 600000).default(2000),
   /** Commit status worker period (also woken by every new state). */
   COMMIT_STATUS_POLL_MS: ms(10, 60000).default(1000),
   /** Delay before pushing a status again after the provider could not be reached (doubles up to the max). */

@@ -26,6 +26,7 @@ export function createIterations(deps: ServiceDeps<Config>, git: GitIntegration)
     rpcTimeoutMs: config.RPC_TIMEOUT_MS,
     // Resolving the head and tagging are two provider calls, each within GIT_TIMEOUT_MS.
     lockMs: config.GIT_TIMEOUT_MS * 2 + config.RPC_TIMEOUT_MS + 10_000,
+    askMs: config.RELEASE_ASK_MS,
   });
   const iterations = new IterationService(db, outbox, nats, git.access, progress, releases, log, {
     rpcTimeoutMs: config.RPC_TIMEOUT_MS,

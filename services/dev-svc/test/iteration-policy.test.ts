@@ -4,7 +4,6 @@ import {
   isAhead,
   isNotBehind,
   isRollback,
-  iterationStatusOf,
   latestRelease,
   proceedRefusal,
   releaseRefusal,
@@ -181,19 +180,5 @@ describe("merging what the engine says", () => {
     expect(isNotBehind(p("RELEASE", 10), p("RELEASE", null))).toBe(false);
     expect(isAhead(p("RELEASE", 10), p("RELEASED", 10))).toBe(true);
     expect(isAhead(p("RELEASED", 10), p("RELEASED", 11))).toBe(true);
-  });
-
-  it("derives the iteration's status as the engine does", () => {
-    expect(iterationStatusOf("PENDING", null)).toBe("DRAFT");
-    expect(iterationStatusOf("STAGING", null)).toBe("STAGING");
-    expect(iterationStatusOf("RELEASE", null)).toBe("RELEASING");
-    expect(iterationStatusOf("RELEASE", "PENDING")).toBe("RELEASING");
-    expect(iterationStatusOf("RELEASE", "RUNNING")).toBe("RELEASING");
-    expect(iterationStatusOf("RELEASE", "FAILED")).toBe("FAILED");
-    expect(iterationStatusOf("RELEASE", "CANCELLED")).toBe("FAILED");
-    expect(iterationStatusOf("RELEASED", "SUCCESS")).toBe("RELEASED");
-    expect(iterationStatusOf("RELEASED", "RUNNING")).toBe("RELEASING");
-    expect(iterationStatusOf("RELEASED", null)).toBe("RELEASED");
-    expect(iterationStatusOf("CANCELLED", null)).toBe("FAILED");
   });
 });

@@ -253,6 +253,60 @@ describe("CODE_CHECK", () => {
       entryPoint: "app/main.py",
     });
   });
+
+  it("waits for a git provider that does not answer, says so to the engine, and checks when it answers", async () => {
+    const stored = await emu.createRepo("acme/waiting", { files: GOOD_PROJECT });
+    const commit = (await stored.git.resolveCommit("refs/heads/main"))!;
+    await stored.git.updateRef("refs/tags/v1.0.0", commit, null);
+    const gitProxy = TcpProxy.forUrl(new URL(emu.repoUrl("acme/waiting")).origin);
+    await gitProxy.start();
+    try {
+      const res = await svc.deps.app.inject({
+        method: "POST",
+        url: "/credentials",
+        headers: { authorization: await bearer(infra) },
+        payload: { gitType: "GITLAB", name: "ci-waiting", token: TOKEN },
+      });
+      const app = await createApp(svc, infra, keys, {
+        gitType: "GITLAB",
+        gitRepoUrl: gitProxy.url(emu.repoUrl("acme/waiting")),
+        credentialId: res.json().data.id as string,
+      });
+      const pipelineId = newPipelineId();
+      gitProxy.cut();
+      try {
+        await engine.request({ pipelineId, stage: "CODE_CHECK", appId: app.appId });
+        const waiting = await eventually(
+          () => engine.waitings.find((w) => w.pipelineId === pipelineId && w.reason !== null),
+          "CODE_CHECK reported waiting for the provider",
+          30_000,
+        );
+        expect(waiting).toMatchObject({ stage: "CODE_CHECK", attempt: 1 });
+        expect(waiting.reason).toMatch(/git provider does not answer \(resolving tag v1\.0\.0\)/);
+        // Past the provider's own call budget (GIT_TIMEOUT_MS 5 s) and the next pause: still no result.
+        await eventually(
+          () =>
+            engine.waitings.filter((w) => w.pipelineId === pipelineId).length === 1 &&
+            Date.now() - Date.parse(waiting.at) > 7000,
+          "the provider down past its call budget",
+          30_000,
+          200,
+        );
+        expect(engine.of(pipelineId, "CODE_CHECK")).toEqual([]);
+      } finally {
+        gitProxy.restore();
+      }
+      const result = await engine.result(pipelineId, "CODE_CHECK", 1, 60_000);
+      expect(result.outcome, JSON.stringify(result.error)).toBe("SUCCESS");
+      expect(result.output).toMatchObject({ commitId: commit });
+      await eventually(
+        () => engine.waitings.some((w) => w.pipelineId === pipelineId && w.reason === null),
+        "CODE_CHECK reported going on",
+      );
+    } finally {
+      await gitProxy.stop();
+    }
+  }, 120_000);
 });
 
 async function waitForCount(

@@ -5,7 +5,6 @@ import type { EngineTimings } from "./domain/pipeline.model.js";
 import { registerPipelineRoutes } from "./http/pipelines.routes.js";
 import { appSettingsConsumers } from "./messaging/consumers/app-settings.consumer.js";
 import { iterationCreatedConsumer } from "./messaging/consumers/iteration-created.consumer.js";
-import { releaseRequestedConsumer } from "./messaging/consumers/release-requested.consumer.js";
 import { stageResultConsumers } from "./messaging/consumers/stage-results.consumer.js";
 import { serveProceedIteration } from "./messaging/proceed-iteration.rpc.js";
 import { CommandExecutor } from "./services/command-executor.js";
@@ -82,13 +81,16 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   );
 
   const [appCreated, configChanged] = appSettingsConsumers(db, repo);
-  const [completed, started, waiting, finished] = stageResultConsumers(executor, config.CONSUMER_CONCURRENCY);
+  const [completed, stageWaiting, started, waiting, finished] = stageResultConsumers(
+    executor,
+    config.CONSUMER_CONCURRENCY,
+  );
   consumers
     .add(appCreated)
     .add(configChanged)
     .add(iterationCreatedConsumer(executor))
-    .add(releaseRequestedConsumer(executor))
     .add(completed)
+    .add(stageWaiting)
     .add(started)
     .add(waiting)
     .add(finished);

@@ -15,7 +15,6 @@ import {
   IterationCreated,
   messageSubject,
   ProceedIterationReply,
-  ReleaseRequested,
   RPC,
   rpcSubject,
   RpcReply,
@@ -214,28 +213,6 @@ export class StageHarness {
       team,
       name: `it-${iterationId}`,
       sourceBranch: "main",
-      actor: { sub: "alice", team },
-    });
-  }
-
-  releaseRequested(d: {
-    iterationId: number;
-    iterationPhaseId: number;
-    appId: number;
-    tag: string;
-    rollback?: boolean;
-    team?: string;
-  }) {
-    const team = d.team ?? "t1";
-    return this.publish(ReleaseRequested, {
-      iterationId: d.iterationId,
-      iterationPhaseId: d.iterationPhaseId,
-      appId: d.appId,
-      team,
-      tag: d.tag,
-      branch: "main",
-      commitId: null,
-      rollback: d.rollback ?? false,
       actor: { sub: "alice", team },
     });
   }

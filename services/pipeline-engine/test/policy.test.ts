@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { PHASE_STAGE_DEFAULTS, type IterationMachineState, type PipelineStatus } from "@procode/contracts";
+import {
+  iterationStatusOf,
+  PHASE_STAGE_DEFAULTS,
+  pipelineProceedTarget,
+  type IterationMachineState,
+  type PipelineStatus,
+} from "@procode/contracts";
 import {
   blankPipelineRecord,
   type EngineTimings,
@@ -7,16 +13,17 @@ import {
 } from "../src/domain/pipeline.model.js";
 import {
   applyDeploymentFinished,
+  applyDeploymentStarted,
+  applyDeploymentWaiting,
   applyStageResult,
+  applyStageWaiting,
   Change,
   checkResume,
   checkRetry,
-  iterationStatusOf,
   PipelineRefusal,
   startPhase,
   wakeStage,
 } from "../src/domain/pipeline.policy.js";
-import { pipelineProceedTarget } from "../src/domain/iteration.machine.js";
 
 const timings: EngineTimings = {
   republishBaseMs: 1000,
@@ -148,6 +155,59 @@ describe("phase pipeline decisions", () => {
       "DEPLOYING-DEPLOY_FAILED->FAILED",
     ]);
     expect(p).toMatchObject({ deployStatus: "DEPLOY_TIMEOUT", status: "FAILED", deployId: "d-1" });
+  });
+
+  it("shows a stage attempt waiting for an outside system until it goes on or its result arrives", () => {
+    const p = phase();
+    startPhase(p, new Change(1, "system", timings));
+    const ch = new Change(2, "system", timings);
+    const ok = { stage: "CODE_CHECK" as const, attempt: 1, outcome: "SUCCESS" as const, error: null };
+    applyStageResult(p, { ...ok, output: { commitId: "a", checks: [] } }, ch);
+    applyStageResult(p, { ...ok, stage: "BUILD", output: { dockerfile: "FROM python:3.12-slim" } }, ch);
+    const current = () => p.checkpoints.find((c) => c.stage === "PACKAGE" && c.attempt === 1)!;
+    const wait = (reason: string | null, at: string, attempt = 1) =>
+      applyStageWaiting(p, { stage: "PACKAGE", attempt, reason, at });
+
+    expect(wait("builder unreachable", "2026-01-01T00:00:02Z", 2)).toMatchObject({ applied: false });
+    expect(wait(null, "2026-01-01T00:00:01Z")).toMatchObject({ applied: false });
+    expect(wait("builder unreachable", "2026-01-01T00:00:02Z")).toEqual({ applied: true });
+    expect(wait("builder unreachable", "2026-01-01T00:00:03Z")).toMatchObject({ applied: false });
+    expect(current().waiting).toEqual({
+      state: "WAITING_OPS",
+      reason: "builder unreachable",
+      since: "2026-01-01T00:00:02Z",
+    });
+    // Another reason keeps the time it began; a late "goes on" from before it changes nothing.
+    expect(wait("builder answers 503", "2026-01-01T00:00:04Z")).toEqual({ applied: true });
+    expect(current().waiting).toMatchObject({ reason: "builder answers 503", since: "2026-01-01T00:00:02Z" });
+    expect(wait(null, "2026-01-01T00:00:01Z")).toMatchObject({ applied: false });
+    expect(wait(null, "2026-01-01T00:00:05Z")).toEqual({ applied: true });
+    expect(current().waiting).toBeUndefined();
+    // The result clears a waiting whose "goes on" never came.
+    wait("builder unreachable", "2026-01-01T00:00:06Z");
+    applyStageResult(p, { ...ok, stage: "PACKAGE", output: { image: "r/a:v1.0.0" } }, ch);
+    expect(current()).toMatchObject({ status: "SUCCESS" });
+    expect(current().waiting).toBeUndefined();
+    expect(p.status).toBe("RUNNING");
+    expect(p.currentStage).toBe("DEPLOY");
+
+    // DEPLOY: ops-gateway's waiting shows the same way, with deployStatus WAITING_OPS, until ops answers.
+    const deploy = () => p.checkpoints.find((c) => c.stage === "DEPLOY")!;
+    const since = "2026-01-01T00:00:07Z";
+    expect(
+      applyDeploymentWaiting(p, { attempt: 1, deployId: null, reason: "ops unreachable", since }),
+    ).toEqual({
+      applied: true,
+    });
+    expect(p.deployStatus).toBe("WAITING_OPS");
+    expect(deploy().waiting).toEqual({ state: "WAITING_OPS", reason: "ops unreachable", since });
+    applyDeploymentStarted(p, { attempt: 1, deployId: "d-1", deadlineMs: null }, ch);
+    expect(p).toMatchObject({ state: "DEPLOYING", deployStatus: "DEPLOYING" });
+    expect(deploy().waiting).toBeUndefined();
+    applyDeploymentWaiting(p, { attempt: 1, deployId: "d-1", reason: "ops unreachable", since });
+    applyDeploymentFinished(p, { attempt: 1, deployId: "d-1", outcome: "SUCCESS", message: "" }, ch);
+    expect(deploy()).toMatchObject({ status: "SUCCESS" });
+    expect(deploy().waiting).toBeUndefined();
   });
 });
 

@@ -76,8 +76,13 @@ export function renderPipeline(pipeline: Pipeline, now = Date.now()): string[] {
         ? dim(` ${p.deployStatus}${p.deployId ? ` ${p.deployId}` : ""}`)
         : "";
     const error = view === "failed" && latest?.error ? `: ${latest.error}` : "";
+    // An outside system that does not answer: the attempt waits by itself, nobody needs to act.
+    const waits =
+      view === "running" && latest?.status === "RUNNING" && latest.waiting
+        ? yellow(` ${latest.waiting.state}: ${latest.waiting.reason}`)
+        : "";
     const tries = view === "pending" || view === "cancelled" || view === "waiting" ? "" : attempt;
-    const text = `${paintView(look.symbol)} ${stage.padEnd(11)} ${paintView(`${look.word}${timed}`)}${tries}${deploy}${error}`;
+    const text = `${paintView(look.symbol)} ${stage.padEnd(11)} ${paintView(`${look.word}${timed}`)}${tries}${deploy}${waits}${error}`;
     lines.push(`  ${text}`);
   }
   const commands = nextCommands(p);

@@ -85,7 +85,7 @@ export async function watchPipeline(api: ApiClient, id: number, opts: WatchOptio
         p.currentStage,
         p.deployStatus,
         p.awaiting,
-        p.checkpoints.map((c) => [c.status, c.attempt]),
+        p.checkpoints.map((c) => [c.status, c.attempt, c.waiting?.reason ?? null]),
       ]);
       if (opts.json) {
         if (key !== lastKey) write(`${JSON.stringify(p)}\n`);

@@ -60,6 +60,26 @@ describe("pipeline view", () => {
     expect(lines).toMatch(/DEPLOY\s+pending/);
   });
 
+  it("shows a stage waiting for an outside system with the reason, and no command to run", () => {
+    const p = pipeline({
+      currentStage: "PACKAGE",
+      state: "PACKAGE",
+      checkpoints: [
+        ok("CODE_CHECK", 0, 3),
+        ok("BUILD", 3, 4),
+        {
+          ...ok("PACKAGE", 4, 0),
+          status: "RUNNING",
+          finishedAt: null,
+          waiting: { state: "WAITING_OPS", reason: "image builder unreachable", since: at(5) },
+        },
+      ],
+    });
+    const lines = renderPipeline(p, t0 + 10_000).join("\n");
+    expect(lines).toMatch(/PACKAGE\s+running 6s WAITING_OPS: image builder unreachable/);
+    expect(lines).not.toMatch(/procode pipeline/);
+  });
+
   it("shows a failed stage with its error and the commands that move it on", () => {
     const p = pipeline({
       status: "FAILED",

@@ -24,6 +24,15 @@ async function expectAllStagesSucceeded() {
   await expect(page.getByTestId("pipeline-status")).toContainText("SUCCESS");
 }
 
+/** Pipeline events the gateway has sent to event-stream clients (this page is the only one). */
+async function pipelineEventsSent(): Promise<number> {
+  const text = await (await fetch(`${platform().gatewayUrl}/metrics`)).text();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith("gateway_events_sent_total{") && l.includes('event="pipeline"'));
+  return line ? Number(line.split(" ").at(-1)) : 0;
+}
+
 /** An iteration of the app walked to STAGING through the API (what the page shows is tested once). */
 async function iterationInStaging(name: string): Promise<number> {
   const it = await api<{ id: number }>("POST", "/iterations", { appId, name, sourceBranch: "main" });
@@ -109,10 +118,24 @@ test("walks an iteration to STAGING, releases v1.0.0 and watches the graph reach
   await screenshot(page, "console-release-dialog");
   // A mark that survives only as long as the page is not reloaded.
   await page.evaluate(() => ((window as unknown as { mark: string }).mark = "no reload"));
+  // Live from the event stream: no banner, and the pipeline is read once per event about it, not polled.
+  await expect(page.getByTestId("live-banner")).toHaveCount(0);
+  const eventsBefore = await pipelineEventsSent();
+  const reads: string[] = [];
+  const countRead = (r: { method(): string; url(): string }) => {
+    if (r.method() === "GET") reads.push(new URL(r.url()).pathname);
+  };
+  page.on("request", countRead);
   await dialog.getByRole("button", { name: "Release v1.0.0" }).click();
   await expect(page).toHaveURL(/\/pipelines\/\d+/);
   await expectAllStagesSucceeded();
+  page.off("request", countRead);
   expect(await page.evaluate(() => (window as unknown as { mark?: string }).mark)).toBe("no reload");
+  const events = (await pipelineEventsSent()) - eventsBefore;
+  const pipelineReads = reads.filter((p) => p === new URL(page.url()).pathname).length;
+  expect(events).toBeGreaterThan(0);
+  // PACKAGE and DEPLOY take 1.5 s each: a 400 ms poll would read it several times more than this.
+  expect(pipelineReads).toBeLessThanOrEqual(events + 1);
   await page.locator('.node[data-stage="PACKAGE"] .node-main').click();
   await expect(page.getByTestId("node-panel")).toContainText("console-agent:v1.0.0");
   await screenshot(page, "console-pipeline");

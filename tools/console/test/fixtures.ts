@@ -1,4 +1,4 @@
-import type { Checkpoint, Pipeline } from "../src/api/types";
+import type { Checkpoint, LogLine, Pipeline, StageLog } from "../src/api/types";
 
 const t0 = Date.parse("2026-03-01T10:00:00Z");
 const at = (s: number) => new Date(t0 + s * 1000).toISOString();
@@ -48,4 +48,29 @@ export function pipeline(over: Partial<Pipeline>): Pipeline {
     queued: false,
     ...over,
   };
+}
+
+/** A log line of BUILD's first attempt, `s` seconds after t0, as GET /pipelines/{id}/logs gives it. */
+export function logLine(seq: number, text: string, level: LogLine["level"] = "INFO", s = seq): LogLine {
+  return { stage: "BUILD", attempt: 1, seq, at: at(s), level, text };
+}
+
+/** A stage log of pipeline 7 with lines 1..n (or the lines given). */
+export function stageLog(lines: number | LogLine[], truncated = false): StageLog {
+  return {
+    pipelineId: 7,
+    lines:
+      typeof lines === "number"
+        ? Array.from({ length: lines }, (_, i) => logLine(i + 1, `line ${i + 1}`))
+        : lines,
+    truncated,
+  };
+}
+
+/**
+ * A `log` event of the stream as the console parses it: the envelope (whose other fields the console
+ * does not read), with the line and its ids as data.
+ */
+export function logEvent(line: LogLine, pipelineId = 7) {
+  return { data: { pipelineId, appId: 1, ...line } };
 }

@@ -11,6 +11,20 @@ import {
 import { DateTime, PageQuery } from "../envelope.js";
 import { StageConfig } from "../stage-config.js";
 
+/** An attempt waiting for an outside system that does not answer (docs/reliability.md "Waiting is not failing"). */
+export const CheckpointWaiting = z
+  .object({
+    state: z.literal("WAITING_OPS"),
+    reason: z.string().meta({ description: "The outside system and what it answered (or did not)" }),
+    since: DateTime,
+  })
+  .meta({
+    id: "CheckpointWaiting",
+    description:
+      "The attempt waits for an outside system (the image builder, the ops module, a git provider); it goes on by itself when the system answers, and nothing fails for it",
+  });
+export type CheckpointWaiting = z.infer<typeof CheckpointWaiting>;
+
 /** One stage attempt (SPEC 4 checkpoints; seed 3.5 shows stage, status, output). */
 export const Checkpoint = z
   .object({
@@ -24,6 +38,9 @@ export const Checkpoint = z
     error: z.string().nullable(),
     startedAt: DateTime,
     finishedAt: DateTime.nullable(),
+    waiting: CheckpointWaiting.optional().meta({
+      description: "Present while this running attempt waits for an outside system that does not answer",
+    }),
   })
   .meta({
     id: "Checkpoint",

@@ -36,6 +36,11 @@ export const PipelineChanged = defineMessage({
     error: z.string().nullable(),
     /** What the pipeline waits for from a person: PROCEED, RETRY_OR_RESUME, or nothing. */
     awaiting: z.enum(["PROCEED", "RETRY_OR_RESUME"]).nullable(),
+    /**
+     * Why the current stage attempt waits for an outside system that does not answer (its
+     * checkpoint's `waiting.reason`); null when it does not. Absent from events of older engines.
+     */
+    waiting: z.string().nullable().optional(),
   }),
   publisher: "pipeline-engine",
   consumers: ["gateway"],

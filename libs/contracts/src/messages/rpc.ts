@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { GitType, IterationMachineState, PhaseStage, PipelineStatus } from "../enums.js";
+import {
+  GitType,
+  IterationMachineState,
+  IterationStatus,
+  PhaseStage,
+  PipelineStatus,
+  TargetPhase,
+} from "../enums.js";
 import { StageLogLine } from "../http/logs.js";
 import { Actor } from "../message.js";
 
@@ -19,8 +26,8 @@ export function RpcReply<S extends z.ZodType>(data: S) {
 export const ProceedIterationRequest = z.object({
   iterationId: z.number().int().positive(),
   appId: z.number().int().positive(),
-  /** Validated by the engine: unknown or backwards -> 2002. */
-  targetPhase: z.string(),
+  /** The app's next phase; the engine judges it (docs/architecture.md, "Iterations and releases"). */
+  targetPhase: TargetPhase,
   /** RELEASE only: the iteration_phase row dev-svc recorded, with its tag. */
   release: z
     .object({
@@ -41,6 +48,8 @@ export const ProceedIterationReply = z.object({
   currentPhase: IterationMachineState,
   phasePipelineId: z.number().int().positive().nullable(),
   phasePipelineStatus: PipelineStatus.nullable(),
+  /** The iteration's status after the move, as the engine derives it. */
+  iterationStatus: IterationStatus,
 });
 export type ProceedIterationReply = z.infer<typeof ProceedIterationReply>;
 

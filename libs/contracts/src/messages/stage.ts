@@ -86,6 +86,24 @@ export const StageRequested = defineMessage({
     "Run one attempt of a stage. CODE_CHECK, BUILD and PACKAGE are run by dev-svc, DEPLOY by ops-gateway. Re-published until a result arrives or the pipeline leaves the stage; runners are idempotent per (pipelineId, stage, attempt). dev-svc also follows every stage's requests for the release's commit statuses.",
 });
 
+export const StageWaiting = defineMessage({
+  type: "stage.waiting.v1",
+  kind: "event",
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    stage: PhaseStage,
+    attempt: z.number().int().min(1),
+    /** What the attempt waits for (the outside system and its answer); null: it goes on. */
+    reason: z.string().nullable(),
+    /** When the runner saw it; a report older than the one shown changes nothing. */
+    at: z.string(),
+  }),
+  publisher: "dev-svc",
+  consumers: ["pipeline-engine"],
+  description:
+    "A CODE_CHECK, BUILD or PACKAGE attempt waits for an outside system that does not answer (the image builder, a git provider), or goes on again. The engine shows it on the attempt's checkpoint (`waiting`, stage state WAITING_OPS) and in the live pipeline event; nothing fails for it.",
+});
+
 export const StageCompleted = defineMessage({
   type: "stage.completed.v1",
   kind: "event",

@@ -1,37 +1,21 @@
 import {
-  nextPhase,
-  normalizePhases,
-  TargetPhase,
-  type ErrorName,
+  ITERATION_STATE_RANK,
+  proceedRefusal as iterationProceedRefusal,
+  releaseRefusal as iterationReleaseRefusal,
+  targetPhaseRefusal,
   type IterationMachineState,
   type IterationPhase,
   type IterationPhaseStatus,
-  type IterationStatus,
-  type PipelineStatus,
+  type IterationRefusal,
 } from "@procode/contracts";
 
 /**
- * The rules dev-svc applies to iterations before it asks pipeline-engine, and when it merges what
- * the engine tells it. Pure: no I/O, so every case is a table row in the unit tests. The engine
- * stays the judge (it answers PROCEED_ITERATION with the same codes); these checks only refuse what
- * is certainly refused, before a tag is created or a request is sent.
+ * What dev-svc applies of the iteration's rules (libs/contracts `iteration-rules`, the engine's
+ * rules) before it asks pipeline-engine, and how it merges what the engine tells it. Pure: no I/O,
+ * so every case is a table row in the unit tests. The engine is the judge (it answers
+ * PROCEED_ITERATION with the same rules, codes and messages); dev-svc checks them first with what it
+ * last heard, so that no tag is created for a release the engine would refuse.
  */
-
-/** A refusal with the product's code and a message naming the problem. */
-export interface Refusal {
-  kind: Extract<ErrorName, "PHASE_CANNOT_PROCEED" | "INVALID_TARGET_PHASE" | "PRECONDITION_FAILED">;
-  message: string;
-}
-
-const ORDER: Record<IterationMachineState, number> = {
-  PENDING: 0,
-  DEVELOPING: 1,
-  TESTING: 2,
-  STAGING: 3,
-  RELEASE: 4,
-  RELEASED: 5,
-  CANCELLED: 6,
-};
 
 /** What dev-svc knows of an iteration's progress. */
 export interface Progress {
@@ -48,8 +32,8 @@ export interface Progress {
  * number is kept.
  */
 export function isNotBehind(stored: Progress, incoming: Progress): boolean {
-  const a = stored.phase === null ? -1 : ORDER[stored.phase];
-  const b = incoming.phase === null ? -1 : ORDER[incoming.phase];
+  const a = stored.phase === null ? -1 : ITERATION_STATE_RANK[stored.phase];
+  const b = incoming.phase === null ? -1 : ITERATION_STATE_RANK[incoming.phase];
   if (b !== a) return b > a;
   return (incoming.phasePipelineId ?? 0) >= (stored.phasePipelineId ?? 0);
 }
@@ -57,29 +41,6 @@ export function isNotBehind(stored: Progress, incoming: Progress): boolean {
 /** True when `incoming` is strictly further than `stored` (a request's answer moved the iteration). */
 export function isAhead(stored: Progress, incoming: Progress): boolean {
   return isNotBehind(stored, incoming) && !isNotBehind(incoming, stored);
-}
-
-/** The iteration's status for a phase and its latest release (the engine's derivation, SPEC 4). */
-export function iterationStatusOf(
-  phase: IterationMachineState,
-  latestRelease: PipelineStatus | null,
-): IterationStatus {
-  switch (phase) {
-    case "PENDING":
-      return "DRAFT";
-    case "DEVELOPING":
-    case "TESTING":
-    case "STAGING":
-      return phase;
-    case "CANCELLED":
-      return "FAILED";
-    case "RELEASE":
-    case "RELEASED":
-      if (latestRelease === "FAILED" || latestRelease === "CANCELLED") return "FAILED";
-      if (latestRelease === "SUCCESS") return "RELEASED";
-      if (latestRelease === null) return phase === "RELEASED" ? "RELEASED" : "RELEASING";
-      return "RELEASING";
-  }
 }
 
 /** An iteration_phase row of a release, as the rules need it. */
@@ -95,7 +56,6 @@ export interface ReleaseRow {
 export const isRefused = (r: ReleaseRow): boolean => r.status === "CANCELLED" && r.pipelineId === null;
 const isActive = (r: ReleaseRow): boolean =>
   r.status === "PENDING" || r.status === "RUNNING" || r.status === "SUCCESS";
-const isRunning = (r: ReleaseRow): boolean => r.status === "PENDING" || r.status === "RUNNING";
 
 /**
  * The release of this iteration that a request for `tag` repeats: one with the same tag that is
@@ -127,10 +87,9 @@ export function isRollback(
 }
 
 /**
- * Local checks of a release (seed 3.4, 3.7) before anything is tagged: the phase before RELEASE in
- * the app's phases, or RELEASE whose latest phase pipeline FAILED or was CANCELLED; a rollback in
- * RELEASE or RELEASED with no release running. DRAFT counts as DEVELOPING (the engine starts a
- * pipeline that has not started yet when it is asked to move it).
+ * The release rules checked before anything is tagged, with what dev-svc knows: its phase (DRAFT,
+ * nothing heard yet, counts as DEVELOPING: the engine starts an iteration that has not started when
+ * it is asked to move it) and the latest release it recorded.
  */
 export function releaseRefusal(input: {
   iterationId: number;
@@ -138,54 +97,22 @@ export function releaseRefusal(input: {
   phases: readonly IterationPhase[];
   latest: ReleaseRow | null;
   rollback: boolean;
-}): Refusal | null {
-  const { iterationId: id, latest } = input;
-  const phase = input.phase ?? "PENDING";
-  const running =
-    latest && isRunning(latest)
-      ? `release ${latest.tag ?? ""} (iteration phase ${latest.id}) of iteration ${id} is still ${latest.status}`
-      : null;
-  if (phase === "CANCELLED") {
-    return { kind: "PHASE_CANNOT_PROCEED", message: `iteration ${id} was cancelled` };
-  }
-  if (input.rollback) {
-    if (phase !== "RELEASE" && phase !== "RELEASED") {
-      return {
-        kind: "PHASE_CANNOT_PROCEED",
-        message: `iteration ${id} is in ${phase}: nothing was released yet to roll back`,
-      };
-    }
-    return running ? { kind: "PHASE_CANNOT_PROCEED", message: running } : null;
-  }
-  if (phase === "RELEASED") {
-    return {
-      kind: "PHASE_CANNOT_PROCEED",
-      message: `iteration ${id} is already RELEASED; release an older tag as a rollback instead`,
-    };
-  }
-  if (phase === "RELEASE") {
-    if (running) return { kind: "PHASE_CANNOT_PROCEED", message: running };
-    if (latest?.status === "SUCCESS") {
-      return { kind: "PHASE_CANNOT_PROCEED", message: `iteration ${id} is already released` };
-    }
-    return null;
-  }
-  const from = phase === "PENDING" ? "DEVELOPING" : phase;
-  const next = nextPhase(input.phases, from);
-  if (next !== "RELEASE") {
-    return {
-      kind: "INVALID_TARGET_PHASE",
-      message: `targetPhase: iteration ${id} is in ${from}; the next phase is ${next ?? "none"}, not RELEASE (proceed to ${next ?? "it"} first)`,
-    };
-  }
-  return null;
+}): IterationRefusal | null {
+  const latest = input.latest;
+  return iterationReleaseRefusal({
+    iterationId: input.iterationId,
+    state: input.phase ?? "PENDING",
+    phases: input.phases,
+    latest: latest && { tag: latest.tag, status: latest.status },
+    rollback: input.rollback,
+  });
 }
 
 /**
- * Local checks of `POST /iterations/{id}/proceed` (seed 3.7): an unknown target or one that is not a
- * phase of the app -> 2002; RELEASE without a tag -> 2003; an iteration in RELEASE, RELEASED or
- * CANCELLED cannot move to another phase (2001); a target behind the current phase -> 2002. Whether a
- * forward target is the next one is the engine's to say (what dev-svc knows may lag behind it).
+ * The checks of `POST /iterations/{id}/proceed` dev-svc makes itself: an unknown target or one that
+ * is not a phase of the app (2002); RELEASE without a tag (2003); an iteration in RELEASE, RELEASED
+ * or CANCELLED (2001); a target not ahead of the current phase (2002). Whether a forward target is
+ * the next one is the engine's to say: what dev-svc knows may lag behind it.
  */
 export function proceedRefusal(input: {
   iterationId: number;
@@ -193,37 +120,19 @@ export function proceedRefusal(input: {
   phases: readonly IterationPhase[];
   targetPhase: string;
   hasTag: boolean;
-}): Refusal | null {
-  const id = input.iterationId;
-  const target = TargetPhase.safeParse(input.targetPhase);
-  if (!target.success) {
-    return {
-      kind: "INVALID_TARGET_PHASE",
-      message: `targetPhase: must be one of ${TargetPhase.options.join(", ")} (got "${input.targetPhase.slice(0, 50)}")`,
-    };
-  }
-  const phases = normalizePhases(input.phases);
-  if (!phases.includes(target.data)) {
-    return {
-      kind: "INVALID_TARGET_PHASE",
-      message: `targetPhase: ${target.data} is not a phase of this app (phases: ${phases.join(", ")})`,
-    };
-  }
-  if (target.data === "RELEASE") {
+}): IterationRefusal | null {
+  const target = targetPhaseRefusal(input.targetPhase, input.phases);
+  if (target.refusal) return target.refusal;
+  if (target.target === "RELEASE") {
     return input.hasTag
       ? null
       : { kind: "PRECONDITION_FAILED", message: "tag: entering RELEASE needs a tag, e.g. v1.0.0" };
   }
-  const phase = input.phase ?? "PENDING";
-  if (phase === "RELEASE" || phase === "RELEASED" || phase === "CANCELLED") {
-    return { kind: "PHASE_CANNOT_PROCEED", message: `iteration ${id} is ${phase} and cannot proceed` };
-  }
-  const current = phase === "PENDING" ? "DEVELOPING" : phase;
-  if (ORDER[target.data] <= ORDER[current]) {
-    return {
-      kind: "INVALID_TARGET_PHASE",
-      message: `targetPhase: iteration ${id} is already in ${current}; ${target.data} is not ahead of it`,
-    };
-  }
-  return null;
+  return iterationProceedRefusal({
+    iterationId: input.iterationId,
+    state: input.phase ?? "PENDING",
+    phases: input.phases,
+    target: target.target,
+    rule: "ahead",
+  });
 }

@@ -1,5 +1,5 @@
 import type { CodeCheckOutput, CodeCheckResult } from "@procode/contracts";
-import { Semaphore } from "@procode/service-kit";
+import { Semaphore, sleep } from "@procode/service-kit";
 import { GitProviderError } from "../integrations/git/errors.js";
 import type { GitProvider, TreeEntry } from "../integrations/git/provider.js";
 import type { RepositoryAccess } from "../services/repository-access.js";
@@ -21,6 +21,39 @@ export interface CodeCheckOptions {
   maxPythonFiles?: number;
   /** Files read from the provider at once. */
   readConcurrency?: number;
+  /** First pause before asking a provider that does not answer again; doubles up to 30 s. */
+  waitPauseMs?: number;
+}
+
+/** Provider failures that are waited for, never a failure: it is down, or too slow to answer. */
+const WAITED_FOR: readonly string[] = ["unavailable", "timeout"];
+const MAX_WAIT_PAUSE_MS = 30_000;
+
+/**
+ * A provider call repeated until the provider answers (docs/reliability.md "Waiting is not
+ * failing"): while it is down or slow the attempt waits, says why, and its clock stands still.
+ */
+async function untilAnswered<T>(
+  ctx: StageContext,
+  what: string,
+  pauseMs: number,
+  call: () => Promise<T>,
+): Promise<T> {
+  let pause = pauseMs;
+  for (;;) {
+    try {
+      const answer = await call();
+      ctx.waiting(null);
+      return answer;
+    } catch (err) {
+      if (!(err instanceof GitProviderError) || !WAITED_FOR.includes(err.failure) || ctx.signal.aborted)
+        throw err;
+      ctx.waiting(`git provider does not answer (${what}): ${err.message}`);
+      await sleep(pause, ctx.signal);
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      pause = Math.min(pause * 2, MAX_WAIT_PAUSE_MS);
+    }
+  }
 }
 
 /** Requirement files followed through `-r` / `-c` at most. */
@@ -31,10 +64,12 @@ const MAX_REQUIREMENT_FILES = 10;
  * fixed commit is checked anew), reads the tree at that commit and checks the Python project: a
  * dependency file present and parseable, an entry point, every `.py` file compiling, a supported
  * Python version. Output: CodeCheckOutput; any failed check makes the attempt FAILED (not
- * retryable: the same commit fails the same way) with every check in the output.
+ * retryable: the same commit fails the same way) with every check in the output. A provider that
+ * is down or does not answer in time is waited for, never a failure.
  */
 export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions): StageWork {
   const maxPythonFiles = opts.maxPythonFiles ?? 5000;
+  const pauseMs = opts.waitPauseMs ?? 1000;
   return {
     stage: "CODE_CHECK",
     timeoutMs: opts.timeoutMs,
@@ -46,7 +81,9 @@ export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions):
       ctx.out.info(`resolving tag ${request.tag} in ${provider.describe}`);
       let commitId: string;
       try {
-        commitId = await provider.resolveRef(request.tag);
+        commitId = await untilAnswered(ctx, `resolving tag ${request.tag}`, pauseMs, () =>
+          provider.resolveRef(request.tag),
+        );
       } catch (err) {
         if (err instanceof GitProviderError && err.failure === "ref_not_found") {
           throw new StageFailure(
@@ -59,9 +96,9 @@ export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions):
       }
       ctx.out.info(`tag ${request.tag} is commit ${commitId}`);
       ctx.step(`reading the tree at ${commitId.slice(0, 12)}`);
-      const tree = await provider.readTree(commitId);
+      const tree = await untilAnswered(ctx, "reading the tree", pauseMs, () => provider.readTree(commitId));
       ctx.out.info(`read the tree at commit ${commitId.slice(0, 12)}: ${tree.length} entries`);
-      const reader = new Reader(provider, commitId, ctx, opts.readConcurrency ?? 8);
+      const reader = new Reader(provider, commitId, ctx, opts.readConcurrency ?? 8, pauseMs);
       const checks = await checkPythonProject(tree, reader, opts.pythonBin, maxPythonFiles, ctx);
       const output: CodeCheckOutput = {
         commitId,
@@ -99,6 +136,7 @@ class Reader {
     private readonly commitId: string,
     private readonly ctx: StageContext,
     concurrency: number,
+    private readonly pauseMs: number,
   ) {
     this.sem = new Semaphore(concurrency);
   }
@@ -108,7 +146,9 @@ class Reader {
     try {
       if (this.ctx.signal.aborted) throw this.ctx.signal.reason;
       this.ctx.step(`reading ${path} at ${this.commitId.slice(0, 12)}`);
-      return await this.provider.readFile(path, this.commitId);
+      return await untilAnswered(this.ctx, `reading ${path}`, this.pauseMs, () =>
+        this.provider.readFile(path, this.commitId),
+      );
     } finally {
       this.sem.release();
     }

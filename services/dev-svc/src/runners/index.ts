@@ -35,6 +35,7 @@ export function createStageRunners(
       // The builder's own deadline comes first; this bound adds the create and the last status calls.
       packageWork(deps.db, builder, {
         registry: config.IMAGE_REGISTRY,
+        envName: config.ENV_NAME,
         timeoutMs: config.BUILD_TIMEOUT_MS + 3 * config.BUILDER_CALL_TIMEOUT_MS + config.BUILD_POLL_MS,
       }),
     ],

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { PackageOutput } from "@procode/contracts";
 import type { Database } from "@procode/service-kit";
 import type { ImageBuilder } from "../integrations/image-builder/image-builder.js";
@@ -8,14 +9,28 @@ import { StageFailure, type StageContext, type StageResult, type StageWork } fro
 export interface PackageOptions {
   /** Registry and namespace images go to, e.g. `registry.local/procode`. */
   registry: string;
+  /** The installation's name (ENV_NAME): part of every build's idempotency key. */
+  envName: string;
   timeoutMs: number;
+}
+
+/**
+ * The idempotency key of an attempt's build: `procode-package-<pipeline>-<attempt>-<what>`, where
+ * `<what>` is a digest of the installation, the image and the commit. The same attempt always asks
+ * under the same key (a runner taking it over, a platform restored from a backup re-attach to the
+ * same build); a pipeline id given again after a restore, for another release, or another
+ * installation sharing the builder never meets this build (docs/operations.md "Backup and restore").
+ */
+function buildKey(envName: string, pipelineId: number, attempt: number, image: string, commitId: string) {
+  const what = createHash("sha256").update(`${envName}\0${image}\0${commitId}`).digest("hex").slice(0, 12);
+  return `procode-package-${pipelineId}-${attempt}-${what}`;
 }
 
 /**
  * PACKAGE (SPEC 4, 9): hands the source commit (CODE_CHECK), the Dockerfile (BUILD) and the target
  * reference `<registry>/<app name>:<tag>` to the image builder and follows the build to its end.
  * Output: PackageOutput `{image, digest?, buildId}`. The build is asked for with a key of the
- * attempt, so a runner taking the attempt over re-attaches to the same build. A builder that does
+ * attempt (`buildKey`), so a runner taking the attempt over re-attaches to the same build. A builder that does
  * not answer is waited for, never a failure.
  */
 export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOptions): StageWork {
@@ -57,7 +72,7 @@ export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOp
           dockerfile,
           image,
           ...(repo ? { repoUrl: repo.externalGitUrl } : {}),
-          idempotencyKey: `procode-package-${request.pipelineId}-${request.attempt}`,
+          idempotencyKey: buildKey(opts.envName, request.pipelineId, request.attempt, image, commitId),
         },
         ctx.signal,
         (s) => {

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { Counter, Gauge, Histogram } from "prom-client";
-import { StageCompleted, type PhaseStage } from "@procode/contracts";
+import { StageCompleted, StageWaiting, type PhaseStage } from "@procode/contracts";
 import {
   errorMessage,
   RetryLater,
@@ -145,7 +145,7 @@ export class StageRunnerService {
     );
 
     const started = Date.now();
-    const result = await this.runWork(work, request, app, claimed, log, out);
+    const result = await this.runWork(work, request, app, claimed, log, ctx.correlationId, out);
     await out.flush();
     if (result === null) return "ignored";
     if (result === "abandoned") {
@@ -194,6 +194,7 @@ export class StageRunnerService {
     app: Awaited<ReturnType<typeof findApp>>,
     claimed: StageRunRecord,
     log: Logger,
+    correlationId: string,
     out: StageLog,
   ): Promise<StageResult | null | "abandoned"> {
     const abort = new AbortController();
@@ -229,16 +230,33 @@ export class StageRunnerService {
     };
     runClock();
     let waitingFor: string | null = null;
+    // The engine shows the waiting on the attempt's checkpoint: told when it starts and ends.
+    const report = (reason: string | null) =>
+      void this.outbox
+        .sqlTransaction(correlationId, async (tx) => {
+          tx.emit(StageWaiting, {
+            pipelineId: request.pipelineId,
+            stage: request.stage,
+            attempt: request.attempt,
+            reason,
+            at: new Date().toISOString(),
+          });
+        })
+        .catch((err: unknown) =>
+          log.warn({ err: errorMessage(err) }, "could not tell the engine the attempt waits (or goes on)"),
+        );
     const waiting = (reason: string | null) => {
       if (reason !== null && waitingFor === null) {
         clearTimeout(timer);
         budgetMs -= Date.now() - clockFrom;
         this.waitingNow.labels(work.stage).inc();
         log.warn({ reason }, `${work.stage} attempt waiting: ${reason}`);
+        report(reason);
         out.warn(`waiting: ${reason} (waiting does not fail the attempt, nor count against its time)`);
       } else if (reason === null && waitingFor !== null) {
         this.waitingNow.labels(work.stage).dec();
         log.info(`${work.stage} attempt goes on: the outside system answers again`);
+        report(null);
         out.info("the outside system answers again; going on");
         runClock();
       }

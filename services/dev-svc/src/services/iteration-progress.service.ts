@@ -7,7 +7,7 @@ import type {
 import { RetryLater, type HandlerResult, type Logger, type Outbox } from "@procode/service-kit";
 import { applyPhasePipelineEvent } from "../store/iteration-phase.repository.js";
 import { lockIteration, setEventSeq, setProgress } from "../store/iteration.repository.js";
-import { isAhead, isNotBehind, iterationStatusOf } from "../domain/iteration.policy.js";
+import { isAhead, isNotBehind } from "../domain/iteration.policy.js";
 import { emitIterationChanged } from "./iteration-live.js";
 
 /**
@@ -34,7 +34,7 @@ export class IterationProgress {
       const incoming = { phase: reply.currentPhase, phasePipelineId: reply.phasePipelineId };
       if (!isAhead(stored, incoming)) return;
       await setProgress(sql, iterationId, {
-        status: iterationStatusOf(reply.currentPhase, reply.phasePipelineStatus),
+        status: reply.iterationStatus,
         currentPhase: reply.currentPhase,
         iterationPipelineId: reply.iterationPipelineId,
         phasePipelineId: reply.phasePipelineId,

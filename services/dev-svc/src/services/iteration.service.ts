@@ -3,6 +3,7 @@ import {
   ProceedIterationReply,
   ProceedIterationRequest,
   RPC,
+  TargetPhase,
   type Actor,
   type CreateIterationRequest,
   type Iteration,
@@ -191,7 +192,8 @@ export class IterationService {
       RPC.PROCEED_ITERATION,
       ProceedIterationRequest,
       ProceedIterationReply,
-      { iterationId: it.id, appId: it.appId, targetPhase: body.targetPhase, actor },
+      // A phase after the checks above (they refuse any other text).
+      { iterationId: it.id, appId: it.appId, targetPhase: TargetPhase.parse(body.targetPhase), actor },
       { correlationId, timeoutMs: this.opts.rpcTimeoutMs, peer: "pipeline-engine" },
     );
     await this.progress.applyAnswer(it.id, reply, correlationId);

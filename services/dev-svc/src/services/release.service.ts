@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import {
   ProceedIterationReply,
   ProceedIterationRequest,
-  ReleaseRequested,
   RPC,
   type Actor,
   type IterationMachineState,
@@ -14,6 +13,7 @@ import {
   DomainError,
   errorMessage,
   isDomainError,
+  PollLoop,
   type Logger,
   type NatsHandle,
   type Database,
@@ -27,6 +27,7 @@ import {
   phasesOf,
   recordRefusal,
   releasesOfTag,
+  unansweredReleases,
   type IterationPhaseRow,
 } from "../store/iteration-phase.repository.js";
 import { freeReleaseLock, setHeadCommit, takeReleaseLock } from "../store/iteration.repository.js";
@@ -41,6 +42,8 @@ export interface ReleaseOptions {
   rpcTimeoutMs: number;
   /** How long a release may hold its iteration's lock (provider calls and the request, with margin). */
   lockMs: number;
+  /** How often the release asker looks for releases the engine has not answered (RELEASE_ASK_MS). */
+  askMs: number;
 }
 
 /** What a release request did. `answered`: the engine answered (else it starts when the engine is back). */
@@ -54,15 +57,18 @@ export interface ReleaseOutcome {
 const PEER = "pipeline-engine";
 
 /**
- * `POST /iterations/{id}/release` (seed 3.4, sequence 2.2), and `proceed` to RELEASE with a tag:
- * (1) local checks; (2) the tag on the head of the source branch through the provider (idempotent;
- * the provider call policy: 30 s, 3 retries), or for a rollback the commit of the older tag; (3) one
- * transaction: the iteration_phase row and `dev.release_requested`; (4) PROCEED_ITERATION for the
- * phase pipeline's id. The event is the durable twin of the request: if the engine does not answer,
- * it acts on the event when it is back (idempotent per iteration_phase), so no release is lost and the
- * tag is never created twice.
+ * `POST /iterations/{id}/release`, and `proceed` to RELEASE with a tag: (1) the iteration's rules,
+ * checked with what dev-svc knows; (2) the tag on the head of the source branch through the provider
+ * (idempotent; 30 s, 3 retries), or for a rollback the commit of the older tag; (3) the
+ * iteration_phase row; (4) PROCEED_ITERATION, whose answer names the phase pipeline. A release
+ * travels one road, the request (docs/architecture.md, "Release by tag"): when the engine does not
+ * answer, the recorded row is the durable part, and the release asker asks again until the engine
+ * answers or refuses (idempotent per iteration_phase), so no release is lost and the tag is never
+ * created twice.
  */
 export class ReleaseService {
+  private readonly asker: PollLoop;
+
   constructor(
     private readonly db: Database,
     private readonly outbox: Outbox,
@@ -71,7 +77,43 @@ export class ReleaseService {
     private readonly progress: IterationProgress,
     private readonly log: Logger,
     private readonly opts: ReleaseOptions,
-  ) {}
+  ) {
+    this.asker = new PollLoop({
+      name: "release asker",
+      intervalMs: opts.askMs,
+      tick: () => this.askUnanswered(),
+      log,
+    });
+  }
+
+  start(): void {
+    this.asker.start();
+  }
+
+  stop(): Promise<void> {
+    return this.asker.stop();
+  }
+
+  /**
+   * One pass of the release asker: PROCEED_ITERATION again for releases recorded a while ago that
+   * the engine has not answered. A refusal is recorded (by `ask`); a pass stops at the first request
+   * the engine does not answer (it is still away). True when a full batch was answered: more may wait.
+   */
+  private async askUnanswered(): Promise<boolean> {
+    const batch = 20;
+    // Older than one request's timeout: the request that recorded a row has had its chance first.
+    const rows = await unansweredReleases(this.db.sql, this.opts.rpcTimeoutMs, batch);
+    for (const row of rows) {
+      const actor = { sub: row.createdBy, team: row.team };
+      const correlationId = `release-ask-${row.id}-${randomUUID()}`;
+      const outcome = await this.ask(actor, row.appId, row, null, correlationId).catch((err: unknown) => {
+        if (isDomainError(err)) return null; // refused, and recorded as such
+        throw err;
+      });
+      if (outcome && !outcome.answered) return false;
+    }
+    return rows.length === batch;
+  }
 
   async release(
     actor: Actor,
@@ -87,8 +129,8 @@ export class ReleaseService {
     const repeated = repeatedRelease(own, tag);
     if (repeated) return this.repeat(actor, it.appId, repeated, it.currentPhase, correlationId);
 
-    // A release recorded while the engine did not answer, and never answered since (the engine may
-    // have refused its durable request): asked again first, so that it does not block this one.
+    // A release recorded while the engine did not answer, and not answered since: asked now, as the
+    // release asker would, so that a release the engine refuses does not block this one.
     const unanswered = latestRelease(own);
     if (unanswered?.status === "PENDING" && unanswered.pipelineId === null) {
       await this.ask(actor, it.appId, unanswered, it.currentPhase, correlationId).catch((err: unknown) => {
@@ -133,17 +175,6 @@ export class ReleaseService {
         });
         if (target.head) await setHeadCommit(tx.sql, it.id, target.head);
         await emitIterationChanged(tx, it.id);
-        tx.emit(ReleaseRequested, {
-          iterationId: it.id,
-          iterationPhaseId: r.id,
-          appId: it.appId,
-          team: it.team,
-          tag,
-          branch: it.sourceBranch,
-          commitId: target.commitId,
-          rollback,
-          actor,
-        });
         return r;
       });
       log.info({ iterationPhaseId: row.id, commitId: target.commitId, rollback }, "release recorded");
@@ -253,7 +284,7 @@ export class ReleaseService {
     } catch (err) {
       if (!isDomainError(err)) throw err;
       if (err.kind === "DEPENDENCY_UNAVAILABLE" || err.code >= 9000) {
-        // Recorded and announced: the engine acts on dev.release_requested when it is back.
+        // Recorded: the release asker asks again until the engine answers.
         this.log.warn(
           { correlationId, iterationPhaseId: row.id, reason: err.message },
           "pipeline-engine did not answer; the release starts when it is back",

@@ -94,6 +94,31 @@ export async function releasesOfTag(db: Sql, appId: number, tag: string): Promis
   return res.rows.map(toRow);
 }
 
+/** A release nobody has heard the engine answer, with who asked for it. */
+export interface UnansweredRelease extends IterationPhaseRow {
+  team: string;
+  createdBy: string;
+}
+
+/**
+ * Releases recorded at least `olderThanMs` ago that have neither a phase pipeline nor a refusal: the
+ * engine was down when they were asked, or its answer was lost. Oldest first.
+ */
+export async function unansweredReleases(
+  db: Sql,
+  olderThanMs: number,
+  limit: number,
+): Promise<UnansweredRelease[]> {
+  const res = await db.query<Row & { team: string; created_by: string }>(
+    `select p.*, i.team from ${S}.iteration_phase p join ${S}.iteration i on i.id = p.iteration_id
+     where p.phase_type = 'RELEASE' and p.status = 'PENDING' and p.pipeline_id is null
+       and p.created_at < now() - make_interval(secs => $1::float8 / 1000)
+     order by p.id limit $2`,
+    [olderThanMs, limit],
+  );
+  return res.rows.map((r) => ({ ...toRow(r), team: r.team, createdBy: r.created_by }));
+}
+
 /**
  * The engine's answer to a release request: the phase pipeline's id, and its status unless an event
  * of that pipeline has already been applied (events are ordered; an answer has no sequence).

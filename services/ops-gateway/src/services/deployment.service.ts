@@ -27,6 +27,7 @@ import {
   type StageLogStore,
 } from "@procode/service-kit";
 import type { Config } from "../config.js";
+import { deploymentRequestKey } from "./request-key.js";
 import {
   decideAfterCancel,
   decideAfterCreate,
@@ -59,6 +60,7 @@ export interface DeploymentServiceDeps {
     | "OPS_RETRY_MAX_MS"
     | "OPS_CANCEL_MAX_ATTEMPTS"
     | "OPS_REPLICA_ID"
+    | "ENV_NAME"
   >;
   metrics: DeploymentMetrics;
   /** DEPLOY's stage logs: what was asked of the ops module and what it answered. */
@@ -257,6 +259,7 @@ export class DeploymentService {
         pollIntervalMs: this.deps.config.OPS_POLL_INTERVAL_MS ?? interval * 1000,
         pollTimeoutMs: timeout * 1000,
         correlationId: message.correlationId,
+        requestKey: deploymentRequestKey(this.deps.config.ENV_NAME, r.pipelineId, r.attempt, image),
         status: image ? "CREATING" : "FAILED",
         nextPollAt: image ? now : null,
       });
@@ -314,6 +317,7 @@ export class DeploymentService {
           pollIntervalMs: 0,
           pollTimeoutMs: 0,
           correlationId: message.correlationId,
+          requestKey: deploymentRequestKey(this.deps.config.ENV_NAME, c.pipelineId, c.attempt, ""),
           status: "CANCELLED",
           nextPollAt: null,
         });

@@ -126,6 +126,8 @@ export interface NewDeployment {
   pollIntervalMs: number;
   pollTimeoutMs: number;
   correlationId: string;
+  /** The idempotency key of the create at ops (a UUID; the same whoever asks for this attempt). */
+  requestKey: string;
   status: DeploymentStatus;
   /** null: nothing to do (already final). */
   nextPollAt: Date | null;
@@ -136,7 +138,7 @@ export async function insertIfAbsent(db: Sql, d: NewDeployment): Promise<Deploym
   const { rows } = await db.query<Row>(
     `insert into ${T} (pipeline_id, attempt, app_id, team, image, deploy_config, poll_interval_ms,
          poll_timeout_ms, correlation_id, request_key, status, next_poll_at)
-       values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, gen_random_uuid(), $10, $11)
+       values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $12::uuid, $10, $11)
        on conflict (pipeline_id, attempt) do nothing
        returning *`,
     [
@@ -151,6 +153,7 @@ export async function insertIfAbsent(db: Sql, d: NewDeployment): Promise<Deploym
       d.correlationId,
       d.status,
       d.nextPollAt,
+      d.requestKey,
     ],
   );
   return rows[0] ? toDeployment(rows[0]) : null;

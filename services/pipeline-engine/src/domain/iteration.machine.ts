@@ -1,10 +1,5 @@
 import { createMachine, state, transition } from "robot3";
-import {
-  nextPhase,
-  type ErrorName,
-  type IterationMachineState,
-  type IterationPhase,
-} from "@procode/contracts";
+import type { IterationMachineState } from "@procode/contracts";
 import { decideWith } from "./machine.js";
 
 /**
@@ -63,38 +58,4 @@ export function iterationEventFor(
     "TESTING>RELEASE": "ENTER_RELEASE",
   };
   return table[key] ?? null;
-}
-
-/**
- * Where `POST /pipelines/{id}/proceed` takes an iteration pipeline: the app's next phase, under the
- * rules of `POST /iterations/{id}/proceed`. RELEASE is refused (2003) because entering it needs a
- * tag, which only the iteration's release carries; a finished or releasing iteration cannot
- * proceed (2001).
- */
-export function pipelineProceedTarget(
-  iterationId: number,
-  from: IterationMachineState,
-  phases: readonly IterationPhase[],
-):
-  | { target: Exclude<IterationPhase, "DEVELOPING" | "RELEASE"> }
-  | { refusal: { kind: ErrorName; message: string } } {
-  const next =
-    from === "DEVELOPING" || from === "TESTING" || from === "STAGING" ? nextPhase(phases, from) : null;
-  if (!next || next === "DEVELOPING") {
-    return {
-      refusal: {
-        kind: "PHASE_CANNOT_PROCEED",
-        message: `iteration ${iterationId} is ${from} and cannot proceed`,
-      },
-    };
-  }
-  if (next === "RELEASE") {
-    return {
-      refusal: {
-        kind: "PRECONDITION_FAILED",
-        message: `entering RELEASE needs a tag: POST /iterations/${iterationId}/release with {"tag": "v1.0.0"}`,
-      },
-    };
-  }
-  return { target: next };
 }

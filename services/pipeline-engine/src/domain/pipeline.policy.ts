@@ -7,6 +7,7 @@ import {
   DeployOutput,
   isWithinRetryBudget,
   IterationPhaseChanged,
+  iterationStatusOf,
   nextPhase,
   PackageOutput,
   PHASE_STAGE_ORDER,
@@ -16,11 +17,9 @@ import {
   type ErrorName,
   type IterationMachineState,
   type IterationPhase,
-  type IterationStatus,
   type MessageData,
   type PhaseMachineState,
   type PhaseStage,
-  type PipelineStatus,
   type StageInputs,
 } from "@procode/contracts";
 import type { z } from "zod";
@@ -96,29 +95,6 @@ function record(p: PipelineRecord, from: string, to: string, event: string, ch: 
 
 // ---------------------------------------------------------------------------------------------
 // Iteration pipelines
-
-/** The iteration's status as dev-svc shows it, from its machine state and its latest release. */
-export function iterationStatusOf(
-  state: IterationMachineState,
-  latestChild: PipelineStatus | null,
-): IterationStatus {
-  switch (state) {
-    case "PENDING":
-      return "DRAFT";
-    case "DEVELOPING":
-    case "TESTING":
-    case "STAGING":
-      return state;
-    case "CANCELLED":
-      return "FAILED";
-    case "RELEASE":
-    case "RELEASED":
-      if (latestChild === "FAILED" || latestChild === "CANCELLED") return "FAILED";
-      if (latestChild === "SUCCESS") return "RELEASED";
-      if (latestChild === null) return state === "RELEASED" ? "RELEASED" : "RELEASING";
-      return "RELEASING";
-  }
-}
 
 /** Publishes the iteration's phase and status when either changed since the last event. */
 function publishIteration(iter: PipelineRecord, ch: Change, stateBefore: string): void {
@@ -414,6 +390,7 @@ export function applyStageResult(p: PipelineRecord, r: StageResult, ch: Change):
   const cp = checkpointOf(p, r.stage, r.attempt)!;
   const problem = r.outcome === "SUCCESS" ? outputProblem(r.stage, r.output) : null;
   cp.finishedAt = ch.nowIso;
+  delete cp.waiting;
   if (r.outcome === "FAILED" || problem) {
     cp.status = "FAILED";
     cp.output = r.output;
@@ -442,6 +419,8 @@ export function applyDeploymentStarted(
 ): Applied {
   const stale = staleReason(p, "DEPLOY", d.attempt);
   if (stale) return ignored(stale);
+  // ops answers again (a start is sent again after a waiting): the attempt no longer waits.
+  delete checkpointOf(p, "DEPLOY", d.attempt)!.waiting;
   if (p.state === "DEPLOYING") {
     if (p.deployId === d.deployId && p.deployStatus === "DEPLOYING") return ignored("already DEPLOYING");
     p.deployId = d.deployId;
@@ -458,16 +437,45 @@ export function applyDeploymentStarted(
   return applied;
 }
 
-/** The ops module does not answer (seed 6.1): shown as WAITING_OPS; nothing fails for that alone. */
+/**
+ * The ops module does not answer (seed 6.1): shown as deployStatus WAITING_OPS and on the attempt's
+ * checkpoint with the reason; nothing fails for that alone.
+ */
 export function applyDeploymentWaiting(
   p: PipelineRecord,
-  d: { attempt: number; deployId: string | null },
+  d: { attempt: number; deployId: string | null; reason: string; since: string },
 ): Applied {
   const stale = staleReason(p, "DEPLOY", d.attempt);
   if (stale) return ignored(stale);
-  if (p.deployStatus === "WAITING_OPS") return ignored("already WAITING_OPS");
+  const cp = checkpointOf(p, "DEPLOY", d.attempt)!;
+  if (p.deployStatus === "WAITING_OPS" && cp.waiting?.reason === d.reason)
+    return ignored("already WAITING_OPS");
   p.deployStatus = "WAITING_OPS";
+  cp.waiting = { state: "WAITING_OPS", reason: d.reason, since: cp.waiting?.since ?? d.since };
   if (d.deployId) p.deployId = d.deployId;
+  return applied;
+}
+
+/**
+ * A CODE_CHECK, BUILD or PACKAGE attempt waits for an outside system that does not answer (reason),
+ * or goes on (null): shown on its checkpoint (stage state WAITING_OPS) until it goes on or its
+ * result arrives; nothing fails for it. A report older than the waiting shown changes nothing.
+ */
+export function applyStageWaiting(
+  p: PipelineRecord,
+  w: { stage: PhaseStage; attempt: number; reason: string | null; at: string },
+): Applied {
+  const stale = staleReason(p, w.stage, w.attempt);
+  if (stale) return ignored(stale);
+  const cp = checkpointOf(p, w.stage, w.attempt)!;
+  if (w.reason === null) {
+    if (!cp.waiting) return ignored("not waiting");
+    if (Date.parse(w.at) < Date.parse(cp.waiting.since)) return ignored("older than the waiting shown");
+    delete cp.waiting;
+    return applied;
+  }
+  if (cp.waiting?.reason === w.reason) return ignored("already waiting for this");
+  cp.waiting = { state: "WAITING_OPS", reason: w.reason, since: cp.waiting?.since ?? w.at };
   return applied;
 }
 
@@ -489,6 +497,7 @@ export function applyDeploymentFinished(
   if (d.deployId) p.deployId = d.deployId;
   const cp = checkpointOf(p, "DEPLOY", d.attempt)!;
   cp.finishedAt = ch.nowIso;
+  delete cp.waiting;
   if (d.outcome === "SUCCESS") {
     cp.status = "SUCCESS";
     cp.output = { deployId: d.deployId, ...(d.message ? { message: d.message } : {}) };

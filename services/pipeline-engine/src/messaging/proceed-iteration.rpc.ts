@@ -21,8 +21,6 @@ export function serveProceedIteration(
       executor.submit<ProceedIterationReply>({
         kind: "proceedIteration",
         data,
-        durable: false,
-        deliveryCount: 1,
         correlationId: ctx.correlationId,
       }),
   });

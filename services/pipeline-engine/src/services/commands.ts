@@ -7,19 +7,15 @@ import type {
   MessageData,
   ProceedIterationRequest,
   StageCompleted,
+  StageWaiting,
 } from "@procode/contracts";
 
 /** Everything that can change a pipeline; each is applied inside a (batched) transaction. */
 export type Command =
   | { kind: "iterationCreated"; data: MessageData<typeof IterationCreated> }
-  | {
-      kind: "proceedIteration";
-      data: ProceedIterationRequest;
-      /** From `dev.release_requested` (nobody waits for the answer) rather than the request/reply. */
-      durable: boolean;
-      deliveryCount: number;
-    }
+  | { kind: "proceedIteration"; data: ProceedIterationRequest }
   | { kind: "stageCompleted"; data: MessageData<typeof StageCompleted>; deliveryCount: number }
+  | { kind: "stageWaiting"; data: MessageData<typeof StageWaiting>; deliveryCount: number }
   | { kind: "deploymentStarted"; data: MessageData<typeof DeploymentStarted>; deliveryCount: number }
   | { kind: "deploymentWaiting"; data: MessageData<typeof DeploymentWaiting>; deliveryCount: number }
   | { kind: "deploymentFinished"; data: MessageData<typeof DeploymentFinished>; deliveryCount: number }

@@ -24,6 +24,11 @@ export function summaryOf(p: PipelineRecord): PipelineSummary {
     failedStage: p.failedStage,
     error: p.error,
     awaiting: view.awaiting?.action ?? null,
+    waiting:
+      p.status === "RUNNING" && p.type === "PHASE"
+        ? (p.checkpoints.find((c) => c.stage === p.currentStage && c.attempt === p.attempt)?.waiting
+            ?.reason ?? null)
+        : null,
   };
 }
 

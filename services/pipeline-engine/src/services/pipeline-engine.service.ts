@@ -1,22 +1,26 @@
 import {
   DEFAULT_ITERATION_PHASES,
   ITERATION_STAGE_DEFAULTS,
-  nextPhase,
+  iterationStatusOf,
   normalizePhases,
+  pipelineProceedTarget,
+  proceedRefusal,
+  releaseRefusal,
   resolvePhaseStageConfigs,
-  TargetPhase,
+  targetPhaseRefusal,
   type IterationMachineState,
   type ProceedIterationReply,
   type ProceedIterationRequest,
 } from "@procode/contracts";
 import { DomainError, RetryLater, type Logger } from "@procode/service-kit";
-import { iterationEventFor, pipelineProceedTarget } from "../domain/iteration.machine.js";
+import { iterationEventFor } from "../domain/iteration.machine.js";
 import { blankPipelineRecord, type PipelineRecord } from "../domain/pipeline.model.js";
 import {
   announcePhase,
   applyDeploymentFinished,
   applyDeploymentStarted,
   applyDeploymentWaiting,
+  applyStageWaiting,
   applyStageResult,
   cancelPipeline,
   checkResume,
@@ -76,6 +80,7 @@ export class PipelineEngine {
           appIds.push(c.data.appId);
           break;
         case "stageCompleted":
+        case "stageWaiting":
         case "deploymentStarted":
         case "deploymentWaiting":
         case "deploymentFinished":
@@ -131,7 +136,18 @@ export class PipelineEngine {
       case "deploymentWaiting": {
         const d = cmd.data;
         return this.onResult(uow, cmd, d.pipelineId, cmd.deliveryCount, (p) =>
-          applyDeploymentWaiting(p, { attempt: d.attempt, deployId: d.deployId }),
+          applyDeploymentWaiting(p, {
+            attempt: d.attempt,
+            deployId: d.deployId,
+            reason: d.reason,
+            since: d.since,
+          }),
+        );
+      }
+      case "stageWaiting": {
+        const d = cmd.data;
+        return this.onResult(uow, cmd, d.pipelineId, cmd.deliveryCount, (p) =>
+          applyStageWaiting(p, { stage: d.stage, attempt: d.attempt, reason: d.reason, at: d.at }),
         );
       }
       case "deploymentFinished": {
@@ -190,13 +206,13 @@ export class PipelineEngine {
       currentPhase: iter.state as IterationMachineState,
       phasePipelineId: child?.id ?? null,
       phasePipelineStatus: child?.status ?? null,
+      iterationStatus: iterationStatusOf(iter.state as IterationMachineState, iter.latestChildStatus),
     };
   }
 
   /**
-   * PROCEED_ITERATION (and its durable twin dev.release_requested): validate the target against the
-   * app's phases, move the iteration, and for RELEASE create the phase pipeline, once per
-   * iteration_phase.
+   * PROCEED_ITERATION: judge the move by the iteration's rules, move the iteration, and for RELEASE
+   * create the phase pipeline, once per iteration_phase (asking again answers the same pipeline).
    */
   private async proceedIteration(
     uow: UnitOfWork,
@@ -204,9 +220,6 @@ export class PipelineEngine {
   ): Promise<ProceedIterationReply | CommittedRefusal> {
     const req: ProceedIterationRequest = cmd.data;
     const settings = await uow.appSettings(req.appId);
-    if (!settings && cmd.durable && cmd.deliveryCount < 5) {
-      throw new RetryLater(`settings of app ${req.appId} not received yet`, 2000 * cmd.deliveryCount);
-    }
     if (req.release) {
       const existing = await uow.findByRef("PHASE", req.release.iterationPhaseId);
       if (existing) {
@@ -224,20 +237,9 @@ export class PipelineEngine {
       }
     }
 
-    const target = TargetPhase.safeParse(req.targetPhase);
-    if (!target.success) {
-      throw new DomainError(
-        "INVALID_TARGET_PHASE",
-        `targetPhase: must be one of ${TargetPhase.options.join(", ")} (got "${req.targetPhase}")`,
-      );
-    }
     const phases = normalizePhases(settings?.phases ?? DEFAULT_ITERATION_PHASES);
-    if (!phases.includes(target.data)) {
-      throw new DomainError(
-        "INVALID_TARGET_PHASE",
-        `targetPhase: ${target.data} is not a phase of app ${req.appId} (phases: ${phases.join(", ")})`,
-      );
-    }
+    const target = targetPhaseRefusal(req.targetPhase, phases);
+    if (target.refusal) throw new DomainError(target.refusal.kind, target.refusal.message);
 
     let iter = await uow.findByRef("ITERATION", req.iterationId);
     // The iteration's creation event may not have been consumed yet: create its pipeline now.
@@ -249,21 +251,16 @@ export class PipelineEngine {
     const state = iter.state as IterationMachineState;
     const ch = uow.change(req.actor.sub, cmd.correlationId);
 
-    if (target.data !== "RELEASE") {
-      if (state === "RELEASED" || state === "CANCELLED" || state === "RELEASE") {
-        throw new DomainError(
-          "PHASE_CANNOT_PROCEED",
-          `iteration ${req.iterationId} is ${state} and cannot proceed`,
-        );
-      }
-      const next = nextPhase(phases, state as "DEVELOPING" | "TESTING" | "STAGING");
-      if (next !== target.data) {
-        throw new DomainError(
-          "INVALID_TARGET_PHASE",
-          `targetPhase: iteration ${req.iterationId} is in ${state}; the next phase is ${next ?? "none"}, not ${target.data}`,
-        );
-      }
-      moveIteration(iter, { type: iterationEventFor(state, target.data)! }, ch);
+    if (target.target !== "RELEASE") {
+      const refusal = proceedRefusal({
+        iterationId: req.iterationId,
+        state,
+        phases,
+        target: target.target,
+        rule: "next",
+      });
+      if (refusal) throw new DomainError(refusal.kind, refusal.message);
+      moveIteration(iter, { type: iterationEventFor(state, target.target)! }, ch);
       uow.touch(iter);
       return this.replyOf(iter, null);
     }
@@ -273,37 +270,18 @@ export class PipelineEngine {
     if (!release) {
       throw new DomainError("PRECONDITION_FAILED", "release: entering RELEASE needs a tag (release.tag)");
     }
-    const childRunning = iter.latestChildStatus === "PENDING" || iter.latestChildStatus === "RUNNING";
-    if (state === "CANCELLED") {
-      throw new DomainError("PHASE_CANNOT_PROCEED", `iteration ${req.iterationId} was cancelled`);
-    }
-    if (state === "RELEASED" && !release.rollback) {
-      throw new DomainError(
-        "PHASE_CANNOT_PROCEED",
-        `iteration ${req.iterationId} is already RELEASED; release an older tag as a rollback instead`,
-      );
-    }
-    if ((state === "RELEASE" || state === "RELEASED") && childRunning) {
-      throw new DomainError(
-        "PHASE_CANNOT_PROCEED",
-        `phase pipeline ${iter.latestChildId} of iteration ${req.iterationId} is still ${iter.latestChildStatus}`,
-      );
-    }
-    if (state !== "RELEASE" && state !== "RELEASED") {
-      if (release.rollback) {
-        throw new DomainError(
-          "PHASE_CANNOT_PROCEED",
-          `iteration ${req.iterationId} is in ${state}: nothing was released yet to roll back`,
-        );
-      }
-      const next = nextPhase(phases, state as "DEVELOPING" | "TESTING" | "STAGING");
-      if (next !== "RELEASE") {
-        throw new DomainError(
-          "INVALID_TARGET_PHASE",
-          `targetPhase: iteration ${req.iterationId} is in ${state}; the next phase is ${next ?? "none"}, not RELEASE`,
-        );
-      }
-    }
+    const latest =
+      iter.latestChildId !== null && iter.latestChildStatus !== null
+        ? { tag: (await uow.get(iter.latestChildId))?.tag ?? null, status: iter.latestChildStatus }
+        : null;
+    const refusal = releaseRefusal({
+      iterationId: req.iterationId,
+      state,
+      phases,
+      latest,
+      rollback: release.rollback,
+    });
+    if (refusal) throw new DomainError(refusal.kind, refusal.message);
 
     const child = await uow.create(
       blankPipelineRecord({
@@ -509,7 +487,7 @@ export class PipelineEngine {
       previous,
       normalizePhases(settings?.phases ?? DEFAULT_ITERATION_PHASES),
     );
-    if ("refusal" in decided) throw new DomainError(decided.refusal.kind, decided.refusal.message);
+    if (decided.refusal) throw new DomainError(decided.refusal.kind, decided.refusal.message);
     const reply = await this.proceedIteration(uow, {
       kind: "proceedIteration",
       data: {
@@ -518,8 +496,6 @@ export class PipelineEngine {
         targetPhase: decided.target,
         actor: cmd.actor,
       },
-      durable: false,
-      deliveryCount: 1,
       correlationId: cmd.correlationId,
     });
     if (reply instanceof CommittedRefusal) throw reply.error;

@@ -1,8 +1,9 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { isFinished } from "@procode/contracts/pipeline-view";
 import { usePoll } from "../live/live";
-import { api, unwrap } from "./client";
-import type { PipelineQuery } from "./types";
+import { api, getUnlisted, unwrap } from "./client";
+import { logKey } from "./logs";
+import type { PipelineQuery, StageLog } from "./types";
 
 /**
  * The console's reads, one hook per API read. Query keys name the thing (["pipeline", id]) so the
@@ -25,7 +26,7 @@ export function useApps(filter: { name?: string; devMode?: "pro-code" | "low-cod
         }),
       ),
     placeholderData: keepPreviousData,
-    refetchInterval: usePoll("list"),
+    refetchInterval: usePoll("unannounced"),
   });
 }
 
@@ -42,11 +43,15 @@ export function useApp(id: number) {
 }
 
 export function useRepo(appId: number) {
+  const poll = usePoll("unannounced");
   return useQuery({
     queryKey: ["repo", appId],
     queryFn: () => unwrap(api.GET("/apps/{id}/repo", { params: { path: { id: appId } } })),
     enabled: isId(appId),
-    refetchInterval: usePoll("list"),
+    // dev-svc binds (and tries again after an error) and pushes the scaffold by itself; once bound
+    // and pushed, only a person changes the binding.
+    refetchInterval: (q) =>
+      q.state.data?.state === "BOUND" && q.state.data.scaffold.state !== "PENDING" ? false : poll,
   });
 }
 
@@ -59,7 +64,7 @@ export function useWebhookDeliveries(appId: number) {
           params: { path: { id: appId }, query: { pageSize: 10 } },
         }),
       ),
-    refetchInterval: usePoll("list"),
+    refetchInterval: usePoll("unannounced"),
   });
 }
 
@@ -140,6 +145,23 @@ export function useNotificationDeliveries(appId: number, subscriptionId: number)
           params: { path: { id: appId, subscriptionId }, query: { pageSize: 5 } },
         }),
       ),
-    refetchInterval: usePoll("list"),
+    refetchInterval: usePoll("unannounced"),
+  });
+}
+
+/**
+ * A stage attempt's log. The stream's `log` events add to it (src/api/logs.ts); while the stream is
+ * down it is read again as often as the pipeline, while the attempt runs.
+ */
+export function useStageLog(pipelineId: number, stage: string, attempt: number, running: boolean) {
+  const poll = usePoll("focus");
+  return useQuery({
+    queryKey: logKey(pipelineId, stage, attempt),
+    queryFn: () =>
+      getUnlisted<StageLog>(
+        `/pipelines/${pipelineId}/logs?${new URLSearchParams({ stage, attempt: String(attempt) }).toString()}`,
+      ),
+    enabled: isId(pipelineId),
+    refetchInterval: running ? poll : false,
   });
 }

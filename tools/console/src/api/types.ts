@@ -21,3 +21,26 @@ export type ReleaseResult = Schemas["ReleaseResponse"];
 export type PipelineQuery = NonNullable<paths["/pipelines"]["get"]["parameters"]["query"]>;
 export type Notification = Schemas["Notification"];
 export type NotificationEventType = Schemas["NotificationEventType"];
+
+/*
+ * A stage attempt's log (`GET /pipelines/{id}/logs?stage=&attempt=` and the `log` event of
+ * `GET /events`). Written here only until that route is in the API document (STAGE_LOGS_SERVED in
+ * src/api/logs.ts stops compiling then): these two become `Schemas["..."]` like the names above.
+ */
+export interface LogLine {
+  stage: Schemas["StageName"];
+  /** From 1. */
+  attempt: number;
+  /** From 1, per stage attempt, in the order the lines were written. */
+  seq: number;
+  /** date-time */
+  at: string;
+  level: "INFO" | "WARN" | "ERROR";
+  text: string;
+}
+export interface StageLog {
+  pipelineId: number;
+  lines: LogLine[];
+  /** The attempt wrote more than the platform keeps (1 MiB): not every line is here. */
+  truncated: boolean;
+}

@@ -4,6 +4,7 @@
  * never reaches a server, and it leaves the address bar as soon as the page has read it.
  */
 const KEY = "procode.token";
+const listeners = new Set<() => void>();
 
 export function readToken(): string | null {
   return sessionStorage.getItem(KEY);
@@ -11,10 +12,18 @@ export function readToken(): string | null {
 
 export function signIn(token: string): void {
   sessionStorage.setItem(KEY, token.trim());
+  for (const l of listeners) l();
 }
 
 export function signOut(): void {
   sessionStorage.removeItem(KEY);
+  for (const l of listeners) l();
+}
+
+/** Calls `listener` whenever the person signs in or out (useSyncExternalStore's subscribe). */
+export function onTokenChange(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
 }
 
 /** Takes `#token=...` from the address, stores it and removes it from the address bar and history. */

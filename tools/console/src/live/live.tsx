@@ -1,16 +1,25 @@
 import { useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react-query";
-import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
+import { applyLogEvent } from "../api/logs";
+import { onTokenChange, readToken } from "../auth/session";
 
 /**
- * The live layer. Designed for the platform's event stream (`GET /events`, Server-Sent Events):
- * one EventSource for the whole console; each event invalidates only the queries it concerns (a
- * pipeline, an iteration, an app's lists), so only the row or node concerned re-renders; while
- * the stream is down a banner says so and the pages poll, and only then.
+ * The live layer, on the platform's event stream (`GET /events`, Server-Sent Events; docs/api.md
+ * "Live events"): one EventSource for the whole console; each event invalidates only the queries it
+ * concerns (a pipeline, an iteration, an app's lists), so only the row or node concerned re-renders;
+ * while the stream is down a banner says so and the pages poll what it announces, and only then
+ * (`usePoll`).
  *
- * The gateway serves the stream, but the console does not open it yet (docs/console.md says why),
- * so `EVENTS_URL` is null: the console polls and shows the banner.
+ * EventSource cannot send an Authorization header: the token goes as `access_token`, which the
+ * gateway accepts on this route only and never logs. The browser reconnects by itself with
+ * `Last-Event-ID`, so nothing that happened meanwhile is missed.
  */
-const EVENTS_URL: string | null = null;
+const EVENTS_URL = "/events";
+/**
+ * The events (their `event:` names) that make stale the queries of what they name; a `log` event adds
+ * a line to a stage log instead, and `reset` means "reload everything shown".
+ */
+const EVENT_NAMES = ["pipeline", "iteration"] as const;
 
 type LiveStatus = "connecting" | "live" | "down";
 
@@ -22,7 +31,10 @@ interface LiveState {
 
 const LiveContext = createContext<LiveState>({ status: "down", reason: "" });
 
-/** Polling intervals while the stream is down: what a person watches, and lists around it. */
+/**
+ * Polling intervals: what a person watches and the lists around it, while the stream is down; and
+ * what no event announces, whatever the stream.
+ */
 const POLL_FOCUS_MS = 400;
 const POLL_LIST_MS = 3000;
 
@@ -51,28 +63,53 @@ function applyEvent(client: QueryClient, event: unknown): void {
   for (const queryKey of queriesOf(event)) void client.invalidateQueries({ queryKey, exact: false });
 }
 
+const SIGNED_OUT: LiveState = { status: "down", reason: "not signed in" };
+const CONNECTING: LiveState = { status: "connecting", reason: "" };
+
 export function LiveProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
-  const [state, setState] = useState<LiveState>(
-    EVENTS_URL
-      ? { status: "connecting", reason: "" }
-      : { status: "down", reason: "this console does not follow the event stream yet" },
-  );
+  const token = useSyncExternalStore(onTokenChange, readToken);
+  // What the stream of this token last said; a new token starts again from "connecting".
+  const [said, setSaid] = useState<{ token: string; state: LiveState } | null>(null);
+  const state = !token ? SIGNED_OUT : said?.token === token ? said.state : CONNECTING;
   useEffect(() => {
-    if (!EVENTS_URL) return;
-    const source = new EventSource(EVENTS_URL);
-    source.onopen = () => setState({ status: "live", reason: "" });
+    if (!token) return;
+    const set = (s: LiveState) => setSaid({ token, state: s });
+    const source = new EventSource(`${EVENTS_URL}?access_token=${encodeURIComponent(token)}`);
+    source.onopen = () => {
+      set({ status: "live", reason: "" });
+      // Opened, or opened again without an event to resume from: what happened before is not in
+      // the stream, so what is shown is read once more.
+      void client.invalidateQueries();
+    };
     source.onerror = () =>
-      setState({ status: "down", reason: "the event stream is unreachable; reconnecting" });
-    source.onmessage = (message: MessageEvent<string>) => {
+      set({
+        status: "down",
+        reason:
+          source.readyState === EventSource.CLOSED
+            ? "the event stream refused this session; reload the page"
+            : "the event stream is unreachable; reconnecting",
+      });
+    const onEvent = (message: MessageEvent<string>) => {
       try {
         applyEvent(client, JSON.parse(message.data));
       } catch {
         // A line that is not JSON is not an event of ours.
       }
     };
+    for (const name of EVENT_NAMES) source.addEventListener(name, onEvent);
+    // A stage log line: added to its attempt's log where it is shown; nothing else is stale.
+    source.addEventListener("log", (message: MessageEvent<string>) => {
+      try {
+        void applyLogEvent(client, JSON.parse(message.data));
+      } catch {
+        // Not JSON: not an event of ours.
+      }
+    });
+    // Events were missed (the client was away longer than the stream keeps them): reload all.
+    source.addEventListener("reset", () => void client.invalidateQueries());
     return () => source.close();
-  }, [client]);
+  }, [client, token]);
   return <LiveContext.Provider value={state}>{children}</LiveContext.Provider>;
 }
 
@@ -80,10 +117,16 @@ export function useLive(): LiveState {
   return useContext(LiveContext);
 }
 
-/** A query's refetch interval: none while the stream is up or the thing is settled, else a poll. */
-export function usePoll(kind: "focus" | "list", settled = false): number | false {
+/**
+ * A query's refetch interval. `focus` (the pipeline or iteration in view) and `list` (an app's
+ * iterations and releases) are what the stream's events announce: no poll while it is up, a poll
+ * while it is down. `unannounced` is what no event announces (the apps, a repository's binding,
+ * webhook and notification deliveries): polled as a list, stream or not, while it is on screen.
+ */
+export function usePoll(kind: "focus" | "list" | "unannounced"): number | false {
   const { status } = useLive();
-  if (status === "live" || settled) return false;
+  if (kind === "unannounced") return POLL_LIST_MS;
+  if (status === "live") return false;
   return kind === "focus" ? POLL_FOCUS_MS : POLL_LIST_MS;
 }
 

@@ -1,9 +1,11 @@
 import { stageView } from "@procode/contracts/pipeline-view";
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import { STAGE_LOGS_SERVED } from "../api/logs";
 import { outputText } from "../api/outputs";
 import type { Checkpoint, Pipeline } from "../api/types";
 import { StateBadge, StatusBadge } from "../ui/state";
 import { Elapsed } from "../ui/time";
+import { StageLog } from "./StageLog";
 
 const time = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() : "–");
 
@@ -114,7 +116,18 @@ function Output({ stage, c, pipeline }: { stage: string; c: Checkpoint; pipeline
   );
 }
 
-/** The selected stage: its settings, every attempt with start, end, output and error. */
+/** An earlier attempt, folded; its log is read only once it is unfolded. */
+function OlderAttempt({ head, body }: { head: ReactNode; body: (log: boolean) => ReactNode }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details className="attempt-older" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>{head}</summary>
+      {body(open)}
+    </details>
+  );
+}
+
+/** The selected stage: its settings, every attempt with start, end, output, error and log. */
 export function NodePanel({
   pipeline,
   stage,
@@ -165,7 +178,7 @@ export function NodePanel({
                 </span>
               </>
             );
-            const body = (
+            const body = (log: boolean) => (
               <>
                 {c.error ? (
                   <pre className="error-block" data-testid="stage-error">
@@ -173,6 +186,16 @@ export function NodePanel({
                   </pre>
                 ) : null}
                 <Output stage={stage} c={c} pipeline={pipeline} />
+                {STAGE_LOGS_SERVED && log ? (
+                  <div className="attempt-log">
+                    <StageLog
+                      pipelineId={pipeline.id}
+                      stage={stage}
+                      attempt={c.attempt}
+                      running={c.finishedAt === null}
+                    />
+                  </div>
+                ) : null}
               </>
             );
             return (
@@ -180,20 +203,19 @@ export function NodePanel({
                 {i === 0 ? (
                   <>
                     <div className="attempt-head">{head}</div>
-                    {body}
+                    {body(true)}
                   </>
                 ) : (
-                  <details className="attempt-older">
-                    <summary>{head}</summary>
-                    {body}
-                  </details>
+                  <OlderAttempt head={head} body={body} />
                 )}
               </li>
             );
           })}
         </ol>
       )}
-      <p className="muted small">The stage's log will show here once the platform keeps stage logs.</p>
+      {STAGE_LOGS_SERVED ? null : (
+        <p className="muted small">The stage's log will show here once the platform keeps stage logs.</p>
+      )}
     </aside>
   );
 }

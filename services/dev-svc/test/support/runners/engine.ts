@@ -3,6 +3,7 @@ import {
   PHASE_STAGE_DEFAULTS,
   StageCompleted,
   StageRequested,
+  StageWaiting,
   type MessageData,
   type MessageOf,
   type StageInputs,
@@ -25,10 +26,12 @@ export interface StageRequestSpec {
 /**
  * The pipeline-engine's side of the stage runners, over real NATS on the test's env prefix: publishes
  * `stage.requested.v1.<STAGE>` as the engine does (a re-publish is the same data under a new message
- * id) and reads every `stage.completed.v1` with a durable consumer.
+ * id) and reads every `stage.completed.v1` and `stage.waiting.v1` with durable consumers.
  */
 export class StageEngine {
   readonly results: StageResultMessage[] = [];
+  /** Each waiting (reason) and going on (null) a runner reported, as it arrived. */
+  readonly waitings: MessageData<typeof StageWaiting>[] = [];
   private consumers: ConsumerGroup | undefined;
 
   private constructor(private readonly nats: NatsHandle) {}
@@ -47,6 +50,13 @@ export class StageEngine {
       def: StageCompleted,
       handle: async (message) => {
         engine.results.push(message);
+      },
+    });
+    engine.consumers.add({
+      durable: "engine-under-test-waiting",
+      def: StageWaiting,
+      handle: async (message) => {
+        engine.waitings.push(message.data);
       },
     });
     await engine.consumers.start();

@@ -1,11 +1,17 @@
-import { DeploymentFinished, DeploymentStarted, DeploymentWaiting, StageCompleted } from "@procode/contracts";
+import {
+  DeploymentFinished,
+  DeploymentStarted,
+  DeploymentWaiting,
+  StageCompleted,
+  StageWaiting,
+} from "@procode/contracts";
 import type { ConsumerSpec } from "@procode/service-kit";
 import type { MessageOutcome } from "../../services/commands.js";
 import type { CommandExecutor } from "../../services/command-executor.js";
 
 /**
- * Results of stage work: stage.completed (CODE_CHECK, BUILD, PACKAGE from the runners) and the
- * ops.deployment_* events (DEPLOY, from ops-gateway). Many are handled at once and applied in
+ * Results of stage work: stage.completed and stage.waiting (CODE_CHECK, BUILD, PACKAGE from the
+ * runners) and the ops.deployment_* events (DEPLOY, from ops-gateway). Many are handled at once and applied in
  * batched transactions. A result for another attempt, a duplicate or one for a finished pipeline
  * is acked without effect; one for a pipeline not known yet is retried later.
  */
@@ -14,6 +20,7 @@ export function stageResultConsumers(
   concurrency: number,
 ): [
   ConsumerSpec<typeof StageCompleted>,
+  ConsumerSpec<typeof StageWaiting>,
   ConsumerSpec<typeof DeploymentStarted>,
   ConsumerSpec<typeof DeploymentWaiting>,
   ConsumerSpec<typeof DeploymentFinished>,
@@ -26,6 +33,18 @@ export function stageResultConsumers(
       handle: (m, ctx) =>
         executor.submit<MessageOutcome>({
           kind: "stageCompleted",
+          data: m.data,
+          deliveryCount: ctx.deliveryCount,
+          correlationId: ctx.correlationId,
+        }),
+    },
+    {
+      durable: "pipeline-engine-stage-waiting",
+      def: StageWaiting,
+      concurrency,
+      handle: (m, ctx) =>
+        executor.submit<MessageOutcome>({
+          kind: "stageWaiting",
           data: m.data,
           deliveryCount: ctx.deliveryCount,
           correlationId: ctx.correlationId,
