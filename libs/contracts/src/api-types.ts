@@ -291,7 +291,7 @@ export interface paths {
         };
         /**
          * The team's live events (Server-Sent Events)
-         * @description A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change) and `event: iteration` (an iteration after each change), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).
+         * @description A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log) and `event: deployment` (a deployment started, waits for the ops module, or finished), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).
          */
         get: operations["streamEvents"];
         put?: never;
@@ -430,6 +430,26 @@ export interface paths {
          * @description The pipeline becomes CANCELLED and a running deployment is asked to stop; cancelling an iteration pipeline cancels its running release too. 3001 when it already ended. The body is optional: nothing, or `{ "reason": "..." }`.
          */
         post: operations["cancelPipeline"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/pipelines/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The stage logs of a phase pipeline
+         * @description Each stage attempt's log, line by line with timestamps: the runner's steps, the checks and their findings, the rendered Dockerfile, the image builder's and the ops module's answers; at most 1 MiB of text per attempt (`truncated` says an attempt was cut). Ordered by stage (CODE_CHECK, BUILD, PACKAGE, DEPLOY), attempt and line. `stage` keeps one stage, `attempt` (with `stage`) one attempt. An iteration pipeline has no stage logs. Another team's pipeline answers 404 (3004) like one that does not exist; 503 (9003) when a service that keeps some of the lines does not answer.
+         */
+        get: operations["getPipelineLogs"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -843,6 +863,27 @@ export interface components {
                 memory?: string | null;
             };
         };
+        /** @description A deployment started, waits for the ops module, or finished; beside the ops events the engine reads, in the same transaction. */
+        DeploymentEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.deployment.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                pipelineId: number;
+                appId: number;
+                attempt: number;
+                deployId: string | null;
+                /** @enum {string} */
+                state: "STARTED" | "WAITING_OPS" | "FINISHED";
+                outcome: ("SUCCESS" | "FAILED" | "TIMEOUT" | "CANCELLED") | null;
+                message: string | null;
+            };
+        };
         /** @enum {string} */
         DeployStatus: "PENDING" | "WAITING_OPS" | "DEPLOYING" | "DEPLOY_SUCCESS" | "DEPLOY_FAILED" | "DEPLOY_TIMEOUT" | "DEPLOY_CANCELLED";
         /** @enum {string} */
@@ -1008,6 +1049,30 @@ export interface components {
         IterationPhaseStatus: "PENDING" | "RUNNING" | "SUCCESS" | "FAILED" | "CANCELLED";
         /** @enum {string} */
         IterationStatus: "DRAFT" | "DEVELOPING" | "TESTING" | "STAGING" | "RELEASING" | "RELEASED" | "FAILED";
+        /** @description A line was added to a stage attempt's log (dev-svc: CODE_CHECK, BUILD, PACKAGE; ops-gateway: DEPLOY), in the transaction that stored it. */
+        LogEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.log.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                pipelineId: number;
+                appId: number;
+                stage: components["schemas"]["PhaseStage"];
+                /** @description The stage attempt (1 for the first) */
+                attempt: number;
+                /** @description Position in the attempt's log, from 1, without gaps */
+                seq: number;
+                /** Format: date-time */
+                at: string;
+                level: components["schemas"]["StageLogLevel"];
+                text: string;
+            };
+        };
         /**
          * @description A notification subscription (its secret is never shown again after creation)
          * @example {
@@ -1579,6 +1644,38 @@ export interface components {
             maxRetries?: number | null;
             pollInterval?: number | null;
             pollTimeout?: number | null;
+        };
+        /** @enum {string} */
+        StageLogLevel: "INFO" | "WARN" | "ERROR";
+        /**
+         * @description One line of a stage attempt's log
+         * @example {
+         *       "stage": "CODE_CHECK",
+         *       "attempt": 1,
+         *       "seq": 1,
+         *       "at": "2026-02-27T10:00:00Z",
+         *       "level": "INFO",
+         *       "text": "resolving tag v1.0.0 in local://demo"
+         *     }
+         */
+        StageLogLine: {
+            stage: components["schemas"]["PhaseStage"];
+            /** @description The stage attempt (1 for the first) */
+            attempt: number;
+            /** @description Position in the attempt's log, from 1, without gaps */
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            level: components["schemas"]["StageLogLevel"];
+            text: string;
+        };
+        /** @description The stage logs of a phase pipeline */
+        StageLogs: {
+            pipelineId: number;
+            /** @description In stage order (CODE_CHECK, BUILD, PACKAGE, DEPLOY), attempt, seq */
+            lines: components["schemas"]["StageLogLine"][];
+            /** @description An attempt among these reached 1 MiB of text: its last line says it was cut */
+            truncated: boolean;
         };
         /** @enum {string} */
         StageName: "DEVELOPING" | "TESTING" | "STAGING" | "RELEASE" | "CODE_CHECK" | "BUILD" | "PACKAGE" | "DEPLOY";
@@ -3682,9 +3779,9 @@ export interface operations {
             query?: {
                 /** @description Only events of this app */
                 appId?: number;
-                /** @description Only events of this pipeline (and its iteration's, while it is the release's) */
+                /** @description Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's) */
                 pipelineId?: number;
-                /** @description Comma-separated event names: pipeline, iteration (default: all) */
+                /** @description Comma-separated event names: pipeline, iteration, log, deployment (default: all) */
                 types?: string;
                 /** @description Resume after this event (as the Last-Event-ID header; the header wins) */
                 lastEventId?: number;
@@ -3704,7 +3801,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["PipelineEvent"] | components["schemas"]["IterationEvent"];
+                    "text/event-stream": components["schemas"]["PipelineEvent"] | components["schemas"]["IterationEvent"] | components["schemas"]["LogEvent"] | components["schemas"]["DeploymentEvent"];
                 };
             };
             /** @description 1001 invalid parameter */
@@ -4605,6 +4702,102 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
                         code?: 9005;
+                    };
+                };
+            };
+            /** @description 9001 internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9001;
+                    };
+                };
+            };
+            /** @description 9003 a service this call needs did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9003;
+                    };
+                };
+            };
+        };
+    };
+    getPipelineLogs: {
+        parameters: {
+            query?: {
+                stage?: components["schemas"]["PhaseStage"];
+                /** @description Only this attempt of `stage` (needs `stage`); every attempt without it */
+                attempt?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The pipeline's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the envelope with code 0 and the data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description 0: success
+                         * @enum {number}
+                         */
+                        code: 0;
+                        /** @description `success`, or what happened (e.g. a release recorded) */
+                        message: string;
+                        data: components["schemas"]["StageLogs"];
+                    };
+                };
+            };
+            /** @description 1001 invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1001;
+                    };
+                };
+            };
+            /** @description 5001 missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5001;
+                    };
+                };
+            };
+            /** @description 3004 pipeline not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 3004;
                     };
                 };
             };

@@ -8,7 +8,7 @@ import {
   PhasePipelineStatusChanged,
 } from "./messages/pipeline.js";
 import { StageCompleted, StageRequested, StageWaiting } from "./messages/stage.js";
-import { IterationChanged, PipelineChanged } from "./messages/live.js";
+import { DeploymentChanged, IterationChanged, PipelineChanged, StageLogWritten } from "./messages/live.js";
 
 /** Every event and command the four services exchange, and the live events they publish. */
 export const MESSAGES = [
@@ -26,6 +26,8 @@ export const MESSAGES = [
   DeploymentFinished,
   PipelineChanged,
   IterationChanged,
+  StageLogWritten,
+  DeploymentChanged,
 ] as const satisfies readonly MessageDefinition[];
 
 export type AnyMessageDefinition = (typeof MESSAGES)[number];

@@ -41,7 +41,7 @@ export function renderMessagesDoc(): string {
     "|---|---|---|---|---|---|",
     ...MESSAGES.map(
       (m) =>
-        `| \`${m.type}\` | ${m.kind} | \`${messageSubject(env, m.type, m.perStage ? "<STAGE>" : m.perTeam ? "<TEAM>" : undefined)}\` | ${m.publisher} | ${m.consumers.join(", ")} | ${m.description} |`,
+        `| \`${m.type}\` | ${m.kind} | \`${messageSubject(env, m.type, m.perStage ? "<STAGE>" : m.perTeam ? "<TEAM>" : undefined)}\` | ${[m.publisher].flat().join(", ")} | ${m.consumers.join(", ")} | ${m.description} |`,
     ),
     "",
     "## Request/reply",

@@ -20,6 +20,7 @@ export * from "./messages/live.js";
 export * from "./http/apps.js";
 export * from "./http/iterations.js";
 export * from "./http/pipelines.js";
+export * from "./http/logs.js";
 export * from "./http/ops.js";
 export * from "./http/dev.js";
 export * from "./http/notifications.js";

@@ -32,7 +32,8 @@ export interface MessageDefinition<T extends string = string, S extends z.ZodTyp
   perTeam: boolean;
   data: S;
   envelope: ReturnType<typeof MessageEnvelope<T, S>>;
-  publisher: ServiceName;
+  /** Who publishes it (a live event may come from more than one service). */
+  publisher: ServiceName | readonly ServiceName[];
   consumers: ReaderName[];
   description: string;
 }
@@ -41,7 +42,7 @@ export function defineMessage<T extends `${string}.v${number}`, S extends z.ZodT
   type: T;
   kind: MessageKind;
   data: S;
-  publisher: ServiceName;
+  publisher: ServiceName | readonly ServiceName[];
   consumers: ReaderName[];
   description: string;
   perStage?: boolean;

@@ -87,6 +87,10 @@ export const RPC = {
   PROCEED_ITERATION: "rpc.pipeline.proceed_iteration.v1",
   /** app-svc -> dev-svc: whether a credentialId names a credential of the caller's team for a provider. */
   CHECK_CREDENTIAL: "rpc.dev.check_credential.v1",
+  /** pipeline-engine -> dev-svc: the log lines of a pipeline's CODE_CHECK, BUILD and PACKAGE attempts. */
+  READ_DEV_STAGE_LOGS: "rpc.dev.read_stage_logs.v1",
+  /** pipeline-engine -> ops-gateway: the log lines of a pipeline's DEPLOY attempts. */
+  READ_OPS_STAGE_LOGS: "rpc.ops.read_stage_logs.v1",
 } as const;
 export type RpcName = (typeof RPC)[keyof typeof RPC];
 

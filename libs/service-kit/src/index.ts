@@ -23,5 +23,6 @@ export * from "./poll-loop.js";
 export * from "./rpc.js";
 export * from "./service.js";
 export * from "./sql.js";
+export * from "./stage-log.js";
 export * from "./stream-watch.js";
 export * from "./util.js";

@@ -11,7 +11,7 @@ import { migrations } from "./store/migrations.js";
 async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const git = await createGitIntegration(deps);
   const templates = await installScaffold(deps, git);
-  createStageRunners(deps, git, templates);
+  const runners = createStageRunners(deps, git, templates);
   const { releases } = createIterations(deps, git);
   const statuses = createCommitStatuses(deps, git);
   return {
@@ -19,8 +19,10 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
       git.start();
       statuses.start();
       releases.start();
+      runners.start();
     },
     async stop() {
+      await runners.stop();
       await releases.stop();
       await statuses.stop();
       await git.stop();

@@ -1,6 +1,7 @@
 import { Counter } from "prom-client";
 import {
   publicRouteRateLimit,
+  StageLogStore,
   type ServiceDefinition,
   type ServiceDeps,
   type ServiceParts,
@@ -10,13 +11,14 @@ import { registerCallbackRoutes } from "./http/callback.routes.js";
 import { createOpsApi } from "./integrations/ops-api.js";
 import { addDeployRequestedConsumer } from "./messaging/consumers/deploy-requested.consumer.js";
 import { addDeploymentCancelRequestedConsumer } from "./messaging/consumers/deployment-cancel-requested.consumer.js";
+import { serveReadStageLogs } from "./messaging/read-stage-logs.rpc.js";
 import { DeploymentWorker } from "./services/deployment-worker.js";
 import { DeploymentService } from "./services/deployment.service.js";
 import { migrations } from "./store/migrations.js";
 
 /** Registers ops-gateway's routes, consumers and background work on the kit's app; never listens. */
 async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
-  const { app, config, consumers, log, metrics, db, outbox } = deps;
+  const { app, config, consumers, log, metrics, db, outbox, nats } = deps;
   const opsCalls = new Counter({
     name: "ops_calls_total",
     help: "Calls to the ops module by operation (create, status, cancel) and result (ok, unavailable, refused)",
@@ -34,7 +36,9 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
     timeoutMs: config.OPS_TIMEOUT_MS,
     onCall: (op, result) => opsCalls.labels(op, result).inc(),
   });
+  const logs = new StageLogStore("ops");
   const service = new DeploymentService({
+    logs,
     db,
     outbox,
     log,
@@ -51,9 +55,16 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
     rateLimit: publicRouteRateLimit(config),
   });
   log.info({ opsBaseUrl: config.OPS_BASE_URL, replica: config.OPS_REPLICA_ID }, "ops-gateway configured");
+  let rpc: ReturnType<typeof serveReadStageLogs> | undefined;
   return {
-    start: () => worker.start(),
-    stop: () => worker.stop(),
+    start: () => {
+      rpc = serveReadStageLogs(nats, db, logs, log);
+      return worker.start();
+    },
+    stop: async () => {
+      await rpc?.drain().catch(() => undefined);
+      await worker.stop();
+    },
   };
 }
 

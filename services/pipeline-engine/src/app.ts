@@ -10,6 +10,7 @@ import { serveProceedIteration } from "./messaging/proceed-iteration.rpc.js";
 import { CommandExecutor } from "./services/command-executor.js";
 import { PipelineEngine } from "./services/pipeline-engine.service.js";
 import { PipelineQueries } from "./services/pipeline-queries.js";
+import { StageLogReader } from "./services/stage-logs.js";
 import { Sweeper } from "./services/sweeper.js";
 import { PipelineRepository } from "./store/pipeline.repository.js";
 import { migrations } from "./store/migrations.js";
@@ -72,7 +73,12 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
 
   // REST reads have connections of their own, so they never wait behind the command transactions.
   const readPool = db.extraPool(config.READ_POOL_MAX, "reads");
-  registerPipelineRoutes(app, new PipelineQueries(readPool, repo), executor);
+  registerPipelineRoutes(
+    app,
+    new PipelineQueries(readPool, repo),
+    executor,
+    new StageLogReader(readPool, repo, nats, config.RPC_TIMEOUT_MS),
+  );
 
   const [appCreated, configChanged] = appSettingsConsumers(db);
   const [completed, stageWaiting, started, waiting, finished] = stageResultConsumers(

@@ -11,6 +11,8 @@ export type FeedOutcome = "news" | "ended" | "timeout";
  */
 export class LiveFeed {
   private pending: Promise<IteratorResult<SseItem>> | null = null;
+  /** The event the last "news" was (its name and data), for a caller that reads events themselves. */
+  public event: { name: string; data: string } | null = null;
 
   private constructor(
     private readonly items: AsyncGenerator<SseItem>,
@@ -60,6 +62,7 @@ export class LiveFeed {
       if (got.done) return "ended";
       if (got.value.kind === "comment") continue;
       if (got.value.id !== null) this.lastEventId = got.value.id;
+      this.event = { name: got.value.event, data: got.value.data };
       return "news";
     }
   }

@@ -14,6 +14,7 @@ import {
   GitType,
   IterationPhases,
   IterationStatus,
+  PhaseStage,
   PhaseStageConfigPatch,
   PipelineStatus,
   PipelineType,
@@ -34,6 +35,7 @@ import {
   unwrap,
   type ApiClient,
 } from "./client.js";
+import { printLogs } from "./logs.js";
 import { addNotificationCommands } from "./notifications.js";
 import { bold, dim, green, printable, red, table } from "./render.js";
 import { watchPipeline } from "./watch.js";
@@ -681,6 +683,50 @@ examples(
       });
     }),
   ["procode pipeline watch 7", 'procode pipeline watch 7 --timeout 30m || echo "exit $?"'],
+);
+
+examples(
+  pipeCmd
+    .command("logs <id>")
+    .description(
+      "print a phase pipeline's stage logs (GET /pipelines/{id}/logs); --follow goes on until the pipeline ends (exit codes as watch)",
+    )
+    .addOption(new Option("--stage <stage>", "only this stage's lines").choices(PhaseStage.options))
+    .option("--attempt <n>", "only this attempt of --stage (default: every attempt)")
+    .option("--follow", "print lines as they are written, until the pipeline ends")
+    .option(
+      "--interval <ms>",
+      "with --follow: how often to look while the event stream is unavailable",
+      "1000",
+    )
+    .option("--poll", "with --follow: poll every --interval instead of following the event stream")
+    .action(
+      async (
+        id: string,
+        o: { stage?: string; attempt?: string; follow?: boolean; interval: string; poll?: boolean },
+      ) => {
+        if (o.attempt !== undefined && !o.stage) throw new CliError("--attempt: needs --stage", EXIT.USAGE);
+        process.exitCode = await printLogs(api(), positiveInt(id, "<id>"), {
+          json: Boolean(globals().json),
+          ...(o.stage ? { stage: parse(PhaseStage, o.stage, "--stage") } : {}),
+          ...(o.attempt !== undefined ? { attempt: positiveInt(o.attempt, "--attempt") } : {}),
+          ...(o.follow
+            ? {
+                follow: {
+                  intervalMs: positiveInt(o.interval, "--interval"),
+                  ...(o.poll ? {} : { stream: resolveConnection(globals()) }),
+                },
+              }
+            : {}),
+        });
+      },
+    ),
+  [
+    "procode pipeline logs 7",
+    "procode pipeline logs 7 --stage CODE_CHECK --attempt 2",
+    "procode pipeline logs 7 --follow",
+    "procode --json pipeline logs 7 --stage DEPLOY",
+  ],
 );
 
 const ACTIONS = {

@@ -373,6 +373,101 @@ describe("procode pipeline watch: exit codes", () => {
   }, 120_000);
 });
 
+describe("procode pipeline logs", () => {
+  it("follows a release's stage logs as they are written until it ends, each line once, and prints them again after", async () => {
+    const apps = await json<{ items: { id: number; name: string }[] }>(["app", "list"]);
+    const appId = apps.items.find((a) => a.name === "cli-agent")!.id;
+    // No waiting deployment from an earlier test: a short one.
+    await fetch(`${platform.opsModuleUrl}/_control/apps/${appId}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ deploy: { durationMs: 1500 } }),
+    });
+    const it = await json<{ id: number }>(["iteration", "create", "--app", String(appId), "--name", "logs"]);
+    await eventually(
+      async () =>
+        (await json<{ status: string }>(["iteration", "get", String(it.id)])).status === "DEVELOPING",
+      "the iteration to reach DEVELOPING",
+    );
+    for (const to of ["TESTING", "STAGING"]) {
+      expect((await authed(["iteration", "proceed", String(it.id), "--to", to])).code).toBe(0);
+    }
+    const r = await json<{ pipelineId: number }>(["iteration", "release", String(it.id), "--tag", "v2.0.0"]);
+    await eventually(
+      async () =>
+        (await json<{ awaiting: { action: string } | null }>(["pipeline", "get", String(r.pipelineId)]))
+          .awaiting?.action === "PROCEED",
+      "the release to wait at its MANUAL PACKAGE",
+      60_000,
+    );
+    // Following from PACKAGE's gate: the lines so far at once, DEPLOY's as they come.
+    const following = authed(["--json", "pipeline", "logs", String(r.pipelineId), "--follow"]);
+    expect((await authed(["pipeline", "proceed", String(r.pipelineId)])).code).toBe(0);
+    const followed = await following;
+    expect(followed.code, followed.stderr).toBe(0);
+    const streamed = followed.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { stage: string; attempt: number; seq: number; text: string });
+
+    const all = await json<{ pipelineId: number; truncated: boolean; lines: typeof streamed }>([
+      "pipeline",
+      "logs",
+      String(r.pipelineId),
+    ]);
+    expect(all).toMatchObject({ pipelineId: r.pipelineId, truncated: false });
+    expect(streamed).toEqual(all.lines);
+    expect([...new Set(all.lines.map((l) => l.stage))]).toEqual(["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"]);
+    expect(
+      all.lines
+        .filter((l) => l.stage === "DEPLOY")
+        .map((l) => l.text)
+        .join("\n"),
+    ).toMatch(/ended SUCCESS/);
+
+    // The human form, one stage's attempt, and polling instead of the stream on an ended pipeline.
+    const deploy = await authed([
+      "pipeline",
+      "logs",
+      String(r.pipelineId),
+      "--stage",
+      "DEPLOY",
+      "--attempt",
+      "1",
+    ]);
+    expect(deploy.code).toBe(0);
+    const deployLines = deploy.stdout.trim().split("\n");
+    expect(deployLines).toHaveLength(all.lines.filter((l) => l.stage === "DEPLOY").length);
+    expect(deployLines.every((l) => /^\S+Z DEPLOY#1 +(INFO|WARN|ERROR) /.test(l))).toBe(true);
+    const polled = await authed(["--json", "pipeline", "logs", String(r.pipelineId), "--follow", "--poll"]);
+    expect(polled.code).toBe(0);
+    expect(
+      polled.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual(all.lines);
+
+    // --attempt needs --stage; another team's pipeline is not found.
+    const usage = await authed(["pipeline", "logs", String(r.pipelineId), "--attempt", "1"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--attempt: needs --stage/);
+    const stranger = await signToken({ sub: "eve", team: "not-cli-team" }, platform.jwtSecret);
+    const hidden = await procode([
+      "--url",
+      platform.gatewayUrl,
+      "--token",
+      stranger,
+      "--json",
+      "pipeline",
+      "logs",
+      String(r.pipelineId),
+    ]);
+    expect(hidden.code).toBe(1);
+    expect(JSON.parse(hidden.stderr)).toMatchObject({ code: 3004 });
+  }, 120_000);
+});
+
 /** What the gateway counted: GETs of a pipeline answered, and pipeline events sent to streams. */
 async function gatewayCounts(): Promise<{ pipelineReads: number; pipelineEvents: number }> {
   const text = await (await fetch(`${platform.gatewayUrl}/metrics`)).text();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { App, Iteration, ReleaseResponse, RepoBinding } from "@procode/contracts";
+import type { App, Iteration, ReleaseResponse, RepoBinding, StageLogs } from "@procode/contracts";
 import { signToken } from "@procode/service-kit";
 import {
   createTestInfra,
@@ -197,6 +197,7 @@ describe("GET /events", () => {
     );
     expect(stranger.events.every((e) => e.data["appId"] === own.appId)).toBe(true);
     expect(stranger.events.some((e) => e.data["appId"] === appId)).toBe(false);
+    expect(stranger.events.some((e) => e.event === "log")).toBe(false);
     await stranger.close();
   });
 
@@ -205,13 +206,15 @@ describe("GET /events", () => {
     const lastOfAll = all.at(-1)!.id;
     const inRange = (list: Received[]) => list.filter((e) => e.id >= all[0]!.id && e.id <= lastOfAll);
     const expected = all.filter((e) =>
-      e.event === "pipeline" ? e.data["pipelineId"] === pipelineId : e.data["phasePipelineId"] === pipelineId,
+      e.event === "iteration"
+        ? e.data["phasePipelineId"] === pipelineId
+        : e.data["pipelineId"] === pipelineId,
     );
     expect(expected.length).toBeGreaterThan(3);
     const byPipeline = await events(mine, `?lastEventId=0&pipelineId=${pipelineId}`);
     await byPipeline.until((s) => inRange(s.events).length >= expected.length, "every event of the pipeline");
     for (const e of byPipeline.events) {
-      expect(e.event === "pipeline" ? e.data["pipelineId"] : e.data["phasePipelineId"]).toBe(pipelineId);
+      expect(e.event === "iteration" ? e.data["phasePipelineId"] : e.data["pipelineId"]).toBe(pipelineId);
     }
     expect(ids(inRange(byPipeline.events))).toEqual(ids(expected));
 
@@ -224,6 +227,29 @@ describe("GET /events", () => {
     expect(iterationsOnly.events.every((e) => e.event === "iteration")).toBe(true);
     expect(ids(inRange(iterationsOnly.events))).toEqual(ids(iterationEvents));
     await Promise.all([byPipeline.close(), iterationsOnly.close(), reference.close()]);
+  });
+
+  it("streams every line of the release's stage logs as a log event, in the order they were written", async () => {
+    const logs = await ok<StageLogs>(mine, "GET", `/pipelines/${pipelineId}/logs`);
+    expect(logs.lines.length).toBeGreaterThan(10);
+    const s = await events(mine, `?lastEventId=0&pipelineId=${pipelineId}&types=log`);
+    await s.until((x) => x.events.length >= logs.lines.length, "every log line as an event");
+    expect(s.events.every((e) => e.event === "log" && e.type === "live.log.v1")).toBe(true);
+    expect(s.events.map((e) => e.data)).toEqual(logs.lines.map((l) => ({ pipelineId, appId, ...l })));
+    await s.close();
+  });
+
+  it("streams the release's deployment: started, then finished with its outcome", async () => {
+    const p = await ok<{ deployId: string }>(mine, "GET", `/pipelines/${pipelineId}`);
+    const s = await events(mine, `?lastEventId=0&pipelineId=${pipelineId}&types=deployment`);
+    await s.until((x) => x.events.some((e) => e.data["state"] === "FINISHED"), "the deployment to finish");
+    expect(s.events.map((e) => [e.event, e.data["state"], e.data["outcome"]])).toEqual([
+      ["deployment", "STARTED", null],
+      ["deployment", "FINISHED", "SUCCESS"],
+    ]);
+    expect(s.events[0]!.data).toMatchObject({ pipelineId, appId, attempt: 1, deployId: p.deployId });
+    await s.close();
+    expect(stranger.events.some((e) => e.event === "deployment")).toBe(false);
   });
 
   it("tells a client whose Last-Event-ID the stream does not hold to reload", async () => {

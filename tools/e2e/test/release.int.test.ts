@@ -3,7 +3,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { App, Iteration, Pipeline, ReleaseResponse, RepoBinding } from "@procode/contracts";
+import { execFileSync } from "node:child_process";
+import {
+  PHASE_STAGE_ORDER,
+  type App,
+  type Iteration,
+  type Pipeline,
+  type ReleaseResponse,
+  type RepoBinding,
+  type StageLogLine,
+  type StageLogs,
+} from "@procode/contracts";
 import { signToken } from "@procode/service-kit";
 import {
   createTestInfra,
@@ -104,6 +114,29 @@ interface OpsDeployment {
   cancelCalls: number;
 }
 
+/** Every (stage, attempt) of the lines numbered 1..n without a gap, in stage, attempt, seq order. */
+function expectWellOrdered(lines: StageLogLine[]): void {
+  const key = (l: StageLogLine) => [PHASE_STAGE_ORDER.indexOf(l.stage), l.attempt, l.seq];
+  const sorted = [...lines].sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
+  });
+  expect(lines).toEqual(sorted);
+  const seqs = new Map<string, number[]>();
+  for (const l of lines)
+    seqs.set(`${l.stage}#${l.attempt}`, [...(seqs.get(`${l.stage}#${l.attempt}`) ?? []), l.seq]);
+  for (const [attempt, list] of seqs) {
+    expect({ attempt, seqs: list }).toEqual({ attempt, seqs: list.map((_, i) => i + 1) });
+  }
+  for (const l of lines) expect(Number.isNaN(Date.parse(l.at))).toBe(false);
+}
+
+const textOf = (lines: StageLogLine[], stage: string) =>
+  lines
+    .filter((l) => l.stage === stage)
+    .map((l) => l.text)
+    .join("\n");
+
 function stagesOf(p: Pipeline): string[] {
   return p.checkpoints.filter((c) => c.status === "SUCCESS").map((c) => c.stage);
 }
@@ -178,6 +211,49 @@ describe("a release through the gateway, end to end", () => {
     const released = await waitIteration(iterationId, "RELEASED");
     expect(released.currentPhase).toBe("RELEASED");
     expect(git(checkout, "ls-remote", "--tags", "origin", "v1.0.0")).toContain("refs/tags/v1.0.0");
+
+    // The stage logs: every stage has lines, numbered without gaps, in order, with what was done and
+    // what the outside systems answered.
+    const logs = await ok<StageLogs>("GET", `/pipelines/${done.id}/logs`);
+    expect(logs).toMatchObject({ pipelineId: done.id, truncated: false });
+    expectWellOrdered(logs.lines);
+    expect([...new Set(logs.lines.map((l) => `${l.stage}#${l.attempt}`))]).toEqual([
+      "CODE_CHECK#1",
+      "BUILD#1",
+      "PACKAGE#1",
+      "DEPLOY#1",
+    ]);
+    const commit = git(checkout, "rev-parse", "HEAD");
+    expect(textOf(logs.lines, "CODE_CHECK")).toContain(`tag v1.0.0 is commit ${commit}`);
+    expect(textOf(logs.lines, "CODE_CHECK")).toMatch(
+      /check python-syntax passed: \d+ Python file\(s\) compile/,
+    );
+    expect(textOf(logs.lines, "BUILD")).toContain(String(outputs["BUILD"]?.["dockerfile"]).split("\n")[0]);
+    expect(textOf(logs.lines, "PACKAGE")).toMatch(/builder answers: build \S+: SUCCESS/);
+    const deploy = textOf(logs.lines, "DEPLOY");
+    expect(deploy).toContain(`the ops module accepted the deployment: deployId ${done.deployId}`);
+    expect(deploy).toMatch(/ended SUCCESS \(seen by (a status poll|the ops module's callback)\)/);
+    for (const stage of ["CODE_CHECK", "BUILD", "PACKAGE"]) {
+      expect(logs.lines.filter((l) => l.stage === stage).at(-1)).toMatchObject({
+        level: "INFO",
+        text: `${stage} succeeded`,
+      });
+    }
+
+    // One stage, one attempt; and the filters' rules.
+    const deployOnly = await ok<StageLogs>("GET", `/pipelines/${done.id}/logs?stage=DEPLOY&attempt=1`);
+    expect(deployOnly.lines).toEqual(logs.lines.filter((l) => l.stage === "DEPLOY"));
+    expect((await ok<StageLogs>("GET", `/pipelines/${done.id}/logs?stage=BUILD&attempt=2`)).lines).toEqual(
+      [],
+    );
+    const noStage = await call("GET", `/pipelines/${done.id}/logs?attempt=1`);
+    expect([noStage.status, noStage.code]).toEqual([400, 1001]);
+    expect(noStage.message).toMatch(/attempt/);
+    const badStage = await call("GET", `/pipelines/${done.id}/logs?stage=LINT`);
+    expect([badStage.status, badStage.code]).toEqual([400, 1001]);
+    expect(badStage.message).toMatch(/stage/);
+    const missing = await call("GET", `/pipelines/999999/logs`);
+    expect([missing.status, missing.code]).toEqual([404, 3004]);
   });
 
   it("fails CODE_CHECK on a syntax error after its retries, and a fix with resume brings it to SUCCESS", async () => {
@@ -199,6 +275,33 @@ describe("a release through the gateway, end to end", () => {
     const attempts = failed.checkpoints.filter((c) => c.stage === "CODE_CHECK");
     expect(attempts.map((c) => c.status)).toEqual(["FAILED", "FAILED", "FAILED", "FAILED"]);
     expect(attempts.at(-1)!.error).toContain(entry);
+
+    // Each attempt's log names the file, the line and the compiler's message, as Python says them.
+    const content = readFileSync(path.join(checkout, entry), "utf8");
+    const compiler = JSON.parse(
+      execFileSync(
+        "python3",
+        [
+          "-c",
+          "import json,sys\ntry:\n compile(sys.stdin.read(), 'x', 'exec')\nexcept SyntaxError as e:\n print(json.dumps([e.lineno, e.msg]))",
+        ],
+        { input: content, encoding: "utf8" },
+      ),
+    ) as [number, string];
+    expect(compiler[0]).toBe(good.split("\n").length + 1);
+    const logs = await ok<StageLogs>("GET", `/pipelines/${failed.id}/logs?stage=CODE_CHECK`);
+    expectWellOrdered(logs.lines);
+    expect(new Set(logs.lines.map((l) => l.attempt))).toEqual(new Set([1, 2, 3, 4]));
+    for (const attempt of [1, 2, 3, 4]) {
+      const mine = logs.lines.filter((l) => l.attempt === attempt);
+      const finding = mine.find((l) => l.level === "ERROR" && l.text.includes("SyntaxError"))?.text ?? "";
+      expect(finding).toContain(`File "${entry}", line ${compiler[0]}, column `);
+      expect(finding.endsWith(`: SyntaxError: ${compiler[1]}`)).toBe(true);
+      expect(mine.at(-1)).toMatchObject({
+        level: "ERROR",
+        text: expect.stringMatching(/^CODE_CHECK failed/),
+      });
+    }
     expect((await call("POST", `/pipelines/${failed.id}/retry`)).code).toBe(3002);
     expect((await iteration(iterationId)).status).toBe("FAILED");
 
@@ -530,6 +633,7 @@ describe("authorization over every service's routes", () => {
       ["POST", `/iterations/${it0!.id}/proceed`, { targetPhase: "TESTING" }, 2004],
       ["POST", `/iterations/${it0!.id}/release`, { tag: "v9.9.9" }, 2004],
       ["GET", `/pipelines/${pipe!.id}`, undefined, 3004],
+      ["GET", `/pipelines/${pipe!.id}/logs`, undefined, 3004],
       ["POST", `/pipelines/${pipe!.id}/proceed`, undefined, 3004],
       ["POST", `/pipelines/${pipe!.id}/retry`, undefined, 3004],
       ["POST", `/pipelines/${pipe!.id}/resume`, undefined, 3004],
@@ -554,5 +658,26 @@ describe("authorization over every service's routes", () => {
     // And nothing changed for the owner.
     expect((await pipeline(pipe!.id)).status).toBe(pipe!.status);
     expect((await iteration(it0!.id)).status).toBe(it0!.status);
+  });
+
+  it("answers 503 (9003) naming the service that keeps a stage's lines while it does not answer, never a hang", async () => {
+    const [pipe] = (await ok<{ items: Pipeline[] }>("GET", "/pipelines?type=PHASE&status=SUCCESS")).items;
+    await platform.processes["ops-gateway"].stop();
+    try {
+      const down = await call("GET", `/pipelines/${pipe!.id}/logs`);
+      expect([down.status, down.code]).toEqual([503, 9003]);
+      expect(down.message).toMatch(/^ops-gateway is unavailable/);
+      // The stages dev-svc keeps are still readable on their own.
+      const build = await ok<StageLogs>("GET", `/pipelines/${pipe!.id}/logs?stage=BUILD`);
+      expect(build.lines.length).toBeGreaterThan(0);
+    } finally {
+      await platform.restart("ops-gateway");
+    }
+    await eventually(
+      async () => (await call("GET", `/pipelines/${pipe!.id}/logs`)).code === 0,
+      "the logs readable again",
+      30_000,
+      200,
+    );
   });
 });

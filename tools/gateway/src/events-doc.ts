@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { ErrorCodes, IterationChanged, PipelineChanged, type ErrorName } from "@procode/contracts";
+import {
+  DeploymentChanged,
+  ErrorCodes,
+  IterationChanged,
+  PipelineChanged,
+  StageLogWritten,
+  type ErrorName,
+} from "@procode/contracts";
 
 type Json = Record<string, unknown>;
 
@@ -42,12 +49,18 @@ const idParam = (name: string, description: string) => ({
 export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Json; securitySchemes: Json } {
   const pipeline = schemaOf(PipelineChanged.envelope);
   const iteration = schemaOf(IterationChanged.envelope);
+  const log = schemaOf(StageLogWritten.envelope);
+  const deployment = schemaOf(DeploymentChanged.envelope);
   return {
     schemas: {
       ...pipeline.defs,
       ...iteration.defs,
+      ...log.defs,
+      ...deployment.defs,
       PipelineEvent: { ...pipeline.schema, description: PipelineChanged.description },
       IterationEvent: { ...iteration.schema, description: IterationChanged.description },
+      LogEvent: { ...log.schema, description: StageLogWritten.description },
+      DeploymentEvent: { ...deployment.schema, description: DeploymentChanged.description },
     },
     securitySchemes: {
       accessToken: {
@@ -65,19 +78,19 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
           summary: "The team's live events (Server-Sent Events)",
           tags: ["events"],
           description:
-            "A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change) and `event: iteration` (an iteration after each change), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).",
+            "A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log) and `event: deployment` (a deployment started, waits for the ops module, or finished), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).",
           security: [{ bearer: [] }, { accessToken: [] }],
           parameters: [
             idParam("appId", "Only events of this app"),
             idParam(
               "pipelineId",
-              "Only events of this pipeline (and its iteration's, while it is the release's)",
+              "Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's)",
             ),
             {
               in: "query",
               name: "types",
               required: false,
-              description: "Comma-separated event names: pipeline, iteration (default: all)",
+              description: "Comma-separated event names: pipeline, iteration, log, deployment (default: all)",
               schema: { type: "string", example: "pipeline" },
             },
             {
@@ -104,6 +117,8 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
                     oneOf: [
                       { $ref: "#/components/schemas/PipelineEvent" },
                       { $ref: "#/components/schemas/IterationEvent" },
+                      { $ref: "#/components/schemas/LogEvent" },
+                      { $ref: "#/components/schemas/DeploymentEvent" },
                     ],
                   },
                 },

@@ -110,7 +110,7 @@ export function admit(query: EventQuery, type: string, data: Record<string, unkn
   if (query.appId !== null && data["appId"] !== query.appId) return null;
   if (query.pipelineId !== null) {
     // An iteration event is about a pipeline when that is its release's pipeline.
-    const about = name === "pipeline" ? data["pipelineId"] : data["phasePipelineId"];
+    const about = name === "iteration" ? data["phasePipelineId"] : data["pipelineId"];
     if (about !== query.pipelineId) return null;
   }
   return name;

@@ -63,6 +63,13 @@ describe("which events a client's filters let through", () => {
     expect(admit({ ...none, pipelineId: 5 }, "live.iteration.v1", iteration)).toBe("iteration");
     expect(admit({ ...none, pipelineId: 6 }, "live.pipeline.v1", pipeline)).toBeNull();
   });
+  it("lets a stage log line through by its pipeline and app, and by the type log", () => {
+    const line = { pipelineId: 5, appId: 7, stage: "BUILD", attempt: 1, seq: 3, level: "INFO", text: "x" };
+    expect(admit({ ...none, pipelineId: 5 }, "live.log.v1", line)).toBe("log");
+    expect(admit({ ...none, pipelineId: 6 }, "live.log.v1", line)).toBeNull();
+    expect(admit({ ...none, appId: 7, types: ["log"] }, "live.log.v1", line)).toBe("log");
+    expect(admit({ ...none, types: ["pipeline"] }, "live.log.v1", line)).toBeNull();
+  });
 });
 
 describe("a team as a subject token", () => {

@@ -9,6 +9,7 @@ import {
   StageName,
   IterationMachineState,
 } from "../enums.js";
+import { StageLogLine } from "../http/logs.js";
 import { defineMessage } from "../message.js";
 
 /**
@@ -65,6 +66,48 @@ export const IterationChanged = defineMessage({
     "An iteration was created or changed (status, phase, its release's pipeline, the head of its branch), in the transaction of the change.",
 });
 
+export const StageLogWritten = defineMessage({
+  type: "live.log.v1",
+  kind: "event",
+  perTeam: true,
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    appId: z.number().int().positive(),
+    ...StageLogLine.shape,
+  }),
+  publisher: ["dev-svc", "ops-gateway"],
+  consumers: ["gateway"],
+  description:
+    "A line was added to a stage attempt's log (dev-svc: CODE_CHECK, BUILD, PACKAGE; ops-gateway: DEPLOY), in the transaction that stored it.",
+});
+
+export const DeploymentChanged = defineMessage({
+  type: "live.deployment.v1",
+  kind: "event",
+  perTeam: true,
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    appId: z.number().int().positive(),
+    attempt: z.number().int().min(1),
+    /** Null while the ops module has not given one. */
+    deployId: z.string().nullable(),
+    /** STARTED: ops accepted it (again after a wait); WAITING_OPS: ops does not answer; FINISHED: its outcome. */
+    state: z.enum(["STARTED", "WAITING_OPS", "FINISHED"]),
+    outcome: z.enum(["SUCCESS", "FAILED", "TIMEOUT", "CANCELLED"]).nullable(),
+    /** Why it waits, or the outcome's message. */
+    message: z.string().nullable(),
+  }),
+  publisher: "ops-gateway",
+  consumers: ["gateway"],
+  description:
+    "A deployment started, waits for the ops module, or finished; beside the ops events the engine reads, in the same transaction.",
+});
+
 /** The live events, by the name `GET /events` gives them (its `event:` field and `types` filter). */
-export const LIVE_EVENTS = { pipeline: PipelineChanged, iteration: IterationChanged } as const;
+export const LIVE_EVENTS = {
+  pipeline: PipelineChanged,
+  iteration: IterationChanged,
+  log: StageLogWritten,
+  deployment: DeploymentChanged,
+} as const;
 export type LiveEventName = keyof typeof LIVE_EVENTS;

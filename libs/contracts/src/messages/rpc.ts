@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { GitType, IterationMachineState, IterationStatus, PipelineStatus, TargetPhase } from "../enums.js";
+import {
+  GitType,
+  IterationMachineState,
+  IterationStatus,
+  PhaseStage,
+  PipelineStatus,
+  TargetPhase,
+} from "../enums.js";
+import { StageLogLine } from "../http/logs.js";
 import { Actor } from "../message.js";
 
 /** Request/reply envelope: the same fields as a message, minus the stream. */
@@ -63,3 +71,33 @@ export const CheckCredentialReply = z.object({
   reason: z.string().nullable(),
 });
 export type CheckCredentialReply = z.infer<typeof CheckCredentialReply>;
+
+/** Where a page of stage log lines ends: the next page starts after this line. */
+const StageLogCursor = z.object({
+  stage: PhaseStage,
+  attempt: z.number().int().min(1),
+  seq: z.number().int().min(1),
+});
+
+/**
+ * The engine asks the service that ran a pipeline's stages for their log lines (dev-svc for
+ * CODE_CHECK, BUILD and PACKAGE, ops-gateway for DEPLOY), a page at a time: a page stays well below
+ * NATS's largest message, and `next` says where the following one starts. `team` is the pipeline's,
+ * already checked by the engine; the owner keeps to it as well.
+ */
+export const ReadStageLogsRequest = z.object({
+  pipelineId: z.number().int().positive(),
+  team: z.string().min(1).max(100),
+  stage: PhaseStage.optional(),
+  attempt: z.number().int().min(1).optional(),
+  after: StageLogCursor.optional(),
+});
+export type ReadStageLogsRequest = z.infer<typeof ReadStageLogsRequest>;
+
+export const ReadStageLogsReply = z.object({
+  lines: z.array(StageLogLine),
+  /** An attempt of the selection was cut at its bound. */
+  truncated: z.boolean(),
+  next: StageLogCursor.nullable(),
+});
+export type ReadStageLogsReply = z.infer<typeof ReadStageLogsReply>;

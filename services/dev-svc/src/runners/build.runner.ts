@@ -41,12 +41,17 @@ export function buildWork(templates: TemplateCatalog, opts: { timeoutMs: number 
         );
       }
       ctx.step(`rendering the ${template.name} Dockerfile template`);
+      ctx.out.info(
+        `rendering the ${template.name} Dockerfile template with what CODE_CHECK found at ${codeCheck.commitId.slice(0, 12)}: Python ${codeCheck.pythonVersion ?? `${DEFAULT_PYTHON_VERSION} (default)`}, dependencies ${codeCheck.dependencyFile ?? "(none)"}, entry point ${codeCheck.entryPoint ?? "(none)"}`,
+      );
       const rendered = renderDockerfile({
         template: template.dockerfileTemplate,
         templateName: template.name,
         codeCheck,
         defaultPythonVersion: DEFAULT_PYTHON_VERSION,
       });
+      ctx.out.info(`rendered Dockerfile (base image ${rendered.baseImage}):`);
+      for (const line of rendered.dockerfile.replace(/\n$/, "").split("\n")) ctx.out.info(`  ${line}`);
       const output: BuildOutput = { dockerfile: rendered.dockerfile, baseImage: rendered.baseImage };
       return { outcome: "SUCCESS", output };
     },

@@ -78,6 +78,7 @@ export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions):
       ctx.step(`finding the repository of app ${request.appId}`);
       const { provider } = await access.forApp(request.appId, { strict: true });
       ctx.step(`resolving tag ${request.tag} in ${provider.describe}`);
+      ctx.out.info(`resolving tag ${request.tag} in ${provider.describe}`);
       let commitId: string;
       try {
         commitId = await untilAnswered(ctx, `resolving tag ${request.tag}`, pauseMs, () =>
@@ -93,8 +94,10 @@ export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions):
         }
         throw err;
       }
+      ctx.out.info(`tag ${request.tag} is commit ${commitId}`);
       ctx.step(`reading the tree at ${commitId.slice(0, 12)}`);
       const tree = await untilAnswered(ctx, "reading the tree", pauseMs, () => provider.readTree(commitId));
+      ctx.out.info(`read the tree at commit ${commitId.slice(0, 12)}: ${tree.length} entries`);
       const reader = new Reader(provider, commitId, ctx, opts.readConcurrency ?? 8, pauseMs);
       const checks = await checkPythonProject(tree, reader, opts.pythonBin, maxPythonFiles, ctx);
       const output: CodeCheckOutput = {
@@ -104,6 +107,11 @@ export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions):
         ...(checks.entryPoint ? { entryPoint: checks.entryPoint } : {}),
         ...(checks.pythonVersion ? { pythonVersion: checks.pythonVersion } : {}),
       };
+      for (const c of checks.results) {
+        const where = c.file ? ` [${c.file}${c.line ? `:${c.line}` : ""}]` : "";
+        if (c.passed) ctx.out.info(`check ${c.name} passed: ${c.message}${where}`);
+        else ctx.out.error(`check ${c.name} FAILED: ${c.message}${where}`);
+      }
       const failed = checks.results.filter((c) => !c.passed);
       if (!failed.length) return { outcome: "SUCCESS", output };
       const first = failed[0]!;
@@ -238,7 +246,15 @@ async function checkPythonProject(
     pyFiles.map(async (path) => ({ path, content: await reader.read(path) })),
   );
   ctx.step(`checking the syntax of ${sources.length} Python files with ${pythonBin}`);
+  ctx.out.info(
+    `compiling ${sources.length} Python file(s) with ${pythonBin} (parsed and compiled, never run)`,
+  );
   const report = await checkPythonSyntax(pythonBin, sources, ctx.signal);
+  // What the compiler said, as it said it: the file, the line (and column) and its message.
+  for (const p of report.problems) {
+    const at = p.line ? `, line ${p.line}${p.column ? `, column ${p.column}` : ""}` : "";
+    ctx.out.error(`Python ${report.python}: File "${p.file}"${at}: SyntaxError: ${p.message}`);
+  }
   for (const p of report.problems) {
     results.push(check("python-syntax", false, p.message, { file: p.file, line: p.line }));
   }

@@ -1,20 +1,21 @@
-import type { ServiceDeps } from "@procode/service-kit";
+import { StageLogStore, type ServiceDeps } from "@procode/service-kit";
 import type { Config } from "../config.js";
 import type { GitIntegration } from "../git-integration.js";
 import { createOpsModuleBuilder } from "../integrations/image-builder/ops-module-builder.js";
 import { addStageRequestedConsumers } from "../messaging/consumers/stage-requested.consumer.js";
+import { serveReadStageLogs } from "../messaging/read-stage-logs.rpc.js";
 import type { TemplateCatalog } from "../scaffold/templates.js";
 import { buildWork } from "./build.runner.js";
 import { codeCheckWork } from "./code-check.runner.js";
 import { packageWork } from "./package.runner.js";
 import { StageRunnerService } from "./stage-runner.service.js";
 
-/** The CODE_CHECK, BUILD and PACKAGE runners on the service's consumers. */
+/** The CODE_CHECK, BUILD and PACKAGE runners on the service's consumers, and their logs' reader. */
 export function createStageRunners(
   deps: ServiceDeps<Config>,
   git: GitIntegration,
   templates: TemplateCatalog,
-): StageRunnerService {
+): { start(): void; stop(): Promise<void> } {
   const { config } = deps;
   const builder = createOpsModuleBuilder({
     baseUrl: config.BUILDER_URL,
@@ -22,6 +23,7 @@ export function createStageRunners(
     timeoutMs: config.BUILD_TIMEOUT_MS,
     callTimeoutMs: config.BUILDER_CALL_TIMEOUT_MS,
   });
+  const logs = new StageLogStore("dev");
   const runner = new StageRunnerService(
     deps.db,
     deps.outbox,
@@ -37,7 +39,16 @@ export function createStageRunners(
         timeoutMs: config.BUILD_TIMEOUT_MS + 3 * config.BUILDER_CALL_TIMEOUT_MS + config.BUILD_POLL_MS,
       }),
     ],
+    logs,
   );
   addStageRequestedConsumers(deps.consumers, runner, { concurrency: config.RUNNER_CONCURRENCY });
-  return runner;
+  let rpc: ReturnType<typeof serveReadStageLogs> | undefined;
+  return {
+    start() {
+      rpc = serveReadStageLogs(deps.nats, deps.db, logs, deps.log);
+    },
+    async stop() {
+      await rpc?.drain().catch(() => undefined);
+    },
+  };
 }

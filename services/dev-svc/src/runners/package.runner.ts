@@ -61,6 +61,10 @@ export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOp
       const image = `${opts.registry}/${imageName(ctx.app.name, request.appId)}:${imageTag(request.tag)}`;
       const repo = await findRepo(db.sql, request.appId);
       ctx.step(`creating the build of ${image} at ${builder.describe}`);
+      ctx.out.info(
+        `asking ${builder.describe} to build ${image} from commit ${commitId.slice(0, 12)} with the rendered Dockerfile`,
+      );
+      let said = "";
       const built = await builder.build(
         {
           appId: request.appId,
@@ -71,8 +75,17 @@ export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOp
           idempotencyKey: buildKey(opts.envName, request.pipelineId, request.attempt, image, commitId),
         },
         ctx.signal,
-        (s) => ctx.step(`waiting for build ${s.buildId} of ${image} (${s.status})`),
+        (s) => {
+          ctx.step(`waiting for build ${s.buildId} of ${image} (${s.status})`);
+          // Each change of what the builder says, once.
+          const now = `build ${s.buildId}: ${s.status}${s.message ? `: ${s.message}` : ""}`;
+          if (now !== said) ctx.out.info(`builder answers: ${now}`);
+          said = now;
+        },
         (reason) => ctx.waiting(reason),
+      );
+      ctx.out.info(
+        `image ${built.image} built${built.digest ? ` (digest ${built.digest})` : ""}, build ${built.buildId}`,
       );
       const output: PackageOutput = {
         image: built.image,

@@ -11,6 +11,9 @@ import {
   type Metrics,
   type Database,
   type Outbox,
+  StageLog,
+  type StageLogEntry,
+  type StageLogStore,
 } from "@procode/service-kit";
 import { findApp } from "../store/app-projection.repository.js";
 import {
@@ -69,6 +72,7 @@ export class StageRunnerService {
     metrics: Metrics,
     private readonly opts: StageRunnerOptions,
     works: StageWork[],
+    private readonly logs: StageLogStore,
   ) {
     for (const w of works) this.works.set(w.stage, w);
     this.requests = new Counter({
@@ -132,13 +136,25 @@ export class StageRunnerService {
     if (claimed.runs > 1)
       log.warn({ runs: claimed.runs }, "taking over an attempt whose runner stopped renewing its lease");
     log.info({ appId: request.appId, tag: request.tag }, `${request.stage} attempt started`);
+    const attempt = { ...key, appId: request.appId, team: request.team };
+    const out = new StageLog(this.logs, this.outbox, attempt, ctx.correlationId, log);
+    out.info(
+      claimed.runs > 1
+        ? `${request.stage} attempt ${request.attempt} taken over from a runner that stopped (run ${claimed.runs})`
+        : `${request.stage} attempt ${request.attempt} started for tag ${request.tag}`,
+    );
 
     const started = Date.now();
-    const result = await this.runWork(work, request, app, claimed, log, ctx.correlationId);
+    const result = await this.runWork(work, request, app, claimed, log, ctx.correlationId, out);
+    await out.flush();
     if (result === null) return "ignored";
     if (result === "abandoned") {
       // Given back, not failed: the redelivered request (here after a restart, or on another
       // replica) runs the attempt again under the same idempotency keys.
+      out.warn(
+        `${request.stage} attempt given back: the service is stopping; it runs again after redelivery`,
+      );
+      await out.flush();
       await releaseStageRun(this.db.sql, claimed.id, this.owner).catch(() => {});
       this.requests.labels(request.stage, "abandoned").inc();
       log.info(`${request.stage} attempt abandoned: the service is stopping; it will be redelivered`);
@@ -150,7 +166,10 @@ export class StageRunnerService {
     try {
       recorded = await this.outbox.sqlTransaction(ctx.correlationId, async (tx) => {
         const rec = await finishStageRun(tx.sql, claimed.id, this.owner, clean(result));
-        if (rec) tx.emit(StageCompleted, completedOf(rec));
+        if (rec) {
+          tx.emit(StageCompleted, completedOf(rec));
+          await this.logs.append(tx, attempt, [lastLine(request.stage, result)]);
+        }
         return rec;
       });
     } catch (err) {
@@ -176,6 +195,7 @@ export class StageRunnerService {
     claimed: StageRunRecord,
     log: Logger,
     correlationId: string,
+    out: StageLog,
   ): Promise<StageResult | null | "abandoned"> {
     const abort = new AbortController();
     let step = "starting";
@@ -232,10 +252,12 @@ export class StageRunnerService {
         this.waitingNow.labels(work.stage).inc();
         log.warn({ reason }, `${work.stage} attempt waiting: ${reason}`);
         report(reason);
+        out.warn(`waiting: ${reason} (waiting does not fail the attempt, nor count against its time)`);
       } else if (reason === null && waitingFor !== null) {
         this.waitingNow.labels(work.stage).dec();
         log.info(`${work.stage} attempt goes on: the outside system answers again`);
         report(null);
+        out.info("the outside system answers again; going on");
         runClock();
       }
       waitingFor = reason;
@@ -251,6 +273,7 @@ export class StageRunnerService {
           app,
           signal: abort.signal,
           log,
+          out,
           step: (what) => {
             step = what;
           },
@@ -289,6 +312,16 @@ export class StageRunnerService {
     log.debug("attempt running under a live lease; its result will follow");
     return "ignored";
   }
+}
+
+/** The attempt's last log line, stored with its result. */
+function lastLine(stage: PhaseStage, result: StageResult): StageLogEntry {
+  return result.outcome === "SUCCESS"
+    ? { level: "INFO", text: `${stage} succeeded` }
+    : {
+        level: "ERROR",
+        text: `${stage} failed${result.error.retryable ? "" : " (running it again cannot help)"}: ${result.error.message}`,
+      };
 }
 
 function completedOf(run: StageRunRecord) {

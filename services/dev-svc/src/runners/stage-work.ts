@@ -1,5 +1,5 @@
 import type { MessageData, PhaseStage, StageError, StageRequested } from "@procode/contracts";
-import { errorMessage, isDomainError, type Logger } from "@procode/service-kit";
+import { errorMessage, isDomainError, type Logger, type StageLog } from "@procode/service-kit";
 import { GitProviderError, type GitFailure } from "../integrations/git/errors.js";
 import { ImageBuildError } from "../integrations/image-builder/image-builder.js";
 import type { AppProjection } from "../store/app-projection.repository.js";
@@ -20,6 +20,11 @@ export interface StageContext {
   /** Aborted when the attempt runs out of time (or is no longer this runner's). */
   signal: AbortSignal;
   log: Logger;
+  /**
+   * The attempt's own log, readable by the team (`GET /pipelines/{id}/logs`): the steps taken, each
+   * check and finding, what the outside systems answered. The service's `log` is for operators.
+   */
+  out: StageLog;
   /** Says what the attempt is doing now: named by a timeout, and by a failure of an outside call. */
   step(what: string): void;
   /**

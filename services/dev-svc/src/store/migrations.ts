@@ -4,6 +4,7 @@ import { Migration20260302000001_iterations } from "./migrations/Migration202603
 import { Migration20260303000001_stage_runs } from "./migrations/Migration20260303000001_stage_runs.js";
 import { Migration20260304000001_commit_statuses } from "./migrations/Migration20260304000001_commit_statuses.js";
 import { Migration20260304000002_unanswered_releases } from "./migrations/Migration20260304000002_unanswered_releases.js";
+import { Migration20260305000001_stage_logs } from "./migrations/Migration20260305000001_stage_logs.js";
 
 /** dev-svc's migrations, in order (static imports: STACK.md). */
 export const migrations: MigrationEntry[] = [
@@ -12,4 +13,5 @@ export const migrations: MigrationEntry[] = [
   { name: "Migration20260303000001_stage_runs", class: Migration20260303000001_stage_runs },
   { name: "Migration20260304000001_commit_statuses", class: Migration20260304000001_commit_statuses },
   { name: "Migration20260304000002_unanswered_releases", class: Migration20260304000002_unanswered_releases },
+  { name: "Migration20260305000001_stage_logs", class: Migration20260305000001_stage_logs },
 ];

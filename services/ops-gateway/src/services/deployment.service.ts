@@ -1,12 +1,14 @@
 import type { z } from "zod";
 import {
   DEFAULT_DEPLOY_CONFIG,
+  DeploymentChanged,
   DeploymentFinished,
   DeploymentStarted,
   DeploymentWaiting,
   PHASE_STAGE_DEFAULTS,
   type DeployCallback,
   type DeployCallbackResponse,
+  type MessageData,
   type MessageDefinition,
   type MessageOf,
   type StageRequested,
@@ -21,6 +23,8 @@ import {
   type Outbox,
   type Sql,
   type SqlTxContext,
+  type StageLogEntry,
+  type StageLogStore,
 } from "@procode/service-kit";
 import type { Config } from "../config.js";
 import { deploymentRequestKey } from "./request-key.js";
@@ -59,6 +63,8 @@ export interface DeploymentServiceDeps {
     | "ENV_NAME"
   >;
   metrics: DeploymentMetrics;
+  /** DEPLOY's stage logs: what was asked of the ops module and what it answered. */
+  logs: StageLogStore;
   random?: () => number;
 }
 
@@ -78,6 +84,38 @@ const STATUS_OF: Record<Outcome, Deployment["status"]> = {
 /** Longest a callback for an unknown deployId waits for a create on its way (and between looks). */
 const CALLBACK_WAIT_MAX_MS = 3000;
 const CALLBACK_WAIT_STEP_MS = 20;
+
+/** The live `deployment` event's part that the ops event it goes with decides. */
+function liveOf(
+  type: string,
+  data: Record<string, unknown>,
+): Pick<MessageData<typeof DeploymentChanged>, "deployId" | "state" | "outcome" | "message"> | null {
+  const deployId = typeof data["deployId"] === "string" && data["deployId"] ? data["deployId"] : null;
+  switch (type) {
+    case DeploymentStarted.type:
+      return { deployId, state: "STARTED", outcome: null, message: null };
+    case DeploymentWaiting.type:
+      return { deployId, state: "WAITING_OPS", outcome: null, message: String(data["reason"]) };
+    case DeploymentFinished.type:
+      return {
+        deployId,
+        state: "FINISHED",
+        outcome: data["outcome"] as Outcome,
+        message: String(data["message"]),
+      };
+    default:
+      return null;
+  }
+}
+
+/** Which path saw an outcome first, in the words of the stage log. */
+const VIA_WORDS: Record<Via, string> = {
+  POLL: "a status poll",
+  CALLBACK: "the ops module's callback",
+  TIMEOUT: "the deadline",
+  CANCEL: "a cancel",
+  CREATE: "the create",
+};
 
 const released: DeploymentPatch = { leaseOwner: null, leaseUntil: null };
 
@@ -123,17 +161,41 @@ export class DeploymentService {
     data: z.input<D["data"]>,
   ): DeploymentPatch {
     tx.emit(def, data, { correlationId: d.correlationId });
+    const live = liveOf(def.type, data as Record<string, unknown>);
+    // For people (`GET /events`), in the same transaction; a cancel's tombstone has no team to tell.
+    if (live && d.team && d.appId) {
+      tx.emit(
+        DeploymentChanged,
+        { pipelineId: d.pipelineId, appId: d.appId, attempt: d.attempt, ...live },
+        { team: d.team, correlationId: d.correlationId },
+      );
+    }
     return { lastEventType: def.type, lastEventData: data as Record<string, unknown> };
   }
 
-  private finish(
+  /** Adds lines to the DEPLOY attempt's log, in the transaction of the change they tell of. */
+  private async say(tx: SqlTxContext, d: Deployment, ...entries: StageLogEntry[]): Promise<void> {
+    // A cancel that came before its request leaves a row with no app or team: nobody reads its log.
+    if (!d.appId || !d.team) return;
+    await this.deps.logs.append(
+      tx,
+      { pipelineId: d.pipelineId, stage: "DEPLOY", attempt: d.attempt, appId: d.appId, team: d.team },
+      entries,
+    );
+  }
+
+  private async finish(
     tx: SqlTxContext,
     d: Deployment,
     outcome: Outcome,
     via: Via,
     message: string,
     now: Date,
-  ): DeploymentPatch {
+  ): Promise<DeploymentPatch> {
+    await this.say(tx, d, {
+      level: outcome === "SUCCESS" ? "INFO" : outcome === "CANCELLED" ? "WARN" : "ERROR",
+      text: `deployment ${d.deployId ?? "(not created)"} ended ${outcome} (seen by ${VIA_WORDS[via]}): ${message}`,
+    });
     const patch = this.emit(tx, d, DeploymentFinished, {
       pipelineId: d.pipelineId,
       attempt: d.attempt,
@@ -213,8 +275,12 @@ export class DeploymentService {
           "older attempt superseded",
         );
       }
+      await this.say(tx, row, {
+        level: "INFO",
+        text: `deployment of ${image || "(no image)"} requested; the ops module is polled every ${row.pollIntervalMs / 1000} s and given ${row.pollTimeoutMs / 1000} s in all`,
+      });
       if (!image) {
-        const patch = this.finish(
+        const patch = await this.finish(
           tx,
           row,
           "FAILED",
@@ -270,14 +336,14 @@ export class DeploymentService {
       }
       const stopAtOps = d.deployId !== null;
       const patch: DeploymentPatch = {
-        ...this.finish(
+        ...(await this.finish(
           tx,
           { ...d, correlationId: message.correlationId, deployId: d.deployId ?? c.deployId },
           "CANCELLED",
           "CANCEL",
           `cancelled: ${c.reason}`,
           now,
-        ),
+        )),
         ...(stopAtOps ? { cancelState: "PENDING", nextPollAt: now } : {}),
       };
       await repo.update(tx.sql, d.id, patch);
@@ -318,6 +384,14 @@ export class DeploymentService {
       const d = await repo.lockByDeployId(tx.sql, body.deployId);
       if (!d) throw new DomainError("DEPLOYMENT_NOT_FOUND", `deployment ${body.deployId} not found`);
       const decision = decideCallback(d, body.status);
+      await this.say(tx, d, {
+        level: "INFO",
+        text: `callback received from the ops module: ${body.status}${body.message ? `: ${body.message}` : ""}${
+          decision.effect === "APPLIED" || d.status === "DEPLOYING"
+            ? ""
+            : ` (the deployment had already ended ${d.status}; nothing changes)`
+        }`,
+      });
       await repo.recordObservation(tx.sql, {
         deploymentId: d.id,
         deployId: body.deployId,
@@ -330,7 +404,11 @@ export class DeploymentService {
         observer: this.me,
       });
       if (decision.effect === "APPLIED") {
-        await repo.update(tx.sql, d.id, this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now));
+        await repo.update(
+          tx.sql,
+          d.id,
+          await this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now),
+        );
       } else if (d.status === "DEPLOYING") {
         await repo.update(tx.sql, d.id, { opsStatus: body.status, opsMessage: body.message });
         log.debug({ deployId: body.deployId, status: body.status }, "progress callback recorded");
@@ -369,12 +447,12 @@ export class DeploymentService {
     });
   }
 
-  private waitPatch(
+  private async waitPatch(
     tx: SqlTxContext,
     d: Deployment,
     decision: Extract<StepDecision, { kind: "wait" }>,
     now: Date,
-  ): DeploymentPatch {
+  ): Promise<DeploymentPatch> {
     let patch: DeploymentPatch = {
       failures: decision.failures,
       nextPollAt: decision.nextPollAt,
@@ -385,6 +463,10 @@ export class DeploymentService {
         { pipelineId: d.pipelineId, attempt: d.attempt, deployId: d.deployId, reason: decision.reason },
         "ops module unavailable; waiting",
       );
+      await this.say(tx, d, {
+        level: "WARN",
+        text: `waiting for the ops module, which does not answer: ${decision.reason} (waiting does not fail the deployment; it goes on when ops answers)`,
+      });
       patch = {
         ...patch,
         waitingSince: now,
@@ -432,6 +514,12 @@ export class DeploymentService {
         case "finish":
           return this.finish(tx, d, decision.outcome, decision.via, decision.message, now);
         case "started": {
+          await this.say(tx, d, {
+            level: "INFO",
+            text: `the ops module accepted the deployment: deployId ${decision.deployId}${
+              answer.kind === "ok" ? `, status ${answer.data.status}` : ""
+            }; following it by polling and callback until ${decision.deadline.toISOString()}`,
+          });
           await repo.recordObservation(tx.sql, {
             deploymentId: d.id,
             deployId: decision.deployId,
@@ -490,6 +578,10 @@ export class DeploymentService {
         case "finish":
           return this.finish(tx, d, decision.outcome, decision.via, decision.message, now);
         case "recreate":
+          await this.say(tx, d, {
+            level: "WARN",
+            text: `${decision.message}; creating the deployment again under the same idempotency key`,
+          });
           this.deps.log.warn(
             { pipelineId: d.pipelineId, attempt: d.attempt, deployId: d.deployId, reason: decision.message },
             "deployment unknown to ops; creating it again under the same idempotency key",
@@ -505,6 +597,14 @@ export class DeploymentService {
             lastError: null,
           };
         case "continue": {
+          if (decision.recovered)
+            await this.say(tx, d, { level: "INFO", text: "the ops module answers again" });
+          if (decision.opsStatus !== d.opsStatus || decision.message !== d.opsMessage) {
+            await this.say(tx, d, {
+              level: "INFO",
+              text: `status poll: the ops module says ${decision.opsStatus ?? "(no status)"}${decision.message ? `: ${decision.message}` : ""}`,
+            });
+          }
           const patch: DeploymentPatch = {
             nextPollAt: decision.nextPollAt,
             opsStatus: decision.opsStatus,
@@ -544,6 +644,10 @@ export class DeploymentService {
       }
       if (decision.state !== "PENDING") {
         this.deps.log.info({ deployId: d.deployId, result: decision.state }, "cancel at ops settled");
+        await this.say(tx, d, {
+          level: "INFO",
+          text: `asking the ops module to stop the deployment: ${decision.state}`,
+        });
       }
       const delay = retryDelayMs(attempts, this.tuning.retryBaseMs, this.tuning.retryMaxMs, this.random());
       return {

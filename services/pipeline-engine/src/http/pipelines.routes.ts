@@ -7,15 +7,18 @@ import {
   Pipeline,
   PipelineActionBody,
   PipelineIdParam,
+  PipelineLogsQuery,
   ProceedPipelineResponse,
   ResumePipelineResponse,
   RetryPipelineResponse,
+  StageLogs,
   type ErrorName,
 } from "@procode/contracts";
 import type { z } from "zod";
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import type { CommandExecutor } from "../services/command-executor.js";
 import type { PipelineQueries } from "../services/pipeline-queries.js";
+import type { StageLogReader } from "../services/stage-logs.js";
 
 type Action = "PROCEED" | "RETRY" | "RESUME" | "CANCEL";
 
@@ -76,6 +79,7 @@ export function registerPipelineRoutes(
   app: HttpServer,
   queries: PipelineQueries,
   executor: CommandExecutor,
+  logs: StageLogReader,
 ): void {
   app.get(
     "/pipelines/:id",
@@ -91,6 +95,25 @@ export function registerPipelineRoutes(
       },
     },
     async (request) => ok(await queries.get(request.params.id, actorOf(request).team)),
+  );
+
+  app.get(
+    "/pipelines/:id/logs",
+    {
+      schema: {
+        operationId: "getPipelineLogs",
+        tags: ["pipelines"],
+        summary: "The stage logs of a phase pipeline",
+        description:
+          "Each stage attempt's log, line by line with timestamps: the runner's steps, the checks and their findings, the rendered Dockerfile, the image builder's and the ops module's answers; at most 1 MiB of text per attempt (`truncated` says an attempt was cut). Ordered by stage (CODE_CHECK, BUILD, PACKAGE, DEPLOY), attempt and line. `stage` keeps one stage, `attempt` (with `stage`) one attempt. An iteration pipeline has no stage logs. Another team's pipeline answers 404 (3004) like one that does not exist; 503 (9003) when a service that keeps some of the lines does not answer.",
+        params: PipelineIdParam,
+        querystring: PipelineLogsQuery,
+        response: { 200: Envelope(StageLogs) },
+        errors: ["PIPELINE_NOT_FOUND"],
+      },
+    },
+    async (request) =>
+      ok(await logs.read(request.params.id, actorOf(request).team, request.query, request.id)),
   );
 
   app.get(

@@ -67,20 +67,3 @@ export async function unwrap<D>(
   if (response.status === 401) onUnauthenticated(envelope.message);
   throw new ApiError(envelope.code, envelope.message, response.status, envelope.data);
 }
-
-/**
- * A GET of a route the API document does not list yet (the stage log: src/api/logs.ts), with the
- * same token and the same envelope as `api`. It goes once the route is in the document.
- */
-export function getUnlisted<D>(pathAndQuery: string): Promise<D> {
-  const token = readToken();
-  const call = fetch(new URL(pathAndQuery, window.location.origin), {
-    headers: { accept: "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-  }).then(async (response) => {
-    const body: unknown = await response.json().catch(() => undefined);
-    return response.ok && body !== undefined
-      ? { data: body as { data: D }, response }
-      : { error: body, response };
-  });
-  return unwrap<D>(call);
-}

@@ -1,17 +1,15 @@
 import type { QueryClient } from "@tanstack/react-query";
-import type { paths } from "@procode/contracts/api-types";
+import { PHASE_STAGES } from "@procode/contracts/pipeline-view";
 import type { LogLine, StageLog } from "./types";
 
 /**
  * Stage logs (docs/console.md "Stage log"): an attempt's lines as `GET /pipelines/{id}/logs` gives
  * them, then each `log` event of the stream appended to them.
- *
- * Whether the platform serves them: false while `GET /pipelines/{id}/logs` is not in the API
- * document, and the stage panel says the log is not kept yet. Once the route is in the document this
- * no longer compiles: set it to true (or remove it), and take the types of ./types from the
- * document's schemas.
  */
-export const STAGE_LOGS_SERVED: "/pipelines/{id}/logs" extends keyof paths ? true : false = false;
+
+/** Whether a stage keeps a log: the phase pipeline's stages do, an iteration's phases do not. */
+export const keepsLog = (stage: string): stage is LogLine["stage"] =>
+  (PHASE_STAGES as readonly string[]).includes(stage);
 
 export const logKey = (pipelineId: number, stage: string, attempt: number) =>
   ["logs", pipelineId, stage, attempt] as const;

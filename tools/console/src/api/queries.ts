@@ -1,9 +1,9 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { isFinished } from "@procode/contracts/pipeline-view";
 import { usePoll } from "../live/live";
-import { api, getUnlisted, unwrap } from "./client";
-import { logKey } from "./logs";
-import type { PipelineQuery, StageLog } from "./types";
+import { api, unwrap } from "./client";
+import { keepsLog, logKey } from "./logs";
+import type { PipelineQuery } from "./types";
 
 /**
  * The console's reads, one hook per API read. Query keys name the thing (["pipeline", id]) so the
@@ -158,10 +158,14 @@ export function useStageLog(pipelineId: number, stage: string, attempt: number, 
   return useQuery({
     queryKey: logKey(pipelineId, stage, attempt),
     queryFn: () =>
-      getUnlisted<StageLog>(
-        `/pipelines/${pipelineId}/logs?${new URLSearchParams({ stage, attempt: String(attempt) }).toString()}`,
-      ),
-    enabled: isId(pipelineId),
+      keepsLog(stage)
+        ? unwrap(
+            api.GET("/pipelines/{id}/logs", {
+              params: { path: { id: pipelineId }, query: { stage, attempt } },
+            }),
+          )
+        : Promise.reject(new Error(`${stage} keeps no log`)),
+    enabled: isId(pipelineId) && keepsLog(stage),
     refetchInterval: running ? poll : false,
   });
 }

@@ -22,25 +22,7 @@ export type PipelineQuery = NonNullable<paths["/pipelines"]["get"]["parameters"]
 export type Notification = Schemas["Notification"];
 export type NotificationEventType = Schemas["NotificationEventType"];
 
-/*
- * A stage attempt's log (`GET /pipelines/{id}/logs?stage=&attempt=` and the `log` event of
- * `GET /events`). Written here only until that route is in the API document (STAGE_LOGS_SERVED in
- * src/api/logs.ts stops compiling then): these two become `Schemas["..."]` like the names above.
- */
-export interface LogLine {
-  stage: Schemas["StageName"];
-  /** From 1. */
-  attempt: number;
-  /** From 1, per stage attempt, in the order the lines were written. */
-  seq: number;
-  /** date-time */
-  at: string;
-  level: "INFO" | "WARN" | "ERROR";
-  text: string;
-}
-export interface StageLog {
-  pipelineId: number;
-  lines: LogLine[];
-  /** The attempt wrote more than the platform keeps (1 MiB): not every line is here. */
-  truncated: boolean;
-}
+/** A stage attempt's log line (`GET /pipelines/{id}/logs?stage=&attempt=` and the `log` event of `GET /events`). */
+export type LogLine = Schemas["StageLogLine"];
+/** A stage attempt's log; `truncated`: the attempt wrote more than the platform keeps (1 MiB). */
+export type StageLog = Schemas["StageLogs"];

@@ -1,6 +1,6 @@
 import { stageView } from "@procode/contracts/pipeline-view";
 import { useEffect, useRef, useState, type ReactNode } from "react";
-import { STAGE_LOGS_SERVED } from "../api/logs";
+import { keepsLog } from "../api/logs";
 import { outputText } from "../api/outputs";
 import type { Checkpoint, Pipeline } from "../api/types";
 import { StateBadge, StatusBadge } from "../ui/state";
@@ -186,7 +186,7 @@ export function NodePanel({
                   </pre>
                 ) : null}
                 <Output stage={stage} c={c} pipeline={pipeline} />
-                {STAGE_LOGS_SERVED && log ? (
+                {keepsLog(stage) && log ? (
                   <div className="attempt-log">
                     <StageLog
                       pipelineId={pipeline.id}
@@ -212,9 +212,6 @@ export function NodePanel({
             );
           })}
         </ol>
-      )}
-      {STAGE_LOGS_SERVED ? null : (
-        <p className="muted small">The stage's log will show here once the platform keeps stage logs.</p>
       )}
     </aside>
   );

@@ -92,6 +92,7 @@ export function createOpsModuleBuilder(opts: OpsModuleBuilderOptions): ImageBuil
           );
         }
         const buildId = created.data.buildId;
+        onProgress?.({ buildId, status: created.data.status, message: "created" });
         const statusCall = `GET /build/${buildId}/status`;
         // The build's time counts only while the builder answers.
         let deadline = Date.now() + opts.timeoutMs;

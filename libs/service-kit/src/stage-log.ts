@@ -1,0 +1,267 @@
+import {
+  PHASE_STAGE_ORDER,
+  STAGE_LOG_LINE_MAX_CHARS,
+  STAGE_LOG_MAX_BYTES,
+  StageLogWritten,
+  type PhaseStage,
+  type ReadStageLogsReply,
+  type ReadStageLogsRequest,
+  type StageLogLevel,
+  type StageLogLine,
+} from "@procode/contracts";
+import type { Logger } from "./logger.js";
+import type { Outbox, OutboxContext } from "./outbox.js";
+import type { Sql } from "./sql.js";
+import { errorMessage } from "./util.js";
+
+/** The stage attempt a log belongs to, with what its live events need (docs/api.md "Stage logs"). */
+export interface StageLogAttempt {
+  pipelineId: number;
+  stage: PhaseStage;
+  attempt: number;
+  appId: number;
+  team: string;
+}
+
+export interface StageLogEntry {
+  level: StageLogLevel;
+  text: string;
+  /** When it happened; now when left out. */
+  at?: Date;
+}
+
+/** What the last line of a log cut at its bound says. */
+export const STAGE_LOG_CUT_TEXT = `log cut: this attempt's log reached ${STAGE_LOG_MAX_BYTES / 1024 / 1024} MiB; later lines are not kept`;
+
+/** Text as a line keeps it: no NUL (text columns refuse it), well-formed UTF-16, at most the line bound. */
+function lineText(text: string): string {
+  // With the u flag, a paired surrogate is one code point: \p{Cs} matches only unpaired halves.
+  const clean = text.replaceAll("\u0000", "").replace(/\p{Cs}/gu, "\uFFFD");
+  return clean.length <= STAGE_LOG_LINE_MAX_CHARS
+    ? clean
+    : `${clean.slice(0, STAGE_LOG_LINE_MAX_CHARS)} … (line cut at ${STAGE_LOG_LINE_MAX_CHARS} characters)`;
+}
+
+interface LineRow {
+  stage: PhaseStage;
+  attempt: number;
+  seq: number;
+  at: string;
+  level: StageLogLevel;
+  text: string;
+}
+
+/** `2026-03-01 10:00:00.123+00` (PostgreSQL's text) as ISO 8601. */
+const isoOf = (at: string): string => new Date(at).toISOString();
+
+const STAGE_RANK = `array_position(array['${PHASE_STAGE_ORDER.join("','")}']::text[], l.stage::text)`;
+
+/**
+ * The stage logs a service keeps of the stage attempts it runs, in its own schema (tables
+ * `stage_log`, one row per attempt with its size, and `stage_log_line`). Lines are appended in the
+ * caller's transaction, each with its live event `live.log.v1` through the outbox, so a line and its
+ * event commit together; an attempt keeps at most `maxBytes` of text (UTF-8), then one last line says
+ * the log was cut and the attempt is marked truncated.
+ */
+export class StageLogStore {
+  private readonly logs: string;
+  private readonly lines: string;
+
+  constructor(
+    schema: string,
+    private readonly maxBytes: number = STAGE_LOG_MAX_BYTES,
+  ) {
+    this.logs = `"${schema}".stage_log`;
+    this.lines = `"${schema}".stage_log_line`;
+  }
+
+  /** Appends `entries` in order; returns the lines stored (fewer once the bound is reached). */
+  async append(
+    tx: Pick<OutboxContext, "emit"> & { sql: Sql },
+    attempt: StageLogAttempt,
+    entries: readonly StageLogEntry[],
+  ): Promise<StageLogLine[]> {
+    if (!entries.length) return [];
+    const key = [attempt.pipelineId, attempt.stage, attempt.attempt];
+    await tx.sql.query(
+      `insert into ${this.logs} (pipeline_id, stage, attempt, app_id, team) values ($1, $2, $3, $4, $5)
+       on conflict (pipeline_id, stage, attempt) do nothing`,
+      [...key, attempt.appId, attempt.team],
+    );
+    const head = (
+      await tx.sql.query<{ next_seq: number; bytes: string; truncated: boolean }>(
+        `select next_seq, bytes, truncated from ${this.logs}
+         where pipeline_id = $1 and stage = $2 and attempt = $3 for update`,
+        key,
+      )
+    ).rows[0]!;
+    if (head.truncated) return [];
+    let bytes = Number(head.bytes);
+    let seq = head.next_seq;
+    let truncated = false;
+    const stored: StageLogLine[] = [];
+    for (const e of entries) {
+      let text = lineText(e.text);
+      let level = e.level;
+      const size = Buffer.byteLength(text, "utf8");
+      if (bytes + size > this.maxBytes) {
+        text = STAGE_LOG_CUT_TEXT;
+        level = "WARN";
+        truncated = true;
+      }
+      stored.push({
+        stage: attempt.stage,
+        attempt: attempt.attempt,
+        seq: seq++,
+        at: (e.at ?? new Date()).toISOString(),
+        level,
+        text,
+      });
+      bytes += Buffer.byteLength(text, "utf8");
+      if (truncated) break;
+    }
+    await tx.sql.query(
+      `insert into ${this.lines} (pipeline_id, stage, attempt, seq, at, level, text)
+       select $1, $2, $3, * from unnest($4::int[], $5::timestamptz[], $6::text[], $7::text[])`,
+      [
+        ...key,
+        stored.map((l) => l.seq),
+        stored.map((l) => l.at),
+        stored.map((l) => l.level),
+        stored.map((l) => l.text),
+      ],
+    );
+    await tx.sql.query(
+      `update ${this.logs} set next_seq = $4, bytes = $5, truncated = $6
+       where pipeline_id = $1 and stage = $2 and attempt = $3`,
+      [...key, seq, bytes, truncated],
+    );
+    for (const line of stored) {
+      tx.emit(
+        StageLogWritten,
+        { pipelineId: attempt.pipelineId, appId: attempt.appId, ...line },
+        { team: attempt.team },
+      );
+    }
+    return stored;
+  }
+
+  /**
+   * A page of a pipeline's lines of the team (by stage order, attempt, seq), after `q.after`, of
+   * about `pageBytes` of text at most (at least one line); `next` is where the following page starts.
+   */
+  async read(sql: Sql, q: ReadStageLogsRequest, pageBytes = 256 * 1024): Promise<ReadStageLogsReply> {
+    const params: unknown[] = [q.pipelineId, q.team];
+    const where = ["h.pipeline_id = $1", "h.team = $2"];
+    if (q.stage) {
+      params.push(q.stage);
+      where.push(`h.stage = $${params.length}`);
+    }
+    if (q.attempt !== undefined) {
+      params.push(q.attempt);
+      where.push(`h.attempt = $${params.length}`);
+    }
+    const truncated =
+      (
+        await sql.query<{ truncated: boolean | null }>(
+          `select bool_or(h.truncated) as truncated from ${this.logs} h where ${where.join(" and ")}`,
+          params,
+        )
+      ).rows[0]?.truncated ?? false;
+    if (q.after) {
+      params.push(PHASE_STAGE_ORDER.indexOf(q.after.stage) + 1, q.after.attempt, q.after.seq);
+      const n = params.length;
+      where.push(`(${STAGE_RANK}, l.attempt, l.seq) > ($${n - 2}, $${n - 1}, $${n})`);
+    }
+    const limit = 500;
+    const { rows } = await sql.query<LineRow>(
+      `select l.stage, l.attempt, l.seq, l.at, l.level, l.text
+       from ${this.lines} l
+       join ${this.logs} h on h.pipeline_id = l.pipeline_id and h.stage = l.stage and h.attempt = l.attempt
+       where ${where.join(" and ")}
+       order by ${STAGE_RANK}, l.attempt, l.seq
+       limit ${limit + 1}`,
+      params,
+    );
+    const lines: StageLogLine[] = [];
+    let bytes = 0;
+    for (const r of rows.slice(0, limit)) {
+      const size = Buffer.byteLength(r.text, "utf8");
+      if (lines.length > 0 && bytes + size > pageBytes) break;
+      bytes += size;
+      lines.push({
+        stage: r.stage,
+        attempt: r.attempt,
+        seq: r.seq,
+        at: isoOf(r.at),
+        level: r.level,
+        text: r.text,
+      });
+    }
+    const last = lines[lines.length - 1];
+    const more = lines.length < rows.length;
+    return {
+      lines,
+      truncated,
+      next: more && last ? { stage: last.stage, attempt: last.attempt, seq: last.seq } : null,
+    };
+  }
+}
+
+/**
+ * The log of one stage attempt as its runner writes it: `info`/`warn`/`error` queue a line and
+ * return at once; the lines are stored in order, those queued meanwhile together in one transaction.
+ * A line that cannot be stored (the database is away) is dropped with a warning in the service's
+ * log: the stage's work never fails because its log could not be written. `flush` waits for what
+ * was queued.
+ */
+export class StageLog {
+  private queue: StageLogEntry[] = [];
+  private draining: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: StageLogStore,
+    private readonly outbox: Outbox,
+    readonly attempt: StageLogAttempt,
+    private readonly correlationId: string,
+    private readonly log: Logger,
+  ) {}
+
+  info(text: string): void {
+    this.add("INFO", text);
+  }
+
+  warn(text: string): void {
+    this.add("WARN", text);
+  }
+
+  error(text: string): void {
+    this.add("ERROR", text);
+  }
+
+  /** Waits until every line queued so far is stored (or dropped). */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private add(level: StageLogLevel, text: string): void {
+    this.queue.push({ level, text, at: new Date() });
+    this.draining ??= this.drain().finally(() => {
+      this.draining = null;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        await this.outbox.sqlTransaction(this.correlationId, (tx) =>
+          this.store.append(tx, this.attempt, batch),
+        );
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err), lines: batch.length }, "stage log lines could not be stored");
+      }
+    }
+  }
+}
