@@ -273,7 +273,7 @@ export interface paths {
         put?: never;
         /**
          * Deployment status from the ops module (signed)
-         * @description Seed 3.10 callback. Authenticated by `x-ops-signature: sha256=<hex>`, HMAC-SHA256 with the shared secret over `<x-ops-timestamp>.<raw body>`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) past the per-address rate limit.
+         * @description Seed 3.10 callback. Authenticated by `x-ops-signature: sha256=<hex>`, HMAC-SHA256 with the shared secret over `<x-ops-timestamp>.<raw body>`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) for an address whose calls were refused more than the per-address limit allows within its window (accepted calls never count).
          */
         post: operations["deployCallback"];
         delete?: never;

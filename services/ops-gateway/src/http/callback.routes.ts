@@ -11,6 +11,7 @@ import {
 import { DomainError, invalidParameter, type HttpServer } from "@procode/service-kit";
 import type { DeploymentService } from "../services/deployment.service.js";
 import { checkOpsSignature } from "./callback-signature.js";
+import { RefusalLimit } from "./refusal-limit.js";
 
 /** Marks a body that was not JSON: reported as 1001, but only after the signature was checked. */
 const NOT_JSON = Object.freeze({ notJson: true });
@@ -26,6 +27,17 @@ export async function registerCallbackRoutes(
 ): Promise<void> {
   await app.register(async (scope: HttpServer) => {
     const rawBodies = new WeakMap<IncomingMessage, string>();
+    const limit = new RefusalLimit({ max: deps.rateLimit.max, windowMs: deps.rateLimit.timeWindow });
+    // Before anything else, an address refused too often is answered 429; every refusal counts.
+    scope.addHook("onRequest", async (request, reply) => {
+      const seconds = limit.blockedFor(request.ip);
+      if (seconds === 0) return;
+      reply.header("retry-after", String(seconds));
+      throw new DomainError("RATE_LIMITED", `too many requests from this address; retry in ${seconds} s`);
+    });
+    scope.addHook("onResponse", async (request, reply) => {
+      if (reply.statusCode >= 400 && reply.statusCode !== 429) limit.refused(request.ip);
+    });
     scope.removeContentTypeParser("application/json");
     scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
       const raw = typeof body === "string" ? body : body.toString("utf8");
@@ -40,12 +52,12 @@ export async function registerCallbackRoutes(
     scope.post(
       "/deploy/callback",
       {
-        // Limited per caller address before the signature is even checked.
-        config: { public: true, rateLimit: deps.rateLimit },
+        // Refused calls are limited per caller address (RefusalLimit), before the signature is checked.
+        config: { public: true },
         schema: {
           operationId: "deployCallback",
           summary: "Deployment status from the ops module (signed)",
-          description: `Seed 3.10 callback. Authenticated by \`${OPS_SIGNATURE_HEADER}: sha256=<hex>\`, HMAC-SHA256 with the shared secret over \`<${OPS_TIMESTAMP_HEADER}>.<raw body>\`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) past the per-address rate limit.`,
+          description: `Seed 3.10 callback. Authenticated by \`${OPS_SIGNATURE_HEADER}: sha256=<hex>\`, HMAC-SHA256 with the shared secret over \`<${OPS_TIMESTAMP_HEADER}>.<raw body>\`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) for an address whose calls were refused more than the per-address limit allows within its window (accepted calls never count).`,
           tags: ["deployments"],
           security: OPS_CALLBACK_SECURITY,
           body: DeployCallback,
