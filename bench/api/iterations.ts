@@ -1,5 +1,5 @@
 /**
- * Iteration query benchmark (seed 4.2 idx_app_id, 5.1 "iteration queries < 100 ms"). On a fresh
+ * Iteration query benchmark (the idx_app_id index; iteration queries under 100 ms). On a fresh
  * database it starts dev-svc as a real process (from source through tsx, as `npm start` runs it; its
  * migrations create the tables), seeds 100,000 iterations of one app straight into PostgreSQL (one
  * INSERT ... SELECT; the releases' iteration_phase rows likewise) beside 20,000 of 20 other apps,

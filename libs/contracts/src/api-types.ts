@@ -11,7 +11,7 @@ export interface paths {
         put?: never;
         /**
          * Create an app (low-code or pro-code)
-         * @description Seed 3.1. A pro-code app's repository is probed first (1003 when it cannot be reached; another team's LOCAL repository is not reachable), and a given credentialId must be one of the team's for the repository's provider (1001). The name is unique within the team (1002). Its binding (webhook, scaffold push) then goes on in dev-svc: `GET /apps/{id}/repo`. Safe to retry with an Idempotency-Key.
+         * @description A pro-code app's repository is probed first (1003 when it cannot be reached; another team's LOCAL repository is not reachable), and a given credentialId must be one of the team's for the repository's provider (1001). The name is unique within the team (1002). Its binding (webhook, scaffold push) then goes on in dev-svc: `GET /apps/{id}/repo`. Safe to retry with an Idempotency-Key.
          */
         post: operations["createApp"];
         delete?: never;
@@ -125,7 +125,7 @@ export interface paths {
         get?: never;
         /**
          * Configure a pro-code app's repository and pipeline settings
-         * @description Seed 3.2. Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable, another team's LOCAL repository included); a given credentialId must be one of the team's for the repository's provider (1001). A low-code app answers 1001 naming devMode.
+         * @description Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable, another team's LOCAL repository included); a given credentialId must be one of the team's for the repository's provider (1001). A low-code app answers 1001 naming devMode.
          */
         put: operations["putProcodeConfig"];
         post?: never;
@@ -273,7 +273,7 @@ export interface paths {
         put?: never;
         /**
          * Deployment status from the ops module (signed)
-         * @description Seed 3.10 callback. Authenticated by `x-ops-signature: sha256=<hex>`, HMAC-SHA256 with the shared secret over `<x-ops-timestamp>.<raw body>`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) for an address whose calls were refused more than the per-address limit allows within its window (accepted calls never count).
+         * @description The ops module's callback. Authenticated by `x-ops-signature: sha256=<hex>`, HMAC-SHA256 with the shared secret over `<x-ops-timestamp>.<raw body>`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) for an address whose calls were refused more than the per-address limit allows within its window (accepted calls never count).
          */
         post: operations["deployCallback"];
         delete?: never;
@@ -313,7 +313,7 @@ export interface paths {
         put?: never;
         /**
          * Create an iteration of a pro-code app from a branch (status DRAFT)
-         * @description Seed 3.3. 1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING. Safe to retry with an Idempotency-Key (a lost answer retried makes no second iteration).
+         * @description 1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING. Safe to retry with an Idempotency-Key (a lost answer retried makes no second iteration).
          */
         post: operations["createIteration"];
         delete?: never;
@@ -350,7 +350,7 @@ export interface paths {
         put?: never;
         /**
          * Move an iteration to its next phase (TESTING, STAGING, RELEASE with a tag)
-         * @description Seed 3.7. 2002 unknown or backwards target (or not a phase of the app), 2001 the current phase cannot proceed (a release still running, RELEASED), 2003 RELEASE without a tag; RELEASE with a tag is a release (202 when pipeline-engine has not answered yet). 503 (9003) when pipeline-engine does not answer; nothing changed.
+         * @description 2002 unknown or backwards target (or not a phase of the app), 2001 the current phase cannot proceed (a release still running, RELEASED), 2003 RELEASE without a tag; RELEASE with a tag is a release (202 when pipeline-engine has not answered yet). 503 (9003) when pipeline-engine does not answer; nothing changed.
          */
         post: operations["proceedIteration"];
         delete?: never;
@@ -405,7 +405,7 @@ export interface paths {
         };
         /**
          * A pipeline with its checkpoints
-         * @description Seed 3.5. Another team's pipeline answers 404 (3004) like one that does not exist.
+         * @description Another team's pipeline answers 404 (3004) like one that does not exist.
          */
         get: operations["getPipeline"];
         put?: never;
@@ -467,7 +467,7 @@ export interface paths {
         put?: never;
         /**
          * Move on after a MANUAL stage succeeded, or an iteration to its next phase
-         * @description Seed 3.9. A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`). The body is optional: nothing, or `{ "reason": "..." }`.
+         * @description A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`). The body is optional: nothing, or `{ "reason": "..." }`.
          */
         post: operations["proceedPipeline"];
         delete?: never;
@@ -487,7 +487,7 @@ export interface paths {
         put?: never;
         /**
          * Continue from the breakpoint
-         * @description Seed 3.6. The failed or stuck stage runs again with its retry count reset; succeeded stages do not. 3001 when there is nothing to resume, 3005 while another release of the app holds it. The body is optional: nothing, or `{ "reason": "..." }`.
+         * @description The failed or stuck stage runs again with its retry count reset; succeeded stages do not. 3001 when there is nothing to resume, 3005 while another release of the app holds it. The body is optional: nothing, or `{ "reason": "..." }`.
          */
         post: operations["resumePipeline"];
         delete?: never;
@@ -507,7 +507,7 @@ export interface paths {
         put?: never;
         /**
          * Run the failed stage once more, within its retry budget
-         * @description Seed 3.8. 3001 unless FAILED (or superseded by a newer release), 3002 when `currentRetries` has reached the stage's `maxRetries` (resume starts it afresh), 3005 while another release of the app holds it. The body is optional: nothing, or `{ "reason": "..." }`.
+         * @description 3001 unless FAILED (or superseded by a newer release), 3002 when `currentRetries` has reached the stage's `maxRetries` (resume starts it afresh), 3005 while another release of the app holds it. The body is optional: nothing, or `{ "reason": "..." }`.
          */
         post: operations["retryPipeline"];
         delete?: never;
@@ -541,7 +541,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * @description Seed 3.1: an agent app
+         * @description An agent app
          * @example {
          *       "id": 123,
          *       "name": "my-agent",
@@ -644,7 +644,7 @@ export interface components {
         /** @enum {string} */
         ConcurrencyPolicy: "QUEUE" | "REJECT";
         /**
-         * @description Seed 3.1: techStack and gitRepoUrl are required when devMode is pro-code
+         * @description techStack and gitRepoUrl are required when devMode is pro-code
          * @example {
          *       "name": "my-agent",
          *       "devMode": "pro-code",
@@ -702,7 +702,7 @@ export interface components {
             secret: string;
         };
         /**
-         * @description Seed 3.3 body
+         * @description The body of POST /iterations
          * @example {
          *       "appId": 123,
          *       "name": "v1.0.0",
@@ -783,7 +783,7 @@ export interface components {
             deleted: true;
         };
         /**
-         * @description Seed 3.10 callback body
+         * @description The body of the ops module's callback
          * @example {
          *       "deployId": "deploy-xxx",
          *       "status": "SUCCESS",
@@ -811,7 +811,7 @@ export interface components {
             effect: "APPLIED" | "RECORDED";
         };
         /**
-         * @description What ops receives with a deployment (seed 3.10 config)
+         * @description What ops receives with a deployment (its config)
          * @example {
          *       "env": {
          *         "KEY": "VALUE"
@@ -933,7 +933,7 @@ export interface components {
         /** @enum {string} */
         GitType: "GITLAB" | "GITHUB" | "GITEE" | "LOCAL";
         /**
-         * @description Seed 3.3: an iteration and its progress
+         * @description An iteration and its progress
          * @example {
          *       "id": 456,
          *       "appId": 123,
@@ -1002,7 +1002,7 @@ export interface components {
         };
         /** @enum {string} */
         IterationPhase: "DEVELOPING" | "TESTING" | "STAGING" | "RELEASE";
-        /** @description One release of an iteration (seed 4.1 iteration_phase) */
+        /** @description One release of an iteration (an iteration_phase row) */
         IterationPhaseRecord: {
             id: number;
             phaseType: components["schemas"]["IterationPhase"];
@@ -1175,7 +1175,7 @@ export interface components {
             DEPLOY: components["schemas"]["StageConfig"];
         };
         /**
-         * @description Seed 3.5: a pipeline with its checkpoints
+         * @description A pipeline with its checkpoints
          * @example {
          *       "id": 789,
          *       "type": "PHASE",
@@ -1340,7 +1340,7 @@ export interface components {
         /** @enum {string} */
         PipelineType: "ITERATION" | "PHASE";
         /**
-         * @description Seed 3.7 body
+         * @description The body of POST /iterations/{id}/proceed
          * @example {
          *       "targetPhase": "TESTING"
          *     }
@@ -1362,7 +1362,7 @@ export interface components {
             tag?: string;
         };
         /**
-         * @description Seed 3.7 answer
+         * @description The answer of POST /iterations/{id}/proceed
          * @example {
          *       "iterationId": 456,
          *       "currentPhase": "RELEASE",
@@ -1375,7 +1375,7 @@ export interface components {
             phasePipelineId: number | null;
         };
         /**
-         * @description Seed 3.9 answer
+         * @description The answer of POST /pipelines/{id}/proceed
          * @example {
          *       "pipelineId": 789,
          *       "previousStage": "PACKAGE",
@@ -1388,7 +1388,7 @@ export interface components {
             currentStage: components["schemas"]["StageName"];
         };
         /**
-         * @description Seed 3.2: a pro-code app's repository and pipeline settings (never its webhook secret)
+         * @description A pro-code app's repository and pipeline settings (never its webhook secret)
          * @example {
          *       "appId": 123,
          *       "gitRepoUrl": "https://gitlab.example.com/my-agent.git",
@@ -1464,7 +1464,7 @@ export interface components {
             updatedAt: string;
         };
         /**
-         * @description Seed 3.2: what to change; every field left out keeps its value
+         * @description What to change; every field left out keeps its value
          * @example {
          *       "gitRepoUrl": "https://gitlab.example.com/my-agent.git",
          *       "credentialId": "cred-1"
@@ -1497,7 +1497,7 @@ export interface components {
             deployConfig?: components["schemas"]["DeployConfigPatch"];
         };
         /**
-         * @description Seed 3.4 body
+         * @description The body of POST /iterations/{id}/release
          * @example {
          *       "tag": "v1.0.0"
          *     }
@@ -1510,7 +1510,7 @@ export interface components {
             tag: string;
         };
         /**
-         * @description Seed 3.4 answer
+         * @description The answer of POST /iterations/{id}/release
          * @example {
          *       "iterationId": 456,
          *       "tag": "v1.0.0",
@@ -1558,7 +1558,7 @@ export interface components {
         /** @enum {string} */
         RepoBindingState: "PENDING" | "BOUND" | "NEEDS_CREDENTIAL" | "ERROR";
         /**
-         * @description Seed 3.6 answer
+         * @description The answer of POST /pipelines/{id}/resume
          * @example {
          *       "pipelineId": 789,
          *       "status": "RUNNING",
@@ -1573,7 +1573,7 @@ export interface components {
         /** @enum {string} */
         RetryMode: "AUTO" | "MANUAL";
         /**
-         * @description Seed 3.8 answer
+         * @description The answer of POST /pipelines/{id}/retry
          * @example {
          *       "pipelineId": 789,
          *       "currentStage": "BUILD",
@@ -1595,7 +1595,7 @@ export interface components {
          */
         ScaffoldTemplateName: "python-agent";
         /**
-         * @description How one stage runs (seed 2.5 StageConfig)
+         * @description How one stage runs (its StageConfig)
          * @example {
          *       "driveMode": "ASYNC",
          *       "retryMode": "MANUAL",

@@ -21,7 +21,7 @@ export function renderMessagesDoc(): string {
     "",
     "Subjects start with the installation's environment name (`ENV_NAME`, default `procode`), so two",
     "installations can share one NATS cluster. Events and commands are written to an outbox table in the",
-    "same transaction as the change that caused them and relayed to JetStream (SPEC 2).",
+    "same transaction as the change that caused them and relayed to JetStream.",
     "",
     "## Streams",
     "",

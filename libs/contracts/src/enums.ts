@@ -1,15 +1,15 @@
 import { z } from "zod";
 import { ITERATION_PHASES, PHASE_STAGES } from "./pipeline-view.js";
 
-/** How an app is developed (seed 3.1). */
+/** How an app is developed. */
 export const DevMode = z.enum(["low-code", "pro-code"]).meta({ id: "DevMode" });
 export type DevMode = z.infer<typeof DevMode>;
 
-/** Tech stacks a pro-code app may declare (seed 3.1: enum `python`). */
+/** Tech stacks a pro-code app may declare (enum `python`). */
 export const TechStack = z.enum(["python"]).meta({ id: "TechStack" });
 export type TechStack = z.infer<typeof TechStack>;
 
-/** Git hosting of an app's repository (seed 1.2 + SPEC 10 LOCAL). */
+/** Git hosting of an app's repository (GitLab, GitHub, Gitee, or LOCAL on this machine). */
 export const GitType = z.enum(["GITLAB", "GITHUB", "GITEE", "LOCAL"]).meta({ id: "GitType" });
 export type GitType = z.infer<typeof GitType>;
 
@@ -18,12 +18,12 @@ export function needsCredential(gitType: GitType): boolean {
   return gitType !== "LOCAL";
 }
 
-/** The phases of an iteration, in order (SPEC 4). */
+/** The phases of an iteration, in order. */
 export const IterationPhase = z.enum(ITERATION_PHASES).meta({ id: "IterationPhase" });
 export type IterationPhase = z.infer<typeof IterationPhase>;
 export const ITERATION_PHASE_ORDER: readonly IterationPhase[] = ITERATION_PHASES;
 
-/** Phases a caller may ask an iteration to proceed to (seed 3.7). */
+/** Phases a caller may ask an iteration to proceed to. */
 export const TargetPhase = z.enum(["TESTING", "STAGING", "RELEASE"]).meta({ id: "TargetPhase" });
 export type TargetPhase = z.infer<typeof TargetPhase>;
 
@@ -40,19 +40,19 @@ export type IterationStatus = z.infer<typeof IterationStatus>;
 export const PipelineType = z.enum(["ITERATION", "PHASE"]).meta({ id: "PipelineType" });
 export type PipelineType = z.infer<typeof PipelineType>;
 
-/** Coarse status of any pipeline (seed 3.4/3.5 use RUNNING while a pipeline is under way). */
+/** Coarse status of any pipeline (RUNNING while a pipeline is under way). */
 export const PipelineStatus = z
   .enum(["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"])
   .meta({ id: "PipelineStatus" });
 export type PipelineStatus = z.infer<typeof PipelineStatus>;
 
-/** States of the iteration machine (seed 2.3), plus CANCELLED. */
+/** States of the iteration machine, plus CANCELLED. */
 export const IterationMachineState = z
   .enum(["PENDING", "DEVELOPING", "TESTING", "STAGING", "RELEASE", "RELEASED", "CANCELLED"])
   .meta({ id: "IterationMachineState" });
 export type IterationMachineState = z.infer<typeof IterationMachineState>;
 
-/** States of the phase machine (seed 2.3), plus CANCELLED. */
+/** States of the phase machine, plus CANCELLED. */
 export const PhaseMachineState = z
   .enum([
     "PENDING",
@@ -90,17 +90,17 @@ export const PHASE_STAGE_ORDER: readonly PhaseStage[] = PHASE_STAGES;
 export const StageName = z.enum([...IterationPhase.options, ...PhaseStage.options]).meta({ id: "StageName" });
 export type StageName = z.infer<typeof StageName>;
 
-/** Seed 2.5: how a stage's success moves the pipeline on. */
+/** How a stage's success moves the pipeline on. */
 export const DriveMode = z.enum(["MANUAL", "AUTO", "ASYNC"]).meta({ id: "DriveMode" });
 export type DriveMode = z.infer<typeof DriveMode>;
 
-/** Seed 2.5: whether a failed stage is re-run by itself. */
+/** Whether a failed stage is re-run by itself. */
 export const RetryMode = z.enum(["AUTO", "MANUAL"]).meta({ id: "RetryMode" });
 export type RetryMode = z.infer<typeof RetryMode>;
 
 /**
- * Sub-status of the DEPLOY stage (seed 4.1 deploy_status). WAITING_OPS: the ops module did not answer
- * yet (seed 6.1: the pipeline waits at DEPLOY, nothing fails for that alone).
+ * Sub-status of the DEPLOY stage (deploy_status). WAITING_OPS: the ops module did not answer
+ * yet (the pipeline waits at DEPLOY, nothing fails for that alone).
  */
 export const DeployStatus = z
   .enum([
@@ -125,11 +125,11 @@ export type CheckpointStatus = z.infer<typeof CheckpointStatus>;
 export const StageOutcome = z.enum(["SUCCESS", "FAILED"]).meta({ id: "StageOutcome" });
 export type StageOutcome = z.infer<typeof StageOutcome>;
 
-/** What to do with a second release of an app while one runs (SPEC 4 concurrency policy). */
+/** What to do with a second release of an app while one runs (the concurrency policy). */
 export const ConcurrencyPolicy = z.enum(["QUEUE", "REJECT"]).meta({ id: "ConcurrencyPolicy" });
 export type ConcurrencyPolicy = z.infer<typeof ConcurrencyPolicy>;
 
-/** Status of a deployment as the ops module reports it (seed 3.10). */
+/** Status of a deployment as the ops module reports it. */
 export const OpsDeployStatus = z
   .enum(["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"])
   .meta({ id: "OpsDeployStatus" });
@@ -147,7 +147,7 @@ export const ScaffoldState = z
   .meta({ id: "ScaffoldState" });
 export type ScaffoldState = z.infer<typeof ScaffoldState>;
 
-/** Phase type of an iteration_phase row (seed 4.1). */
+/** Phase type of an iteration_phase row. */
 export const IterationPhaseStatus = z
   .enum(["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"])
   .meta({ id: "IterationPhaseStatus" });

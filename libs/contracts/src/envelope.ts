@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * Every REST response: `{ code, message, data }`; code 0 is success (SPEC 3). Success answers are
+ * Every REST response: `{ code, message, data }`; code 0 is success. Success answers are
  * documented inline around their data's named schema.
  */
 export function Envelope<T extends z.ZodType>(data: T) {

@@ -1,5 +1,5 @@
 /**
- * The product's error codes (SPEC 3). 0 is success; the others carry the HTTP status they are sent
+ * The product's error codes. 0 is success; the others carry the HTTP status they are sent
  * with. Ranges: 1xxx app, 2xxx iteration, 3xxx pipeline, 4xxx ops/deploy, 5xxx auth/security,
  * 9xxx internal. New codes are added here and nowhere else.
  */

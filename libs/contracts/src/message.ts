@@ -2,7 +2,7 @@ import { z } from "zod";
 import { streamOfType, type StreamKey } from "./subjects.js";
 
 /**
- * The envelope of every message on NATS (SPEC 2): id (also the JetStream Nats-Msg-Id), type with its
+ * The envelope of every message on NATS: id (also the JetStream Nats-Msg-Id), type with its
  * major version, version, occurredAt, correlationId (from the REST call that caused it), data.
  */
 export function MessageEnvelope<T extends string, S extends z.ZodType>(type: T, data: S) {
@@ -62,11 +62,11 @@ export function defineMessage<T extends `${string}.v${number}`, S extends z.ZodT
 export type MessageData<D extends MessageDefinition> = z.infer<D["data"]>;
 export type MessageOf<D extends MessageDefinition> = z.infer<D["envelope"]>;
 
-/** Who did something: the JWT subject and team (SPEC 5b), or a service acting on its own. */
+/** Who did something: the JWT subject and team, or a service acting on its own. */
 export const Actor = z.object({ sub: z.string().min(1).max(200), team: z.string().min(1).max(100) });
 export type Actor = z.infer<typeof Actor>;
 
-/** A secret sealed with AES-256-GCM under a key id (SPEC 5), so keys can rotate. */
+/** A secret sealed with AES-256-GCM under a key id, so keys can rotate. */
 export const SealedSecret = z.object({
   keyId: z.string().min(1).max(50),
   ciphertext: z.string().min(1),

@@ -49,7 +49,7 @@ const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names are lett
 const CpuQuantity = z.string().regex(/^\d+(\.\d+)?m?$/, "cpu like 1, 0.5 or 500m");
 const MemoryQuantity = z.string().regex(/^\d+(Ki|Mi|Gi|Ti)?$/, "memory like 512Mi or 2Gi");
 
-/** What ops receives with a deployment (seed 3.10 `config`). */
+/** What ops receives with a deployment (its `config`). */
 export const DeployConfig = z
   .object({
     env: z.record(EnvName, z.string()).default({}),
@@ -62,7 +62,7 @@ export const DeployConfig = z
   })
   .meta({
     id: "DeployConfig",
-    description: "What ops receives with a deployment (seed 3.10 config)",
+    description: "What ops receives with a deployment (its config)",
     examples: [{ env: { KEY: "VALUE" }, resources: { cpu: "1", memory: "2Gi" } }],
   });
 export type DeployConfig = z.infer<typeof DeployConfig>;

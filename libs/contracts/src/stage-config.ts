@@ -2,7 +2,7 @@ import { z } from "zod";
 import { DriveMode, IterationPhase, PhaseStage, RetryMode } from "./enums.js";
 
 /**
- * One stage's configuration (seed 2.5 StageConfig; stored as JSON on the pipeline, seed 4.1).
+ * One stage's configuration (drive mode, retry mode and budget; stored as JSON on the pipeline).
  * pollInterval / pollTimeout are seconds and only meaningful for ASYNC stages.
  */
 export const StageConfig = z
@@ -26,7 +26,7 @@ export const StageConfig = z
   })
   .meta({
     id: "StageConfig",
-    description: "How one stage runs (seed 2.5 StageConfig)",
+    description: "How one stage runs (its StageConfig)",
     examples: [
       { driveMode: "ASYNC", retryMode: "MANUAL", maxRetries: 0, pollInterval: 30, pollTimeout: 1800 },
     ],
@@ -96,7 +96,7 @@ export const PhaseStageConfigPatch = z.partialRecord(PhaseStage, StageConfigPatc
 });
 export type PhaseStageConfigPatch = z.infer<typeof PhaseStageConfigPatch>;
 
-/** Seed 2.5 / 4.1: every iteration phase is MANUAL. */
+/** Every iteration phase is MANUAL. */
 export const ITERATION_STAGE_DEFAULTS: IterationStageConfigs = {
   DEVELOPING: { driveMode: "MANUAL", retryMode: "MANUAL", maxRetries: 0 },
   TESTING: { driveMode: "MANUAL", retryMode: "MANUAL", maxRetries: 0 },
@@ -104,7 +104,7 @@ export const ITERATION_STAGE_DEFAULTS: IterationStageConfigs = {
   RELEASE: { driveMode: "MANUAL", retryMode: "MANUAL", maxRetries: 0 },
 };
 
-/** Seed 2.5 / 4.1 phase pipeline defaults. */
+/** The phase pipeline's stage defaults. */
 export const PHASE_STAGE_DEFAULTS: PhaseStageConfigs = {
   CODE_CHECK: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 3 },
   BUILD: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 2 },

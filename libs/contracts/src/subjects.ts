@@ -1,6 +1,6 @@
 /**
  * The only place NATS subject and stream names are written (STYLE.md). Every subject starts with the
- * installation's environment name (SPEC 5b), so two installations can share one NATS cluster.
+ * installation's environment name, so two installations can share one NATS cluster.
  *
  * Message subjects are `<env>.<type>` where a message type is `<stream>.<name>.v<major>`, e.g.
  * `procode.app.created.v1`; per-stage commands add the stage: `procode.stage.requested.v1.CODE_CHECK`.

@@ -2,7 +2,7 @@ import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload } from "jose";
 import type { Actor } from "@procode/contracts";
 
 /**
- * Bearer-token verification (SPEC 5b): HS256 with a shared secret, or a JWKS URL in production.
+ * Bearer-token verification: HS256 with a shared secret, or a JWKS URL in production.
  * Claims: `sub` (who) and `team` (whose apps the caller may see and act on).
  */
 export interface AuthOptions {

@@ -6,7 +6,7 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-/** Variables every service reads (SPEC 8). Services extend this schema with their own. */
+/** Variables every service reads. Services extend this schema with their own. */
 export const BaseConfig = z.object({
   /** Port the HTTP API listens on. */
   PORT: z.coerce.number().int().min(0).max(65535),
@@ -16,7 +16,7 @@ export const BaseConfig = z.object({
   DATABASE_URL: z.string().url().default("postgres://postgres@127.0.0.1:5432/procode"),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),
-  /** Optional NATS credentials (SPEC 5b): a token, or user + password. */
+  /** Optional NATS credentials: a token, or user + password. */
   NATS_TOKEN: z.string().optional(),
   NATS_USER: z.string().optional(),
   NATS_PASSWORD: z.string().optional(),

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEq
 import type { SealedSecret } from "@procode/contracts";
 
 /**
- * AES-256-GCM with a key ring (SPEC 5). Keys come from the environment as
+ * AES-256-GCM with a key ring. Keys come from the environment as
  * `ENCRYPTION_KEYS=<id>:<base64 32 bytes>[,<id>:<base64>...]`; the first key seals, every key opens,
  * and each ciphertext records the id of the key that sealed it so keys can rotate.
  * Ciphertext layout: base64(iv[12] | tag[16] | ciphertext).

@@ -1,7 +1,7 @@
 import { ErrorCodes, type ErrorName } from "@procode/contracts";
 
 /**
- * An error the product answers with its own code (SPEC 3). The message names the problem and is
+ * An error the product answers with its own code. The message names the problem and is
  * shown to callers, so it must never contain secrets or internals.
  */
 export class DomainError extends Error {

@@ -3,7 +3,7 @@ import { BlockList, isIP, type LookupFunction } from "node:net";
 import { Agent, request, type Dispatcher } from "undici";
 
 /**
- * Outbound requests to user-supplied URLs (SPEC 5, issue: SSRF). Only https (http when allowed by
+ * Outbound requests to user-supplied URLs (guarded against SSRF). Only https (http when allowed by
  * configuration); never loopback, private, link-local, metadata or other special addresses unless
  * the host is allowlisted; the check happens when the socket connects (no DNS rebinding), and
  * every redirect hop is checked again.

@@ -54,7 +54,7 @@ export interface OutboxOptions {
 }
 
 /**
- * Transactional outbox (SPEC 2). Events are rows written in the caller's transaction; after commit
+ * Transactional outbox. Events are rows written in the caller's transaction; after commit
  * they are published at once (fast path) with Nats-Msg-Id = event id, and a poller re-publishes
  * whatever the fast path could not (NATS down, process crashed between commit and publish).
  * JetStream drops duplicates within its window and consumers are idempotent beyond it.

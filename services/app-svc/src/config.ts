@@ -38,7 +38,7 @@ export const Config = BaseConfig.extend({
     .refine((v) => /^https?:\/\//.test(v), "must be an http(s) URL")
     .transform((v) => v.replace(/\/+$/, ""))
     .default("http://127.0.0.1:8080"),
-  /** Repository probes may use plain http (off by default: https only, SPEC 5). */
+  /** Repository probes may use plain http (off by default: https only). */
   GIT_ALLOW_HTTP: booleanFlag.default(false),
   /**
    * Hosts (`host` or `host:port`, comma-separated) a repository probe may reach even though they are

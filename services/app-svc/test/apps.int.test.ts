@@ -57,7 +57,7 @@ async function eventsOf(appId: number, n: number) {
 const APP_KEYS = Object.keys(App.shape).sort();
 const CONFIG_KEYS = Object.keys(ProcodeConfig.shape).sort();
 
-describe("POST /apps (seed 3.1)", () => {
+describe("POST /apps", () => {
   it("creates a low-code app: the seed's fields, the caller's team, one app.created with procode null", async () => {
     const res = await post(t1, { name: "  low-one  ", devMode: "low-code" });
     expect(res.status).toBe(200);
@@ -411,7 +411,7 @@ describe("GET /apps and GET /apps/{id}", () => {
   });
 });
 
-describe("PUT /apps/{id}/procode-config (seed 3.2)", () => {
+describe("PUT /apps/{id}/procode-config", () => {
   let appId: number;
   let secret: string;
   const seedBody = () => ({
@@ -677,7 +677,7 @@ describe("input the database cannot hold or people cannot read", () => {
   });
 });
 
-describe("tables (seed 4.1, 4.2)", () => {
+describe("tables", () => {
   it("has the seed's unique indexes uk_name and uk_app_id", async () => {
     const rows = await sql<{ indexname: string; indexdef: string }>(
       infra.databaseUrl,

@@ -10,7 +10,7 @@ import { ConnectionRecorder, GitHttpServer, GitRepos } from "./support/git-http-
 import { call, startAppSvc, tokenFor, type AppRuntime } from "./support/harness.js";
 
 /**
- * The reachability probe behind 1003 (SPEC 5): git smart-HTTP discovery through the SSRF guard, and
+ * The reachability probe behind 1003: git smart-HTTP discovery through the SSRF guard, and
  * real git for local repositories. Refused targets must be refused before any connection: a
  * listening socket records every connection, and undici's connect diagnostics record every attempt.
  */

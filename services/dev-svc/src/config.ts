@@ -24,9 +24,9 @@ export const Config = BaseConfig.extend({
       ctx.addIssue({ code: "custom", message: (err as Error).message.replace(/^ENCRYPTION_KEYS: /, "") });
     }
   }),
-  /** Budget of one git provider call, retries included (seed 5.1: 30 s). */
+  /** Budget of one git provider call, retries included (30 s). */
   GIT_TIMEOUT_MS: ms(100, 300000).default(30000),
-  /** Retries of a provider call after a network error, 5xx or 429 (seed 5.2: 3); never after other 4xx. */
+  /** Retries of a provider call after a network error, 5xx or 429 (3); never after other 4xx. */
   GIT_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
   /** First retry delay; each further retry doubles it (with jitter). */
   GIT_RETRY_BASE_MS: ms(1, 60000).default(500),
@@ -72,7 +72,7 @@ export const Config = BaseConfig.extend({
   WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /**
    * Branch and tag lists are served from the cache while younger than this; older ones are fetched
-   * again, and kept as the stale answer when the provider is down (seed 6.1). 0: always fetch.
+   * again, and kept as the stale answer when the provider is down. 0: always fetch.
    */
   REPO_CACHE_TTL_MS: ms(0, 86400000).default(15000),
   /**

@@ -8,7 +8,7 @@ import { IterationService } from "./services/iteration.service.js";
 import { ReleaseService } from "./services/release.service.js";
 
 /**
- * dev-svc's iterations: creation, reads, phase progression and release by tag (seed 3.3, 3.4, 3.7),
+ * dev-svc's iterations: creation, reads, phase progression and release by tag,
  * built on the git integration's repository access (branch checks, tagging). pipeline-engine owns
  * the iteration and phase pipelines; dev-svc asks it by request/reply and follows its events.
  */

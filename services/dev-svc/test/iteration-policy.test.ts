@@ -24,7 +24,7 @@ const row = (over: Partial<ReleaseRow>): ReleaseRow => ({
   ...over,
 });
 
-describe("proceedRefusal (seed 3.7)", () => {
+describe("proceedRefusal", () => {
   type Case = [
     string,
     IterationMachineState | null,
@@ -70,7 +70,7 @@ describe("proceedRefusal (seed 3.7)", () => {
   });
 });
 
-describe("releaseRefusal (seed 3.4)", () => {
+describe("releaseRefusal", () => {
   type Case = [
     string,
     IterationMachineState | null,

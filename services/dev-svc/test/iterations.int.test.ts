@@ -44,7 +44,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-describe("POST /iterations (seed 3.3)", () => {
+describe("POST /iterations", () => {
   it("creates a DRAFT iteration with the branch's head commit, announces it, and it leaves DRAFT when its pipeline reaches DEVELOPING", async () => {
     const res = await api(h, "POST", "/iterations", { appId, name: "v1.0.0", sourceBranch: "main" });
     expect(res.status).toBe(200);
@@ -282,7 +282,7 @@ describe("GET /iterations/{id} and GET /apps/{id}/iterations", () => {
   });
 });
 
-describe("POST /iterations/{id}/proceed (seed 3.7)", () => {
+describe("POST /iterations/{id}/proceed", () => {
   it("moves DEVELOPING -> TESTING -> STAGING -> RELEASE, tagging the LOCAL repository, and shows the release and its pipeline", async () => {
     const it0 = await developingIteration(h, appId);
     const testing = await api(h, "POST", `/iterations/${it0.id}/proceed`, { targetPhase: "TESTING" });

@@ -14,7 +14,7 @@ import {
 } from "./support/iterations/harness.js";
 
 /**
- * Release by tag (seed 3.4, sequence 2.2, 6.2) against the GitLab emulator driven by the real
+ * Release by tag, and rollback by releasing an older tag, against the GitLab emulator driven by the real
  * client library, with the real pipeline-engine as a process: tags, idempotency, 2003, a provider
  * that fails, the engine down during a release, its refusals, and rollback to an older tag.
  */

@@ -90,7 +90,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("branches and tags through the read-through cache (seed 6.1)", () => {
+describe("branches and tags through the read-through cache", () => {
   it("lists branches and tags from the provider, and keeps answering from the cache, flagged stale, with the emulator stopped", async () => {
     const appId = await gitlabApp("acme/agent");
     const branches = await get(`/apps/${appId}/repo/branches`);
@@ -162,7 +162,7 @@ describe("branches and tags through the read-through cache (seed 6.1)", () => {
   });
 });
 
-describe("WebIDE link (seed 6.1)", () => {
+describe("WebIDE link", () => {
   it("links the repository at a branch in the WebIDE, with the clone URL and branch URL-encoded", async () => {
     const appId = await gitlabApp("acme/agent");
     const res = await get(`/apps/${appId}/webide?branch=feature/b001`);

@@ -6,12 +6,12 @@ import { BaseConfig, requireAuthConfig } from "@procode/service-kit";
 /** ops-gateway's environment (parsed once, in main.ts). */
 export const Config = BaseConfig.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(8084),
-  /** Base URL of the ops module (seed 3.10 API): any server that speaks it. */
+  /** Base URL of the ops module (docs/services/ops-gateway.md, "The ops API"): any server that speaks it. */
   OPS_BASE_URL: z
     .url()
     .default("http://127.0.0.1:8090")
     .transform((u) => u.replace(/\/+$/, "")),
-  /** Shared secret the ops module signs callbacks with (HMAC-SHA256, SPEC 5b). */
+  /** Shared secret the ops module signs callbacks with (HMAC-SHA256). */
   OPS_CALLBACK_SECRET: z.string().min(16, "must be at least 16 characters"),
   /** Time allowed for one call to the ops module (connect + answer); longer counts as "ops down". */
   OPS_TIMEOUT_MS: z.coerce.number().int().min(50).max(120_000).default(10_000),

@@ -73,7 +73,7 @@ describe("a deployment ends by poll or by callback, exactly once", () => {
     const seen = await ops.deployment(deployId);
     expect(seen.statusCallCount).toBeGreaterThanOrEqual(1);
     expect(seen.callbacks).toHaveLength(0);
-    // What ops received is the seed 3.10 create body.
+    // What ops received is the ops module's create body.
     expect((seen as any).request).toEqual({
       appId: 101,
       image: "registry.local/app-101:v1.0.0",

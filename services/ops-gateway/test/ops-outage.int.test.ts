@@ -7,7 +7,7 @@ import { startOpsFlow, type OpsFlow } from "./support/flow.js";
 import type { OpsModuleProcess } from "./support/ops-module.js";
 
 /**
- * Seed 6.1: when the ops module does not answer, the deployment waits at DEPLOY (one waiting event
+ * When the ops module does not answer, the deployment waits at DEPLOY (one waiting event
  * per outage), nothing fails for that alone, and it goes on by itself when ops answers again.
  */
 

@@ -10,7 +10,7 @@ import {
 import { eventsOf, InvalidTransitionError } from "../src/domain/machine.js";
 import { decidePhase, phaseStates, type PhaseEvent } from "../src/domain/phase.machine.js";
 
-/** Every edge of the iteration machine (seed 2.3 + skipping edges + CANCEL); anything else is refused. */
+/** Every edge of the iteration machine (the phase order, the skipping edges and CANCEL); anything else is refused. */
 const ITERATION_EDGES: Record<string, string> = {
   "PENDING START": "DEVELOPING",
   "PENDING CANCEL": "CANCELLED",

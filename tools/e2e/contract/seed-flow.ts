@@ -61,7 +61,7 @@ export async function runSeedFlow(opts: {
   const missing = await api.GET("/apps/{id}", { params: { path: { id: 987_654 } } });
   if (missing.error?.code !== 1004) throw new Error("an unknown app must be 1004");
 
-  // Seed 3.1: an app on a LOCAL repository, the scaffold pushed to it.
+  // An app on a LOCAL repository, the scaffold pushed to it.
   const created = await api.POST("/apps", {
     body: {
       name: "contract-agent",
@@ -80,7 +80,7 @@ export async function runSeedFlow(opts: {
       : undefined;
   });
 
-  // Seed 3.2: one setting changed; the repository, and everything else, kept (LOCAL needs no credential).
+  // One setting changed; the repository, and everything else, kept (LOCAL needs no credential).
   const configured = await api.PUT("/apps/{id}/procode-config", {
     params: { path: { id: appId } },
     body: { stageConfigs: { BUILD: { maxRetries: 1 } } },
@@ -90,7 +90,7 @@ export async function runSeedFlow(opts: {
   const listed = await api.GET("/apps", { params: { query: { name: "contract", pageSize: 10 } } });
   if (!listed.data?.data.items.some((a) => a.id === appId)) throw new Error("GET /apps must list the app");
 
-  // Seed 3.3 and 3.7: an iteration through its phases.
+  // An iteration through its phases.
   const iteration = await api.POST("/iterations", { body: { appId, name: "v1.0.0", sourceBranch: "main" } });
   if (!iteration.data) throw new Error(`POST /iterations: ${iteration.error?.message}`);
   const iterationId = iteration.data.data.id;
@@ -111,7 +111,7 @@ export async function runSeedFlow(opts: {
     if (moved.data?.data.currentPhase !== targetPhase) throw new Error(`proceed to ${targetPhase} failed`);
   }
 
-  // Seed 3.4 and 3.5: the release, followed to SUCCESS.
+  // The release, followed to SUCCESS.
   const tag = "v1.0.0";
   const release = await api.POST("/iterations/{id}/release", {
     params: { path: { id: iterationId } },

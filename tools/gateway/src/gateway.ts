@@ -58,7 +58,7 @@ function gatewayMetrics() {
 }
 
 /**
- * The local API gateway (SPEC 8): every REST path of the product at one address, passed through to
+ * The local API gateway: every REST path of the product at one address, passed through to
  * the owning service unchanged (bodies stay raw bytes, so webhook and callback signatures over the
  * raw body still verify). Built on @fastify/reply-from. It also serves the merged API document
  * (`/openapi.json`), its reference page (`/docs`), `/readyz` (its upstreams) and `/metrics`.

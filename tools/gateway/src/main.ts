@@ -13,7 +13,7 @@ import { createGateway } from "./gateway.js";
 
 const Config = z
   .object({
-    /** Where the gateway listens (SPEC 8: 8080). */
+    /** Where the gateway listens (8080). */
     GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     GATEWAY_HOST: z.string().default("127.0.0.1"),
     APP_SVC_URL: z.url().default("http://127.0.0.1:8081"),

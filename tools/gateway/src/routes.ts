@@ -1,5 +1,5 @@
 /**
- * Which service answers which path (SPEC 2). The gateway and the Kubernetes Ingress
+ * Which service answers which path. The gateway and the Kubernetes Ingress
  * (deploy/k8s/ingress.yaml) route the same way; the first matching rule wins, so the app-scoped
  * paths dev-svc answers come before app-svc's `/apps` prefix.
  */

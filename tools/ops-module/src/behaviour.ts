@@ -25,7 +25,7 @@ export const Behaviour = z.object({
   runningStatus: z.string().min(1).max(50),
   /** Answer each status call this late (widens race windows in tests). */
   statusDelayMs: z.number().int().min(0).max(60_000),
-  /** Add fields seed 3.10 does not define to every answer. */
+  /** Add fields.10 does not define to every answer. */
   extraFields: z.boolean(),
   /** Leave `message` out of status answers. */
   omitMessage: z.boolean(),

@@ -1,7 +1,7 @@
 import { OPS_SIGNATURE_HEADER, OPS_TIMESTAMP_HEADER, type DeployCallback } from "@procode/contracts";
 import { hmacSha256Hex, type Logger } from "@procode/service-kit";
 
-/** Headers that authenticate a callback body (SPEC 5b): HMAC-SHA256 over `<timestamp>.<raw body>`. */
+/** Headers that authenticate a callback body: HMAC-SHA256 over `<timestamp>.<raw body>`. */
 function signCallback(
   secret: string,
   rawBody: string,

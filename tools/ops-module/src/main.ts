@@ -2,7 +2,7 @@ import { ConfigError, createLogger, errorMessage, loadConfig } from "@procode/se
 import { OpsModuleConfig } from "./config.js";
 import { createOpsModule } from "./server.js";
 
-// The reference ops module: a stand-in for the real ops system (SPEC 9). State is in memory.
+// The reference ops module: a stand-in for the real ops system. State is in memory.
 let config: OpsModuleConfig;
 try {
   config = loadConfig(OpsModuleConfig);

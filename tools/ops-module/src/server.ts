@@ -22,7 +22,7 @@ import {
 import { CallbackSender, type CallbackAttempt } from "./callbacks.js";
 
 /**
- * The reference ops module (SPEC 9): a stand-in for the real ops system, speaking seed 3.10
+ * The reference ops module: a stand-in for the real ops system, speaking.10
  * (`POST /deploy/create`, `GET /deploy/{id}/status`, signed callbacks) plus `POST /deploy/{id}/cancel`
  * and an image builder of the same shape (`POST /build/create`, `GET /build/{id}/status`). It
  * deploys nothing: each piece of work is a timer whose behaviour tests and demos set over
@@ -412,7 +412,7 @@ export async function createOpsModule(opts: OpsModuleOptions = {}): Promise<OpsM
     return typeof k === "string" && k.length > 0 && k.length <= 200 ? k : null;
   };
 
-  // --- seed 3.10 ----------------------------------------------------------------------------------
+  // ---.10 ----------------------------------------------------------------------------------
 
   app.post("/deploy/create", async (request) => {
     const body = parse(CreateDeployRequest, request.body, "body");

@@ -82,7 +82,7 @@ async function statusesUntil(id: string, last: string, kind: "deploy" | "build" 
   return seen;
 }
 
-describe("seed 3.10 deployments", () => {
+describe("deployments", () => {
   it("answers a create with a deployId and PENDING, then RUNNING, then the outcome", async () => {
     // PENDING for the first fifth, then RUNNING: long enough that polling sees each.
     await call("PUT", "/_control/defaults", { deploy: { durationMs: 2000, callback: "off" } });

@@ -28,7 +28,7 @@ export const GitRepoUrl = z
     examples: ["https://gitlab.example.com/my-agent.git", "local://sample-agent"],
   });
 
-/** Seed 3.1 body. gitType and credentialId are optional additions (detected / bound later when absent). */
+/** The body of POST /apps. gitType and credentialId are optional additions (detected / bound later when absent). */
 export const CreateAppRequest = z
   .object({
     name: z
@@ -59,7 +59,7 @@ export const CreateAppRequest = z
   })
   .meta({
     id: "CreateAppRequest",
-    description: "Seed 3.1: techStack and gitRepoUrl are required when devMode is pro-code",
+    description: "techStack and gitRepoUrl are required when devMode is pro-code",
     examples: [
       {
         name: "my-agent",
@@ -100,7 +100,7 @@ export const ProcodeConfig = z
   })
   .meta({
     id: "ProcodeConfig",
-    description: "Seed 3.2: a pro-code app's repository and pipeline settings (never its webhook secret)",
+    description: "A pro-code app's repository and pipeline settings (never its webhook secret)",
     examples: [
       {
         appId: 123,
@@ -132,7 +132,7 @@ export const ProcodeConfig = z
   });
 export type ProcodeConfig = z.infer<typeof ProcodeConfig>;
 
-/** Seed 3.1 response (id, name, devMode, techStack) and what a caller also needs to see. */
+/** The answer of POST /apps (id, name, devMode, techStack) and what a caller also needs to see. */
 export const App = z
   .object({
     id: z.number().int(),
@@ -147,7 +147,7 @@ export const App = z
   })
   .meta({
     id: "App",
-    description: "Seed 3.1: an agent app",
+    description: "An agent app",
     examples: [
       {
         id: 123,
@@ -178,7 +178,7 @@ export const ListAppsQuery = PageQuery.extend({
 export type ListAppsQuery = z.infer<typeof ListAppsQuery>;
 
 /**
- * Seed 3.2 body plus the per-app pipeline settings of SPEC 4, as a change: every field left out keeps
+ * The body of PUT /apps/{id}/procode-config plus the per-app pipeline settings, as a change: every field left out keeps
  * its value; `stageConfigs` and `deployConfig` are merged field by field (null returns a setting to
  * its default); credentialId is needed only where the repository needs one (not LOCAL).
  */
@@ -200,7 +200,7 @@ export const PutProcodeConfigRequest = z
   })
   .meta({
     id: "PutProcodeConfigRequest",
-    description: "Seed 3.2: what to change; every field left out keeps its value",
+    description: "What to change; every field left out keeps its value",
     examples: [
       { gitRepoUrl: "https://gitlab.example.com/my-agent.git", credentialId: "cred-1" },
       { stageConfigs: { PACKAGE: { driveMode: "MANUAL" } } },
@@ -208,6 +208,6 @@ export const PutProcodeConfigRequest = z
   });
 export type PutProcodeConfigRequest = z.infer<typeof PutProcodeConfigRequest>;
 
-/** Seed 3.2 response (appId, gitRepoUrl, webhookUrl) with the rest of the configuration. */
+/** The answer of PUT /apps/{id}/procode-config (appId, gitRepoUrl, webhookUrl) with the rest of the configuration. */
 export const PutProcodeConfigResponse = ProcodeConfig;
 export type PutProcodeConfigResponse = ProcodeConfig;

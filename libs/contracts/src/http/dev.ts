@@ -58,7 +58,7 @@ export const CredentialIdParam = z.object({
   id: z.string().min(1).max(100).meta({ description: "The credential's id" }),
 });
 
-/** `GET /apps/{id}/repo`: the git_repo row (seed 4.1) and the state of its binding. */
+/** `GET /apps/{id}/repo`: the git_repo row and the state of its binding. */
 export const RepoBinding = z
   .object({
     appId: z.number().int(),
@@ -86,7 +86,7 @@ export const GitRef = z
   .meta({ id: "GitRef", description: "A branch or tag and its commit" });
 export type GitRef = z.infer<typeof GitRef>;
 
-/** Branches or tags, from the provider or, when it is down, from the cache (stale, seed 6.1). */
+/** Branches or tags, from the provider or, when it is down, from the cache (stale). */
 export const GitRefList = z
   .object({
     items: z.array(GitRef),
@@ -110,7 +110,7 @@ export const WebIdeQuery = z.object({
     .meta({ description: "The branch to open (the default branch when left out)" }),
 });
 
-/** `GET /apps/{id}/webide`; when the WebIDE is not there, the clone URL and a hint (seed 6.1). */
+/** `GET /apps/{id}/webide`; when the WebIDE is not there, the clone URL and a hint. */
 export const WebIdeLink = z
   .object({
     available: z.boolean(),

@@ -31,7 +31,7 @@ export const BranchName = z
   })
   .meta({ description: "A branch of the app's repository", examples: ["main"] });
 
-/** Seed 3.3 body. */
+/** The body of POST /iterations. */
 export const CreateIterationRequest = z
   .object({
     appId: z.number().int().positive().meta({ description: "A pro-code app of the team" }),
@@ -40,12 +40,12 @@ export const CreateIterationRequest = z
   })
   .meta({
     id: "CreateIterationRequest",
-    description: "Seed 3.3 body",
+    description: "The body of POST /iterations",
     examples: [{ appId: 123, name: "v1.0.0", sourceBranch: "main" }],
   });
 export type CreateIterationRequest = z.infer<typeof CreateIterationRequest>;
 
-/** One iteration_phase row (seed 4.1) with its pipeline. */
+/** One iteration_phase row with its pipeline. */
 export const IterationPhaseRecord = z
   .object({
     id: z.number().int(),
@@ -62,11 +62,11 @@ export const IterationPhaseRecord = z
   })
   .meta({
     id: "IterationPhaseRecord",
-    description: "One release of an iteration (seed 4.1 iteration_phase)",
+    description: "One release of an iteration (an iteration_phase row)",
   });
 export type IterationPhaseRecord = z.infer<typeof IterationPhaseRecord>;
 
-/** Seed 3.3 response (id, appId, name, status, sourceBranch) and the iteration's progress. */
+/** The answer of POST /iterations (id, appId, name, status, sourceBranch) and the iteration's progress. */
 export const Iteration = z
   .object({
     id: z.number().int(),
@@ -85,7 +85,7 @@ export const Iteration = z
   })
   .meta({
     id: "Iteration",
-    description: "Seed 3.3: an iteration and its progress",
+    description: "An iteration and its progress",
     examples: [
       {
         id: 456,
@@ -112,7 +112,7 @@ export const ListIterationsQuery = PageQuery.extend({
 export type ListIterationsQuery = z.infer<typeof ListIterationsQuery>;
 
 /**
- * Seed 3.7 body. targetPhase is checked by the domain, not the schema: an unknown or backwards
+ * The body of POST /iterations/{id}/proceed. targetPhase is checked by the domain, not the schema: an unknown or backwards
  * target is 2002 (not 1001), so the schema takes any short string and the document lists the
  * phases a client may send. `tag` is needed when the target is RELEASE (else 2003).
  */
@@ -131,12 +131,12 @@ export const ProceedIterationBody = z
   })
   .meta({
     id: "ProceedIterationRequest",
-    description: "Seed 3.7 body",
+    description: "The body of POST /iterations/{id}/proceed",
     examples: [{ targetPhase: "TESTING" }, { targetPhase: "RELEASE", tag: "v1.0.0" }],
   });
 export type ProceedIterationBody = z.infer<typeof ProceedIterationBody>;
 
-/** Seed 3.7 response. */
+/** The answer of POST /iterations/{id}/proceed. */
 export const ProceedIterationResponse = z
   .object({
     iterationId: z.number().int(),
@@ -145,19 +145,21 @@ export const ProceedIterationResponse = z
   })
   .meta({
     id: "ProceedIterationResponse",
-    description: "Seed 3.7 answer",
+    description: "The answer of POST /iterations/{id}/proceed",
     examples: [{ iterationId: 456, currentPhase: "RELEASE", phasePipelineId: 789 }],
   });
 export type ProceedIterationResponse = z.infer<typeof ProceedIterationResponse>;
 
-/** Seed 3.4 body. */
-export const ReleaseRequest = z
-  .object({ tag: ReleaseTag })
-  .meta({ id: "ReleaseRequest", description: "Seed 3.4 body", examples: [{ tag: "v1.0.0" }] });
+/** The body of POST /iterations/{id}/release. */
+export const ReleaseRequest = z.object({ tag: ReleaseTag }).meta({
+  id: "ReleaseRequest",
+  description: "The body of POST /iterations/{id}/release",
+  examples: [{ tag: "v1.0.0" }],
+});
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 
 /**
- * Seed 3.4 response. pipelineId is null (status PENDING) when the release was recorded but
+ * The answer of POST /iterations/{id}/release. pipelineId is null (status PENDING) when the release was recorded but
  * pipeline-engine has not answered yet; it starts as soon as the engine is back.
  */
 export const ReleaseResponse = z
@@ -176,7 +178,7 @@ export const ReleaseResponse = z
   })
   .meta({
     id: "ReleaseResponse",
-    description: "Seed 3.4 answer",
+    description: "The answer of POST /iterations/{id}/release",
     examples: [
       {
         iterationId: 456,

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { DeployConfig } from "../settings.js";
 
 /**
- * The ops module's API (seed 3.10). ops-gateway is its only client; the reference ops module
+ * The ops module's API. ops-gateway is its only client; the reference ops module
  * implements it. Responses use the same `{code, data}` envelope (message optional there).
  */
 export const OpsEnvelope = <T extends z.ZodType>(data: T) =>
@@ -26,7 +26,7 @@ export const DeployStatusResponse = z.object({
 });
 export type DeployStatusResponse = z.infer<typeof DeployStatusResponse>;
 
-/** Seed 3.10 callback body. */
+/** The body of the ops module's callback. */
 export const DeployCallback = z
   .object({
     deployId: z.string().min(1).max(200),
@@ -40,7 +40,7 @@ export const DeployCallback = z
   })
   .meta({
     id: "DeployCallback",
-    description: "Seed 3.10 callback body",
+    description: "The body of the ops module's callback",
     examples: [
       { deployId: "deploy-xxx", status: "SUCCESS", message: "deployed", timestamp: "2026-02-27T10:10:00Z" },
     ],
@@ -65,7 +65,7 @@ export function isTerminalOpsStatus(status: string): boolean {
 }
 
 /**
- * Callback authentication (SPEC 5b): HMAC-SHA256 with the shared secret over
+ * Callback authentication: HMAC-SHA256 with the shared secret over
  * `<timestamp>.<raw body>`, hex, sent as `sha256=<hex>`; the timestamp (unix seconds) must be
  * within five minutes of the receiver's clock.
  */
@@ -81,13 +81,13 @@ export const OPS_REPLAY_WINDOW_SECONDS = 300;
 export const OPS_IDEMPOTENCY_HEADER = "idempotency-key";
 
 /**
- * `POST /deploy/{id}/cancel`: not in seed 3.10 (the reference ops module offers it); a server
+ * `POST /deploy/{id}/cancel`: not in the ops module's API (the reference ops module offers it); a server
  * without it answers 404 or 405, which ops-gateway takes as "cannot be stopped from here".
  */
 export const CancelDeployResponse = z.object({ deployId: z.string(), status: z.string() });
 export type CancelDeployResponse = z.infer<typeof CancelDeployResponse>;
 
-/** Image builder API of the reference ops module (SPEC 9): same shape as deployments. */
+/** Image builder API of the reference ops module: same shape as deployments. */
 export const CreateBuildRequest = z.object({
   appId: z.number().int().positive(),
   commitId: z.string().min(1),

@@ -25,7 +25,7 @@ export const CheckpointWaiting = z
   });
 export type CheckpointWaiting = z.infer<typeof CheckpointWaiting>;
 
-/** One stage attempt (SPEC 4 checkpoints; seed 3.5 shows stage, status, output). */
+/** One stage attempt: its stage, status, attempt number, output and error (docs/api.md, "Pipelines"). */
 export const Checkpoint = z
   .object({
     stage: StageName,
@@ -72,7 +72,7 @@ export const Awaiting = z
   .meta({ id: "Awaiting", description: "What the pipeline waits for from a person" });
 export type Awaiting = z.infer<typeof Awaiting>;
 
-/** Seed 3.5 response, and the fields a caller needs to act on it. */
+/** The answer of GET /pipelines/{id}, and the fields a caller needs to act on it. */
 export const Pipeline = z
   .object({
     id: z.number().int(),
@@ -106,7 +106,7 @@ export const Pipeline = z
   })
   .meta({
     id: "Pipeline",
-    description: "Seed 3.5: a pipeline with its checkpoints",
+    description: "A pipeline with its checkpoints",
     examples: [
       {
         id: 789,
@@ -211,7 +211,7 @@ export const PipelineActionRequest = z
 export const PipelineActionBody = PipelineActionRequest.optional();
 export type PipelineActionBody = z.infer<typeof PipelineActionBody>;
 
-/** Seed 3.9 response. */
+/** The answer of POST /pipelines/{id}/proceed. */
 export const ProceedPipelineResponse = z
   .object({
     pipelineId: z.number().int(),
@@ -220,12 +220,12 @@ export const ProceedPipelineResponse = z
   })
   .meta({
     id: "ProceedPipelineResponse",
-    description: "Seed 3.9 answer",
+    description: "The answer of POST /pipelines/{id}/proceed",
     examples: [{ pipelineId: 789, previousStage: "PACKAGE", currentStage: "DEPLOY" }],
   });
 export type ProceedPipelineResponse = z.infer<typeof ProceedPipelineResponse>;
 
-/** Seed 3.8 response. */
+/** The answer of POST /pipelines/{id}/retry. */
 export const RetryPipelineResponse = z
   .object({
     pipelineId: z.number().int(),
@@ -235,12 +235,12 @@ export const RetryPipelineResponse = z
   })
   .meta({
     id: "RetryPipelineResponse",
-    description: "Seed 3.8 answer",
+    description: "The answer of POST /pipelines/{id}/retry",
     examples: [{ pipelineId: 789, currentStage: "BUILD", retryCount: 2, maxRetries: 3 }],
   });
 export type RetryPipelineResponse = z.infer<typeof RetryPipelineResponse>;
 
-/** Seed 3.6 response. */
+/** The answer of POST /pipelines/{id}/resume. */
 export const ResumePipelineResponse = z
   .object({
     pipelineId: z.number().int(),
@@ -249,7 +249,7 @@ export const ResumePipelineResponse = z
   })
   .meta({
     id: "ResumePipelineResponse",
-    description: "Seed 3.6 answer",
+    description: "The answer of POST /pipelines/{id}/resume",
     examples: [{ pipelineId: 789, status: "RUNNING", resumeFromStage: "DEPLOY" }],
   });
 export type ResumePipelineResponse = z.infer<typeof ResumePipelineResponse>;

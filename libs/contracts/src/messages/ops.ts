@@ -32,7 +32,7 @@ export const DeploymentWaiting = defineMessage({
   publisher: "ops-gateway",
   consumers: ["pipeline-engine"],
   description:
-    "The ops module does not answer (seed 6.1); ops-gateway keeps trying. The engine shows deployStatus WAITING_OPS and fails nothing for that alone.",
+    "The ops module does not answer; ops-gateway keeps trying. The engine shows deployStatus WAITING_OPS and fails nothing for that alone.",
 });
 
 export const DeploymentFinished = defineMessage({

@@ -14,7 +14,7 @@ export const CodeCheckResult = z.object({
 });
 export type CodeCheckResult = z.infer<typeof CodeCheckResult>;
 
-/** Seed 3.5 checkpoint outputs, which are also the inputs of later stages. */
+/** What each stage leaves in its checkpoint, which is also an input of the later stages. */
 export const CodeCheckOutput = z.object({
   commitId: z.string(),
   checks: z.array(CodeCheckResult),

@@ -19,7 +19,7 @@ import {
   type TechStack,
 } from "@procode/contracts";
 
-/** An app as stored (seed 4.1 agent_app plus team, author and revision). */
+/** An app as stored (agent_app with its team, author and revision). */
 export interface AppState {
   id: number;
   name: string;
@@ -33,7 +33,7 @@ export interface AppState {
   updatedAt: Date;
 }
 
-/** A pro-code app's configuration as stored (seed 4.1 procode_config plus the SPEC 4 settings). */
+/** A pro-code app's configuration as stored (procode_config with the app's pipeline settings). */
 export interface ProcodeState {
   appId: number;
   gitRepoUrl: string;

@@ -1,7 +1,7 @@
 import { readRepositoryUrl, type GitType } from "@procode/contracts";
 
 /**
- * Rules for a repository URL given by a user (SPEC 5, SPEC 10), decided before any I/O: which
+ * Rules for a repository URL given by a user, decided before any I/O: which
  * provider it is, whether its form is acceptable, and what the reachability probe must contact.
  */
 

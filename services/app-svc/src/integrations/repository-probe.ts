@@ -10,7 +10,7 @@ import {
 } from "@procode/service-kit";
 import type { RepositoryTarget } from "../domain/repository-url.js";
 
-/** What a reachability probe found (SPEC 5; issue: 1003). */
+/** What a reachability probe found (unreachable: 1003). */
 type ProbeResult = { reachable: true; credentialRequired: boolean } | { reachable: false; reason: string };
 
 export interface RepositoryProbe {

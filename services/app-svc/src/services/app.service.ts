@@ -79,7 +79,7 @@ const notFound = (id: number) => new DomainError("APP_NOT_FOUND", `app ${id} not
 const PROCODE_ONLY = ["gitRepoUrl", "scaffoldTemplate", "gitType", "credentialId"] as const;
 
 /**
- * Agent apps and their pro-code configuration (seed 3.1, 3.2; SPEC 2, 5, 5b). Validation and the
+ * Agent apps and their pro-code configuration. Validation and the
  * repository probe happen before the transaction; the name's uniqueness within the team is the
  * database's to decide (uk_name on team and name); every change is written with its event in one
  * transaction (outbox).
@@ -134,7 +134,7 @@ export class AppService {
   }
 
   /**
-   * Seed 3.1. `record` stores the answer with the app, in its transaction (an Idempotency-Key's
+   * `record` stores the answer with the app, in its transaction (an Idempotency-Key's
    * first answer: the kit's Idempotency).
    */
   async create(
@@ -206,7 +206,7 @@ export class AppService {
     return { items: items.map((i) => this.view(i)), total, page: query.page, pageSize: query.pageSize };
   }
 
-  /** Another team's app answers exactly as a missing one (SPEC 5b). */
+  /** Another team's app answers exactly as a missing one. */
   async get(actor: Actor, id: number): Promise<App> {
     const found = await this.withDatabase(() => findAppForTeam(this.deps.db.sql, id, actor.team));
     if (!found) throw notFound(id);
@@ -214,7 +214,7 @@ export class AppService {
   }
 
   /**
-   * Seed 3.2. Fields left out keep their value (a seed-shaped body does not reset the pipeline
+   * Fields left out keep their value (a seed-shaped body does not reset the pipeline
    * settings); the repository is probed again only when its URL changes; the webhook secret is kept.
    * A body that changes nothing changes nothing: no revision, no event.
    */
@@ -299,7 +299,7 @@ function assertProCode(app: AppState): void {
   }
 }
 
-/** Settings of a pro-code app that has none recorded yet (seed defaults, SPEC 4). */
+/** Settings of a pro-code app that has none recorded yet (seed defaults). */
 function defaultSettings(): ChangeableSettings {
   return {
     scaffoldTemplate: null,

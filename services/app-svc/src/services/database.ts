@@ -8,7 +8,7 @@ import {
 } from "@procode/service-kit";
 
 /**
- * Runs `fn`; a database that cannot be reached answers 503 naming it (SPEC 3's envelope), never a
+ * Runs `fn`; a database that cannot be reached answers 503 naming it (the error envelope), never a
  * bare internal error. A failure mid-transaction does not always say it was the connection, so an
  * unexplained error is followed by a ping: if the database does not answer either, it is reported
  * as unavailable.

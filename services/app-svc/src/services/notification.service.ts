@@ -66,7 +66,7 @@ const toView = (s: SubscriptionState): Notification => ({
 });
 
 /**
- * An app's notification subscriptions and their delivery log (SPEC 15), and the deliveries the
+ * An app's notification subscriptions and their delivery log, and the deliveries the
  * platform's events make. Every call is scoped to the caller's team through the app: another team's
  * app, its subscriptions and deliveries answer exactly as missing ones.
  */

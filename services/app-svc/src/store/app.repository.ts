@@ -11,7 +11,7 @@ import type {
 import type { AppState, ProcodeSettings, ProcodeState } from "../domain/app.js";
 
 /**
- * The `app.agent_app` and `app.procode_config` tables (seed 4.1 plus the owning team, the event
+ * The `app.agent_app` and `app.procode_config` tables (with the owning team, the event
  * revision, the provider and credential binding, the sealed webhook secret and the pipeline
  * settings). Every read is scoped to the caller's team. Like every repository of the platform, each
  * function runs on the `Sql` it is given: the pool, or a transaction's connection.

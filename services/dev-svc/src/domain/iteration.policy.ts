@@ -72,7 +72,7 @@ export function latestRelease<R extends ReleaseRow>(own: readonly R[]): R | null
 }
 
 /**
- * Whether releasing `tag` is a rollback (seed 6.2: re-release an older tag): the iteration has been
+ * Whether releasing `tag` is a rollback (re-release an older tag): the iteration has been
  * released or is in RELEASE, and the tag was released before by another iteration of the app (or by
  * this one, once it is RELEASED). A rollback creates no tag: it deploys the commit the tag names.
  */

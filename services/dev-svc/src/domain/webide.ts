@@ -1,5 +1,5 @@
 /**
- * The WebIDE link (seed 6.1): the configured template with `{cloneUrl}` and `{branch}` replaced by
+ * The WebIDE link: the configured template with `{cloneUrl}` and `{branch}` replaced by
  * their URL-encoded values; without a WebIDE, a hint to use a local IDE.
  */
 export function renderWebIdeUrl(template: string, values: { cloneUrl: string; branch: string }): string {

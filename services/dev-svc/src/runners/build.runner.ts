@@ -5,7 +5,7 @@ import { DEFAULT_PYTHON_VERSION } from "./python/project.js";
 import { StageFailure, type StageContext, type StageResult, type StageWork } from "./stage-work.js";
 
 /**
- * BUILD (SPEC 4): renders the Dockerfile of the app's scaffold template (its tech stack's default
+ * BUILD: renders the Dockerfile of the app's scaffold template (its tech stack's default
  * template when it has none) from what CODE_CHECK found: Python version (base image pinned by tag),
  * dependency file, entry point. Output: BuildOutput `{dockerfile, baseImage}`.
  */

@@ -60,7 +60,7 @@ async function untilAnswered<T>(
 const MAX_REQUIREMENT_FILES = 10;
 
 /**
- * CODE_CHECK (SPEC 4): resolves the release tag to its commit at every attempt (a tag moved to a
+ * CODE_CHECK: resolves the release tag to its commit at every attempt (a tag moved to a
  * fixed commit is checked anew), reads the tree at that commit and checks the Python project: a
  * dependency file present and parseable, an entry point, every `.py` file compiling, a supported
  * Python version. Output: CodeCheckOutput; any failed check makes the attempt FAILED (not

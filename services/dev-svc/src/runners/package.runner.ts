@@ -27,7 +27,7 @@ function buildKey(envName: string, pipelineId: number, attempt: number, image: s
 }
 
 /**
- * PACKAGE (SPEC 4, 9): hands the source commit (CODE_CHECK), the Dockerfile (BUILD) and the target
+ * PACKAGE: hands the source commit (CODE_CHECK), the Dockerfile (BUILD) and the target
  * reference `<registry>/<app name>:<tag>` to the image builder and follows the build to its end.
  * Output: PackageOutput `{image, digest?, buildId}`. The build is asked for with a key of the
  * attempt (`buildKey`), so a runner taking the attempt over re-attaches to the same build. A builder that does

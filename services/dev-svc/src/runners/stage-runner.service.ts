@@ -116,7 +116,7 @@ export class StageRunnerService {
     const app = await findApp(sql, request.appId);
     if (!app && ctx.deliveryCount <= (this.opts.unknownAppRetries ?? 3)) {
       this.requests.labels(request.stage, "deferred").inc();
-      // The app's events may still be on their way (SPEC 11: retry later, not drop).
+      // The app's events may still be on their way (retry later, not drop).
       throw new RetryLater(`app ${request.appId} is not known here yet`, 1000 * ctx.deliveryCount);
     }
 

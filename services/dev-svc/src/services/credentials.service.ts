@@ -38,7 +38,7 @@ function toCredentialView(c: CredentialRecord): Credential {
   };
 }
 
-/** Git credentials of a team (SPEC 5): tokens sealed with AES-256-GCM, write-only. */
+/** Git credentials of a team: tokens sealed with AES-256-GCM, write-only. */
 export class CredentialService {
   constructor(
     private readonly db: Database,

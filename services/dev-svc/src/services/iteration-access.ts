@@ -10,7 +10,7 @@ import { findIteration, type IterationRecord } from "../store/iteration.reposito
 
 /**
  * The caller's iteration, or 404 (2004): another team's iteration answers exactly like one that does
- * not exist (SPEC 5b).
+ * not exist.
  */
 export async function requireTeamIteration(sql: Sql, actor: Actor, id: number): Promise<IterationRecord> {
   const it = await findIteration(sql, id);

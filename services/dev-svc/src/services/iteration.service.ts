@@ -47,7 +47,7 @@ export const pendingReleaseMessage = (tag: string, iterationPhaseId: number) =>
   `release ${tag} recorded (iteration phase ${iterationPhaseId}); its pipeline starts when pipeline-engine answers`;
 
 /**
- * Iterations (seed 3.3, 3.7): creation (the row and `dev.iteration_created` in one transaction; the
+ * Iterations: creation (the row and `dev.iteration_created` in one transaction; the
  * engine creates and starts the iteration pipeline), reads (team-isolated) and moves to the next
  * phase through pipeline-engine's PROCEED_ITERATION.
  */
@@ -63,7 +63,7 @@ export class IterationService {
     private readonly opts: { rpcTimeoutMs: number },
   ) {}
 
-  /** Seed 3.3. `record` stores the answer in the iteration's transaction (an Idempotency-Key's first answer). */
+  /** `record` stores the answer in the iteration's transaction (an Idempotency-Key's first answer). */
   async create(
     actor: Actor,
     body: CreateIterationRequest,
@@ -107,7 +107,7 @@ export class IterationService {
 
   /**
    * The head commit of the source branch, from the provider; when the provider is down, from the
-   * last branch list fetched (seed 6.1). A branch that is not there is 1001 naming sourceBranch; a
+   * last branch list fetched. A branch that is not there is 1001 naming sourceBranch; a
    * provider down with nothing cached is 503 (1006).
    */
   private async resolveSourceBranch(sql: Sql, appId: number, branch: string): Promise<string> {
@@ -147,13 +147,13 @@ export class IterationService {
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
     });
-    // An app of another team answers exactly like one that does not exist (SPEC 5b).
+    // An app of another team answers exactly like one that does not exist.
     if (appTeam !== actor.team) throw new DomainError("APP_NOT_FOUND", `app ${appId} not found`);
     return { items: items.map(toIteration), total, page: q.page, pageSize: q.pageSize };
   }
 
   /**
-   * Seed 3.7. RELEASE with a tag is exactly a release; any other target is asked of the engine,
+   * RELEASE with a tag is exactly a release; any other target is asked of the engine,
    * which answers the iteration's new phase (or 2001/2002 with its reason). No answer: 503, and
    * nothing changed.
    */

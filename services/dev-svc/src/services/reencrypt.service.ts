@@ -11,7 +11,7 @@ export interface ResealReport {
 }
 
 /**
- * Key rotation (SPEC 5): re-seals every credential token and every stored webhook secret under the
+ * Key rotation: re-seals every credential token and every stored webhook secret under the
  * active key (the first of ENCRYPTION_KEYS). Each row is replaced only if it is still what was read,
  * so it can run while the service runs; rows that cannot be opened are reported, not touched.
  */

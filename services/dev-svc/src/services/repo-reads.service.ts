@@ -41,7 +41,7 @@ function toRepoBinding(r: GitRepoRecord): RepoBinding {
 
 /**
  * Reads of an app's repository for callers: the binding, branch and tag lists through a read-through
- * cache that answers (flagged stale) when the provider is down (seed 6.1), and the WebIDE link with
+ * cache that answers (flagged stale) when the provider is down, and the WebIDE link with
  * its local-IDE fallback.
  */
 export class RepoReads {

@@ -2,7 +2,7 @@ import type { SealedSecret } from "@procode/contracts";
 import type { KeyRing } from "@procode/service-kit";
 
 /**
- * Sealing and opening of the secrets dev-svc holds (SPEC 5): credential tokens (sealed here, bound to
+ * Sealing and opening of the secrets dev-svc holds: credential tokens (sealed here, bound to
  * their credential id so a ciphertext cannot be moved to another row) and the apps' webhook secrets
  * (sealed by app-svc with the same key ring, no binding data).
  */

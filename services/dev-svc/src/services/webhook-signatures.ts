@@ -3,7 +3,7 @@ import type { GitType } from "@procode/contracts";
 import { safeEqual } from "@procode/service-kit";
 
 /**
- * Verification of webhook deliveries (seed 5.3, SPEC 5), over the raw bytes received and in constant
+ * Verification of webhook deliveries, over the raw bytes received and in constant
  * time. A delivery that passes yields its delivery id (for deduplication) and event name.
  */
 export type Headers = Record<string, string | string[] | undefined>;

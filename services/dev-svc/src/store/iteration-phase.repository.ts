@@ -2,7 +2,7 @@ import type { IterationPhase, IterationPhaseStatus, PipelineStatus } from "@proc
 import type { Sql } from "@procode/service-kit";
 import { iso, S } from "./sql.js";
 
-/** An iteration_phase row (seed 4.1): a release of an iteration, with its phase pipeline. */
+/** An iteration_phase row: a release of an iteration, with its phase pipeline. */
 export interface IterationPhaseRow {
   id: number;
   iterationId: number;

@@ -2,7 +2,7 @@ import type { IterationMachineState, IterationPhaseRecord, IterationStatus } fro
 import { Leases, type Sql } from "@procode/service-kit";
 import { S } from "./sql.js";
 
-/** An iteration (seed 4.1) with its release phases, as dev-svc shows it. */
+/** An iteration with its release phases, as dev-svc shows it. */
 export interface IterationRecord {
   id: number;
   appId: number;

@@ -187,7 +187,7 @@ export function decideCallback(
 
 export type CancelState = "PENDING" | "DONE" | "NOT_SUPPORTED" | "GAVE_UP";
 
-/** After `POST /deploy/{id}/cancel` (not in seed 3.10: 404/405/501 mean the server has no such call). */
+/** After `POST /deploy/{id}/cancel` (not in the ops module's API: 404/405/501 mean the server has no such call). */
 export function decideAfterCancel(
   attempts: number,
   maxAttempts: number,

@@ -4,7 +4,7 @@ import { hmacSha256Hex, safeEqual } from "@procode/service-kit";
 export type SignatureCheck = { ok: true } | { ok: false; reason: string };
 
 /**
- * SPEC 5b: the ops module signs `<timestamp>.<raw body>` with HMAC-SHA256 and the shared secret,
+ * The ops module signs `<timestamp>.<raw body>` with HMAC-SHA256 and the shared secret,
  * sends `x-ops-signature: sha256=<hex>` and `x-ops-timestamp: <unix seconds>`; the timestamp must
  * be within five minutes of our clock (either way), so a captured callback cannot be replayed later.
  */

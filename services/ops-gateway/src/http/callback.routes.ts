@@ -17,7 +17,7 @@ import { RefusalLimit } from "./refusal-limit.js";
 const NOT_JSON = Object.freeze({ notJson: true });
 
 /**
- * `POST /deploy/callback` (seed 3.10), called by the ops module. Public (no bearer token) but
+ * `POST /deploy/callback`, called by the ops module. Public (no bearer token) but
  * authenticated by the HMAC signature over the raw body, which is why this scope reads the body as
  * text itself and checks the signature before anything else looks at it.
  */
@@ -57,7 +57,7 @@ export async function registerCallbackRoutes(
         schema: {
           operationId: "deployCallback",
           summary: "Deployment status from the ops module (signed)",
-          description: `Seed 3.10 callback. Authenticated by \`${OPS_SIGNATURE_HEADER}: sha256=<hex>\`, HMAC-SHA256 with the shared secret over \`<${OPS_TIMESTAMP_HEADER}>.<raw body>\`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) for an address whose calls were refused more than the per-address limit allows within its window (accepted calls never count).`,
+          description: `The ops module's callback. Authenticated by \`${OPS_SIGNATURE_HEADER}: sha256=<hex>\`, HMAC-SHA256 with the shared secret over \`<${OPS_TIMESTAMP_HEADER}>.<raw body>\`; the timestamp (unix seconds) must be within 5 minutes. A bad or missing signature answers 401 (5002), an unknown deployId 404 (4004); once signed, a body holding text the database cannot store or nested too deep is 1001 naming the field; 5006 (429) for an address whose calls were refused more than the per-address limit allows within its window (accepted calls never count).`,
           tags: ["deployments"],
           security: OPS_CALLBACK_SECURITY,
           body: DeployCallback,

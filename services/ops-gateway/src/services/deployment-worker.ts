@@ -17,7 +17,7 @@ export interface DeploymentWorkerDeps {
 }
 
 /**
- * The durable poller (seed 2.5 "Scheduler"). Every replica runs one: it leases deployments that are
+ * The durable poller. Every replica runs one: it leases deployments that are
  * due from PostgreSQL (SKIP LOCKED, so replicas never take the same row; an expired lease of a dead
  * replica is taken over), runs one step per deployment (create at ops, poll its status, or ask ops
  * to cancel it) and applies the result under the row lock. All schedule state is in the table, so

@@ -209,7 +209,7 @@ export class EngineSide {
   }
 }
 
-/** Headers of a callback signed as the ops module signs it (SPEC 5b), computed here independently. */
+/** Headers of a callback signed as the ops module signs it, computed here independently. */
 export function signedHeaders(secret: string, raw: string, timestamp = Math.floor(Date.now() / 1000)) {
   const hex = createHmac("sha256", secret).update(`${timestamp}.${raw}`).digest("hex");
   return {

@@ -15,7 +15,7 @@ function requirePhase(p: PipelineRecord, action: string): void {
   }
 }
 
-/** Seed 3.9: a MANUAL stage succeeded and waits; move on to the next stage. */
+/** A MANUAL stage succeeded and waits; move on to the next stage. */
 export function proceedPhase(
   p: PipelineRecord,
   ch: Change,
@@ -32,7 +32,7 @@ export function proceedPhase(
   return { previousStage, currentStage: p.currentStage as PhaseStage };
 }
 
-/** Checks of seed 3.8 retry: FAILED (3001), retries left (3002). */
+/** What a retry needs: FAILED (3001), retries left (3002). */
 export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): void {
   requirePhase(p, "retry");
   if (p.status !== "FAILED") {
@@ -57,7 +57,7 @@ export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): void 
   }
 }
 
-/** Seed 3.8: one more attempt of the failed stage (after checkRetry and the lease). */
+/** One more attempt of the failed stage (after checkRetry and the lease). */
 export function retryPhase(
   p: PipelineRecord,
   ch: Change,
@@ -100,7 +100,7 @@ export function checkResume(p: PipelineRecord, latestOfIteration: boolean): Phas
 }
 
 /**
- * Seed 3.6: continue from the breakpoint, a new attempt of the failed or stuck stage with its retry
+ * Continue from the breakpoint, a new attempt of the failed or stuck stage with its retry
  * count reset; succeeded stages are not run again (their outputs stay the inputs).
  */
 export function resumePhase(p: PipelineRecord, stage: PhaseStage, reason: string, ch: Change): void {

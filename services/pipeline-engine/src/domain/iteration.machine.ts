@@ -3,9 +3,9 @@ import type { IterationMachineState } from "@procode/contracts";
 import { decideWith } from "./machine.js";
 
 /**
- * The iteration pipeline (seed 2.3): PENDING -START-> DEVELOPING -ENTER_TESTING-> TESTING
+ * The iteration pipeline: PENDING -START-> DEVELOPING -ENTER_TESTING-> TESTING
  * -TESTING_SUCCESS-> STAGING -STAGING_SUCCESS-> RELEASE -RELEASE_SUCCESS-> RELEASED. An app may leave
- * TESTING and STAGING out of its phases (SPEC 4), which adds the skipping edges ENTER_STAGING and
+ * TESTING and STAGING out of its phases, which adds the skipping edges ENTER_STAGING and
  * ENTER_RELEASE. Any unfinished state may be CANCELLED.
  */
 export type IterationEvent =

@@ -27,7 +27,7 @@ export function publishIteration(iter: PipelineRecord, ch: Change, stateBefore: 
   });
 }
 
-/** PENDING -START-> DEVELOPING, right after creation (SPEC 4). */
+/** PENDING -START-> DEVELOPING, right after creation. */
 export function startIteration(iter: PipelineRecord, ch: Change): void {
   fireIteration(iter, { type: "START" }, ch);
   iter.status = "RUNNING";

@@ -3,9 +3,9 @@ import type { PhaseMachineState, PhaseStage } from "@procode/contracts";
 import { decideWith } from "./machine.js";
 
 /**
- * The phase pipeline (seed 2.3): PENDING -START-> RUNNING -ENTER_CODE_CHECK-> CODE_CHECK -> BUILD ->
+ * The phase pipeline: PENDING -START-> RUNNING -ENTER_CODE_CHECK-> CODE_CHECK -> BUILD ->
  * PACKAGE -> DEPLOY -DEPLOY_START-> DEPLOYING -DEPLOY_SUCCESS-> SUCCESS; any stage -*_FAILED-> FAILED.
- * Added for SPEC 4: RETRY (a new attempt of a stage: AUTO retry of the running stage, or the retry
+ * Added to the seed's machine: RETRY (a new attempt of a stage: AUTO retry of the running stage, or the retry
  * action from FAILED), RESUME (from FAILED, or of a stage that is stuck) and CANCEL from any
  * unfinished state. RETRY and RESUME name their stage; a guard lets only that stage's edge through.
  */

@@ -23,7 +23,7 @@ import {
  * refused as stale. Pure.
  */
 
-/** Output a succeeded stage must carry (seed 3.5), checked before it becomes a later stage's input. */
+/** Output a succeeded stage must carry, checked before it becomes a later stage's input. */
 function outputProblem(stage: PhaseStage, output: Record<string, unknown> | null): string | null {
   const schema: z.ZodType = {
     CODE_CHECK: CodeCheckOutput,
@@ -60,7 +60,7 @@ export interface StageResult {
   error: string | null;
 }
 
-/** The result of a CODE_CHECK, BUILD or PACKAGE attempt (seed 2.5 AUTO/MANUAL drive). */
+/** The result of a CODE_CHECK, BUILD or PACKAGE attempt (AUTO or MANUAL drive). */
 export function applyStageResult(p: PipelineRecord, r: StageResult, ch: Change): Applied {
   const stale = staleReason(p, r.stage, r.attempt);
   if (stale) return ignored(stale);
@@ -127,7 +127,7 @@ export function applyDeploymentStarted(
 }
 
 /**
- * The ops module does not answer (seed 6.1): shown as deployStatus WAITING_OPS and on the attempt's
+ * The ops module does not answer: shown as deployStatus WAITING_OPS and on the attempt's
  * checkpoint with the reason; nothing fails for that alone.
  */
 export function applyDeploymentWaiting(

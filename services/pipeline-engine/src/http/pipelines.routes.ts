@@ -22,7 +22,7 @@ import type { StageLogReader } from "../services/stage-logs.js";
 
 type Action = "PROCEED" | "RETRY" | "RESUME" | "CANCEL";
 
-/** The four actions of seed 3.6, 3.8, 3.9 and cancel: their path, answer, errors and words. */
+/** The four actions and cancel: their path, answer, errors and words. */
 const ACTIONS: {
   action: Action;
   path: string;
@@ -40,7 +40,7 @@ const ACTIONS: {
     errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT", "PHASE_CANNOT_PROCEED", "PRECONDITION_FAILED"],
     summary: "Move on after a MANUAL stage succeeded, or an iteration to its next phase",
     description:
-      "Seed 3.9. A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`).",
+      "A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`).",
   },
   {
     action: "RETRY",
@@ -50,7 +50,7 @@ const ACTIONS: {
     errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT", "MAX_RETRIES_REACHED", "RELEASE_IN_PROGRESS"],
     summary: "Run the failed stage once more, within its retry budget",
     description:
-      "Seed 3.8. 3001 unless FAILED (or superseded by a newer release), 3002 when `currentRetries` has reached the stage's `maxRetries` (resume starts it afresh), 3005 while another release of the app holds it.",
+      "3001 unless FAILED (or superseded by a newer release), 3002 when `currentRetries` has reached the stage's `maxRetries` (resume starts it afresh), 3005 while another release of the app holds it.",
   },
   {
     action: "RESUME",
@@ -60,7 +60,7 @@ const ACTIONS: {
     errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT", "RELEASE_IN_PROGRESS"],
     summary: "Continue from the breakpoint",
     description:
-      "Seed 3.6. The failed or stuck stage runs again with its retry count reset; succeeded stages do not. 3001 when there is nothing to resume, 3005 while another release of the app holds it.",
+      "The failed or stuck stage runs again with its retry count reset; succeeded stages do not. 3001 when there is nothing to resume, 3005 while another release of the app holds it.",
   },
   {
     action: "CANCEL",
@@ -74,7 +74,7 @@ const ACTIONS: {
   },
 ];
 
-/** Seed 3.5, 3.6, 3.8, 3.9 and cancel; every route within the caller's team. */
+/** GET /pipelines/{id}, resume, retry, proceed and cancel; every route within the caller's team. */
 export function registerPipelineRoutes(
   app: HttpServer,
   queries: PipelineQueries,
@@ -88,7 +88,7 @@ export function registerPipelineRoutes(
         operationId: "getPipeline",
         tags: ["pipelines"],
         summary: "A pipeline with its checkpoints",
-        description: "Seed 3.5. Another team's pipeline answers 404 (3004) like one that does not exist.",
+        description: "Another team's pipeline answers 404 (3004) like one that does not exist.",
         params: PipelineIdParam,
         response: { 200: Envelope(Pipeline) },
         errors: ["PIPELINE_NOT_FOUND"],

@@ -5,7 +5,7 @@ import { awaitingOf } from "../http/awaiting.js";
 import { readAppSettings } from "../store/app-settings.repository.js";
 import type { PipelineRepository, ReadPool } from "../store/pipeline.repository.js";
 
-/** Seed 3.5 shape and the extras a caller needs to act on a pipeline. */
+/** The answer of GET /pipelines/{id} and the extras a caller needs to act on a pipeline. */
 export function toPipelineView(p: PipelineRecord, phases?: readonly IterationPhase[]): Pipeline {
   const isIteration = p.type === "ITERATION";
   return {

@@ -13,7 +13,7 @@ import {
 import { actorOf, type HttpServer, type Idempotency } from "@procode/service-kit";
 import type { AppService } from "../../services/app.service.js";
 
-/** Seed 3.1, 3.2 and the reads of SPEC 2: the caller's team comes from the bearer token. */
+/** POST /apps, PUT /apps/{id}/procode-config and the reads: the caller's team comes from the bearer token. */
 export function registerAppRoutes(app: HttpServer, apps: AppService, idempotency: Idempotency): void {
   app.post(
     "/apps",
@@ -23,7 +23,7 @@ export function registerAppRoutes(app: HttpServer, apps: AppService, idempotency
         tags: ["apps"],
         summary: "Create an app (low-code or pro-code)",
         description:
-          "Seed 3.1. A pro-code app's repository is probed first (1003 when it cannot be reached; another team's LOCAL repository is not reachable), and a given credentialId must be one of the team's for the repository's provider (1001). The name is unique within the team (1002). Its binding (webhook, scaffold push) then goes on in dev-svc: `GET /apps/{id}/repo`. Safe to retry with an Idempotency-Key.",
+          "A pro-code app's repository is probed first (1003 when it cannot be reached; another team's LOCAL repository is not reachable), and a given credentialId must be one of the team's for the repository's provider (1001). The name is unique within the team (1002). Its binding (webhook, scaffold push) then goes on in dev-svc: `GET /apps/{id}/repo`. Safe to retry with an Idempotency-Key.",
         headers: IdempotencyHeaders,
         body: CreateAppRequest,
         response: { 200: Envelope(App) },
@@ -81,7 +81,7 @@ export function registerAppRoutes(app: HttpServer, apps: AppService, idempotency
         tags: ["apps"],
         summary: "Configure a pro-code app's repository and pipeline settings",
         description:
-          "Seed 3.2. Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable, another team's LOCAL repository included); a given credentialId must be one of the team's for the repository's provider (1001). A low-code app answers 1001 naming devMode.",
+          "Fields left out keep their value. The repository is probed again when its URL changes (1003 when unreachable, another team's LOCAL repository included); a given credentialId must be one of the team's for the repository's provider (1001). A low-code app answers 1001 naming devMode.",
         params: AppIdParam,
         body: PutProcodeConfigRequest,
         response: { 200: Envelope(PutProcodeConfigResponse) },

@@ -15,7 +15,7 @@ import {
 import { actorOf, type HttpServer } from "@procode/service-kit";
 import type { NotificationService } from "../../services/notification.service.js";
 
-/** An app's notification subscriptions and their delivery log (SPEC 15; docs/services/app-svc.md). */
+/** An app's notification subscriptions and their delivery log (docs/services/app-svc.md, "Notifications"). */
 export function registerNotificationRoutes(app: HttpServer, notifications: NotificationService): void {
   app.post(
     "/apps/:id/notifications",

@@ -1,7 +1,7 @@
 import { Migration } from "@mikro-orm/migrations";
 
 /**
- * Seed 4.1 agent_app and procode_config with the seed's indexes (4.2: uk_name, uk_app_id), plus the
+ * agent_app and procode_config with their indexes (uk_name, uk_app_id), plus the
  * owning team, the event revision, the provider and credential binding, the sealed webhook secret and
  * the per-app pipeline settings. updated_at is kept current by a trigger for any update that does not
  * set it itself.

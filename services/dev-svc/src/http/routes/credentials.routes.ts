@@ -12,7 +12,7 @@ import {
 import { actorOf, type HttpServer, type Idempotency } from "@procode/service-kit";
 import type { CredentialService } from "../../services/credentials.service.js";
 
-/** Git credentials of the caller's team (SPEC 5): the token is write-only. */
+/** Git credentials of the caller's team: the token is write-only. */
 export function registerCredentialRoutes(
   app: HttpServer,
   credentials: CredentialService,

@@ -28,7 +28,7 @@ const ITERATION_MOVE_ERRORS: readonly ErrorName[] = [
   "RELEASE_IN_PROGRESS",
 ];
 
-/** Iterations and releases (seed 3.3, 3.4, 3.7); another team's iteration or app is 404. */
+/** Iterations and releases; another team's iteration or app is 404. */
 export function registerIterationRoutes(
   app: HttpServer,
   iterations: IterationService,
@@ -43,7 +43,7 @@ export function registerIterationRoutes(
         tags: ["iterations"],
         summary: "Create an iteration of a pro-code app from a branch (status DRAFT)",
         description:
-          "Seed 3.3. 1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING. Safe to retry with an Idempotency-Key (a lost answer retried makes no second iteration).",
+          "1001 for a bad field, a low-code app or a branch that does not exist; 1004 (404) for an app that is not the team's; 1006 (503) when the provider is down and no branch list is cached. The iteration leaves DRAFT when its pipeline reaches DEVELOPING. Safe to retry with an Idempotency-Key (a lost answer retried makes no second iteration).",
         headers: IdempotencyHeaders,
         body: CreateIterationRequest,
         response: { 200: Envelope(Iteration) },
@@ -97,7 +97,7 @@ export function registerIterationRoutes(
         tags: ["iterations"],
         summary: "Move an iteration to its next phase (TESTING, STAGING, RELEASE with a tag)",
         description:
-          "Seed 3.7. 2002 unknown or backwards target (or not a phase of the app), 2001 the current phase cannot proceed (a release still running, RELEASED), 2003 RELEASE without a tag; RELEASE with a tag is a release (202 when pipeline-engine has not answered yet). 503 (9003) when pipeline-engine does not answer; nothing changed.",
+          "2002 unknown or backwards target (or not a phase of the app), 2001 the current phase cannot proceed (a release still running, RELEASED), 2003 RELEASE without a tag; RELEASE with a tag is a release (202 when pipeline-engine has not answered yet). 503 (9003) when pipeline-engine does not answer; nothing changed.",
         params: IterationIdParam,
         body: ProceedIterationBody,
         response: {

@@ -15,7 +15,7 @@ import type { RepoReads } from "../../services/repo-reads.service.js";
 import type { WebhookDeliveries } from "../../services/webhook-deliveries.js";
 import { PROVIDER_ERRORS } from "./errors.js";
 
-/** Reads of an app's repository (seed 6.1 degradation included); another team's app is 404 (1004). */
+/** Reads of an app's repository (served stale from the cache when the provider is down); another team's app is 404 (1004). */
 export function registerRepoRoutes(app: HttpServer, reads: RepoReads, deliveries: WebhookDeliveries): void {
   app.get(
     "/apps/:id/repo",

@@ -2,7 +2,7 @@ import { backoffDelay, errorMessage, sleep } from "@procode/service-kit";
 import { GitProviderError } from "./errors.js";
 
 /**
- * How every provider call runs (seed 5.1, 5.2): one time budget for the whole call, retries included;
+ * How every provider call runs: one time budget for the whole call, retries included;
  * up to `maxRetries` retries with increasing delay after transient failures only (network errors,
  * 5xx, 429); none after other 4xx.
  */

@@ -76,7 +76,7 @@ export function scrub(text: string, secrets: readonly string[] = []): string {
   return out.length > 300 ? `${out.slice(0, 300)}…` : out;
 }
 
-/** The answer to creating a tag that already exists on another commit (SPEC 5: 2003 upstream). */
+/** The answer to creating a tag that already exists on another commit (2003 upstream). */
 export function tagExistsElsewhere(
   name: string,
   existing: string,

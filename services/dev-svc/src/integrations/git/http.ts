@@ -9,7 +9,7 @@ import {
 import { GitProviderError } from "./errors.js";
 
 /**
- * HTTP to git providers whose address comes from a user's repository URL (SPEC 5, SSRF): https only
+ * HTTP to git providers whose address comes from a user's repository URL (guarded against SSRF): https only
  * unless allowed, no loopback/private/link-local/metadata addresses unless the host is allowlisted,
  * checked when the socket connects (so DNS rebinding cannot slip through) and again on each redirect.
  */

@@ -86,7 +86,7 @@ export interface LocalProviderOptions {
 }
 
 /**
- * LOCAL: plain git repositories on this machine (SPEC 10), bare or not, under LOCAL_GIT_ROOT, driven
+ * LOCAL: plain git repositories on this machine, bare or not, under LOCAL_GIT_ROOT, driven
  * with the real git binary. Webhooks are a post-receive hook (see local-hook.ts). A repository
  * belongs to the team whose app first used it (the kit's claimLocalRepository); for any other team
  * it is not there at all, exactly as a repository that does not exist.

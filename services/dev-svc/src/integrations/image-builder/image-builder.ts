@@ -1,5 +1,5 @@
 /**
- * The image builder port (SPEC 9): PACKAGE hands it a source commit, a Dockerfile and the image
+ * The image builder port: PACKAGE hands it a source commit, a Dockerfile and the image
  * reference to produce, and follows the build to its end. The reference ops module's build endpoint
  * is one adapter; a registry that builds, a CI job or a Kubernetes job can be another.
  */

@@ -29,7 +29,7 @@ export interface OpsModuleBuilderOptions {
 
 /**
  * The reference ops module's image builder (`POST /build/create`, `GET /build/{id}/status`, the
- * `{code, message, data}` envelope of seed 3.10): creates the build with an idempotency key and polls
+ * `{code, message, data}` envelope): creates the build with an idempotency key and polls
  * it until SUCCESS, FAILED or CANCELLED. A builder that does not answer is waited for, never a
  * failure (docs/reliability.md "Waiting is not failing"); a build it no longer knows (404 after its
  * restart) is created again under the same key.

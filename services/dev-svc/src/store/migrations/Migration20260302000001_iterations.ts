@@ -27,7 +27,7 @@ export class Migration20260302000001_iterations extends Migration {
       created_at timestamptz not null default now(),
       updated_at timestamptz not null default now()
     )`);
-    // Seed 4.2 idx_app_id, with the id as second column: a page of an app's iterations, newest first,
+    // idx_app_id, with the id as second column: a page of an app's iterations, newest first,
     // is read from this index alone (the primary key could serve the order too, but would walk
     // through every other app's newer rows to find it).
     this.addSql(`create index idx_app_id on "dev".iteration (app_id, id desc)`);

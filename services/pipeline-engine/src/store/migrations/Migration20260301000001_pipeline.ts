@@ -1,7 +1,7 @@
 import { Migration } from "@mikro-orm/migrations";
 
 /**
- * The pipeline table of seed 4.1 (both types) with the seed 4.2 indexes, plus: a version column
+ * The pipeline table (both types) with.2 indexes, plus: a version column
  * (optimistic locking), the append-only transition log, durable timers, app settings projected from
  * app-svc's events, and one release lease per app (concurrency policy).
  *
