@@ -8,8 +8,8 @@ import { backoffDelay } from "./backoff.js";
 import { errorMessage, Semaphore, sleep } from "./util.js";
 
 /** Thrown by a handler for a transient failure or a message that arrived too early: nak with delay. */
-export class RetryLater extends Error {
-  override name = "RetryLater";
+export class RetryLaterError extends Error {
+  override name = "RetryLaterError";
   constructor(
     message: string,
     readonly delayMs = 1000,
@@ -56,7 +56,7 @@ interface Running {
 
 /**
  * The service's JetStream consumers: durable, explicit ack, bounded concurrency, one bad message
- * never stops the loop. Unparseable -> term; handled/duplicate/ignored -> ack; RetryLater -> nak
+ * never stops the loop. Unparseable -> term; handled/duplicate/ignored -> ack; RetryLaterError -> nak
  * with its delay; any other error -> nak with increasing delay (never dropped). Re-creates its
  * stream and consumer when they disappear (e.g. the JetStream store was lost).
  */
@@ -198,7 +198,7 @@ export class ConsumerGroup {
       this.metrics.messagesHandled.labels(name, label).inc();
       if (label !== "ack") log.debug({ result: label }, "message acknowledged without effect");
     } catch (err) {
-      if (err instanceof RetryLater) {
+      if (err instanceof RetryLaterError) {
         log.info({ reason: err.message, delayMs: err.delayMs }, "message deferred");
         m.nak(err.delayMs);
       } else {

@@ -34,7 +34,7 @@ export const Config = BaseConfig.extend({
   /** Messages each result consumer handles at once (they are batched into transactions). */
   CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(128),
   /**
-   * A result for a pipeline this engine has never heard of is deferred (RetryLater), at most this
+   * A result for a pipeline this engine has never heard of is deferred (RetryLaterError), at most this
    * many deliveries; then it is dropped with an error log (it cannot belong to this installation).
    */
   UNKNOWN_PIPELINE_MAX_DELIVERIES: z.coerce.number().int().min(1).max(10_000).default(30),

@@ -19,7 +19,7 @@ import {
   applyStageWaiting,
   wakeStage,
 } from "../src/domain/stage-results.js";
-import { Change, PipelineRefusal } from "../src/domain/change.js";
+import { Change, PipelineRefusalError } from "../src/domain/change.js";
 import { checkResume, checkRetry } from "../src/domain/actions.js";
 import { startPhase } from "../src/domain/phase.pipeline.js";
 
@@ -105,7 +105,7 @@ describe("phase pipeline decisions", () => {
       currentRetries: 3,
     });
     expect(ch.leaseReleases).toEqual([{ appId: 1, pipelineId: 7 }]);
-    expect(() => checkRetry(p, true)).toThrow(PipelineRefusal);
+    expect(() => checkRetry(p, true)).toThrow(PipelineRefusalError);
     expect(() => checkRetry(p, true)).toThrow(/retried 3 of 3/);
     expect(checkResume(p, true)).toBe("CODE_CHECK");
     expect(() => checkResume(p, false)).toThrow(/superseded/);

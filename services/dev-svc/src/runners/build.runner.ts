@@ -2,7 +2,7 @@ import type { BuildOutput } from "@procode/contracts";
 import type { TemplateCatalog } from "../scaffold/templates.js";
 import { renderDockerfile } from "./dockerfile.js";
 import { DEFAULT_PYTHON_VERSION } from "./python/project.js";
-import { StageFailure, type StageContext, type StageResult, type StageWork } from "./stage-work.js";
+import { StageFailedError, type StageContext, type StageResult, type StageWork } from "./stage-work.js";
 
 /**
  * BUILD: renders the Dockerfile of the app's scaffold template (its tech stack's default
@@ -16,14 +16,14 @@ export function buildWork(templates: TemplateCatalog, opts: { timeoutMs: number 
     async run(ctx: StageContext): Promise<StageResult> {
       const codeCheck = ctx.request.inputs.CODE_CHECK;
       if (!codeCheck) {
-        throw new StageFailure(
+        throw new StageFailedError(
           "BUILD needs CODE_CHECK's output (inputs.CODE_CHECK is missing)",
           { input: "CODE_CHECK" },
           false,
         );
       }
       if (!ctx.app) {
-        throw new StageFailure(
+        throw new StageFailedError(
           `BUILD: app ${ctx.request.appId} is not known to dev-svc (no app event received)`,
           { appId: ctx.request.appId },
           true,
@@ -32,7 +32,7 @@ export function buildWork(templates: TemplateCatalog, opts: { timeoutMs: number 
       const templateName = ctx.app.procode?.scaffoldTemplate ?? null;
       const template = templates.forApp(templateName, ctx.app.techStack);
       if (!template) {
-        throw new StageFailure(
+        throw new StageFailedError(
           templateName
             ? `BUILD: the app's scaffold template "${templateName}" does not exist`
             : `BUILD: no Dockerfile template for tech stack "${ctx.app.techStack ?? "(none)"}"`,

@@ -12,7 +12,7 @@ import {
   type Pyproject,
 } from "./python/project.js";
 import { checkPythonSyntax, type PythonSource } from "./python/syntax.js";
-import { StageFailure, type StageContext, type StageResult, type StageWork } from "./stage-work.js";
+import { StageFailedError, type StageContext, type StageResult, type StageWork } from "./stage-work.js";
 
 export interface CodeCheckOptions {
   timeoutMs: number;
@@ -86,7 +86,7 @@ export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions):
         );
       } catch (err) {
         if (err instanceof GitProviderError && err.failure === "ref_not_found") {
-          throw new StageFailure(
+          throw new StageFailedError(
             `CODE_CHECK: tag ${request.tag} does not exist in ${provider.describe}`,
             { call: "resolve tag", tag: request.tag },
             false,
@@ -116,7 +116,7 @@ export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions):
       if (!failed.length) return { outcome: "SUCCESS", output };
       const first = failed[0]!;
       const where = first.file ? ` (${first.file}${first.line ? ` line ${first.line}` : ""})` : "";
-      throw new StageFailure(
+      throw new StageFailedError(
         `CODE_CHECK failed at ${commitId.slice(0, 12)}: ${first.name}: ${first.message}${where}${
           failed.length > 1 ? `; ${failed.length - 1} more failed check(s)` : ""
         }`,

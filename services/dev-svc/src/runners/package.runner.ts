@@ -4,7 +4,7 @@ import type { Database } from "@procode/service-kit";
 import type { ImageBuilder } from "../integrations/image-builder/image-builder.js";
 import { findRepo } from "../store/git-repo.repository.js";
 import { imageName, imageTag } from "./dockerfile.js";
-import { StageFailure, type StageContext, type StageResult, type StageWork } from "./stage-work.js";
+import { StageFailedError, type StageContext, type StageResult, type StageWork } from "./stage-work.js";
 
 export interface PackageOptions {
   /** Registry and namespace images go to, e.g. `registry.local/procode`. */
@@ -42,7 +42,7 @@ export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOp
       const commitId = request.inputs.CODE_CHECK?.commitId;
       const dockerfile = request.inputs.BUILD?.dockerfile;
       if (!commitId || !dockerfile) {
-        throw new StageFailure(
+        throw new StageFailedError(
           `PACKAGE needs CODE_CHECK's commitId and BUILD's dockerfile (missing: ${[
             ...(commitId ? [] : ["inputs.CODE_CHECK.commitId"]),
             ...(dockerfile ? [] : ["inputs.BUILD.dockerfile"]),
@@ -52,7 +52,7 @@ export function packageWork(db: Database, builder: ImageBuilder, opts: PackageOp
         );
       }
       if (!ctx.app) {
-        throw new StageFailure(
+        throw new StageFailedError(
           `PACKAGE: app ${request.appId} is not known to dev-svc (no app event received)`,
           { appId: request.appId },
           true,

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram } from "prom-client";
 import { StageCompleted, StageWaiting, type PhaseStage } from "@procode/contracts";
 import {
   errorMessage,
-  RetryLater,
+  RetryLaterError,
   type HandlerContext,
   type HandlerResult,
   type Logger,
@@ -117,7 +117,7 @@ export class StageRunnerService {
     if (!app && ctx.deliveryCount <= (this.opts.unknownAppRetries ?? 3)) {
       this.requests.labels(request.stage, "deferred").inc();
       // The app's events may still be on their way (retry later, not drop).
-      throw new RetryLater(`app ${request.appId} is not known here yet`, 1000 * ctx.deliveryCount);
+      throw new RetryLaterError(`app ${request.appId} is not known here yet`, 1000 * ctx.deliveryCount);
     }
 
     const claimed = await claimStageRun(
@@ -158,7 +158,7 @@ export class StageRunnerService {
       await releaseStageRun(this.db.sql, claimed.id, this.owner).catch(() => {});
       this.requests.labels(request.stage, "abandoned").inc();
       log.info(`${request.stage} attempt abandoned: the service is stopping; it will be redelivered`);
-      throw new RetryLater(`${request.stage} attempt abandoned while stopping`, 1000);
+      throw new RetryLaterError(`${request.stage} attempt abandoned while stopping`, 1000);
     }
     this.duration.labels(request.stage, result.outcome).observe((Date.now() - started) / 1000);
 

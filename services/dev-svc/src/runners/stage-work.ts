@@ -43,8 +43,8 @@ export interface StageWork {
 }
 
 /** A failure the stage itself decided on, with where it happened and whether re-running can help. */
-export class StageFailure extends Error {
-  override name = "StageFailure";
+export class StageFailedError extends Error {
+  override name = "StageFailedError";
   constructor(
     message: string,
     readonly details: Record<string, unknown>,
@@ -66,7 +66,7 @@ const TRANSIENT_GIT: readonly GitFailure[] = ["unavailable", "timeout", "conflic
 /** An error the stage expects (a finding, an outside system's answer, a timeout), not a bug. */
 export function isKnownFailure(err: unknown): boolean {
   return (
-    err instanceof StageFailure ||
+    err instanceof StageFailedError ||
     err instanceof StageTimeoutError ||
     err instanceof GitProviderError ||
     err instanceof ImageBuildError ||
@@ -82,7 +82,7 @@ export function failedResult(
   err: unknown,
   step: string,
 ): StageResult & { outcome: "FAILED" } {
-  if (err instanceof StageFailure) {
+  if (err instanceof StageFailedError) {
     return {
       outcome: "FAILED",
       output: err.output,

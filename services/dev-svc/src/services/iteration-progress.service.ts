@@ -4,7 +4,7 @@ import type {
   PhasePipelineStatusChanged,
   ProceedIterationReply,
 } from "@procode/contracts";
-import { RetryLater, type HandlerResult, type Logger, type Outbox } from "@procode/service-kit";
+import { RetryLaterError, type HandlerResult, type Logger, type Outbox } from "@procode/service-kit";
 import { applyPhasePipelineEvent } from "../store/iteration-phase.repository.js";
 import { lockIteration, setEventSeq, setProgress } from "../store/iteration.repository.js";
 import { isAhead, isNotBehind } from "../domain/iteration.policy.js";
@@ -132,6 +132,6 @@ export class IterationProgress {
       );
       return "ignored";
     }
-    throw new RetryLater(`${what} not known yet`, Math.min(30_000, 500 * ctx.deliveryCount));
+    throw new RetryLaterError(`${what} not known yet`, Math.min(30_000, 500 * ctx.deliveryCount));
   }
 }

@@ -17,7 +17,7 @@ import {
   type BindOutcome,
   type GitRepoRecord,
 } from "../store/git-repo.repository.js";
-import { CredentialProblem, type RepositoryAccess } from "./repository-access.js";
+import { CredentialProblemError, type RepositoryAccess } from "./repository-access.js";
 import { openFailure, type Secrets } from "./secrets.js";
 
 export interface BinderOptions {
@@ -201,7 +201,7 @@ export class RepoBinder {
   private failure(repo: GitRepoRecord, err: unknown): BindOutcome {
     const attempts = repo.attempts + 1;
     const retry = bindRetryDelayMs(attempts, this.opts.retryBaseMs, this.opts.retryMaxMs);
-    if (err instanceof CredentialProblem) {
+    if (err instanceof CredentialProblemError) {
       return { state: "NEEDS_CREDENTIAL", lastError: err.message, retryInMs: null, attempts };
     }
     if (err instanceof GitProviderError && err.failure === "unauthorized") {

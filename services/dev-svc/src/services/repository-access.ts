@@ -8,8 +8,8 @@ import { findRepo, type GitRepoRecord } from "../store/git-repo.repository.js";
 import { openFailure, type Secrets } from "./secrets.js";
 
 /** Why the binding cannot use its credential (the binding shows NEEDS_CREDENTIAL). */
-export class CredentialProblem extends DomainError {
-  override name = "CredentialProblem";
+export class CredentialProblemError extends DomainError {
+  override name = "CredentialProblemError";
   constructor(message: string) {
     super("CREDENTIAL_NOT_FOUND", message);
   }
@@ -35,7 +35,7 @@ export class RepositoryAccess {
 
   /**
    * The provider for a repository. `strict`: a missing, foreign or unreadable credential is a
-   * CredentialProblem; otherwise the provider works without a token (public repositories).
+   * CredentialProblemError; otherwise the provider works without a token (public repositories).
    */
   async providerFor(ref: RepositoryRef, opts: { strict?: boolean; sql?: Sql } = {}): Promise<GitProvider> {
     const sql = opts.sql ?? this.db.sql;
@@ -47,7 +47,7 @@ export class RepositoryAccess {
         if (opts.strict) throw err;
       }
     } else if (opts.strict && needsCredential(ref.gitType)) {
-      throw new CredentialProblem(
+      throw new CredentialProblemError(
         `a ${ref.gitType} repository needs a credential: create one with POST /credentials and set credentialId in the app's pro-code configuration`,
       );
     }
@@ -57,16 +57,16 @@ export class RepositoryAccess {
   private async tokenOf(sql: Sql, ref: RepositoryRef): Promise<string> {
     const id = ref.credentialId!;
     const cred = await findCredential(sql, ref.team, id);
-    if (!cred) throw new CredentialProblem(`credential ${id} does not exist in team ${ref.team}`);
+    if (!cred) throw new CredentialProblemError(`credential ${id} does not exist in team ${ref.team}`);
     if (cred.gitType !== ref.gitType) {
-      throw new CredentialProblem(
+      throw new CredentialProblemError(
         `credential ${id} is for ${cred.gitType}, the repository is on ${ref.gitType}`,
       );
     }
     try {
       return this.secrets.openToken(cred.id, cred.sealed);
     } catch {
-      throw new CredentialProblem(
+      throw new CredentialProblemError(
         `credential ${id} cannot be decrypted: ${openFailure(cred.sealed, this.secrets.keyRing)}`,
       );
     }

@@ -1,6 +1,6 @@
 import { DeploymentCancelRequested, isWithinRetryBudget, type PhaseStage } from "@procode/contracts";
 import type { PipelineRecord } from "./pipeline.model.js";
-import { type Change, PipelineRefusal, fireIteration, firePhase } from "./change.js";
+import { type Change, PipelineRefusalError, fireIteration, firePhase } from "./change.js";
 import { publishIteration } from "./iteration.pipeline.js";
 import { advance, finishRunningCheckpoints, publishPhaseStatus, requestStage } from "./phase.pipeline.js";
 
@@ -8,7 +8,7 @@ import { advance, finishRunningCheckpoints, publishPhaseStatus, requestStage } f
 
 function requirePhase(p: PipelineRecord, action: string): void {
   if (p.type !== "PHASE") {
-    throw new PipelineRefusal(
+    throw new PipelineRefusalError(
       "PIPELINE_STATE_CONFLICT",
       `${action} applies to phase pipelines; iteration pipelines move with POST /iterations/${p.iterationId}/proceed`,
     );
@@ -22,7 +22,7 @@ export function proceedPhase(
 ): { previousStage: PhaseStage; currentStage: PhaseStage } {
   requirePhase(p, "proceed");
   if (p.step !== "AWAIT_PROCEED" || p.status !== "RUNNING") {
-    throw new PipelineRefusal(
+    throw new PipelineRefusalError(
       "PIPELINE_STATE_CONFLICT",
       `pipeline ${p.id} is ${p.status} at ${p.state} and is not waiting for proceed`,
     );
@@ -36,13 +36,13 @@ export function proceedPhase(
 export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): void {
   requirePhase(p, "retry");
   if (p.status !== "FAILED") {
-    throw new PipelineRefusal(
+    throw new PipelineRefusalError(
       "PIPELINE_STATE_CONFLICT",
       `pipeline ${p.id} is ${p.status}; retry needs FAILED`,
     );
   }
   if (!latestOfIteration) {
-    throw new PipelineRefusal(
+    throw new PipelineRefusalError(
       "PIPELINE_STATE_CONFLICT",
       `pipeline ${p.id} was superseded by a newer release of the iteration`,
     );
@@ -50,7 +50,7 @@ export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): void 
   const stage = p.failedStage!;
   const cfg = p.stageConfigs[stage];
   if (!cfg || !isWithinRetryBudget(cfg, p.currentRetries)) {
-    throw new PipelineRefusal(
+    throw new PipelineRefusalError(
       "MAX_RETRIES_REACHED",
       `${stage} has been retried ${p.currentRetries} of ${cfg?.maxRetries ?? 0} times; resume starts it afresh`,
     );
@@ -81,7 +81,7 @@ export function retryPhase(
 export function checkResume(p: PipelineRecord, latestOfIteration: boolean): PhaseStage {
   requirePhase(p, "resume");
   if (!latestOfIteration && p.status === "FAILED") {
-    throw new PipelineRefusal(
+    throw new PipelineRefusalError(
       "PIPELINE_STATE_CONFLICT",
       `pipeline ${p.id} was superseded by a newer release of the iteration`,
     );
@@ -96,7 +96,7 @@ export function checkResume(p: PipelineRecord, latestOfIteration: boolean): Phas
       : p.status === "PENDING"
         ? "it has not started"
         : `it is ${p.status}`;
-  throw new PipelineRefusal("PIPELINE_STATE_CONFLICT", `pipeline ${p.id} cannot resume: ${why}`);
+  throw new PipelineRefusalError("PIPELINE_STATE_CONFLICT", `pipeline ${p.id} cannot resume: ${why}`);
 }
 
 /**
@@ -126,7 +126,7 @@ export function resumePhase(p: PipelineRecord, stage: PhaseStage, reason: string
 /** Cancels any unfinished pipeline. Returns the state it left. */
 export function cancelPipeline(p: PipelineRecord, reason: string, ch: Change): string {
   if (p.status === "SUCCESS" || p.status === "CANCELLED") {
-    throw new PipelineRefusal("PIPELINE_STATE_CONFLICT", `pipeline ${p.id} is already ${p.status}`);
+    throw new PipelineRefusalError("PIPELINE_STATE_CONFLICT", `pipeline ${p.id} is already ${p.status}`);
   }
   const previous = p.state;
   if (p.type === "ITERATION") {

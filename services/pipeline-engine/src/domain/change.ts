@@ -21,8 +21,8 @@ import type { EngineTimings, PipelineRecord, TransitionRecord } from "./pipeline
  */
 
 /** A request the domain refuses, with the product's error (mapped to the envelope by the caller). */
-export class PipelineRefusal extends Error {
-  override name = "PipelineRefusal";
+export class PipelineRefusalError extends Error {
+  override name = "PipelineRefusalError";
   constructor(
     readonly kind: ErrorName,
     message: string,

@@ -1,7 +1,7 @@
 import type { Counter, Histogram } from "prom-client";
-import { DomainError, RetryLater, sleep, type Logger, type Outbox } from "@procode/service-kit";
+import { DomainError, RetryLaterError, sleep, type Logger, type Outbox } from "@procode/service-kit";
 import type { EngineTimings } from "../domain/pipeline.model.js";
-import { PipelineRefusal } from "../domain/change.js";
+import { PipelineRefusalError } from "../domain/change.js";
 import type { PipelineRepository } from "../store/pipeline.repository.js";
 import type { CommandWithContext } from "./commands.js";
 import { CommittedRefusal } from "./commands.js";
@@ -29,7 +29,7 @@ export interface ExecutorOptions {
 }
 
 const isRefusal = (err: unknown) =>
-  err instanceof DomainError || err instanceof RetryLater || err instanceof PipelineRefusal;
+  err instanceof DomainError || err instanceof RetryLaterError || err instanceof PipelineRefusalError;
 
 /**
  * Applies commands in batches: whatever arrived while the previous transactions ran goes into the
@@ -121,7 +121,9 @@ export class CommandExecutor {
           out.push(value instanceof CommittedRefusal ? { error: value.error } : { value });
         } catch (err) {
           if (!isRefusal(err)) throw err;
-          out.push({ error: err instanceof PipelineRefusal ? new DomainError(err.kind, err.message) : err });
+          out.push({
+            error: err instanceof PipelineRefusalError ? new DomainError(err.kind, err.message) : err,
+          });
         }
       }
       await uow.commit();

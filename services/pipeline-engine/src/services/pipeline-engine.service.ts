@@ -1,4 +1,4 @@
-import { DomainError, RetryLater, type Logger } from "@procode/service-kit";
+import { DomainError, RetryLaterError, type Logger } from "@procode/service-kit";
 import type { PipelineRecord } from "../domain/pipeline.model.js";
 import { announcePhase, startPhase } from "../domain/phase.pipeline.js";
 import {
@@ -19,7 +19,7 @@ import {
   retryPhase,
 } from "../domain/actions.js";
 import { syncParent } from "../domain/iteration.pipeline.js";
-import { PipelineRefusal, type Change } from "../domain/change.js";
+import { PipelineRefusalError, type Change } from "../domain/change.js";
 import type { CommandWithContext, MessageOutcome } from "./commands.js";
 import { IterationUseCases } from "./iteration-use-cases.js";
 import type { UnitOfWork } from "./unit-of-work.js";
@@ -35,7 +35,7 @@ export interface EngineOptions {
 /**
  * The use cases: each command loads its pipelines from the unit of work, asks the pure domain what
  * happens, and leaves the changed records, transitions and messages for the batch's commit.
- * Refusals (PipelineRefusal, DomainError, RetryLater) are thrown before anything is changed.
+ * Refusals (PipelineRefusalError, DomainError, RetryLaterError) are thrown before anything is changed.
  */
 export class PipelineEngine {
   private readonly iterations: IterationUseCases;
@@ -166,7 +166,10 @@ export class PipelineEngine {
         );
         return "ignored";
       }
-      throw new RetryLater(`pipeline ${pipelineId} not known yet`, Math.min(30_000, 500 * deliveryCount));
+      throw new RetryLaterError(
+        `pipeline ${pipelineId} not known yet`,
+        Math.min(30_000, 500 * deliveryCount),
+      );
     }
     const statusBefore = p.status;
     const ch = uow.change(SYSTEM, cmd.correlationId);
@@ -288,7 +291,7 @@ export class PipelineEngine {
         }
       }
     } catch (err) {
-      if (err instanceof PipelineRefusal) throw new DomainError(err.kind, err.message);
+      if (err instanceof PipelineRefusalError) throw new DomainError(err.kind, err.message);
       throw err;
     }
     uow.touch(p);

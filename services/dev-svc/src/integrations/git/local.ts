@@ -27,7 +27,7 @@ import type {
   WebhookSpec,
 } from "./provider.js";
 
-class GitFailed extends Error {
+class GitCommandError extends Error {
   constructor(
     message: string,
     readonly stderr: string,
@@ -67,7 +67,7 @@ function runGit(
     child.on("close", (code) => {
       if (code === 0) return resolve(Buffer.concat(out));
       const text = Buffer.concat(err).toString("utf8").trim();
-      reject(new GitFailed(`git ${args[0]} failed: ${text.split("\n")[0] ?? ""}`, text));
+      reject(new GitCommandError(`git ${args[0]} failed: ${text.split("\n")[0] ?? ""}`, text));
     });
     child.stdin.on("error", () => {});
     child.stdin.end(opts.input ?? "");
@@ -116,7 +116,7 @@ export class LocalGitProvider implements GitProvider {
           return await fn(signal, gitDir);
         } catch (err) {
           if (err instanceof GitProviderError) throw err;
-          if (err instanceof GitFailed)
+          if (err instanceof GitCommandError)
             throw new GitProviderError("rejected", `${this.describe}: ${op}: ${err.message}`);
           throw new GitProviderError("unavailable", `${this.describe}: ${op}: ${(err as Error).message}`);
         }
@@ -218,7 +218,7 @@ export class LocalGitProvider implements GitProvider {
       );
       return out.toString("utf8").trim() || null;
     } catch (err) {
-      if (err instanceof GitFailed) return null;
+      if (err instanceof GitCommandError) return null;
       throw err;
     }
   }
@@ -252,7 +252,7 @@ export class LocalGitProvider implements GitProvider {
         await this.announce(gitDir, [{ before: ZERO_COMMIT, after: target, ref: `refs/tags/${name}` }]);
         return { name, commitId: target, created: true };
       } catch (err) {
-        if (!(err instanceof GitFailed)) throw err;
+        if (!(err instanceof GitCommandError)) throw err;
         const existing = await this.commitOf(signal, gitDir, `refs/tags/${name}`);
         if (existing === target) return { name, commitId: target, created: false };
         if (existing === null) throw err;
@@ -274,7 +274,7 @@ export class LocalGitProvider implements GitProvider {
           .toString("utf8")
           .trim();
       } catch (err) {
-        if (!(err instanceof GitFailed)) throw err;
+        if (!(err instanceof GitCommandError)) throw err;
       }
       if (type !== "blob")
         throw new GitProviderError(
@@ -355,7 +355,7 @@ export class LocalGitProvider implements GitProvider {
           // Compare-and-swap: fails when the branch moved since we read it.
           await runGit(gitDir, ["update-ref", ref, commit, current ?? ""], signal);
         } catch (err) {
-          if (err instanceof GitFailed)
+          if (err instanceof GitCommandError)
             throw new GitProviderError("conflict", `${request.branch} changed while committing; retry`, 409);
           throw err;
         }
