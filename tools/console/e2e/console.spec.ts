@@ -16,6 +16,9 @@ const problems: string[] = [];
 let appId: number;
 let checkout: string;
 
+/** Log lines the page added at once (`at`: the page's clock), and whether their stage showed running. */
+type LogAdded = { at: number; running: boolean; texts: string[] };
+
 const node = (stage: string) => page.locator(`.graph .node[data-stage="${stage}"]`);
 
 async function expectAllStagesSucceeded() {
@@ -31,6 +34,62 @@ async function pipelineEventsSent(): Promise<number> {
     .split("\n")
     .find((l) => l.startsWith("gateway_events_sent_total{") && l.includes('event="pipeline"'));
   return line ? Number(line.split(" ").at(-1)) : 0;
+}
+
+/**
+ * Selects a stage before it starts and records, as the page adds them, the log lines shown in its
+ * panel (with whether its node showed it running then); the page's own resource timings say when it
+ * read the log. Lines added while it runs, after the one read made by then, came from the stream.
+ */
+async function followLog(stage: string) {
+  await node(stage).locator(".node-main").click();
+  await page.evaluate((watched) => {
+    performance.setResourceTimingBufferSize(100_000);
+    const state = () =>
+      document.querySelector(`.graph .node[data-stage="${watched}"]`)?.getAttribute("data-state");
+    const added: LogAdded[] = [];
+    (window as unknown as { logAdds: LogAdded[] }).logAdds = added;
+    new MutationObserver((records) => {
+      const lines = records
+        .flatMap((r) => [...r.addedNodes])
+        .filter((n): n is HTMLElement => n instanceof HTMLElement)
+        .flatMap((n) => (n.matches(".log-line") ? [n] : [...n.querySelectorAll<HTMLElement>(".log-line")]))
+        .filter((n) => n.closest('[data-testid="node-panel"]'));
+      if (lines.length)
+        added.push({
+          at: performance.now(),
+          running: state() === "running",
+          texts: lines.map((l) => l.querySelector(".log-text")?.textContent ?? ""),
+        });
+    }).observe(document.body, { childList: true, subtree: true });
+  }, stage);
+  return {
+    async expectFollowedLive() {
+      const { added, reads } = await page.evaluate(
+        (watched) => ({
+          added: (window as unknown as { logAdds: LogAdded[] }).logAdds,
+          reads: performance
+            .getEntriesByType("resource")
+            .filter((r) => new URL(r.name).pathname.endsWith("/logs") && r.name.includes(`stage=${watched}`))
+            .map((r) => r.startTime),
+        }),
+        stage,
+      );
+      const whileRunning = added.filter((a) => a.running);
+      const context = JSON.stringify({ reads, added });
+      // The first read's lines, then at least one more while the stage ran, with no read in between.
+      expect(whileRunning.length, context).toBeGreaterThanOrEqual(2);
+      const last = whileRunning.at(-1)!;
+      expect(
+        reads.filter((at) => at <= last.at),
+        context,
+      ).toHaveLength(1);
+      // Then the attempt ended: its log was read once more, no more.
+      expect(reads.length, context).toBeLessThanOrEqual(2);
+      const log = page.getByTestId("node-panel").getByTestId("stage-log");
+      for (const text of added.flatMap((a) => a.texts)) await expect(log).toContainText(text);
+    },
+  };
 }
 
 /** An iteration of the app walked to STAGING through the API (what the page shows is tested once). */
@@ -128,8 +187,11 @@ test("walks an iteration to STAGING, releases v1.0.0 and watches the graph reach
   page.on("request", countRead);
   await dialog.getByRole("button", { name: "Release v1.0.0" }).click();
   await expect(page).toHaveURL(/\/pipelines\/\d+/);
+  // PACKAGE's log, followed from before it starts: its lines are watched as they reach the page.
+  const packageLog = await followLog("PACKAGE");
   await expectAllStagesSucceeded();
   page.off("request", countRead);
+  await packageLog.expectFollowedLive();
   expect(await page.evaluate(() => (window as unknown as { mark?: string }).mark)).toBe("no reload");
   const events = (await pipelineEventsSent()) - eventsBefore;
   const pipelineReads = reads.filter((p) => p === new URL(page.url()).pathname).length;
@@ -158,11 +220,40 @@ test("a CODE_CHECK that fails shows its error; a fix and Resume from the page br
   await expect(node("CODE_CHECK")).toHaveAttribute("data-state", "failed", { timeout: 60_000 });
   await expect(page.getByTestId("pipeline-status")).toContainText("FAILED");
   await expect(page.getByTestId("node-panel").getByTestId("stage-error").first()).toContainText(entry);
+  // The failed attempt's log shows what the compiler said, as the API gives it: file, line, message.
+  const failed = await api<{ checkpoints: { stage: string; attempt: number; output: unknown }[] }>(
+    "GET",
+    `/pipelines/${release.pipelineId}`,
+  );
+  const latest = failed.checkpoints.filter((c) => c.stage === "CODE_CHECK").at(-1)!;
+  const syntax = (
+    latest.output as {
+      checks: { name: string; passed: boolean; file?: string; line?: number; message: string }[];
+    }
+  ).checks.find((c) => c.name === "python-syntax" && !c.passed)!;
+  // `def broken(:` comes after the good text and one more line break.
+  expect(syntax).toMatchObject({ file: entry, line: good.split("\n").length + 1 });
+  const logged = await api<{ lines: { level: string; text: string }[] }>(
+    "GET",
+    `/pipelines/${release.pipelineId}/logs?stage=CODE_CHECK&attempt=${latest.attempt}`,
+  );
+  const compilerSaid = logged.lines.find((l) => l.level === "ERROR" && l.text.includes("SyntaxError"))!;
+  expect(compilerSaid.text).toContain(`File "${entry}", line ${syntax.line}`);
+  expect(compilerSaid.text).toContain(`SyntaxError: ${syntax.message}`);
+  const panel = page.getByTestId("node-panel");
+  const compilerLine = panel
+    .locator(`.attempt[data-attempt="${latest.attempt}"] .log-error .log-text`)
+    .filter({ hasText: "SyntaxError" });
+  await expect(compilerLine).toHaveText(compilerSaid.text);
   await expect(page.getByTestId("bar-proceed")).toHaveAttribute("aria-disabled", "true");
   // CODE_CHECK's AUTO retries are used up: the API would refuse a retry (3002), resume is offered.
   await expect(page.getByTestId("bar-retry")).toHaveAttribute("aria-disabled", "true");
   await expect(page.getByTestId("bar-resume")).toHaveAttribute("aria-disabled", "false");
   await screenshot(page, "console-pipeline-failed");
+  // Scrolled up in the log to the compiler's line: the log stops following and offers to again.
+  await compilerLine.scrollIntoViewIfNeeded();
+  await expect(panel.getByTestId("stage-log-follow")).toBeVisible();
+  await screenshot(page, "console-stage-log");
 
   writeFileSync(path.join(checkout, entry), good);
   git(checkout, "commit", "--quiet", "-am", "fix the syntax error");

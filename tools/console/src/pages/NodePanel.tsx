@@ -6,6 +6,7 @@ import type { Checkpoint, Pipeline } from "../api/types";
 import { StateBadge, StatusBadge } from "../ui/state";
 import { Elapsed } from "../ui/time";
 import { StageLog } from "./StageLog";
+import { WaitingNote } from "./WaitingNote";
 
 const time = (iso: string | null) => (iso ? new Date(iso).toLocaleTimeString() : "–");
 
@@ -180,6 +181,7 @@ export function NodePanel({
             );
             const body = (log: boolean) => (
               <>
+                <WaitingNote stage={stage} c={c} />
                 {c.error ? (
                   <pre className="error-block" data-testid="stage-error">
                     {c.error}
