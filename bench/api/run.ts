@@ -30,7 +30,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { AppCreated } from "@procode/contracts";
-import { KeyRing, signToken } from "@procode/service-kit";
+import { signToken } from "@procode/service-kit";
 import {
   benchAppSnapshot,
   benchTarget,
@@ -41,7 +41,7 @@ import {
   removeBenchTarget,
   requestRelease,
   sleep,
-  startStack,
+  startApiStack,
   type Proc,
 } from "../pipelines/lib.js";
 import { openLoad } from "./open-load.js";
@@ -78,26 +78,12 @@ const TEAM = "bench";
 const BACKGROUND_APPS = 300;
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
 
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`create database "${dbName}"`);
-await admin.end();
-
-log(
-  `bench api: services from ${values.bundle ? "bundles" : "source (tsx)"}; load average ${loadAverage().toFixed(2)} before start`,
+const stack = await startApiStack(
+  "api",
+  { adminUrl, natsUrl, dbName, databaseUrl, jwtSecret },
+  { envName, devEnvName, fromBundles: values.bundle },
 );
-const stack = await startStack({
-  databaseUrl,
-  natsUrl,
-  envName,
-  jwtSecret,
-  fromBundles: values.bundle,
-  opsMode: true,
-  hold: false,
-  api: { devEnvName, encryptionKeys: KeyRing.generateSpec("bench") },
-});
-const { engine, gateway, appSvc, devSvc } = stack as typeof stack &
-  Record<"gateway" | "appSvc" | "devSvc", Proc>;
+const { engine, gateway, appSvc, devSvc } = stack;
 const nc = await connect({ servers: natsUrl, name: "bench-api" });
 const js = jetstream(nc);
 

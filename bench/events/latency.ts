@@ -22,7 +22,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { AppCreated } from "@procode/contracts";
-import { KeyRing, signToken } from "@procode/service-kit";
+import { signToken } from "@procode/service-kit";
 import {
   benchAppSnapshot,
   benchTarget,
@@ -32,8 +32,7 @@ import {
   removeBenchTarget,
   requestRelease,
   sleep,
-  startStack,
-  type Proc,
+  startApiStack,
 } from "../pipelines/lib.js";
 
 const { values } = parseArgs({
@@ -101,25 +100,12 @@ async function follow(url: string, token: string, into: Received[]): Promise<Abo
   return abort;
 }
 
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`create database "${dbName}"`);
-await admin.end();
-
-log(
-  `bench events: services from ${values.bundle ? "bundles" : "source (tsx)"}; load average ${loadAverage().toFixed(2)} before start`,
+const stack = await startApiStack(
+  "events",
+  { adminUrl, natsUrl, dbName, databaseUrl, jwtSecret },
+  { envName, devEnvName, fromBundles: values.bundle },
 );
-const stack = await startStack({
-  databaseUrl,
-  natsUrl,
-  envName,
-  jwtSecret,
-  fromBundles: values.bundle,
-  opsMode: true,
-  hold: false,
-  api: { devEnvName, encryptionKeys: KeyRing.generateSpec("bench") },
-});
-const { gateway } = stack as typeof stack & { gateway: Proc };
+const { gateway } = stack;
 const nc = await connect({ servers: natsUrl, name: "bench-events" });
 const js = jetstream(nc);
 const db = new pg.Client({ connectionString: databaseUrl });

@@ -11,6 +11,7 @@ import { jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { messageSubject, RPC, rpcSubject, type MessageDefinition } from "@procode/contracts";
+import { KeyRing } from "@procode/service-kit";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -597,4 +598,32 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         await p?.kill("SIGTERM");
     },
   };
+}
+
+/**
+ * The whole platform behind its gateway on a database of its own (created here): app-svc, dev-svc
+ * (on its own subject prefix, out of the bench's stage work), the engine, ops-gateway with the
+ * reference ops module in ZERO_DELAY mode and the zero-delay stage runner. For the API and event
+ * benches; says what it starts from and the load average first.
+ */
+export async function startApiStack(
+  name: string,
+  t: { adminUrl: string; natsUrl: string; dbName: string; databaseUrl: string; jwtSecret: string },
+  o: { envName: string; devEnvName: string; fromBundles: boolean },
+): Promise<Stack & Record<"gateway" | "appSvc" | "devSvc", Proc>> {
+  await withClient(t.adminUrl, (c) => c.query(`create database "${t.dbName}"`));
+  process.stdout.write(
+    `bench ${name}: services from ${o.fromBundles ? "bundles" : "source (tsx)"}; load average ${loadAverage().toFixed(2)} before start\n`,
+  );
+  const stack = await startStack({
+    databaseUrl: t.databaseUrl,
+    natsUrl: t.natsUrl,
+    envName: o.envName,
+    jwtSecret: t.jwtSecret,
+    fromBundles: o.fromBundles,
+    opsMode: true,
+    hold: false,
+    api: { devEnvName: o.devEnvName, encryptionKeys: KeyRing.generateSpec("bench") },
+  });
+  return stack as Stack & Record<"gateway" | "appSvc" | "devSvc", Proc>;
 }

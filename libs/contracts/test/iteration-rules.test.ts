@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   iterationStatusOf,
+  pipelineProceedTarget,
   proceedRefusal,
   releaseRefusal,
   targetPhaseRefusal,
@@ -15,6 +16,8 @@ const NO_TESTING: IterationPhase[] = ["DEVELOPING", "STAGING", "RELEASE"];
 describe("the iteration's status", () => {
   it.each([
     ["PENDING", null, "DRAFT"],
+    ["DEVELOPING", null, "DEVELOPING"],
+    ["TESTING", null, "TESTING"],
     ["STAGING", null, "STAGING"],
     ["RELEASE", null, "RELEASING"],
     ["RELEASE", "PENDING", "RELEASING"],
@@ -23,6 +26,7 @@ describe("the iteration's status", () => {
     ["RELEASE", "CANCELLED", "FAILED"],
     ["RELEASED", "SUCCESS", "RELEASED"],
     ["RELEASED", "RUNNING", "RELEASING"],
+    ["RELEASED", "FAILED", "FAILED"],
     ["RELEASED", null, "RELEASED"],
     ["CANCELLED", null, "FAILED"],
   ] as const)("%s with its latest release %s is %s", (state, latest, status) => {
@@ -97,5 +101,28 @@ describe("releasing", () => {
       releaseRefusal({ iterationId: 7, state: "RELEASE", phases: FULL, latest: running, rollback: false })
         ?.message,
     ).toBe("release v1.0.0 of iteration 7 is still RUNNING");
+  });
+});
+
+describe("proceeding an iteration pipeline (POST /pipelines/{id}/proceed)", () => {
+  const all = ["DEVELOPING", "TESTING", "STAGING", "RELEASE"] as const;
+  it.each([
+    ["DEVELOPING", all, { target: "TESTING" }],
+    ["TESTING", all, { target: "STAGING" }],
+    ["DEVELOPING", ["DEVELOPING", "STAGING", "RELEASE"], { target: "STAGING" }],
+    ["STAGING", all, { refusal: { kind: "PRECONDITION_FAILED" } }],
+    ["DEVELOPING", ["RELEASE"], { refusal: { kind: "PRECONDITION_FAILED" } }],
+    ["RELEASE", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
+    ["RELEASED", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
+    ["CANCELLED", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
+    ["PENDING", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
+  ] as const)("from %s with phases %j: %j", (from, phases, expected) => {
+    expect(pipelineProceedTarget(5, from, phases)).toMatchObject(expected);
+  });
+
+  it("names the release operation when RELEASE needs a tag", () => {
+    expect(pipelineProceedTarget(5, "STAGING", ["STAGING", "RELEASE"])).toMatchObject({
+      refusal: { message: expect.stringContaining("POST /iterations/5/release") },
+    });
   });
 });

@@ -1,16 +1,19 @@
 import {
   PHASE_STAGE_ORDER,
+  ReadStageLogsReply,
+  ReadStageLogsRequest,
+  type RpcName,
   STAGE_LOG_LINE_MAX_CHARS,
   STAGE_LOG_MAX_BYTES,
   StageLogWritten,
   type PhaseStage,
-  type ReadStageLogsReply,
-  type ReadStageLogsRequest,
   type StageLogLevel,
   type StageLogLine,
 } from "@procode/contracts";
 import type { Logger } from "./logger.js";
+import type { NatsHandle } from "./nats.js";
 import type { Outbox, OutboxContext } from "./outbox.js";
+import { serveRpc } from "./rpc.js";
 import type { Sql } from "./sql.js";
 import { errorMessage } from "./util.js";
 
@@ -64,6 +67,40 @@ const STAGE_RANK = `array_position(array['${PHASE_STAGE_ORDER.join("','")}']::te
  * the log was cut and the attempt is marked truncated.
  */
 export class StageLogStore {
+  /**
+   * The tables of a schema's stage logs, for that service's migration: one `stage_log` row per
+   * attempt (its team and app for the live events, the next line number, the bytes of text kept and
+   * whether the log was cut at its bound) and its lines in `stage_log_line`, numbered from 1 without
+   * gaps.
+   */
+  static tablesSql(schema: string): string[] {
+    return [
+      `create table "${schema}".stage_log (
+        pipeline_id bigint not null,
+        stage varchar(20) not null,
+        attempt int not null,
+        app_id bigint not null,
+        team varchar(100) not null,
+        next_seq int not null default 1,
+        bytes bigint not null default 0,
+        truncated boolean not null default false,
+        created_at timestamptz not null default now(),
+        constraint stage_log_pk primary key (pipeline_id, stage, attempt)
+      )`,
+      `create table "${schema}".stage_log_line (
+        pipeline_id bigint not null,
+        stage varchar(20) not null,
+        attempt int not null,
+        seq int not null,
+        at timestamptz not null,
+        level varchar(5) not null,
+        text text not null,
+        constraint stage_log_line_pk primary key (pipeline_id, stage, attempt, seq),
+        constraint stage_log_line_level_ck check (level in ('INFO', 'WARN', 'ERROR'))
+      )`,
+    ];
+  }
+
   private readonly logs: string;
   private readonly lines: string;
 
@@ -150,6 +187,24 @@ export class StageLogStore {
    * A page of a pipeline's lines of the team (by stage order, attempt, seq), after `q.after`, of
    * about `pageBytes` of text at most (at least one line); `next` is where the following page starts.
    */
+  /**
+   * Answers the engine's requests for a page of these logs (`name`: the service's read subject, one
+   * replica of `queue` each), for `GET /pipelines/{id}/logs`.
+   */
+  serveReads(
+    nats: NatsHandle,
+    opts: { name: RpcName; queue: string; db: { sql: Sql }; log: Logger },
+  ): ReturnType<typeof serveRpc> {
+    return serveRpc(nats, {
+      name: opts.name,
+      request: ReadStageLogsRequest,
+      reply: ReadStageLogsReply,
+      queue: opts.queue,
+      log: opts.log,
+      handle: (q) => this.read(opts.db.sql, q),
+    });
+  }
+
   async read(sql: Sql, q: ReadStageLogsRequest, pageBytes = 256 * 1024): Promise<ReadStageLogsReply> {
     const params: unknown[] = [q.pipelineId, q.team];
     const where = ["h.pipeline_id = $1", "h.team = $2"];

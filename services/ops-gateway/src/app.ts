@@ -1,3 +1,4 @@
+import { RPC } from "@procode/contracts";
 import { Counter } from "prom-client";
 import {
   publicRouteRateLimit,
@@ -11,7 +12,6 @@ import { registerCallbackRoutes } from "./http/callback.routes.js";
 import { createOpsApi } from "./integrations/ops-api.js";
 import { addDeployRequestedConsumer } from "./messaging/consumers/deploy-requested.consumer.js";
 import { addDeploymentCancelRequestedConsumer } from "./messaging/consumers/deployment-cancel-requested.consumer.js";
-import { serveReadStageLogs } from "./messaging/read-stage-logs.rpc.js";
 import { DeploymentWorker } from "./services/deployment-worker.js";
 import { DeploymentService } from "./services/deployment.service.js";
 import { migrations } from "./store/migrations.js";
@@ -55,10 +55,11 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
     rateLimit: publicRouteRateLimit(config),
   });
   log.info({ opsBaseUrl: config.OPS_BASE_URL, replica: config.OPS_REPLICA_ID }, "ops-gateway configured");
-  let rpc: ReturnType<typeof serveReadStageLogs> | undefined;
+  let rpc: ReturnType<typeof logs.serveReads> | undefined;
   return {
     start: () => {
-      rpc = serveReadStageLogs(nats, db, logs, log);
+      // The engine reads this service's DEPLOY logs for GET /pipelines/{id}/logs.
+      rpc = logs.serveReads(nats, { name: RPC.READ_OPS_STAGE_LOGS, queue: "ops-gateway", db, log });
       return worker.start();
     },
     stop: async () => {

@@ -1,11 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  iterationStatusOf,
-  PHASE_STAGE_DEFAULTS,
-  pipelineProceedTarget,
-  type IterationMachineState,
-  type PipelineStatus,
-} from "@procode/contracts";
+import { PHASE_STAGE_DEFAULTS } from "@procode/contracts";
 import {
   blankPipelineRecord,
   type EngineTimings,
@@ -53,28 +47,6 @@ const fail = (stage: "CODE_CHECK" | "BUILD", attempt: number) => ({
   outcome: "FAILED" as const,
   output: null,
   error: "broken",
-});
-
-describe("iteration status as dev-svc shows it", () => {
-  const table: [IterationMachineState, PipelineStatus | null, string][] = [
-    ["PENDING", null, "DRAFT"],
-    ["DEVELOPING", null, "DEVELOPING"],
-    ["TESTING", null, "TESTING"],
-    ["STAGING", null, "STAGING"],
-    ["RELEASE", "PENDING", "RELEASING"],
-    ["RELEASE", "RUNNING", "RELEASING"],
-    ["RELEASE", "FAILED", "FAILED"],
-    ["RELEASE", "CANCELLED", "FAILED"],
-    ["RELEASED", "SUCCESS", "RELEASED"],
-    ["RELEASED", "RUNNING", "RELEASING"],
-    ["RELEASED", "FAILED", "FAILED"],
-    ["CANCELLED", null, "FAILED"],
-  ];
-  for (const [state, child, expected] of table) {
-    it(`${state} with latest release ${child ?? "none"} -> ${expected}`, () => {
-      expect(iterationStatusOf(state, child)).toBe(expected);
-    });
-  }
 });
 
 describe("phase pipeline decisions", () => {
@@ -206,28 +178,5 @@ describe("phase pipeline decisions", () => {
     applyDeploymentFinished(p, { attempt: 1, deployId: "d-1", outcome: "SUCCESS", message: "" }, ch);
     expect(deploy()).toMatchObject({ status: "SUCCESS" });
     expect(deploy().waiting).toBeUndefined();
-  });
-});
-
-describe("proceeding an iteration pipeline", () => {
-  const all = ["DEVELOPING", "TESTING", "STAGING", "RELEASE"] as const;
-  it.each([
-    ["DEVELOPING", all, { target: "TESTING" }],
-    ["TESTING", all, { target: "STAGING" }],
-    ["DEVELOPING", ["DEVELOPING", "STAGING", "RELEASE"], { target: "STAGING" }],
-    ["STAGING", all, { refusal: { kind: "PRECONDITION_FAILED" } }],
-    ["DEVELOPING", ["RELEASE"], { refusal: { kind: "PRECONDITION_FAILED" } }],
-    ["RELEASE", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
-    ["RELEASED", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
-    ["CANCELLED", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
-    ["PENDING", all, { refusal: { kind: "PHASE_CANNOT_PROCEED" } }],
-  ] as const)("from %s with phases %j: %j", (from, phases, expected) => {
-    expect(pipelineProceedTarget(5, from, phases)).toMatchObject(expected);
-  });
-
-  it("names the release operation when RELEASE needs a tag", () => {
-    expect(pipelineProceedTarget(5, "STAGING", ["STAGING", "RELEASE"])).toMatchObject({
-      refusal: { message: expect.stringContaining("POST /iterations/5/release") },
-    });
   });
 });

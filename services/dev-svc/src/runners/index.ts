@@ -1,9 +1,9 @@
+import { RPC } from "@procode/contracts";
 import { StageLogStore, type ServiceDeps } from "@procode/service-kit";
 import type { Config } from "../config.js";
 import type { GitIntegration } from "../git-integration.js";
 import { createOpsModuleBuilder } from "../integrations/image-builder/ops-module-builder.js";
 import { addStageRequestedConsumers } from "../messaging/consumers/stage-requested.consumer.js";
-import { serveReadStageLogs } from "../messaging/read-stage-logs.rpc.js";
 import type { TemplateCatalog } from "../scaffold/templates.js";
 import { buildWork } from "./build.runner.js";
 import { codeCheckWork } from "./code-check.runner.js";
@@ -42,10 +42,16 @@ export function createStageRunners(
     logs,
   );
   addStageRequestedConsumers(deps.consumers, runner, { concurrency: config.RUNNER_CONCURRENCY });
-  let rpc: ReturnType<typeof serveReadStageLogs> | undefined;
+  let rpc: ReturnType<typeof logs.serveReads> | undefined;
   return {
     start() {
-      rpc = serveReadStageLogs(deps.nats, deps.db, logs, deps.log);
+      // The engine reads this service's CODE_CHECK, BUILD and PACKAGE logs for GET /pipelines/{id}/logs.
+      rpc = logs.serveReads(deps.nats, {
+        name: RPC.READ_DEV_STAGE_LOGS,
+        queue: "dev-svc",
+        db: deps.db,
+        log: deps.log,
+      });
     },
     async stop() {
       await rpc?.drain().catch(() => undefined);
