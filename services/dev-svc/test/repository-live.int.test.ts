@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { liveTeamToken, streamName } from "@procode/contracts";
-import { createTestInfra, eventually, outboxDrained, streamMessages, type TestInfra } from "@procode/test-kit";
+import {
+  createTestInfra,
+  eventually,
+  outboxDrained,
+  streamMessages,
+  type TestInfra,
+} from "@procode/test-kit";
 import {
   appSnapshot,
   newAppId,
@@ -42,11 +48,9 @@ afterAll(async () => {
 async function repositoryEvents(appId: number) {
   await outboxDrained(infra.databaseUrl, "dev");
   return (
-    await streamMessages(
-      infra.natsUrl,
-      streamName(infra.envName, "LIVE"),
-      `${infra.envName}.live.repository.v1.`,
-    )
+    await streamMessages<{
+      data: { appId: number; state: string; lastError: string | null; scaffoldState: string };
+    }>(infra.natsUrl, streamName(infra.envName, "LIVE"), `${infra.envName}.live.repository.v1.`)
   )
     .filter((m) => m.message.data["appId"] === appId)
     .map((m) => ({ team: m.subject.split(".").at(-1), ...m.message.data }));

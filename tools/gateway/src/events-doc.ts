@@ -94,7 +94,8 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
               in: "query",
               name: "types",
               required: false,
-              description: "Comma-separated event names: pipeline, iteration, log, deployment, repository (default: all)",
+              description:
+                "Comma-separated event names: pipeline, iteration, log, deployment, repository (default: all)",
               schema: { type: "string", example: "pipeline" },
             },
             {
