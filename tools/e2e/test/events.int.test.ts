@@ -15,7 +15,8 @@ import { Subscriber, type Received } from "./support/events.js";
 /**
  * `GET /events` over the real platform, through the gateway: a release's live events reach the
  * team's clients in order, a client that drops mid-release resumes with Last-Event-ID and misses
- * nothing, another team sees none of them, the filters hold, and a quiet stream sends heartbeats.
+ * nothing, another team sees none of them (nor an app's repository events), the filters hold, and a
+ * quiet stream sends heartbeats.
  */
 
 let infra: TestInfra;
