@@ -291,7 +291,7 @@ export interface paths {
         };
         /**
          * The team's live events (Server-Sent Events)
-         * @description A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log) and `event: deployment` (a deployment started, waits for the ops module, or finished), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).
+         * @description A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log) `event: deployment` (a deployment started, waits for the ops module, or finished) and `event: repository` (an app's repository binding was created or changed: binding state, last error, scaffold state), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).
          */
         get: operations["streamEvents"];
         put?: never;
@@ -1557,6 +1557,23 @@ export interface components {
         };
         /** @enum {string} */
         RepoBindingState: "PENDING" | "BOUND" | "NEEDS_CREDENTIAL" | "ERROR";
+        /** @description An app's repository binding was created or changed (desired binding, binding outcome, scaffold state); its state, in the transaction of the change. */
+        RepositoryEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.repository.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                appId: number;
+                state: components["schemas"]["RepoBindingState"];
+                lastError: string | null;
+                scaffoldState: components["schemas"]["ScaffoldState"];
+            };
+        };
         /**
          * @description The answer of POST /pipelines/{id}/resume
          * @example {
@@ -3779,9 +3796,9 @@ export interface operations {
             query?: {
                 /** @description Only events of this app */
                 appId?: number;
-                /** @description Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's) */
+                /** @description Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's); no repository events */
                 pipelineId?: number;
-                /** @description Comma-separated event names: pipeline, iteration, log, deployment (default: all) */
+                /** @description Comma-separated event names: pipeline, iteration, log, deployment, repository (default: all) */
                 types?: string;
                 /** @description Resume after this event (as the Last-Event-ID header; the header wins) */
                 lastEventId?: number;
@@ -3801,7 +3818,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["PipelineEvent"] | components["schemas"]["IterationEvent"] | components["schemas"]["LogEvent"] | components["schemas"]["DeploymentEvent"];
+                    "text/event-stream": components["schemas"]["PipelineEvent"] | components["schemas"]["IterationEvent"] | components["schemas"]["LogEvent"] | components["schemas"]["DeploymentEvent"] | components["schemas"]["RepositoryEvent"];
                 };
             };
             /** @description 1001 invalid parameter */

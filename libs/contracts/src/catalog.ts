@@ -8,7 +8,13 @@ import {
   PhasePipelineStatusChanged,
 } from "./messages/pipeline.js";
 import { StageCompleted, StageRequested, StageWaiting } from "./messages/stage.js";
-import { DeploymentChanged, IterationChanged, PipelineChanged, StageLogWritten } from "./messages/live.js";
+import {
+  DeploymentChanged,
+  IterationChanged,
+  PipelineChanged,
+  RepositoryChanged,
+  StageLogWritten,
+} from "./messages/live.js";
 
 /** Every event and command the four services exchange, and the live events they publish. */
 export const MESSAGES = [
@@ -28,6 +34,7 @@ export const MESSAGES = [
   IterationChanged,
   StageLogWritten,
   DeploymentChanged,
+  RepositoryChanged,
 ] as const satisfies readonly MessageDefinition[];
 
 export type AnyMessageDefinition = (typeof MESSAGES)[number];

@@ -20,6 +20,8 @@ export interface NpmStartPlatform {
   /** What npm start prints to sign a browser in: `<gateway>/#token=...` (team default). */
   signInUrl: string;
   jwtSecret: string;
+  /** Its database (to hold a service's work still in a test). */
+  databaseUrl: string;
   /** LOCAL repositories (`local://<name>` is `<repoRoot>/<name>`). */
   repoRoot: string;
   /** The address of one of its processes (`app-svc`, `dev-svc`, ..., `ops-module`, `gateway`). */
@@ -110,6 +112,7 @@ export async function startNpmPlatform(extraEnv: Record<string, string> = {}): P
     gatewayUrl: new URL(signInUrl).origin,
     signInUrl,
     jwtSecret,
+    databaseUrl: dbUrl.toString(),
     repoRoot,
     urlOf: (name) => {
       const port = ports[`${name.toUpperCase().replace(/-/g, "_")}_PORT`];

@@ -67,7 +67,7 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
         .inc(),
   });
   const access = new RepositoryAccess(db, providers, secrets);
-  const binder = new RepoBinder(db, access, secrets, log.child({ part: "binder" }), metrics, {
+  const binder = new RepoBinder(db, deps.outbox, access, secrets, log.child({ part: "binder" }), metrics, {
     pollMs: config.BIND_POLL_MS,
     retryBaseMs: config.BIND_RETRY_BASE_MS,
     retryMaxMs: config.BIND_RETRY_MAX_MS,
@@ -78,7 +78,7 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
     pollMs: config.WEBHOOK_POLL_MS,
     retentionDays: config.WEBHOOK_RETENTION_DAYS,
   });
-  const credentials = new CredentialService(db, secrets, log, () => binder.wake());
+  const credentials = new CredentialService(db, deps.outbox, secrets, log, () => binder.wake());
   const reads = new RepoReads(db, access, log, {
     cacheTtlMs: config.REPO_CACHE_TTL_MS,
     webIdeTemplate: config.WEBIDE_URL_TEMPLATE,

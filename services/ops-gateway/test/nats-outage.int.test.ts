@@ -47,16 +47,21 @@ it("ends a deployment by callback while NATS is unreachable; its outcome is publ
     });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { data: { effect: string } }).data.effect).toBe("APPLIED");
-    // Committed, with the outcome held in the outbox.
+    // Committed, with the outcome held in the outbox beside what people are told of it (the DEPLOY
+    // log's lines and the live deployment event).
     expect(
       await sql(infra.databaseUrl, `select status, outcome_via from ops.deployment where pipeline_id = 1`),
     ).toEqual([{ status: "SUCCESS", outcome_via: "CALLBACK" }]);
     expect(
       await sql(
         infra.databaseUrl,
-        `select type from ops.outbox where published_at is null and payload->'data'->>'pipelineId' = '1'`,
+        `select distinct type from ops.outbox where published_at is null and payload->'data'->>'pipelineId' = '1' order by type`,
       ),
-    ).toEqual([{ type: "ops.deployment_finished.v1" }]);
+    ).toEqual([
+      { type: "live.deployment.v1" },
+      { type: "live.log.v1" },
+      { type: "ops.deployment_finished.v1" },
+    ]);
     expect(engine.finished(1)).toHaveLength(0);
   } finally {
     natsProxy.restore();

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
-import { git, WebhookReceiver } from "@procode/test-kit";
+import { git, holdTransaction, WebhookReceiver } from "@procode/test-kit";
 import { api, platform, screenshot, tokenFor } from "./helpers";
 
 /**
@@ -136,9 +136,27 @@ test("creates a LOCAL app with the python-agent scaffold and shows it bound", as
   await dialog.getByLabel("Repository URL").fill("local://console-agent");
   await expect(dialog.getByRole("checkbox")).toBeChecked();
   await screenshot(page, "console-create-app");
-  await dialog.getByRole("button", { name: "Create app" }).click();
-  await expect(page).toHaveURL(/\/apps\/\d+$/);
-  appId = Number(new URL(page.url()).pathname.split("/").pop());
+  // dev-svc learns of the app a moment after POST /apps answers; held here until the dialog is seen
+  // waiting, so the app page would read an unknown repository (404) if it opened at once.
+  const release = await holdTransaction(platform().databaseUrl, [
+    "lock table dev.app_projection in exclusive mode",
+  ]);
+  try {
+    const answered = page.waitForResponse(
+      (r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/apps",
+    );
+    await dialog.getByRole("button", { name: "Create app" }).click();
+    appId = ((await (await answered).json()) as { data: { id: number } }).data.id;
+    await expect(dialog.getByRole("status")).toHaveText("Setting up the repository…");
+    const unknown = await fetch(`${platform().gatewayUrl}/apps/${appId}/repo`, {
+      headers: { authorization: `Bearer ${await tokenFor("default", "developer")}` },
+    });
+    expect(unknown.status).toBe(404);
+    expect(new URL(page.url()).pathname).toBe("/");
+  } finally {
+    await release();
+  }
+  await expect(page).toHaveURL(new RegExp(`/apps/${appId}$`));
   await expect(page.getByRole("heading", { name: "console-agent" })).toBeVisible();
   await expect(page.getByTestId("binding-state")).toContainText("BOUND");
   await expect(page.getByTestId("scaffold-state")).toContainText("PUSHED");

@@ -13,6 +13,7 @@ export interface PlatformState {
   gatewayUrl: string;
   signInUrl: string;
   jwtSecret: string;
+  databaseUrl: string;
   repoRoot: string;
 }
 
@@ -22,6 +23,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     gatewayUrl: platform.gatewayUrl,
     signInUrl: platform.signInUrl,
     jwtSecret: platform.jwtSecret,
+    databaseUrl: platform.databaseUrl,
     repoRoot: platform.repoRoot,
   };
   mkdirSync(path.dirname(STATE_FILE), { recursive: true });

@@ -14,6 +14,15 @@ describe("the live layer", () => {
     ]);
   });
 
+  it("makes stale only an app's repository reads on a repository event", () => {
+    expect(
+      queriesOf({
+        type: "live.repository.v1",
+        data: { appId: 3, state: "BOUND", lastError: null, scaffoldState: "PUSHED" },
+      }),
+    ).toEqual([["repo", 3]]);
+  });
+
   it("ignores what is not an event of ours", () => {
     expect(queriesOf(null)).toEqual([]);
     expect(queriesOf({ data: { pipelineId: "7" } })).toEqual([]);

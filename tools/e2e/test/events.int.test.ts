@@ -15,7 +15,8 @@ import { Subscriber, type Received } from "./support/events.js";
 /**
  * `GET /events` over the real platform, through the gateway: a release's live events reach the
  * team's clients in order, a client that drops mid-release resumes with Last-Event-ID and misses
- * nothing, another team sees none of them, the filters hold, and a quiet stream sends heartbeats.
+ * nothing, another team sees none of them (nor an app's repository events), the filters hold, and a
+ * quiet stream sends heartbeats.
  */
 
 let infra: TestInfra;
@@ -93,6 +94,7 @@ describe("GET /events", () => {
   let iterationId: number;
   let reference: Subscriber;
   let stranger: Subscriber;
+  let theirApp: number;
 
   it("answers 401 without a token, 1001 naming a bad filter, and a stream with the headers a proxy needs", async () => {
     const anonymous = await call(platform.gatewayUrl, "GET", "/events");
@@ -191,6 +193,7 @@ describe("GET /events", () => {
     // The other team's own event comes after every event of the release in the stream, so when it
     // arrives, everything before it has been filtered out.
     const own = await appAtStaging(theirs, "their-agent");
+    theirApp = own.appId;
     await stranger.until(
       (s) => s.events.some((e) => e.event === "iteration" && e.data["iterationId"] === own.iterationId),
       "the other team's own iteration event",
@@ -201,10 +204,30 @@ describe("GET /events", () => {
     await stranger.close();
   });
 
+  it("streams an app's repository binding (created, scaffold pushed, bound) to its team only", async () => {
+    const bound = (app: number) => (e: Received) =>
+      e.event === "repository" && e.data["appId"] === app && e.data["state"] === "BOUND";
+    const own = await events(mine, `?lastEventId=0&types=repository&appId=${appId}`);
+    await own.until((s) => s.events.some(bound(appId)), "the binding's events");
+    expect(own.events.map((e) => [e.type, e.data["state"], e.data["scaffoldState"]])).toEqual([
+      ["live.repository.v1", "PENDING", "PENDING"],
+      ["live.repository.v1", "PENDING", "PUSHED"],
+      ["live.repository.v1", "BOUND", "PUSHED"],
+    ]);
+    // The other team, from the start of the stream: its own app's binding (bound after ours), never ours.
+    const other = await events(theirs, "?lastEventId=0&types=repository");
+    await other.until((s) => s.events.some(bound(theirApp)), "the other team's own binding");
+    expect(other.events.length).toBeGreaterThan(0);
+    expect(other.events.every((e) => e.data["appId"] === theirApp)).toBe(true);
+    await Promise.all([own.close(), other.close()]);
+  });
+
   it("filters by pipelineId and by types, from the start of the stream with lastEventId", async () => {
     const all = reference.events;
     const lastOfAll = all.at(-1)!.id;
     const inRange = (list: Received[]) => list.filter((e) => e.id >= all[0]!.id && e.id <= lastOfAll);
+    // The app's repository events are in `all`; a pipelineId filter leaves them out.
+    expect(all.some((e) => e.event === "repository")).toBe(true);
     const expected = all.filter((e) =>
       e.event === "iteration"
         ? e.data["phasePipelineId"] === pipelineId

@@ -4,6 +4,7 @@ import {
   ErrorCodes,
   IterationChanged,
   PipelineChanged,
+  RepositoryChanged,
   StageLogWritten,
   type ErrorName,
 } from "@procode/contracts";
@@ -51,16 +52,19 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
   const iteration = schemaOf(IterationChanged.envelope);
   const log = schemaOf(StageLogWritten.envelope);
   const deployment = schemaOf(DeploymentChanged.envelope);
+  const repository = schemaOf(RepositoryChanged.envelope);
   return {
     schemas: {
       ...pipeline.defs,
       ...iteration.defs,
       ...log.defs,
       ...deployment.defs,
+      ...repository.defs,
       PipelineEvent: { ...pipeline.schema, description: PipelineChanged.description },
       IterationEvent: { ...iteration.schema, description: IterationChanged.description },
       LogEvent: { ...log.schema, description: StageLogWritten.description },
       DeploymentEvent: { ...deployment.schema, description: DeploymentChanged.description },
+      RepositoryEvent: { ...repository.schema, description: RepositoryChanged.description },
     },
     securitySchemes: {
       accessToken: {
@@ -78,19 +82,20 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
           summary: "The team's live events (Server-Sent Events)",
           tags: ["events"],
           description:
-            "A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log) and `event: deployment` (a deployment started, waits for the ops module, or finished), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).",
+            "A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log) `event: deployment` (a deployment started, waits for the ops module, or finished) and `event: repository` (an app's repository binding was created or changed: binding state, last error, scaffold state), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).",
           security: [{ bearer: [] }, { accessToken: [] }],
           parameters: [
             idParam("appId", "Only events of this app"),
             idParam(
               "pipelineId",
-              "Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's)",
+              "Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's); no repository events",
             ),
             {
               in: "query",
               name: "types",
               required: false,
-              description: "Comma-separated event names: pipeline, iteration, log, deployment (default: all)",
+              description:
+                "Comma-separated event names: pipeline, iteration, log, deployment, repository (default: all)",
               schema: { type: "string", example: "pipeline" },
             },
             {
@@ -119,6 +124,7 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
                       { $ref: "#/components/schemas/IterationEvent" },
                       { $ref: "#/components/schemas/LogEvent" },
                       { $ref: "#/components/schemas/DeploymentEvent" },
+                      { $ref: "#/components/schemas/RepositoryEvent" },
                     ],
                   },
                 },

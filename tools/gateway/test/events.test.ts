@@ -70,6 +70,16 @@ describe("which events a client's filters let through", () => {
     expect(admit({ ...none, appId: 7, types: ["log"] }, "live.log.v1", line)).toBe("log");
     expect(admit({ ...none, types: ["pipeline"] }, "live.log.v1", line)).toBeNull();
   });
+  it("lets an app's repository event through by its app and the type repository, never by a pipeline", () => {
+    const repo = { appId: 7, state: "BOUND", lastError: null, scaffoldState: "PUSHED" };
+    expect(admit(none, "live.repository.v1", repo)).toBe("repository");
+    expect(admit({ ...none, appId: 7, types: ["repository"] }, "live.repository.v1", repo)).toBe(
+      "repository",
+    );
+    expect(admit({ ...none, appId: 8 }, "live.repository.v1", repo)).toBeNull();
+    expect(admit({ ...none, pipelineId: 5 }, "live.repository.v1", repo)).toBeNull();
+    expect(admit({ ...none, types: ["pipeline"] }, "live.repository.v1", repo)).toBeNull();
+  });
 });
 
 describe("a team as a subject token", () => {

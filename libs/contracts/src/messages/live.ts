@@ -6,6 +6,8 @@ import {
   PipelineState,
   PipelineStatus,
   PipelineType,
+  RepoBindingState,
+  ScaffoldState,
   StageName,
   IterationMachineState,
 } from "../enums.js";
@@ -103,11 +105,30 @@ export const DeploymentChanged = defineMessage({
     "A deployment started, waits for the ops module, or finished; beside the ops events the engine reads, in the same transaction.",
 });
 
+export const RepositoryChanged = defineMessage({
+  type: "live.repository.v1",
+  kind: "event",
+  perTeam: true,
+  data: z.object({
+    appId: z.number().int().positive(),
+    /** The binding's state, as `GET /apps/{id}/repo` shows it. */
+    state: RepoBindingState,
+    /** Why the last binding attempt failed; null when it did not. */
+    lastError: z.string().nullable(),
+    scaffoldState: ScaffoldState,
+  }),
+  publisher: "dev-svc",
+  consumers: ["gateway"],
+  description:
+    "An app's repository binding was created or changed (desired binding, binding outcome, scaffold state); its state, in the transaction of the change.",
+});
+
 /** The live events, by the name `GET /events` gives them (its `event:` field and `types` filter). */
 export const LIVE_EVENTS = {
   pipeline: PipelineChanged,
   iteration: IterationChanged,
   log: StageLogWritten,
   deployment: DeploymentChanged,
+  repository: RepositoryChanged,
 } as const;
 export type LiveEventName = keyof typeof LIVE_EVENTS;

@@ -21,6 +21,6 @@ export async function installScaffold(
       `SCAFFOLD_TEMPLATES_DIR: cannot load the scaffold templates from ${dir}: ${(err as Error).message}`,
     );
   }
-  git.binder.addBindStep(new ScaffoldService(deps.db, templates).step);
+  git.binder.addBindStep(new ScaffoldService(deps.outbox, templates).step);
   return templates;
 }

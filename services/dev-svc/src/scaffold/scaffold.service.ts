@@ -1,8 +1,10 @@
 import type { ScaffoldState } from "@procode/contracts";
-import { errorMessage, type Logger, type Database } from "@procode/service-kit";
+import { randomUUID } from "node:crypto";
+import { errorMessage, type Logger, type Outbox } from "@procode/service-kit";
 import { GitProviderError } from "../integrations/git/errors.js";
 import type { GitProvider, RepoInfo } from "../integrations/git/provider.js";
 import type { BindStep } from "../services/repo-binder.service.js";
+import { emitRepositoryChanged } from "../services/repository-live.js";
 import { findRepo, setScaffoldState, type GitRepoRecord } from "../store/git-repo.repository.js";
 import { gitBlobId, type ScaffoldTemplate, type TemplateCatalog } from "./templates.js";
 
@@ -16,7 +18,7 @@ class ScaffoldPushError extends Error {
 }
 
 /**
- * The scaffold push (seed 1.2 scaffoldTemplate), a step of every binding attempt of a repository
+ * The scaffold push (the app's scaffoldTemplate), a step of every binding attempt of a repository
  * whose app names a template: an empty repository gets the template as its first commit on `main`
  * (PUSHED); a repository with commits is left untouched (SKIPPED_NOT_EMPTY). Idempotent: once PUSHED
  * or SKIPPED_NOT_EMPTY nothing is done again, and a repository that already holds exactly the
@@ -26,7 +28,7 @@ class ScaffoldPushError extends Error {
  */
 export class ScaffoldService {
   constructor(
-    private readonly db: Database,
+    private readonly outbox: Outbox,
     private readonly templates: TemplateCatalog,
   ) {}
 
@@ -111,12 +113,16 @@ export class ScaffoldService {
     return template.files.every((f) => blobs.get(f.path) === gitBlobId(f.content));
   }
 
-  /** Records the scaffold state for the binding being worked on, unless the app's binding changed since. */
+  /**
+   * Records the scaffold state for the binding being worked on, unless the app's binding changed
+   * since, with its live event (docs/api.md, "Live events").
+   */
   private async record(repo: GitRepoRecord, state: ScaffoldState, message: string): Promise<void> {
-    await this.db.transaction(async (sql) => {
-      const current = await findRepo(sql, repo.appId, { forUpdate: true });
+    await this.outbox.sqlTransaction(randomUUID(), async (tx) => {
+      const current = await findRepo(tx.sql, repo.appId, { forUpdate: true });
       if (!current || current.generation !== repo.generation) return;
-      await setScaffoldState(sql, repo.appId, state, message.replaceAll("\u0000", "").slice(0, 2000));
+      await setScaffoldState(tx.sql, repo.appId, state, message.replaceAll("\u0000", "").slice(0, 2000));
+      await emitRepositoryChanged(tx, repo.appId);
     });
   }
 }

@@ -3,6 +3,7 @@ import type { Logger, Outbox } from "@procode/service-kit";
 import { upsertIfNewer } from "../store/app-projection.repository.js";
 import { forgetRepositoryRefs } from "../store/branch-head.repository.js";
 import { findRepo, insertRepo, updateDesired, type DesiredBinding } from "../store/git-repo.repository.js";
+import { emitRepositoryChanged } from "./repository-live.js";
 
 /**
  * Applies app-svc's app events (created, pro-code config changed): keeps dev-svc's projection of the
@@ -41,6 +42,7 @@ export class AppProjectionService {
       const current = await findRepo(tx.sql, snap.appId, { forUpdate: true });
       if (!current) {
         await insertRepo(tx.sql, desired);
+        await emitRepositoryChanged(tx, snap.appId);
         return "bind" as const;
       }
       const repoChanged =
@@ -59,6 +61,7 @@ export class AppProjectionService {
         scaffoldReset: repoChanged || current.scaffoldTemplate !== desired.scaffoldTemplate,
       });
       if (repoChanged) await forgetRepositoryRefs(tx.sql, snap.appId);
+      await emitRepositoryChanged(tx, snap.appId);
       return "bind" as const;
     });
     if (result === "bind") {

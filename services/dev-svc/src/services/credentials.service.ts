@@ -13,6 +13,7 @@ import {
   invalidParameter,
   type Database,
   type Logger,
+  type Outbox,
   type RecordAnswer,
 } from "@procode/service-kit";
 import {
@@ -23,6 +24,7 @@ import {
   type CredentialRecord,
 } from "../store/credential.repository.js";
 import { reposUsingCredential, wakeReposOfCredential } from "../store/git-repo.repository.js";
+import { emitRepositoryChanged } from "./repository-live.js";
 import type { Secrets } from "./secrets.js";
 
 /** What callers see of a credential: metadata only, never the token. */
@@ -42,6 +44,7 @@ function toCredentialView(c: CredentialRecord): Credential {
 export class CredentialService {
   constructor(
     private readonly db: Database,
+    private readonly outbox: Outbox,
     private readonly secrets: Secrets,
     private readonly log: Logger,
     /** Called after a credential arrives, so bindings waiting for it are retried at once. */
@@ -69,7 +72,8 @@ export class CredentialService {
     }
     const id = randomUUID();
     const sealed = this.secrets.sealToken(id, token);
-    const view = await this.db.transaction(async (sql) => {
+    const view = await this.outbox.sqlTransaction(randomUUID(), async (tx) => {
+      const sql = tx.sql;
       const rec = await insertCredential(sql, {
         id,
         team: actor.team,
@@ -79,7 +83,9 @@ export class CredentialService {
         sealed,
         createdBy: actor.sub,
       });
-      await wakeReposOfCredential(sql, actor.team, id);
+      for (const appId of await wakeReposOfCredential(sql, actor.team, id)) {
+        await emitRepositoryChanged(tx, appId);
+      }
       const created = toCredentialView(rec);
       await record(sql, created);
       return created;

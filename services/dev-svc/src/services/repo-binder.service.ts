@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Counter } from "prom-client";
 import {
   errorMessage,
@@ -6,6 +7,7 @@ import {
   type Database,
   type Logger,
   type Metrics,
+  type Outbox,
 } from "@procode/service-kit";
 import { bindRetryDelayMs, needsCredential } from "../domain/binding.js";
 import { GitProviderError } from "../integrations/git/errors.js";
@@ -18,6 +20,7 @@ import {
   type GitRepoRecord,
 } from "../store/git-repo.repository.js";
 import { CredentialProblemError, type RepositoryAccess } from "./repository-access.js";
+import { emitRepositoryChanged } from "./repository-live.js";
 import { openFailure, type Secrets } from "./secrets.js";
 
 export interface BinderOptions {
@@ -42,7 +45,7 @@ export type BindStep = (ctx: {
 }) => Promise<Partial<Pick<RepoInfo, "defaultBranch" | "isEmpty">> | void>;
 
 /**
- * Installs each app's webhook in its provider (seed 2.1) and keeps trying in the background when it
+ * Installs each app's webhook in its provider and keeps trying in the background when it
  * cannot: the state lives in git_repo (PENDING, BOUND, NEEDS_CREDENTIAL, ERROR with the last error
  * and the next attempt), and a loop takes the rows that are due, so a restart loses nothing.
  */
@@ -54,6 +57,7 @@ export class RepoBinder {
 
   constructor(
     private readonly db: Database,
+    private readonly outbox: Outbox,
     private readonly access: RepositoryAccess,
     private readonly secrets: Secrets,
     private readonly log: Logger,
@@ -117,7 +121,12 @@ export class RepoBinder {
       outcome = this.failure(repo, err);
     }
     this.attempts.labels(outcome.state).inc();
-    const recorded = await recordBindOutcome(this.db.sql, repo.appId, repo.generation, outcome);
+    // The outcome and its live event commit together (docs/api.md, "Live events").
+    const recorded = await this.outbox.sqlTransaction(randomUUID(), async (tx) => {
+      if (!(await recordBindOutcome(tx.sql, repo.appId, repo.generation, outcome))) return false;
+      await emitRepositoryChanged(tx, repo.appId);
+      return true;
+    });
     if (!recorded) {
       log.debug("binding changed while binding; the newer one is due");
       return;

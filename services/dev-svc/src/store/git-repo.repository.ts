@@ -247,14 +247,15 @@ export async function clearInstalledWebhook(db: Sql, appId: number, webhookId: s
   );
 }
 
-/** Bindings waiting for a credential that now exists (or changed): due at once. */
-export async function wakeReposOfCredential(db: Sql, team: string, credentialId: string): Promise<number> {
-  const res = await db.query(
+/** Bindings waiting for a credential that now exists (or changed): due at once. Their apps' ids. */
+export async function wakeReposOfCredential(db: Sql, team: string, credentialId: string): Promise<number[]> {
+  const res = await db.query<{ app_id: string }>(
     `update ${S}.git_repo set state = 'PENDING', attempts = 0, next_attempt_at = now(), updated_at = now()
-     where team = $1 and credential_id = $2 and state in ('NEEDS_CREDENTIAL', 'ERROR')`,
+     where team = $1 and credential_id = $2 and state in ('NEEDS_CREDENTIAL', 'ERROR')
+     returning app_id`,
     [team, credentialId],
   );
-  return res.rowCount;
+  return res.rows.map((r) => Number(r.app_id)).sort((a, b) => a - b);
 }
 
 export async function reposUsingCredential(db: Sql, team: string, credentialId: string): Promise<number[]> {

@@ -43,7 +43,8 @@ export function useApp(id: number) {
 }
 
 export function useRepo(appId: number) {
-  const poll = usePoll("unannounced");
+  // Announced by the `repository` event: polled only while the stream is down.
+  const poll = usePoll("list");
   return useQuery({
     queryKey: ["repo", appId],
     queryFn: () => unwrap(api.GET("/apps/{id}/repo", { params: { path: { id: appId } } })),
@@ -55,7 +56,12 @@ export function useRepo(appId: number) {
   });
 }
 
-export function useWebhookDeliveries(appId: number) {
+/**
+ * No event announces a delivery (a push does): polled while on screen, and read again with the
+ * binding on a `repository` event. `enabled`: once the binding was read, so an app dev-svc does not
+ * know yet is not asked for.
+ */
+export function useWebhookDeliveries(appId: number, enabled = true) {
   return useQuery({
     queryKey: ["repo", appId, "webhook-deliveries"],
     queryFn: () =>
@@ -64,6 +70,7 @@ export function useWebhookDeliveries(appId: number) {
           params: { path: { id: appId }, query: { pageSize: 10 } },
         }),
       ),
+    enabled: enabled && isId(appId),
     refetchInterval: usePoll("unannounced"),
   });
 }

@@ -2,6 +2,7 @@ import { useQueryClient, type QueryClient, type QueryKey } from "@tanstack/react
 import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
 import { applyLogEvent } from "../api/logs";
 import { onTokenChange, readToken } from "../auth/session";
+import { noteRepository } from "./repositories";
 
 /**
  * The live layer, on the platform's event stream (`GET /events`, Server-Sent Events; docs/api.md
@@ -17,9 +18,10 @@ import { onTokenChange, readToken } from "../auth/session";
 const EVENTS_URL = "/events";
 /**
  * The events (their `event:` names) that make stale the queries of what they name; a `log` event adds
- * a line to a stage log instead, and `reset` means "reload everything shown".
+ * a line to a stage log instead, and `reset` means "reload everything shown". A `repository` event
+ * is also noted, for a new app's dialog (./repositories.ts).
  */
-const EVENT_NAMES = ["pipeline", "iteration"] as const;
+const EVENT_NAMES = ["pipeline", "iteration", "repository"] as const;
 
 type LiveStatus = "connecting" | "live" | "down";
 
@@ -29,7 +31,7 @@ interface LiveState {
   reason: string;
 }
 
-const LiveContext = createContext<LiveState>({ status: "down", reason: "" });
+export const LiveContext = createContext<LiveState>({ status: "down", reason: "" });
 
 /**
  * Polling intervals: what a person watches and the lists around it, while the stream is down; and
@@ -52,6 +54,10 @@ function idsOf(event: unknown): { pipelineId?: number; iterationId?: number; app
 /** The queries an event makes stale: only those of the things it names. */
 export function queriesOf(event: unknown): QueryKey[] {
   const { pipelineId, iterationId, appId } = idsOf(event);
+  // An app's repository binding: its repository's reads (binding, webhook deliveries, tags), no list.
+  if ((event as { type?: unknown } | null)?.type === "live.repository.v1") {
+    return appId === undefined ? [] : [["repo", appId]];
+  }
   const keys: QueryKey[] = [];
   if (pipelineId !== undefined) keys.push(["pipeline", pipelineId]);
   if (iterationId !== undefined) keys.push(["iteration", iterationId]);
@@ -92,7 +98,10 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       });
     const onEvent = (message: MessageEvent<string>) => {
       try {
-        applyEvent(client, JSON.parse(message.data));
+        const event: unknown = JSON.parse(message.data);
+        const { appId } = idsOf(event);
+        if (message.type === "repository" && appId !== undefined) noteRepository(appId);
+        applyEvent(client, event);
       } catch {
         // A line that is not JSON is not an event of ours.
       }
@@ -119,8 +128,8 @@ export function useLive(): LiveState {
 
 /**
  * A query's refetch interval. `focus` (the pipeline or iteration in view) and `list` (an app's
- * iterations and releases) are what the stream's events announce: no poll while it is up, a poll
- * while it is down. `unannounced` is what no event announces (the apps, a repository's binding,
+ * iterations and releases, its repository's binding) are what the stream's events announce: no poll
+ * while it is up, a poll while it is down. `unannounced` is what no event announces (the apps,
  * webhook and notification deliveries): polled as a list, stream or not, while it is on screen.
  */
 export function usePoll(kind: "focus" | "list" | "unannounced"): number | false {

@@ -1,9 +1,11 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useLocation } from "wouter";
 import { api, unwrap } from "../api/client";
 import { useCredentials } from "../api/queries";
-import type { CreateAppBody } from "../api/types";
+import type { App, CreateAppBody } from "../api/types";
+import { useLive } from "../live/live";
+import { repositoryReady } from "../live/repositories";
 import { Dialog } from "../ui/dialog";
 import { ErrorNote } from "../ui/feedback";
 
@@ -13,9 +15,50 @@ const GIT_TYPES: GitType[] = ["LOCAL", "GITLAB", "GITHUB", "GITEE"];
 /** The git type a URL names (local:// is LOCAL); the API detects the others from the host. */
 const gitTypeOf = (url: string): GitType | "" => (url.trim().startsWith("local://") ? "LOCAL" : "");
 
-export function CreateAppDialog({ onClose }: { onClose: () => void }) {
+/** How long a new app's dialog waits for dev-svc to know its repository before opening its page. */
+const SETUP_WAIT_MS = 15_000;
+const SETUP_POLL_MS = 500;
+
+const createApp = (body: CreateAppBody): Promise<App> => unwrap(api.POST("/apps", { body }));
+
+/** Whether GET /apps/{id}/repo answers (dev-svc knows the app's repository). */
+const repoReadable = async (appId: number): Promise<boolean> => {
+  const { response } = await api.GET("/apps/{id}/repo", { params: { path: { id: appId } } });
+  return response.ok;
+};
+
+/**
+ * The "New app" dialog. A pro-code app's page reads its repository from dev-svc, which learns of the
+ * app from app-svc's event a moment after POST /apps answers: the dialog waits for that (the
+ * `repository` event, or while the stream is down a readable binding; at most SETUP_WAIT_MS) before
+ * it opens the page, so the page never asks too early (docs/console.md, "A new app's page").
+ */
+export function CreateAppDialog({
+  onClose,
+  create: createCall = createApp,
+  readRepo = repoReadable,
+  waitMs = SETUP_WAIT_MS,
+}: {
+  onClose: () => void;
+  create?: (body: CreateAppBody) => Promise<App>;
+  readRepo?: (appId: number) => Promise<boolean>;
+  waitMs?: number;
+}) {
   const [, navigate] = useLocation();
   const client = useQueryClient();
+  const live = useLive();
+  const isLive = useRef(live.status === "live");
+  useEffect(() => {
+    isLive.current = live.status === "live";
+  }, [live.status]);
+  const [settingUp, setSettingUp] = useState(false);
+  // Closing the dialog (or leaving the page) while it waits: no page is opened afterwards.
+  const gone = useRef(new AbortController());
+  useEffect(() => {
+    const controller = new AbortController();
+    gone.current = controller;
+    return () => controller.abort();
+  }, []);
   const [name, setName] = useState("");
   const [devMode, setDevMode] = useState<CreateAppBody["devMode"]>("pro-code");
   const [repoUrl, setRepoUrl] = useState("local://sample-agent");
@@ -28,7 +71,7 @@ export function CreateAppDialog({ onClose }: { onClose: () => void }) {
   const usable = credentials.data?.items.filter((c) => !effectiveType || c.gitType === effectiveType) ?? [];
 
   const create = useMutation({
-    mutationFn: () => {
+    mutationFn: async () => {
       const body: CreateAppBody = proCode
         ? {
             name,
@@ -40,11 +83,23 @@ export function CreateAppDialog({ onClose }: { onClose: () => void }) {
             ...(scaffold ? { scaffoldTemplate: "python-agent" } : {}),
           }
         : { name, devMode };
-      return unwrap(api.POST("/apps", { body }));
-    },
-    onSuccess: (app) => {
+      const app = await createCall(body);
       void client.invalidateQueries({ queryKey: ["apps"] });
-      navigate(`/apps/${app.id}`);
+      // A low-code app has no repository: nothing to wait for.
+      if (!app.procodeConfig) return { app, ready: "event" as const };
+      setSettingUp(true);
+      const ready = await repositoryReady(app.id, {
+        isLive: () => isLive.current,
+        read: readRepo,
+        timeoutMs: waitMs,
+        pollMs: SETUP_POLL_MS,
+        signal: gone.current.signal,
+      });
+      return { app, ready };
+    },
+    onSuccess: ({ app, ready }) => {
+      // Past the wait the page opens anyway: it reads the binding again when its event comes.
+      if (ready !== "aborted") navigate(`/apps/${app.id}`);
     },
   });
 
@@ -133,12 +188,17 @@ export function CreateAppDialog({ onClose }: { onClose: () => void }) {
           </>
         ) : null}
         {create.isError ? <ErrorNote error={create.error} title="Not created." /> : null}
+        {settingUp ? (
+          <p className="loading" role="status" aria-live="polite">
+            <span className="spinner" aria-hidden="true" /> Setting up the repository…
+          </p>
+        ) : null}
         <div className="form-actions">
           <button type="button" className="button" onClick={onClose}>
             Cancel
           </button>
           <button type="submit" className="button button-primary" aria-disabled={create.isPending}>
-            {create.isPending ? "Creating…" : "Create app"}
+            {create.isPending ? (settingUp ? "Setting up…" : "Creating…") : "Create app"}
           </button>
         </div>
       </form>

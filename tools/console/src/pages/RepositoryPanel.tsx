@@ -7,7 +7,7 @@ import { Ago } from "../ui/time";
 /** The repository binding (state, last error, webhook, scaffold) and the latest webhook deliveries. */
 export function RepositoryPanel({ appId, config }: { appId: number; config: ProcodeConfig }) {
   const repo = useRepo(appId);
-  const deliveries = useWebhookDeliveries(appId);
+  const deliveries = useWebhookDeliveries(appId, repo.isSuccess);
   return (
     <section className="card" aria-labelledby="repo-title">
       <h2 id="repo-title">Repository</h2>
@@ -42,7 +42,9 @@ export function RepositoryPanel({ appId, config }: { appId: number; config: Proc
         </dl>
       )}
       <h3>Webhook deliveries</h3>
-      {deliveries.isPending ? (
+      {repo.isError ? (
+        <p className="muted">Shown once the binding can be read.</p>
+      ) : deliveries.isPending ? (
         <Loading what="deliveries" />
       ) : deliveries.isError ? (
         <ErrorNote error={deliveries.error} />
