@@ -3,6 +3,7 @@ import { act, fireEvent, render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../src/api/client";
 import { applyLogEvent, logKey } from "../src/api/logs";
+import { LiveContext } from "../src/live/live";
 import { LogLines, StageLog, StageLogView } from "../src/pages/StageLog";
 import { logEvent, logLine, stageLog } from "./fixtures";
 
@@ -111,9 +112,12 @@ describe("the stage log", () => {
   it("adds the lines of the stream's log events to the attempt on screen, once each", async () => {
     const client = new QueryClient({ defaultOptions: { queries: { staleTime: Infinity, retry: false } } });
     client.setQueryData(logKey(7, "BUILD", 1), stageLog(2));
+    // Log events come while the stream is up, and then nothing is polled: no read can interleave.
     render(
       <QueryClientProvider client={client}>
-        <StageLog pipelineId={7} stage="BUILD" attempt={1} running />
+        <LiveContext.Provider value={{ status: "live", reason: "" }}>
+          <StageLog pipelineId={7} stage="BUILD" attempt={1} running />
+        </LiveContext.Provider>
       </QueryClientProvider>,
     );
     expect(rows()).toHaveLength(2);
