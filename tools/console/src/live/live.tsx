@@ -33,14 +33,11 @@ interface LiveState {
 
 export const LiveContext = createContext<LiveState>({ status: "down", reason: "" });
 
-/**
- * Polling intervals: what a person watches and the lists around it, while the stream is down; and
- * what no event announces, whatever the stream.
- */
+/** Polling intervals, only while the stream is down: what a person watches, and the lists around it. */
 const POLL_FOCUS_MS = 400;
 const POLL_LIST_MS = 3000;
 
-/** The ids an event names, from its data (pipelineId, iterationId, appId), whatever its type. */
+/** The ids an event names, from its data (pipelineId, iterationId, appId, subscriptionId), whatever its type. */
 function idsOf(event: unknown): {
   pipelineId?: number;
   iterationId?: number;
