@@ -144,7 +144,7 @@ describe("live.notification_delivery.v1", () => {
     await eventually(() => receiver.delivered("/live").length === 1, "the delivery, after a retry", 15_000);
 
     const events = await liveEvents("live.notification_delivery.v1", appId);
-    const deliveryId = events[0]?.["deliveryId"];
+    const deliveryId = (events[0] as Record<string, unknown> | undefined)?.["deliveryId"];
     expect(deliveryId).toMatch(/^msg_/);
     const team = liveTeamToken("red");
     expect(events).toEqual([

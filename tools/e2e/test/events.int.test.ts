@@ -257,44 +257,6 @@ describe("GET /events", () => {
       reason: expect.any(String),
     });
 
-    // The other team, from the start of the stream: its own app's binding (bound after ours), never ours.
-    const other = await events(theirs, "?lastEventId=0&types=repository");
-    await other.until((s) => s.events.some(bound(theirApp)), "the other team's own binding");
-    expect(other.events.length).toBeGreaterThan(0);
-    expect(other.events.every((e) => e.data["appId"] === theirApp)).toBe(true);
-    await Promise.all([own.close(), other.close()]);
-  });
-
-  it("streams an app's app and webhook delivery events to its team only", async () => {
-    // A delivery not signed for the app is stored, refused, for a bound app: a `webhook` event.
-    const forge = async (app: number) => {
-      const res = await call(platform.gatewayUrl, "POST", `/webhooks/local/${app}`, {
-        body: { event: "push" },
-        headers: {
-          "x-procode-event": "push",
-          "x-procode-delivery": `forged-${app}`,
-          "x-procode-timestamp": String(Math.floor(Date.now() / 1000)),
-          "x-procode-signature-256": `sha256=${"0".repeat(64)}`,
-        },
-      });
-      expect(res.status).toBe(401);
-    };
-    await forge(appId);
-    const refused = (app: number) => (e: Received) =>
-      e.event === "webhook" && e.data["appId"] === app && e.data["status"] === "REJECTED";
-    const own = await events(mine, `?lastEventId=0&types=app,webhook&appId=${appId}`);
-    await own.until((s) => s.events.some(refused(appId)), "the refused delivery's event");
-    expect(own.events.map((e) => [e.event, e.type])).toEqual([
-      ["app", "live.app.v1"],
-      ["webhook", "live.webhook_delivery.v1"],
-    ]);
-    expect(own.events[0]!.data).toEqual({ appId, name: "live-agent", devMode: "pro-code", revision: 1 });
-    expect(own.events[1]!.data).toMatchObject({
-      appId,
-      deliveryId: `forged-${appId}`,
-      reason: expect.any(String),
-    });
-
     // The other team, from the start of the stream: its own app and its own refused delivery (after
     // ours in the stream), never ours.
     await forge(theirApp);
