@@ -291,7 +291,7 @@ export interface paths {
         };
         /**
          * The team's live events (Server-Sent Events)
-         * @description A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log) `event: deployment` (a deployment started, waits for the ops module, or finished) and `event: repository` (an app's repository binding was created or changed: binding state, last error, scaffold state), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).
+         * @description A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log), `event: deployment` (a deployment started, waits for the ops module, or finished), `event: repository` (an app's repository binding was created or changed: binding state, last error, scaffold state), `event: app` (an app was created or its configuration changed), `event: webhook` (a repository webhook delivery was recorded or its outcome changed) and `event: notification` (a notification delivery was written or attempted), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).
          */
         get: operations["streamEvents"];
         put?: never;
@@ -568,6 +568,23 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        /** @description An app was created or its pro-code configuration changed; its name, mode and revision, in the transaction of the change. */
+        AppEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.app.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                appId: number;
+                name: string;
+                devMode: components["schemas"]["DevMode"];
+                revision: number;
+            };
         };
         /** @description A page of App items */
         AppPage: {
@@ -1116,6 +1133,24 @@ export interface components {
             deliveredAt: string | null;
             /** Format: date-time */
             createdAt: string;
+        };
+        /** @description A notification delivery was written or attempted (delivered, to be retried, or failed for good), in the transaction of the change. */
+        NotificationDeliveryEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.notification_delivery.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                appId: number;
+                subscriptionId: number;
+                deliveryId: string;
+                status: components["schemas"]["NotificationDeliveryStatus"];
+                attempts: number;
+            };
         };
         /** @description A page of NotificationDelivery items */
         NotificationDeliveryPage: {
@@ -1714,6 +1749,23 @@ export interface components {
             reason: string | null;
             /** Format: date-time */
             receivedAt: string;
+        };
+        /** @description A repository webhook delivery was recorded (queued or refused) or processed (recorded, ignored, failed, or put back for a retry), in the transaction of the change. */
+        WebhookDeliveryEvent: {
+            /** Format: uuid */
+            id: string;
+            /** @constant */
+            type: "live.webhook_delivery.v1";
+            version: number;
+            /** Format: date-time */
+            occurredAt: string;
+            correlationId: string;
+            data: {
+                appId: number;
+                deliveryId: string;
+                status: components["schemas"]["WebhookDeliveryStatus"];
+                reason: string | null;
+            };
         };
         /** @description A page of WebhookDelivery items */
         WebhookDeliveryPage: {
@@ -3796,9 +3848,9 @@ export interface operations {
             query?: {
                 /** @description Only events of this app */
                 appId?: number;
-                /** @description Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's); no repository events */
+                /** @description Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's); no repository, app, webhook or notification events */
                 pipelineId?: number;
-                /** @description Comma-separated event names: pipeline, iteration, log, deployment, repository (default: all) */
+                /** @description Comma-separated event names: pipeline, iteration, log, deployment, repository, app, webhook, notification (default: all) */
                 types?: string;
                 /** @description Resume after this event (as the Last-Event-ID header; the header wins) */
                 lastEventId?: number;
@@ -3818,7 +3870,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["PipelineEvent"] | components["schemas"]["IterationEvent"] | components["schemas"]["LogEvent"] | components["schemas"]["DeploymentEvent"] | components["schemas"]["RepositoryEvent"];
+                    "text/event-stream": components["schemas"]["PipelineEvent"] | components["schemas"]["IterationEvent"] | components["schemas"]["LogEvent"] | components["schemas"]["DeploymentEvent"] | components["schemas"]["RepositoryEvent"] | components["schemas"]["AppEvent"] | components["schemas"]["WebhookDeliveryEvent"] | components["schemas"]["NotificationDeliveryEvent"];
                 };
             };
             /** @description 1001 invalid parameter */

@@ -9,11 +9,14 @@ import {
 } from "./messages/pipeline.js";
 import { StageCompleted, StageRequested, StageWaiting } from "./messages/stage.js";
 import {
+  AppChanged,
   DeploymentChanged,
   IterationChanged,
+  NotificationDeliveryChanged,
   PipelineChanged,
   RepositoryChanged,
   StageLogWritten,
+  WebhookDeliveryChanged,
 } from "./messages/live.js";
 
 /** Every event and command the four services exchange, and the live events they publish. */
@@ -35,6 +38,9 @@ export const MESSAGES = [
   StageLogWritten,
   DeploymentChanged,
   RepositoryChanged,
+  AppChanged,
+  WebhookDeliveryChanged,
+  NotificationDeliveryChanged,
 ] as const satisfies readonly MessageDefinition[];
 
 export type AnyMessageDefinition = (typeof MESSAGES)[number];

@@ -39,6 +39,7 @@ async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const policy = { allowHttp: config.NOTIFICATION_ALLOW_HTTP, allowHosts: config.NOTIFICATION_ALLOWED_HOSTS };
   const worker = new NotificationDeliveryWorker({
     db: deps.db,
+    outbox: deps.outbox,
     log: deps.log,
     keyRing,
     sender: createWebhookSender({ policy, timeoutMs: config.NOTIFICATION_TIMEOUT_MS }),

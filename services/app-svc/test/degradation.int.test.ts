@@ -68,13 +68,17 @@ describe("degradation", () => {
       const res = await call(svc, token, "POST", "/apps", { name: "nats-down", devMode: "low-code" });
       expect(res.body.code).toBe(0);
       appId = res.body.data.id;
-      // The write committed with its event held in the outbox: nothing could reach NATS.
-      const held = await sql<{ published: boolean }>(
+      // The write committed with its events (and the live one) held in the outbox: nothing could reach NATS.
+      const held = await sql<{ type: string; published: boolean }>(
         infra.databaseUrl,
-        `select published_at is not null as published from app.outbox where payload->'data'->>'appId' = $1`,
+        `select type, published_at is not null as published from app.outbox where payload->'data'->>'appId' = $1
+         order by type`,
         [String(appId)],
       );
-      expect(held).toEqual([{ published: false }]);
+      expect(held).toEqual([
+        { type: "app.created.v1", published: false },
+        { type: "live.app.v1", published: false },
+      ]);
       expect(tap.forApp(appId)).toEqual([]);
     } finally {
       natsProxy.restore();

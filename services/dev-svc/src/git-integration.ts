@@ -74,7 +74,7 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
     // A bind makes a handful of provider calls (more with the scaffold push), each within GIT_TIMEOUT_MS.
     leaseMs: config.GIT_TIMEOUT_MS * 10 + 10000,
   });
-  const webhooks = new WebhookWorker(db, log.child({ part: "webhooks" }), {
+  const webhooks = new WebhookWorker(db, deps.outbox, log.child({ part: "webhooks" }), {
     pollMs: config.WEBHOOK_POLL_MS,
     retentionDays: config.WEBHOOK_RETENTION_DAYS,
   });
@@ -87,6 +87,7 @@ export async function createGitIntegration(deps: ServiceDeps<Config>): Promise<G
   });
   const receiver = new WebhookReceiver(
     db,
+    deps.outbox,
     secrets,
     log,
     { maxAgeSec: config.WEBHOOK_MAX_AGE_SEC, giteeMaxAgeSec: config.GITEE_WEBHOOK_MAX_AGE_SEC },

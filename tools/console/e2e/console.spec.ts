@@ -346,6 +346,39 @@ test("adds a notification on the app page, shows its secret once, and a signed d
   }
 });
 
+test("polls nothing on the app page while the stream is up: its reads wait for their events", async ({
+  browser,
+}) => {
+  // A page of its own on a clock the test moves: seconds pass at once, without waiting them.
+  const watcher = await browser.newPage();
+  try {
+    await watcher.clock.install();
+    await watcher.goto(platform().signInUrl);
+    await expect(watcher.getByRole("heading", { name: "Apps" })).toBeVisible();
+    await watcher.goto(`${platform().gatewayUrl}/apps/${appId}`);
+    await expect(watcher.locator("header.topbar")).toHaveAttribute("data-live", "live");
+    const panel = watcher.getByRole("region", { name: "Notifications" });
+    await expect(panel.getByTestId("notification-delivery").first()).toContainText("DELIVERED");
+    const reads: string[] = [];
+    watcher.on("request", (r) => {
+      if (r.method() === "GET") reads.push(new URL(r.url()).pathname);
+    });
+    // Fifteen seconds, three at a time, each step ending with a read of its own answered: a read a
+    // step's timers began is answered before the next step (a poll skips a read still under way).
+    for (let step = 0; step < 5; step++) {
+      await watcher.clock.runFor(3_000);
+      await watcher.evaluate(() => fetch("/healthz").then((r) => r.status));
+    }
+    const count = (match: (path: string) => boolean) => reads.filter(match).length;
+    // At most the one read the stream's opening may still make; a 3 s poll would make more.
+    expect(count((p) => p === `/apps/${appId}`)).toBeLessThanOrEqual(1);
+    expect(count((p) => p.endsWith("/webhook-deliveries"))).toBeLessThanOrEqual(1);
+    expect(count((p) => /\/notifications\/\d+\/deliveries$/.test(p))).toBeLessThanOrEqual(1);
+  } finally {
+    await watcher.close();
+  }
+});
+
 test("is usable at 390 px wide, and in the dark", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${platform().gatewayUrl}/`);

@@ -28,8 +28,10 @@ function Header({ token }: { token: string }) {
   const [, navigate] = useLocation();
   const client = useQueryClient();
   const claims = tokenClaims(token);
+  // The event stream's state (connecting, live, down), for tests and styles to read.
+  const live = useLive();
   return (
-    <header className="topbar">
+    <header className="topbar" data-live={live.status}>
       <Link href="/" className="brand">
         <span className="brand-mark" aria-hidden="true">
           P

@@ -23,6 +23,28 @@ describe("the live layer", () => {
     ).toEqual([["repo", 3]]);
   });
 
+  it("makes stale only the apps and that app on an app event", () => {
+    expect(
+      queriesOf({ type: "live.app.v1", data: { appId: 3, name: "a", devMode: "pro-code", revision: 2 } }),
+    ).toEqual([["apps"], ["app", 3]]);
+  });
+
+  it("makes stale only an app's webhook deliveries, or one subscription's deliveries, on a delivery event", () => {
+    expect(
+      queriesOf({
+        type: "live.webhook_delivery.v1",
+        data: { appId: 3, deliveryId: "d-1", status: "PROCESSED", reason: "branch main" },
+      }),
+    ).toEqual([["repo", 3, "webhook-deliveries"]]);
+    expect(
+      queriesOf({
+        type: "live.notification_delivery.v1",
+        data: { appId: 3, subscriptionId: 4, deliveryId: "msg_1", status: "DELIVERED", attempts: 1 },
+      }),
+    ).toEqual([["notifications", 3, 4, "deliveries"]]);
+    expect(queriesOf({ type: "live.notification_delivery.v1", data: { appId: 3 } })).toEqual([]);
+  });
+
   it("ignores what is not an event of ours", () => {
     expect(queriesOf(null)).toEqual([]);
     expect(queriesOf({ data: { pipelineId: "7" } })).toEqual([]);

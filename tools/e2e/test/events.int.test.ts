@@ -15,8 +15,8 @@ import { Subscriber, type Received } from "./support/events.js";
 /**
  * `GET /events` over the real platform, through the gateway: a release's live events reach the
  * team's clients in order, a client that drops mid-release resumes with Last-Event-ID and misses
- * nothing, another team sees none of them (nor an app's repository events), the filters hold, and a
- * quiet stream sends heartbeats.
+ * nothing, another team sees none of them (nor an app's repository, app or webhook delivery events),
+ * the filters hold, and a quiet stream sends heartbeats.
  */
 
 let infra: TestInfra;
@@ -222,12 +222,60 @@ describe("GET /events", () => {
     await Promise.all([own.close(), other.close()]);
   });
 
+  it("streams an app's app and webhook delivery events to its team only", async () => {
+    // A delivery not signed for the app is stored, refused, for a bound app: a `webhook` event.
+    const forge = async (app: number) => {
+      const res = await call(platform.gatewayUrl, "POST", `/webhooks/local/${app}`, {
+        body: { event: "push" },
+        headers: {
+          "x-procode-event": "push",
+          "x-procode-delivery": `forged-${app}`,
+          "x-procode-timestamp": String(Math.floor(Date.now() / 1000)),
+          "x-procode-signature-256": `sha256=${"0".repeat(64)}`,
+        },
+      });
+      expect(res.status).toBe(401);
+    };
+    await forge(appId);
+    const refused = (app: number) => (e: Received) =>
+      e.event === "webhook" && e.data["appId"] === app && e.data["status"] === "REJECTED";
+    const own = await events(mine, `?lastEventId=0&types=app,webhook&appId=${appId}`);
+    await own.until((s) => s.events.some(refused(appId)), "the refused delivery's event");
+    // The app, created once; then its deliveries: the pushes of the scaffold and the release's tag
+    // (the post-receive hook's), received then processed, and the forged one.
+    expect(own.events[0]).toMatchObject({ event: "app", type: "live.app.v1" });
+    expect(own.events[0]!.data).toEqual({ appId, name: "live-agent", devMode: "pro-code", revision: 1 });
+    const deliveries = own.events.slice(1);
+    expect(deliveries.every((e) => e.event === "webhook" && e.type === "live.webhook_delivery.v1")).toBe(
+      true,
+    );
+    expect(deliveries.some((e) => e.data["status"] === "PROCESSED")).toBe(true);
+    expect(deliveries.at(-1)!.data).toMatchObject({
+      appId,
+      deliveryId: `forged-${appId}`,
+      status: "REJECTED",
+      reason: expect.any(String),
+    });
+
+    // The other team, from the start of the stream: its own app and its own refused delivery (after
+    // ours in the stream), never ours.
+    await forge(theirApp);
+    const other = await events(theirs, "?lastEventId=0&types=app,webhook,notification");
+    await other.until((s) => s.events.some(refused(theirApp)), "the other team's own delivery");
+    expect(other.events.some((e) => e.event === "app")).toBe(true);
+    expect(other.events.every((e) => e.data["appId"] === theirApp)).toBe(true);
+    await Promise.all([own.close(), other.close()]);
+  });
+
   it("filters by pipelineId and by types, from the start of the stream with lastEventId", async () => {
-    const all = reference.events;
+    const all = await reference.until(
+      (s) => s.events.some((e) => e.event === "webhook") && s.events,
+      "the app's webhook event",
+    );
     const lastOfAll = all.at(-1)!.id;
     const inRange = (list: Received[]) => list.filter((e) => e.id >= all[0]!.id && e.id <= lastOfAll);
-    // The app's repository events are in `all`; a pipelineId filter leaves them out.
-    expect(all.some((e) => e.event === "repository")).toBe(true);
+    // The app's repository, app and webhook events are in `all`; a pipelineId filter leaves them out.
+    for (const name of ["repository", "app", "webhook"]) expect(all.some((e) => e.event === name)).toBe(true);
     const expected = all.filter((e) =>
       e.event === "iteration"
         ? e.data["phasePipelineId"] === pipelineId

@@ -1,11 +1,14 @@
 import { z } from "zod";
 import {
+  AppChanged,
   DeploymentChanged,
   ErrorCodes,
   IterationChanged,
+  NotificationDeliveryChanged,
   PipelineChanged,
   RepositoryChanged,
   StageLogWritten,
+  WebhookDeliveryChanged,
   type ErrorName,
 } from "@procode/contracts";
 
@@ -53,6 +56,9 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
   const log = schemaOf(StageLogWritten.envelope);
   const deployment = schemaOf(DeploymentChanged.envelope);
   const repository = schemaOf(RepositoryChanged.envelope);
+  const app = schemaOf(AppChanged.envelope);
+  const webhook = schemaOf(WebhookDeliveryChanged.envelope);
+  const notification = schemaOf(NotificationDeliveryChanged.envelope);
   return {
     schemas: {
       ...pipeline.defs,
@@ -60,11 +66,20 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
       ...log.defs,
       ...deployment.defs,
       ...repository.defs,
+      ...app.defs,
+      ...webhook.defs,
+      ...notification.defs,
       PipelineEvent: { ...pipeline.schema, description: PipelineChanged.description },
       IterationEvent: { ...iteration.schema, description: IterationChanged.description },
       LogEvent: { ...log.schema, description: StageLogWritten.description },
       DeploymentEvent: { ...deployment.schema, description: DeploymentChanged.description },
       RepositoryEvent: { ...repository.schema, description: RepositoryChanged.description },
+      AppEvent: { ...app.schema, description: AppChanged.description },
+      WebhookDeliveryEvent: { ...webhook.schema, description: WebhookDeliveryChanged.description },
+      NotificationDeliveryEvent: {
+        ...notification.schema,
+        description: NotificationDeliveryChanged.description,
+      },
     },
     securitySchemes: {
       accessToken: {
@@ -82,20 +97,20 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
           summary: "The team's live events (Server-Sent Events)",
           tags: ["events"],
           description:
-            "A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log) `event: deployment` (a deployment started, waits for the ops module, or finished) and `event: repository` (an app's repository binding was created or changed: binding state, last error, scaffold state), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).",
+            "A Server-Sent Events stream of the caller's team: `event: pipeline` (a pipeline's summary after each change), `event: iteration` (an iteration after each change), `event: log` (a line added to a stage attempt's log), `event: deployment` (a deployment started, waits for the ops module, or finished), `event: repository` (an app's repository binding was created or changed: binding state, last error, scaffold state), `event: app` (an app was created or its configuration changed), `event: webhook` (a repository webhook delivery was recorded or its outcome changed) and `event: notification` (a notification delivery was written or attempted), each with `id:` its position in the stream and `data:` the event as JSON. A comment line `: heartbeat` comes every 15 s. Reconnecting with `Last-Event-ID` (or `lastEventId`) resumes after that event when it is less than an hour old; otherwise the stream first sends `event: reset` (reload what you show). Passed through unbuffered (`X-Accel-Buffering: no`).",
           security: [{ bearer: [] }, { accessToken: [] }],
           parameters: [
             idParam("appId", "Only events of this app"),
             idParam(
               "pipelineId",
-              "Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's); no repository events",
+              "Only events of this pipeline, its log lines and deployments (and its iteration's, while it is the release's); no repository, app, webhook or notification events",
             ),
             {
               in: "query",
               name: "types",
               required: false,
               description:
-                "Comma-separated event names: pipeline, iteration, log, deployment, repository (default: all)",
+                "Comma-separated event names: pipeline, iteration, log, deployment, repository, app, webhook, notification (default: all)",
               schema: { type: "string", example: "pipeline" },
             },
             {
@@ -125,6 +140,9 @@ export function gatewayOwnDocument(): { paths: Record<string, Json>; schemas: Js
                       { $ref: "#/components/schemas/LogEvent" },
                       { $ref: "#/components/schemas/DeploymentEvent" },
                       { $ref: "#/components/schemas/RepositoryEvent" },
+                      { $ref: "#/components/schemas/AppEvent" },
+                      { $ref: "#/components/schemas/WebhookDeliveryEvent" },
+                      { $ref: "#/components/schemas/NotificationDeliveryEvent" },
                     ],
                   },
                 },

@@ -43,6 +43,9 @@ class QueryError extends Error {
 }
 
 const NAMES = Object.keys(LIVE_EVENTS) as LiveEventName[];
+/** An event's type token in its subject (`live.webhook_delivery.v1` -> `webhook_delivery`), by its name. */
+const tokenOfName = (name: LiveEventName): string => LIVE_EVENTS[name].type.split(".")[1]!;
+const NAME_OF_TYPE = new Map<string, LiveEventName>(NAMES.map((n) => [LIVE_EVENTS[n].type, n]));
 
 function positiveId(field: string, raw: string | undefined, min = 1): number | null {
   if (raw === undefined || raw === "") return null;
@@ -102,10 +105,13 @@ export function startOf(
   return { startSeq: lastEventId + 1, reset: null };
 }
 
-/** The event's name (`live.pipeline.v1` -> `pipeline`) when the client's filters let it through. */
+/**
+ * The event's name (`live.pipeline.v1` -> `pipeline`, `live.webhook_delivery.v1` -> `webhook`) when
+ * the client's filters let it through. Events that name no pipeline never pass a pipelineId filter.
+ */
 export function admit(query: EventQuery, type: string, data: Record<string, unknown>): LiveEventName | null {
-  const name = type.split(".")[1] as LiveEventName;
-  if (!NAMES.includes(name)) return null;
+  const name = NAME_OF_TYPE.get(type);
+  if (!name) return null;
   if (query.types && !query.types.includes(name)) return null;
   if (query.appId !== null && data["appId"] !== query.appId) return null;
   if (query.pipelineId !== null) {
@@ -187,7 +193,7 @@ export function registerEventStream(
       });
       reset = start.reset;
       // One event name is filtered by the server; several are filtered here.
-      const only = query.types?.length === 1 ? query.types[0] : undefined;
+      const only = query.types?.length === 1 ? tokenOfName(query.types[0]!) : undefined;
       const consumer = await opts.nats.js.consumers.get(stream, {
         filter_subjects: liveTeamFilter(opts.nats.env, actor.team, only),
         deliver_policy: DeliverPolicy.StartSequence,

@@ -80,6 +80,25 @@ describe("which events a client's filters let through", () => {
     expect(admit({ ...none, pipelineId: 5 }, "live.repository.v1", repo)).toBeNull();
     expect(admit({ ...none, types: ["pipeline"] }, "live.repository.v1", repo)).toBeNull();
   });
+  it("lets app, webhook and notification events through by their app and their names, never by a pipeline", () => {
+    const app = { appId: 7, name: "agent", devMode: "pro-code", revision: 2 };
+    const webhook = { appId: 7, deliveryId: "d-1", status: "PROCESSED", reason: "branch main" };
+    const notification = { appId: 7, subscriptionId: 3, deliveryId: "msg_1", status: "PENDING", attempts: 0 };
+    const cases = [
+      ["live.app.v1", app, "app"],
+      ["live.webhook_delivery.v1", webhook, "webhook"],
+      ["live.notification_delivery.v1", notification, "notification"],
+    ] as const;
+    for (const [type, data, name] of cases) {
+      expect(admit(none, type, data)).toBe(name);
+      expect(admit({ ...none, appId: 7, types: [name] }, type, data)).toBe(name);
+      expect(admit({ ...none, appId: 8 }, type, data)).toBeNull();
+      expect(admit({ ...none, pipelineId: 5 }, type, data)).toBeNull();
+      expect(admit({ ...none, types: ["repository"] }, type, data)).toBeNull();
+    }
+    // The subject's token is not the name: `webhook_delivery` is no event name of the stream.
+    expect(() => parseEventQuery({ types: "webhook_delivery" }, undefined)).toThrow(/types: unknown/);
+  });
 });
 
 describe("a team as a subject token", () => {

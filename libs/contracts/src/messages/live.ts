@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  DevMode,
   DeployStatus,
   IterationStatus,
   PhaseStage,
@@ -11,7 +12,9 @@ import {
   StageName,
   IterationMachineState,
 } from "../enums.js";
+import { WebhookDeliveryStatus } from "../http/dev.js";
 import { StageLogLine } from "../http/logs.js";
+import { NotificationDeliveryStatus } from "../http/notifications.js";
 import { defineMessage } from "../message.js";
 
 /**
@@ -123,6 +126,60 @@ export const RepositoryChanged = defineMessage({
     "An app's repository binding was created or changed (desired binding, binding outcome, scaffold state); its state, in the transaction of the change.",
 });
 
+export const AppChanged = defineMessage({
+  type: "live.app.v1",
+  kind: "event",
+  perTeam: true,
+  data: z.object({
+    appId: z.number().int().positive(),
+    name: z.string(),
+    devMode: DevMode,
+    /** The revision of its configuration after the change (1 when created). */
+    revision: z.number().int().min(1),
+  }),
+  publisher: "app-svc",
+  consumers: ["gateway"],
+  description:
+    "An app was created or its pro-code configuration changed; its name, mode and revision, in the transaction of the change.",
+});
+
+export const WebhookDeliveryChanged = defineMessage({
+  type: "live.webhook_delivery.v1",
+  kind: "event",
+  perTeam: true,
+  data: z.object({
+    appId: z.number().int().positive(),
+    deliveryId: z.string(),
+    /** The delivery's state, as `GET /apps/{id}/repo/webhook-deliveries` shows it. */
+    status: WebhookDeliveryStatus,
+    /** Why it was refused, ignored or failed, or what it recorded; null while queued. */
+    reason: z.string().nullable(),
+  }),
+  publisher: "dev-svc",
+  consumers: ["gateway"],
+  description:
+    "A repository webhook delivery was recorded (queued or refused) or processed (recorded, ignored, failed, or put back for a retry), in the transaction of the change.",
+});
+
+export const NotificationDeliveryChanged = defineMessage({
+  type: "live.notification_delivery.v1",
+  kind: "event",
+  perTeam: true,
+  data: z.object({
+    appId: z.number().int().positive(),
+    subscriptionId: z.number().int().positive(),
+    /** The delivery's id (its `webhook-id`), as `GET /apps/{id}/notifications/{subscriptionId}/deliveries` shows it. */
+    deliveryId: z.string(),
+    status: NotificationDeliveryStatus,
+    /** Attempts made so far (0: written, not sent yet). */
+    attempts: z.number().int().min(0),
+  }),
+  publisher: "app-svc",
+  consumers: ["gateway"],
+  description:
+    "A notification delivery was written or attempted (delivered, to be retried, or failed for good), in the transaction of the change.",
+});
+
 /** The live events, by the name `GET /events` gives them (its `event:` field and `types` filter). */
 export const LIVE_EVENTS = {
   pipeline: PipelineChanged,
@@ -130,5 +187,8 @@ export const LIVE_EVENTS = {
   log: StageLogWritten,
   deployment: DeploymentChanged,
   repository: RepositoryChanged,
+  app: AppChanged,
+  webhook: WebhookDeliveryChanged,
+  notification: NotificationDeliveryChanged,
 } as const;
 export type LiveEventName = keyof typeof LIVE_EVENTS;

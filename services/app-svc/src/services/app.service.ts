@@ -1,4 +1,5 @@
 import {
+  AppChanged,
   AppCreated,
   DEFAULT_DEPLOY_CONFIG,
   DEFAULT_ITERATION_PHASES,
@@ -22,6 +23,7 @@ import {
   type KeyRing,
   type Logger,
   type Outbox,
+  type OutboxContext,
   type RecordAnswer,
 } from "@procode/service-kit";
 import {
@@ -180,6 +182,7 @@ export class AppService {
               })
             : null;
           tx.emit(AppCreated, toSnapshot(app, config, config ? this.webhookUrl(config, app.id) : null));
+          emitAppChanged(tx, app);
           await record(tx.sql, this.view({ app, config }));
           return { app, config };
         }),
@@ -276,6 +279,7 @@ export class AppService {
         const config = await saveConfig(tx.sql, locked.app.id, { ...next, webhookSecret });
         const app = await bumpRevision(tx.sql, locked.app.id);
         tx.emit(ProcodeConfigChanged, toSnapshot(app, config, this.webhookUrl(config, app.id)));
+        emitAppChanged(tx, app);
         return { config, changes };
       }),
     );
@@ -288,6 +292,15 @@ export class AppService {
     }
     return toProcodeConfigView(result.config, this.webhookUrl(result.config, id));
   }
+}
+
+/** The live event `live.app.v1` (docs/api.md "Live events"): the app as it now stands, to its team. */
+function emitAppChanged(tx: Pick<OutboxContext, "emit">, app: AppState): void {
+  tx.emit(
+    AppChanged,
+    { appId: app.id, name: app.name, devMode: app.devMode, revision: app.revision },
+    { team: app.team },
+  );
 }
 
 function assertProCode(app: AppState): void {

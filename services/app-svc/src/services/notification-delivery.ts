@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { PollLoop, type Database, type KeyRing, type Logger } from "@procode/service-kit";
+import { PollLoop, type Database, type KeyRing, type Logger, type Outbox } from "@procode/service-kit";
 import { afterAttempt, isDelivered, type RetryPolicy } from "../domain/notification.js";
 import type { WebhookSender } from "../integrations/webhook-sender.js";
+import { emitDeliveriesChanged } from "./notification-live.js";
 import {
   claimDueDeliveries,
   recordAttempt,
@@ -12,6 +13,8 @@ import {
 
 export interface NotificationDeliveryOptions {
   db: Database;
+  /** Records each attempt with its live event, in one transaction. */
+  outbox: Outbox;
   log: Logger;
   keyRing: KeyRing;
   sender: WebhookSender;
@@ -105,13 +108,17 @@ export class NotificationDeliveryWorker {
           : statusCode !== null && statusCode >= 300 && statusCode < 400
             ? `answered ${statusCode}; redirects are not followed`
             : `answered ${statusCode}`;
-    const kept = await recordAttempt(this.opts.db.sql, {
-      id: d.id,
-      owner: this.owner,
-      status: outcome.status,
-      statusCode,
-      error,
-      nextAttemptAt: outcome.status === "PENDING" ? new Date(outcome.nextAttemptAtMs) : null,
+    const kept = await this.opts.outbox.sqlTransaction(d.webhookId, async (tx) => {
+      const recorded = await recordAttempt(tx.sql, {
+        id: d.id,
+        owner: this.owner,
+        status: outcome.status,
+        statusCode,
+        error,
+        nextAttemptAt: outcome.status === "PENDING" ? new Date(outcome.nextAttemptAtMs) : null,
+      });
+      if (recorded) await emitDeliveriesChanged(tx, [d.id]);
+      return recorded;
     });
     if (!kept)
       this.opts.log.warn({ webhookId: d.webhookId }, "notification attempt outlived its lease; not recorded");

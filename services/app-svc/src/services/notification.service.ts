@@ -36,6 +36,7 @@ import {
   type SubscriptionState,
 } from "../store/notification.repository.js";
 import { withDatabase } from "./database.js";
+import { emitDeliveriesChanged } from "./notification-live.js";
 
 export interface NotificationServiceDeps {
   db: Database;
@@ -168,7 +169,7 @@ export class NotificationService {
       let n = 0;
       for (const { type, data } of notifications) {
         const body: NotificationBody = { type, timestamp: event.occurredAt, data };
-        n += await insertDeliveries(tx.sql, {
+        const ids = await insertDeliveries(tx.sql, {
           appId: data.appId,
           eventId: event.id,
           eventType: type,
@@ -176,6 +177,8 @@ export class NotificationService {
           body: JSON.stringify(body),
           retryWindowMs: this.deps.retryWindowMs,
         });
+        await emitDeliveriesChanged(tx, ids);
+        n += ids.length;
       }
       return n;
     });

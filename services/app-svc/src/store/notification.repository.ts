@@ -114,19 +114,56 @@ export interface NewDeliveries {
 /**
  * Writes a PENDING delivery, due now, for every subscription of the app that asks for the event's
  * type and existed when it happened; a delivery already written for (subscription, event, type) is
- * kept as it is. Returns how many were written.
+ * kept as it is. Returns the ids of those written.
  */
-export async function insertDeliveries(sql: Sql, d: NewDeliveries): Promise<number> {
-  const res = await sql.query(
+export async function insertDeliveries(sql: Sql, d: NewDeliveries): Promise<number[]> {
+  const res = await sql.query<{ id: string }>(
     `insert into ${DELIVERY} (webhook_id, subscription_id, event_id, event_type, body, give_up_at)
      select 'msg_' || replace(gen_random_uuid()::text, '-', ''), s.id, $2::uuid, $3::text, $4::text,
             now() + $5::bigint * interval '1 millisecond'
      from ${SUBSCRIPTION} s
      where s.app_id = $1 and $3::text = any(s.event_types) and s.created_at <= $6::timestamptz
-     on conflict (subscription_id, event_id, event_type) do nothing`,
+     on conflict (subscription_id, event_id, event_type) do nothing
+     returning id`,
     [d.appId, d.eventId, d.eventType, d.body, d.retryWindowMs, d.occurredAt],
   );
-  return res.rowCount;
+  return res.rows.map((r) => Number(r.id));
+}
+
+/** A delivery as its live event tells it (docs/api.md "Live events"), with its app's team. */
+export interface DeliveryLive {
+  team: string;
+  appId: number;
+  subscriptionId: number;
+  deliveryId: string;
+  status: NotificationDeliveryStatus;
+  attempts: number;
+}
+
+/** The deliveries `ids` as their live events tell them, in id order. */
+export async function deliveriesLive(sql: Sql, ids: number[]): Promise<DeliveryLive[]> {
+  if (!ids.length) return [];
+  const { rows } = await sql.query<{
+    team: string;
+    app_id: string;
+    subscription_id: string;
+    webhook_id: string;
+    status: NotificationDeliveryStatus;
+    attempts: number;
+  }>(
+    `select a.team, s.app_id, d.subscription_id, d.webhook_id, d.status, d.attempts
+     from ${DELIVERY} d join ${SUBSCRIPTION} s on s.id = d.subscription_id join app.agent_app a on a.id = s.app_id
+     where d.id = any($1::bigint[]) order by d.id`,
+    [ids],
+  );
+  return rows.map((r) => ({
+    team: r.team,
+    appId: Number(r.app_id),
+    subscriptionId: Number(r.subscription_id),
+    deliveryId: r.webhook_id,
+    status: r.status,
+    attempts: r.attempts,
+  }));
 }
 
 interface DeliveryRow {

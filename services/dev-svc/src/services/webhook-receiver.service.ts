@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type WebhookParams, type GitType, type WebhookAck } from "@procode/contracts";
 import {
   DomainError,
@@ -6,12 +7,14 @@ import {
   refuseHostileJson,
   type Database,
   type Logger,
+  type Outbox,
 } from "@procode/service-kit";
 import type { z } from "zod";
 import { redactPayload } from "../domain/push-event.js";
 import { findRepo } from "../store/git-repo.repository.js";
 import { findDelivery, insertReceived, insertRejected } from "../store/webhook-delivery.repository.js";
 import type { Secrets } from "./secrets.js";
+import { emitWebhookDeliveryChanged } from "./webhook-delivery-live.js";
 import { keptHeaders, sha256Hex, verifyDelivery, type Headers } from "./webhook-signatures.js";
 
 export interface ReceiverOptions {
@@ -35,6 +38,7 @@ const REFUSED = "webhook refused: not signed for this app's webhook";
 export class WebhookReceiver {
   constructor(
     private readonly db: Database,
+    private readonly outbox: Outbox,
     private readonly secrets: Secrets,
     private readonly log: Logger,
     private readonly opts: ReceiverOptions,
@@ -94,8 +98,13 @@ export class WebhookReceiver {
       bodyBytes: body.length,
       remoteAddr,
     };
+    // Each delivery stored is announced with it (live.webhook_delivery.v1).
+    const rejected = (reason: string) =>
+      this.outbox.sqlTransaction(randomUUID(), async (tx) => {
+        await emitWebhookDeliveryChanged(tx, await insertRejected(tx.sql, base, reason));
+      });
     if (!verdict.ok) {
-      await insertRejected(sql, base, verdict.reason);
+      await rejected(verdict.reason);
       this.log.warn(
         { appId, gitType, reason: verdict.reason, deliveryId: verdict.deliveryId },
         "webhook delivery refused",
@@ -109,10 +118,14 @@ export class WebhookReceiver {
       refuseHostileJson(payload);
     } catch (err) {
       const refused = isDomainError(err) ? err : invalidParameter("body", "is not valid JSON");
-      await insertRejected(sql, base, refused.message);
+      await rejected(refused.message);
       throw refused;
     }
-    const seq = await insertReceived(sql, { ...base, payload: redactPayload(payload) });
+    const seq = await this.outbox.sqlTransaction(randomUUID(), async (tx) => {
+      const received = await insertReceived(tx.sql, { ...base, payload: redactPayload(payload) });
+      if (received !== null) await emitWebhookDeliveryChanged(tx, received);
+      return received;
+    });
     if (seq === null) {
       const first = await findDelivery(sql, appId, gitType, verdict.deliveryId);
       this.log.info(

@@ -1,4 +1,12 @@
-import { errorMessage, PollLoop, type Database, type Logger, type Sql } from "@procode/service-kit";
+import { randomUUID } from "node:crypto";
+import {
+  errorMessage,
+  PollLoop,
+  type Database,
+  type Logger,
+  type Outbox,
+  type SqlTxContext,
+} from "@procode/service-kit";
 import { deliveryRetryDelayMs, MAX_DELIVERY_ATTEMPTS } from "../domain/binding.js";
 import { readPush } from "../domain/push-event.js";
 import { applyBranchPush, recordTagPush } from "../store/branch-head.repository.js";
@@ -10,11 +18,13 @@ import {
   retryDelivery,
   type DeliveryRecord,
 } from "../store/webhook-delivery.repository.js";
+import { emitWebhookDeliveryChanged } from "./webhook-delivery-live.js";
 
 /**
  * Processes stored webhook deliveries in order of receipt: a branch push moves that branch's head
  * (branch_head), a tag push is recorded (tag_push), and the app's cached branch and tag lists are
- * marked out of date. Each delivery is one transaction; a failure is retried with increasing delay.
+ * marked out of date. Each delivery is one transaction, with its live event; a failure is retried
+ * with increasing delay.
  */
 export class WebhookWorker {
   private readonly loop: PollLoop;
@@ -22,6 +32,7 @@ export class WebhookWorker {
 
   constructor(
     private readonly db: Database,
+    private readonly outbox: Outbox,
     private readonly log: Logger,
     private readonly opts: { pollMs: number; retentionDays: number },
   ) {
@@ -59,19 +70,23 @@ export class WebhookWorker {
   private async processNext(): Promise<boolean> {
     let delivery: DeliveryRecord | undefined;
     try {
-      return await this.db.transaction(async (sql) => {
-        delivery = (await lockDueDeliveries(sql, 1))[0];
+      return await this.outbox.sqlTransaction(randomUUID(), async (tx) => {
+        delivery = (await lockDueDeliveries(tx.sql, 1))[0];
         if (!delivery) return false;
-        await this.process(sql, delivery);
+        await this.process(tx, delivery);
+        await emitWebhookDeliveryChanged(tx, delivery.seq);
         return true;
       });
     } catch (err) {
       if (!delivery) throw err;
       const attempts = delivery.attempts + 1;
       const reason = `processing failed: ${errorMessage(err)}`;
-      if (attempts >= MAX_DELIVERY_ATTEMPTS)
-        await finishDelivery(this.db.sql, delivery.seq, "FAILED", reason);
-      else await retryDelivery(this.db.sql, delivery.seq, reason, deliveryRetryDelayMs(attempts));
+      const failed = delivery;
+      await this.outbox.sqlTransaction(randomUUID(), async (tx) => {
+        if (attempts >= MAX_DELIVERY_ATTEMPTS) await finishDelivery(tx.sql, failed.seq, "FAILED", reason);
+        else await retryDelivery(tx.sql, failed.seq, reason, deliveryRetryDelayMs(attempts));
+        await emitWebhookDeliveryChanged(tx, failed.seq);
+      });
       this.log.error(
         { appId: delivery.appId, deliveryId: delivery.deliveryId, attempts, err: errorMessage(err) },
         "webhook delivery processing failed",
@@ -80,7 +95,7 @@ export class WebhookWorker {
     }
   }
 
-  private async process(sql: Sql, d: DeliveryRecord): Promise<void> {
+  private async process({ sql }: SqlTxContext, d: DeliveryRecord): Promise<void> {
     const log = this.log.child({ appId: d.appId, deliveryId: d.deliveryId, gitType: d.gitType });
     const reading = readPush(d.gitType, d.event, d.payload);
     if (reading.kind === "ignored") {

@@ -87,16 +87,17 @@ export async function insertReceived(db: Sql, d: NewDelivery): Promise<number | 
   return row ? Number(row.id) : null;
 }
 
-/** Records a refused delivery with its reason (no payload: it was not authenticated). */
+/** Records a refused delivery with its reason (no payload: it was not authenticated); its id. */
 export async function insertRejected(
   db: Sql,
   d: Omit<NewDelivery, "payload">,
   reason: string,
-): Promise<void> {
-  await db.query(
+): Promise<number> {
+  const res = await db.query<{ id: string }>(
     `insert into ${S}.webhook_delivery (app_id, git_type, delivery_id, event, status, reason, headers, body_sha256,
        body_bytes, remote_addr, processed_at)
-     values ($1, $2, $3, $4, 'REJECTED', $5, $6::jsonb, $7, $8, $9, now())`,
+     values ($1, $2, $3, $4, 'REJECTED', $5, $6::jsonb, $7, $8, $9, now())
+     returning id`,
     [
       d.appId,
       d.gitType,
@@ -109,6 +110,13 @@ export async function insertRejected(
       d.remoteAddr,
     ],
   );
+  return Number(res.rows[0]!.id);
+}
+
+/** A delivery by its id (any status). */
+export async function findDeliveryBySeq(db: Sql, seq: number): Promise<DeliveryRecord | null> {
+  const r = (await db.query<Row>(`select * from ${S}.webhook_delivery where id = $1`, [seq])).rows[0];
+  return r ? toRecord(r) : null;
 }
 
 /** The queued deliveries that are due, oldest first, locked for this transaction. */

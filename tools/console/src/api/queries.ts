@@ -26,7 +26,8 @@ export function useApps(filter: { name?: string; devMode?: "pro-code" | "low-cod
         }),
       ),
     placeholderData: keepPreviousData,
-    refetchInterval: usePoll("unannounced"),
+    // Announced by the `app` event: polled only while the stream is down.
+    refetchInterval: usePoll("list"),
   });
 }
 
@@ -39,6 +40,8 @@ export function useApp(id: number) {
     queryKey: ["app", id],
     queryFn: () => unwrap(api.GET("/apps/{id}", { params: { path: { id } } })),
     enabled: isId(id),
+    // Announced by the `app` event: polled only while the stream is down.
+    refetchInterval: usePoll("list"),
   });
 }
 
@@ -57,9 +60,9 @@ export function useRepo(appId: number) {
 }
 
 /**
- * No event announces a delivery (a push does): polled while on screen, and read again with the
- * binding on a `repository` event. `enabled`: once the binding was read, so an app dev-svc does not
- * know yet is not asked for.
+ * Announced by the `webhook` event (and read again with the binding on a `repository` event):
+ * polled only while the stream is down. `enabled`: once the binding was read, so an app dev-svc
+ * does not know yet is not asked for.
  */
 export function useWebhookDeliveries(appId: number, enabled = true) {
   return useQuery({
@@ -71,7 +74,7 @@ export function useWebhookDeliveries(appId: number, enabled = true) {
         }),
       ),
     enabled: enabled && isId(appId),
-    refetchInterval: usePoll("unannounced"),
+    refetchInterval: usePoll("list"),
   });
 }
 
@@ -143,6 +146,7 @@ export function useNotifications(appId: number) {
   });
 }
 
+/** Announced by the `notification` event: polled only while the stream is down. */
 export function useNotificationDeliveries(appId: number, subscriptionId: number) {
   return useQuery({
     queryKey: ["notifications", appId, subscriptionId, "deliveries"],
@@ -152,7 +156,7 @@ export function useNotificationDeliveries(appId: number, subscriptionId: number)
           params: { path: { id: appId, subscriptionId }, query: { pageSize: 5 } },
         }),
       ),
-    refetchInterval: usePoll("unannounced"),
+    refetchInterval: usePoll("list"),
   });
 }
 

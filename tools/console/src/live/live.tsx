@@ -21,7 +21,7 @@ const EVENTS_URL = "/events";
  * a line to a stage log instead, and `reset` means "reload everything shown". A `repository` event
  * is also noted, for a new app's dialog (./repositories.ts).
  */
-const EVENT_NAMES = ["pipeline", "iteration", "repository"] as const;
+const EVENT_NAMES = ["pipeline", "iteration", "repository", "app", "webhook", "notification"] as const;
 
 type LiveStatus = "connecting" | "live" | "down";
 
@@ -33,30 +33,44 @@ interface LiveState {
 
 export const LiveContext = createContext<LiveState>({ status: "down", reason: "" });
 
-/**
- * Polling intervals: what a person watches and the lists around it, while the stream is down; and
- * what no event announces, whatever the stream.
- */
+/** Polling intervals, only while the stream is down: what a person watches, and the lists around it. */
 const POLL_FOCUS_MS = 400;
 const POLL_LIST_MS = 3000;
 
-/** The ids an event names, from its data (pipelineId, iterationId, appId), whatever its type. */
-function idsOf(event: unknown): { pipelineId?: number; iterationId?: number; appId?: number } {
+/** The ids an event names, from its data (pipelineId, iterationId, appId, subscriptionId), whatever its type. */
+function idsOf(event: unknown): {
+  pipelineId?: number;
+  iterationId?: number;
+  appId?: number;
+  subscriptionId?: number;
+} {
   const data = (event as { data?: Record<string, unknown> } | null)?.data ?? {};
   const num = (v: unknown) => (typeof v === "number" ? v : undefined);
   return {
     pipelineId: num(data["pipelineId"]),
     iterationId: num(data["iterationId"]),
     appId: num(data["appId"]),
+    subscriptionId: num(data["subscriptionId"]),
   };
 }
 
 /** The queries an event makes stale: only those of the things it names. */
 export function queriesOf(event: unknown): QueryKey[] {
-  const { pipelineId, iterationId, appId } = idsOf(event);
-  // An app's repository binding: its repository's reads (binding, webhook deliveries, tags), no list.
-  if ((event as { type?: unknown } | null)?.type === "live.repository.v1") {
-    return appId === undefined ? [] : [["repo", appId]];
+  const { pipelineId, iterationId, appId, subscriptionId } = idsOf(event);
+  const type = (event as { type?: unknown } | null)?.type;
+  // Events about an app and its repository and notifications: only the reads of what they name.
+  if (type === "live.repository.v1" || type === "live.app.v1" || type === "live.webhook_delivery.v1") {
+    if (appId === undefined) return [];
+    // A binding: its repository's reads (binding, webhook deliveries, tags), no list.
+    if (type === "live.repository.v1") return [["repo", appId]];
+    // An app created or reconfigured: the apps lists and that app.
+    if (type === "live.app.v1") return [["apps"], ["app", appId]];
+    return [["repo", appId, "webhook-deliveries"]];
+  }
+  if (type === "live.notification_delivery.v1") {
+    return appId === undefined || subscriptionId === undefined
+      ? []
+      : [["notifications", appId, subscriptionId, "deliveries"]];
   }
   const keys: QueryKey[] = [];
   if (pipelineId !== undefined) keys.push(["pipeline", pipelineId]);
@@ -128,13 +142,12 @@ export function useLive(): LiveState {
 
 /**
  * A query's refetch interval. `focus` (the pipeline or iteration in view) and `list` (an app's
- * iterations and releases, its repository's binding) are what the stream's events announce: no poll
- * while it is up, a poll while it is down. `unannounced` is what no event announces (the apps,
- * webhook and notification deliveries): polled as a list, stream or not, while it is on screen.
+ * iterations and releases, the apps and an app, its repository's binding, webhook and notification
+ * deliveries) are all announced by the stream's events: no poll while it is up, a poll while it is
+ * down (docs/console.md).
  */
-export function usePoll(kind: "focus" | "list" | "unannounced"): number | false {
+export function usePoll(kind: "focus" | "list"): number | false {
   const { status } = useLive();
-  if (kind === "unannounced") return POLL_LIST_MS;
   if (status === "live") return false;
   return kind === "focus" ? POLL_FOCUS_MS : POLL_LIST_MS;
 }
