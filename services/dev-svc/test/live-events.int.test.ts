@@ -10,14 +10,24 @@ import {
   streamMessages,
   type TestInfra,
 } from "@procode/test-kit";
+import {
+  appSnapshot,
+  bearer,
+  newAppId,
+  newKeys,
+  publishAppEvent,
+  randomSecret,
+  startDevSvc,
+  type DevSvc,
+} from "./support/dev-svc.js";
+import { createApp, localRepo, repoBinding } from "./support/runners/repos.js";
 import { localSignature } from "../src/services/webhook-signatures.js";
-import { bearer, newKeys, startDevSvc, type DevSvc } from "./support/dev-svc.js";
-import { createApp, localRepo } from "./support/runners/repos.js";
 
 /**
- * The live event `live.webhook_delivery.v1` (docs/api.md, "Live events"): a webhook delivery is
- * announced when it is stored (queued or refused) and again when it is processed, in the transaction
- * of each change; only its id, status and reason travel.
+ * dev-svc's live events (docs/api.md, "Live events"): `live.repository.v1`, every change of an app's
+ * repository row with its state, and `live.webhook_delivery.v1`, a webhook delivery when it is stored
+ * (queued or refused) and again when it is processed; each in the transaction of its change, so the
+ * events follow the changes in order, and only ids, states and reasons travel.
  */
 
 let infra: TestInfra;
@@ -26,8 +36,8 @@ let svc: DevSvc;
 const keys = newKeys();
 
 beforeAll(async () => {
-  infra = await createTestInfra("dev-webhook-live");
-  dir = await mkdtemp(path.join(tmpdir(), "webhook-live-"));
+  infra = await createTestInfra("dev-live");
+  dir = await mkdtemp(path.join(tmpdir(), "dev-live-"));
   svc = await startDevSvc(infra, keys, { LOCAL_GIT_ROOT: path.join(dir, "local") });
 }, 60_000);
 
@@ -37,19 +47,69 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The webhook delivery events of an app as the LIVE stream holds them, with their team token. */
-async function deliveryEvents(appId: number) {
+/** An app's live events of one type as the LIVE stream holds them, with their subjects' team token. */
+async function liveEvents(
+  type: "repository" | "webhook_delivery",
+  appId: number,
+): Promise<Record<string, unknown>[]> {
   await outboxDrained(infra.databaseUrl, "dev");
   return (
     await streamMessages<{ data: Record<string, unknown> }>(
       infra.natsUrl,
       streamName(infra.envName, "LIVE"),
-      `${infra.envName}.live.webhook_delivery.v1.`,
+      `${infra.envName}.live.${type}.v1.`,
     )
   )
     .filter((m) => m.message.data["appId"] === appId)
     .map((m) => ({ team: m.subject.split(".").at(-1), ...m.message.data }));
 }
+
+it("publishes created, the scaffold pushed, then BOUND, for a LOCAL app with a scaffold", async () => {
+  const name = "scaffolded";
+  await localRepo(path.join(dir, "local"), name);
+  const app = await createApp(
+    svc,
+    infra,
+    keys,
+    { gitType: "LOCAL", gitRepoUrl: `local://${name}`, scaffoldTemplate: "python-agent" },
+    { waitFor: (b) => b.state === "BOUND" && b.scaffold.state === "PUSHED" },
+  );
+  const team = liveTeamToken("team-a");
+  expect(await liveEvents("repository", app.appId)).toEqual([
+    { team, appId: app.appId, state: "PENDING", lastError: null, scaffoldState: "PENDING" },
+    { team, appId: app.appId, state: "PENDING", lastError: null, scaffoldState: "PUSHED" },
+    { team, appId: app.appId, state: "BOUND", lastError: null, scaffoldState: "PUSHED" },
+  ]);
+});
+
+it("publishes NEEDS_CREDENTIAL with its reason for a GitLab app without a credential, once", async () => {
+  const appId = newAppId();
+  await publishAppEvent(
+    svc,
+    "created",
+    appSnapshot(keys, {
+      appId,
+      gitType: "GITLAB",
+      gitRepoUrl: "http://127.0.0.1:9/acme/agent.git",
+      credentialId: null,
+      webhookUrl: `http://127.0.0.1:9/webhooks/gitlab/${appId}`,
+      webhookSecret: randomSecret(),
+    }),
+  );
+  const waiting = await eventually(async () => {
+    const b = await repoBinding(svc, infra, appId);
+    return b?.state === "NEEDS_CREDENTIAL" ? b : null;
+  }, "NEEDS_CREDENTIAL");
+  const events = await liveEvents("repository", appId);
+  expect(events.map((e) => [e.state, e.scaffoldState])).toEqual([
+    ["PENDING", "NOT_REQUESTED"],
+    ["NEEDS_CREDENTIAL", "NOT_REQUESTED"],
+  ]);
+  expect(events[1]!.lastError).toBe(waiting.lastError);
+  expect(events[1]!.lastError).toMatch(/needs a credential/);
+  // No secret travels: only the binding's state.
+  expect(Object.keys(events[1]!).sort()).toEqual(["appId", "lastError", "scaffoldState", "state", "team"]);
+});
 
 /** A LOCAL push delivery (the post-receive hook's), signed with `secret`. */
 async function postPush(appId: number, secret: string, deliveryId: string) {
@@ -92,7 +152,7 @@ it("publishes a delivery queued then processed, and a refused one, to the app's 
   expect((await postPush(app.appId, "forged-secret", "d-forged")).statusCode).toBe(401);
 
   const team = liveTeamToken("team-a");
-  const events = await deliveryEvents(app.appId);
+  const events = await liveEvents("webhook_delivery", app.appId);
   expect(events).toEqual([
     { team, appId: app.appId, deliveryId: "d-good", status: "RECEIVED", reason: null },
     {
