@@ -187,9 +187,15 @@ export function pipelineProceedTarget(
   iterationId: number,
   state: IterationMachineState,
   phases: readonly IterationPhase[],
-): { target: Exclude<TargetPhase, "RELEASE">; refusal?: undefined } | { refusal: IterationRefusal } {
-  const next =
-    state === "DEVELOPING" || state === "TESTING" || state === "STAGING" ? nextPhase(phases, state) : null;
+):
+  | {
+      from: "DEVELOPING" | "TESTING" | "STAGING";
+      target: Exclude<TargetPhase, "RELEASE">;
+      refusal?: undefined;
+    }
+  | { refusal: IterationRefusal } {
+  const from = state === "DEVELOPING" || state === "TESTING" || state === "STAGING" ? state : null;
+  const next = from ? nextPhase(phases, from) : null;
   if (!next || next === "DEVELOPING") {
     return {
       refusal: {
@@ -206,5 +212,5 @@ export function pipelineProceedTarget(
       },
     };
   }
-  return { target: next };
+  return { from: from!, target: next };
 }

@@ -124,7 +124,7 @@ export function resumePhase(p: PipelineRecord, stage: PhaseStage, reason: string
 }
 
 /** Cancels any unfinished pipeline. Returns the state it left. */
-export function cancelPipeline(p: PipelineRecord, reason: string, ch: Change): string {
+export function cancelPipeline(p: PipelineRecord, reason: string, ch: Change): PipelineRecord["state"] {
   if (p.status === "SUCCESS" || p.status === "CANCELLED") {
     throw new PipelineRefusalError("PIPELINE_STATE_CONFLICT", `pipeline ${p.id} is already ${p.status}`);
   }

@@ -18,7 +18,7 @@ export function serveProceedIteration(
     queue: "pipeline-engine",
     log,
     handle: (data, ctx) =>
-      executor.submit<ProceedIterationReply>({
+      executor.submit({
         kind: "proceedIteration",
         data,
         correlationId: ctx.correlationId,

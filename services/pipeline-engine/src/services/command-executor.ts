@@ -3,7 +3,7 @@ import { DomainError, RetryLaterError, sleep, type Logger, type Outbox } from "@
 import type { EngineTimings } from "../domain/pipeline.model.js";
 import { PipelineRefusalError } from "../domain/change.js";
 import type { PipelineRepository } from "../store/pipeline.repository.js";
-import type { CommandWithContext } from "./commands.js";
+import type { AnswerOf, CommandWithContext } from "./commands.js";
 import { CommittedRefusal } from "./commands.js";
 import type { PipelineEngine } from "./pipeline-engine.service.js";
 import { isConflict, UnitOfWork } from "./unit-of-work.js";
@@ -46,8 +46,10 @@ export class CommandExecutor {
 
   constructor(private readonly opts: ExecutorOptions) {}
 
-  submit<T = unknown>(cmd: CommandWithContext): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+  /** Applies `cmd` in the next batch; resolves with its answer, rejects with its refusal. */
+  submit<C extends CommandWithContext>(cmd: C): Promise<AnswerOf<C>> {
+    return new Promise<AnswerOf<C>>((resolve, reject) => {
+      // The engine answers each kind as AnswerOf says (PipelineEngine.execute).
       this.queue.push({ cmd, resolve: resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;

@@ -1,6 +1,11 @@
 import type { DomainError } from "@procode/service-kit";
 import type {
   Actor,
+  CancelPipelineResponse,
+  ProceedIterationReply,
+  ProceedPipelineResponse,
+  ResumePipelineResponse,
+  RetryPipelineResponse,
   DeploymentFinished,
   DeploymentStarted,
   DeploymentWaiting,
@@ -38,3 +43,18 @@ export type MessageOutcome = "done" | "ignored" | "duplicate";
 export class CommittedRefusal {
   constructor(readonly error: DomainError) {}
 }
+
+/** What each REST action answers (the route validates it again against its schema). */
+export interface ActionAnswers {
+  PROCEED: ProceedPipelineResponse;
+  RETRY: RetryPipelineResponse;
+  RESUME: ResumePipelineResponse;
+  CANCEL: CancelPipelineResponse;
+}
+
+/** What a command answers, by its kind (and an action by its action). */
+export type AnswerOf<C extends Command> = C extends { kind: "proceedIteration" }
+  ? ProceedIterationReply
+  : C extends { kind: "action"; action: infer A extends keyof ActionAnswers }
+    ? ActionAnswers[A]
+    : MessageOutcome;

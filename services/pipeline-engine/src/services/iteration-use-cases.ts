@@ -11,6 +11,7 @@ import {
   type IterationMachineState,
   type ProceedIterationReply,
   type ProceedIterationRequest,
+  type ProceedPipelineResponse,
 } from "@procode/contracts";
 import { DomainError } from "@procode/service-kit";
 import { iterationEventFor } from "../domain/iteration.machine.js";
@@ -187,16 +188,11 @@ export class IterationUseCases {
     uow: UnitOfWork,
     iter: PipelineRecord,
     cmd: Extract<CommandWithContext, { kind: "action" }>,
-  ): Promise<{
-    pipelineId: number;
-    previousStage: IterationMachineState;
-    currentStage: IterationMachineState;
-  }> {
+  ): Promise<ProceedPipelineResponse> {
     const settings = await uow.appSettings(iter.appId);
-    const previous = iter.state as IterationMachineState;
     const decided = pipelineProceedTarget(
       iter.iterationId,
-      previous,
+      iter.state as IterationMachineState,
       normalizePhases(settings?.phases ?? DEFAULT_ITERATION_PHASES),
     );
     if (decided.refusal) throw new DomainError(decided.refusal.kind, decided.refusal.message);
@@ -211,6 +207,6 @@ export class IterationUseCases {
       correlationId: cmd.correlationId,
     });
     if (reply instanceof CommittedRefusal) throw reply.error;
-    return { pipelineId: iter.id, previousStage: previous, currentStage: reply.currentPhase };
+    return { pipelineId: iter.id, previousStage: decided.from, currentStage: decided.target };
   }
 }

@@ -20,7 +20,7 @@ import {
 } from "../domain/actions.js";
 import { syncParent } from "../domain/iteration.pipeline.js";
 import { PipelineRefusalError, type Change } from "../domain/change.js";
-import type { CommandWithContext, MessageOutcome } from "./commands.js";
+import type { ActionAnswers, CommandWithContext, MessageOutcome } from "./commands.js";
 import { IterationUseCases } from "./iteration-use-cases.js";
 import type { UnitOfWork } from "./unit-of-work.js";
 
@@ -236,7 +236,7 @@ export class PipelineEngine {
   private async action(
     uow: UnitOfWork,
     cmd: Extract<CommandWithContext, { kind: "action" }>,
-  ): Promise<unknown> {
+  ): Promise<ActionAnswers[keyof ActionAnswers]> {
     const p = await uow.get(cmd.pipelineId);
     if (!p || p.team !== cmd.actor.team) {
       throw new DomainError("PIPELINE_NOT_FOUND", `pipeline ${cmd.pipelineId} not found`);
@@ -245,7 +245,7 @@ export class PipelineEngine {
     const latest = !parent || parent.latestChildId === p.id;
     const statusBefore = p.status;
     const ch = uow.change(cmd.actor.sub, cmd.correlationId);
-    let answer: unknown;
+    let answer: ActionAnswers[keyof ActionAnswers];
     try {
       switch (cmd.action) {
         case "PROCEED": {

@@ -1,6 +1,5 @@
 import { IterationCreated } from "@procode/contracts";
 import type { ConsumerSpec } from "@procode/service-kit";
-import type { MessageOutcome } from "../../services/commands.js";
 import type { CommandExecutor } from "../../services/command-executor.js";
 
 /** dev.iteration_created: create the ITERATION pipeline and start it (idempotent per iteration). */
@@ -10,7 +9,7 @@ export function iterationCreatedConsumer(executor: CommandExecutor): ConsumerSpe
     def: IterationCreated,
     concurrency: 32,
     handle: (message, ctx) =>
-      executor.submit<MessageOutcome>({
+      executor.submit({
         kind: "iterationCreated",
         data: message.data,
         correlationId: ctx.correlationId,

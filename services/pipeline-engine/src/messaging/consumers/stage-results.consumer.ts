@@ -6,7 +6,6 @@ import {
   StageWaiting,
 } from "@procode/contracts";
 import type { ConsumerSpec } from "@procode/service-kit";
-import type { MessageOutcome } from "../../services/commands.js";
 import type { CommandExecutor } from "../../services/command-executor.js";
 
 /**
@@ -31,7 +30,7 @@ export function stageResultConsumers(
       def: StageCompleted,
       concurrency,
       handle: (m, ctx) =>
-        executor.submit<MessageOutcome>({
+        executor.submit({
           kind: "stageCompleted",
           data: m.data,
           deliveryCount: ctx.deliveryCount,
@@ -43,7 +42,7 @@ export function stageResultConsumers(
       def: StageWaiting,
       concurrency,
       handle: (m, ctx) =>
-        executor.submit<MessageOutcome>({
+        executor.submit({
           kind: "stageWaiting",
           data: m.data,
           deliveryCount: ctx.deliveryCount,
@@ -55,7 +54,7 @@ export function stageResultConsumers(
       def: DeploymentStarted,
       concurrency,
       handle: (m, ctx) =>
-        executor.submit<MessageOutcome>({
+        executor.submit({
           kind: "deploymentStarted",
           data: m.data,
           deliveryCount: ctx.deliveryCount,
@@ -67,7 +66,7 @@ export function stageResultConsumers(
       def: DeploymentWaiting,
       concurrency,
       handle: (m, ctx) =>
-        executor.submit<MessageOutcome>({
+        executor.submit({
           kind: "deploymentWaiting",
           data: m.data,
           deliveryCount: ctx.deliveryCount,
@@ -79,7 +78,7 @@ export function stageResultConsumers(
       def: DeploymentFinished,
       concurrency,
       handle: (m, ctx) =>
-        executor.submit<MessageOutcome>({
+        executor.submit({
           kind: "deploymentFinished",
           data: m.data,
           deliveryCount: ctx.deliveryCount,
