@@ -1,12 +1,5 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  liveTeamToken,
-  messageSubject,
-  PhasePipelineStatusChanged,
-  streamName,
-  type CreatedNotification,
-} from "@procode/contracts";
+import { liveTeamToken, streamName, type CreatedNotification } from "@procode/contracts";
 import {
   createTestInfra,
   eventually,
@@ -16,7 +9,7 @@ import {
   type TestInfra,
 } from "@procode/test-kit";
 import { GitHttpServer, GitRepos } from "./support/git-http-server.js";
-import { call, startAppSvc, tokenFor, type AppRuntime } from "./support/harness.js";
+import { call, publishPhaseStatus, startAppSvc, tokenFor, type AppRuntime } from "./support/harness.js";
 
 /**
  * app-svc's live events (docs/api.md, "Live events"): `live.app.v1` for an app created or
@@ -115,32 +108,7 @@ describe("live.notification_delivery.v1", () => {
     let answered = 0;
     receiver.answerWith((path) => (path === "/live" && ++answered === 1 ? 500 : 204));
 
-    const id = randomUUID();
-    const message = {
-      id,
-      type: PhasePipelineStatusChanged.type,
-      version: 1,
-      occurredAt: new Date().toISOString(),
-      correlationId: `test-${id}`,
-      data: {
-        pipelineId: 10,
-        parentId: 3,
-        iterationId: 4,
-        iterationPhaseId: 5,
-        appId,
-        status: "RUNNING",
-        state: "CODE_CHECK",
-        failedStage: null,
-        error: null,
-        rollback: false,
-        sequence: 1,
-      },
-    };
-    await svc.deps.nats.js.publish(
-      messageSubject(infra.envName, PhasePipelineStatusChanged.type),
-      JSON.stringify(message),
-      { msgID: id },
-    );
+    await publishPhaseStatus(svc, infra, { appId, status: "RUNNING" });
     await eventually(() => receiver.delivered("/live").length === 1, "the delivery, after a retry", 15_000);
 
     const events = await liveEvents("live.notification_delivery.v1", appId);

@@ -1,10 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  messageSubject,
-  PhasePipelineStatusChanged,
   type CreatedNotification,
-  type MessageData,
   type Notification,
   type NotificationDelivery,
   type Page,
@@ -17,7 +14,7 @@ import {
   WebhookReceiver,
   type TestInfra,
 } from "@procode/test-kit";
-import { call, startAppSvc, tokenFor, type AppRuntime } from "./support/harness.js";
+import { call, publishPhaseStatus, startAppSvc, tokenFor, type AppRuntime } from "./support/harness.js";
 
 /**
  * Notifications in app-svc over real PostgreSQL and NATS: pipeline events published on JetStream
@@ -74,36 +71,11 @@ async function subscribe(appId: number, path: string, eventTypes: string[]): Pro
   return r.body.data;
 }
 
-/** Publishes a phase pipeline's status change as pipeline-engine does (Nats-Msg-Id = event id). */
-async function publishPhase(
-  data: Partial<MessageData<typeof PhasePipelineStatusChanged>> & { appId: number },
-  opts: { id?: string; msgId?: string } = {},
-): Promise<string> {
-  const id = opts.id ?? randomUUID();
-  const message = {
-    id,
-    type: PhasePipelineStatusChanged.type,
-    version: 1,
-    occurredAt: new Date().toISOString(),
-    correlationId: `test-${id}`,
-    data: {
-      pipelineId: 10,
-      parentId: 3,
-      iterationId: 4,
-      iterationPhaseId: 5,
-      status: "RUNNING",
-      state: "CODE_CHECK",
-      failedStage: null,
-      error: null,
-      rollback: false,
-      sequence: 1,
-      ...data,
-    },
-  };
-  const subject = messageSubject(infra.envName, PhasePipelineStatusChanged.type);
-  await svc.deps.nats.js.publish(subject, JSON.stringify(message), { msgID: opts.msgId ?? id });
-  return id;
-}
+/** Publishes a phase pipeline's status change as pipeline-engine does. */
+const publishPhase = (
+  data: Parameters<typeof publishPhaseStatus>[2],
+  opts: Parameters<typeof publishPhaseStatus>[3] = {},
+) => publishPhaseStatus(svc, infra, data, opts);
 
 const deliveries = async (appId: number, id: number, token = red) =>
   (await call<Page<NotificationDelivery>>(svc, token, "GET", `/apps/${appId}/notifications/${id}/deliveries`))

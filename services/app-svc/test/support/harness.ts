@@ -8,7 +8,13 @@ import {
 } from "@procode/service-kit";
 import { randomUUID } from "node:crypto";
 import { eventually, outboxDrained, serviceEnv, type TestInfra } from "@procode/test-kit";
-import { streamName, type AppSnapshot } from "@procode/contracts";
+import {
+  messageSubject,
+  PhasePipelineStatusChanged,
+  streamName,
+  type AppSnapshot,
+  type MessageData,
+} from "@procode/contracts";
 import type { Config } from "../../src/config.js";
 import { service } from "../../src/app.js";
 
@@ -135,4 +141,37 @@ export class EventTap {
     await this.loop?.catch(() => {});
     await this.nats.close();
   }
+}
+
+/** Publishes a phase pipeline's status change as pipeline-engine does (Nats-Msg-Id = event id). */
+export async function publishPhaseStatus(
+  svc: AppRuntime,
+  infra: TestInfra,
+  data: Partial<MessageData<typeof PhasePipelineStatusChanged>> & { appId: number },
+  opts: { id?: string; msgId?: string } = {},
+): Promise<string> {
+  const id = opts.id ?? randomUUID();
+  const message = {
+    id,
+    type: PhasePipelineStatusChanged.type,
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    correlationId: `test-${id}`,
+    data: {
+      pipelineId: 10,
+      parentId: 3,
+      iterationId: 4,
+      iterationPhaseId: 5,
+      status: "RUNNING",
+      state: "CODE_CHECK",
+      failedStage: null,
+      error: null,
+      rollback: false,
+      sequence: 1,
+      ...data,
+    },
+  };
+  const subject = messageSubject(infra.envName, PhasePipelineStatusChanged.type);
+  await svc.deps.nats.js.publish(subject, JSON.stringify(message), { msgID: opts.msgId ?? id });
+  return id;
 }
