@@ -45,12 +45,6 @@ export function useApp(id: number) {
   });
 }
 
-/**
- * A binding that is still settling is read again every 10 s even while the stream is up: a safety
- * net under the `repository` event, which moves it at once (docs/console.md, "Live updates").
- */
-const SETTLING_RECHECK_MS = 10_000;
-
 export function useRepo(appId: number) {
   // Announced by the `repository` event: polled only while the stream is down.
   const poll = usePoll("list");
@@ -61,9 +55,7 @@ export function useRepo(appId: number) {
     // dev-svc binds (and tries again after an error) and pushes the scaffold by itself; once bound
     // and pushed, only a person changes the binding.
     refetchInterval: (q) =>
-      q.state.data?.state === "BOUND" && q.state.data.scaffold.state !== "PENDING"
-        ? false
-        : poll || SETTLING_RECHECK_MS,
+      q.state.data?.state === "BOUND" && q.state.data.scaffold.state !== "PENDING" ? false : poll,
   });
 }
 

@@ -79,8 +79,25 @@ export function queriesOf(event: unknown): QueryKey[] {
   return keys;
 }
 
+/**
+ * Reads again what `queryKey` names (everything without one). A query whose first read is still in
+ * flight is not read anew by `invalidateQueries`: TanStack Query joins that read (it cancels only
+ * reads of queries that already hold data), which may have been answered before the change the event
+ * announces. So such a query is read once more after it.
+ */
+function readAgain(client: QueryClient, queryKey?: QueryKey): void {
+  const filters = queryKey ? { queryKey, exact: false } : {};
+  const firstReads = client
+    .getQueryCache()
+    .findAll(filters)
+    .filter((q) => q.state.fetchStatus === "fetching" && q.state.data === undefined);
+  void client.invalidateQueries(filters).then(() => {
+    for (const q of firstReads) void client.refetchQueries({ queryKey: q.queryKey, exact: true });
+  });
+}
+
 function applyEvent(client: QueryClient, event: unknown): void {
-  for (const queryKey of queriesOf(event)) void client.invalidateQueries({ queryKey, exact: false });
+  for (const queryKey of queriesOf(event)) readAgain(client, queryKey);
 }
 
 const SIGNED_OUT: LiveState = { status: "down", reason: "not signed in" };
@@ -100,7 +117,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       set({ status: "live", reason: "" });
       // Opened, or opened again without an event to resume from: what happened before is not in
       // the stream, so what is shown is read once more.
-      void client.invalidateQueries();
+      readAgain(client);
     };
     source.onerror = () =>
       set({
@@ -130,7 +147,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       }
     });
     // Events were missed (the client was away longer than the stream keeps them): reload all.
-    source.addEventListener("reset", () => void client.invalidateQueries());
+    source.addEventListener("reset", () => readAgain(client));
     return () => source.close();
   }, [client, token]);
   return <LiveContext.Provider value={state}>{children}</LiveContext.Provider>;
