@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { act, fireEvent, render, screen, within } from "@testing-library/react";
+import { act, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../src/api/client";
 import { applyLogEvent, logKey } from "../src/api/logs";
@@ -126,11 +126,16 @@ describe("the stage log", () => {
     // Another attempt's line and another pipeline's are not this log's.
     await act(() => applyLogEvent(client, logEvent({ ...logLine(4, "attempt 2"), attempt: 2 })));
     await act(() => applyLogEvent(client, logEvent(logLine(4, "elsewhere"), 8)));
-    expect([...rows()].map((r) => r.querySelector(".log-text")!.textContent)).toEqual([
-      "line 1",
-      "line 2",
-      "pushed agent:v1.0.0",
-    ]);
+    // TanStack Query tells its observers of a change on a zero-delay timer, which act() does not wait
+    // for: the page shows the line a moment after the event, not within it.
+    await waitFor(() =>
+      expect([...rows()].map((r) => r.querySelector(".log-text")!.textContent)).toEqual([
+        "line 1",
+        "line 2",
+        "pushed agent:v1.0.0",
+      ]),
+    );
+    expect(client.getQueryData<{ lines: unknown[] }>(logKey(7, "BUILD", 1))!.lines).toHaveLength(3);
     expect(client.getQueryData(logKey(7, "BUILD", 2))).toBeUndefined();
     expect(client.getQueryData(logKey(8, "BUILD", 1))).toBeUndefined();
   });
