@@ -28,6 +28,12 @@ export const DESCRIPTION_MAX = 140;
 
 const RANK: Record<CommitState, number> = { pending: 0, running: 1, success: 2, failed: 2, canceled: 2 };
 
+/** A context's end: the stage succeeded, failed, or was cancelled or not run. */
+export const isFinal = (state: CommitState) => RANK[state] === 2;
+
+/** What a stage shows before it runs. */
+export const WAITING_TO_RUN = "waiting to run";
+
 /** The context a stage reports under, e.g. `procode/CODE_CHECK`. */
 export const statusContext = (stage: PhaseStage) => `procode/${stage}`;
 
@@ -82,12 +88,12 @@ export interface PhaseStatusFacts {
 export function statusesForPhase(f: PhaseStatusFacts): StageStatus[] {
   switch (f.status) {
     case "PENDING":
-      return PHASE_STAGE_ORDER.map((s) => status(s, "pending", 0, "waiting to run"));
+      return PHASE_STAGE_ORDER.map((s) => status(s, "pending", 0, WAITING_TO_RUN));
     case "RUNNING":
-      if (!f.stage) return PHASE_STAGE_ORDER.map((s) => status(s, "pending", 0, "waiting to run"));
+      if (!f.stage) return PHASE_STAGE_ORDER.map((s) => status(s, "pending", 0, WAITING_TO_RUN));
       return [
         ...statusesForStageRequest(f.stage, f.attempt),
-        ...after(f.stage).map((s) => status(s, "pending", 0, "waiting to run")),
+        ...after(f.stage).map((s) => status(s, "pending", 0, WAITING_TO_RUN)),
       ];
     case "SUCCESS":
       return PHASE_STAGE_ORDER.map((s) => status(s, "success", SETTLED_ATTEMPT, `${s} passed`));

@@ -12,9 +12,12 @@ import {
 import { Counter } from "prom-client";
 import {
   hasCommitStatuses,
+  isFinal,
   statusContext,
+  WAITING_TO_RUN,
   statusesForPhase,
   statusesForStageRequest,
+  type CommitState,
   type StageStatus,
 } from "../domain/commit-status.js";
 import { GitProviderError } from "../integrations/git/errors.js";
@@ -147,12 +150,19 @@ export class CommitStatuses {
         await markPushed(this.db.sql, row.id, row.version);
         return;
       }
-      await found.provider.setCommitStatus(row.commitId, {
-        state: row.state,
-        context: statusContext(row.stage),
-        description: row.description,
-        targetUrl: this.targetUrl(row),
-      });
+      const show = (state: CommitState, description: string) =>
+        found.provider.setCommitStatus(row.commitId, {
+          state,
+          context: statusContext(row.stage),
+          description,
+          targetUrl: this.targetUrl(row),
+        });
+      // A stage that ended before the worker first reached its context (not for want of a
+      // provider: no push of it failed) is shown waiting first, so the provider reads pending ->
+      // its end; after an outage, only the end is pushed.
+      const neverTried = row.pushedVersion === 0 && row.lastError === null;
+      if (neverTried && isFinal(row.state)) await show("pending", WAITING_TO_RUN);
+      await show(row.state, row.description);
       await markPushed(this.db.sql, row.id, row.version);
       this.pushes.labels(provider, "pushed").inc();
       log.debug({ state: row.state }, "commit status pushed");
