@@ -1,8 +1,8 @@
 import type { ServiceDefinition, ServiceDeps, ServiceParts } from "@procode/service-kit";
-import { createCommitStatuses } from "./commit-statuses.js";
+import { createCommitStatuses } from "./commit-statuses/index.js";
 import { Config } from "./config.js";
-import { createGitIntegration } from "./git-integration.js";
-import { createIterations } from "./iterations.js";
+import { createGitIntegration } from "./git/index.js";
+import { createIterations } from "./iterations/index.js";
 import { createStageRunners } from "./runners/index.js";
 import { installScaffold } from "./scaffold/index.js";
 import { migrations } from "./store/migrations.js";

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGiteeEmulator, createGitLabEmulator, type GitEmulator } from "@procode/git-emulators";
 import { KeyRing } from "@procode/service-kit";
 import { createTestInfra, eventually, LogCapture, sql, type TestInfra } from "@procode/test-kit";
-import { resealAll } from "../src/services/reencrypt.service.js";
-import { Secrets } from "../src/services/secrets.js";
+import { resealAll } from "../src/git/reencrypt.service.js";
+import { Secrets } from "../src/git/secrets.js";
 import { seed } from "./support/provider-contract.js";
 import {
   appSnapshot,

@@ -21,7 +21,7 @@ import {
   type DevSvc,
 } from "./support/dev-svc.js";
 import { createApp, localRepo, repoBinding } from "./support/runners/repos.js";
-import { localSignature } from "../src/services/webhook-signatures.js";
+import { localSignature } from "../src/git/webhook-signatures.js";
 
 /**
  * dev-svc's live events (docs/api.md, "Live events"): `live.repository.v1`, every change of an app's

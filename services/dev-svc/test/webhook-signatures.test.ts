@@ -8,7 +8,7 @@ import {
   keptHeaders,
   localSignature,
   verifyDelivery,
-} from "../src/services/webhook-signatures.js";
+} from "../src/git/webhook-signatures.js";
 
 const NOW = Date.parse("2026-03-01T10:00:00Z");
 const opts = { now: NOW, maxAgeSec: 300, giteeMaxAgeSec: 3600 };

@@ -13,7 +13,7 @@ import {
 } from "@procode/git-emulators";
 import type { GitType } from "@procode/contracts";
 import { createTestInfra, eventually, holdTransaction, sql, type TestInfra } from "@procode/test-kit";
-import { giteeSignature, localSignature } from "../src/services/webhook-signatures.js";
+import { giteeSignature, localSignature } from "../src/git/webhook-signatures.js";
 import { sh } from "./support/git-cli.js";
 import { seed } from "./support/provider-contract.js";
 import {

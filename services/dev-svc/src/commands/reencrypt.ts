@@ -12,8 +12,8 @@ import {
   loadConfig,
   migrateDatabase,
 } from "@procode/service-kit";
-import { resealAll } from "../services/reencrypt.service.js";
-import { Secrets } from "../services/secrets.js";
+import { resealAll } from "../git/reencrypt.service.js";
+import { Secrets } from "../git/secrets.js";
 import { migrations } from "../store/migrations.js";
 
 const CommandConfig = BaseConfig.pick({ DATABASE_URL: true, LOG_LEVEL: true }).extend({

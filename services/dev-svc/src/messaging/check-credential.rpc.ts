@@ -1,6 +1,6 @@
 import { CheckCredentialReply, CheckCredentialRequest, RPC } from "@procode/contracts";
 import { serveRpc, type Logger, type NatsHandle } from "@procode/service-kit";
-import type { CredentialService } from "../services/credentials.service.js";
+import type { CredentialService } from "../git/credentials.service.js";
 
 /**
  * CHECK_CREDENTIAL (request/reply, queue group): app-svc asks whether a credentialId it was given

@@ -2,7 +2,7 @@ import type { CodeCheckOutput, CodeCheckResult } from "@procode/contracts";
 import { Semaphore, sleep } from "@procode/service-kit";
 import { GitProviderError } from "../integrations/git/errors.js";
 import type { GitProvider, TreeEntry } from "../integrations/git/provider.js";
-import type { RepositoryAccess } from "../services/repository-access.js";
+import type { RepositoryAccess } from "../git/repository-access.js";
 import {
   chooseDependencyFile,
   choosePythonVersion,

@@ -1,7 +1,7 @@
 import { RPC } from "@procode/contracts";
 import { StageLogStore, type ServiceDeps } from "@procode/service-kit";
 import type { Config } from "../config.js";
-import type { GitIntegration } from "../git-integration.js";
+import type { GitIntegration } from "../git/index.js";
 import { createOpsModuleBuilder } from "../integrations/image-builder/ops-module-builder.js";
 import { addStageRequestedConsumers } from "../messaging/consumers/stage-requested.consumer.js";
 import type { TemplateCatalog } from "../scaffold/templates.js";

@@ -1,6 +1,6 @@
 import type { ServiceDeps } from "@procode/service-kit";
 import type { Config } from "../config.js";
-import type { GitIntegration } from "../git-integration.js";
+import type { GitIntegration } from "../git/index.js";
 import { ScaffoldService } from "./scaffold.service.js";
 import { resolveTemplatesDir, TemplateCatalog } from "./templates.js";
 

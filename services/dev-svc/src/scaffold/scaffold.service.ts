@@ -3,8 +3,8 @@ import { randomUUID } from "node:crypto";
 import { errorMessage, type Logger, type Outbox } from "@procode/service-kit";
 import { GitProviderError } from "../integrations/git/errors.js";
 import type { GitProvider, RepoInfo } from "../integrations/git/provider.js";
-import type { BindStep } from "../services/repo-binder.service.js";
-import { emitRepositoryChanged } from "../services/repository-live.js";
+import type { BindStep } from "../git/repo-binder.service.js";
+import { emitRepositoryChanged } from "../git/repository-live.js";
 import { findRepo, setScaffoldState, type GitRepoRecord } from "../store/git-repo.repository.js";
 import { gitBlobId, type ScaffoldTemplate, type TemplateCatalog } from "./templates.js";
 

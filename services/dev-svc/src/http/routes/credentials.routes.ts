@@ -10,7 +10,7 @@ import {
   PageQuery,
 } from "@procode/contracts";
 import { actorOf, type HttpServer, type Idempotency } from "@procode/service-kit";
-import type { CredentialService } from "../../services/credentials.service.js";
+import type { CredentialService } from "../../git/credentials.service.js";
 
 /** Git credentials of the caller's team: the token is write-only. */
 export function registerCredentialRoutes(

@@ -15,8 +15,8 @@ import {
   type ErrorName,
 } from "@procode/contracts";
 import { actorOf, type HttpServer, type Idempotency } from "@procode/service-kit";
-import { pendingReleaseMessage, type IterationService } from "../../services/iteration.service.js";
-import type { ReleaseService } from "../../services/release.service.js";
+import { pendingReleaseMessage, type IterationService } from "../../iterations/iteration.service.js";
+import type { ReleaseService } from "../../iterations/release.service.js";
 import { REPOSITORY_ERRORS } from "./errors.js";
 
 /** What moving an iteration on can answer, besides its repository's errors (a release tags it). */

@@ -11,8 +11,8 @@ import {
   WebIdeQuery,
 } from "@procode/contracts";
 import { actorOf, type HttpServer } from "@procode/service-kit";
-import type { RepoReads } from "../../services/repo-reads.service.js";
-import type { WebhookDeliveries } from "../../services/webhook-deliveries.js";
+import type { RepoReads } from "../../git/repo-reads.service.js";
+import type { WebhookDeliveries } from "../../git/webhook-deliveries.js";
 import { PROVIDER_ERRORS } from "./errors.js";
 
 /** Reads of an app's repository (served stale from the cache when the provider is down); another team's app is 404 (1004). */

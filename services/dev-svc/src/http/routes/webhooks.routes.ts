@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { Envelope, ok, WEBHOOK_SECURITY, WebhookAck, WebhookParams } from "@procode/contracts";
 import type { HttpServer } from "@procode/service-kit";
-import type { WebhookReceiver } from "../../services/webhook-receiver.service.js";
+import type { WebhookReceiver } from "../../git/webhook-receiver.service.js";
 
 /**
  * `POST /webhooks/{gitType}/{appId}`: public (no bearer token), authenticated by the provider's

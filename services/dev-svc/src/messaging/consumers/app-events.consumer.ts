@@ -1,6 +1,6 @@
 import { AppCreated, ProcodeConfigChanged } from "@procode/contracts";
 import type { ConsumerGroup } from "@procode/service-kit";
-import type { AppProjectionService } from "../../services/app-projection.service.js";
+import type { AppProjectionService } from "../../git/app-projection.service.js";
 
 /**
  * app-svc's app events: each applied once (inbox), the newest revision of an app wins whatever order

@@ -1,6 +1,6 @@
 import { PhasePipelineStatusChanged, StageRequested } from "@procode/contracts";
 import type { ConsumerGroup } from "@procode/service-kit";
-import type { CommitStatuses } from "../../services/commit-statuses.service.js";
+import type { CommitStatuses } from "../../commit-statuses/commit-statuses.service.js";
 
 /**
  * The engine's events a release's commit statuses follow: its phase pipeline's status (created,

@@ -1,6 +1,6 @@
 import { IterationPhaseChanged, PhasePipelineStatusChanged } from "@procode/contracts";
 import type { ConsumerGroup } from "@procode/service-kit";
-import type { IterationProgress } from "../../services/iteration-progress.service.js";
+import type { IterationProgress } from "../../iterations/iteration-progress.service.js";
 
 /**
  * pipeline-engine's events about iterations and their releases. Each carries a sequence per

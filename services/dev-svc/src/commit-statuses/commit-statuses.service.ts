@@ -31,7 +31,7 @@ import {
 } from "../store/commit-status.repository.js";
 import { findRepo } from "../store/git-repo.repository.js";
 import { findPhase } from "../store/iteration-phase.repository.js";
-import type { RepositoryAccess } from "./repository-access.js";
+import type { RepositoryAccess } from "../git/repository-access.js";
 
 export interface CommitStatusOptions {
   pollMs: number;

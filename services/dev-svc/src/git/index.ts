@@ -1,23 +1,23 @@
 import { Counter } from "prom-client";
 import { KeyRing, publicRouteRateLimit, type ServiceDeps } from "@procode/service-kit";
-import type { Config } from "./config.js";
-import { registerCredentialRoutes } from "./http/routes/credentials.routes.js";
-import { registerRepoRoutes } from "./http/routes/repo.routes.js";
-import { registerWebhookRoutes } from "./http/routes/webhooks.routes.js";
-import type { CallPolicy } from "./integrations/git/call-policy.js";
-import { createProviderFactory, type ProviderFactory } from "./integrations/git/factory.js";
-import { createGuardedHttp } from "./integrations/git/http.js";
-import { serveCheckCredential } from "./messaging/check-credential.rpc.js";
-import { addAppEventConsumers } from "./messaging/consumers/app-events.consumer.js";
-import { AppProjectionService } from "./services/app-projection.service.js";
-import { CredentialService } from "./services/credentials.service.js";
-import { RepoBinder } from "./services/repo-binder.service.js";
-import { RepoReads } from "./services/repo-reads.service.js";
-import { RepositoryAccess } from "./services/repository-access.js";
-import { Secrets } from "./services/secrets.js";
-import { WebhookDeliveries } from "./services/webhook-deliveries.js";
-import { WebhookReceiver } from "./services/webhook-receiver.service.js";
-import { WebhookWorker } from "./services/webhook-worker.service.js";
+import type { Config } from "../config.js";
+import { registerCredentialRoutes } from "../http/routes/credentials.routes.js";
+import { registerRepoRoutes } from "../http/routes/repo.routes.js";
+import { registerWebhookRoutes } from "../http/routes/webhooks.routes.js";
+import type { CallPolicy } from "../integrations/git/call-policy.js";
+import { createProviderFactory, type ProviderFactory } from "../integrations/git/factory.js";
+import { createGuardedHttp } from "../integrations/git/http.js";
+import { serveCheckCredential } from "../messaging/check-credential.rpc.js";
+import { addAppEventConsumers } from "../messaging/consumers/app-events.consumer.js";
+import { AppProjectionService } from "./app-projection.service.js";
+import { CredentialService } from "./credentials.service.js";
+import { RepoBinder } from "./repo-binder.service.js";
+import { RepoReads } from "./repo-reads.service.js";
+import { RepositoryAccess } from "./repository-access.js";
+import { Secrets } from "./secrets.js";
+import { WebhookDeliveries } from "./webhook-deliveries.js";
+import { WebhookReceiver } from "./webhook-receiver.service.js";
+import { WebhookWorker } from "./webhook-worker.service.js";
 
 /**
  * dev-svc's git integration, built once per service instance: providers, credentials, repository

@@ -27,12 +27,12 @@ import {
 import { GitProviderError } from "../integrations/git/errors.js";
 import { findIteration, insertIteration, listIterations } from "../store/iteration.repository.js";
 import { getCachedRefs } from "../store/ref-cache.repository.js";
-import { requireTeamApp } from "./app-access.js";
+import { requireTeamApp } from "../git/app-access.js";
 import { phasesOfApp, requireTeamIteration, toIteration } from "./iteration-access.js";
 import type { IterationProgress } from "./iteration-progress.service.js";
 import { proceedRefusal } from "../domain/iteration.policy.js";
 import type { ReleaseService } from "./release.service.js";
-import type { RepositoryAccess } from "./repository-access.js";
+import type { RepositoryAccess } from "../git/repository-access.js";
 import { emitIterationChanged } from "./iteration-live.js";
 
 /** What `proceed` answers: 202 when a release was recorded but the engine has not answered yet. */

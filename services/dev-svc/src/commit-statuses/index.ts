@@ -1,8 +1,8 @@
 import type { ServiceDeps } from "@procode/service-kit";
-import type { Config } from "./config.js";
-import type { GitIntegration } from "./git-integration.js";
-import { addCommitStatusConsumers } from "./messaging/consumers/commit-status.consumer.js";
-import { CommitStatuses } from "./services/commit-statuses.service.js";
+import type { Config } from "../config.js";
+import type { GitIntegration } from "../git/index.js";
+import { addCommitStatusConsumers } from "../messaging/consumers/commit-status.consumer.js";
+import { CommitStatuses } from "./commit-statuses.service.js";
 
 /** Commit statuses of releases on GitLab, GitHub and Gitee, built on the git integration's access. */
 export function createCommitStatuses(deps: ServiceDeps<Config>, git: GitIntegration): CommitStatuses {

@@ -34,7 +34,7 @@ import { freeReleaseLock, setHeadCommit, takeReleaseLock } from "../store/iterat
 import { phasesOfApp, requireTeamIteration } from "./iteration-access.js";
 import type { IterationProgress } from "./iteration-progress.service.js";
 import { isRollback, latestRelease, releaseRefusal, repeatedRelease } from "../domain/iteration.policy.js";
-import type { RepositoryAccess } from "./repository-access.js";
+import type { RepositoryAccess } from "../git/repository-access.js";
 import { emitIterationChanged } from "./iteration-live.js";
 
 export interface ReleaseOptions {

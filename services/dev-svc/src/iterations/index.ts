@@ -1,11 +1,11 @@
 import type { ServiceDeps } from "@procode/service-kit";
-import type { Config } from "./config.js";
-import type { GitIntegration } from "./git-integration.js";
-import { registerIterationRoutes } from "./http/routes/iterations.routes.js";
-import { addPipelineEventConsumers } from "./messaging/consumers/pipeline-events.consumer.js";
-import { IterationProgress } from "./services/iteration-progress.service.js";
-import { IterationService } from "./services/iteration.service.js";
-import { ReleaseService } from "./services/release.service.js";
+import type { Config } from "../config.js";
+import type { GitIntegration } from "../git/index.js";
+import { registerIterationRoutes } from "../http/routes/iterations.routes.js";
+import { addPipelineEventConsumers } from "../messaging/consumers/pipeline-events.consumer.js";
+import { IterationProgress } from "./iteration-progress.service.js";
+import { IterationService } from "./iteration.service.js";
+import { ReleaseService } from "./release.service.js";
 
 /**
  * dev-svc's iterations: creation, reads, phase progression and release by tag,
