@@ -145,12 +145,10 @@ export type GateFile = z.infer<typeof GateFile>;
  * A gate report as `GET /apps/{id}/quality` and `GET /apps/{id}/quality/{reportId}` show it
  * (docs/quality-gate.md, "Reports"). WAIVED is a BLOCK a person let through with a reason.
  */
-export const QualityVerdict = z
-  .enum(["PASS", "BLOCK", "CONFIGURATION_ERROR", "WAIVED"])
-  .meta({
-    id: "QualityVerdict",
-    description: "The gate's verdict; WAIVED: blocked, then let through by a person",
-  });
+export const QualityVerdict = z.enum(["PASS", "BLOCK", "CONFIGURATION_ERROR", "WAIVED"]).meta({
+  id: "QualityVerdict",
+  description: "The gate's verdict; WAIVED: blocked, then let through by a person",
+});
 export type QualityVerdict = z.infer<typeof QualityVerdict>;
 
 export const QualityUnitTests = z

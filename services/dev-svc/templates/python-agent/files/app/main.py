@@ -80,6 +80,8 @@ class UnixAgentServer(ThreadingUnixStreamServer):
     """The same service on a Unix socket; http.server expects a (host, port) peer address."""
 
     daemon_threads = True
+    # Cases come several at once: socketserver's default backlog of 5 refuses the rest.
+    request_queue_size = 64
 
     def get_request(self):  # noqa: ANN201 (socketserver's signature)
         conn, _ = super().get_request()

@@ -30,7 +30,10 @@ class ServiceTest(unittest.TestCase):
     def setUpClass(cls) -> None:
         cls.server = make_server("127.0.0.1", 0)
         cls.base = f"http://127.0.0.1:{cls.server.server_address[1]}"
-        cls.thread = threading.Thread(target=cls.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it.
+        cls.thread = threading.Thread(
+            target=cls.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         cls.thread.start()
 
     @classmethod
@@ -73,7 +76,9 @@ class UnixSocketTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "agent.sock")
             server = make_unix_server(path)
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
             thread.start()
             try:
                 conn = http.client.HTTPConnection("localhost", timeout=5)
