@@ -22,6 +22,8 @@ function request(
   route: string,
   body: string | null,
   timeoutMs: number,
+  /** What a timeout says (the case's own time, when this call has only what is left of it). */
+  timeoutMessage = `no answer within ${timeoutMs} ms`,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -52,7 +54,7 @@ function request(
         res.on("error", reject);
       },
     );
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(timeoutMessage)));
     req.on("error", reject);
     req.end(body ?? undefined);
   });
@@ -66,7 +68,8 @@ async function invokeOnce(socketPath: string, body: string, timeoutMs: number): 
   const deadline = performance.now() + timeoutMs;
   for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
     try {
-      return await request(socketPath, "POST", "/invoke", body, Math.max(1, deadline - performance.now()));
+      const left = Math.max(1, Math.round(deadline - performance.now()));
+      return await request(socketPath, "POST", "/invoke", body, left, `no answer within ${timeoutMs} ms`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EAGAIN" || performance.now() + pause >= deadline) throw e;
       await sleep(pause);
@@ -74,8 +77,7 @@ async function invokeOnce(socketPath: string, body: string, timeoutMs: number): 
   }
 }
 
-export type InvokeResult =
-  { ok: true; output: unknown; ms: number } | { ok: false; error: string; ms: number };
+type InvokeResult = { ok: true; output: unknown; ms: number } | { ok: false; error: string; ms: number };
 
 export interface RunningAgent {
   child: ChildProcess;
