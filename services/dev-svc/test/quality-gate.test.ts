@@ -11,7 +11,8 @@ import {
 import { decideGate, wilson, type CaseOutcome } from "../src/domain/quality/verdict.js";
 import { canonicalJson, clipOutput, percentile } from "../src/domain/quality/report.js";
 import { readVerdict } from "../src/quality/judge.js";
-import { caseKey, moduleOf } from "../src/quality/quality-gate.runner.js";
+import { caseKey } from "../src/quality/cases.js";
+import { moduleOf } from "../src/quality/quality-gate.runner.js";
 import { readUnittest } from "../src/quality/unit-tests.js";
 
 describe("scorers", () => {

@@ -1,32 +1,22 @@
-import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
   DEFAULT_GATE_SETTINGS,
   GateFile,
-  type EvalCase,
   type GateSettings,
   type QualityUnitTests,
 } from "@procode/contracts";
-import { Semaphore, type Database } from "@procode/service-kit";
+import type { Database } from "@procode/service-kit";
 import { loadEvalSet } from "../domain/quality/case-files.js";
-import { canonicalJson, clipOutput, percentile } from "../domain/quality/report.js";
-import {
-  casePasses,
-  scoreAssertion,
-  scoreRubric,
-  scoreRun,
-  type AssertionResult,
-} from "../domain/quality/scorers.js";
-import { decideGate, type CaseOutcome, type GateVerdict } from "../domain/quality/verdict.js";
+import { percentile } from "../domain/quality/report.js";
+import { decideGate, type GateVerdict } from "../domain/quality/verdict.js";
 import type { RepositoryAccess } from "../services/repository-access.js";
 import {
   lastReleasedReport,
   saveQualityReport,
   type NewQualityReport,
   type QualityReportDocument,
-  type StoredCase,
 } from "../store/quality-report.repository.js";
 import {
   StageFailedError,
@@ -35,7 +25,8 @@ import {
   type StageWork,
 } from "../runners/stage-work.js";
 import { AgentStartError, startAgent, type RunningAgent } from "./agent.js";
-import { createJudge, type Judge } from "./judge.js";
+import { askCases } from "./cases.js";
+import { createJudge } from "./judge.js";
 import { sandboxUnavailable } from "./sandbox.js";
 import { checkoutTree } from "./tree.js";
 import { runUnitTests } from "./unit-tests.js";
@@ -51,14 +42,6 @@ export interface QualityGateOptions {
 }
 
 const CASE_FILE = /^evals\/[^/]+\.jsonl$/;
-
-/** The case's key in a report: its id and a digest of its input and assertions. */
-export function caseKey(c: Pick<EvalCase, "id" | "input" | "assert">): string {
-  const digest = createHash("sha256")
-    .update(canonicalJson({ input: c.input, assert: c.assert }))
-    .digest("hex");
-  return `${c.id}#${digest.slice(0, 16)}`;
-}
 
 /** The stage settings' part the gate reads (`gate`, `judgeUrl`, `judgeModel`). */
 function gateConfigOf(stageConfig: unknown): {
@@ -242,24 +225,15 @@ async function runGate(
       );
 
     ctx.step(`asking the agent ${set.cases.length} case(s), ${settings.concurrency} at once`);
-    const latencies: number[] = [];
-    const sem = new Semaphore(settings.concurrency);
     const casesStarted = performance.now();
-    const results = await Promise.all(
-      set.cases.map(async (c) => {
-        await sem.acquire();
-        try {
-          if (ctx.signal.aborted) throw ctx.signal.reason;
-          const r = await askCase(c, agent, startError, judge, settings, latencies, ctx.signal);
-          const line = `case ${c.id}: ${r.pass ? "PASS" : r.errored ? "ERROR" : "FAIL"}${r.pass ? "" : `: ${r.error ?? r.failed.map((f) => `${f.type}: ${f.reason}`).join("; ")}`}`;
-          if (r.pass) out.info(line);
-          else out.error(line);
-          return r;
-        } finally {
-          sem.release();
-        }
-      }),
-    );
+    const { results, latencies } = await askCases(set.cases, {
+      agent,
+      startError,
+      judge,
+      settings,
+      signal: ctx.signal,
+      out,
+    });
     const casesMs = Math.round(performance.now() - casesStarted);
 
     const baseline = await lastReleasedReport(db.sql, request.appId, request.pipelineId);
@@ -329,57 +303,6 @@ async function runGate(
     agent?.stop();
     await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
   }
-}
-
-/** One case over its repeats: asked, scored here, kept as the report shows it. */
-async function askCase(
-  c: EvalCase,
-  agent: RunningAgent | null,
-  startError: string | null,
-  judge: Judge | null,
-  settings: GateSettings,
-  latencies: number[],
-  signal: AbortSignal,
-): Promise<StoredCase & CaseOutcome> {
-  const runs: { pass: boolean; score: number; failed: AssertionResult[] }[] = [];
-  let output: unknown = null;
-  let error: string | null = startError ? "the agent did not start" : null;
-  const repeat = c.repeat ?? 1;
-  for (let i = 0; i < repeat && agent && !error; i++) {
-    const answer = await agent.invoke(c.input, settings.caseTimeoutMs);
-    latencies.push(answer.ms);
-    if (!answer.ok) {
-      error = answer.error;
-      break;
-    }
-    output = answer.output;
-    const results: AssertionResult[] = [];
-    for (const a of c.assert) {
-      if (a.type === "llm-rubric") {
-        const verdict = judge ? await judge(String(a.value), answer.output, signal) : null;
-        results.push(scoreRubric(a, verdict));
-      } else results.push(scoreAssertion(a, answer.output));
-    }
-    const run = scoreRun(c, results);
-    runs.push({ ...run, failed: results.filter((r) => !r.pass) });
-  }
-  const errored = error !== null;
-  const pass = !errored && casePasses(c, runs);
-  const lastFailing = [...runs].reverse().find((r) => !r.pass);
-  return {
-    key: caseKey(c),
-    id: c.id,
-    tags: c.tags ?? [],
-    input: c.input,
-    output: clipOutput(output),
-    pass,
-    errored,
-    score: runs.at(-1)?.score ?? 0,
-    runsPassed: runs.filter((r) => r.pass).length,
-    runs: runs.length,
-    failed: pass ? [] : (lastFailing?.failed ?? []).map((f) => ({ type: f.type, reason: f.reason })),
-    error,
-  };
 }
 
 function summarise(
