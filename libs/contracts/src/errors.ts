@@ -25,6 +25,8 @@ export const ErrorCodes = {
     meaning: "the app has as many notification subscriptions as it may have",
   },
 
+  QUALITY_REPORT_NOT_FOUND: { code: 1011, httpStatus: 404, meaning: "quality gate report not found" },
+
   PHASE_CANNOT_PROCEED: { code: 2001, httpStatus: 409, meaning: "iteration's current phase cannot proceed" },
   INVALID_TARGET_PHASE: { code: 2002, httpStatus: 400, meaning: "invalid target phase" },
   PRECONDITION_FAILED: { code: 2003, httpStatus: 409, meaning: "precondition not met" },

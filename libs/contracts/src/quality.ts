@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DateTime } from "./envelope.js";
 
 /**
  * The agent quality gate's case files and settings (docs/quality-gate.md): what a repository keeps
@@ -119,6 +120,8 @@ export const GateSettings = z
     concurrency: z.number().int().min(1).max(32),
     /** How long the agent's unit tests may take. */
     testTimeoutMs: z.number().int().min(1000).max(3_600_000),
+    /** How long the agent may take to answer its first `GET /healthz` once started. */
+    startTimeoutMs: z.number().int().min(1000).max(600_000),
   })
   .strict();
 export type GateSettings = z.infer<typeof GateSettings>;
@@ -131,8 +134,118 @@ export const DEFAULT_GATE_SETTINGS: GateSettings = {
   caseTimeoutMs: 30_000,
   concurrency: 4,
   testTimeoutMs: 300_000,
+  startTimeoutMs: 30_000,
 };
 
 /** `evals/gate.json`: any of the settings. */
 export const GateFile = GateSettings.partial().strict();
 export type GateFile = z.infer<typeof GateFile>;
+
+/**
+ * A gate report as `GET /apps/{id}/quality` and `GET /apps/{id}/quality/{reportId}` show it
+ * (docs/quality-gate.md, "Reports"). WAIVED is a BLOCK a person let through with a reason.
+ */
+export const QualityVerdict = z.enum(["PASS", "BLOCK", "CONFIGURATION_ERROR", "WAIVED"]).meta({
+  id: "QualityVerdict",
+  description: "The gate's verdict; WAIVED: blocked, then let through by a person",
+});
+export type QualityVerdict = z.infer<typeof QualityVerdict>;
+
+export const QualityUnitTests = z
+  .object({
+    ran: z.number().int(),
+    failed: z.number().int(),
+    /** Why they could not run at all; null when they ran. */
+    error: z.string().nullable(),
+    /** What the test runner printed last (cut), to read a failure. */
+    output: z.string().optional(),
+  })
+  .meta({ id: "QualityUnitTests" });
+export type QualityUnitTests = z.infer<typeof QualityUnitTests>;
+
+export const QualityWaiver = z
+  .object({ by: z.string(), reason: z.string(), at: DateTime })
+  .meta({ id: "QualityWaiver" });
+export type QualityWaiver = z.infer<typeof QualityWaiver>;
+
+/** One case of a report: what was sent, what came back, and the assertion that failed. */
+export const QualityCase = z
+  .object({
+    id: z.string(),
+    tags: z.array(z.string()),
+    input: z.unknown(),
+    /** The agent's last answer (cut at 4 KiB when long); null when it gave none. */
+    output: z.unknown(),
+    pass: z.boolean(),
+    /** The agent gave no answer, or not `{"output": ...}`. */
+    errored: z.boolean(),
+    /** Weighted score of the last run, 0..1. */
+    score: z.number(),
+    /** Runs that passed of the runs made (repeat). */
+    runsPassed: z.number().int(),
+    runs: z.number().int(),
+    /** The failing assertions of the last failing run: type and why. */
+    failed: z.array(z.object({ type: z.string(), reason: z.string() })),
+    /** Why the agent gave no answer, when it errored. */
+    error: z.string().nullable(),
+  })
+  .meta({ id: "QualityCase" });
+export type QualityCase = z.infer<typeof QualityCase>;
+
+const QualityReportBase = z.object({
+  id: z.number().int(),
+  appId: z.number().int(),
+  pipelineId: z.number().int(),
+  attempt: z.number().int(),
+  iterationPhaseId: z.number().int().nullable(),
+  tag: z.string(),
+  commitId: z.string().nullable(),
+  verdict: QualityVerdict,
+  /** Cases that passed over cases asked (1 when there is none). */
+  passRate: z.number(),
+  /** 95% Wilson score interval of the pass rate. */
+  interval: z.object({ low: z.number(), high: z.number() }),
+  passed: z.number().int(),
+  total: z.number().int(),
+  unitTests: QualityUnitTests.nullable(),
+  /** Where the agent ran: "sandbox" (bubblewrap on dev-svc's machine). */
+  executor: z.string(),
+  /** The last released version's report this one was compared with; null for the first. */
+  baseline: z.object({ reportId: z.number().int(), tag: z.string() }).nullable(),
+  waiver: QualityWaiver.nullable(),
+  durationMs: z.number().int(),
+  createdAt: DateTime,
+});
+
+export const QualityReportItem = QualityReportBase.extend({
+  newlyFailingCount: z.number().int(),
+}).meta({ id: "QualityReportItem", description: "One gate run in an app's quality history" });
+export type QualityReportItem = z.infer<typeof QualityReportItem>;
+
+export const QualityReport = QualityReportBase.extend({
+  /** Why it is blocked, one line per broken rule. */
+  reasons: z.array(z.string()),
+  /** CONFIGURATION_ERROR: what is wrong with the case set, `file:line: field: problem`. */
+  problems: z.array(z.string()),
+  byTag: z.record(z.string(), z.object({ passed: z.number().int(), total: z.number().int() })),
+  newlyFailing: z.array(QualityCase),
+  newlyPassing: z.array(QualityCase),
+  /** Cases of the baseline no longer in the set (their baseline input and output). */
+  missing: z.array(QualityCase),
+  /** Every case that fails now. */
+  failing: z.array(QualityCase),
+  /** `POST /invoke` latency over every call, ms. */
+  latency: z.object({ p50Ms: z.number(), p95Ms: z.number(), calls: z.number().int() }),
+  settings: GateSettings.nullable(),
+}).meta({ id: "QualityReport", description: "One gate run with its cases" });
+export type QualityReport = z.infer<typeof QualityReport>;
+
+export const QualityReportParams = z.object({
+  id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).meta({ description: "The app's id" }),
+  reportId: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(Number.MAX_SAFE_INTEGER)
+    .meta({ description: "The report's id" }),
+});

@@ -3,6 +3,7 @@ import { createCommitStatuses } from "./commit-statuses/index.js";
 import { Config } from "./config.js";
 import { createGitIntegration } from "./git/index.js";
 import { createIterations } from "./iterations/index.js";
+import { createQualityGate } from "./quality/index.js";
 import { createStageRunners } from "./runners/index.js";
 import { installScaffold } from "./scaffold/index.js";
 import { migrations } from "./store/migrations.js";
@@ -11,7 +12,8 @@ import { migrations } from "./store/migrations.js";
 async function buildApp(deps: ServiceDeps<Config>): Promise<ServiceParts> {
   const git = await createGitIntegration(deps);
   const templates = await installScaffold(deps, git);
-  const runners = createStageRunners(deps, git, templates);
+  const quality = createQualityGate(deps, git);
+  const runners = createStageRunners(deps, git, templates, [quality.work]);
   const { releases } = createIterations(deps, git);
   const statuses = createCommitStatuses(deps, git);
   return {

@@ -98,6 +98,13 @@ export const Config = BaseConfig.extend({
    * when its runner stopped renewing (it died) and a request for it comes again.
    */
   STAGE_LEASE_MS: ms(300, 600000).default(60000),
+  /** Bound of one QUALITY_GATE attempt: the agent's unit tests, its start and every case. */
+  QUALITY_GATE_TIMEOUT_MS: ms(1000, 3600000).default(900000),
+  /**
+   * The model named to an app's llm-rubric judge (its OpenAI-compatible URL is in the app's
+   * QUALITY_GATE settings) when those settings name none.
+   */
+  QUALITY_JUDGE_MODEL: z.string().min(1).max(200).default("gpt-4o-mini"),
   /** The Python 3 interpreter CODE_CHECK compiles the repository's files with (never runs them). */
   PYTHON_BIN: z.string().min(1).default("python3"),
   /** The image builder PACKAGE uses: the reference ops module's build endpoint (or any server of its API). */

@@ -9,6 +9,11 @@ import {
   scoreRun,
 } from "../src/domain/quality/scorers.js";
 import { decideGate, wilson, type CaseOutcome } from "../src/domain/quality/verdict.js";
+import { canonicalJson, clipOutput, percentile } from "../src/domain/quality/report.js";
+import { readVerdict } from "../src/quality/judge.js";
+import { caseKey } from "../src/quality/cases.js";
+import { moduleOf } from "../src/quality/quality-gate.runner.js";
+import { readUnittest } from "../src/quality/unit-tests.js";
 
 describe("scorers", () => {
   type Case = [EvalAssertion["type"], unknown, unknown, boolean, number?];
@@ -244,5 +249,77 @@ describe("the verdict", () => {
       baseline,
     });
     expect(tolerant.pass).toBe(true);
+  });
+});
+
+describe("report figures", () => {
+  it("takes nearest-rank percentiles", () => {
+    expect(percentile([], 50)).toBe(0);
+    expect(percentile([5], 95)).toBe(5);
+    const ms = [10, 1, 7, 3, 9, 2, 8, 4, 6, 5];
+    expect([percentile(ms, 50), percentile(ms, 95), percentile(ms, 100)]).toEqual([5, 10, 10]);
+  });
+
+  it("keys a case by its id and a digest of its input and assertions, whatever their key order", () => {
+    const a = { id: "x", input: { q: 1, r: 2 }, assert: [{ type: "contains" as const, value: "a" }] };
+    expect(caseKey(a)).toBe(caseKey({ ...a, input: { r: 2, q: 1 } }));
+    expect(caseKey(a)).toMatch(/^x#[0-9a-f]{16}$/);
+    expect(caseKey(a)).not.toBe(caseKey({ ...a, input: { q: 1, r: 3 } }));
+    expect(caseKey(a)).not.toBe(caseKey({ ...a, assert: [{ type: "contains", value: "b" }] }));
+    expect(canonicalJson({ b: [1, { d: 1, c: 2 }], a: undefined })).toBe('{"b":[1,{"c":2,"d":1}]}');
+  });
+
+  it("cuts long outputs", () => {
+    expect(clipOutput("x".repeat(5000))).toHaveLength(4097);
+    expect(clipOutput({ a: 1 })).toEqual({ a: 1 });
+    expect(clipOutput("short")).toBe("short");
+  });
+
+  it("runs the entry point as a module", () => {
+    expect(moduleOf("app/main.py")).toBe("app.main");
+    expect(moduleOf("src/agent/__main__.py")).toBe("src.agent");
+    expect(moduleOf("main.py")).toBe("main");
+  });
+});
+
+describe("unit test summaries", () => {
+  it.each([
+    ["....\n---\nRan 4 tests in 0.01s\n\nOK\n", 0, { ran: 4, failed: 0, error: null }],
+    ["Ran 10 tests in 1.2s\n\nFAILED (failures=1)\n", 1, { ran: 10, failed: 1, error: null }],
+    [
+      "Ran 10 tests in 1.2s\n\nFAILED (failures=2, errors=1, skipped=3)\n",
+      1,
+      { ran: 10, failed: 3, error: null },
+    ],
+    ["\nRan 0 tests in 0.000s\n\nNO TESTS RAN\n", 5, { ran: 0, failed: 0, error: null }],
+    [
+      "Traceback...\nImportError: Start directory is not importable: 'tests'\n",
+      1,
+      {
+        ran: 0,
+        failed: 0,
+        error:
+          "the test runner ended (code 1) without a summary: Traceback... / ImportError: Start directory is not importable: 'tests'",
+      },
+    ],
+  ] as const)("%j (code %d)", (text, code, expected) => {
+    expect(readUnittest(text, code, false, 1000)).toEqual(expected);
+  });
+
+  it("says the tests ran out of time", () => {
+    expect(readUnittest("", null, true, 5000).error).toBe("the tests did not finish within 5000 ms");
+  });
+});
+
+describe("judge verdicts", () => {
+  it.each([
+    ['{"reason": "fine", "pass": true, "score": 0.8}', { score: 0.8, reason: "fine" }],
+    ['```json\n{"pass": false, "reason": "rude"}\n```', { score: 0, reason: "rude" }],
+    ['{"pass": true}', { score: 1, reason: "" }],
+    ["I think it is fine", "judge's message holds no JSON verdict"],
+    ['{"reason": "no score"}', "judge's verdict has neither a score nor pass"],
+    ["{not json}", "judge's verdict is not JSON"],
+  ] as const)("%s", (content, expected) => {
+    expect(readVerdict(content)).toEqual(expected);
   });
 });

@@ -40,6 +40,7 @@ print(json.dumps({
     "uid": os.getuid(),
     "env": sorted(os.environ),
     "write_code": probe(lambda: open("/app/new-file", "w")),
+    "write_root": [probe(lambda: open(p, "w")) for p in ("/new-file", "/etc/new-file", "/dev/shm/new-file")],
     "evals": os.listdir("/app/evals"),
     "host_tcp": probe(lambda: socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2).recv(100)),
     "internet": probe(lambda: socket.create_connection(("1.1.1.1", 80), timeout=2)),
@@ -93,6 +94,7 @@ describe("the quality gate sandbox", () => {
       uid: 65534,
       env: ["GATE", "HOME", "LANG", "PATH", "PWD"],
       write_code: "refused: 30", // EROFS
+      write_root: ["refused: 30", "refused: 30", "refused: 30"], // the sandbox's own root and /dev too
       evals: [],
       host_tcp: expect.stringMatching(/^refused: (111|101)$/), // no route to the host's loopback
       internet: "refused: 101", // ENETUNREACH

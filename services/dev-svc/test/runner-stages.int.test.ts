@@ -95,6 +95,8 @@ describe("CODE_CHECK", () => {
       entryPoint: "app/main.py",
       pythonVersion: "3.11",
     });
+    // No evaluation cases: no `evals`, the output it always had.
+    expect(output).not.toHaveProperty("evals");
     expect(output.checks.map((c) => [c.name, c.passed])).toEqual([
       ["requirements-txt", true],
       ["dependency-file", true],

@@ -108,7 +108,7 @@ const scaffoldLocalApp = (name: string) =>
   );
 
 describe("the python-agent template", () => {
-  it("holds a small HTTP agent with its dependency file, entry point, README, /healthz and tests", () => {
+  it("holds a small HTTP agent with its dependency file, entry point, README, /healthz, tests and a starter evaluation set", () => {
     const files = templateFiles();
     expect(Object.keys(files).sort()).toEqual(
       [
@@ -118,6 +118,8 @@ describe("the python-agent template", () => {
         "app/__init__.py",
         "app/agent.py",
         "app/main.py",
+        "evals/cases.jsonl",
+        "evals/gate.json",
         "requirements.txt",
         "tests/__init__.py",
         "tests/test_app.py",
@@ -141,7 +143,7 @@ describe("scaffold push on binding", () => {
     );
     const binding = (await repoBinding(svc, infra, app.appId))!;
     expect(binding.scaffold.message).toMatch(
-      /^the python-agent template was committed to main as [0-9a-f]{12} \(9 files\)$/,
+      /^the python-agent template was committed to main as [0-9a-f]{12} \(11 files\)$/,
     );
     expect(await commitCount(repo)).toBe(1);
     expect(await filesOn(repo)).toEqual(templateFiles());
@@ -173,7 +175,7 @@ describe("scaffold push on binding", () => {
         timeout: 30_000,
       },
     );
-    expect(stderr).toMatch(/Ran 8 tests[\s\S]*\nOK\s*$/);
+    expect(stderr).toMatch(/Ran 9 tests[\s\S]*\nOK\s*$/);
     expect(await readFile(path.join(checkout, "README.md"), "utf8")).toContain("/healthz");
 
     // A re-bind (another webhook URL) does not commit again.

@@ -17,6 +17,7 @@ export const ROUTES: RouteRule[] = [
   { patterns: ["/apps/:id/iterations"], upstream: "dev-svc" },
   { patterns: ["/apps/:id/repo", "/apps/:id/repo/*"], upstream: "dev-svc" },
   { patterns: ["/apps/:id/webide"], upstream: "dev-svc" },
+  { patterns: ["/apps/:id/quality", "/apps/:id/quality/*"], upstream: "dev-svc" },
   { patterns: ["/apps", "/apps/*"], upstream: "app-svc" },
   { patterns: ["/iterations", "/iterations/*"], upstream: "dev-svc" },
   { patterns: ["/credentials", "/credentials/*"], upstream: "dev-svc" },

@@ -129,6 +129,8 @@ function sandboxArgv(run: SandboxRun): string[] {
     // The agent never sees its evaluation cases: an empty, read-only directory over them.
     ...(existsSync(evals) ? ["--size", "4096", "--tmpfs", "/app/evals", "--remount-ro", "/app/evals"] : []),
     ...(run.socketDir ? ["--bind", run.socketDir, "/run/agent"] : []),
+    // bwrap's root and /dev are writable tmpfs of their own (/dev/shm unbounded): only /tmp is written.
+    ...["--remount-ro", "/dev", "--remount-ro", "/"],
     ...["--chdir", "/app"],
     ...["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--hostname", "sandbox"],
     ...["--die-with-parent", "--new-session", "--clearenv"],

@@ -63,9 +63,10 @@ const MAX_REQUIREMENT_FILES = 10;
  * CODE_CHECK: resolves the release tag to its commit at every attempt (a tag moved to a
  * fixed commit is checked anew), reads the tree at that commit and checks the Python project: a
  * dependency file present and parseable, an entry point, every `.py` file compiling, a supported
- * Python version. Output: CodeCheckOutput; any failed check makes the attempt FAILED (not
- * retryable: the same commit fails the same way) with every check in the output. A provider that
- * is down or does not answer in time is waited for, never a failure.
+ * Python version. Output: CodeCheckOutput (`evals` when the commit has evaluation cases); any
+ * failed check makes the attempt FAILED (not retryable: the same commit fails the same way) with
+ * every check in the output. A provider that is down or does not answer in time is waited for,
+ * never a failure.
  */
 export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions): StageWork {
   const maxPythonFiles = opts.maxPythonFiles ?? 5000;
@@ -106,6 +107,9 @@ export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions):
         ...(checks.dependencyFile ? { dependencyFile: checks.dependencyFile } : {}),
         ...(checks.entryPoint ? { entryPoint: checks.entryPoint } : {}),
         ...(checks.pythonVersion ? { pythonVersion: checks.pythonVersion } : {}),
+        // The quality gate runs for a commit with evaluation cases (docs/quality-gate.md); left out
+        // otherwise, so an app without them sees the output it always saw.
+        ...(hasEvalCases(tree) ? { evals: true } : {}),
       };
       for (const c of checks.results) {
         const where = c.file ? ` [${c.file}${c.line ? `:${c.line}` : ""}]` : "";
@@ -126,6 +130,11 @@ export function codeCheckWork(access: RepositoryAccess, opts: CodeCheckOptions):
       );
     },
   };
+}
+
+/** The commit has at least one `evals/*.jsonl` (a regular file). */
+function hasEvalCases(tree: readonly TreeEntry[]): boolean {
+  return tree.some((e) => e.type === "blob" && e.mode !== "120000" && /^evals\/[^/]+\.jsonl$/.test(e.path));
 }
 
 /** Reads files at the checked commit, a few at once, saying which one it is reading. */

@@ -9,12 +9,17 @@ import { buildWork } from "./build.runner.js";
 import { codeCheckWork } from "./code-check.runner.js";
 import { packageWork } from "./package.runner.js";
 import { StageRunnerService } from "./stage-runner.service.js";
+import type { StageWork } from "./stage-work.js";
 
-/** The CODE_CHECK, BUILD and PACKAGE runners on the service's consumers, and their logs' reader. */
+/**
+ * The CODE_CHECK, BUILD and PACKAGE runners, and the other modules' stage work (QUALITY_GATE), on
+ * the service's consumers, and their logs' reader.
+ */
 export function createStageRunners(
   deps: ServiceDeps<Config>,
   git: GitIntegration,
   templates: TemplateCatalog,
+  more: StageWork[] = [],
 ): { start(): void; stop(): Promise<void> } {
   const { config } = deps;
   const builder = createOpsModuleBuilder({
@@ -38,6 +43,7 @@ export function createStageRunners(
         envName: config.ENV_NAME,
         timeoutMs: config.BUILD_TIMEOUT_MS + 3 * config.BUILDER_CALL_TIMEOUT_MS + config.BUILD_POLL_MS,
       }),
+      ...more,
     ],
     logs,
   );

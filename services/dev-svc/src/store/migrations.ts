@@ -5,6 +5,7 @@ import { Migration20260303000001_stage_runs } from "./migrations/Migration202603
 import { Migration20260304000001_commit_statuses } from "./migrations/Migration20260304000001_commit_statuses.js";
 import { Migration20260304000002_unanswered_releases } from "./migrations/Migration20260304000002_unanswered_releases.js";
 import { Migration20260305000001_stage_logs } from "./migrations/Migration20260305000001_stage_logs.js";
+import { Migration20260306000001_quality_reports } from "./migrations/Migration20260306000001_quality_reports.js";
 
 /** dev-svc's migrations, in order (static imports: STACK.md). */
 export const migrations: MigrationEntry[] = [
@@ -14,4 +15,5 @@ export const migrations: MigrationEntry[] = [
   { name: "Migration20260304000001_commit_statuses", class: Migration20260304000001_commit_statuses },
   { name: "Migration20260304000002_unanswered_releases", class: Migration20260304000002_unanswered_releases },
   { name: "Migration20260305000001_stage_logs", class: Migration20260305000001_stage_logs },
+  { name: "Migration20260306000001_quality_reports", class: Migration20260306000001_quality_reports },
 ];

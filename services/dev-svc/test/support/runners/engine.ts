@@ -11,7 +11,7 @@ import {
 import { ConsumerGroup, createLogger, createMetrics, NatsHandle, Outbox } from "@procode/service-kit";
 import { eventually, type TestInfra } from "@procode/test-kit";
 
-export type RunnerStage = "CODE_CHECK" | "BUILD" | "PACKAGE";
+export type RunnerStage = "CODE_CHECK" | "BUILD" | "PACKAGE" | "QUALITY_GATE";
 export type StageResultMessage = MessageOf<typeof StageCompleted>;
 
 export interface StageRequestSpec {
@@ -21,6 +21,9 @@ export interface StageRequestSpec {
   attempt?: number;
   tag?: string;
   inputs?: StageInputs;
+  iterationPhaseId?: number;
+  /** Over the stage's defaults (QUALITY_GATE: `gate`, `judgeUrl`). */
+  stageConfig?: Record<string, unknown>;
 }
 
 /**
@@ -72,10 +75,10 @@ export class StageEngine {
       appId: r.appId,
       team: "team-a",
       iterationId: 1,
-      iterationPhaseId: 1,
+      iterationPhaseId: r.iterationPhaseId ?? 1,
       tag: r.tag ?? "v1.0.0",
       rollback: false,
-      stageConfig: PHASE_STAGE_DEFAULTS[r.stage],
+      stageConfig: { ...PHASE_STAGE_DEFAULTS[r.stage], ...r.stageConfig },
       inputs: r.inputs ?? {},
     };
     const message = Outbox.envelope(StageRequested, data, `corr-${r.pipelineId}-${r.stage}`);

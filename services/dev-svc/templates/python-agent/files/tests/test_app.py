@@ -1,13 +1,17 @@
 """Tests of the agent and of its HTTP service. Run: python -m unittest discover -s tests -t ."""
 
+import http.client
 import json
+import os
+import socket
+import tempfile
 import threading
 import unittest
 import urllib.error
 import urllib.request
 
 from app.agent import Agent
-from app.main import make_server
+from app.main import make_server, make_unix_server
 
 
 class AgentTest(unittest.TestCase):
@@ -26,7 +30,10 @@ class ServiceTest(unittest.TestCase):
     def setUpClass(cls) -> None:
         cls.server = make_server("127.0.0.1", 0)
         cls.base = f"http://127.0.0.1:{cls.server.server_address[1]}"
-        cls.thread = threading.Thread(target=cls.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it.
+        cls.thread = threading.Thread(
+            target=cls.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         cls.thread.start()
 
     @classmethod
@@ -60,6 +67,30 @@ class ServiceTest(unittest.TestCase):
 
     def test_unknown_route(self) -> None:
         self.assertEqual(self.request("GET", "/nope")[0], 404)
+
+
+class UnixSocketTest(unittest.TestCase):
+    """AGENT_SOCKET: the same service on a Unix socket (how the quality gate reaches it)."""
+
+    def test_invoke_over_a_unix_socket(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "agent.sock")
+            server = make_unix_server(path)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            thread.start()
+            try:
+                conn = http.client.HTTPConnection("localhost", timeout=5)
+                conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.sock.connect(path)
+                conn.request("POST", "/invoke", json.dumps({"input": "hi"}), {"Content-Type": "application/json"})
+                res = conn.getresponse()
+                self.assertEqual((res.status, json.loads(res.read())["output"][:6]), (200, "Hello!"))
+                conn.close()
+            finally:
+                server.shutdown()
+                server.server_close()
 
 
 if __name__ == "__main__":
