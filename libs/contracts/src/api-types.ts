@@ -135,6 +135,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apps/{id}/quality": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The app's quality gate history, newest first, paged
+         * @description One item per QUALITY_GATE attempt: verdict (PASS, BLOCK, CONFIGURATION_ERROR, or WAIVED for a BLOCK a person let through), pass rate with its 95% Wilson interval, the number of newly failing cases against the last released version, the unit tests, the tag and commit.
+         */
+        get: operations["listAppQualityReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/apps/{id}/quality/{reportId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One quality gate report with its reasons and cases
+         * @description The newly failing, newly passing and missing cases against the last released version and every failing case, each with its input, the agent's output and the failing assertion; scores per tag; /invoke latency P50/P95; the waiver when one was recorded.
+         */
+        get: operations["getAppQualityReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/apps/{id}/repo": {
         parameters: {
             query?: never;
@@ -466,8 +506,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Move on after a MANUAL stage succeeded, or an iteration to its next phase
-         * @description A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`). The body is optional: nothing, or `{ "reason": "..." }`.
+         * Move on after a MANUAL stage succeeded, waive a blocked quality gate, or move an iteration to its next phase
+         * @description A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). A phase pipeline whose quality gate blocked the release: proceed with a `reason` waives the gate and DEPLOY runs (the waiver is kept on the QUALITY_GATE checkpoint and with its report); 1001 without a reason, 3001 for a gate that failed on a configuration error, which is fixed in the repository. An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`). The body is optional: nothing, or `{ "reason": "..." }`.
          */
         post: operations["proceedPipeline"];
         delete?: never;
@@ -646,6 +686,13 @@ export interface components {
             finishedAt: string | null;
             /** @description Present while this running attempt waits for an outside system that does not answer */
             waiting?: components["schemas"]["CheckpointWaiting"];
+            /** @description QUALITY_GATE: a person let this blocked attempt through (who, why, when) */
+            waiver?: {
+                by: string;
+                reason: string;
+                /** Format: date-time */
+                at: string;
+            };
         };
         /** @enum {string} */
         CheckpointStatus: "RUNNING" | "SUCCESS" | "FAILED" | "CANCELLED";
@@ -1176,7 +1223,7 @@ export interface components {
             pageSize: number;
         };
         /** @enum {string} */
-        PhaseStage: "CODE_CHECK" | "BUILD" | "PACKAGE" | "DEPLOY";
+        PhaseStage: "CODE_CHECK" | "BUILD" | "PACKAGE" | "QUALITY_GATE" | "DEPLOY";
         /**
          * @description An app's settings per stage, over the defaults
          * @example {
@@ -1207,6 +1254,7 @@ export interface components {
             CODE_CHECK: components["schemas"]["StageConfig"];
             BUILD: components["schemas"]["StageConfig"];
             PACKAGE: components["schemas"]["StageConfig"];
+            QUALITY_GATE: components["schemas"]["StageConfig"];
             DEPLOY: components["schemas"]["StageConfig"];
         };
         /**
@@ -1369,7 +1417,7 @@ export interface components {
             pageSize: number;
         };
         /** @enum {string} */
-        PipelineState: "PENDING" | "DEVELOPING" | "TESTING" | "STAGING" | "RELEASE" | "RELEASED" | "CANCELLED" | "RUNNING" | "CODE_CHECK" | "BUILD" | "PACKAGE" | "DEPLOY" | "DEPLOYING" | "SUCCESS" | "FAILED";
+        PipelineState: "PENDING" | "DEVELOPING" | "TESTING" | "STAGING" | "RELEASE" | "RELEASED" | "CANCELLED" | "RUNNING" | "CODE_CHECK" | "BUILD" | "PACKAGE" | "QUALITY_GATE" | "DEPLOY" | "DEPLOYING" | "SUCCESS" | "FAILED";
         /** @enum {string} */
         PipelineStatus: "PENDING" | "RUNNING" | "SUCCESS" | "FAILED" | "CANCELLED";
         /** @enum {string} */
@@ -1531,6 +1579,131 @@ export interface components {
             concurrency?: components["schemas"]["ConcurrencyPolicy"];
             deployConfig?: components["schemas"]["DeployConfigPatch"];
         };
+        QualityCase: {
+            id: string;
+            tags: string[];
+            input: unknown;
+            output: unknown;
+            pass: boolean;
+            errored: boolean;
+            score: number;
+            runsPassed: number;
+            runs: number;
+            failed: {
+                type: string;
+                reason: string;
+            }[];
+            error: string | null;
+        };
+        /** @description One gate run with its cases */
+        QualityReport: {
+            id: number;
+            appId: number;
+            pipelineId: number;
+            attempt: number;
+            iterationPhaseId: number | null;
+            tag: string;
+            commitId: string | null;
+            verdict: components["schemas"]["QualityVerdict"];
+            passRate: number;
+            interval: {
+                low: number;
+                high: number;
+            };
+            passed: number;
+            total: number;
+            unitTests: components["schemas"]["QualityUnitTests"] | null;
+            executor: string;
+            baseline: {
+                reportId: number;
+                tag: string;
+            } | null;
+            waiver: components["schemas"]["QualityWaiver"] | null;
+            durationMs: number;
+            /** Format: date-time */
+            createdAt: string;
+            reasons: string[];
+            problems: string[];
+            byTag: {
+                [key: string]: {
+                    passed: number;
+                    total: number;
+                };
+            };
+            newlyFailing: components["schemas"]["QualityCase"][];
+            newlyPassing: components["schemas"]["QualityCase"][];
+            missing: components["schemas"]["QualityCase"][];
+            failing: components["schemas"]["QualityCase"][];
+            latency: {
+                p50Ms: number;
+                p95Ms: number;
+                calls: number;
+            };
+            settings: {
+                minPassRate: number;
+                requiredTags: string[];
+                maxNewlyFailing: number;
+                maxPassRateDrop: number;
+                caseTimeoutMs: number;
+                concurrency: number;
+                testTimeoutMs: number;
+                startTimeoutMs: number;
+            } | null;
+        };
+        /** @description One gate run in an app's quality history */
+        QualityReportItem: {
+            id: number;
+            appId: number;
+            pipelineId: number;
+            attempt: number;
+            iterationPhaseId: number | null;
+            tag: string;
+            commitId: string | null;
+            verdict: components["schemas"]["QualityVerdict"];
+            passRate: number;
+            interval: {
+                low: number;
+                high: number;
+            };
+            passed: number;
+            total: number;
+            unitTests: components["schemas"]["QualityUnitTests"] | null;
+            executor: string;
+            baseline: {
+                reportId: number;
+                tag: string;
+            } | null;
+            waiver: components["schemas"]["QualityWaiver"] | null;
+            durationMs: number;
+            /** Format: date-time */
+            createdAt: string;
+            newlyFailingCount: number;
+        };
+        /** @description A page of QualityReportItem items */
+        QualityReportItemPage: {
+            items: components["schemas"]["QualityReportItem"][];
+            /** @description Items matching the query, all pages together */
+            total: number;
+            page: number;
+            pageSize: number;
+        };
+        QualityUnitTests: {
+            ran: number;
+            failed: number;
+            error: string | null;
+            output?: string;
+        };
+        /**
+         * @description The gate's verdict; WAIVED: blocked, then let through by a person
+         * @enum {string}
+         */
+        QualityVerdict: "PASS" | "BLOCK" | "CONFIGURATION_ERROR" | "WAIVED";
+        QualityWaiver: {
+            by: string;
+            reason: string;
+            /** Format: date-time */
+            at: string;
+        };
         /**
          * @description The body of POST /iterations/{id}/release
          * @example {
@@ -1667,6 +1840,24 @@ export interface components {
             pollInterval?: number;
             /** @description Seconds before an ASYNC stage times out */
             pollTimeout?: number;
+            /** @description QUALITY_GATE only: true runs it, false never; left out, it runs when the release commit has evals/*.jsonl */
+            enabled?: boolean;
+            /** @description QUALITY_GATE only: the gate's rules, under those of the repository's evals/gate.json */
+            gate?: {
+                minPassRate?: number;
+                requiredTags?: string[];
+                maxNewlyFailing?: number;
+                maxPassRateDrop?: number;
+                caseTimeoutMs?: number;
+                concurrency?: number;
+                testTimeoutMs?: number;
+                startTimeoutMs?: number;
+            };
+            /**
+             * Format: uri
+             * @description QUALITY_GATE: the judge of llm-rubric assertions (an OpenAI-compatible base URL)
+             */
+            judgeUrl?: string;
         };
         /** @description Fields of a StageConfig set for one stage */
         StageConfigOverride: {
@@ -1680,6 +1871,24 @@ export interface components {
             pollInterval?: number;
             /** @description Seconds before an ASYNC stage times out */
             pollTimeout?: number;
+            /** @description QUALITY_GATE only: true runs it, false never; left out, it runs when the release commit has evals/*.jsonl */
+            enabled?: boolean;
+            /** @description QUALITY_GATE only: the gate's rules, under those of the repository's evals/gate.json */
+            gate?: {
+                minPassRate?: number;
+                requiredTags?: string[];
+                maxNewlyFailing?: number;
+                maxPassRateDrop?: number;
+                caseTimeoutMs?: number;
+                concurrency?: number;
+                testTimeoutMs?: number;
+                startTimeoutMs?: number;
+            };
+            /**
+             * Format: uri
+             * @description QUALITY_GATE: the judge of llm-rubric assertions (an OpenAI-compatible base URL)
+             */
+            judgeUrl?: string;
         };
         /**
          * @description Settings of one stage to change; a field left out keeps its value, null returns it to the default
@@ -1696,6 +1905,18 @@ export interface components {
             maxRetries?: number | null;
             pollInterval?: number | null;
             pollTimeout?: number | null;
+            enabled?: boolean | null;
+            gate?: {
+                minPassRate?: number;
+                requiredTags?: string[];
+                maxNewlyFailing?: number;
+                maxPassRateDrop?: number;
+                caseTimeoutMs?: number;
+                concurrency?: number;
+                testTimeoutMs?: number;
+                startTimeoutMs?: number;
+            } | null;
+            judgeUrl?: string | null;
         };
         /** @enum {string} */
         StageLogLevel: "INFO" | "WARN" | "ERROR";
@@ -1730,7 +1951,7 @@ export interface components {
             truncated: boolean;
         };
         /** @enum {string} */
-        StageName: "DEVELOPING" | "TESTING" | "STAGING" | "RELEASE" | "CODE_CHECK" | "BUILD" | "PACKAGE" | "DEPLOY";
+        StageName: "DEVELOPING" | "TESTING" | "STAGING" | "RELEASE" | "CODE_CHECK" | "BUILD" | "PACKAGE" | "QUALITY_GATE" | "DEPLOY";
         /** @enum {string} */
         TechStack: "python";
         /** @description A delivery stored for processing */
@@ -2720,6 +2941,197 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"] & {
                         /** @enum {unknown} */
                         code?: 9005;
+                    };
+                };
+            };
+            /** @description 9001 internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9001;
+                    };
+                };
+            };
+            /** @description 9003 a service this call needs did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9003;
+                    };
+                };
+            };
+        };
+    };
+    listAppQualityReports: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page, 1-100 */
+                pageSize?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The app's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the envelope with code 0 and the data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description 0: success
+                         * @enum {number}
+                         */
+                        code: 0;
+                        /** @description `success`, or what happened (e.g. a release recorded) */
+                        message: string;
+                        data: components["schemas"]["QualityReportItemPage"];
+                    };
+                };
+            };
+            /** @description 1001 invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1001;
+                    };
+                };
+            };
+            /** @description 5001 missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5001;
+                    };
+                };
+            };
+            /** @description 1004 app not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1004;
+                    };
+                };
+            };
+            /** @description 9001 internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9001;
+                    };
+                };
+            };
+            /** @description 9003 a service this call needs did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 9003;
+                    };
+                };
+            };
+        };
+    };
+    getAppQualityReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The app's id */
+                id: number;
+                /** @description The report's id */
+                reportId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the envelope with code 0 and the data */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description 0: success
+                         * @enum {number}
+                         */
+                        code: 0;
+                        /** @description `success`, or what happened (e.g. a release recorded) */
+                        message: string;
+                        data: components["schemas"]["QualityReport"];
+                    };
+                };
+            };
+            /** @description 1001 invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1001;
+                    };
+                };
+            };
+            /** @description 5001 missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 5001;
+                    };
+                };
+            };
+            /** @description 1004 app not found; 1011 quality gate report not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"] & {
+                        /** @enum {unknown} */
+                        code?: 1004 | 1011;
                     };
                 };
             };

@@ -6,6 +6,7 @@ import {
   DeploymentCancelRequested,
   IterationPhaseChanged,
   PhasePipelineStatusChanged,
+  QualityWaived,
 } from "./messages/pipeline.js";
 import { StageCompleted, StageRequested, StageWaiting } from "./messages/stage.js";
 import {
@@ -27,6 +28,7 @@ export const MESSAGES = [
   IterationPhaseChanged,
   PhasePipelineStatusChanged,
   DeploymentCancelRequested,
+  QualityWaived,
   StageRequested,
   StageWaiting,
   StageCompleted,

@@ -60,6 +60,7 @@ export const PhaseMachineState = z
     "CODE_CHECK",
     "BUILD",
     "PACKAGE",
+    "QUALITY_GATE",
     "DEPLOY",
     "DEPLOYING",
     "SUCCESS",

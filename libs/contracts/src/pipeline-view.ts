@@ -7,9 +7,34 @@ import type { Checkpoint, Pipeline } from "./http/pipelines.js";
 import type { StageConfig } from "./stage-config.js";
 
 /** The stages of a phase pipeline, in order. */
-export const PHASE_STAGES = ["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"] as const;
+/** QUALITY_GATE runs only where it is on (`qualityGateOn`); the others always run. */
+export const PHASE_STAGES = ["CODE_CHECK", "BUILD", "PACKAGE", "QUALITY_GATE", "DEPLOY"] as const;
 /** The phases of an iteration, in order (the stages of an iteration pipeline). */
 export const ITERATION_PHASES = ["DEVELOPING", "TESTING", "STAGING", "RELEASE"] as const;
+
+/**
+ * Whether a phase pipeline runs the agent quality gate (docs/quality-gate.md): as its QUALITY_GATE
+ * setting says when that says so (`enabled`), else when CODE_CHECK found evaluation cases at the
+ * release commit (`evals` in its output). A pipeline created before the stage existed has no setting
+ * for it and never runs it. The engine decides with this; the CLI and the console show the stage by it.
+ */
+export function qualityGateOn(p: {
+  stageConfigs: Readonly<Record<string, { enabled?: boolean | undefined } | undefined>>;
+  checkpoints: readonly Pick<Checkpoint, "stage" | "status" | "output">[];
+}): boolean {
+  const config = p.stageConfigs["QUALITY_GATE"];
+  if (!config) return false;
+  if (config.enabled !== undefined) return config.enabled;
+  const checked = p.checkpoints.filter((c) => c.stage === "CODE_CHECK" && c.status === "SUCCESS").at(-1);
+  return checked?.output?.["evals"] === true;
+}
+
+/** The stages a pipeline shows, in order: QUALITY_GATE only where it runs (or ran). */
+export function stagesOf(p: Pick<Pipeline, "type"> & Parameters<typeof qualityGateOn>[0]): readonly string[] {
+  if (p.type !== "PHASE") return ITERATION_PHASES;
+  const gate = qualityGateOn(p) || p.checkpoints.some((c) => c.stage === "QUALITY_GATE");
+  return gate ? PHASE_STAGES : PHASE_STAGES.filter((s) => s !== "QUALITY_GATE");
+}
 
 export type StageView = "pending" | "running" | "succeeded" | "failed" | "waiting" | "cancelled";
 

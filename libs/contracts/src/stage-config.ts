@@ -1,5 +1,12 @@
 import { z } from "zod";
 import { DriveMode, IterationPhase, PhaseStage, RetryMode } from "./enums.js";
+import { GateFile } from "./quality.js";
+
+/** An OpenAI-compatible base URL (http or https) of the judge llm-rubric cases ask. */
+const JudgeUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2000)
+  .meta({ description: "QUALITY_GATE: the judge of llm-rubric assertions (an OpenAI-compatible base URL)" });
 
 /**
  * One stage's configuration (drive mode, retry mode and budget; stored as JSON on the pipeline).
@@ -23,6 +30,14 @@ export const StageConfig = z
       .max(7 * 24 * 3600)
       .optional()
       .meta({ description: "Seconds before an ASYNC stage times out" }),
+    enabled: z.boolean().optional().meta({
+      description:
+        "QUALITY_GATE only: true runs it, false never; left out, it runs when the release commit has evals/*.jsonl",
+    }),
+    gate: GateFile.optional().meta({
+      description: "QUALITY_GATE only: the gate's rules, under those of the repository's evals/gate.json",
+    }),
+    judgeUrl: JudgeUrl.optional(),
   })
   .meta({
     id: "StageConfig",
@@ -47,6 +62,7 @@ export const PhaseStageConfigs = z
     CODE_CHECK: StageConfig,
     BUILD: StageConfig,
     PACKAGE: StageConfig,
+    QUALITY_GATE: StageConfig,
     DEPLOY: StageConfig,
   })
   .meta({ id: "PhaseStageConfigs", description: "Every stage of a phase pipeline with its configuration" });
@@ -77,6 +93,9 @@ export const StageConfigPatch = z
       .max(7 * 24 * 3600)
       .nullable()
       .optional(),
+    enabled: z.boolean().nullable().optional(),
+    gate: GateFile.nullable().optional(),
+    judgeUrl: JudgeUrl.nullable().optional(),
   })
   .strict()
   .meta({
@@ -109,6 +128,7 @@ export const PHASE_STAGE_DEFAULTS: PhaseStageConfigs = {
   CODE_CHECK: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 3 },
   BUILD: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 2 },
   PACKAGE: { driveMode: "AUTO", retryMode: "MANUAL", maxRetries: 0 },
+  QUALITY_GATE: { driveMode: "AUTO", retryMode: "MANUAL", maxRetries: 0 },
   DEPLOY: { driveMode: "ASYNC", retryMode: "MANUAL", maxRetries: 0, pollInterval: 30, pollTimeout: 1800 },
 };
 
@@ -135,6 +155,13 @@ export function resolvePhaseStageConfigs(
 export function phaseOverrideProblems(overrides: PhaseStageConfigOverrides): string[] {
   const problems: string[] = [];
   for (const [stage, o] of Object.entries(overrides)) {
+    if (stage !== "QUALITY_GATE") {
+      for (const field of ["enabled", "gate", "judgeUrl"] as const) {
+        if (o?.[field] !== undefined) {
+          problems.push(`stageConfigs.${stage}.${field}: only QUALITY_GATE has ${field}`);
+        }
+      }
+    }
     if (!o?.driveMode) continue;
     if (stage === "DEPLOY" && o.driveMode !== "ASYNC") {
       problems.push(

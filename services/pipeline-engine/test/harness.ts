@@ -33,7 +33,7 @@ export type StageRequest = MessageData<typeof StageRequested>;
 /** What the runner does with one stage request (first delivery of an attempt). */
 export type Answer =
   | { outcome: "SUCCESS"; output?: Record<string, unknown> }
-  | { outcome: "FAILED"; error?: string }
+  | { outcome: "FAILED"; error?: string; output?: Record<string, unknown> }
   | { deploy: "SUCCESS" | "FAILED" | "TIMEOUT"; startedFirst?: boolean }
   | { deploy: "START_ONLY" }
   | { deploy: "WAITING" }
@@ -43,6 +43,7 @@ const OUTPUTS: Record<Exclude<PhaseStage, "DEPLOY">, Record<string, unknown>> = 
   CODE_CHECK: { commitId: "abc123", checks: [{ name: "requirements", passed: true, message: "ok" }] },
   BUILD: { dockerfile: "FROM python:3.12-slim\n" },
   PACKAGE: { image: "registry.local/app:v1.0.0" },
+  QUALITY_GATE: { reportId: 1, verdict: "PASS", passRate: 1, cases: 6, passed: 6, newlyFailing: [] },
 };
 
 /**
@@ -120,7 +121,10 @@ export class StageHarness {
     if (answer === "silent") return;
     if ("outcome" in answer) {
       await this.completed(req.pipelineId, req.stage, req.attempt, answer.outcome, {
-        output: answer.outcome === "SUCCESS" ? (answer.output ?? OUTPUTS[req.stage as "BUILD"]) : null,
+        output:
+          answer.outcome === "SUCCESS"
+            ? (answer.output ?? OUTPUTS[req.stage as "BUILD"])
+            : (answer.output ?? null),
         error: answer.outcome === "FAILED" ? (answer.error ?? `${req.stage} broke`) : null,
       });
       return;

@@ -76,7 +76,11 @@ function phaseEdge(state: PhaseMachineState, event: PhaseEvent): string | undefi
     "BUILD BUILD_SUCCESS": "PACKAGE",
     "BUILD BUILD_FAILED": "FAILED",
     "PACKAGE PACKAGE_SUCCESS": "DEPLOY",
+    "PACKAGE PACKAGE_SUCCESS+gate": "QUALITY_GATE",
     "PACKAGE PACKAGE_FAILED": "FAILED",
+    "QUALITY_GATE QUALITY_GATE_SUCCESS": "DEPLOY",
+    "QUALITY_GATE QUALITY_GATE_FAILED": "FAILED",
+    "FAILED WAIVE": "DEPLOY",
     "DEPLOY DEPLOY_START": "DEPLOYING",
     "DEPLOY DEPLOY_FAILED": "FAILED",
     "DEPLOYING DEPLOY_SUCCESS": "SUCCESS",
@@ -88,28 +92,40 @@ function phaseEdge(state: PhaseMachineState, event: PhaseEvent): string | undefi
       CODE_CHECK: "CODE_CHECK",
       BUILD: "BUILD",
       PACKAGE: "PACKAGE",
+      QUALITY_GATE: "QUALITY_GATE",
       DEPLOY: "DEPLOY",
       DEPLOYING: "DEPLOY",
     };
     if (state === "FAILED") return event.stage;
     return runsStage[state] === event.stage ? event.stage : undefined;
   }
-  return plain[`${state} ${event.type}`];
+  const gate = event.type === "PACKAGE_SUCCESS" && event.gate ? "+gate" : "";
+  return plain[`${state} ${event.type}${gate}`];
 }
 
 describe("phase machine", () => {
   const events: PhaseEvent[] = eventsOf(phaseStates).flatMap((type) =>
     type === "RETRY" || type === "RESUME"
       ? PhaseStage.options.map((stage) => ({ type, stage }))
-      : [{ type } as PhaseEvent],
+      : type === "PACKAGE_SUCCESS"
+        ? [
+            { type, gate: false },
+            { type, gate: true },
+          ]
+        : [{ type } as PhaseEvent],
   );
-  it("has 14 event types", () => {
-    expect(eventsOf(phaseStates)).toHaveLength(14);
+  it("has 17 event types", () => {
+    expect(eventsOf(phaseStates)).toHaveLength(17);
   });
   for (const state of PhaseMachineState.options) {
     for (const event of events) {
       const expected = phaseEdge(state, event);
-      const label = "stage" in event ? `${event.type}(${event.stage})` : event.type;
+      const label =
+        "stage" in event
+          ? `${event.type}(${event.stage})`
+          : "gate" in event
+            ? `${event.type}(gate ${event.gate ? "on" : "off"})`
+            : event.type;
       it(`${state} + ${label} -> ${expected ?? "refused"}`, () => {
         const decide = () => decidePhase(state, event);
         if (expected) expect(decide()).toBe(expected);

@@ -41,6 +41,10 @@ export const Checkpoint = z
     waiting: CheckpointWaiting.optional().meta({
       description: "Present while this running attempt waits for an outside system that does not answer",
     }),
+    waiver: z
+      .object({ by: z.string(), reason: z.string(), at: DateTime })
+      .optional()
+      .meta({ description: "QUALITY_GATE: a person let this blocked attempt through (who, why, when)" }),
   })
   .meta({
     id: "Checkpoint",

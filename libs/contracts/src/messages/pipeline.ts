@@ -54,6 +54,27 @@ export const PhasePipelineStatusChanged = defineMessage({
     "A phase pipeline was created, started, finished (SUCCESS, FAILED, CANCELLED) or resumed. dev-svc records it on the iteration_phase row and in the release's commit statuses; app-svc notifies the app's subscribers.",
 });
 
+export const QualityWaived = defineMessage({
+  type: "pipeline.quality_waived.v1",
+  kind: "event",
+  data: z.object({
+    pipelineId: z.number().int().positive(),
+    appId: z.number().int().positive(),
+    team: z.string(),
+    iterationPhaseId: z.number().int().positive(),
+    /** The blocked gate's report. */
+    reportId: z.number().int().positive(),
+    /** Who let it through (the JWT subject) and why. */
+    by: z.string(),
+    reason: z.string(),
+    at: z.string(),
+  }),
+  publisher: "pipeline-engine",
+  consumers: ["dev-svc"],
+  description:
+    "A person let a release through a blocked quality gate (`POST /pipelines/{id}/proceed` with a reason): the pipeline goes on to DEPLOY. dev-svc records the waiver with the gate's report (verdict WAIVED).",
+});
+
 export const DeploymentCancelRequested = defineMessage({
   type: "pipeline.deployment_cancel_requested.v1",
   kind: "command",

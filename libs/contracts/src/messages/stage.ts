@@ -21,6 +21,8 @@ export const CodeCheckOutput = z.object({
   dependencyFile: z.string().optional(),
   entryPoint: z.string().optional(),
   pythonVersion: z.string().optional(),
+  /** The commit has evaluation cases (`evals/*.jsonl`): the quality gate runs unless its setting says not to. */
+  evals: z.boolean().optional(),
 });
 export type CodeCheckOutput = z.infer<typeof CodeCheckOutput>;
 
@@ -37,6 +39,21 @@ export const PackageOutput = z.object({
 });
 export type PackageOutput = z.infer<typeof PackageOutput>;
 
+/** What a QUALITY_GATE attempt leaves in its checkpoint (docs/quality-gate.md, "Answers"). */
+export const QualityGateOutput = z.object({
+  reportId: z.number().int().positive(),
+  verdict: z.enum(["PASS", "BLOCK", "CONFIGURATION_ERROR"]),
+  passRate: z.number().min(0).max(1).optional(),
+  cases: z.number().int().min(0).optional(),
+  passed: z.number().int().min(0).optional(),
+  newlyFailing: z.array(z.string()).optional(),
+  /** BLOCK: one line per broken rule. */
+  reasons: z.array(z.string()).optional(),
+  /** CONFIGURATION_ERROR: what is wrong with the case set. */
+  problems: z.array(z.string()).optional(),
+});
+export type QualityGateOutput = z.infer<typeof QualityGateOutput>;
+
 export const DeployOutput = z.object({
   deployId: z.string(),
   message: z.string().optional(),
@@ -48,6 +65,7 @@ export const StageInputs = z.object({
   CODE_CHECK: CodeCheckOutput.optional(),
   BUILD: BuildOutput.optional(),
   PACKAGE: PackageOutput.optional(),
+  QUALITY_GATE: QualityGateOutput.optional(),
 });
 export type StageInputs = z.infer<typeof StageInputs>;
 

@@ -151,10 +151,13 @@ async function runGate(
       durationMs: Math.round(performance.now() - started),
       document: emptyDocument({ problems }),
     });
+    const details = { reportId, verdict: "CONFIGURATION_ERROR", problems };
+    // The details are the attempt's output too: the engine keeps them on the checkpoint (a waiver reads the verdict).
     throw new StageFailedError(
       `configuration error: ${problems[0]}${problems.length > 1 ? `; ${problems.length - 1} more problem(s)` : ""}`,
-      { reportId, verdict: "CONFIGURATION_ERROR", problems },
+      details,
       false,
+      details,
     );
   }
   const settings: GateSettings = { ...DEFAULT_GATE_SETTINGS, ...fromStage.data, ...set.settings };
@@ -294,11 +297,13 @@ async function runGate(
       };
     }
     out.error(`gate BLOCKED the release (report ${reportId}): ${verdict.reasons.join("; ")}`);
-    throw new StageFailedError(
-      verdict.reasons.join("; "),
-      { reportId, verdict: "BLOCK", reasons: verdict.reasons, newlyFailing: verdict.newlyFailing },
-      false,
-    );
+    const details = {
+      reportId,
+      verdict: "BLOCK",
+      reasons: verdict.reasons,
+      newlyFailing: verdict.newlyFailing,
+    };
+    throw new StageFailedError(verdict.reasons.join("; "), details, false, details);
   } finally {
     agent?.stop();
     await rm(scratch, { recursive: true, force: true }).catch(() => undefined);

@@ -1,4 +1,9 @@
-import { DeploymentCancelRequested, isWithinRetryBudget, type PhaseStage } from "@procode/contracts";
+import {
+  DeploymentCancelRequested,
+  isWithinRetryBudget,
+  QualityWaived,
+  type PhaseStage,
+} from "@procode/contracts";
 import type { PipelineRecord } from "./pipeline.model.js";
 import { type Change, PipelineRefusalError, fireIteration, firePhase } from "./change.js";
 import { publishIteration } from "./iteration.pipeline.js";
@@ -30,6 +35,86 @@ export function proceedPhase(
   const previousStage = p.currentStage as Exclude<PhaseStage, "DEPLOY">;
   advance(p, previousStage, ch);
   return { previousStage, currentStage: p.currentStage as PhaseStage };
+}
+
+/** A blocked quality gate: the report it blocked with, or null when the pipeline is not one. */
+export function blockedGate(p: PipelineRecord): { reportId: number; verdict: string } | null {
+  if (p.type !== "PHASE" || p.status !== "FAILED" || p.failedStage !== "QUALITY_GATE") return null;
+  const output = p.checkpoints.filter((c) => c.stage === "QUALITY_GATE").at(-1)?.output;
+  const reportId = output?.["reportId"];
+  const verdict = output?.["verdict"];
+  return typeof reportId === "number" && typeof verdict === "string" ? { reportId, verdict } : null;
+}
+
+/**
+ * What a waiver needs (docs/quality-gate.md, "Waivers"): a gate that blocked the release on its
+ * rules (3001 otherwise: a configuration error is fixed in the repository, not waived) and a reason
+ * (1001). Returns the blocked report.
+ */
+export function checkWaiver(
+  p: PipelineRecord,
+  reason: string | undefined,
+  latestOfIteration: boolean,
+): number {
+  const gate = blockedGate(p);
+  if (!gate) {
+    throw new PipelineRefusalError(
+      "PIPELINE_STATE_CONFLICT",
+      `pipeline ${p.id} is ${p.status} at ${p.state} and is not waiting for proceed`,
+    );
+  }
+  if (gate.verdict !== "BLOCK") {
+    throw new PipelineRefusalError(
+      "PIPELINE_STATE_CONFLICT",
+      `pipeline ${p.id}'s quality gate failed with a configuration error (report ${gate.reportId}), which cannot be waived: fix the case set and release again`,
+    );
+  }
+  if (!latestOfIteration) {
+    throw new PipelineRefusalError(
+      "PIPELINE_STATE_CONFLICT",
+      `pipeline ${p.id} was superseded by a newer release of the iteration`,
+    );
+  }
+  if (!reason?.trim()) {
+    throw new PipelineRefusalError(
+      "INVALID_PARAMETER",
+      `reason: waiving pipeline ${p.id}'s blocked quality gate (report ${gate.reportId}) needs a reason`,
+    );
+  }
+  return gate.reportId;
+}
+
+/** A person lets a blocked gate through (after checkWaiver and the lease): the release goes on to DEPLOY. */
+export function waiveGate(
+  p: PipelineRecord,
+  reportId: number,
+  by: string,
+  reason: string,
+  ch: Change,
+): { previousStage: PhaseStage; currentStage: PhaseStage } {
+  const cp = p.checkpoints.filter((c) => c.stage === "QUALITY_GATE").at(-1)!;
+  cp.waiver = { by, reason: reason.trim(), at: ch.nowIso };
+  firePhase(p, { type: "WAIVE" }, ch);
+  p.status = "RUNNING";
+  p.failedStage = null;
+  p.error = null;
+  p.currentRetries = 0;
+  requestStage(p, "DEPLOY", ch);
+  publishPhaseStatus(p, ch);
+  ch.messages.push({
+    def: QualityWaived,
+    data: {
+      pipelineId: p.id,
+      appId: p.appId,
+      team: p.team,
+      iterationPhaseId: p.refId,
+      reportId,
+      by,
+      reason: cp.waiver.reason,
+      at: ch.nowIso,
+    },
+  });
+  return { previousStage: "QUALITY_GATE", currentStage: "DEPLOY" };
 }
 
 /** What a retry needs: FAILED (3001), retries left (3002). */

@@ -1,5 +1,6 @@
 import {
   type DeploymentCancelRequested,
+  type QualityWaived,
   type IterationPhaseChanged,
   type PhasePipelineStatusChanged,
   type StageRequested,
@@ -36,7 +37,8 @@ export type OutMessage =
   | { def: typeof StageRequested; data: MessageData<typeof StageRequested>; suffix: PhaseStage }
   | { def: typeof PhasePipelineStatusChanged; data: MessageData<typeof PhasePipelineStatusChanged> }
   | { def: typeof IterationPhaseChanged; data: MessageData<typeof IterationPhaseChanged> }
-  | { def: typeof DeploymentCancelRequested; data: MessageData<typeof DeploymentCancelRequested> };
+  | { def: typeof DeploymentCancelRequested; data: MessageData<typeof DeploymentCancelRequested> }
+  | { def: typeof QualityWaived; data: MessageData<typeof QualityWaived> };
 
 /**
  * What one command did, besides the records it changed in place: transitions for the log, messages

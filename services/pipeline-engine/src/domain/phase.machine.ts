@@ -4,7 +4,8 @@ import { decideWith } from "./machine.js";
 
 /**
  * The phase pipeline: PENDING -START-> RUNNING -ENTER_CODE_CHECK-> CODE_CHECK -> BUILD ->
- * PACKAGE -> DEPLOY -DEPLOY_START-> DEPLOYING -DEPLOY_SUCCESS-> SUCCESS; any stage -*_FAILED-> FAILED.
+ * PACKAGE -> (QUALITY_GATE, where it is on) -> DEPLOY -DEPLOY_START-> DEPLOYING -DEPLOY_SUCCESS->
+ * SUCCESS; any stage -*_FAILED-> FAILED. A blocked QUALITY_GATE may be waived: FAILED -WAIVE-> DEPLOY.
  * Added to the seed's machine: RETRY (a new attempt of a stage: AUTO retry of the running stage, or the retry
  * action from FAILED), RESUME (from FAILED, or of a stage that is stuck) and CANCEL from any
  * unfinished state. RETRY and RESUME name their stage; a guard lets only that stage's edge through.
@@ -16,8 +17,11 @@ export type PhaseEvent =
   | { type: "CODE_CHECK_FAILED" }
   | { type: "BUILD_SUCCESS" }
   | { type: "BUILD_FAILED" }
-  | { type: "PACKAGE_SUCCESS" }
+  | { type: "PACKAGE_SUCCESS"; gate: boolean }
   | { type: "PACKAGE_FAILED" }
+  | { type: "QUALITY_GATE_SUCCESS" }
+  | { type: "QUALITY_GATE_FAILED" }
+  | { type: "WAIVE" }
   | { type: "DEPLOY_START" }
   | { type: "DEPLOY_SUCCESS" }
   | { type: "DEPLOY_FAILED" }
@@ -34,6 +38,8 @@ const rerun = (stage: PhaseStage) => [
   transition("RESUME", stage, forStage(stage)),
 ];
 const cancel = transition("CANCEL", "CANCELLED");
+/** PACKAGE succeeded: the quality gate next where it is on, else DEPLOY. */
+const gateIsOn = guard((_ctx: unknown, ev: { gate?: boolean }) => ev.gate === true);
 
 export const phaseStates = {
   PENDING: state(transition("START", "RUNNING"), cancel),
@@ -51,9 +57,16 @@ export const phaseStates = {
     cancel,
   ),
   PACKAGE: state(
+    transition("PACKAGE_SUCCESS", "QUALITY_GATE", gateIsOn),
     transition("PACKAGE_SUCCESS", "DEPLOY"),
     transition("PACKAGE_FAILED", "FAILED"),
     ...rerun("PACKAGE"),
+    cancel,
+  ),
+  QUALITY_GATE: state(
+    transition("QUALITY_GATE_SUCCESS", "DEPLOY"),
+    transition("QUALITY_GATE_FAILED", "FAILED"),
+    ...rerun("QUALITY_GATE"),
     cancel,
   ),
   // The ops module may refuse a deployment before it starts: DEPLOY can fail too.
@@ -69,7 +82,15 @@ export const phaseStates = {
     ...rerun("DEPLOY"),
     cancel,
   ),
-  FAILED: state(...rerun("CODE_CHECK"), ...rerun("BUILD"), ...rerun("PACKAGE"), ...rerun("DEPLOY"), cancel),
+  FAILED: state(
+    ...rerun("CODE_CHECK"),
+    ...rerun("BUILD"),
+    ...rerun("PACKAGE"),
+    ...rerun("QUALITY_GATE"),
+    ...rerun("DEPLOY"),
+    transition("WAIVE", "DEPLOY"),
+    cancel,
+  ),
   SUCCESS: state(),
   CANCELLED: state(),
 } satisfies Record<PhaseMachineState, unknown>;
@@ -86,6 +107,7 @@ export function stageOfState(state: PhaseMachineState): PhaseStage | null {
     case "CODE_CHECK":
     case "BUILD":
     case "PACKAGE":
+    case "QUALITY_GATE":
     case "DEPLOY":
       return state;
     case "DEPLOYING":

@@ -2,13 +2,14 @@ import {
   DEFAULT_DEPLOY_CONFIG,
   PHASE_STAGE_ORDER,
   PhasePipelineStatusChanged,
+  qualityGateOn,
   StageRequested,
   type Checkpoint,
   type PhaseMachineState,
   type PhaseStage,
   type StageInputs,
 } from "@procode/contracts";
-import { stageOfState } from "./phase.machine.js";
+import { type PhaseEvent, stageOfState } from "./phase.machine.js";
 import type { PipelineRecord } from "./pipeline.model.js";
 import { type Change, type OutMessage, firePhase } from "./change.js";
 
@@ -152,21 +153,31 @@ export function rejectPhase(p: PipelineRecord, reason: string, ch: Change): void
   p.wakeAt = null;
 }
 
-const SUCCESS_EVENT = {
-  CODE_CHECK: "CODE_CHECK_SUCCESS",
-  BUILD: "BUILD_SUCCESS",
-  PACKAGE: "PACKAGE_SUCCESS",
-} as const;
 const FAILED_EVENT = {
   CODE_CHECK: "CODE_CHECK_FAILED",
   BUILD: "BUILD_FAILED",
   PACKAGE: "PACKAGE_FAILED",
+  QUALITY_GATE: "QUALITY_GATE_FAILED",
   DEPLOY: "DEPLOY_FAILED",
 } as const;
 
-/** The stage after a succeeded CODE_CHECK, BUILD or PACKAGE: fire *_SUCCESS and request it. */
+/** The event a succeeded stage fires; PACKAGE's says whether the quality gate runs next. */
+function successEvent(p: PipelineRecord, stage: Exclude<PhaseStage, "DEPLOY">): PhaseEvent {
+  switch (stage) {
+    case "PACKAGE":
+      return { type: "PACKAGE_SUCCESS", gate: qualityGateOn(p) };
+    case "CODE_CHECK":
+      return { type: "CODE_CHECK_SUCCESS" };
+    case "BUILD":
+      return { type: "BUILD_SUCCESS" };
+    case "QUALITY_GATE":
+      return { type: "QUALITY_GATE_SUCCESS" };
+  }
+}
+
+/** The stage after a succeeded CODE_CHECK, BUILD, PACKAGE or QUALITY_GATE: fire *_SUCCESS and request it. */
 export function advance(p: PipelineRecord, stage: Exclude<PhaseStage, "DEPLOY">, ch: Change): void {
-  firePhase(p, { type: SUCCESS_EVENT[stage] }, ch);
+  firePhase(p, successEvent(p, stage), ch);
   p.currentRetries = 0;
   const next = stageOfState(p.state as PhaseMachineState);
   if (!next) throw new Error(`no stage after ${stage}`);

@@ -3,6 +3,7 @@ import {
   CodeCheckOutput,
   DeployOutput,
   PackageOutput,
+  QualityGateOutput,
   type PhaseStage,
 } from "@procode/contracts";
 import type { z } from "zod";
@@ -29,6 +30,7 @@ function outputProblem(stage: PhaseStage, output: Record<string, unknown> | null
     CODE_CHECK: CodeCheckOutput,
     BUILD: BuildOutput,
     PACKAGE: PackageOutput,
+    QUALITY_GATE: QualityGateOutput,
     DEPLOY: DeployOutput,
   }[stage];
   const parsed = schema.safeParse(output ?? undefined);

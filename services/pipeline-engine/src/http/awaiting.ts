@@ -5,6 +5,7 @@ import {
   type Checkpoint,
   type IterationPhase,
 } from "@procode/contracts";
+import { blockedGate } from "../domain/actions.js";
 import type { PipelineRecord } from "../domain/pipeline.model.js";
 
 /**
@@ -35,6 +36,13 @@ export function awaitingOf(p: PipelineRecord, phases?: readonly IterationPhase[]
   }
   if (p.status === "FAILED" && p.failedStage) {
     const cfg = p.stageConfigs[p.failedStage];
+    if (blockedGate(p)?.verdict === "BLOCK") {
+      return {
+        action: "RETRY_OR_RESUME",
+        stage: p.failedStage,
+        hint: `the quality gate blocked the release: fix it and POST /pipelines/${p.id}/resume, or let it through with POST /pipelines/${p.id}/proceed with a reason`,
+      };
+    }
     return {
       action: "RETRY_OR_RESUME",
       stage: p.failedStage,

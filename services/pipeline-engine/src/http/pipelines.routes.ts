@@ -38,9 +38,10 @@ const ACTIONS: {
     operationId: "proceedPipeline",
     answer: ProceedPipelineResponse,
     errors: ["PIPELINE_NOT_FOUND", "PIPELINE_STATE_CONFLICT", "PHASE_CANNOT_PROCEED", "PRECONDITION_FAILED"],
-    summary: "Move on after a MANUAL stage succeeded, or an iteration to its next phase",
+    summary:
+      "Move on after a MANUAL stage succeeded, waive a blocked quality gate, or move an iteration to its next phase",
     description:
-      "A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`).",
+      "A phase pipeline: 3001 when it is not waiting for proceed (`awaiting.action` is PROCEED when it is). A phase pipeline whose quality gate blocked the release: proceed with a `reason` waives the gate and DEPLOY runs (the waiver is kept on the QUALITY_GATE checkpoint and with its report); 1001 without a reason, 3001 for a gate that failed on a configuration error, which is fixed in the repository. An iteration pipeline moves to the app's next phase, as `POST /iterations/{id}/proceed` would: 2001 when the iteration is releasing, released or cancelled; 2003 when the next phase is RELEASE, which needs a tag (`POST /iterations/{id}/release`).",
   },
   {
     action: "RETRY",

@@ -13,10 +13,13 @@ import {
 import {
   cancelPipeline,
   checkResume,
+  blockedGate,
   checkRetry,
+  checkWaiver,
   proceedPhase,
   resumePhase,
   retryPhase,
+  waiveGate,
 } from "../domain/actions.js";
 import { syncParent } from "../domain/iteration.pipeline.js";
 import { PipelineRefusalError, type Change } from "../domain/change.js";
@@ -251,6 +254,13 @@ export class PipelineEngine {
         case "PROCEED": {
           if (p.type === "ITERATION") {
             answer = await this.iterations.proceedPipeline(uow, p, cmd);
+            break;
+          }
+          if (blockedGate(p)) {
+            // A blocked quality gate: proceed with a reason is a waiver.
+            const reportId = checkWaiver(p, cmd.reason, latest);
+            await this.requireLease(uow, p, ch);
+            answer = { pipelineId: p.id, ...waiveGate(p, reportId, cmd.actor.sub, cmd.reason!, ch) };
             break;
           }
           const moved = proceedPhase(p, ch);
