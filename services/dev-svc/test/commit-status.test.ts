@@ -13,6 +13,7 @@ function apply(events: StageStatus[][]): Record<string, string> {
   const current = new Map<string, StageStatus>();
   for (const s of events.flat()) {
     const now = current.get(s.stage);
+    if (!now && s.onlyIfShown) continue;
     if (!now || isLater(s, now)) current.set(s.stage, s);
   }
   return Object.fromEntries([...current].map(([stage, s]) => [stage, s.state]));
@@ -68,6 +69,38 @@ describe("commit status of each stage", () => {
       PACKAGE: "success",
       DEPLOY: "success",
     });
+  });
+
+  it("QUALITY_GATE shows only in a release that runs it: from its request on, then with the others", () => {
+    const gate = statusesForStageRequest("QUALITY_GATE", 1);
+    const deploy = statusesForStageRequest("DEPLOY", 1);
+    // Without it, DEPLOY's request and the success never add it.
+    expect(
+      apply([created, started, statusesForStageRequest("PACKAGE", 1), deploy, succeeded]),
+    ).not.toHaveProperty("QUALITY_GATE");
+    expect(apply([created, started, statusesForStageRequest("PACKAGE", 1), gate])).toMatchObject({
+      PACKAGE: "success",
+      QUALITY_GATE: "running",
+      DEPLOY: "pending",
+    });
+    expect(apply([created, started, gate, deploy, succeeded])).toMatchObject({
+      QUALITY_GATE: "success",
+      DEPLOY: "success",
+    });
+    const blocked = statusesForPhase({
+      status: "FAILED",
+      stage: "QUALITY_GATE",
+      attempt: 1,
+      failedStage: "QUALITY_GATE",
+      error: "2 cases newly fail (at most 0): greets, capital",
+    });
+    expect(apply([created, started, gate, blocked])).toMatchObject({
+      PACKAGE: "success",
+      QUALITY_GATE: "failed",
+      DEPLOY: "canceled",
+    });
+    // A gate blocked before its request was seen still shows: the failure is about it.
+    expect(apply([created, blocked])).toMatchObject({ QUALITY_GATE: "failed" });
   });
 
   it("any arrival order ends in the same state: a late pending or running never overwrites success", () => {

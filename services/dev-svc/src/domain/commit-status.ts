@@ -18,6 +18,11 @@ export interface StageStatus {
   /** 0 pending, 1 running, 2 finished: orders states of one attempt. */
   rank: number;
   description: string;
+  /**
+   * Only move a context already shown, never add it: QUALITY_GATE runs only where it is on, so it
+   * is shown from its own request on, and the other stages' news move it only once it is there.
+   */
+  onlyIfShown?: boolean;
 }
 
 /** Above any real attempt: a stage that succeeded before a later one started is never run again. */
@@ -56,12 +61,19 @@ function status(stage: PhaseStage, state: CommitState, attempt: number, descript
   };
 }
 
+/** A stage behind the release: QUALITY_GATE may also have been let through by a person. */
+const passed = (s: PhaseStage) => (s === "QUALITY_GATE" ? "QUALITY_GATE passed or waived" : `${s} passed`);
+/** A stage every release runs, or QUALITY_GATE, which runs only where it is on. */
+const optional = (s: PhaseStage) => s === "QUALITY_GATE";
+/** The statuses of stages other than the one an event is about: an optional one only where shown. */
+const others = (list: StageStatus[]) =>
+  list.map((x) => (optional(x.stage) ? { ...x, onlyIfShown: true } : x));
 const before = (stage: PhaseStage) => PHASE_STAGE_ORDER.slice(0, PHASE_STAGE_ORDER.indexOf(stage));
 const after = (stage: PhaseStage) => PHASE_STAGE_ORDER.slice(PHASE_STAGE_ORDER.indexOf(stage) + 1);
 
 /** Stages before `stage` succeeded: the engine moves to a stage only after the ones before it. */
 const settledBefore = (stage: PhaseStage) =>
-  before(stage).map((s) => status(s, "success", SETTLED_ATTEMPT, `${s} passed`));
+  others(before(stage).map((s) => status(s, "success", SETTLED_ATTEMPT, passed(s))));
 
 /** Attempt `attempt` of `stage` was requested: it runs, and every stage before it passed. */
 export function statusesForStageRequest(stage: PhaseStage, attempt: number): StageStatus[] {
@@ -86,6 +98,12 @@ export interface PhaseStatusFacts {
 }
 
 export function statusesForPhase(f: PhaseStatusFacts): StageStatus[] {
+  return others(phaseStatuses(f)).map((x) =>
+    x.stage === (f.failedStage ?? f.stage) && f.status !== "SUCCESS" ? { ...x, onlyIfShown: false } : x,
+  );
+}
+
+function phaseStatuses(f: PhaseStatusFacts): StageStatus[] {
   switch (f.status) {
     case "PENDING":
       return PHASE_STAGE_ORDER.map((s) => status(s, "pending", 0, WAITING_TO_RUN));
@@ -96,7 +114,7 @@ export function statusesForPhase(f: PhaseStatusFacts): StageStatus[] {
         ...after(f.stage).map((s) => status(s, "pending", 0, WAITING_TO_RUN)),
       ];
     case "SUCCESS":
-      return PHASE_STAGE_ORDER.map((s) => status(s, "success", SETTLED_ATTEMPT, `${s} passed`));
+      return PHASE_STAGE_ORDER.map((s) => status(s, "success", SETTLED_ATTEMPT, passed(s)));
     case "FAILED": {
       const failed = f.failedStage ?? f.stage;
       if (!failed) return [];

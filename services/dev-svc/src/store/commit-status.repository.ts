@@ -78,6 +78,17 @@ export async function recordStatuses(
 ): Promise<number> {
   let changed = 0;
   for (const s of statuses) {
+    if (s.onlyIfShown) {
+      const moved = await sql.query(
+        `update ${TABLE} set state = $3, attempt = $4, rank = $5, description = $6, version = version + 1,
+           push_attempts = 0, next_attempt_at = now(), updated_at = now()
+         where pipeline_id = $1 and stage = $2 and ($4, $5) > (attempt, rank)`,
+        [target.pipelineId, s.stage, s.state, s.attempt, s.rank, s.description],
+        "commit_status_move",
+      );
+      changed += moved.rowCount;
+      continue;
+    }
     const res = await sql.query(
       `insert into ${TABLE} (pipeline_id, stage, app_id, iteration_phase_id, commit_id, state, attempt, rank, description)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
