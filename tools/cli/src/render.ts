@@ -1,9 +1,8 @@
 import {
   formatDuration as duration,
   isRetryAccepted,
-  ITERATION_PHASES,
-  PHASE_STAGES,
   STAGE_VIEWS,
+  stagesOf,
   stageView,
   type Pipeline,
 } from "@procode/contracts";
@@ -55,7 +54,7 @@ export function table(headers: string[], rows: (string | number | null | undefin
 /** The lines `procode pipeline watch` draws for a pipeline at time `now` (its text made printable). */
 export function renderPipeline(pipeline: Pipeline, now = Date.now()): string[] {
   const p = printable(pipeline);
-  const stages = p.type === "PHASE" ? PHASE_STAGES : ITERATION_PHASES;
+  const stages = stagesOf(p);
   const head = `${bold(`pipeline ${p.id}`)} ${dim(`${p.type}${p.tag ? ` ${p.tag}` : ""}${p.rollback ? " rollback" : ""}`)}  ${statusText(p)}`;
   const lines = [head];
   for (const stage of stages) {

@@ -2,9 +2,8 @@ import {
   isFinished,
   isRetryAccepted,
   pipelineView,
+  stagesOf,
   stageView,
-  PHASE_STAGES,
-  ITERATION_PHASES,
 } from "@procode/contracts/pipeline-view";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
@@ -30,7 +29,7 @@ const LABELS: Record<PipelineAction, string> = {
 /** The stage worth looking at first: the one waiting for a person, the failed one, the running one. */
 function focusStage(p: Pipeline): string {
   if (p.awaiting) return p.awaiting.stage;
-  const stages: readonly string[] = p.type === "PHASE" ? PHASE_STAGES : ITERATION_PHASES;
+  const stages = stagesOf(p);
   const failed = stages.find((s) => stageView(p, s).view === "failed");
   return failed ?? p.currentStage ?? stages[0]!;
 }

@@ -1,4 +1,4 @@
-import { ITERATION_PHASES, PHASE_STAGES, stageView } from "@procode/contracts/pipeline-view";
+import { stagesOf, stageView } from "@procode/contracts/pipeline-view";
 import type { ReactNode } from "react";
 import type { Pipeline } from "../api/types";
 import { useStateMarks } from "../live/marks";
@@ -24,7 +24,7 @@ export function StageGraph({
   onSelect: (stage: string) => void;
   nodeActions?: (stage: string) => ReactNode;
 }) {
-  const stages: readonly string[] = pipeline.type === "PHASE" ? PHASE_STAGES : ITERATION_PHASES;
+  const stages = stagesOf(pipeline);
   useStateMarks(pipeline.id, Object.fromEntries(stages.map((s) => [s, stageView(pipeline, s).view])));
   return (
     <ol className="graph" aria-label="Stages">

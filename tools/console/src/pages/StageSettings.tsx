@@ -164,6 +164,31 @@ export function StageSettings({ appId, config }: { appId: number; config: Procod
                   />
                 )}
               </Field>
+              {stage === "QUALITY_GATE" ? (
+                <Field label="Runs" appId={appId}>
+                  {(save, pending) => (
+                    <select
+                      aria-label="QUALITY_GATE runs"
+                      value={cfg.enabled === undefined ? "evals" : cfg.enabled ? "always" : "never"}
+                      disabled={pending}
+                      title="The agent quality gate: the agent's unit tests and evaluation cases, in a sandbox, before DEPLOY"
+                      onChange={(e) =>
+                        save(
+                          stageField(
+                            stage,
+                            "enabled",
+                            e.target.value === "evals" ? null : e.target.value === "always",
+                          ),
+                        )
+                      }
+                    >
+                      <option value="evals">when the commit has evals/</option>
+                      <option value="always">always</option>
+                      <option value="never">never</option>
+                    </select>
+                  )}
+                </Field>
+              ) : null}
               {stage === "DEPLOY" ? (
                 <>
                   <Field label="Poll every (s)" appId={appId}>
