@@ -22,7 +22,8 @@ type LogAdded = { at: number; running: boolean; texts: string[] };
 const node = (stage: string) => page.locator(`.graph .node[data-stage="${stage}"]`);
 
 async function expectAllStagesSucceeded() {
-  for (const stage of ["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"])
+  // The scaffold ships evaluation cases, so its releases run the quality gate before DEPLOY.
+  for (const stage of ["CODE_CHECK", "BUILD", "PACKAGE", "QUALITY_GATE", "DEPLOY"])
     await expect(node(stage)).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
   await expect(page.getByTestId("pipeline-status")).toContainText("SUCCESS");
 }
@@ -298,7 +299,7 @@ test("a MANUAL gate set on the app's settings waits, and Proceed on its node mov
   await expect(page.getByTestId("bar-retry")).toHaveAttribute("aria-disabled", "true");
   await screenshot(page, "console-pipeline-manual");
   await node("PACKAGE").getByRole("button", { name: "Proceed" }).click();
-  await expect(page.getByText("PACKAGE → DEPLOY")).toBeVisible();
+  await expect(page.getByText("PACKAGE → QUALITY_GATE")).toBeVisible();
   await expectAllStagesSucceeded();
   await page.goto(`${platform().gatewayUrl}/apps/${appId}`);
   await page.getByLabel("PACKAGE drive mode").selectOption("AUTO");
@@ -316,6 +317,26 @@ test("rolls back to v1.0.0 from the release history", async () => {
   await expect(history.locator("tbody tr").first()).toContainText("in production");
   await expect(history.locator("tbody tr").first()).toContainText("rollback");
   await screenshot(page, "console-releases");
+});
+
+test("the app's Quality tab shows every gate run on a trend and opens a run's report", async () => {
+  await page.getByRole("navigation", { name: "App" }).getByRole("link", { name: "Quality" }).click();
+  await expect(page).toHaveURL(new RegExp(`/apps/${appId}/quality$`));
+  const runs = page.getByTestId("quality-history").locator("tbody tr");
+  // v1.0.0, v1.0.1 (after the fix), v1.0.2, and the rollback to v1.0.0: each release ran the gate.
+  await expect(runs).toHaveCount(4);
+  await expect(page.getByTestId("quality-trend").locator("g.trend-point")).toHaveCount(4);
+  await expect(runs.first()).toContainText("PASS");
+  await expect(page.getByTestId("quality-report")).toContainText("the last released version");
+  await screenshot(page, "console-quality");
+  // A point of the trend opens its run's report, and the address keeps it.
+  await page.getByTestId("quality-trend").locator("g.trend-point").first().focus();
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\?report=\d+$/);
+  const chosen = new URL(page.url()).searchParams.get("report");
+  await page.reload();
+  await expect(page.getByTestId("quality-report")).toContainText(`Report #${chosen}`);
+  await expect(page.getByTestId("quality-report")).toContainText("v1.0.0");
 });
 
 test("adds a notification on the app page, shows its secret once, and a signed delivery shows", async () => {

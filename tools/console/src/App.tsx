@@ -9,6 +9,7 @@ import { AppsPage } from "./pages/AppsPage";
 import { IterationPage } from "./pages/IterationPage";
 import { IterationsPage } from "./pages/IterationsPage";
 import { PipelinePage } from "./pages/PipelinePage";
+import { QualityPage } from "./pages/QualityPage";
 import { SignInPage } from "./pages/SignInPage";
 import { PAGES } from "./routes";
 import { NotFound } from "./ui/feedback";
@@ -108,6 +109,7 @@ export function App() {
             <Redirect to="/" replace />
           </Route>
           <Route path={PAGES.appIterations}>{(p) => <IterationsPage appId={id(p)} />}</Route>
+          <Route path={PAGES.appQuality}>{(p) => <QualityPage appId={id(p)} />}</Route>
           <Route path={PAGES.app}>{(p) => <AppPage appId={id(p)} />}</Route>
           <Route path={PAGES.iteration}>{(p) => <IterationPage iterationId={id(p)} />}</Route>
           <Route path={PAGES.pipeline}>{(p) => <PipelinePage pipelineId={id(p)} />}</Route>

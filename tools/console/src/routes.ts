@@ -8,6 +8,7 @@ export const PAGES = {
   signIn: "/sign-in",
   app: "/apps/:id",
   appIterations: "/apps/:id/iterations",
+  appQuality: "/apps/:id/quality",
   iteration: "/iterations/:id",
   pipeline: "/pipelines/:id",
 } as const;

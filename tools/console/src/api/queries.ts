@@ -127,6 +127,27 @@ export function useReleases(appId: number) {
   });
 }
 
+/** An app's quality gate runs, newest first. */
+export function useQualityReports(appId: number) {
+  return useQuery({
+    queryKey: ["quality", appId],
+    queryFn: () =>
+      unwrap(api.GET("/apps/{id}/quality", { params: { path: { id: appId }, query: { pageSize: 100 } } })),
+    enabled: isId(appId),
+    refetchInterval: usePoll("list"),
+  });
+}
+
+/** One gate run's whole report (a report does not change but for a waiver, which an event announces). */
+export function useQualityReport(appId: number, reportId: number) {
+  return useQuery({
+    queryKey: ["quality", appId, reportId],
+    queryFn: () =>
+      unwrap(api.GET("/apps/{id}/quality/{reportId}", { params: { path: { id: appId, reportId } } })),
+    enabled: isId(appId) && isId(reportId),
+  });
+}
+
 export function useCredentials(enabled: boolean) {
   return useQuery({
     queryKey: ["credentials"],

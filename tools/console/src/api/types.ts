@@ -26,3 +26,8 @@ export type NotificationEventType = Schemas["NotificationEventType"];
 export type LogLine = Schemas["StageLogLine"];
 /** A stage attempt's log; `truncated`: the attempt wrote more than the platform keeps (1 MiB). */
 export type StageLog = Schemas["StageLogs"];
+
+/** The quality gate's runs of an app (`GET /apps/{id}/quality`) and one whole report. */
+export type QualityReportItem = Schemas["QualityReportItem"];
+export type QualityReport = Schemas["QualityReport"];
+export type QualityCase = Schemas["QualityCase"];

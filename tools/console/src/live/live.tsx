@@ -75,7 +75,8 @@ export function queriesOf(event: unknown): QueryKey[] {
   const keys: QueryKey[] = [];
   if (pipelineId !== undefined) keys.push(["pipeline", pipelineId]);
   if (iterationId !== undefined) keys.push(["iteration", iterationId]);
-  if (appId !== undefined) keys.push(["iterations", appId], ["releases", appId], ["repo", appId]);
+  if (appId !== undefined)
+    keys.push(["iterations", appId], ["releases", appId], ["repo", appId], ["quality", appId]);
   return keys;
 }
 

@@ -1,9 +1,10 @@
 import { Link, useRoute } from "wouter";
 import type { App } from "../api/types";
 
-/** The app's name and its tabs (overview, iterations), shared by the app's pages. */
+/** The app's name and its tabs (overview, iterations, quality), shared by the app's pages. */
 export function AppHeader({ app }: { app: App }) {
   const [onIterations] = useRoute("/apps/:id/iterations");
+  const [onQuality] = useRoute("/apps/:id/quality");
   return (
     <div className="page-head page-head-tabs">
       <div>
@@ -18,11 +19,14 @@ export function AppHeader({ app }: { app: App }) {
         </p>
       </div>
       <nav className="tabs" aria-label="App">
-        <Link href={`/apps/${app.id}`} aria-current={onIterations ? undefined : "page"}>
+        <Link href={`/apps/${app.id}`} aria-current={onIterations || onQuality ? undefined : "page"}>
           Overview
         </Link>
         <Link href={`/apps/${app.id}/iterations`} aria-current={onIterations ? "page" : undefined}>
           Iterations
+        </Link>
+        <Link href={`/apps/${app.id}/quality`} aria-current={onQuality ? "page" : undefined}>
+          Quality
         </Link>
       </nav>
     </div>

@@ -22,10 +22,13 @@ function viewOfStatus(status: string): StageView {
     case "PUSHED":
     case "PROCESSED":
     case "DELIVERED":
+    case "PASS":
       return "succeeded";
     case "FAILED":
     case "ERROR":
     case "REJECTED":
+    case "BLOCK":
+    case "CONFIGURATION_ERROR":
       return "failed";
     case "CANCELLED":
     case "IGNORED":
@@ -33,6 +36,7 @@ function viewOfStatus(status: string): StageView {
     case "NOT_REQUESTED":
       return "cancelled";
     case "NEEDS_CREDENTIAL":
+    case "WAIVED":
       return "waiting";
     case "PENDING":
     case "DRAFT":
