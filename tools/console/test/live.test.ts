@@ -8,6 +8,7 @@ describe("the live layer", () => {
       ["iterations", 3],
       ["releases", 3],
       ["repo", 3],
+      ["quality", 3],
     ]);
     expect(queriesOf({ type: "iteration.phase_changed", data: { iterationId: 4 } })).toEqual([
       ["iteration", 4],

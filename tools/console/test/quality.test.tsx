@@ -3,9 +3,20 @@ import { fireEvent, render, screen, waitFor, within } from "@testing-library/rea
 import { describe, expect, it } from "vitest";
 import { Router } from "wouter";
 import { memoryLocation } from "wouter/memory-location";
-import type { App, QualityCase, QualityReport, QualityReportItem } from "../src/api/types";
+import { logKey } from "../src/api/logs";
+import type {
+  App,
+  Checkpoint,
+  Pipeline,
+  QualityCase,
+  QualityReport,
+  QualityReportItem,
+} from "../src/api/types";
 import { LiveContext } from "../src/live/live";
+import { NodePanel } from "../src/pages/NodePanel";
+import { refusalOf } from "../src/pages/pipeline-actions";
 import { QualityPage } from "../src/pages/QualityPage";
+import { attempt, pipeline, stageLog } from "./fixtures";
 
 const APP = 1;
 const app = {
@@ -206,5 +217,74 @@ describe("the quality page", () => {
     show("/apps/1/quality", {}, []);
     expect(screen.getByText("No quality gate has run yet.")).toBeTruthy();
     expect(screen.queryByTestId("quality-trend")).toBeNull();
+  });
+});
+
+describe("a QUALITY_GATE attempt on the pipeline page", () => {
+  const blocked = {
+    reportId: 8,
+    verdict: "BLOCK",
+    reasons: ["2 cases newly fail (at most 0): greets, capital"],
+    newlyFailing: ["greets", "capital"],
+  };
+  const gatePipeline = (over: Partial<Pipeline> = {}, extra: Partial<Checkpoint> = {}) =>
+    pipeline({
+      status: "FAILED",
+      state: "FAILED",
+      currentStage: "QUALITY_GATE",
+      stageConfigs: { QUALITY_GATE: { driveMode: "AUTO", retryMode: "MANUAL", maxRetries: 0 } },
+      awaiting: { action: "RETRY_OR_RESUME", stage: "QUALITY_GATE", hint: "" },
+      checkpoints: [
+        attempt("CODE_CHECK", 1, "SUCCESS", 0, 1, { output: { commitId: "abc", checks: [], evals: true } }),
+        attempt("BUILD", 1, "SUCCESS", 1, 2),
+        attempt("PACKAGE", 1, "SUCCESS", 2, 3),
+        attempt("QUALITY_GATE", 1, "FAILED", 3, 9, { output: blocked, error: blocked.reasons[0]!, ...extra }),
+      ],
+      ...over,
+    });
+
+  function panel(p: Pipeline) {
+    const client = new QueryClient({ defaultOptions: { queries: { staleTime: Infinity, retry: false } } });
+    client.setQueryData(logKey(p.id, "QUALITY_GATE", 1), stageLog(0));
+    render(
+      <QueryClientProvider client={client}>
+        <Router hook={memoryLocation({ path: "/pipelines/7" }).hook}>
+          <NodePanel pipeline={p} stage="QUALITY_GATE" onClose={() => {}} />
+        </Router>
+      </QueryClientProvider>,
+    );
+    return screen.getByTestId("gate-output");
+  }
+
+  it("shows the verdict, the newly failing cases, why it blocked, and links its report", () => {
+    const out = panel(gatePipeline());
+    expect(out.textContent).toContain("BLOCK");
+    expect(out.textContent).toContain("greets, capital");
+    expect(out.textContent).toContain("2 cases newly fail (at most 0)");
+    expect(within(out).getByRole("link", { name: "report #8" }).getAttribute("href")).toBe(
+      "/apps/1/quality?report=8",
+    );
+  });
+
+  it("shows a waiver with who and why, the verdict read WAIVED", () => {
+    const out = panel(
+      gatePipeline(
+        {},
+        { waiver: { by: "dora", reason: "greeting dropped on purpose", at: new Date().toISOString() } },
+      ),
+    );
+    expect(out.textContent).toContain("WAIVED");
+    expect(within(out).getByTestId("gate-waiver").textContent).toContain("dora");
+    expect(within(out).getByTestId("gate-waiver").textContent).toContain("greeting dropped on purpose");
+  });
+
+  it("offers Waive only for a gate that blocked on its rules", () => {
+    expect(refusalOf(gatePipeline(), "waive")).toBeNull();
+    const broken = gatePipeline(
+      {},
+      { output: { reportId: 9, verdict: "CONFIGURATION_ERROR", problems: ["x"] } },
+    );
+    expect(refusalOf(broken, "waive")).toMatch(/configuration error/);
+    expect(refusalOf(pipeline({}), "waive")).toMatch(/blocked by its quality gate/);
   });
 });

@@ -4,7 +4,8 @@ import { keepsLog } from "../api/logs";
 import { outputText } from "../api/outputs";
 import type { Checkpoint, Pipeline } from "../api/types";
 import { StateBadge, StatusBadge } from "../ui/state";
-import { Elapsed } from "../ui/time";
+import { Link } from "wouter";
+import { Ago, Elapsed } from "../ui/time";
 import { StageLog } from "./StageLog";
 import { WaitingNote } from "./WaitingNote";
 
@@ -31,7 +32,66 @@ function checksOf(c: Checkpoint): { name: string; ok: boolean; detail: string }[
   });
 }
 
+const texts = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => typeof x === "string") : []);
+
+/** A QUALITY_GATE attempt: its verdict, figures, why it blocked, the waiver, and its report. */
+function GateOutput({ c, pipeline }: { c: Checkpoint; pipeline: Pipeline }) {
+  const out = c.output ?? {};
+  const reportId = out["reportId"];
+  const verdict = typeof out["verdict"] === "string" ? out["verdict"] : null;
+  if (typeof reportId !== "number" || !verdict) return null;
+  const newly = texts(out["newlyFailing"]);
+  const reasons = texts(out["reasons"]);
+  const problems = texts(out["problems"]);
+  const passed = out["passed"];
+  const cases = out["cases"];
+  return (
+    <dl className="facts facts-tight" data-testid="gate-output">
+      <dt>Verdict</dt>
+      <dd>
+        <StatusBadge status={c.waiver ? "WAIVED" : verdict} />{" "}
+        <Link href={`/apps/${pipeline.appId}/quality?report=${reportId}`}>report #{reportId}</Link>
+      </dd>
+      {typeof passed === "number" && typeof cases === "number" ? (
+        <>
+          <dt>Cases</dt>
+          <dd>
+            {passed}/{cases} passed
+          </dd>
+        </>
+      ) : null}
+      {newly.length ? (
+        <>
+          <dt>Newly failing</dt>
+          <dd className="mono">{newly.join(", ")}</dd>
+        </>
+      ) : null}
+      {reasons.length || problems.length ? (
+        <>
+          <dt>{problems.length ? "Problems" : "Blocked because"}</dt>
+          <dd>
+            <ul className="plain">
+              {[...reasons, ...problems].map((r) => (
+                <li key={r}>{r}</li>
+              ))}
+            </ul>
+          </dd>
+        </>
+      ) : null}
+      {c.waiver ? (
+        <>
+          <dt>Waived</dt>
+          <dd data-testid="gate-waiver">
+            by {c.waiver.by} <Ago at={c.waiver.at} />: {c.waiver.reason}
+          </dd>
+        </>
+      ) : null}
+    </dl>
+  );
+}
+
 function Output({ stage, c, pipeline }: { stage: string; c: Checkpoint; pipeline: Pipeline }) {
+  if (stage === "QUALITY_GATE") return <GateOutput c={c} pipeline={pipeline} />;
   const commit = outputText(c, "commitId");
   const dockerfile = outputText(c, "dockerfile");
   const image = outputText(c, "image");

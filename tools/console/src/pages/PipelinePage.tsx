@@ -23,6 +23,7 @@ const LABELS: Record<PipelineAction, string> = {
   proceed: "Proceed",
   retry: "Retry",
   resume: "Resume",
+  waive: "Waive gate",
   cancel: "Cancel",
 };
 
@@ -46,12 +47,18 @@ function Actions({
   const where = only ? "node" : "bar";
   const client = useQueryClient();
   const [reason, setReason] = useState("");
-  const actions = only ?? (["proceed", "retry", "resume", "cancel"] as const);
+  // Waive only where a quality gate runs; it takes the reason written beside the buttons.
+  const gate = stagesOf(pipeline).includes("QUALITY_GATE");
+  const actions =
+    only ??
+    (gate
+      ? (["proceed", "retry", "resume", "waive", "cancel"] as const)
+      : (["proceed", "retry", "resume", "cancel"] as const));
   return (
     <div className="actions" role="group" aria-label="Pipeline actions">
       {only ? null : (
         <label className="field-inline">
-          <span className="sr-only">Reason (optional)</span>
+          <span className="sr-only">Reason (optional; a waiver needs one)</span>
           <input
             value={reason}
             maxLength={500}

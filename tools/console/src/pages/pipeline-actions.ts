@@ -2,7 +2,13 @@ import { isFinished, isRetryAccepted } from "@procode/contracts/pipeline-view";
 import { api, unwrap } from "../api/client";
 import type { Pipeline } from "../api/types";
 
-export type PipelineAction = "proceed" | "retry" | "resume" | "cancel";
+export type PipelineAction = "proceed" | "retry" | "resume" | "waive" | "cancel";
+
+/** The verdict of the pipeline's latest QUALITY_GATE attempt (PASS, BLOCK, CONFIGURATION_ERROR), if any. */
+export function gateVerdict(p: Pipeline): string | null {
+  const v = p.checkpoints.filter((c) => c.stage === "QUALITY_GATE").at(-1)?.output?.["verdict"];
+  return typeof v === "string" ? v : null;
+}
 
 /**
  * Why the API would refuse an action on this pipeline now, or null when it would accept it: the
@@ -23,6 +29,12 @@ export function refusalOf(p: Pipeline, action: PipelineAction): string | null {
         : `${p.awaiting?.stage ?? "the stage"} used its retries (${p.currentRetries}): Resume starts it afresh`;
     case "resume":
       return waits === "RETRY_OR_RESUME" ? null : `resume needs a FAILED pipeline (this one is ${p.status})`;
+    case "waive":
+      if (p.awaiting?.action !== "RETRY_OR_RESUME" || p.awaiting.stage !== "QUALITY_GATE")
+        return "waive needs a release blocked by its quality gate";
+      return gateVerdict(p) === "BLOCK"
+        ? null
+        : "the gate failed on a configuration error: fix evals/ in the repository and resume";
     case "cancel":
       return isFinished(p) && p.status !== "FAILED" ? `the pipeline is already ${p.status}` : null;
   }
@@ -44,6 +56,12 @@ export async function runAction(id: number, action: PipelineAction, reason: stri
     case "resume": {
       const r = await unwrap(api.POST("/pipelines/{id}/resume", init));
       return `Resuming from ${r.resumeFromStage}`;
+    }
+    case "waive": {
+      // A waiver is recorded with the gate's report: the API refuses one without a reason.
+      if (!reason.trim()) throw new Error("A waiver needs a reason: write why in the reason field first.");
+      const r = await unwrap(api.POST("/pipelines/{id}/proceed", init));
+      return `Waived: ${r.previousStage} → ${r.currentStage}`;
     }
     case "cancel": {
       const r = await unwrap(api.POST("/pipelines/{id}/cancel", init));
