@@ -13,7 +13,7 @@ function apply(events: StageStatus[][]): Record<string, string> {
   const current = new Map<string, StageStatus>();
   for (const s of events.flat()) {
     const now = current.get(s.stage);
-    if (!now || isLater(s, now)) current.set(s.stage, s);
+    if (!now ? !s.ifRun : isLater(s, now)) current.set(s.stage, s);
   }
   return Object.fromEntries([...current].map(([stage, s]) => [stage, s.state]));
 }
@@ -111,6 +111,37 @@ describe("commit status of each stage", () => {
       CODE_CHECK: "success",
       BUILD: "running",
     });
+  });
+
+  it("QUALITY_GATE has a context only in a pipeline that runs it: made by its request, then moved on", () => {
+    const FOUR = { CODE_CHECK: "success", BUILD: "success", PACKAGE: "success", DEPLOY: "success" };
+    // Without the gate: the four contexts it always had, in any order.
+    const without = [created, started, statusesForStageRequest("DEPLOY", 1), succeeded];
+    expect(apply(without)).toEqual(FOUR);
+    expect(apply([...without].reverse())).toEqual(FOUR);
+    // With it: running from its request, success once DEPLOY is asked for or the pipeline succeeds.
+    const gate = statusesForStageRequest("QUALITY_GATE", 1);
+    expect(apply([created, started, gate])).toEqual({
+      CODE_CHECK: "success",
+      BUILD: "success",
+      PACKAGE: "success",
+      QUALITY_GATE: "running",
+      DEPLOY: "pending",
+    });
+    expect(apply([created, gate, statusesForStageRequest("DEPLOY", 1)])).toMatchObject({
+      QUALITY_GATE: "success",
+      DEPLOY: "running",
+    });
+    expect(apply([created, gate, succeeded])).toEqual({ ...FOUR, QUALITY_GATE: "success" });
+    // A blocked gate: failed with its reasons, DEPLOY not run.
+    const blocked = statusesForPhase({
+      status: "FAILED",
+      stage: "QUALITY_GATE",
+      attempt: 1,
+      failedStage: "QUALITY_GATE",
+      error: "2 case(s) passed in v1.0.0 and fail now",
+    });
+    expect(apply([created, gate, blocked])).toMatchObject({ QUALITY_GATE: "failed", DEPLOY: "canceled" });
   });
 
   it("a cancelled pipeline cancels the stage it was at and the ones after", () => {

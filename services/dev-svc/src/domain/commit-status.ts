@@ -18,7 +18,15 @@ export interface StageStatus {
   /** 0 pending, 1 running, 2 finished: orders states of one attempt. */
   rank: number;
   description: string;
+  /**
+   * Moves the context only where it exists: an optional stage (one the pipeline runs only when the
+   * app uses it) gets its context from its own request, never from the pipeline's other events.
+   */
+  ifRun: boolean;
 }
+
+/** Stages a phase pipeline runs only for apps that use them (docs/quality-gate.md). */
+const OPTIONAL_STAGES: readonly string[] = ["QUALITY_GATE"];
 
 /** Above any real attempt: a stage that succeeded before a later one started is never run again. */
 const SETTLED_ATTEMPT = 1_000_000;
@@ -47,6 +55,7 @@ function status(stage: PhaseStage, state: CommitState, attempt: number, descript
     attempt,
     rank: RANK[state],
     description: text.length > DESCRIPTION_MAX ? `${text.slice(0, DESCRIPTION_MAX - 1)}…` : text,
+    ifRun: OPTIONAL_STAGES.includes(stage),
   };
 }
 
@@ -61,12 +70,16 @@ const settledBefore = (stage: PhaseStage) =>
 export function statusesForStageRequest(stage: PhaseStage, attempt: number): StageStatus[] {
   return [
     ...settledBefore(stage),
-    status(
-      stage,
-      "running",
-      attempt,
-      attempt > 1 ? `${stage} running (attempt ${attempt})` : `${stage} running`,
-    ),
+    {
+      ...status(
+        stage,
+        "running",
+        attempt,
+        attempt > 1 ? `${stage} running (attempt ${attempt})` : `${stage} running`,
+      ),
+      // Its own request makes the context, optional stage or not.
+      ifRun: false,
+    },
   ];
 }
 

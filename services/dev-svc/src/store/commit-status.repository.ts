@@ -68,8 +68,8 @@ const toRecord = (r: Row): CommitStatusRecord => ({
 
 /**
  * Records each stage's new state where it is later than the recorded one (the order key (attempt,
- * rank), compared in the statement so concurrent consumers cannot undo each other). Returns how
- * many rows changed.
+ * rank), compared in the statement so concurrent consumers cannot undo each other); a state marked
+ * `ifRun` only on a context that exists. Returns how many rows changed.
  */
 export async function recordStatuses(
   sql: Sql,
@@ -78,6 +78,18 @@ export async function recordStatuses(
 ): Promise<number> {
   let changed = 0;
   for (const s of statuses) {
+    if (s.ifRun) {
+      changed += (
+        await sql.query(
+          `update ${TABLE} set state = $3, attempt = $4, rank = $5, description = $6, version = version + 1,
+             push_attempts = 0, next_attempt_at = now(), updated_at = now()
+           where pipeline_id = $1 and stage = $2 and ($4::int, $5::int) > (attempt, rank)`,
+          [target.pipelineId, s.stage, s.state, s.attempt, s.rank, s.description],
+          "commit_status_record_if_run",
+        )
+      ).rowCount;
+      continue;
+    }
     const res = await sql.query(
       `insert into ${TABLE} (pipeline_id, stage, app_id, iteration_phase_id, commit_id, state, attempt, rank, description)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
