@@ -89,7 +89,7 @@ export const Config = BaseConfig.extend({
   /** How long a WebIDE availability answer is reused before the WebIDE is asked again. */
   WEBIDE_CHECK_CACHE_MS: ms(0, 600000).default(5000),
   // --- stage runners and scaffold templates ---
-  /** Stage attempts (per stage: CODE_CHECK, BUILD, PACKAGE) this instance runs at once. */
+  /** Stage attempts (per stage: CODE_CHECK, BUILD, PACKAGE, QUALITY_GATE) this instance runs at once. */
   RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** Bound of one CODE_CHECK or BUILD attempt; past it the attempt is FAILED naming what it was doing. */
   STAGE_TIMEOUT_MS: ms(1000, 3600000).default(600000),

@@ -82,7 +82,7 @@ export async function recordStatuses(
       const moved = await sql.query(
         `update ${TABLE} set state = $3, attempt = $4, rank = $5, description = $6, version = version + 1,
            push_attempts = 0, next_attempt_at = now(), updated_at = now()
-         where pipeline_id = $1 and stage = $2 and ($4, $5) > (attempt, rank)`,
+         where pipeline_id = $1 and stage = $2 and ($4::int, $5::int) > (attempt, rank)`,
         [target.pipelineId, s.stage, s.state, s.attempt, s.rank, s.description],
         "commit_status_move",
       );
