@@ -202,7 +202,8 @@ describe("a release through the gateway, end to end", () => {
       (p) => p.status === "SUCCESS",
       "the v1.0.0 pipeline to succeed",
     );
-    expect(stagesOf(done)).toEqual(["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"]);
+    // The scaffold ships evaluation cases: its releases run the quality gate before DEPLOY.
+    expect(stagesOf(done)).toEqual(["CODE_CHECK", "BUILD", "PACKAGE", "QUALITY_GATE", "DEPLOY"]);
     expect(done.deployStatus).toBe("DEPLOY_SUCCESS");
     const outputs = Object.fromEntries(done.checkpoints.map((c) => [c.stage, c.output]));
     expect(outputs["CODE_CHECK"]).toMatchObject({ commitId: git(checkout, "rev-parse", "HEAD") });
@@ -221,6 +222,7 @@ describe("a release through the gateway, end to end", () => {
       "CODE_CHECK#1",
       "BUILD#1",
       "PACKAGE#1",
+      "QUALITY_GATE#1",
       "DEPLOY#1",
     ]);
     const commit = git(checkout, "rev-parse", "HEAD");
@@ -233,7 +235,8 @@ describe("a release through the gateway, end to end", () => {
     const deploy = textOf(logs.lines, "DEPLOY");
     expect(deploy).toContain(`the ops module accepted the deployment: deployId ${done.deployId}`);
     expect(deploy).toMatch(/ended SUCCESS \(seen by (a status poll|the ops module's callback)\)/);
-    for (const stage of ["CODE_CHECK", "BUILD", "PACKAGE"]) {
+    expect(textOf(logs.lines, "QUALITY_GATE")).toMatch(/gate PASSED \(report \d+\)/);
+    for (const stage of ["CODE_CHECK", "BUILD", "PACKAGE", "QUALITY_GATE"]) {
       expect(logs.lines.filter((l) => l.stage === stage).at(-1)).toMatchObject({
         level: "INFO",
         text: `${stage} succeeded`,
@@ -353,7 +356,7 @@ describe("a release through the gateway, end to end", () => {
       "POST",
       `/pipelines/${waiting.id}/proceed`,
     );
-    expect(moved).toEqual({ pipelineId: waiting.id, previousStage: "PACKAGE", currentStage: "DEPLOY" });
+    expect(moved).toEqual({ pipelineId: waiting.id, previousStage: "PACKAGE", currentStage: "QUALITY_GATE" });
     await waitPipeline(waiting.id, (p) => p.status === "SUCCESS", "the pipeline to succeed after proceed");
     await waitIteration(iterationId, "RELEASED");
   });
