@@ -328,7 +328,7 @@ examples(
           concurrency?: string;
         },
       ) => {
-        const stages: Record<string, Record<string, string | number | null>> = {};
+        const stages: Record<string, Record<string, unknown>> = {};
         for (const s of o.stage ?? []) {
           const m = /^([A-Z_]+)\.(\w+)=(.+)$/.exec(s);
           if (!m?.[1] || !m[2] || m[3] === undefined)
@@ -336,7 +336,7 @@ examples(
               `--stage ${s}: expected STAGE.key=value, e.g. PACKAGE.driveMode=MANUAL`,
               EXIT.USAGE,
             );
-          (stages[m[1]] ??= {})[m[2]] = m[3] === "null" ? null : /^\d+$/.test(m[3]) ? Number(m[3]) : m[3];
+          (stages[m[1]] ??= {})[m[2]] = settingValue(m[3], s);
         }
         const client = api();
         const cfg = await unwrap(
@@ -802,4 +802,19 @@ try {
     process.exit(EXIT.USAGE);
   }
   fail(new CliError((err as Error).message));
+}
+/**
+ * A stage setting's value as typed after `=`: null (back to the default), true or false, a whole
+ * number, a JSON object or list (QUALITY_GATE.gate={"minPassRate":0.9}), else the text itself.
+ */
+function settingValue(text: string, option: string): unknown {
+  if (text === "null") return null;
+  if (text === "true" || text === "false") return text === "true";
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!/^[[{]/.test(text)) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new CliError(`--stage ${option}: the value is not JSON: ${(e as Error).message}`, EXIT.USAGE);
+  }
 }

@@ -202,6 +202,33 @@ describe("procode pipeline watch: exit codes", () => {
       "PACKAGE.driveMode=MANUAL",
     ]);
     expect(configured.code).toBe(0);
+    // The quality gate's settings: a switch and a JSON object, typed as they are.
+    const gate = await json<{ stageConfigs: Record<string, unknown> }>([
+      "app",
+      "configure",
+      String(appId),
+      "--stage",
+      "QUALITY_GATE.enabled=true",
+      "--stage",
+      'QUALITY_GATE.gate={"minPassRate":0.5}',
+    ]);
+    expect(gate.stageConfigs["QUALITY_GATE"]).toEqual({ enabled: true, gate: { minPassRate: 0.5 } });
+    const reset = await json<{ stageConfigs: Record<string, unknown> }>([
+      "app",
+      "configure",
+      String(appId),
+      "--stage",
+      "QUALITY_GATE.enabled=null",
+      "--stage",
+      "QUALITY_GATE.gate=null",
+    ]);
+    expect(reset.stageConfigs["QUALITY_GATE"] ?? {}).toEqual({});
+    const badJson = await authed(["app", "configure", String(appId), "--stage", "QUALITY_GATE.gate={oops"]);
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toContain("QUALITY_GATE.gate={oops: the value is not JSON");
+    const elsewhere = await authed(["app", "configure", String(appId), "--stage", "BUILD.enabled=false"]);
+    expect(elsewhere.code).not.toBe(0);
+    expect(elsewhere.stderr).toContain("stageConfigs.BUILD.enabled: only QUALITY_GATE has enabled");
   });
 
   it("notification add, list, deliveries and delete: an iteration's waits reach a signed receiver", async () => {

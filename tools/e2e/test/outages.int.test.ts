@@ -215,6 +215,7 @@ describe("an outside system down past its budgets", () => {
         "CODE_CHECK#1:SUCCESS",
         "BUILD#1:SUCCESS",
         "PACKAGE#1:SUCCESS",
+        "QUALITY_GATE#1:SUCCESS",
         "DEPLOY#1:SUCCESS",
       ]);
       expect(done.checkpoints.filter((c) => c.waiting)).toEqual([]);

@@ -102,6 +102,7 @@ describe("npm start supervises the platform's processes", () => {
       "CODE_CHECK",
       "BUILD",
       "PACKAGE",
+      "QUALITY_GATE",
       "DEPLOY",
     ]);
     await eventually(
