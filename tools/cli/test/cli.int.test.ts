@@ -444,7 +444,13 @@ describe("procode pipeline logs", () => {
     ]);
     expect(all).toMatchObject({ pipelineId: r.pipelineId, truncated: false });
     expect(streamed).toEqual(all.lines);
-    expect([...new Set(all.lines.map((l) => l.stage))]).toEqual(["CODE_CHECK", "BUILD", "PACKAGE", "DEPLOY"]);
+    expect([...new Set(all.lines.map((l) => l.stage))]).toEqual([
+      "CODE_CHECK",
+      "BUILD",
+      "PACKAGE",
+      "QUALITY_GATE",
+      "DEPLOY",
+    ]);
     expect(
       all.lines
         .filter((l) => l.stage === "DEPLOY")
