@@ -60,7 +60,7 @@ describe("phase pipeline decisions", () => {
     for (let attempt = 1; attempt <= 3; attempt++) {
       ch = new Change(2_000, "system", timings);
       expect(applyStageResult(p, fail("CODE_CHECK", attempt), ch)).toEqual({ applied: true });
-      expect(p.step).toBe("RETRY_WAIT");
+      expect(p.waitingFor).toBe("RETRY_WAIT");
       delays.push(p.wakeAt! - 2_000);
       ch = new Change(p.wakeAt!, "system", timings);
       wakeStage(p, ch);
@@ -107,7 +107,7 @@ describe("phase pipeline decisions", () => {
     p.state = "DEPLOY";
     p.status = "RUNNING";
     p.currentStage = "DEPLOY";
-    p.step = "REQUESTED";
+    p.waitingFor = "REQUESTED";
     p.attempt = 1;
     p.checkpoints.push({
       stage: "DEPLOY",

@@ -26,7 +26,7 @@ export function proceedPhase(
   ch: Change,
 ): { previousStage: PhaseStage; currentStage: PhaseStage } {
   requirePhase(p, "proceed");
-  if (p.step !== "AWAIT_PROCEED" || p.status !== "RUNNING") {
+  if (p.waitingFor !== "AWAIT_PROCEED" || p.status !== "RUNNING") {
     throw new PipelineRefusalError(
       "PIPELINE_STATE_CONFLICT",
       `pipeline ${p.id} is ${p.status} at ${p.state} and is not waiting for proceed`,
@@ -172,11 +172,15 @@ export function checkResume(p: PipelineRecord, latestOfIteration: boolean): Phas
     );
   }
   if (p.status === "FAILED" && p.failedStage) return p.failedStage;
-  if (p.status === "RUNNING" && (p.step === "REQUESTED" || p.step === "RETRY_WAIT") && p.currentStage) {
+  if (
+    p.status === "RUNNING" &&
+    (p.waitingFor === "REQUESTED" || p.waitingFor === "RETRY_WAIT") &&
+    p.currentStage
+  ) {
     return p.currentStage as PhaseStage;
   }
   const why =
-    p.step === "AWAIT_PROCEED"
+    p.waitingFor === "AWAIT_PROCEED"
       ? "it waits for proceed"
       : p.status === "PENDING"
         ? "it has not started"
@@ -191,7 +195,7 @@ export function checkResume(p: PipelineRecord, latestOfIteration: boolean): Phas
 export function resumePhase(p: PipelineRecord, stage: PhaseStage, reason: string, ch: Change): void {
   if (p.status === "RUNNING") {
     // The stuck attempt is given up; a deployment it may have started is asked to stop.
-    if (stage === "DEPLOY" && p.step === "REQUESTED") {
+    if (stage === "DEPLOY" && p.waitingFor === "REQUESTED") {
       ch.messages.push({
         def: DeploymentCancelRequested,
         data: { pipelineId: p.id, attempt: p.attempt, deployId: p.deployId, reason },
@@ -222,7 +226,7 @@ export function cancelPipeline(p: PipelineRecord, reason: string, ch: Change): P
     publishIteration(p, ch, before);
     return previous;
   }
-  if (p.currentStage === "DEPLOY" && p.step === "REQUESTED") {
+  if (p.currentStage === "DEPLOY" && p.waitingFor === "REQUESTED") {
     ch.messages.push({
       def: DeploymentCancelRequested,
       data: { pipelineId: p.id, attempt: p.attempt, deployId: p.deployId, reason },
@@ -234,7 +238,7 @@ export function cancelPipeline(p: PipelineRecord, reason: string, ch: Change): P
   finishRunningCheckpoints(p, "CANCELLED", reason, ch);
   p.status = "CANCELLED";
   p.error = reason;
-  p.step = null;
+  p.waitingFor = null;
   p.wakeAt = null;
   p.queued = false;
   if (held) ch.leaseReleases.push({ appId: p.appId, pipelineId: p.id });

@@ -90,7 +90,7 @@ function record(p: PipelineRecord, from: string, to: string, event: string, ch: 
  * deployment's deadline while DEPLOYING, otherwise LEASE_TTL after its last progress.
  */
 export function leaseExpiry(p: PipelineRecord, ch: Change): number | null {
-  if (p.step === "AWAIT_PROCEED") return null;
+  if (p.waitingFor === "AWAIT_PROCEED") return null;
   const ttl = ch.nowMs + ch.timings.leaseTtlMs;
   return p.deployDeadline ? Math.max(ttl, p.deployDeadline + ch.timings.leaseTtlMs) : ttl;
 }

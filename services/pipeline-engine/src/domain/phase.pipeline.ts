@@ -87,7 +87,7 @@ export function requestStage(p: PipelineRecord, stage: PhaseStage, ch: Change): 
   const previous = p.checkpoints.filter((c) => c.stage === stage).map((c) => c.attempt);
   p.attempt = previous.length ? Math.max(...previous) + 1 : 1;
   p.currentStage = stage;
-  p.step = "REQUESTED";
+  p.waitingFor = "REQUESTED";
   p.republishCount = 0;
   p.wakeAt = ch.nowMs + ch.timings.republishBaseMs;
   if (stage === "DEPLOY") {
@@ -139,7 +139,7 @@ export function startPhase(p: PipelineRecord, ch: Change): void {
 /** Waits for the app's lease (QUEUE policy): PENDING, queued, re-checked at `recheckAt`. */
 export function queuePhase(p: PipelineRecord, recheckAt: number): void {
   p.queued = true;
-  p.step = "QUEUED";
+  p.waitingFor = "QUEUED";
   p.wakeAt = recheckAt;
 }
 
@@ -149,7 +149,7 @@ export function rejectPhase(p: PipelineRecord, reason: string, ch: Change): void
   p.status = "CANCELLED";
   p.rejected = true;
   p.error = reason;
-  p.step = null;
+  p.waitingFor = null;
   p.wakeAt = null;
 }
 
@@ -195,7 +195,7 @@ export function failAttempt(
   p.error = message;
   if (cfg && cfg.retryMode === "AUTO" && p.currentRetries < cfg.maxRetries) {
     p.currentRetries += 1;
-    p.step = "RETRY_WAIT";
+    p.waitingFor = "RETRY_WAIT";
     const delay = Math.min(ch.timings.retryMaxMs, ch.timings.retryBaseMs * 2 ** (p.currentRetries - 1));
     p.wakeAt = ch.nowMs + delay;
     return "retry";
@@ -203,7 +203,7 @@ export function failAttempt(
   firePhase(p, { type: FAILED_EVENT[stage] }, ch);
   p.status = "FAILED";
   p.failedStage = stage;
-  p.step = null;
+  p.waitingFor = null;
   p.wakeAt = null;
   ch.leaseReleases.push({ appId: p.appId, pipelineId: p.id });
   publishPhaseStatus(p, ch);

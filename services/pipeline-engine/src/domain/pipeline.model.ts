@@ -13,7 +13,8 @@ import type {
 } from "@procode/contracts";
 
 /**
- * What a pipeline is waiting for, besides its machine state (drives the durable timer `wakeAt`):
+ * What a pipeline is waiting for, besides its machine state (drives the durable timer `wakeAt`;
+ * stored in the column `step`, its name in the first schema):
  * - REQUESTED: a stage attempt was requested; its request is published again at wakeAt until a
  *   result arrives or the pipeline leaves the stage.
  * - RETRY_WAIT: the attempt failed and an AUTO retry starts at wakeAt.
@@ -21,7 +22,7 @@ import type {
  * - QUEUED: a release waiting for its app's lease (concurrency policy QUEUE); it checks at wakeAt
  *   and is woken when the holder ends.
  */
-export type Step = "REQUESTED" | "RETRY_WAIT" | "AWAIT_PROCEED" | "QUEUED";
+export type Wait = "REQUESTED" | "RETRY_WAIT" | "AWAIT_PROCEED" | "QUEUED";
 
 /** One pipeline of either type as the engine keeps it (one row of `pipeline.pipeline`). */
 export interface PipelineRecord {
@@ -42,7 +43,7 @@ export interface PipelineRecord {
   currentRetries: number;
   /** Attempt number of the current stage's latest run. */
   attempt: number;
-  step: Step | null;
+  waitingFor: Wait | null;
   deployStatus: DeployStatus | null;
   deployId: string | null;
   deployConfig: DeployConfig | null;
@@ -114,7 +115,7 @@ export function blankPipelineRecord(
     currentStage: null,
     currentRetries: 0,
     attempt: 0,
-    step: null,
+    waitingFor: null,
     deployStatus: null,
     deployId: null,
     deployConfig: null,

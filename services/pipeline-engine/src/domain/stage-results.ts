@@ -45,7 +45,7 @@ function staleReason(p: PipelineRecord, stage: PhaseStage, attempt: number): str
   if (p.status !== "RUNNING") return `pipeline is ${p.status}`;
   if (p.currentStage !== stage) return `pipeline is at ${p.currentStage ?? p.state}, not ${stage}`;
   if (p.attempt !== attempt) return `attempt ${attempt} is not the current attempt ${p.attempt}`;
-  if (p.step !== "REQUESTED") return "result already recorded";
+  if (p.waitingFor !== "REQUESTED") return "result already recorded";
   if (checkpointOf(p, stage, attempt)?.status !== "RUNNING") return "result already recorded";
   return null;
 }
@@ -94,7 +94,7 @@ export function applyStageResult(p: PipelineRecord, r: StageResult, ch: Change):
   p.error = null;
   const cfg = p.stageConfigs[r.stage];
   if (cfg?.driveMode === "MANUAL") {
-    p.step = "AWAIT_PROCEED";
+    p.waitingFor = "AWAIT_PROCEED";
     p.wakeAt = null;
     return applied;
   }
@@ -195,7 +195,7 @@ export function applyDeploymentFinished(
     firePhase(p, { type: "DEPLOY_SUCCESS" }, ch);
     p.status = "SUCCESS";
     p.deployStatus = "DEPLOY_SUCCESS";
-    p.step = null;
+    p.waitingFor = null;
     p.wakeAt = null;
     p.error = null;
     ch.leaseReleases.push({ appId: p.appId, pipelineId: p.id });
@@ -221,7 +221,7 @@ export function wakeStage(p: PipelineRecord, ch: Change): Applied {
     return ignored(`pipeline is ${p.status}`);
   }
   const stage = p.currentStage as PhaseStage;
-  if (p.step === "REQUESTED") {
+  if (p.waitingFor === "REQUESTED") {
     p.republishCount += 1;
     const delay =
       p.state === "DEPLOYING"
@@ -231,11 +231,11 @@ export function wakeStage(p: PipelineRecord, ch: Change): Applied {
     ch.messages.push(stageRequest(p, stage));
     return applied;
   }
-  if (p.step === "RETRY_WAIT") {
+  if (p.waitingFor === "RETRY_WAIT") {
     firePhase(p, { type: "RETRY", stage }, ch);
     requestStage(p, stage, ch);
     return applied;
   }
   p.wakeAt = null;
-  return ignored(`nothing is due (${p.step ?? "idle"})`);
+  return ignored(`nothing is due (${p.waitingFor ?? "idle"})`);
 }

@@ -53,7 +53,7 @@ export function awaitingOf(p: PipelineRecord, phases?: readonly IterationPhase[]
           : `${p.failedStage} failed and its retries are used up: POST /pipelines/${p.id}/resume`,
     };
   }
-  if (p.status === "RUNNING" && p.step === "AWAIT_PROCEED" && p.currentStage) {
+  if (p.status === "RUNNING" && p.waitingFor === "AWAIT_PROCEED" && p.currentStage) {
     return {
       action: "PROCEED",
       stage: p.currentStage,

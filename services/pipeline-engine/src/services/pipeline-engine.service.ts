@@ -203,10 +203,10 @@ export class PipelineEngine {
     const p = await uow.get(cmd.pipelineId);
     if (!p) return "ignored";
     const ch = uow.change(SYSTEM, cmd.correlationId);
-    if (p.step === "QUEUED") {
+    if (p.waitingFor === "QUEUED") {
       if (p.status !== "PENDING") {
         p.wakeAt = null;
-        p.step = null;
+        p.waitingFor = null;
         uow.touch(p);
         return "ignored";
       }

@@ -14,7 +14,11 @@ import type { PipelineRepository, ReadPool } from "../store/pipeline.repository.
 
 /** Who keeps the log of which stages (the service that runs them), and how to ask it. */
 const OWNERS: { rpc: RpcName; peer: string; stages: readonly PhaseStage[] }[] = [
-  { rpc: RPC.READ_DEV_STAGE_LOGS, peer: "dev-svc", stages: ["CODE_CHECK", "BUILD", "PACKAGE", "QUALITY_GATE"] },
+  {
+    rpc: RPC.READ_DEV_STAGE_LOGS,
+    peer: "dev-svc",
+    stages: ["CODE_CHECK", "BUILD", "PACKAGE", "QUALITY_GATE"],
+  },
   { rpc: RPC.READ_OPS_STAGE_LOGS, peer: "ops-gateway", stages: ["DEPLOY"] },
 ];
 

@@ -21,7 +21,7 @@ export interface PipelineRow {
   stage_configs: PipelineRecord["stageConfigs"];
   current_retries: number;
   attempt: number;
-  step: PipelineRecord["step"];
+  step: PipelineRecord["waitingFor"];
   deploy_status: PipelineRecord["deployStatus"];
   deploy_id: string | null;
   deploy_config: PipelineRecord["deployConfig"];
@@ -71,7 +71,7 @@ export function toRecord(r: PipelineRow): { record: PipelineRecord; version: num
       stageConfigs: r.stage_configs,
       currentRetries: r.current_retries,
       attempt: r.attempt,
-      step: r.step,
+      waitingFor: r.step,
       deployStatus: r.deploy_status,
       deployId: r.deploy_id,
       deployConfig: r.deploy_config,
@@ -106,7 +106,7 @@ export function mutableColumns(p: PipelineRecord) {
     current_stage: p.currentStage,
     current_retries: p.currentRetries,
     attempt: p.attempt,
-    step: p.step,
+    step: p.waitingFor,
     deploy_status: p.deployStatus,
     deploy_id: p.deployId,
     deploy_deadline_ms: p.deployDeadline,
