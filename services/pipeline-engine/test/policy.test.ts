@@ -15,6 +15,7 @@ import {
 } from "../src/domain/stage-results.js";
 import { Change, PipelineRefusalError } from "../src/domain/change.js";
 import { checkResume, checkRetry } from "../src/domain/actions.js";
+import { invariantProblems } from "../src/domain/invariants.js";
 import { startPhase } from "../src/domain/phase.pipeline.js";
 
 const timings: EngineTimings = {
@@ -178,5 +179,54 @@ describe("phase pipeline decisions", () => {
     applyDeploymentFinished(p, { attempt: 1, deployId: "d-1", outcome: "SUCCESS", message: "" }, ch);
     expect(deploy()).toMatchObject({ status: "SUCCESS" });
     expect(deploy().waiting).toBeUndefined();
+  });
+});
+
+describe("the pipeline's rules between its fields", () => {
+  it("hold at every step of a release, its failures and retries", () => {
+    const p = phase();
+    const seen: string[] = [];
+    const check = () => seen.push(...invariantProblems(p));
+    let ch = new Change(1_000, "system", timings);
+    check();
+    startPhase(p, ch);
+    check();
+    applyStageResult(p, { stage: "CODE_CHECK", attempt: 1, outcome: "FAILED", output: null, error: "x" }, ch);
+    check(); // AUTO retry pending
+    ch = new Change(p.wakeAt!, "system", timings);
+    wakeStage(p, ch);
+    check();
+    applyStageResult(
+      p,
+      {
+        stage: "CODE_CHECK",
+        attempt: 2,
+        outcome: "SUCCESS",
+        output: { commitId: "c", checks: [] },
+        error: null,
+      },
+      ch,
+    );
+    check();
+    expect(seen).toEqual([]);
+  });
+
+  it("name what is inconsistent", () => {
+    const p = phase();
+    startPhase(p, new Change(1_000, "system", timings));
+    p.wakeAt = null;
+    expect(invariantProblems(p)).toEqual([
+      "pipeline 7 (RUNNING at CODE_CHECK, waiting for REQUESTED): a timer is set exactly while it waits for a result, a retry or its lease",
+    ]);
+    p.wakeAt = 5;
+    p.status = "SUCCESS";
+    expect(invariantProblems(p)).toContain(
+      "pipeline 7 (SUCCESS at CODE_CHECK, waiting for REQUESTED): a SUCCESS pipeline is in state SUCCESS",
+    );
+    const q = phase();
+    q.failedStage = "BUILD";
+    expect(invariantProblems(q)).toContain(
+      "pipeline 7 (PENDING at PENDING, waiting for null): failedStage is set exactly when FAILED",
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { PipelineChanged } from "@procode/contracts";
 import type { SqlTxContext } from "@procode/service-kit";
+import { invariantProblems } from "../domain/invariants.js";
 import { Change, leaseExpiry, type OutMessage } from "../domain/change.js";
 import type { EngineTimings, PipelineRecord } from "../domain/pipeline.model.js";
 import { readAppSettings, type AppSettings } from "../store/app-settings.repository.js";
@@ -153,6 +154,8 @@ export class UnitOfWork {
   /** Writes everything; throws ConflictError when a pipeline was changed by someone else first. */
   async commit(): Promise<void> {
     const dirty = [...this.byId.values()].filter((t) => t.dirty);
+    const broken = dirty.flatMap((t) => invariantProblems(t.record));
+    if (broken.length) throw new Error(`a command would break the pipeline's rules: ${broken.join("; ")}`);
     const timers = dirty
       .filter((t) => t.record.wakeAt !== t.wakeAtRead)
       .map((t) => ({ id: t.record.id, wakeAt: t.record.wakeAt }));
