@@ -20,8 +20,24 @@ describe("stage configs", () => {
       CODE_CHECK: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 3 },
       BUILD: { driveMode: "AUTO", retryMode: "AUTO", maxRetries: 2 },
       PACKAGE: { driveMode: "AUTO", retryMode: "MANUAL", maxRetries: 0 },
+      // The agent quality gate: runs where it is on (its `enabled`, else the commit's evals/).
+      QUALITY_GATE: { driveMode: "AUTO", retryMode: "MANUAL", maxRetries: 0 },
       DEPLOY: { driveMode: "ASYNC", retryMode: "MANUAL", maxRetries: 0, pollInterval: 30, pollTimeout: 1800 },
     });
+  });
+
+  it("takes enabled, gate and judgeUrl on QUALITY_GATE only", () => {
+    expect(
+      phaseOverrideProblems({
+        QUALITY_GATE: { enabled: true, gate: { minPassRate: 0.9 }, judgeUrl: "https://judge.example/v1" },
+      }),
+    ).toEqual([]);
+    expect(
+      phaseOverrideProblems({ BUILD: { enabled: false }, PACKAGE: { judgeUrl: "https://j.example" } }),
+    ).toEqual([
+      "stageConfigs.BUILD.enabled: only QUALITY_GATE has enabled",
+      "stageConfigs.PACKAGE.judgeUrl: only QUALITY_GATE has judgeUrl",
+    ]);
   });
 
   it("layers overrides over the defaults without touching them", () => {
