@@ -5,7 +5,7 @@
  */
 import type { App, Iteration, ReleaseResponse, RepoBinding } from "@procode/contracts";
 import pg from "pg";
-import { git } from "../../libs/test-kit/src/platform.js";
+import { git } from "@procode/test-kit/platform";
 import { ApiError, type Api } from "./api.js";
 import { sleep } from "./infra.js";
 

@@ -4,7 +4,7 @@
  * observations, and the reference ops module's own record of what it was asked to create.
  */
 import pg from "pg";
-import { transitionLogProblems, type TransitionRow } from "../../services/pipeline-engine/test/log-check.js";
+import { transitionLogProblems, type TransitionRow } from "@procode/pipeline-engine/transition-log";
 
 export interface Check {
   name: string;

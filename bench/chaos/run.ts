@@ -22,8 +22,12 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { signToken } from "@procode/service-kit";
-import type { TestInfra } from "../../libs/test-kit/src/infra.js";
-import { startPlatform, type Platform, type PlatformProcess } from "../../libs/test-kit/src/platform.js";
+import {
+  startPlatform,
+  type Platform,
+  type PlatformProcess,
+  type TestInfra,
+} from "@procode/test-kit/platform";
 import { Api, callStats } from "./api.js";
 import { releaseAll, setUpApps, type DriverState } from "./driver.js";
 import { freePort, ScratchNats, ScratchPostgres, sleep } from "./infra.js";

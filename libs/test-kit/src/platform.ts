@@ -5,6 +5,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { TestInfra } from "./infra.js";
+
+export type { TestInfra };
 import { ServiceProcess } from "./process.js";
 
 /** The whole platform as real processes: four services, the reference ops module and the gateway. */

@@ -3,7 +3,7 @@ import { createTestInfra, eventually, serviceEnv, sql, type TestInfra } from "@p
 import { EngineProcess } from "./engine-process.js";
 import { StageHarness } from "./harness.js";
 import { FAST_ENV, nextId, transitionsOf } from "./helpers.js";
-import { transitionLogProblems } from "./log-check.js";
+import { transitionLogProblems } from "../src/domain/transition-log.js";
 
 /**
  * Engines as real processes on one test database and NATS environment, the stage harness, and the

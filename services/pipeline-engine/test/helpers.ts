@@ -4,7 +4,7 @@ import { createTestInfra, eventually, serviceEnv, sql, TcpProxy, type TestInfra 
 import { service } from "../src/app.js";
 import type { Config } from "../src/config.js";
 import { StageHarness } from "./harness.js";
-import type { TransitionRow } from "./log-check.js";
+import type { TransitionRow } from "../src/domain/transition-log.js";
 
 /** Timings short enough for tests (seconds become milliseconds). */
 export const FAST_ENV = {

@@ -1,6 +1,6 @@
 import type { IterationMachineState, PhaseMachineState, PhaseStage } from "@procode/contracts";
-import { decideIteration, type IterationEvent } from "../src/domain/iteration.machine.js";
-import { decidePhase, type PhaseEvent } from "../src/domain/phase.machine.js";
+import { decideIteration, type IterationEvent } from "./iteration.machine.js";
+import { decidePhase, type PhaseEvent } from "./phase.machine.js";
 
 /** One row of `pipeline.transition`, as the checks read it. */
 export interface TransitionRow {
@@ -13,6 +13,7 @@ export interface TransitionRow {
 }
 
 /**
+ * The transition log's soundness, as the tests and the chaos bench check it (docs/reliability.md).
  * Checks a transition log: per pipeline the sequence is 1..n with no gap and no repeat, each
  * transition starts where the previous ended (the first at PENDING), and each edge is one the
  * pipeline's machine allows. Returns the problems found (empty when the log is sound).
@@ -41,7 +42,12 @@ export function transitionLogProblems(
             ? decideIteration(t.from_state as IterationMachineState, { type: t.event } as IterationEvent)
             : decidePhase(
                 t.from_state as PhaseMachineState,
-                { type: t.event, stage: t.to_state as PhaseStage } as PhaseEvent,
+                // RETRY/RESUME name their stage, PACKAGE_SUCCESS whether the quality gate came next.
+                {
+                  type: t.event,
+                  stage: t.to_state as PhaseStage,
+                  gate: t.to_state === "QUALITY_GATE",
+                } as PhaseEvent,
               );
         if (to !== t.to_state)
           problems.push(
