@@ -23,7 +23,7 @@ beforeAll(async () => {
   ({ infra, harness, api } = flow);
   waived = harness.nc.subscribe(messageSubject(infra.envName, "pipeline.quality_waived.v1"));
   void (async () => {
-    for await (const m of waived) waivers.push((m.json() as { data: Record<string, unknown> }).data);
+    for await (const m of waived) waivers.push(m.json<{ data: Record<string, unknown> }>().data);
   })();
 });
 

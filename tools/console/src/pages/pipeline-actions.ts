@@ -5,7 +5,7 @@ import type { Pipeline } from "../api/types";
 export type PipelineAction = "proceed" | "retry" | "resume" | "waive" | "cancel";
 
 /** The verdict of the pipeline's latest QUALITY_GATE attempt (PASS, BLOCK, CONFIGURATION_ERROR), if any. */
-export function gateVerdict(p: Pipeline): string | null {
+function gateVerdict(p: Pipeline): string | null {
   const v = p.checkpoints.filter((c) => c.stage === "QUALITY_GATE").at(-1)?.output?.["verdict"];
   return typeof v === "string" ? v : null;
 }
