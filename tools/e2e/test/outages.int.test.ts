@@ -11,6 +11,7 @@ import {
 } from "@procode/test-kit";
 import { ok as okAt } from "./support/client.js";
 import { Subscriber } from "./support/events.js";
+import { iterationThrough, waitPipeline as walkPipeline } from "./support/walk.js";
 
 /**
  * Waiting is not failing (docs/reliability.md), over the real platform: the image builder cut off
@@ -72,22 +73,8 @@ async function control(method: string, url: string, body: unknown): Promise<void
   expect(res.status, `${method} ${url}`).toBe(200);
 }
 
-async function waitPipeline(id: number, done: (p: Pipeline) => boolean, what: string, timeoutMs = 90_000) {
-  let last: Pipeline | undefined;
-  try {
-    return await eventually(
-      async () => {
-        last = await ok<Pipeline>("GET", `/pipelines/${id}`);
-        return done(last) ? last : null;
-      },
-      what,
-      timeoutMs,
-      150,
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
-  }
-}
+const waitPipeline = (id: number, done: (p: Pipeline) => boolean, what: string, timeoutMs = 90_000) =>
+  walkPipeline(ok, id, done, what, timeoutMs);
 
 const checkpoint = (p: Pipeline, stage: string): Checkpoint | undefined =>
   p.checkpoints.find(
@@ -117,24 +104,14 @@ describe("an outside system down past its budgets", () => {
       build: { durationMs: 2500 },
       deploy: { durationMs: 4000, callback: "off" },
     });
-    const it0 = await ok<Iteration>("POST", "/iterations", {
-      appId: app.id,
-      name: "waits",
-      sourceBranch: "main",
-    });
-    await eventually(
-      async () => (await ok<Iteration>("GET", `/iterations/${it0.id}`)).status === "DEVELOPING",
-      "iteration DEVELOPING",
-      30_000,
-      200,
-    );
-    await ok("POST", `/iterations/${it0.id}/proceed`, { targetPhase: "TESTING" });
-    await ok("POST", `/iterations/${it0.id}/proceed`, { targetPhase: "STAGING" });
+    const iterationId = await iterationThrough(ok, app.id, "waits");
     const events = await Subscriber.open(`${platform.gatewayUrl}/events?types=pipeline`, {
       authorization: `Bearer ${token}`,
     });
     try {
-      const release = await ok<ReleaseResponse>("POST", `/iterations/${it0.id}/release`, { tag: "v1.0.0" });
+      const release = await ok<ReleaseResponse>("POST", `/iterations/${iterationId}/release`, {
+        tag: "v1.0.0",
+      });
       const id = release.pipelineId!;
 
       // PACKAGE: the build is under way when the builder stops answering.
@@ -220,7 +197,7 @@ describe("an outside system down past its budgets", () => {
       ]);
       expect(done.checkpoints.filter((c) => c.waiting)).toEqual([]);
       await eventually(
-        async () => (await ok<Iteration>("GET", `/iterations/${it0.id}`)).status === "RELEASED",
+        async () => (await ok<Iteration>("GET", `/iterations/${iterationId}`)).status === "RELEASED",
         "iteration RELEASED",
         30_000,
         200,

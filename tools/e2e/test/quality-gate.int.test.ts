@@ -4,7 +4,6 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type {
   App,
-  Iteration,
   Pipeline,
   QualityReport,
   QualityReportItem,
@@ -21,6 +20,7 @@ import {
   type TestInfra,
 } from "@procode/test-kit";
 import { call, ok as okAt } from "./support/client.js";
+import { iterationThrough, waitPipeline as walkPipeline } from "./support/walk.js";
 
 /**
  * The agent quality gate over the real platform (docs/quality-gate.md): a LOCAL app with the
@@ -66,22 +66,8 @@ afterAll(async () => {
 const ok = <T>(method: string, url: string, body?: unknown) =>
   okAt<T>(platform.gatewayUrl, token, method, url, body);
 
-async function waitPipeline(id: number, done: (p: Pipeline) => boolean, what: string): Promise<Pipeline> {
-  let last: Pipeline | undefined;
-  try {
-    return await eventually(
-      async () => {
-        last = await ok<Pipeline>("GET", `/pipelines/${id}`);
-        return done(last) ? last : null;
-      },
-      what,
-      120_000,
-      200,
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
-  }
-}
+const waitPipeline = (id: number, done: (p: Pipeline) => boolean, what: string) =>
+  walkPipeline(ok, id, done, what, 120_000);
 
 const ended = (p: Pipeline) => p.status === "SUCCESS" || p.status === "FAILED" || p.status === "CANCELLED";
 const gateOf = (p: Pipeline) => p.checkpoints.filter((c) => c.stage === "QUALITY_GATE").at(-1);
@@ -101,16 +87,8 @@ function commit(
 
 /** A new iteration from main taken to STAGING, released with `tag`; the release's pipeline once ended. */
 async function release(name: string, tag: string): Promise<Pipeline> {
-  const it0 = await ok<Iteration>("POST", "/iterations", { appId, name, sourceBranch: "main" });
-  await eventually(
-    async () => (await ok<Iteration>("GET", `/iterations/${it0.id}`)).status === "DEVELOPING",
-    `iteration ${name} DEVELOPING`,
-    30_000,
-    200,
-  );
-  await ok("POST", `/iterations/${it0.id}/proceed`, { targetPhase: "TESTING" });
-  await ok("POST", `/iterations/${it0.id}/proceed`, { targetPhase: "STAGING" });
-  const r = await ok<ReleaseResponse>("POST", `/iterations/${it0.id}/release`, { tag });
+  const iterationId = await iterationThrough(ok, appId, name);
+  const r = await ok<ReleaseResponse>("POST", `/iterations/${iterationId}/release`, { tag });
   return waitPipeline(r.pipelineId!, ended, `release ${tag} to end`);
 }
 

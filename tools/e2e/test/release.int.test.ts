@@ -24,6 +24,11 @@ import {
   type TestInfra,
 } from "@procode/test-kit";
 import { hs256, jwt } from "./support/client.js";
+import {
+  iterationThrough,
+  waitIteration as walkIteration,
+  waitPipeline as walkPipeline,
+} from "./support/walk.js";
 
 /**
  * The platform as one: every process real (four services, the reference ops module, the gateway),
@@ -65,45 +70,13 @@ async function ok<T>(method: string, url: string, body?: unknown): Promise<T> {
 const pipeline = (id: number) => ok<Pipeline>("GET", `/pipelines/${id}`);
 const iteration = (id: number) => ok<Iteration>("GET", `/iterations/${id}`);
 
-async function waitPipeline(id: number, done: (p: Pipeline) => boolean, what: string, timeoutMs = 60_000) {
-  let last: Pipeline | undefined;
-  try {
-    return await eventually(
-      async () => {
-        last = await pipeline(id);
-        return done(last) ? last : null;
-      },
-      what,
-      timeoutMs,
-      200,
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
-  }
-}
-
-async function waitIteration(id: number, status: string, timeoutMs = 30_000) {
-  return eventually(
-    async () => ((await iteration(id)).status === status ? iteration(id) : null),
-    `iteration ${id} ${status}`,
-    timeoutMs,
-    200,
-  );
-}
-
+const waitPipeline = (id: number, done: (p: Pipeline) => boolean, what: string, timeoutMs = 60_000) =>
+  walkPipeline(ok, id, done, what, timeoutMs);
+const waitIteration = (id: number, status: string, timeoutMs = 30_000) =>
+  walkIteration(ok, id, status, timeoutMs);
 /** Creates an iteration on main and walks it to the phase before RELEASE. */
-async function iterationReadyToRelease(appId: number, name: string, through: string[]): Promise<number> {
-  const it = await ok<Iteration>("POST", "/iterations", { appId, name, sourceBranch: "main" });
-  expect(it.status).toBe("DRAFT");
-  await waitIteration(it.id, "DEVELOPING");
-  for (const phase of through) {
-    const r = await ok<{ currentPhase: string }>("POST", `/iterations/${it.id}/proceed`, {
-      targetPhase: phase,
-    });
-    expect(r.currentPhase).toBe(phase);
-  }
-  return it.id;
-}
+const iterationReadyToRelease = (appId: number, name: string, through: string[]) =>
+  iterationThrough(ok, appId, name, through);
 
 /** A deployment as the reference ops module's control API shows it. */
 interface OpsDeployment {
