@@ -4,7 +4,9 @@
  * migrations create the tables), seeds 100,000 iterations of one app straight into PostgreSQL (one
  * INSERT ... SELECT; the releases' iteration_phase rows likewise) beside 20,000 of 20 other apps,
  * interleaved, then loads `GET /apps/{id}/iterations` with autocannon and prints latency P50, P90,
- * P99, P99.9 and throughput for: the first page, the first page of one status, and a deep page.
+ * P99, P99.9, throughput, dev-svc's CPU per page and the load average for: the first page, the first
+ * page of one status, deep pages by offset (`page`) and the same depths by cursor (`cursor`, from the
+ * `nextCursor` of the page before).
  *
  *   pnpm --filter @procode/bench iterations [--connections 10] [--duration 20] [--keep]
  *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
@@ -13,7 +15,15 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { KeyRing, signToken } from "@procode/service-kit";
-import { benchTarget, Proc, removeBenchTarget, repoRoot, withClient } from "../pipelines/lib.js";
+import {
+  benchTarget,
+  cpuSeconds,
+  loadAverage,
+  Proc,
+  removeBenchTarget,
+  repoRoot,
+  withClient,
+} from "../pipelines/lib.js";
 import { seedIterations } from "./seed.js";
 
 const { values } = parseArgs({
@@ -88,17 +98,48 @@ try {
       ),
     );
 
+  /** The cursor that continues after the page at `query` (its `nextCursor`), or null without one. */
+  const cursorAfter = async (query: string): Promise<string | null> => {
+    const res = await fetch(`${base}?${query}`, { headers });
+    const body = (await res.json()) as { data: { items: { id: number }[]; nextCursor?: string | null } };
+    return body.data.nextCursor ?? null;
+  };
+  // The same depths as the offset pages below: the page after page 1999 of RELEASED and after 3999
+  // of all (the service answers a cursor beside every page, so the bench starts there).
+  const releasedCursor = await cursorAfter("status=RELEASED&page=1999");
+  const allCursor = await cursorAfter("page=3999");
+
   await autocannon({ url: base, connections, duration: 3, headers }); // warm-up
   const rows: string[] = [];
   const scenarios: [string, string, number, number][] = [
     ["first page (20 of 100,000)", base, connections, duration],
     ["first page, status=DEVELOPING", `${base}?status=DEVELOPING`, connections, duration],
     ["page 2000 of RELEASED (offset 39,980)", `${base}?status=RELEASED&page=2000`, connections, duration / 2],
-    ["first page, one connection", base, 1, duration / 2],
+    ["page 4000 of all (offset 79,980)", `${base}?page=4000`, connections, duration / 2],
   ];
+  if (releasedCursor)
+    scenarios.push([
+      "RELEASED after 39,980 by cursor",
+      `${base}?status=RELEASED&cursor=${encodeURIComponent(releasedCursor)}`,
+      connections,
+      duration / 2,
+    ]);
+  if (allCursor)
+    scenarios.push([
+      "all after 79,980 by cursor",
+      `${base}?cursor=${encodeURIComponent(allCursor)}`,
+      connections,
+      duration / 2,
+    ]);
+  if (!releasedCursor && !allCursor) log("no nextCursor in the answers: the cursor scenarios are skipped");
+  scenarios.push(["first page, one connection", base, 1, duration / 2]);
   for (const [name, url, conns, secs] of scenarios) {
     const before = await indexScans();
+    const cpuBefore = cpuSeconds(svc.child.pid);
+    const loadBefore = loadAverage();
     const r = await autocannon({ url, connections: conns, duration: secs, headers });
+    const cpuPerPage = ((cpuSeconds(svc.child.pid) - cpuBefore) * 1000) / Math.max(1, r.requests.total);
+    const load = `${loadBefore.toFixed(1)}-${loadAverage().toFixed(1)}`;
     const after = await indexScans();
     const used = Object.entries(after)
       .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
@@ -106,15 +147,17 @@ try {
       .map(([k, d]) => `${k} ${d}`)
       .join(", ");
     rows.push(
-      `| ${name} | ${conns} | ${r.latency.p50} | ${r.latency.p90} | ${r.latency.p99} | ${r.latency.p99_9} | ${r.latency.max} | ${Math.round(r.requests.average)} | ${r.requests.total} | ${r.non2xx + r.errors + r.timeouts} |`,
+      `| ${name} | ${conns} | ${r.latency.p50} | ${r.latency.p90} | ${r.latency.p99} | ${r.latency.p99_9} | ${r.latency.max} | ${Math.round(r.requests.average)} | ${r.requests.total} | ${r.non2xx + r.errors + r.timeouts} | ${cpuPerPage.toFixed(2)} | ${load} |`,
     );
     log(`${name}: index scans during the run: ${used}`);
   }
   log("");
   log(`GET /apps/{id}/iterations, autocannon ${duration} s per run (ms; autocannon's resolution is 1 ms):`);
   log("");
-  log("| query | connections | P50 | P90 | P99 | P99.9 | max | req/s | requests | errors/non-2xx |");
-  log("|---|---|---|---|---|---|---|---|---|---|");
+  log(
+    "| query | connections | P50 | P90 | P99 | P99.9 | max | req/s | requests | errors/non-2xx | dev-svc CPU ms/page | load average |",
+  );
+  log("|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) log(row);
 } finally {
   await svc.kill("SIGTERM");

@@ -14,7 +14,7 @@
  *
  *   pnpm --filter @procode/bench api [--rate 1000] [--post-rate 200] [--duration 20] [--connections 10]
  *     [--pipeline-rate 10] [--iterations 100000] [--only pipeline,iterations,apps] [--slow-uploads N]
- *     [--bundle] [--keep]
+ *     [--bundle] [--keep] [--cpu-prof DIR]
  *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
  *
  * `--slow-uploads N` keeps N uploads at one byte every 2 s open on the gateway's `/webhooks/` route
@@ -61,6 +61,8 @@ const { values } = parseArgs({
     "slow-uploads": { type: "string", default: "0" },
     bundle: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    /** A V8 CPU profile per service in DIR/<service>/ (see profile-summary). */
+    "cpu-prof": { type: "string" },
   },
 });
 const rate = Number(values.rate);
@@ -81,7 +83,7 @@ const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const stack = await startApiStack(
   "api",
   { adminUrl, natsUrl, dbName, databaseUrl, jwtSecret },
-  { envName, devEnvName, fromBundles: values.bundle },
+  { envName, devEnvName, fromBundles: values.bundle, cpuProfileDir: values["cpu-prof"] },
 );
 const { engine, gateway, appSvc, devSvc } = stack;
 const nc = await connect({ servers: natsUrl, name: "bench-api" });

@@ -609,7 +609,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 export async function startApiStack(
   name: string,
   t: { adminUrl: string; natsUrl: string; dbName: string; databaseUrl: string; jwtSecret: string },
-  o: { envName: string; devEnvName: string; fromBundles: boolean },
+  o: { envName: string; devEnvName: string; fromBundles: boolean; cpuProfileDir?: string | undefined },
 ): Promise<Stack & Record<"gateway" | "appSvc" | "devSvc", Proc>> {
   await withClient(t.adminUrl, (c) => c.query(`create database "${t.dbName}"`));
   process.stdout.write(
@@ -624,6 +624,7 @@ export async function startApiStack(
     opsMode: true,
     hold: false,
     api: { devEnvName: o.devEnvName, encryptionKeys: KeyRing.generateSpec("bench") },
+    ...(o.cpuProfileDir ? { cpuProfileDir: o.cpuProfileDir } : {}),
   });
   return stack as Stack & Record<"gateway" | "appSvc" | "devSvc", Proc>;
 }

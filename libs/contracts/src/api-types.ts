@@ -47,7 +47,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The app's iterations, newest first, paged, optionally of one status */
+        /**
+         * The app's iterations, newest first, paged, optionally of one status
+         * @description Paged by page and pageSize, or by cursor (keyset paging: the nextCursor of the page before, whose cost does not grow with depth). 1001 naming cursor for a cursor this list did not answer, or a cursor with page.
+         */
         get: operations["listAppIterations"];
         put?: never;
         post?: never;
@@ -1061,8 +1064,11 @@ export interface components {
             items: components["schemas"]["Iteration"][];
             /** @description Items matching the query, all pages together */
             total: number;
+            /** @description The page number asked for (1 with a cursor) */
             page: number;
             pageSize: number;
+            /** @description The cursor of the next page (query parameter cursor), null on the last page */
+            nextCursor: string | null;
         };
         /** @enum {string} */
         IterationPhase: "DEVELOPING" | "TESTING" | "STAGING" | "RELEASE";
@@ -2337,6 +2343,8 @@ export interface operations {
                 /** @description Items per page, 1-100 */
                 pageSize?: number;
                 status?: components["schemas"]["IterationStatus"];
+                /** @description Keyset paging: the nextCursor of the page before; the page starts after its last iteration (pageSize and status as before, page not given) */
+                cursor?: string;
             };
             header?: never;
             path: {

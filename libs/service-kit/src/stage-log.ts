@@ -120,16 +120,15 @@ export class StageLogStore {
   ): Promise<StageLogLine[]> {
     if (!entries.length) return [];
     const key = [attempt.pipelineId, attempt.stage, attempt.attempt];
-    await tx.sql.query(
-      `insert into ${this.logs} (pipeline_id, stage, attempt, app_id, team) values ($1, $2, $3, $4, $5)
-       on conflict (pipeline_id, stage, attempt) do nothing`,
-      [...key, attempt.appId, attempt.team],
-    );
+    // The attempt's row, created with its first lines, locked for the rest of the transaction (an
+    // upsert that sets nothing new locks the row as FOR UPDATE would, in the same round trip).
     const head = (
       await tx.sql.query<{ next_seq: number; bytes: string; truncated: boolean }>(
-        `select next_seq, bytes, truncated from ${this.logs}
-         where pipeline_id = $1 and stage = $2 and attempt = $3 for update`,
-        key,
+        `insert into ${this.logs} as l (pipeline_id, stage, attempt, app_id, team) values ($1, $2, $3, $4, $5)
+         on conflict (pipeline_id, stage, attempt) do update set next_seq = l.next_seq
+         returning next_seq, bytes, truncated`,
+        [...key, attempt.appId, attempt.team],
+        `stage-log-head:${this.logs}`,
       )
     ).rows[0]!;
     if (head.truncated) return [];
@@ -157,21 +156,25 @@ export class StageLogStore {
       bytes += Buffer.byteLength(text, "utf8");
       if (truncated) break;
     }
+    // The lines and the attempt's new head in one statement.
     await tx.sql.query(
-      `insert into ${this.lines} (pipeline_id, stage, attempt, seq, at, level, text)
-       select $1, $2, $3, * from unnest($4::int[], $5::timestamptz[], $6::text[], $7::text[])`,
+      `with lines as (
+         insert into ${this.lines} (pipeline_id, stage, attempt, seq, at, level, text)
+         select $1, $2, $3, * from unnest($4::int[], $5::timestamptz[], $6::text[], $7::text[])
+       )
+       update ${this.logs} set next_seq = $8, bytes = $9, truncated = $10
+       where pipeline_id = $1 and stage = $2 and attempt = $3`,
       [
         ...key,
         stored.map((l) => l.seq),
         stored.map((l) => l.at),
         stored.map((l) => l.level),
         stored.map((l) => l.text),
+        seq,
+        bytes,
+        truncated,
       ],
-    );
-    await tx.sql.query(
-      `update ${this.logs} set next_seq = $4, bytes = $5, truncated = $6
-       where pipeline_id = $1 and stage = $2 and attempt = $3`,
-      [...key, seq, bytes, truncated],
+      `stage-log-lines:${this.logs}`,
     );
     for (const line of stored) {
       tx.emit(

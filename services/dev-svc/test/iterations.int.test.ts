@@ -214,7 +214,7 @@ describe("GET /iterations/{id} and GET /apps/{id}/iterations", () => {
     const page3 = await api(h, "GET", `/apps/${app2}/iterations?pageSize=2&page=3`);
     expect(page3.body.data.items.map((i: { id: number }) => i.id)).toEqual([ids[0]]);
     const beyond = await api(h, "GET", `/apps/${app2}/iterations?pageSize=2&page=9`);
-    expect(beyond.body.data).toEqual({ items: [], total: 5, page: 9, pageSize: 2 });
+    expect(beyond.body.data).toEqual({ items: [], total: 5, page: 9, pageSize: 2, nextCursor: null });
 
     const testing = await api(h, "GET", `/apps/${app2}/iterations?status=TESTING`);
     expect(testing.body.data.total).toBe(2);
@@ -223,7 +223,7 @@ describe("GET /iterations/{id} and GET /apps/{id}/iterations", () => {
     const developing = await api(h, "GET", `/apps/${app2}/iterations?status=DEVELOPING`);
     expect(developing.body.data.total).toBe(3);
     const released = await api(h, "GET", `/apps/${app2}/iterations?status=RELEASED`);
-    expect(released.body.data).toEqual({ items: [], total: 0, page: 1, pageSize: 20 });
+    expect(released.body.data).toEqual({ items: [], total: 0, page: 1, pageSize: 20, nextCursor: null });
     // The counts follow every change (kept by the database in the same transaction).
     const counts = await sql(
       h.infra.databaseUrl,
@@ -236,6 +236,44 @@ describe("GET /iterations/{id} and GET /apps/{id}/iterations", () => {
     ]);
   });
 
+  it("pages by cursor from any page, newest first, to a last page without one", async () => {
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = cursor === null ? "pageSize=2" : `pageSize=2&cursor=${encodeURIComponent(cursor)}`;
+      const res = await api(h, "GET", `/apps/${app2}/iterations?${q}`);
+      expect(res.status).toBe(200);
+      expect(res.body.data).toMatchObject({ total: 5, page: 1, pageSize: 2 });
+      seen.push(...res.body.data.items.map((i: { id: number }) => i.id));
+      cursor = res.body.data.nextCursor;
+      pages++;
+    } while (cursor !== null && pages < 10);
+    expect(seen).toEqual([...ids].reverse());
+    expect(pages).toBe(3);
+    // A page by offset gives the cursor of the page after it; an exactly full last page gives none.
+    const page2 = await api(h, "GET", `/apps/${app2}/iterations?pageSize=2&page=2`);
+    const after2 = await api(
+      h,
+      "GET",
+      `/apps/${app2}/iterations?pageSize=2&cursor=${encodeURIComponent(page2.body.data.nextCursor)}`,
+    );
+    expect(after2.body.data.items.map((i: { id: number }) => i.id)).toEqual([ids[0]]);
+    expect(after2.body.data.nextCursor).toBeNull();
+    const all = await api(h, "GET", `/apps/${app2}/iterations?pageSize=5`);
+    expect(all.body.data.nextCursor).toBeNull();
+    // With a status, the cursor continues within that status.
+    const testing = await api(h, "GET", `/apps/${app2}/iterations?status=TESTING&pageSize=1`);
+    expect(testing.body.data.items.map((i: { id: number }) => i.id)).toEqual([ids[2]]);
+    const testing2 = await api(
+      h,
+      "GET",
+      `/apps/${app2}/iterations?status=TESTING&pageSize=1&cursor=${encodeURIComponent(testing.body.data.nextCursor)}`,
+    );
+    expect(testing2.body.data.items.map((i: { id: number }) => i.id)).toEqual([ids[1]]);
+    expect(testing2.body.data.nextCursor).toBeNull();
+  });
+
   it("refuses bad paging and status values with 1001 naming the parameter", async () => {
     for (const [q, field] of [
       ["status=DONE", "status"],
@@ -243,6 +281,11 @@ describe("GET /iterations/{id} and GET /apps/{id}/iterations", () => {
       ["pageSize=0", "pageSize"],
       ["page=0", "page"],
       ["page=abc", "page"],
+      ["cursor=abc", "cursor"],
+      ["cursor=", "cursor"],
+      ["cursor=aXRlcmF0aW9uOi0x", "cursor"], // the last id -1
+      [`cursor=${"x".repeat(65)}`, "cursor"],
+      ["cursor=aXRlcmF0aW9uOjU&page=2", "cursor"], // a good cursor with a page
     ] as const) {
       const res = await api(h, "GET", `/apps/${app2}/iterations?${q}`);
       expect({ q, status: res.status, code: res.body.code }).toEqual({ q, status: 400, code: 1001 });

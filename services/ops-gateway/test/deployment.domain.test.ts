@@ -3,6 +3,7 @@ import { isUnavailableStatus } from "@procode/service-kit";
 import {
   decideAfterCancel,
   decideAfterCreate,
+  FINAL_CREATE_CONFIRM_MS,
   decideAfterPoll,
   decideCallback,
   retryDelayMs,
@@ -95,7 +96,7 @@ describe("after a create", () => {
     });
   });
 
-  it("accepted with a final status already: polls at once so 'started' precedes the outcome", () => {
+  it("accepted with a final status already: started, confirmed by a poll soon unless a callback ends it first", () => {
     const d = decideAfterCreate(
       creating,
       { kind: "ok", data: { deployId: "d-9", status: "success" } },
@@ -103,7 +104,16 @@ describe("after a create", () => {
       tuning,
       0.5,
     );
-    expect(d).toMatchObject({ kind: "started", nextPollAt: T0 });
+    expect(d).toMatchObject({ kind: "started", nextPollAt: at(FINAL_CREATE_CONFIRM_MS) });
+    // Never later than one poll interval.
+    const quick = decideAfterCreate(
+      { ...creating, pollIntervalMs: 100 },
+      { kind: "ok", data: { deployId: "d-9", status: "FAILED" } },
+      T0,
+      tuning,
+      0.5,
+    );
+    expect(quick).toMatchObject({ kind: "started", nextPollAt: at(100) });
   });
 
   it("accepted after a waiting: says it recovered", () => {

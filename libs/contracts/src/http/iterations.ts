@@ -106,10 +106,60 @@ export const Iteration = z
   });
 export type Iteration = z.infer<typeof Iteration>;
 
+/**
+ * A position in an app's iterations list for keyset paging: the `nextCursor` of a page, opaque to
+ * clients (base64url of the last id shown, so a page after it reads from the index where the page
+ * before ended, however deep; see docs/api.md).
+ */
+const CURSOR_PREFIX = "iteration:";
+
+export function encodeIterationCursor(lastId: number): string {
+  return btoa(`${CURSOR_PREFIX}${lastId}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The last id shown before the cursor's page, or null when `cursor` is not one this list gave. */
+export function decodeIterationCursor(cursor: string): number | null {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) return null;
+  let text: string;
+  try {
+    text = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+  } catch {
+    return null;
+  }
+  const digits = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : "";
+  if (!/^[1-9][0-9]{0,15}$/.test(digits)) return null;
+  const id = Number(digits);
+  return Number.isSafeInteger(id) ? id : null;
+}
+
 export const ListIterationsQuery = PageQuery.extend({
   status: IterationStatus.optional().meta({ description: "Only iterations in this status" }),
+  cursor: z.string().max(64).optional().meta({
+    description:
+      "Keyset paging: the nextCursor of the page before; the page starts after its last iteration (pageSize and status as before, page not given)",
+  }),
+}).superRefine((q, ctx) => {
+  if (q.cursor === undefined) return;
+  if (decodeIterationCursor(q.cursor) === null)
+    ctx.addIssue({ code: "custom", path: ["cursor"], message: "is not a cursor this list answered" });
+  else if (q.page !== 1)
+    ctx.addIssue({ code: "custom", path: ["cursor"], message: "cannot be combined with page" });
 });
 export type ListIterationsQuery = z.infer<typeof ListIterationsQuery>;
+
+/** A page of an app's iterations: `Page` of Iteration with the cursor of the page after it. */
+export const IterationPage = z
+  .object({
+    items: z.array(Iteration),
+    total: z.number().int().meta({ description: "Items matching the query, all pages together" }),
+    page: z.number().int().meta({ description: "The page number asked for (1 with a cursor)" }),
+    pageSize: z.number().int(),
+    nextCursor: z.string().nullable().meta({
+      description: "The cursor of the next page (query parameter cursor), null on the last page",
+    }),
+  })
+  .meta({ id: "IterationPage", description: "A page of Iteration items" });
+export type IterationPage = z.infer<typeof IterationPage>;
 
 /**
  * The body of POST /iterations/{id}/proceed. targetPhase is checked by the domain, not the schema: an unknown or backwards

@@ -1,4 +1,6 @@
 import {
+  decodeIterationCursor,
+  encodeIterationCursor,
   IterationCreated,
   ProceedIterationReply,
   ProceedIterationRequest,
@@ -8,7 +10,7 @@ import {
   type CreateIterationRequest,
   type Iteration,
   type ListIterationsQuery,
-  type Page,
+  type IterationPage,
   type ProceedIterationBody,
   type ProceedIterationResponse,
 } from "@procode/contracts";
@@ -141,15 +143,27 @@ export class IterationService {
     return toIteration(await requireTeamIteration(this.db.sql, actor, id));
   }
 
-  async list(actor: Actor, appId: number, q: ListIterationsQuery): Promise<Page<Iteration>> {
-    const { appTeam, items, total } = await listIterations(this.db.sql, appId, {
+  async list(actor: Actor, appId: number, q: ListIterationsQuery): Promise<IterationPage> {
+    const before = q.cursor === undefined ? null : decodeIterationCursor(q.cursor);
+    // The query schema refused a cursor that does not decode; this is the same rule, kept in one place.
+    if (q.cursor !== undefined && before === null)
+      throw invalidParameter("cursor", "is not a cursor this list answered");
+    const { appTeam, items, total, more } = await listIterations(this.db.sql, appId, {
       status: q.status,
       limit: q.pageSize,
       offset: (q.page - 1) * q.pageSize,
+      before: before ?? undefined,
     });
     // An app of another team answers exactly like one that does not exist.
     if (appTeam !== actor.team) throw new DomainError("APP_NOT_FOUND", `app ${appId} not found`);
-    return { items: items.map(toIteration), total, page: q.page, pageSize: q.pageSize };
+    const last = items.at(-1);
+    return {
+      items: items.map(toIteration),
+      total,
+      page: q.page,
+      pageSize: q.pageSize,
+      nextCursor: more && last ? encodeIterationCursor(last.id) : null,
+    };
   }
 
   /**

@@ -138,34 +138,48 @@ export async function findIteration(db: Sql, id: number): Promise<IterationRecor
 
 /**
  * A page of an app's iterations, newest first, how many there are (from `iteration_count`, kept by a
- * trigger), and the app's team (for the caller's check), in one round trip. The page's ids come from an index-only scan of idx_app_id (or idx_app_status), then
- * the rows are fetched by primary key: the planner never walks the primary key through other apps'
- * rows, and a deep page skips index entries rather than table rows.
+ * trigger), whether more follow the page, and the app's team (for the caller's check), in one round
+ * trip. The page's ids come from an index-only scan of idx_app_id (or idx_app_status), then the rows
+ * are fetched by primary key: the planner never walks the primary key through other apps' rows. By
+ * offset a deep page skips index entries; `before` (keyset paging: the last id of the page before)
+ * starts the scan where that page ended, so its cost does not grow with depth.
  */
 export async function listIterations(
   db: Sql,
   appId: number,
-  q: { status?: IterationStatus | undefined; limit: number; offset: number },
-): Promise<{ appTeam: string | null; items: IterationRecord[]; total: number }> {
+  q: { status?: IterationStatus | undefined; limit: number; offset: number; before?: number | undefined },
+): Promise<{ appTeam: string | null; items: IterationRecord[]; total: number; more: boolean }> {
   const byStatus = q.status !== undefined;
+  const keyset = q.before !== undefined;
   const filter = byStatus ? `app_id = $1 and status = $4` : `app_id = $1`;
-  const res = await db.query<Row & { total: string; app_team: string | null; id: string | null }>(
+  // $3 is the offset, or the last id of the page before.
+  const position = keyset ? `and id < $3 order by id desc limit $2` : `order by id desc limit $2 offset $3`;
+  const res = await db.query<
+    Row & { total: string; app_team: string | null; id: string | null; more: boolean }
+  >(
     `with page as (
-       select id from ${S}.iteration where ${filter} order by id desc limit $2 offset $3
+       select id from ${S}.iteration where ${filter} ${position}
      )
      select (select team from ${S}.app_projection where app_id = $1) as app_team,
-       (select coalesce(sum(n), 0) from ${S}.iteration_count where ${filter}) as total, x.*
+       (select coalesce(sum(n), 0) from ${S}.iteration_count where ${filter}) as total,
+       exists (select 1 from ${S}.iteration where ${filter} and id < (select min(id) from page)) as more,
+       x.*
      from (select 1) one
      left join lateral (
        select ${COLUMNS} from page join ${S}.iteration i on i.id = page.id ${HEAD_JOIN}
      ) x on true
      order by x.id desc`,
-    byStatus ? [appId, q.limit, q.offset, q.status] : [appId, q.limit, q.offset],
-    byStatus ? "dev_iterations_of_app_by_status" : "dev_iterations_of_app",
+    [appId, q.limit, keyset ? q.before : q.offset, ...(byStatus ? [q.status] : [])],
+    `dev_iterations_of_app${byStatus ? "_by_status" : ""}${keyset ? "_after" : ""}`,
   );
-  const total = Number(res.rows[0]?.total ?? 0);
+  const first = res.rows[0];
   const items = res.rows.filter((r) => r.id !== null).map(toRecord);
-  return { appTeam: res.rows[0]?.app_team ?? null, items, total };
+  return {
+    appTeam: first?.app_team ?? null,
+    items,
+    total: Number(first?.total ?? 0),
+    more: first?.more ?? false,
+  };
 }
 
 /** The iteration row, locked for the rest of the transaction (null when it does not exist). */

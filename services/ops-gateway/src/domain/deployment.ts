@@ -83,6 +83,9 @@ function wait(d: DeploymentState, reason: string, now: Date, t: RetryTuning, ran
 }
 
 /** After `POST /deploy/create`. */
+/** How long a create answered with a final status waits for the callback before a poll confirms it. */
+export const FINAL_CREATE_CONFIRM_MS = 500;
+
 export function decideAfterCreate(
   d: DeploymentState,
   answer: OpsAnswer<{ deployId: string; status: string }>,
@@ -103,10 +106,12 @@ export function decideAfterCreate(
       };
     case "ok": {
       const deadline = new Date(now.getTime() + d.pollTimeoutMs);
-      // A create that already reports a final status is confirmed by a poll at once, so that
-      // "started" always goes out before the outcome.
+      // A create that already reports a final status is not taken as the outcome ("started" always
+      // goes out first): a poll confirms it, FINAL_CREATE_CONFIRM_MS later (at most one poll
+      // interval), by when the ops module's callback, sent at once, has usually ended it and no poll
+      // goes out (docs/services/ops-gateway.md, "Create").
       const first = terminalOutcome(answer.data.status)
-        ? now
+        ? new Date(now.getTime() + Math.min(FINAL_CREATE_CONFIRM_MS, d.pollIntervalMs))
         : new Date(Math.min(now.getTime() + d.pollIntervalMs, deadline.getTime()));
       return {
         kind: "started",

@@ -191,8 +191,10 @@ export class DeploymentService {
     via: Via,
     message: string,
     now: Date,
+    /** Lines that come before the outcome's, written with it in one append. */
+    before: StageLogEntry[] = [],
   ): Promise<DeploymentPatch> {
-    await this.say(tx, d, {
+    await this.say(tx, d, ...before, {
       level: outcome === "SUCCESS" ? "INFO" : outcome === "CANCELLED" ? "WARN" : "ERROR",
       text: `deployment ${d.deployId ?? "(not created)"} ended ${outcome} (seen by ${VIA_WORDS[via]}): ${message}`,
     });
@@ -384,14 +386,16 @@ export class DeploymentService {
       const d = await repo.lockByDeployId(tx.sql, body.deployId);
       if (!d) throw new DomainError("DEPLOYMENT_NOT_FOUND", `deployment ${body.deployId} not found`);
       const decision = decideCallback(d, body.status);
-      await this.say(tx, d, {
+      const received: StageLogEntry = {
         level: "INFO",
         text: `callback received from the ops module: ${body.status}${body.message ? `: ${body.message}` : ""}${
           decision.effect === "APPLIED" || d.status === "DEPLOYING"
             ? ""
             : ` (the deployment had already ended ${d.status}; nothing changes)`
         }`,
-      });
+      };
+      // A callback that ends the deployment writes its line with the outcome's, in one append.
+      if (decision.effect !== "APPLIED") await this.say(tx, d, received);
       await repo.recordObservation(tx.sql, {
         deploymentId: d.id,
         deployId: body.deployId,
@@ -407,7 +411,7 @@ export class DeploymentService {
         await repo.update(
           tx.sql,
           d.id,
-          await this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now),
+          await this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now, [received]),
         );
       } else if (d.status === "DEPLOYING") {
         await repo.update(tx.sql, d.id, { opsStatus: body.status, opsMessage: body.message });

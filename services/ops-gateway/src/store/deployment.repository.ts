@@ -155,6 +155,7 @@ export async function insertIfAbsent(db: Sql, d: NewDeployment): Promise<Deploym
       d.nextPollAt,
       d.requestKey,
     ],
+    "ops_deployment_insert",
   );
   return rows[0] ? toDeployment(rows[0]) : null;
 }
@@ -168,12 +169,17 @@ export async function lockByAttempt(
   const { rows } = await db.query<Row>(
     `select * from ${T} where pipeline_id = $1 and attempt = $2 for update`,
     [pipelineId, attempt],
+    "ops_deployment_lock_by_attempt",
   );
   return rows[0] ? toDeployment(rows[0]) : null;
 }
 
 export async function lockById(db: Sql, id: number): Promise<Deployment | null> {
-  const { rows } = await db.query<Row>(`select * from ${T} where id = $1 for update`, [id]);
+  const { rows } = await db.query<Row>(
+    `select * from ${T} where id = $1 for update`,
+    [id],
+    "ops_deployment_lock_by_id",
+  );
   return rows[0] ? toDeployment(rows[0]) : null;
 }
 
@@ -182,6 +188,7 @@ export async function lockByDeployId(db: Sql, deployId: string): Promise<Deploym
   const { rows } = await db.query<Row>(
     `select * from ${T} where deploy_id = $1 order by id desc limit 1 for update`,
     [deployId],
+    "ops_deployment_lock_by_deploy_id",
   );
   return rows[0] ? toDeployment(rows[0]) : null;
 }
@@ -201,6 +208,7 @@ export async function latestAttempt(db: Sql, pipelineId: number): Promise<number
   const { rows } = await db.query<{ n: number | null }>(
     `select max(attempt) as n from ${T} where pipeline_id = $1`,
     [pipelineId],
+    "ops_deployment_latest_attempt",
   );
   return Number(rows[0]?.n ?? 0);
 }
@@ -212,8 +220,20 @@ export async function supersedeOlder(db: Sql, pipelineId: number, attempt: numbe
        where pipeline_id = $1 and attempt < $2 and status in ('CREATING', 'DEPLOYING')
        returning *`,
     [pipelineId, attempt],
+    "ops_deployment_supersede_older",
   );
   return rows.map(toDeployment);
+}
+
+/**
+ * A prepared statement's name for each update text (one per set of fields; the patches' fields come
+ * from the code, so there are a few): numbered, as PostgreSQL cuts names at 63 characters.
+ */
+const updateNames = new Map<string, string>();
+function updateName(text: string): string {
+  let name = updateNames.get(text);
+  if (!name) updateNames.set(text, (name = `ops_deployment_update_${updateNames.size + 1}`));
+  return name;
 }
 
 export async function update(db: Sql, id: number, patch: DeploymentPatch): Promise<void> {
@@ -227,10 +247,8 @@ export async function update(db: Sql, id: number, patch: DeploymentPatch): Promi
   }
   if (!sets.length) return;
   params.push(id);
-  await db.query(
-    `update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${params.length}`,
-    params,
-  );
+  const text = `update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${params.length}`;
+  await db.query(text, params, updateName(text));
 }
 
 /**
@@ -283,5 +301,6 @@ export async function recordObservation(
       o.effect,
       o.observer,
     ],
+    "ops_observation_insert",
   );
 }
