@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { PHASE_STAGE_DEFAULTS } from "@procode/contracts";
 import {
-  blankPipelineRecord,
+  blankPhasePipeline,
   type EngineTimings,
-  type PipelineRecord,
+  type PhasePipelineRecord,
 } from "../src/domain/pipeline.model.js";
 import {
   applyDeploymentFinished,
@@ -27,10 +27,9 @@ const timings: EngineTimings = {
   queueRecheckMs: 5000,
 };
 
-function phase(): PipelineRecord {
-  return blankPipelineRecord({
+function phase(): PhasePipelineRecord {
+  return blankPhasePipeline({
     id: 7,
-    type: "PHASE",
     parentId: 3,
     refId: 11,
     appId: 1,

@@ -4,14 +4,15 @@ import {
   QualityWaived,
   type PhaseStage,
 } from "@procode/contracts";
-import type { PipelineRecord } from "./pipeline.model.js";
+import type { PhasePipelineRecord, PipelineRecord } from "./pipeline.model.js";
 import { type Change, PipelineRefusalError, fireIteration, firePhase } from "./change.js";
 import { publishIteration } from "./iteration.pipeline.js";
 import { advance, finishRunningCheckpoints, publishPhaseStatus, requestStage } from "./phase.pipeline.js";
 
 /** The actions of people on a phase pipeline: proceed, retry, resume, cancel. Pure. */
 
-function requirePhase(p: PipelineRecord, action: string): void {
+/** An action only a release's pipeline takes: 3001 on an iteration pipeline. */
+export function requirePhase(p: PipelineRecord, action: string): asserts p is PhasePipelineRecord {
   if (p.type !== "PHASE") {
     throw new PipelineRefusalError(
       "PIPELINE_STATE_CONFLICT",
@@ -86,7 +87,7 @@ export function checkWaiver(
 
 /** A person lets a blocked gate through (after checkWaiver and the lease): the release goes on to DEPLOY. */
 export function waiveGate(
-  p: PipelineRecord,
+  p: PhasePipelineRecord,
   reportId: number,
   by: string,
   reason: string,
@@ -118,7 +119,7 @@ export function waiveGate(
 }
 
 /** What a retry needs: FAILED (3001), retries left (3002). */
-export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): void {
+export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): asserts p is PhasePipelineRecord {
   requirePhase(p, "retry");
   if (p.status !== "FAILED") {
     throw new PipelineRefusalError(
@@ -144,7 +145,7 @@ export function checkRetry(p: PipelineRecord, latestOfIteration: boolean): void 
 
 /** One more attempt of the failed stage (after checkRetry and the lease). */
 export function retryPhase(
-  p: PipelineRecord,
+  p: PhasePipelineRecord,
   ch: Change,
 ): { currentStage: PhaseStage; retryCount: number; maxRetries: number } {
   const stage = p.failedStage!;
@@ -163,8 +164,7 @@ export function retryPhase(
 }
 
 /** The stage `resume` would run again, or a refusal (3001). */
-export function checkResume(p: PipelineRecord, latestOfIteration: boolean): PhaseStage {
-  requirePhase(p, "resume");
+export function checkResume(p: PhasePipelineRecord, latestOfIteration: boolean): PhaseStage {
   if (!latestOfIteration && p.status === "FAILED") {
     throw new PipelineRefusalError(
       "PIPELINE_STATE_CONFLICT",
@@ -192,7 +192,7 @@ export function checkResume(p: PipelineRecord, latestOfIteration: boolean): Phas
  * Continue from the breakpoint, a new attempt of the failed or stuck stage with its retry
  * count reset; succeeded stages are not run again (their outputs stay the inputs).
  */
-export function resumePhase(p: PipelineRecord, stage: PhaseStage, reason: string, ch: Change): void {
+export function resumePhase(p: PhasePipelineRecord, stage: PhaseStage, reason: string, ch: Change): void {
   if (p.status === "RUNNING") {
     // The stuck attempt is given up; a deployment it may have started is asked to stop.
     if (stage === "DEPLOY" && p.waitingFor === "REQUESTED") {

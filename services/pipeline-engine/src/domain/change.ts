@@ -5,14 +5,18 @@ import {
   type PhasePipelineStatusChanged,
   type StageRequested,
   type ErrorName,
-  type IterationMachineState,
   type MessageData,
-  type PhaseMachineState,
   type PhaseStage,
 } from "@procode/contracts";
 import { decideIteration, type IterationEvent } from "./iteration.machine.js";
 import { decidePhase, type PhaseEvent } from "./phase.machine.js";
-import type { EngineTimings, PipelineRecord, TransitionRecord } from "./pipeline.model.js";
+import type {
+  EngineTimings,
+  IterationPipelineRecord,
+  PhasePipelineRecord,
+  PipelineRecord,
+  TransitionRecord,
+} from "./pipeline.model.js";
 
 /**
  * The engine's domain, by concern (docs/services/pipeline-engine.md, "Domain"): what one command
@@ -59,20 +63,21 @@ export class Change {
   }
 }
 
-export function firePhase(p: PipelineRecord, event: PhaseEvent, ch: Change): void {
-  const from = p.state as PhaseMachineState;
-  const to = decidePhase(from, event);
-  record(p, from, to, event.type, ch);
+export function firePhase(p: PhasePipelineRecord, event: PhaseEvent, ch: Change): void {
+  const from = p.state;
+  p.state = decidePhase(from, event);
+  record(p, from, event.type, ch);
 }
 
-export function fireIteration(p: PipelineRecord, event: IterationEvent, ch: Change): void {
-  const from = p.state as IterationMachineState;
-  const to = decideIteration(from, event);
-  record(p, from, to, event.type, ch);
+export function fireIteration(p: IterationPipelineRecord, event: IterationEvent, ch: Change): void {
+  const from = p.state;
+  p.state = decideIteration(from, event);
+  record(p, from, event.type, ch);
 }
 
-function record(p: PipelineRecord, from: string, to: string, event: string, ch: Change): void {
-  p.state = to as PipelineRecord["state"];
+/** The transition just made (the record is already in its new state), for the log. */
+function record(p: PipelineRecord, from: string, event: string, ch: Change): void {
+  const to = p.state;
   p.transitionSeq += 1;
   ch.transitions.push({
     pipelineId: p.id,
@@ -89,7 +94,7 @@ function record(p: PipelineRecord, from: string, to: string, event: string, ch: 
  * When the app lease held by `p` should expire: never while it waits at a MANUAL gate, the
  * deployment's deadline while DEPLOYING, otherwise LEASE_TTL after its last progress.
  */
-export function leaseExpiry(p: PipelineRecord, ch: Change): number | null {
+export function leaseExpiry(p: PhasePipelineRecord, ch: Change): number | null {
   if (p.waitingFor === "AWAIT_PROCEED") return null;
   const ttl = ch.nowMs + ch.timings.leaseTtlMs;
   return p.deployDeadline ? Math.max(ttl, p.deployDeadline + ch.timings.leaseTtlMs) : ttl;

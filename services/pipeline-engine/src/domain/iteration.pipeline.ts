@@ -1,14 +1,14 @@
-import { IterationPhaseChanged, iterationStatusOf, type IterationMachineState } from "@procode/contracts";
+import { IterationPhaseChanged, iterationStatusOf } from "@procode/contracts";
 import { type IterationEvent } from "./iteration.machine.js";
-import type { PipelineRecord } from "./pipeline.model.js";
+import type { IterationPipelineRecord, PhasePipelineRecord } from "./pipeline.model.js";
 import { type Change, fireIteration } from "./change.js";
 import { finishRunningCheckpoints, runningCheckpoint } from "./phase.pipeline.js";
 
 /** Iteration pipelines: started, moved to a phase, following their latest release. Pure. */
 
 /** Publishes the iteration's phase and status when either changed since the last event. */
-export function publishIteration(iter: PipelineRecord, ch: Change, stateBefore: string): void {
-  const status = iterationStatusOf(iter.state as IterationMachineState, iter.latestChildStatus);
+export function publishIteration(iter: IterationPipelineRecord, ch: Change, stateBefore: string): void {
+  const status = iterationStatusOf(iter.state, iter.latestChildStatus);
   if (status === iter.iterationStatus && iter.state === stateBefore) return;
   iter.iterationStatus = status;
   iter.eventSeq += 1;
@@ -18,7 +18,7 @@ export function publishIteration(iter: PipelineRecord, ch: Change, stateBefore: 
       iterationId: iter.iterationId,
       appId: iter.appId,
       pipelineId: iter.id,
-      phase: iter.state as IterationMachineState,
+      phase: iter.state,
       iterationStatus: status,
       phasePipelineId: iter.latestChildId,
       iterationPhaseId: iter.latestIterationPhaseId,
@@ -28,7 +28,7 @@ export function publishIteration(iter: PipelineRecord, ch: Change, stateBefore: 
 }
 
 /** PENDING -START-> DEVELOPING, right after creation. */
-export function startIteration(iter: PipelineRecord, ch: Change): void {
+export function startIteration(iter: IterationPipelineRecord, ch: Change): void {
   fireIteration(iter, { type: "START" }, ch);
   iter.status = "RUNNING";
   iter.currentStage = "DEVELOPING";
@@ -37,7 +37,7 @@ export function startIteration(iter: PipelineRecord, ch: Change): void {
 }
 
 /** Moves the iteration to its next phase (validated by the caller). */
-export function moveIteration(iter: PipelineRecord, event: IterationEvent, ch: Change): void {
+export function moveIteration(iter: IterationPipelineRecord, event: IterationEvent, ch: Change): void {
   const before = iter.state;
   fireIteration(iter, event, ch);
   finishRunningCheckpoints(iter, "SUCCESS", null, ch);
@@ -50,7 +50,7 @@ export function moveIteration(iter: PipelineRecord, event: IterationEvent, ch: C
  * A phase pipeline of this iteration changed its coarse status: remember it as the latest release,
  * fire RELEASE_SUCCESS when a (non-rollback) release succeeded, publish the iteration's status.
  */
-export function syncParent(iter: PipelineRecord, child: PipelineRecord, ch: Change): void {
+export function syncParent(iter: IterationPipelineRecord, child: PhasePipelineRecord, ch: Change): void {
   if (iter.latestChildId !== null && child.id < iter.latestChildId) return; // an older release
   const before = iter.state;
   iter.latestChildId = child.id;

@@ -5,12 +5,11 @@ import {
   qualityGateOn,
   StageRequested,
   type Checkpoint,
-  type PhaseMachineState,
   type PhaseStage,
   type StageInputs,
 } from "@procode/contracts";
 import { type PhaseEvent, stageOfState } from "./phase.machine.js";
-import type { PipelineRecord } from "./pipeline.model.js";
+import type { PhasePipelineRecord } from "./pipeline.model.js";
 import { type Change, type OutMessage, firePhase } from "./change.js";
 
 /**
@@ -31,7 +30,7 @@ export function runningCheckpoint(stage: Checkpoint["stage"], attempt: number, c
 }
 
 export function finishRunningCheckpoints(
-  p: PipelineRecord,
+  p: Pick<PhasePipelineRecord, "checkpoints">,
   status: Checkpoint["status"],
   error: string | null,
   ch: Change,
@@ -44,12 +43,16 @@ export function finishRunningCheckpoints(
   }
 }
 
-export function checkpointOf(p: PipelineRecord, stage: PhaseStage, attempt: number): Checkpoint | undefined {
+export function checkpointOf(
+  p: PhasePipelineRecord,
+  stage: PhaseStage,
+  attempt: number,
+): Checkpoint | undefined {
   return p.checkpoints.find((c) => c.stage === stage && c.attempt === attempt);
 }
 
 /** Outputs of the stages before `stage` that succeeded (their latest success each). */
-export function inputsFor(p: PipelineRecord, stage: PhaseStage): StageInputs {
+export function inputsFor(p: PhasePipelineRecord, stage: PhaseStage): StageInputs {
   const inputs: Record<string, unknown> = {};
   for (const earlier of PHASE_STAGE_ORDER) {
     if (earlier === stage || earlier === "DEPLOY") break;
@@ -59,7 +62,7 @@ export function inputsFor(p: PipelineRecord, stage: PhaseStage): StageInputs {
   return inputs;
 }
 
-export function stageRequest(p: PipelineRecord, stage: PhaseStage): OutMessage {
+export function stageRequest(p: PhasePipelineRecord, stage: PhaseStage): OutMessage {
   const stageConfig = p.stageConfigs[stage];
   if (!stageConfig) throw new Error(`pipeline ${p.id} has no configuration for ${stage}`);
   return {
@@ -83,7 +86,7 @@ export function stageRequest(p: PipelineRecord, stage: PhaseStage): OutMessage {
 }
 
 /** Requests a new attempt of `stage` (the machine is already in its state). */
-export function requestStage(p: PipelineRecord, stage: PhaseStage, ch: Change): void {
+export function requestStage(p: PhasePipelineRecord, stage: PhaseStage, ch: Change): void {
   const previous = p.checkpoints.filter((c) => c.stage === stage).map((c) => c.attempt);
   p.attempt = previous.length ? Math.max(...previous) + 1 : 1;
   p.currentStage = stage;
@@ -99,7 +102,7 @@ export function requestStage(p: PipelineRecord, stage: PhaseStage, ch: Change): 
   ch.messages.push(stageRequest(p, stage));
 }
 
-export function publishPhaseStatus(p: PipelineRecord, ch: Change): void {
+export function publishPhaseStatus(p: PhasePipelineRecord, ch: Change): void {
   p.eventSeq += 1;
   ch.messages.push({
     def: PhasePipelineStatusChanged,
@@ -110,7 +113,7 @@ export function publishPhaseStatus(p: PipelineRecord, ch: Change): void {
       iterationPhaseId: p.refId,
       appId: p.appId,
       status: p.status,
-      state: p.state as PhaseMachineState,
+      state: p.state,
       failedStage: p.status === "FAILED" ? p.failedStage : null,
       error: p.status === "FAILED" || p.status === "CANCELLED" ? p.error : null,
       rollback: p.rollback,
@@ -122,12 +125,12 @@ export function publishPhaseStatus(p: PipelineRecord, ch: Change): void {
 }
 
 /** Announces a just-created phase pipeline (PENDING when queued, RUNNING when started). */
-export function announcePhase(p: PipelineRecord, ch: Change): void {
+export function announcePhase(p: PhasePipelineRecord, ch: Change): void {
   publishPhaseStatus(p, ch);
 }
 
 /** PENDING -START-> RUNNING -ENTER_CODE_CHECK-> CODE_CHECK, attempt 1 requested. Holds the lease. */
-export function startPhase(p: PipelineRecord, ch: Change): void {
+export function startPhase(p: PhasePipelineRecord, ch: Change): void {
   firePhase(p, { type: "START" }, ch);
   firePhase(p, { type: "ENTER_CODE_CHECK" }, ch);
   p.status = "RUNNING";
@@ -137,14 +140,14 @@ export function startPhase(p: PipelineRecord, ch: Change): void {
 }
 
 /** Waits for the app's lease (QUEUE policy): PENDING, queued, re-checked at `recheckAt`. */
-export function queuePhase(p: PipelineRecord, recheckAt: number): void {
+export function queuePhase(p: PhasePipelineRecord, recheckAt: number): void {
   p.queued = true;
   p.waitingFor = "QUEUED";
   p.wakeAt = recheckAt;
 }
 
 /** Refused by the REJECT policy: recorded CANCELLED at once, so both request paths answer alike. */
-export function rejectPhase(p: PipelineRecord, reason: string, ch: Change): void {
+export function rejectPhase(p: PhasePipelineRecord, reason: string, ch: Change): void {
   firePhase(p, { type: "CANCEL" }, ch);
   p.status = "CANCELLED";
   p.rejected = true;
@@ -162,7 +165,7 @@ const FAILED_EVENT = {
 } as const;
 
 /** The event a succeeded stage fires; PACKAGE's says whether the quality gate runs next. */
-function successEvent(p: PipelineRecord, stage: Exclude<PhaseStage, "DEPLOY">): PhaseEvent {
+function successEvent(p: PhasePipelineRecord, stage: Exclude<PhaseStage, "DEPLOY">): PhaseEvent {
   switch (stage) {
     case "PACKAGE":
       return { type: "PACKAGE_SUCCESS", gate: qualityGateOn(p) };
@@ -176,17 +179,17 @@ function successEvent(p: PipelineRecord, stage: Exclude<PhaseStage, "DEPLOY">): 
 }
 
 /** The stage after a succeeded CODE_CHECK, BUILD, PACKAGE or QUALITY_GATE: fire *_SUCCESS and request it. */
-export function advance(p: PipelineRecord, stage: Exclude<PhaseStage, "DEPLOY">, ch: Change): void {
+export function advance(p: PhasePipelineRecord, stage: Exclude<PhaseStage, "DEPLOY">, ch: Change): void {
   firePhase(p, successEvent(p, stage), ch);
   p.currentRetries = 0;
-  const next = stageOfState(p.state as PhaseMachineState);
+  const next = stageOfState(p.state);
   if (!next) throw new Error(`no stage after ${stage}`);
   requestStage(p, next, ch);
 }
 
 /** A failed attempt: AUTO retry after an increasing delay while retries remain, else FAILED. */
 export function failAttempt(
-  p: PipelineRecord,
+  p: PhasePipelineRecord,
   stage: PhaseStage,
   message: string,
   ch: Change,

@@ -7,7 +7,6 @@ import type {
   PhaseMachineState,
   PhaseStage,
   PipelineStatus,
-  PipelineType,
   StageConfig,
   StageName,
 } from "@procode/contracts";
@@ -24,10 +23,9 @@ import type {
  */
 export type Wait = "REQUESTED" | "RETRY_WAIT" | "AWAIT_PROCEED" | "QUEUED";
 
-/** One pipeline of either type as the engine keeps it (one row of `pipeline.pipeline`). */
-export interface PipelineRecord {
+/** What pipelines of both types keep (one row of `pipeline.pipeline`). */
+interface PipelineFields {
   id: number;
-  type: PipelineType;
   /** PHASE: the iteration pipeline. */
   parentId: number | null;
   /** ITERATION: the iteration id; PHASE: the iteration_phase id. */
@@ -36,9 +34,22 @@ export interface PipelineRecord {
   team: string;
   iterationId: number;
   status: PipelineStatus;
-  state: IterationMachineState | PhaseMachineState;
   currentStage: StageName | null;
   stageConfigs: Record<string, StageConfig>;
+  error: string | null;
+  checkpoints: Checkpoint[];
+  /** Sequence of the events this pipeline published (per pipeline, grows by one). */
+  eventSeq: number;
+  /** Sequence of the last transition in the log. */
+  transitionSeq: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A release's pipeline: its stages and attempts, its timer, its deployment and its app's lease. */
+export interface PhasePipelineRecord extends PipelineFields {
+  type: "PHASE";
+  state: PhaseMachineState;
   /** Retries of the current stage so far (AUTO and manual); reset by resume and on a new stage. */
   currentRetries: number;
   /** Attempt number of the current stage's latest run. */
@@ -56,25 +67,26 @@ export interface PipelineRecord {
   /** Refused by the app's REJECT concurrency policy (CANCELLED at birth). */
   rejected: boolean;
   failedStage: PhaseStage | null;
-  error: string | null;
-  checkpoints: Checkpoint[];
   /** Durable timer, epoch ms (null: nothing scheduled). */
   wakeAt: number | null;
   /** Times the current request was published again (grows the delay). */
   republishCount: number;
-  /** Sequence of the events this pipeline published (per pipeline, grows by one). */
-  eventSeq: number;
-  /** Sequence of the last transition in the log. */
-  transitionSeq: number;
-  /** ITERATION: its latest phase pipeline and that pipeline's status. */
+}
+
+/** An iteration's pipeline: its phases, moved by people, and its latest release. */
+export interface IterationPipelineRecord extends PipelineFields {
+  type: "ITERATION";
+  state: IterationMachineState;
+  /** Its latest phase pipeline and that pipeline's status. */
   latestChildId: number | null;
   latestChildStatus: PipelineStatus | null;
   latestIterationPhaseId: number | null;
-  /** ITERATION: the iteration status last published. */
+  /** The iteration status last published. */
   iterationStatus: IterationStatus | null;
-  createdAt: string;
-  updatedAt: string;
 }
+
+/** One pipeline as the engine keeps it: a release's or an iteration's, told apart by `type`. */
+export type PipelineRecord = PhasePipelineRecord | IterationPipelineRecord;
 
 /** One row of the transition log. */
 export interface TransitionRecord {
@@ -97,22 +109,36 @@ export interface EngineTimings {
   queueRecheckMs: number;
 }
 
+/** A pipeline's durable timer: a release's `wakeAt`; an iteration pipeline has none. */
+export const wakeAtOf = (p: PipelineRecord): number | null => (p.type === "PHASE" ? p.wakeAt : null);
+
 export const TERMINAL_STATUSES: readonly PipelineStatus[] = ["SUCCESS", "CANCELLED"];
 
 export function isFinished(p: PipelineRecord): boolean {
   return p.status === "SUCCESS" || p.status === "CANCELLED";
 }
 
-/** A pipeline record with every optional field at its starting value. */
-export function blankPipelineRecord(
-  fields: Partial<PipelineRecord> &
-    Pick<PipelineRecord, "type" | "refId" | "appId" | "team" | "iterationId" | "state" | "stageConfigs">,
-): PipelineRecord {
+type Required<R extends PipelineRecord> = Partial<R> &
+  Pick<R, "refId" | "appId" | "team" | "iterationId" | "state" | "stageConfigs">;
+
+const blankFields = {
+  id: 0,
+  parentId: null,
+  status: "PENDING",
+  currentStage: null,
+  error: null,
+  eventSeq: 0,
+  transitionSeq: 0,
+  createdAt: "",
+  updatedAt: "",
+} as const;
+
+/** A new phase pipeline with every other field at its starting value. */
+export function blankPhasePipeline(fields: Required<PhasePipelineRecord>): PhasePipelineRecord {
   return {
-    id: 0,
-    parentId: null,
-    status: "PENDING",
-    currentStage: null,
+    ...blankFields,
+    type: "PHASE",
+    checkpoints: [],
     currentRetries: 0,
     attempt: 0,
     waitingFor: null,
@@ -125,18 +151,22 @@ export function blankPipelineRecord(
     queued: false,
     rejected: false,
     failedStage: null,
-    error: null,
-    checkpoints: [],
     wakeAt: null,
     republishCount: 0,
-    eventSeq: 0,
-    transitionSeq: 0,
+    ...fields,
+  };
+}
+
+/** A new iteration pipeline with every other field at its starting value. */
+export function blankIterationPipeline(fields: Required<IterationPipelineRecord>): IterationPipelineRecord {
+  return {
+    ...blankFields,
+    type: "ITERATION",
+    checkpoints: [],
     latestChildId: null,
     latestChildStatus: null,
     latestIterationPhaseId: null,
     iterationStatus: null,
-    createdAt: "",
-    updatedAt: "",
     ...fields,
   };
 }

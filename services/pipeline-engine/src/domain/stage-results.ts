@@ -7,7 +7,7 @@ import {
   type PhaseStage,
 } from "@procode/contracts";
 import type { z } from "zod";
-import type { PipelineRecord } from "./pipeline.model.js";
+import type { PhasePipelineRecord } from "./pipeline.model.js";
 import { type Change, firePhase } from "./change.js";
 import {
   advance,
@@ -40,7 +40,7 @@ function outputProblem(stage: PhaseStage, output: Record<string, unknown> | null
 }
 
 /** Why a result for (stage, attempt) changes nothing, or null when it is the awaited one. */
-function staleReason(p: PipelineRecord, stage: PhaseStage, attempt: number): string | null {
+function staleReason(p: PhasePipelineRecord, stage: PhaseStage, attempt: number): string | null {
   if (p.type !== "PHASE") return "not a phase pipeline";
   if (p.status !== "RUNNING") return `pipeline is ${p.status}`;
   if (p.currentStage !== stage) return `pipeline is at ${p.currentStage ?? p.state}, not ${stage}`;
@@ -63,7 +63,7 @@ export interface StageResult {
 }
 
 /** The result of a CODE_CHECK, BUILD or PACKAGE attempt (AUTO or MANUAL drive). */
-export function applyStageResult(p: PipelineRecord, r: StageResult, ch: Change): Applied {
+export function applyStageResult(p: PhasePipelineRecord, r: StageResult, ch: Change): Applied {
   const stale = staleReason(p, r.stage, r.attempt);
   if (stale) return ignored(stale);
   if (r.stage === "DEPLOY") {
@@ -104,7 +104,7 @@ export function applyStageResult(p: PipelineRecord, r: StageResult, ch: Change):
 
 /** ops-gateway created the deployment: DEPLOY -DEPLOY_START-> DEPLOYING. */
 export function applyDeploymentStarted(
-  p: PipelineRecord,
+  p: PhasePipelineRecord,
   d: { attempt: number; deployId: string; deadlineMs: number | null },
   ch: Change,
 ): Applied {
@@ -133,7 +133,7 @@ export function applyDeploymentStarted(
  * checkpoint with the reason; nothing fails for that alone.
  */
 export function applyDeploymentWaiting(
-  p: PipelineRecord,
+  p: PhasePipelineRecord,
   d: { attempt: number; deployId: string | null; reason: string; since: string },
 ): Applied {
   const stale = staleReason(p, "DEPLOY", d.attempt);
@@ -153,7 +153,7 @@ export function applyDeploymentWaiting(
  * result arrives; nothing fails for it. A report older than the waiting shown changes nothing.
  */
 export function applyStageWaiting(
-  p: PipelineRecord,
+  p: PhasePipelineRecord,
   w: { stage: PhaseStage; attempt: number; reason: string | null; at: string },
 ): Applied {
   const stale = staleReason(p, w.stage, w.attempt);
@@ -172,7 +172,7 @@ export function applyStageWaiting(
 
 /** The one outcome of a deployment (poll, callback or timeout, whichever came first). */
 export function applyDeploymentFinished(
-  p: PipelineRecord,
+  p: PhasePipelineRecord,
   d: {
     attempt: number;
     deployId: string;
@@ -215,7 +215,7 @@ export function applyDeploymentFinished(
 }
 
 /** A durable timer is due: re-publish the request, or start the AUTO retry. */
-export function wakeStage(p: PipelineRecord, ch: Change): Applied {
+export function wakeStage(p: PhasePipelineRecord, ch: Change): Applied {
   if (p.status !== "RUNNING" || !p.currentStage) {
     p.wakeAt = null;
     return ignored(`pipeline is ${p.status}`);

@@ -8,7 +8,6 @@ import {
   releaseRefusal,
   resolvePhaseStageConfigs,
   targetPhaseRefusal,
-  type IterationMachineState,
   type ProceedIterationReply,
   type ProceedIterationRequest,
   type ProceedPipelineResponse,
@@ -16,7 +15,12 @@ import {
 import { DomainError } from "@procode/service-kit";
 import { iterationEventFor } from "../domain/iteration.machine.js";
 import { moveIteration, startIteration, syncParent } from "../domain/iteration.pipeline.js";
-import { blankPipelineRecord, type PipelineRecord } from "../domain/pipeline.model.js";
+import {
+  blankIterationPipeline,
+  blankPhasePipeline,
+  type IterationPipelineRecord,
+  type PhasePipelineRecord,
+} from "../domain/pipeline.model.js";
 import { announcePhase, queuePhase, rejectPhase, startPhase } from "../domain/phase.pipeline.js";
 import { CommittedRefusal, type CommandWithContext, type MessageOutcome } from "./commands.js";
 import type { UnitOfWork } from "./unit-of-work.js";
@@ -35,10 +39,9 @@ export class IterationUseCases {
     uow: UnitOfWork,
     input: { iterationId: number; appId: number; team: string },
     correlationId: string,
-  ): Promise<PipelineRecord> {
+  ): Promise<IterationPipelineRecord> {
     const iter = await uow.create(
-      blankPipelineRecord({
-        type: "ITERATION",
+      blankIterationPipeline({
         refId: input.iterationId,
         iterationId: input.iterationId,
         appId: input.appId,
@@ -61,14 +64,14 @@ export class IterationUseCases {
     return "done";
   }
 
-  private replyOf(iter: PipelineRecord, child: PipelineRecord | null): ProceedIterationReply {
+  private replyOf(iter: IterationPipelineRecord, child: PhasePipelineRecord | null): ProceedIterationReply {
     return {
       iterationId: iter.iterationId,
       iterationPipelineId: iter.id,
-      currentPhase: iter.state as IterationMachineState,
+      currentPhase: iter.state,
       phasePipelineId: child?.id ?? null,
       phasePipelineStatus: child?.status ?? null,
-      iterationStatus: iterationStatusOf(iter.state as IterationMachineState, iter.latestChildStatus),
+      iterationStatus: iterationStatusOf(iter.state, iter.latestChildStatus),
     };
   }
 
@@ -93,7 +96,7 @@ export class IterationUseCases {
         }
         if (existing.rejected)
           throw new DomainError("RELEASE_IN_PROGRESS", existing.error ?? "release rejected");
-        const parent = existing.parentId !== null ? await uow.get(existing.parentId) : undefined;
+        const parent = existing.parentId !== null ? await uow.getIteration(existing.parentId) : undefined;
         if (!parent) throw new Error(`phase pipeline ${existing.id} has no iteration pipeline`);
         return this.replyOf(parent, existing);
       }
@@ -110,7 +113,7 @@ export class IterationUseCases {
       { iterationId: req.iterationId, appId: req.appId, team: req.actor.team },
       cmd.correlationId,
     );
-    const state = iter.state as IterationMachineState;
+    const state = iter.state;
     const ch = uow.change(req.actor.sub, cmd.correlationId);
 
     if (target.target !== "RELEASE") {
@@ -134,7 +137,7 @@ export class IterationUseCases {
     }
     const latest =
       iter.latestChildId !== null && iter.latestChildStatus !== null
-        ? { tag: (await uow.get(iter.latestChildId))?.tag ?? null, status: iter.latestChildStatus }
+        ? { tag: (await uow.getPhase(iter.latestChildId))?.tag ?? null, status: iter.latestChildStatus }
         : null;
     const refusal = releaseRefusal({
       iterationId: req.iterationId,
@@ -146,8 +149,7 @@ export class IterationUseCases {
     if (refusal) throw new DomainError(refusal.kind, refusal.message);
 
     const child = await uow.create(
-      blankPipelineRecord({
-        type: "PHASE",
+      blankPhasePipeline({
         parentId: iter.id,
         refId: release.iterationPhaseId,
         iterationId: req.iterationId,
@@ -186,13 +188,13 @@ export class IterationUseCases {
   /** `proceed` on an iteration pipeline: its next phase, exactly as the iteration's own proceed. */
   async proceedPipeline(
     uow: UnitOfWork,
-    iter: PipelineRecord,
+    iter: IterationPipelineRecord,
     cmd: Extract<CommandWithContext, { kind: "action" }>,
   ): Promise<ProceedPipelineResponse> {
     const settings = await uow.appSettings(iter.appId);
     const decided = pipelineProceedTarget(
       iter.iterationId,
-      iter.state as IterationMachineState,
+      iter.state,
       normalizePhases(settings?.phases ?? DEFAULT_ITERATION_PHASES),
     );
     if (decided.refusal) throw new DomainError(decided.refusal.kind, decided.refusal.message);

@@ -20,8 +20,8 @@ export function summaryOf(p: PipelineRecord): PipelineSummary {
     state: view.state,
     stage: view.currentStage,
     deployStatus: view.deployStatus,
-    attempt: p.attempt,
-    failedStage: p.failedStage,
+    attempt: p.type === "PHASE" ? p.attempt : 0,
+    failedStage: p.type === "PHASE" ? p.failedStage : null,
     error: p.error,
     awaiting: view.awaiting?.action ?? null,
     waiting:

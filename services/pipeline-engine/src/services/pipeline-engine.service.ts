@@ -1,5 +1,5 @@
 import { DomainError, RetryLaterError, type Logger } from "@procode/service-kit";
-import type { PipelineRecord } from "../domain/pipeline.model.js";
+import type { PhasePipelineRecord } from "../domain/pipeline.model.js";
 import { announcePhase, startPhase } from "../domain/phase.pipeline.js";
 import {
   applyDeploymentFinished,
@@ -15,6 +15,7 @@ import {
   checkResume,
   blockedGate,
   checkRetry,
+  requirePhase,
   checkWaiver,
   proceedPhase,
   resumePhase,
@@ -158,9 +159,14 @@ export class PipelineEngine {
     cmd: CommandWithContext,
     pipelineId: number,
     deliveryCount: number,
-    apply: (p: PipelineRecord, ch: Change) => Applied,
+    apply: (p: PhasePipelineRecord, ch: Change) => Applied,
   ): Promise<MessageOutcome> {
-    const p = await uow.get(pipelineId);
+    const found = await uow.get(pipelineId);
+    if (found?.type === "ITERATION") {
+      this.opts.log.debug({ pipelineId, kind: cmd.kind }, "stage result for an iteration pipeline; ignored");
+      return "ignored";
+    }
+    const p = found;
     if (!p) {
       if (deliveryCount >= this.opts.unknownPipelineMaxDeliveries) {
         this.opts.log.error(
@@ -186,9 +192,9 @@ export class PipelineEngine {
     return "done";
   }
 
-  private async syncParentOf(uow: UnitOfWork, child: PipelineRecord, ch: Change): Promise<void> {
+  private async syncParentOf(uow: UnitOfWork, child: PhasePipelineRecord, ch: Change): Promise<void> {
     if (child.parentId === null) return;
-    const parent = await uow.get(child.parentId);
+    const parent = await uow.getIteration(child.parentId);
     if (!parent) return;
     syncParent(parent, child, ch);
     uow.touch(parent);
@@ -200,7 +206,8 @@ export class PipelineEngine {
     uow: UnitOfWork,
     cmd: Extract<CommandWithContext, { kind: "wake" }>,
   ): Promise<MessageOutcome> {
-    const p = await uow.get(cmd.pipelineId);
+    // Only a release's pipeline keeps a timer.
+    const p = await uow.getPhase(cmd.pipelineId);
     if (!p) return "ignored";
     const ch = uow.change(SYSTEM, cmd.correlationId);
     if (p.waitingFor === "QUEUED") {
@@ -244,7 +251,7 @@ export class PipelineEngine {
     if (!p || p.team !== cmd.actor.team) {
       throw new DomainError("PIPELINE_NOT_FOUND", `pipeline ${cmd.pipelineId} not found`);
     }
-    const parent = p.parentId !== null ? await uow.get(p.parentId) : undefined;
+    const parent = p.parentId !== null ? await uow.getIteration(p.parentId) : undefined;
     const latest = !parent || parent.latestChildId === p.id;
     const statusBefore = p.status;
     const ch = uow.change(cmd.actor.sub, cmd.correlationId);
@@ -256,7 +263,7 @@ export class PipelineEngine {
             answer = await this.iterations.proceedPipeline(uow, p, cmd);
             break;
           }
-          if (blockedGate(p)) {
+          if (p.type === "PHASE" && blockedGate(p)) {
             // A blocked quality gate: proceed with a reason is a waiver.
             const reportId = checkWaiver(p, cmd.reason, latest);
             await this.requireLease(uow, p, ch);
@@ -274,6 +281,7 @@ export class PipelineEngine {
           break;
         }
         case "RESUME": {
+          requirePhase(p, "resume");
           const stage = checkResume(p, latest);
           await this.requireLease(uow, p, ch);
           resumePhase(p, stage, cmd.reason ?? `resumed by ${cmd.actor.sub}`, ch);
@@ -288,7 +296,7 @@ export class PipelineEngine {
             p.status !== "SUCCESS" &&
             p.status !== "CANCELLED"
           ) {
-            const child = await uow.get(p.latestChildId);
+            const child = await uow.getPhase(p.latestChildId);
             if (child && (child.status === "PENDING" || child.status === "RUNNING")) {
               cancelPipeline(child, reason, ch);
               uow.touch(child);
@@ -310,7 +318,7 @@ export class PipelineEngine {
     return answer;
   }
 
-  private async requireLease(uow: UnitOfWork, p: PipelineRecord, ch: Change): Promise<void> {
+  private async requireLease(uow: UnitOfWork, p: PhasePipelineRecord, ch: Change): Promise<void> {
     if (!(await uow.tryAcquireLease(p, ch))) {
       throw new DomainError(
         "RELEASE_IN_PROGRESS",

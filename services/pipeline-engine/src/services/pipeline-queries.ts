@@ -8,6 +8,8 @@ import type { PipelineRepository, ReadPool } from "../store/pipeline.repository.
 /** The answer of GET /pipelines/{id} and the extras a caller needs to act on a pipeline. */
 export function toPipelineView(p: PipelineRecord, phases?: readonly IterationPhase[]): Pipeline {
   const isIteration = p.type === "ITERATION";
+  // A release's own fields; an iteration pipeline shows them empty.
+  const phase = p.type === "PHASE" ? p : null;
   return {
     id: p.id,
     type: p.type,
@@ -15,20 +17,20 @@ export function toPipelineView(p: PipelineRecord, phases?: readonly IterationPha
     refId: p.refId,
     status: p.status,
     currentStage: isIteration && p.state === "RELEASED" ? "RELEASE" : p.currentStage,
-    deployStatus: isIteration ? null : p.deployStatus,
+    deployStatus: phase?.deployStatus ?? null,
     checkpoints: p.checkpoints,
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
     state: p.state,
     appId: p.appId,
     iterationId: p.iterationId,
-    deployId: isIteration ? null : p.deployId,
-    currentRetries: p.currentRetries,
+    deployId: phase?.deployId ?? null,
+    currentRetries: phase?.currentRetries ?? 0,
     stageConfigs: p.stageConfigs,
-    tag: p.tag,
-    rollback: p.rollback,
+    tag: phase?.tag ?? null,
+    rollback: phase?.rollback ?? false,
     awaiting: awaitingOf(p, phases),
-    queued: p.queued,
+    queued: phase?.queued ?? false,
   };
 }
 

@@ -2,7 +2,13 @@ import { PipelineChanged } from "@procode/contracts";
 import type { SqlTxContext } from "@procode/service-kit";
 import { invariantProblems } from "../domain/invariants.js";
 import { Change, leaseExpiry, type OutMessage } from "../domain/change.js";
-import type { EngineTimings, PipelineRecord } from "../domain/pipeline.model.js";
+import {
+  wakeAtOf,
+  type EngineTimings,
+  type IterationPipelineRecord,
+  type PhasePipelineRecord,
+  type PipelineRecord,
+} from "../domain/pipeline.model.js";
 import { readAppSettings, type AppSettings } from "../store/app-settings.repository.js";
 import type { PipelineRepository } from "../store/pipeline.repository.js";
 import { summaryKey, summaryOf } from "./live-summary.js";
@@ -65,7 +71,7 @@ export class UnitOfWork {
       this.byId.set(record.id, {
         record,
         version,
-        wakeAtRead: record.wakeAt,
+        wakeAtRead: wakeAtOf(record),
         summaryRead: summaryKey(record),
         dirty: false,
       });
@@ -99,6 +105,20 @@ export class UnitOfWork {
     return this.byId.get(id)?.record;
   }
 
+  /** A release's pipeline (undefined when there is none, or `id` is an iteration pipeline). */
+  async getPhase(id: number): Promise<PhasePipelineRecord | undefined> {
+    const p = await this.get(id);
+    return p?.type === "PHASE" ? p : undefined;
+  }
+
+  /** An iteration's pipeline (undefined when there is none, or `id` is a release's). */
+  async getIteration(id: number): Promise<IterationPipelineRecord | undefined> {
+    const p = await this.get(id);
+    return p?.type === "ITERATION" ? p : undefined;
+  }
+
+  async findByRef(type: "ITERATION", refId: number): Promise<IterationPipelineRecord | undefined>;
+  async findByRef(type: "PHASE", refId: number): Promise<PhasePipelineRecord | undefined>;
   async findByRef(type: "ITERATION" | "PHASE", refId: number): Promise<PipelineRecord | undefined> {
     const key = `${type}:${refId}`;
     if (!this.byRef.has(key)) {
@@ -120,7 +140,7 @@ export class UnitOfWork {
   }
 
   /** Inserts a new pipeline; a concurrent creation of the same (type, refId) is a conflict. */
-  async create(draft: PipelineRecord): Promise<PipelineRecord> {
+  async create<R extends PipelineRecord>(draft: R): Promise<R> {
     const inserted = await this.repo.insert(this.tx.sql, draft);
     if (!inserted)
       throw new ConflictError(`${draft.type} pipeline for ${draft.refId} was created concurrently`);
@@ -139,7 +159,7 @@ export class UnitOfWork {
   }
 
   /** Takes the app's release lease for phase pipeline `p` (free, expired, or already its own). */
-  async tryAcquireLease(p: PipelineRecord, ch: Change): Promise<boolean> {
+  async tryAcquireLease(p: PhasePipelineRecord, ch: Change): Promise<boolean> {
     return this.repo.tryAcquireLease(this.tx.sql, p.appId, p.id, leaseExpiry(p, ch));
   }
 
@@ -157,8 +177,8 @@ export class UnitOfWork {
     const broken = dirty.flatMap((t) => invariantProblems(t.record));
     if (broken.length) throw new Error(`a command would break the pipeline's rules: ${broken.join("; ")}`);
     const timers = dirty
-      .filter((t) => t.record.wakeAt !== t.wakeAtRead)
-      .map((t) => ({ id: t.record.id, wakeAt: t.record.wakeAt }));
+      .filter((t) => wakeAtOf(t.record) !== t.wakeAtRead)
+      .map((t) => ({ id: t.record.id, wakeAt: wakeAtOf(t.record) }));
     const releases = this.changes.flatMap((c) => c.change.leaseReleases);
     const released = new Set(releases.map((r) => r.pipelineId));
     const probe = new Change(this.nowMs, "system", this.timings);
@@ -167,14 +187,12 @@ export class UnitOfWork {
       transitions: this.changes.flatMap((c) => c.change.transitions),
       timers,
       leaseRenewals: dirty
+        .map((t) => t.record)
         .filter(
-          (t) => t.record.type === "PHASE" && t.record.status === "RUNNING" && !released.has(t.record.id),
+          (r): r is PhasePipelineRecord =>
+            r.type === "PHASE" && r.status === "RUNNING" && !released.has(r.id),
         )
-        .map((t) => ({
-          appId: t.record.appId,
-          holderId: t.record.id,
-          expiresAtMs: leaseExpiry(t.record, probe),
-        })),
+        .map((r) => ({ appId: r.appId, holderId: r.id, expiresAtMs: leaseExpiry(r, probe) })),
     });
     if (written !== dirty.length) {
       throw new ConflictError(

@@ -1,4 +1,8 @@
-import type { PipelineRecord } from "../domain/pipeline.model.js";
+import type {
+  IterationPipelineRecord,
+  PhasePipelineRecord,
+  PipelineRecord,
+} from "../domain/pipeline.model.js";
 
 /**
  * A row of `pipeline.pipeline` (with its timer's `wake_at`) and the record the domain works on:
@@ -21,16 +25,16 @@ export interface PipelineRow {
   stage_configs: PipelineRecord["stageConfigs"];
   current_retries: number;
   attempt: number;
-  step: PipelineRecord["waitingFor"];
-  deploy_status: PipelineRecord["deployStatus"];
+  step: PhasePipelineRecord["waitingFor"];
+  deploy_status: PhasePipelineRecord["deployStatus"];
   deploy_id: string | null;
-  deploy_config: PipelineRecord["deployConfig"];
+  deploy_config: PhasePipelineRecord["deployConfig"];
   deploy_deadline: Stamp | null;
   tag: string | null;
   rollback: boolean;
   queued: boolean;
   rejected: boolean;
-  failed_stage: PipelineRecord["failedStage"];
+  failed_stage: PhasePipelineRecord["failedStage"];
   error: string | null;
   checkpoints: PipelineRecord["checkpoints"];
   wake_at: Stamp | null;
@@ -38,9 +42,9 @@ export interface PipelineRow {
   event_seq: number;
   transition_seq: number;
   latest_child_id: string | null;
-  latest_child_status: PipelineRecord["latestChildStatus"];
+  latest_child_status: IterationPipelineRecord["latestChildStatus"];
   latest_iteration_phase_id: string | null;
-  iteration_status: PipelineRecord["iterationStatus"];
+  iteration_status: IterationPipelineRecord["iterationStatus"];
   version: number;
   created_at: Stamp;
   updated_at: Stamp;
@@ -55,73 +59,86 @@ export const ms = (v: Stamp | null): number | null => (v === null ? null : new D
 export const iso = (v: Stamp): string => new Date(v).toISOString();
 
 export function toRecord(r: PipelineRow): { record: PipelineRecord; version: number } {
-  return {
-    version: r.version,
-    record: {
-      id: Number(r.id),
-      type: r.type,
-      parentId: num(r.parent_id),
-      refId: Number(r.ref_id),
-      appId: Number(r.app_id),
-      team: r.team,
-      iterationId: Number(r.iteration_id),
-      status: r.status,
-      state: r.state,
-      currentStage: r.current_stage,
-      stageConfigs: r.stage_configs,
-      currentRetries: r.current_retries,
-      attempt: r.attempt,
-      waitingFor: r.step,
-      deployStatus: r.deploy_status,
-      deployId: r.deploy_id,
-      deployConfig: r.deploy_config,
-      deployDeadline: ms(r.deploy_deadline),
-      tag: r.tag,
-      rollback: r.rollback,
-      queued: r.queued,
-      rejected: r.rejected,
-      failedStage: r.failed_stage,
-      error: r.error,
-      checkpoints: r.checkpoints,
-      wakeAt: ms(r.wake_at),
-      republishCount: r.republish_count,
-      eventSeq: r.event_seq,
-      transitionSeq: r.transition_seq,
-      latestChildId: num(r.latest_child_id),
-      latestChildStatus: r.latest_child_status,
-      latestIterationPhaseId: num(r.latest_iteration_phase_id),
-      iterationStatus: r.iteration_status,
-      createdAt: iso(r.created_at),
-      updatedAt: iso(r.updated_at),
-    },
+  const common = {
+    id: Number(r.id),
+    parentId: num(r.parent_id),
+    refId: Number(r.ref_id),
+    appId: Number(r.app_id),
+    team: r.team,
+    iterationId: Number(r.iteration_id),
+    status: r.status,
+    currentStage: r.current_stage,
+    stageConfigs: r.stage_configs,
+    error: r.error,
+    checkpoints: r.checkpoints,
+    eventSeq: r.event_seq,
+    transitionSeq: r.transition_seq,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
+  const record: PipelineRecord =
+    r.type === "ITERATION"
+      ? {
+          ...common,
+          type: "ITERATION",
+          state: r.state as IterationPipelineRecord["state"],
+          latestChildId: num(r.latest_child_id),
+          latestChildStatus: r.latest_child_status,
+          latestIterationPhaseId: num(r.latest_iteration_phase_id),
+          iterationStatus: r.iteration_status,
+        }
+      : {
+          ...common,
+          type: "PHASE",
+          state: r.state as PhasePipelineRecord["state"],
+          currentRetries: r.current_retries,
+          attempt: r.attempt,
+          waitingFor: r.step,
+          deployStatus: r.deploy_status,
+          deployId: r.deploy_id,
+          deployConfig: r.deploy_config,
+          deployDeadline: ms(r.deploy_deadline),
+          tag: r.tag,
+          rollback: r.rollback,
+          queued: r.queued,
+          rejected: r.rejected,
+          failedStage: r.failed_stage,
+          wakeAt: ms(r.wake_at),
+          republishCount: r.republish_count,
+        };
+  return { version: r.version, record };
 }
 
-/** Mutable columns, in the order of the bulk update's record type. */
+/**
+ * Mutable columns, in the order of the bulk update's record type: a release's fields are empty on
+ * an iteration pipeline's row, an iteration pipeline's on a release's.
+ */
 export function mutableColumns(p: PipelineRecord) {
+  const phase = p.type === "PHASE" ? p : null;
+  const iteration = p.type === "ITERATION" ? p : null;
   return {
     id: p.id,
     status: p.status,
     state: p.state,
     current_stage: p.currentStage,
-    current_retries: p.currentRetries,
-    attempt: p.attempt,
-    step: p.waitingFor,
-    deploy_status: p.deployStatus,
-    deploy_id: p.deployId,
-    deploy_deadline_ms: p.deployDeadline,
-    queued: p.queued,
-    rejected: p.rejected,
-    failed_stage: p.failedStage,
+    current_retries: phase?.currentRetries ?? 0,
+    attempt: phase?.attempt ?? 0,
+    step: phase?.waitingFor ?? null,
+    deploy_status: phase?.deployStatus ?? null,
+    deploy_id: phase?.deployId ?? null,
+    deploy_deadline_ms: phase?.deployDeadline ?? null,
+    queued: phase?.queued ?? false,
+    rejected: phase?.rejected ?? false,
+    failed_stage: phase?.failedStage ?? null,
     error: p.error,
     checkpoints: p.checkpoints,
-    republish_count: p.republishCount,
+    republish_count: phase?.republishCount ?? 0,
     event_seq: p.eventSeq,
     transition_seq: p.transitionSeq,
-    latest_child_id: p.latestChildId,
-    latest_child_status: p.latestChildStatus,
-    latest_iteration_phase_id: p.latestIterationPhaseId,
-    iteration_status: p.iterationStatus,
+    latest_child_id: iteration?.latestChildId ?? null,
+    latest_child_status: iteration?.latestChildStatus ?? null,
+    latest_iteration_phase_id: iteration?.latestIterationPhaseId ?? null,
+    iteration_status: iteration?.iterationStatus ?? null,
   };
 }
 

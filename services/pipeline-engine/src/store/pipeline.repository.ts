@@ -73,9 +73,9 @@ export class PipelineRepository {
         p.state,
         p.currentStage,
         JSON.stringify(p.stageConfigs),
-        p.deployConfig ? JSON.stringify(p.deployConfig) : null,
-        p.tag,
-        p.rollback,
+        p.type === "PHASE" && p.deployConfig ? JSON.stringify(p.deployConfig) : null,
+        p.type === "PHASE" ? p.tag : null,
+        p.type === "PHASE" && p.rollback,
       ],
       "pipeline-insert",
     );
