@@ -37,6 +37,7 @@ import {
 } from "./client.js";
 import { printLogs } from "./logs.js";
 import { addNotificationCommands } from "./notifications.js";
+import { addQualityCommand } from "./quality.js";
 import { bold, dim, green, printable, red, table } from "./render.js";
 import { watchPipeline } from "./watch.js";
 
@@ -775,7 +776,12 @@ for (const [action, a] of Object.entries(ACTIONS) as [
 
 // ---- notifications -------------------------------------------------------------------------------
 
-addNotificationCommands(program, { api, out, parse, positiveInt, listed, pageOptions, footer, examples });
+const kit = { api, out, parse, positiveInt, listed, pageOptions, footer, examples };
+addNotificationCommands(program, kit);
+
+// ---- quality gate --------------------------------------------------------------------------------
+
+addQualityCommand(program, kit);
 
 // ---- run -----------------------------------------------------------------------------------------
 

@@ -369,6 +369,25 @@ describe("procode pipeline watch: exit codes", () => {
     // Two releases through four stages and seven CLI processes: 12 s alone, past vitest's default 30 s
     // when the whole suite shares the machine. The bound only says that nothing hangs.
   }, 120_000);
+  it("quality: the app's gate history through the gateway, one report by id, 1011 for a report that is not the app's", async () => {
+    const history = await json<{ items: { id: number; verdict: string }[]; total: number }>([
+      "quality",
+      String(appId),
+    ]);
+    expect(history.items).toHaveLength(history.total);
+    const human = await authed(["quality", String(appId)]);
+    expect(human.code).toBe(0);
+    expect(human.stdout.split("\n")[0]).toMatch(
+      /^REPORT\s+TAG\s+VERDICT\s+PASS RATE\s+95% INTERVAL\s+NEWLY FAILING/,
+    );
+    const missing = await authed(["--json", "quality", String(appId), "--report", "999999999"]);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stderr)).toMatchObject({ code: 1011 });
+    const otherApp = await authed(["--json", "quality", "987654"]);
+    expect(JSON.parse(otherApp.stderr)).toMatchObject({ code: 1004 });
+    expect((await authed(["quality", "abc"])).code).toBe(2);
+  });
+
   it("follows the event stream and does not poll while it is up: one read of the pipeline per event about it", async () => {
     // A deployment of this app takes 8 s: polling every 200 ms would read the pipeline ~40 times.
     const control = await fetch(`${platform.opsModuleUrl}/_control/apps/${appId}`, {

@@ -5,6 +5,7 @@ import type { Pipeline } from "@procode/contracts";
 import { stageView } from "@procode/contracts";
 import { printable, renderPipeline } from "../src/render.js";
 import { apiClient } from "../src/client.js";
+import { renderQualityReport } from "../src/quality.js";
 import { watchPipeline } from "../src/watch.js";
 
 const t0 = Date.parse("2026-11-28T10:00:00Z");
@@ -233,5 +234,67 @@ describe("text from the platform on a terminal", () => {
     const text = renderPipeline(p, t0 + 2000).join("\n");
     expect(text).toContain("\\u001b[31mapp.py");
     expect(text).not.toContain("\u001b[31mapp.py");
+  });
+});
+
+describe("procode quality --report", () => {
+  it("prints the verdict, the figures, the reasons and each newly failing case with its input, output and failing assertion", () => {
+    const failing = {
+      id: "greets-hi",
+      tags: ["greeting"],
+      input: "hi",
+      output: "You said: hi",
+      pass: false,
+      errored: false,
+      error: null,
+      score: 0,
+      runsPassed: 0,
+      runs: 1,
+      failed: [{ type: "icontains", reason: 'does not contain "hello" (any case)' }],
+    };
+    const text = renderQualityReport({
+      id: 12,
+      appId: 3,
+      pipelineId: 41,
+      attempt: 1,
+      iterationPhaseId: 9,
+      tag: "v1.1.0",
+      commitId: "4f1c2e3d4b5a69788796a5b4c3d2e1f001122334",
+      verdict: "WAIVED",
+      passRate: 5 / 6,
+      interval: { low: 0.4365, high: 0.9699 },
+      passed: 5,
+      total: 6,
+      unitTests: { ran: 9, failed: 0, error: null },
+      executor: "sandbox",
+      baseline: { reportId: 11, tag: "v1.0.0" },
+      waiver: { by: "carol", reason: "intended", at: "2026-12-05T00:10:00.000Z" },
+      durationMs: 420,
+      createdAt: "2026-12-05T00:09:00.000Z",
+      reasons: ["1 case(s) passed in v1.0.0 and fail now (at most 0): greets-hi"],
+      problems: [],
+      byTag: { greeting: { passed: 1, total: 2 } },
+      newlyFailing: [failing],
+      newlyPassing: [],
+      missing: [],
+      failing: [failing],
+      latency: { p50Ms: 2, p95Ms: 5, calls: 6 },
+      settings: null,
+    });
+    expect(text.split("\n")).toEqual([
+      "report 12 WAIVED  v1.1.0 4f1c2e3d4b5a  pipeline 41 attempt 1",
+      "pass rate 83.3% (5/6), 95% interval 43.6%-97.0%",
+      "unit tests: 9 ran, 0 failed",
+      "/invoke latency P50 2 ms, P95 5 ms over 6 call(s); executor sandbox",
+      "compared with v1.0.0 (report 11), the last released version",
+      "waived by carol at 2026-12-05T00:10:00.000Z: intended",
+      "blocked: 1 case(s) passed in v1.0.0 and fail now (at most 0): greets-hi",
+      "by tag: greeting 1/2",
+      "newly failing (1):",
+      "  greets-hi [greeting]",
+      '    input:  "hi"',
+      '    output: "You said: hi"',
+      '    ✗ icontains: does not contain "hello" (any case)',
+    ]);
   });
 });
