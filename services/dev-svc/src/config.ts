@@ -7,6 +7,17 @@ const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
   .transform((v) => v === "true" || v === "1" || v === "yes");
 
+/** Hosts (`host` or `host:port`, comma-separated), e.g. `git.internal:8443,127.0.0.1:9000`. */
+const hostList = z
+  .string()
+  .default("")
+  .transform((v) =>
+    v
+      .split(",")
+      .map((h) => h.trim())
+      .filter(Boolean),
+  );
+
 const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** dev-svc's environment (parsed once, in main.ts). */
@@ -36,15 +47,7 @@ export const Config = BaseConfig.extend({
    * Hosts (`host` or `host:port`, comma-separated) a provider call may reach although they are
    * loopback, private or link-local: an in-house GitLab on a private network, local emulators.
    */
-  GIT_ALLOWED_HOSTS: z
-    .string()
-    .default("")
-    .transform((v) =>
-      v
-        .split(",")
-        .map((h) => h.trim())
-        .filter(Boolean),
-    ),
+  GIT_ALLOWED_HOSTS: hostList,
   /**
    * Directory of the LOCAL provider's repositories (`local://<name>` is `<root>/<name>` or
    * `<root>/<name>.git`). Unset: LOCAL repositories cannot be bound.
@@ -105,6 +108,14 @@ export const Config = BaseConfig.extend({
    * QUALITY_GATE settings) when those settings name none.
    */
   QUALITY_JUDGE_MODEL: z.string().min(1).max(200).default("gpt-4o-mini"),
+  /** An app's llm-rubric judge may be reached over plain http (off by default: https only). */
+  QUALITY_JUDGE_ALLOW_HTTP: booleanFlag.default(false),
+  /**
+   * Hosts (`host` or `host:port`, comma-separated) an app's judge may be at although they are
+   * loopback, private or link-local: a model server inside the installation's network, tests.
+   * Any other such address is refused, as every URL a user gives is (the kit's net-guard).
+   */
+  QUALITY_JUDGE_ALLOWED_HOSTS: hostList,
   /** The Python 3 interpreter CODE_CHECK compiles the repository's files with (never runs them). */
   PYTHON_BIN: z.string().min(1).default("python3"),
   /** The image builder PACKAGE uses: the reference ops module's build endpoint (or any server of its API). */

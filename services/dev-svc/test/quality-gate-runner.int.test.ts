@@ -386,6 +386,17 @@ describe("llm-rubric", () => {
       /^no judge verdict: judge at http:\/\/127\.0\.0\.1:9\/v1\/chat\/completions did not answer/,
     );
   });
+
+  it("calls a judge only where an app's URL may go: a private address not allowed is refused, and fails closed", async () => {
+    const app = await gateApp({ ...scaffold, "evals/rubric.jsonl": RUBRIC_CASES });
+    // The cloud metadata address: what an app's judgeUrl must never reach from dev-svc.
+    const r = await release(app, "v1.0.0", {}, { judgeUrl: "http://169.254.169.254/v1" });
+    const stored = await report(app.appId, reportIdOf(r));
+    expect(stored.failing.map((c) => c.id)).toEqual(["polite-greeting", "rubric-echo"]);
+    expect(stored.failing[0]!.failed[0]!.reason).toMatch(
+      /^no judge verdict: judge at http:\/\/169\.254\.169\.254\/v1\/chat\/completions did not answer: .*(link-local|not allowed|blocked|refused)/i,
+    );
+  });
 });
 
 describe("the escape battery, run as agent code inside the gate", () => {

@@ -19,6 +19,10 @@ export function createQualityGate(deps: ServiceDeps<Config>, git: GitIntegration
     work: qualityGateWork(deps.db, git.access, {
       timeoutMs: deps.config.QUALITY_GATE_TIMEOUT_MS,
       judgeModel: deps.config.QUALITY_JUDGE_MODEL,
+      judgePolicy: {
+        allowHttp: deps.config.QUALITY_JUDGE_ALLOW_HTTP,
+        allowHosts: deps.config.QUALITY_JUDGE_ALLOWED_HOSTS,
+      },
     }),
   };
 }

@@ -1,3 +1,4 @@
+import { errorMessage, guardedRequest, type UrlPolicy } from "@procode/service-kit";
 import type { JudgeVerdict } from "../domain/quality/scorers.js";
 
 /**
@@ -5,6 +6,8 @@ import type { JudgeVerdict } from "../domain/quality/scorers.js";
  * chat-completions URL set in the app's QUALITY_GATE settings (`judgeUrl`). It is asked for a JSON
  * verdict `{"pass", "score", "reason"}` as promptfoo's grader is. A judge that does not answer, or
  * answers something else, gives a reason instead of a verdict: the assertion fails (fails closed).
+ * The URL is an app's, so it is called under the kit's outbound rules (`policy`): https, and no
+ * loopback, private, link-local or reserved address unless the installation allows that host.
  */
 export type Judge = (rubric: string, output: unknown, signal: AbortSignal) => Promise<JudgeVerdict | string>;
 
@@ -13,13 +16,19 @@ const SYSTEM = [
   'Answer with one JSON object and nothing else: {"reason": "<why>", "pass": true|false, "score": <0.0 to 1.0>}.',
 ].join(" ");
 
-export function createJudge(opts: { url: string; model: string; timeoutMs: number }): Judge {
+export function createJudge(opts: {
+  url: string;
+  model: string;
+  timeoutMs: number;
+  policy: UrlPolicy;
+}): Judge {
   const endpoint = `${opts.url.replace(/\/+$/, "")}/chat/completions`;
   return async (rubric, output, signal) => {
     const text = typeof output === "string" ? output : JSON.stringify(output);
-    let res: Response;
+    if (signal.aborted) return "the case's time ran out before the judge was asked";
+    let res: Awaited<ReturnType<typeof guardedRequest>>;
     try {
-      res = await fetch(endpoint, {
+      res = await guardedRequest(endpoint, opts.policy, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({
@@ -30,15 +39,17 @@ export function createJudge(opts: { url: string; model: string; timeoutMs: numbe
             { role: "user", content: `<Output>\n${text}\n</Output>\n<Rubric>\n${rubric}\n</Rubric>` },
           ],
         }),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)]),
+        timeoutMs: opts.timeoutMs,
+        followRedirects: false,
+        maxBodyBytes: 1024 * 1024,
       });
     } catch (e) {
-      return `judge at ${endpoint} did not answer: ${(e as Error).message}`;
+      return `judge at ${endpoint} did not answer: ${errorMessage(e)}`;
     }
-    if (!res.ok) return `judge answered ${res.status}`;
+    if (res.status < 200 || res.status >= 300) return `judge answered ${res.status}`;
     let content: unknown;
     try {
-      const body = (await res.json()) as { choices?: { message?: { content?: unknown } }[] };
+      const body = JSON.parse(res.body) as { choices?: { message?: { content?: unknown } }[] };
       content = body.choices?.[0]?.message?.content;
     } catch {
       return "judge answered what is not JSON";

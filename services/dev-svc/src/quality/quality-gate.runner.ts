@@ -7,7 +7,7 @@ import {
   type GateSettings,
   type QualityUnitTests,
 } from "@procode/contracts";
-import type { Database } from "@procode/service-kit";
+import type { Database, UrlPolicy } from "@procode/service-kit";
 import { loadEvalSet } from "../domain/quality/case-files.js";
 import { percentile } from "../domain/quality/report.js";
 import { decideGate, type GateVerdict } from "../domain/quality/verdict.js";
@@ -36,6 +36,8 @@ export interface QualityGateOptions {
   timeoutMs: number;
   /** The judge's model name for llm-rubric when the stage settings name none. */
   judgeModel: string;
+  /** The outbound rules an app's judge URL is called under. */
+  judgePolicy: UrlPolicy;
   /** Files and bytes of the release's tree the gate checks out at most. */
   maxFiles?: number;
   maxBytes?: number;
@@ -220,6 +222,7 @@ async function runGate(
           url: config.judgeUrl,
           model: config.judgeModel ?? opts.judgeModel,
           timeoutMs: settings.caseTimeoutMs,
+          policy: opts.judgePolicy,
         })
       : null;
     if (!judge && set.cases.some((c) => c.assert.some((a) => a.type === "llm-rubric")))

@@ -59,6 +59,9 @@ export class GateHarness {
     const svc = await startDevSvc(infra, keys, {
       LOCAL_GIT_ROOT: path.join(dir, "local"),
       STAGE_LEASE_MS: "5000",
+      // The tests' own judge listens on this machine.
+      QUALITY_JUDGE_ALLOW_HTTP: "true",
+      QUALITY_JUDGE_ALLOWED_HOSTS: "127.0.0.1",
     });
     const engine = await StageEngine.connect(infra);
     const template = (await TemplateCatalog.load(resolveTemplatesDir(undefined))).get("python-agent")!;
