@@ -105,7 +105,7 @@ export const Config = BaseConfig.extend({
   QUALITY_GATE_TIMEOUT_MS: ms(1000, 3600000).default(900000),
   /**
    * The model named to an app's llm-rubric judge (its OpenAI-compatible URL is in the app's
-   * QUALITY_GATE settings) when those settings name none.
+   * QUALITY_GATE settings, `judgeUrl`).
    */
   QUALITY_JUDGE_MODEL: z.string().min(1).max(200).default("gpt-4o-mini"),
   /** An app's llm-rubric judge may be reached over plain http (off by default: https only). */

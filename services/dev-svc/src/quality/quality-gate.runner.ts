@@ -1,12 +1,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  DEFAULT_GATE_SETTINGS,
-  GateFile,
-  type GateSettings,
-  type QualityUnitTests,
-} from "@procode/contracts";
+import { DEFAULT_GATE_SETTINGS, type GateSettings, type QualityUnitTests } from "@procode/contracts";
 import type { Database, UrlPolicy } from "@procode/service-kit";
 import { loadEvalSet } from "../domain/quality/case-files.js";
 import { percentile } from "../domain/quality/report.js";
@@ -34,7 +29,7 @@ import { runUnitTests } from "./unit-tests.js";
 export interface QualityGateOptions {
   /** Bound of one attempt: the unit tests, the agent's start and every case. */
   timeoutMs: number;
-  /** The judge's model name for llm-rubric when the stage settings name none. */
+  /** The model named to an app's llm-rubric judge. */
   judgeModel: string;
   /** The outbound rules an app's judge URL is called under. */
   judgePolicy: UrlPolicy;
@@ -44,20 +39,6 @@ export interface QualityGateOptions {
 }
 
 const CASE_FILE = /^evals\/[^/]+\.jsonl$/;
-
-/** The stage settings' part the gate reads (`gate`, `judgeUrl`, `judgeModel`). */
-function gateConfigOf(stageConfig: unknown): {
-  gate: unknown;
-  judgeUrl: string | null;
-  judgeModel: string | null;
-} {
-  const c = (stageConfig ?? {}) as Record<string, unknown>;
-  return {
-    gate: c["gate"],
-    judgeUrl: typeof c["judgeUrl"] === "string" && c["judgeUrl"] ? c["judgeUrl"] : null,
-    judgeModel: typeof c["judgeModel"] === "string" && c["judgeModel"] ? c["judgeModel"] : null,
-  };
-}
 
 /**
  * QUALITY_GATE (docs/quality-gate.md): reads `evals/*.jsonl` and `evals/gate.json` at the release
@@ -128,19 +109,11 @@ async function runGate(
     tag: request.tag,
     commitId,
   };
-  const config = gateConfigOf(request.stageConfig);
+  // The stage settings arrive checked by the message's contract (`gate` is a GateFile, `judgeUrl` a URL).
+  const { gate, judgeUrl } = request.stageConfig;
   const set = loadEvalSet(files, gateJson);
-  const fromStage =
-    config.gate === undefined ? { success: true as const, data: {} } : GateFile.safeParse(config.gate);
-  const problems = [
-    ...(set.ok ? [] : set.errors),
-    ...(fromStage.success
-      ? []
-      : fromStage.error.issues.map(
-          (i) => `stage settings gate.${i.path.map(String).join(".")}: ${i.message}`,
-        )),
-  ];
-  if (!set.ok || !fromStage.success) {
+  if (!set.ok) {
+    const problems = set.errors;
     for (const p of problems) out.error(`configuration error: ${p}`);
     const reportId = await saveQualityReport(db.sql, {
       ...base,
@@ -162,7 +135,7 @@ async function runGate(
       details,
     );
   }
-  const settings: GateSettings = { ...DEFAULT_GATE_SETTINGS, ...fromStage.data, ...set.settings };
+  const settings: GateSettings = { ...DEFAULT_GATE_SETTINGS, ...gate, ...set.settings };
   out.info(
     `${set.cases.length} case(s); rules: minPassRate ${settings.minPassRate}, maxNewlyFailing ${settings.maxNewlyFailing}, maxPassRateDrop ${settings.maxPassRateDrop}${settings.requiredTags.length ? `, requiredTags ${settings.requiredTags.join(", ")}` : ""}; concurrency ${settings.concurrency}`,
   );
@@ -217,10 +190,10 @@ async function runGate(
       out.error(e.message);
     }
 
-    const judge = config.judgeUrl
+    const judge = judgeUrl
       ? createJudge({
-          url: config.judgeUrl,
-          model: config.judgeModel ?? opts.judgeModel,
+          url: judgeUrl,
+          model: opts.judgeModel,
           timeoutMs: settings.caseTimeoutMs,
           policy: opts.judgePolicy,
         })
