@@ -143,6 +143,12 @@ export class DeploymentService {
   /** Statements outside a transaction, on the pool. */
   private readonly db: Sql;
 
+  /**
+   * Creates the ops module has answered whose answer this replica is recording, by deployId: a
+   * callback for one of them waits for the record instead of looking for it in vain.
+   */
+  private readonly recording = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: DeploymentServiceDeps) {
     this.db = deps.db.sql;
     this.random = deps.random ?? Math.random;
@@ -243,35 +249,42 @@ export class DeploymentService {
     const timeout = r.stageConfig.pollTimeout ?? PHASE_STAGE_DEFAULTS.DEPLOY.pollTimeout!;
     const image = r.inputs.PACKAGE?.image ?? "";
     return this.deps.outbox.sqlTransaction(message.correlationId, async (tx) => {
-      const latest = await repo.latestAttempt(tx.sql, r.pipelineId);
-      if (latest > r.attempt) {
-        log.info(
-          { pipelineId: r.pipelineId, attempt: r.attempt, latest },
-          "request for an older attempt; ignored",
-        );
-        return "ignored";
-      }
-      const row = await repo.insertIfAbsent(tx.sql, {
-        pipelineId: r.pipelineId,
-        attempt: r.attempt,
-        appId: r.appId,
-        team: r.team,
-        image,
-        deployConfig: r.deployConfig ?? DEFAULT_DEPLOY_CONFIG,
-        pollIntervalMs: this.deps.config.OPS_POLL_INTERVAL_MS ?? interval * 1000,
-        pollTimeoutMs: timeout * 1000,
-        correlationId: message.correlationId,
-        requestKey: deploymentRequestKey(this.deps.config.ENV_NAME, r.pipelineId, r.attempt, image),
-        status: image ? "CREATING" : "FAILED",
-        nextPollAt: image ? now : null,
-      });
+      // The common case in one statement: no row of this attempt or a later one yet.
+      const row = await repo.insertIfAbsent(
+        tx.sql,
+        {
+          pipelineId: r.pipelineId,
+          attempt: r.attempt,
+          appId: r.appId,
+          team: r.team,
+          image,
+          deployConfig: r.deployConfig ?? DEFAULT_DEPLOY_CONFIG,
+          pollIntervalMs: this.deps.config.OPS_POLL_INTERVAL_MS ?? interval * 1000,
+          pollTimeoutMs: timeout * 1000,
+          correlationId: message.correlationId,
+          requestKey: deploymentRequestKey(this.deps.config.ENV_NAME, r.pipelineId, r.attempt, image),
+          status: image ? "CREATING" : "FAILED",
+          nextPollAt: image ? now : null,
+        },
+        { unlessLater: true },
+      );
       if (!row) {
+        const latest = await repo.latestAttempt(tx.sql, r.pipelineId);
+        if (latest > r.attempt) {
+          log.info(
+            { pipelineId: r.pipelineId, attempt: r.attempt, latest },
+            "request for an older attempt; ignored",
+          );
+          return "ignored";
+        }
         const existing = await repo.lockByAttempt(tx.sql, r.pipelineId, r.attempt);
         const again = existing ? this.republish(tx, existing) : false;
         log.debug({ pipelineId: r.pipelineId, attempt: r.attempt, republished: again }, "repeated request");
         return "duplicate";
       }
-      for (const old of await repo.supersedeOlder(tx.sql, r.pipelineId, r.attempt)) {
+      // Attempts count from 1: the first has no older one to supersede.
+      const older = r.attempt > 1 ? await repo.supersedeOlder(tx.sql, r.pipelineId, r.attempt) : [];
+      for (const old of older) {
         log.info(
           { pipelineId: old.pipelineId, attempt: old.attempt, deployId: old.deployId },
           "older attempt superseded",
@@ -365,6 +378,7 @@ export class DeploymentService {
     // than answering 404 and leaving the ops module to retry later.
     const waitUntil = Date.now() + Math.min(this.deps.config.OPS_TIMEOUT_MS, CALLBACK_WAIT_MAX_MS);
     for (let last = false; ;) {
+      await this.recording.get(body.deployId);
       try {
         return await this.applyCallback(body, ctx);
       } catch (err) {
@@ -499,7 +513,24 @@ export class DeploymentService {
     claimed: Deployment,
     answer: OpsAnswer<{ deployId: string; status: string }>,
   ): Promise<void> {
-    await this.applyStep(claimed, async (tx, d, now) => {
+    const applied = this.recordCreate(claimed, answer);
+    if (answer.kind !== "ok") return applied;
+    // Registered before the first await: the ops module's callback may already be on its way.
+    const { deployId } = answer.data;
+    const settled = applied.catch(() => undefined);
+    this.recording.set(deployId, settled);
+    try {
+      await applied;
+    } finally {
+      if (this.recording.get(deployId) === settled) this.recording.delete(deployId);
+    }
+  }
+
+  private recordCreate(
+    claimed: Deployment,
+    answer: OpsAnswer<{ deployId: string; status: string }>,
+  ): Promise<void> {
+    return this.applyStep(claimed, async (tx, d, now) => {
       if (d.status !== "CREATING") {
         // Cancelled or superseded while the create was on its way: stop what ops just started.
         if (answer.kind === "ok" && d.deployId === null) {

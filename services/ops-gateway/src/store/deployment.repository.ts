@@ -133,12 +133,20 @@ export interface NewDeployment {
   nextPollAt: Date | null;
 }
 
-/** Inserts unless (pipelineId, attempt) exists; returns the new row, or null when it existed. */
-export async function insertIfAbsent(db: Sql, d: NewDeployment): Promise<Deployment | null> {
+/**
+ * Inserts unless (pipelineId, attempt) exists, or, with `unlessLater`, unless a later attempt of the
+ * pipeline exists too; returns the new row, or null when nothing was inserted.
+ */
+export async function insertIfAbsent(
+  db: Sql,
+  d: NewDeployment,
+  opts: { unlessLater?: boolean } = {},
+): Promise<Deployment | null> {
   const { rows } = await db.query<Row>(
     `insert into ${T} (pipeline_id, attempt, app_id, team, image, deploy_config, poll_interval_ms,
          poll_timeout_ms, correlation_id, request_key, status, next_poll_at)
-       values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $12::uuid, $10, $11)
+       select $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $12::uuid, $10, $11
+       ${opts.unlessLater ? `where not exists (select 1 from ${T} where pipeline_id = $1 and attempt > $2)` : ""}
        on conflict (pipeline_id, attempt) do nothing
        returning *`,
     [
@@ -155,7 +163,7 @@ export async function insertIfAbsent(db: Sql, d: NewDeployment): Promise<Deploym
       d.nextPollAt,
       d.requestKey,
     ],
-    "ops_deployment_insert",
+    opts.unlessLater ? "ops_deployment_insert_unless_later" : "ops_deployment_insert",
   );
   return rows[0] ? toDeployment(rows[0]) : null;
 }
