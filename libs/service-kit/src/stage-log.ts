@@ -120,6 +120,25 @@ export class StageLogStore {
   ): Promise<StageLogLine[]> {
     if (!entries.length) return [];
     const key = [attempt.pipelineId, attempt.stage, attempt.attempt];
+    const lines = entries.map((e) => ({
+      at: (e.at ?? new Date()).toISOString(),
+      level: e.level,
+      text: lineText(e.text),
+    }));
+    const size = lines.reduce((n, l) => n + Buffer.byteLength(l.text, "utf8"), 0);
+    if (size <= this.maxBytes) {
+      const first = await this.appendWithin(tx.sql, attempt, lines, size);
+      if (first !== null) {
+        const stored = lines.map((l, i) => ({
+          stage: attempt.stage,
+          attempt: attempt.attempt,
+          seq: first + i,
+          ...l,
+        }));
+        this.announce(tx, attempt, stored);
+        return stored;
+      }
+    }
     // The attempt's row, created with its first lines, locked for the rest of the transaction (an
     // upsert that sets nothing new locks the row as FOR UPDATE would, in the same round trip).
     const head = (
@@ -176,6 +195,56 @@ export class StageLogStore {
       ],
       `stage-log-lines:${this.logs}`,
     );
+    this.announce(tx, attempt, stored);
+    return stored;
+  }
+
+  /**
+   * The usual append, in one statement: the attempt's row is created or moved on by the lines' count
+   * and size, and the lines are numbered from where it stood, only while the log stays within its
+   * bound. Returns the first line's number, or null when nothing was written (the log would pass its
+   * bound, or was cut already), for `append`'s own path that cuts it.
+   */
+  private async appendWithin(
+    sql: Sql,
+    attempt: StageLogAttempt,
+    lines: readonly { at: string; level: StageLogLevel; text: string }[],
+    size: number,
+  ): Promise<number | null> {
+    const { rows } = await sql.query<{ first: number }>(
+      `with head as (
+         insert into ${this.logs} as l (pipeline_id, stage, attempt, app_id, team, next_seq, bytes)
+         values ($1, $2, $3, $4, $5, 1 + $6::int, $7)
+         on conflict (pipeline_id, stage, attempt) do update
+           set next_seq = l.next_seq + $6::int, bytes = l.bytes + $7
+           where not l.truncated and l.bytes + $7 <= $8
+         returning next_seq - $6::int as first
+       ), lines as (
+         insert into ${this.lines} (pipeline_id, stage, attempt, seq, at, level, text)
+         select $1, $2, $3, head.first + t.n - 1, t.at, t.level, t.text
+         from head, unnest($9::timestamptz[], $10::text[], $11::text[]) with ordinality as t(at, level, text, n)
+       )
+       select first from head`,
+      [
+        attempt.pipelineId,
+        attempt.stage,
+        attempt.attempt,
+        attempt.appId,
+        attempt.team,
+        lines.length,
+        size,
+        this.maxBytes,
+        lines.map((l) => l.at),
+        lines.map((l) => l.level),
+        lines.map((l) => l.text),
+      ],
+      `stage-log-append:${this.logs}`,
+    );
+    return rows[0] ? Number(rows[0].first) : null;
+  }
+
+  /** Each stored line's live event, committed with it. */
+  private announce(tx: Pick<OutboxContext, "emit">, attempt: StageLogAttempt, stored: StageLogLine[]): void {
     for (const line of stored) {
       tx.emit(
         StageLogWritten,
@@ -183,7 +252,6 @@ export class StageLogStore {
         { team: attempt.team },
       );
     }
-    return stored;
   }
 
   /**
