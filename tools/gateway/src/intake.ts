@@ -46,7 +46,7 @@ class IntakeError extends Error {
 }
 
 /** Hop-by-hop headers: about one connection, never passed on (RFC 9110 section 7.6.1). */
-const HOP_BY_HOP = [
+const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -54,7 +54,24 @@ const HOP_BY_HOP = [
   "te",
   "trailer",
   "upgrade",
-];
+]);
+
+/** Request headers the gateway does not pass on as the caller sent them. */
+const NOT_PASSED_UP = new Set([...HOP_BY_HOP, "x-forwarded-for"]);
+
+/** Answer headers about the gateway's own connection to the caller, never passed on. */
+const OWN_CONNECTION = new Set(["connection", "keep-alive", "proxy-connection"]);
+
+/**
+ * `headers` without the names in `drop`, as a new object. Built by copying what stays rather than
+ * deleting from a copy: an object that had properties deleted goes to V8's slow dictionary mode, and
+ * this runs twice for every proxied request.
+ */
+function without(headers: IncomingHttpHeaders, drop: ReadonlySet<string>): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const name in headers) if (!drop.has(name)) out[name] = headers[name];
+  return out;
+}
 
 /** The headers sent upstream: the caller's, minus hop-by-hop ones, naming the caller's address. */
 export function upstreamHeaders(
@@ -62,20 +79,16 @@ export function upstreamHeaders(
   callerAddress: string | undefined,
   extra: Record<string, string>,
 ): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = { ...headers };
-  for (const name of HOP_BY_HOP) delete out[name];
-  // The gateway is where callers arrive: what a caller wrote here is not to be trusted, so the
-  // services (which trust the gateway, TRUST_PROXY) see only the address the gateway saw.
+  // The gateway is where callers arrive: what a caller wrote in x-forwarded-for is not to be trusted,
+  // so the services (which trust the gateway, TRUST_PROXY) see only the address the gateway saw.
+  const out = without(headers, NOT_PASSED_UP);
   if (callerAddress) out["x-forwarded-for"] = callerAddress;
-  else delete out["x-forwarded-for"];
-  return { ...out, ...extra };
+  return Object.assign(out, extra);
 }
 
 /** The headers of an upstream answer passed to the caller: the connection is the gateway's own. */
 export function downstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const out = { ...headers };
-  for (const name of ["connection", "keep-alive", "proxy-connection"]) delete out[name];
-  return out;
+  return without(headers, OWN_CONNECTION);
 }
 
 export function registerIntake(
