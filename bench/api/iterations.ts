@@ -8,7 +8,7 @@
  * page of one status, deep pages by offset (`page`) and the same depths by cursor (`cursor`, from the
  * `nextCursor` of the page before).
  *
- *   pnpm --filter @procode/bench iterations [--connections 10] [--duration 20] [--keep]
+ *   pnpm --filter @procode/bench iterations [--connections 10] [--duration 20] [--keep] [--cpu-prof DIR]
  *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
  */
 import path from "node:path";
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "20" },
     iterations: { type: "string", default: "100000" },
     keep: { type: "boolean", default: false },
+    "cpu-prof": { type: "string" },
   },
 });
 const connections = Number(values.connections);
@@ -45,17 +46,23 @@ const log = (msg: string) => process.stdout.write(`${msg}\n`);
 
 await withClient(adminUrl, (c) => c.query(`create database "${dbName}"`));
 
-const svc = new Proc("dev-svc", path.join(repoRoot, "services", "dev-svc"), "src/main.ts", {
-  PORT: "0",
-  HOST: "127.0.0.1",
-  LOG_LEVEL: "info",
-  DATABASE_URL: databaseUrl,
-  NATS_URL: natsUrl,
-  ENV_NAME: envName,
-  AUTH_JWT_SECRET: jwtSecret,
-  ENCRYPTION_KEYS: KeyRing.generateSpec("bench"),
-  DB_POOL_MAX: "10",
-});
+const svc = new Proc(
+  "dev-svc",
+  path.join(repoRoot, "services", "dev-svc"),
+  "src/main.ts",
+  {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "info",
+    DATABASE_URL: databaseUrl,
+    NATS_URL: natsUrl,
+    ENV_NAME: envName,
+    AUTH_JWT_SECRET: jwtSecret,
+    ENCRYPTION_KEYS: KeyRing.generateSpec("bench"),
+    DB_POOL_MAX: "10",
+  },
+  values["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(values["cpu-prof"], "dev-svc")] : [],
+);
 
 try {
   svc.start();

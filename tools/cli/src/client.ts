@@ -102,6 +102,26 @@ export async function unwrap<T>(
   throw new CliError(`HTTP ${r.response.status} without an envelope from ${r.response.url}`);
 }
 
+/**
+ * Every item of a list paged by cursor (keyset): from the first page, each next one after the last
+ * item of the page before (`nextCursor`), until none follows. Items created or removed meanwhile
+ * neither repeat nor push others out of the walk, as they can between numbered pages.
+ */
+export async function allPagesByCursor<T>(
+  fetchPage: (
+    cursor: string | undefined,
+    pageSize: number,
+  ) => Promise<{ items: T[]; total: number; nextCursor: string | null }>,
+): Promise<{ items: T[]; total: number }> {
+  const items: T[] = [];
+  for (let cursor: string | undefined; ;) {
+    const p = await fetchPage(cursor, 100);
+    items.push(...p.items);
+    if (!p.nextCursor || p.items.length === 0) return { items, total: p.total };
+    cursor = p.nextCursor;
+  }
+}
+
 /** Every item of a paged list: `fetchPage(page)` until all `total` items are in. */
 export async function allPages<T>(
   fetchPage: (page: number, pageSize: number) => Promise<{ items: T[]; total: number }>,

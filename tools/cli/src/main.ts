@@ -27,6 +27,7 @@ import pkg from "../package.json" with { type: "json" };
 import type { components } from "@procode/contracts/api-types";
 import {
   allPages,
+  allPagesByCursor,
   apiClient,
   CliError,
   configFile,
@@ -503,13 +504,27 @@ examples(
     const client = api();
     const appId = positiveInt(o.app, "--app");
     const status = o.status ? parse(IterationStatus, o.status, "--status") : undefined;
-    const list = await listed(o, (page, pageSize) =>
-      unwrap(
-        client.GET("/apps/{id}/iterations", {
-          params: { path: { id: appId }, query: { page, pageSize, ...(status ? { status } : {}) } },
-        }),
-      ),
-    );
+    const byStatus = status ? { status } : {};
+    // Every page: by cursor, so iterations created meanwhile do not shift the pages.
+    const list =
+      o.page === undefined && o.pageSize === undefined
+        ? await allPagesByCursor((cursor, pageSize) =>
+            unwrap(
+              client.GET("/apps/{id}/iterations", {
+                params: {
+                  path: { id: appId },
+                  query: { pageSize, ...(cursor ? { cursor } : {}), ...byStatus },
+                },
+              }),
+            ),
+          )
+        : await listed(o, (page, pageSize) =>
+            unwrap(
+              client.GET("/apps/{id}/iterations", {
+                params: { path: { id: appId }, query: { page, pageSize, ...byStatus } },
+              }),
+            ),
+          );
     out(list, (l) =>
       [
         table(

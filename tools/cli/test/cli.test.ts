@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pipeline } from "@procode/contracts";
 import { stageView } from "@procode/contracts";
 import { printable, renderPipeline } from "../src/render.js";
-import { apiClient } from "../src/client.js";
+import { allPagesByCursor, apiClient, unwrap } from "../src/client.js";
 import { renderQualityReport } from "../src/quality.js";
 import { watchPipeline } from "../src/watch.js";
 
@@ -204,6 +204,49 @@ describe("procode pipeline watch", () => {
     await expect(
       watchPipeline(apiClient({ url, token: "t" }), 99, { json: false, intervalMs: 10 }),
     ).rejects.toThrow("pipeline not found");
+  });
+});
+
+describe("every page of iterations by cursor", () => {
+  it("asks each page after the last item of the page before, until no cursor follows", async () => {
+    // Pages of two, newest first, as the service answers them: the cursor is the last id given.
+    const ids = [9, 8, 7, 6, 5];
+    const asked: string[] = [];
+    const server = http.createServer((req, res) => {
+      const q = new URL(req.url ?? "/", "http://x").searchParams;
+      asked.push(q.toString());
+      const after = q.get("cursor");
+      const rest = after === null ? ids : ids.filter((id) => id < Number(after));
+      const items = rest.slice(0, 2).map((id) => ({ id }));
+      const more = rest.length > 2;
+      res.setHeader("content-type", "application/json");
+      res.end(
+        JSON.stringify({
+          code: 0,
+          message: "success",
+          data: { items, total: ids.length, nextCursor: more ? String(items.at(-1)!.id) : null },
+        }),
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const client = apiClient({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        token: "t",
+      });
+      const list = await allPagesByCursor((cursor, pageSize) =>
+        unwrap(
+          client.GET("/apps/{id}/iterations", {
+            params: { path: { id: 1 }, query: { pageSize, ...(cursor ? { cursor } : {}) } },
+          }),
+        ),
+      );
+      expect(list.items.map((i) => i.id)).toEqual(ids);
+      expect(list.total).toBe(5);
+      expect(asked).toEqual(["pageSize=100", "pageSize=100&cursor=8", "pageSize=100&cursor=6"]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
 
