@@ -32,6 +32,13 @@ export interface OutboxContext {
 /** What a use case gets inside `outbox.sqlTransaction`: SQL on the transaction's connection. */
 export interface SqlTxContext extends OutboxContext {
   sql: Sql;
+  /**
+   * The messages emitted so far as an insert for the caller's own statement (a data-modifying
+   * `with` part), its parameters numbered from `first`: the transaction then does not insert them
+   * itself, one round trip fewer. They are published after the commit like any other. Null when
+   * none is waiting.
+   */
+  takeOutboxInsert(first: number): { text: string; params: unknown[] } | null;
 }
 
 interface OutboxRow {
@@ -136,19 +143,25 @@ export class Outbox {
   }
 
   /** One parameterized statement: payloads travel as parameters, not escaped into the SQL. */
-  private async insertRows(sql: Sql, rows: OutboxRow[]): Promise<void> {
-    if (!rows.length) return;
-    await sql.query(
-      `insert into ${this.table} (id, type, subject, payload)
-       select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])`,
-      [
+  /** The insert of `rows`, its parameters numbered from `first`. */
+  private insertOf(rows: OutboxRow[], first: number): { text: string; params: unknown[] } {
+    const [a, b, c, d] = [first, first + 1, first + 2, first + 3];
+    return {
+      text: `insert into ${this.table} (id, type, subject, payload)
+       select * from unnest($${a}::uuid[], $${b}::text[], $${c}::text[], $${d}::jsonb[])`,
+      params: [
         rows.map((r) => r.id),
         rows.map((r) => r.type),
         rows.map((r) => r.subject),
         rows.map((r) => r.payload),
       ],
-      `outbox-insert:${this.opts.schema}`,
-    );
+    };
+  }
+
+  private async insertRows(sql: Sql, rows: OutboxRow[]): Promise<void> {
+    if (!rows.length) return;
+    const { text, params } = this.insertOf(rows, 1);
+    await sql.query(text, params, `outbox-insert:${this.opts.schema}`);
   }
 
   /**
@@ -159,8 +172,18 @@ export class Outbox {
     let rows: OutboxRow[] = [];
     const result = await this.opts.db.transaction(async (sql) => {
       rows = [];
-      const out = await fn({ sql, ...this.context(sql, correlationId, rows) });
-      await this.insertRows(sql, rows);
+      // Rows before this index were inserted by the caller's own statement (takeOutboxInsert).
+      let taken = 0;
+      const out = await fn({
+        sql,
+        ...this.context(sql, correlationId, rows),
+        takeOutboxInsert: (first) => {
+          const pending = rows.slice(taken);
+          taken = rows.length;
+          return pending.length ? this.insertOf(pending, first) : null;
+        },
+      });
+      await this.insertRows(sql, rows.slice(taken));
       return out;
     });
     if (rows.length > 0) this.dispatch(rows);

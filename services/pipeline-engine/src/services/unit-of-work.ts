@@ -182,6 +182,11 @@ export class UnitOfWork {
     const releases = this.changes.flatMap((c) => c.change.leaseReleases);
     const released = new Set(releases.map((r) => r.pipelineId));
     const probe = new Change(this.nowMs, "system", this.timings);
+    // The messages are written by the same statement as the pipelines (one round trip fewer).
+    for (const { change, correlationId } of this.changes) {
+      for (const m of change.messages) this.emit(m, correlationId);
+    }
+    this.emitLive(dirty);
     const written = await this.repo.persist(this.tx.sql, {
       pipelines: dirty.map((t) => ({ record: t.record, version: t.version })),
       transitions: this.changes.flatMap((c) => c.change.transitions),
@@ -193,6 +198,7 @@ export class UnitOfWork {
             r.type === "PHASE" && r.status === "RUNNING" && !released.has(r.id),
         )
         .map((r) => ({ appId: r.appId, holderId: r.id, expiresAtMs: leaseExpiry(r, probe) })),
+      outbox: this.tx.takeOutboxInsert(6),
     });
     if (written !== dirty.length) {
       throw new ConflictError(
@@ -207,10 +213,6 @@ export class UnitOfWork {
         dirty.map((t) => t.record.id),
       );
     }
-    for (const { change, correlationId } of this.changes) {
-      for (const m of change.messages) this.emit(m, correlationId);
-    }
-    this.emitLive(dirty);
   }
 
   /** One live event per pipeline whose summary this transaction changed (docs/api.md, "Live events"). */

@@ -86,8 +86,9 @@ export class PipelineRepository {
   /**
    * Writes a unit of work in one statement (one round trip): the changed pipelines, each only if
    * its version is still the one read (optimistic lock), the transitions, the timers and the lease
-   * renewals. Returns how many pipelines were written; fewer than given means another transaction
-   * changed one of them first, and the caller rolls the whole transaction back.
+   * renewals, and the transaction's outbox rows when given (`SqlTxContext.takeOutboxInsert`, its
+   * parameters from $6). Returns how many pipelines were written; fewer than given means another
+   * transaction changed one of them first, and the caller rolls the whole transaction back.
    */
   async persist(
     db: Sql,
@@ -96,6 +97,7 @@ export class PipelineRepository {
       transitions: TransitionRecord[];
       timers: { id: number; wakeAt: number | null }[];
       leaseRenewals: { appId: number; holderId: number; expiresAtMs: number | null }[];
+      outbox: { text: string; params: unknown[] } | null;
     },
   ): Promise<number> {
     const setTimers = w.timers.filter((t) => t.wakeAt !== null).map((t) => ({ id: t.id, ms: t.wakeAt }));
@@ -135,6 +137,7 @@ export class PipelineRepository {
          update ${S}.app_lease l set expires_at = to_timestamp(r.ms / 1000.0)
          from jsonb_to_recordset($5::jsonb) as r(app_id bigint, holder_id bigint, ms float8)
          where l.app_id = r.app_id and l.holder_id = r.holder_id)
+       ${w.outbox ? `, ob as (${w.outbox.text})` : ""}
        select count(*)::int as written from upd`,
       [
         JSON.stringify(w.pipelines.map((i) => ({ ...mutableColumns(i.record), version: i.version }))),
@@ -154,8 +157,9 @@ export class PipelineRepository {
         JSON.stringify(
           w.leaseRenewals.map((i) => ({ app_id: i.appId, holder_id: i.holderId, ms: i.expiresAtMs })),
         ),
+        ...(w.outbox?.params ?? []),
       ],
-      "pipeline-persist",
+      w.outbox ? "pipeline-persist-outbox" : "pipeline-persist",
     );
     return rows[0]?.written ?? 0;
   }
