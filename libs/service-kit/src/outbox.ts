@@ -38,7 +38,7 @@ export interface SqlTxContext extends OutboxContext {
    * itself, one round trip fewer. They are published after the commit like any other. Null when
    * none is waiting.
    */
-  takeOutboxInsert(first: number): { text: string; params: unknown[] } | null;
+  takeOutboxInsert: (first: number) => { text: string; params: unknown[] } | null;
 }
 
 interface OutboxRow {

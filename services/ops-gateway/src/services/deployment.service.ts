@@ -426,6 +426,7 @@ export class DeploymentService {
           tx.sql,
           d.id,
           await this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now, [received]),
+          tx.takeOutboxInsert,
         );
       } else if (d.status === "DEPLOYING") {
         await repo.update(tx.sql, d.id, { opsStatus: body.status, opsMessage: body.message });
@@ -461,7 +462,7 @@ export class DeploymentService {
         return;
       }
       const patch = await apply(tx, d, new Date());
-      await repo.update(tx.sql, d.id, { ...patch, ...released });
+      await repo.update(tx.sql, d.id, { ...patch, ...released }, tx.takeOutboxInsert);
     });
   }
 

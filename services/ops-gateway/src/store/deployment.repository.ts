@@ -244,7 +244,16 @@ function updateName(text: string): string {
   return name;
 }
 
-export async function update(db: Sql, id: number, patch: DeploymentPatch): Promise<void> {
+/**
+ * Writes `patch`; with `takeOutbox` (a transaction's `takeOutboxInsert`), the transaction's waiting
+ * outbox rows go in the same statement, one round trip fewer.
+ */
+export async function update(
+  db: Sql,
+  id: number,
+  patch: DeploymentPatch,
+  takeOutbox?: (first: number) => { text: string; params: unknown[] } | null,
+): Promise<void> {
   const sets: string[] = [];
   const params: unknown[] = [];
   for (const [key, value] of Object.entries(patch)) {
@@ -255,8 +264,9 @@ export async function update(db: Sql, id: number, patch: DeploymentPatch): Promi
   }
   if (!sets.length) return;
   params.push(id);
-  const text = `update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${params.length}`;
-  await db.query(text, params, updateName(text));
+  const outbox = takeOutbox?.(params.length + 1);
+  const text = `${outbox ? `with ob as (${outbox.text}) ` : ""}update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${params.length}`;
+  await db.query(text, outbox ? [...params, ...outbox.params] : params, updateName(text));
 }
 
 /**
