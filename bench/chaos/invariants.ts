@@ -4,6 +4,7 @@
  * observations, and the reference ops module's own record of what it was asked to create.
  */
 import pg from "pg";
+import { PHASE_STAGES } from "@procode/contracts";
 import { transitionLogProblems, type TransitionRow } from "@procode/pipeline-engine/transition-log";
 
 export interface Check {
@@ -44,7 +45,8 @@ interface OpsWork {
 
 const PHASE_DONE = new Set(["SUCCESS", "FAILED", "CANCELLED"]);
 const MANUAL_PHASES = new Set(["DEVELOPING", "TESTING", "STAGING"]);
-const RUNNER_STAGES = new Set(["CODE_CHECK", "BUILD", "PACKAGE"]);
+/** The stages dev-svc runs with a stage_run each: every one but DEPLOY (ops-gateway's). */
+const RUNNER_STAGES = new Set<string>(PHASE_STAGES.filter((s) => s !== "DEPLOY"));
 const ENDED = new Set(["SUCCESS", "FAILED", "TIMEOUT", "CANCELLED"]);
 const APPLIED_VIA = new Set(["POLL", "CALLBACK", "TIMEOUT"]);
 
@@ -251,7 +253,7 @@ export async function checkInvariants(databaseUrl: string, opsModuleUrl: string)
       );
     }
 
-    // 5. dev-svc: one stage_run per CODE_CHECK/BUILD/PACKAGE attempt, with the engine's result.
+    // 5. dev-svc: one stage_run per CODE_CHECK/BUILD/PACKAGE/QUALITY_GATE attempt, with the engine's result.
     {
       const problems: string[] = [];
       const runs = new Map(stageRuns.map((r) => [key(r.pipeline_id, r.stage, r.attempt), r]));
