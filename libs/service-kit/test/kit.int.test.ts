@@ -14,7 +14,7 @@ import {
   TcpProxy,
   type TestInfra,
 } from "@procode/test-kit";
-import { signToken, startRuntime, type ServiceRuntime } from "../src/index.js";
+import { signToken, startRuntime, type ServiceRuntime, type SqlTxContext } from "../src/index.js";
 import { consumer, producer, snapshot } from "./kit-services.js";
 
 let infra: TestInfra;
@@ -275,5 +275,34 @@ describe("a stream that JetStream loses", () => {
     await consumerIdle(infra.natsUrl, stream, CONSUMER, 20_000);
     expect(await seen("wiped")).toBe(1);
     expect(await seen("offline")).toBe(1);
+  });
+});
+
+describe("outbox rows written by the use case's own statement", () => {
+  it("inserts the rows it took once, the rows emitted after by itself, and publishes them all", async () => {
+    const names = ["taken-1", "taken-2", "after-take"];
+    const appCreated = (appId: number, name: string) => ({
+      ...snapshot(appId, name),
+      team: "t1",
+      createdBy: "alice",
+    });
+    await prod.deps.outbox.sqlTransaction(randomUUID(), async (tx: SqlTxContext) => {
+      tx.emit(AppCreated, appCreated(9101, names[0]!));
+      tx.emit(AppCreated, appCreated(9102, names[1]!));
+      const part = tx.takeOutboxInsert(2)!;
+      expect(part.params).toHaveLength(4);
+      await tx.sql.query(`with ob as (${part.text}) select $1::int as one`, [1, ...part.params]);
+      // Nothing waits any more until the next emit.
+      expect(tx.takeOutboxInsert(1)).toBeNull();
+      tx.emit(AppCreated, appCreated(9103, names[2]!));
+    });
+    const rows = await sql<{ name: string }>(
+      infra.databaseUrl,
+      `select payload->'data'->>'name' as name from kit_producer.outbox
+       where payload->'data'->>'name' = any($1) order by created_at, name`,
+      [names],
+    );
+    expect(rows.map((r) => r.name).sort()).toEqual([...names].sort());
+    for (const name of names) await eventually(async () => (await seen(name)) === 1, `${name} applied`);
   });
 });
