@@ -50,6 +50,7 @@ export class PipelineRepository {
       `${SELECT} where (p.type = 'ITERATION' and p.ref_id = any($1::bigint[]))
        or (p.type = 'PHASE' and p.ref_id = any($2::bigint[]))`,
       [pgArray(iterationIds), pgArray(iterationPhaseIds)],
+      "pipeline-load-by-refs",
     );
     return rows.map(toRecord);
   }
@@ -202,6 +203,7 @@ export class PipelineRepository {
           or (${S}.app_lease.expires_at is not null and ${S}.app_lease.expires_at < now())
        returning holder_id`,
       [appId, holderId, expiresAtMs],
+      "pipeline-lease-acquire",
     );
     return rows.length === 1;
   }
@@ -234,20 +236,24 @@ export class PipelineRepository {
     exclude: readonly number[],
   ): Promise<number[]> {
     if (!items.length) return [];
-    await db.query(
-      `delete from ${S}.app_lease l using jsonb_to_recordset($1::jsonb) as v(app_id bigint, holder_id bigint)
-       where l.app_id = v.app_id and l.holder_id = v.holder_id`,
-      [JSON.stringify(items.map((i) => ({ app_id: i.appId, holder_id: i.pipelineId })))],
-    );
     const apps = [...new Set(items.map((i) => i.appId))];
+    // One statement: the leases go, and the next queued release of each app gets a timer due now.
     const { rows } = await db.query<{ id: string }>(
-      `insert into ${S}.timer (pipeline_id, wake_at)
+      `with released as (
+         delete from ${S}.app_lease l using jsonb_to_recordset($3::jsonb) as v(app_id bigint, holder_id bigint)
+         where l.app_id = v.app_id and l.holder_id = v.holder_id)
+       insert into ${S}.timer (pipeline_id, wake_at)
        select distinct on (app_id) id, now() from ${S}.pipeline
        where app_id = any($1::bigint[]) and queued and status = 'PENDING' and not (id = any($2::bigint[]))
        order by app_id, id
        on conflict (pipeline_id) do update set wake_at = excluded.wake_at
        returning pipeline_id as id`,
-      [pgArray(apps), pgArray(exclude)],
+      [
+        pgArray(apps),
+        pgArray(exclude),
+        JSON.stringify(items.map((i) => ({ app_id: i.appId, holder_id: i.pipelineId }))),
+      ],
+      "pipeline-lease-release",
     );
     return rows.map((r) => Number(r.id));
   }
