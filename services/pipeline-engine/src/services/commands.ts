@@ -36,6 +36,23 @@ export type Command =
 
 export type CommandWithContext = Command & { correlationId: string };
 
+/** The pipeline a command names by its id (stage results, actions, timers); undefined for the others. */
+export function pipelineOf(c: Command): number | undefined {
+  switch (c.kind) {
+    case "stageCompleted":
+    case "stageWaiting":
+    case "deploymentStarted":
+    case "deploymentWaiting":
+    case "deploymentFinished":
+      return c.data.pipelineId;
+    case "action":
+    case "wake":
+      return c.pipelineId;
+    default:
+      return undefined;
+  }
+}
+
 /** What a message command did ("ignored": stale, duplicate or no longer applicable). */
 export type MessageOutcome = "done" | "ignored" | "duplicate";
 

@@ -24,7 +24,7 @@ import {
 } from "../domain/actions.js";
 import { syncParent } from "../domain/iteration.pipeline.js";
 import { PipelineRefusalError, type Change } from "../domain/change.js";
-import type { ActionAnswers, CommandWithContext, MessageOutcome } from "./commands.js";
+import { pipelineOf, type ActionAnswers, type CommandWithContext, type MessageOutcome } from "./commands.js";
 import { IterationUseCases } from "./iteration-use-cases.js";
 import type { UnitOfWork } from "./unit-of-work.js";
 
@@ -55,26 +55,13 @@ export class PipelineEngine {
     const iterationPhaseIds: number[] = [];
     const appIds: number[] = [];
     for (const c of cmds) {
-      switch (c.kind) {
-        case "iterationCreated":
-          iterationIds.push(c.data.iterationId);
-          break;
-        case "proceedIteration":
-          iterationIds.push(c.data.iterationId);
-          if (c.data.release) iterationPhaseIds.push(c.data.release.iterationPhaseId);
-          appIds.push(c.data.appId);
-          break;
-        case "stageCompleted":
-        case "stageWaiting":
-        case "deploymentStarted":
-        case "deploymentWaiting":
-        case "deploymentFinished":
-          ids.push(c.data.pipelineId);
-          break;
-        case "action":
-        case "wake":
-          ids.push(c.pipelineId);
-          break;
+      const id = pipelineOf(c);
+      if (id !== undefined) ids.push(id);
+      else if (c.kind === "iterationCreated") iterationIds.push(c.data.iterationId);
+      else if (c.kind === "proceedIteration") {
+        iterationIds.push(c.data.iterationId);
+        if (c.data.release) iterationPhaseIds.push(c.data.release.iterationPhaseId);
+        appIds.push(c.data.appId);
       }
     }
     return { ids, iterationIds, iterationPhaseIds, appIds };
