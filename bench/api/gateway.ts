@@ -11,8 +11,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { openLoad } from "./open-load.js";
-import { cpuSeconds, freePort, loadAverage, Proc, repoRoot, sleep } from "../pipelines/lib.js";
-import { execFileSync } from "node:child_process";
+import { bundle, cpuSeconds, freePort, loadAverage, Proc, repoRoot } from "../pipelines/lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -53,10 +52,7 @@ const upstreamPort = await freePort();
 await new Promise<void>((r) => upstream.listen(upstreamPort, "127.0.0.1", r));
 const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
 
-execFileSync("pnpm", ["run", "--silent", "build"], {
-  cwd: path.join(repoRoot, "tools/gateway"),
-  stdio: "ignore",
-});
+bundle("tools/gateway");
 const port = await freePort();
 const gateway = new Proc(
   "gateway",
@@ -68,25 +64,18 @@ const gateway = new Proc(
     DEV_SVC_URL: upstreamUrl,
     PIPELINE_ENGINE_URL: upstreamUrl,
     OPS_GATEWAY_URL: upstreamUrl,
-    LOG_LEVEL: "warn",
+    // info: its "listening" line says where it listens (it logs no line per request).
+    LOG_LEVEL: "info",
     AUTH_JWT_SECRET: "bench-secret-of-the-gateway",
   },
   values["cpu-prof"] ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(values["cpu-prof"], "gateway")] : [],
   false,
 );
 gateway.start();
+await gateway.waitListening();
 const base = `http://127.0.0.1:${port}`;
-for (let i = 0; ; i++) {
-  const ok = await fetch(`${base}/healthz`).then(
-    (r) => r.ok,
-    () => false,
-  );
-  if (ok) break;
-  if (i > 300) throw new Error(`gateway did not start: ${gateway.lines.slice(-5).join("\n")}`);
-  await sleep(50);
-}
 
-const headers = { authorization: "Bearer bench", "x-team": "bench" };
+const headers = { authorization: "Bearer bench" };
 const rows: string[] = [];
 async function measure(what: string, run: () => Promise<{ requests: number; line: string }>) {
   const load0 = loadAverage();

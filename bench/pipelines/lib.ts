@@ -386,7 +386,7 @@ export function pidsOf(needle: string): number[] {
 }
 
 /** Builds a package's production bundle with its own `build` script, as its Dockerfile does. */
-function bundle(dir: string): void {
+export function bundle(dir: string): void {
   execFileSync("pnpm", ["run", "--silent", "build"], { cwd: path.join(repoRoot, dir), stdio: "ignore" });
 }
 

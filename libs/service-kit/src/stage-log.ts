@@ -155,23 +155,15 @@ export class StageLogStore {
     let seq = head.next_seq;
     let truncated = false;
     const stored: StageLogLine[] = [];
-    for (const e of entries) {
-      let text = lineText(e.text);
-      let level = e.level;
+    for (const line of lines) {
+      let { text, level } = line;
       const size = Buffer.byteLength(text, "utf8");
       if (bytes + size > this.maxBytes) {
         text = STAGE_LOG_CUT_TEXT;
         level = "WARN";
         truncated = true;
       }
-      stored.push({
-        stage: attempt.stage,
-        attempt: attempt.attempt,
-        seq: seq++,
-        at: (e.at ?? new Date()).toISOString(),
-        level,
-        text,
-      });
+      stored.push({ stage: attempt.stage, attempt: attempt.attempt, seq: seq++, at: line.at, level, text });
       bytes += Buffer.byteLength(text, "utf8");
       if (truncated) break;
     }

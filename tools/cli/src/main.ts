@@ -114,8 +114,10 @@ interface PageFlags {
 async function listed<T>(
   flags: PageFlags,
   fetchPage: (page: number, pageSize: number) => Promise<{ items: T[]; total: number }>,
+  /** How to fetch every page, when not by page number (a list paged by cursor). */
+  everyPage: () => Promise<{ items: T[]; total: number }> = () => allPages(fetchPage),
 ) {
-  if (flags.page === undefined && flags.pageSize === undefined) return allPages(fetchPage);
+  if (flags.page === undefined && flags.pageSize === undefined) return everyPage();
   const page = flags.page ? positiveInt(flags.page, "--page") : 1;
   const size = flags.pageSize ? positiveInt(flags.pageSize, "--page-size") : 20;
   return fetchPage(page, size);
@@ -504,27 +506,18 @@ examples(
     const client = api();
     const appId = positiveInt(o.app, "--app");
     const status = o.status ? parse(IterationStatus, o.status, "--status") : undefined;
-    const byStatus = status ? { status } : {};
-    // Every page: by cursor, so iterations created meanwhile do not shift the pages.
-    const list =
-      o.page === undefined && o.pageSize === undefined
-        ? await allPagesByCursor((cursor, pageSize) =>
-            unwrap(
-              client.GET("/apps/{id}/iterations", {
-                params: {
-                  path: { id: appId },
-                  query: { pageSize, ...(cursor ? { cursor } : {}), ...byStatus },
-                },
-              }),
-            ),
-          )
-        : await listed(o, (page, pageSize) =>
-            unwrap(
-              client.GET("/apps/{id}/iterations", {
-                params: { path: { id: appId }, query: { page, pageSize, ...byStatus } },
-              }),
-            ),
-          );
+    const iterations = (query: { page?: number; pageSize: number; cursor?: string }) =>
+      unwrap(
+        client.GET("/apps/{id}/iterations", {
+          params: { path: { id: appId }, query: { ...query, ...(status ? { status } : {}) } },
+        }),
+      );
+    // Every page by cursor, so iterations created meanwhile do not shift the pages.
+    const list = await listed(
+      o,
+      (page, pageSize) => iterations({ page, pageSize }),
+      () => allPagesByCursor((cursor, pageSize) => iterations({ pageSize, ...(cursor ? { cursor } : {}) })),
+    );
     out(list, (l) =>
       [
         table(

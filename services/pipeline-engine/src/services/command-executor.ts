@@ -72,15 +72,19 @@ export class CommandExecutor {
     while (this.active < this.opts.concurrency && this.queue.length) {
       const batch: Pending[] = [];
       const waiting: Pending[] = [];
+      const ids = new Set<number>();
       for (const p of this.queue) {
         const id = pipelineOf(p.cmd);
-        if (batch.length < this.opts.batchMax && (id === undefined || !this.held.has(id))) batch.push(p);
-        else waiting.push(p);
+        if (batch.length >= this.opts.batchMax || (id !== undefined && this.held.has(id))) {
+          waiting.push(p);
+          continue;
+        }
+        batch.push(p);
+        if (id !== undefined) ids.add(id);
       }
       // Everything queued is for pipelines a running batch holds: it goes when that one ends.
       if (!batch.length) return;
       this.queue = waiting;
-      const ids = [...new Set(batch.map((p) => pipelineOf(p.cmd)).filter((id) => id !== undefined))];
       for (const id of ids) this.held.add(id);
       this.active++;
       void this.runBatch(batch).finally(() => {
