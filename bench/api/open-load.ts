@@ -35,12 +35,18 @@ export interface OpenLoadResult {
   p99: number;
   p999: number;
   max: number;
+  /** The seconds of the run whose P99 was highest: when in the run the tail happened. */
+  worstSeconds: { second: number; p99: number; sent: number }[];
+  /** How late the generator itself sent a request at worst (ms): its own stalls, not the server's. */
+  sendLateMax: number;
 }
 
 export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections });
   const base = new URL(o.url);
   const latencies: number[] = [];
+  /** Latencies by the second of the run in which each request was due. */
+  const bySecond: number[][] = [];
   let ok = 0;
   let failed = 0;
   const total = Math.round(o.rate * o.durationS);
@@ -48,6 +54,12 @@ export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
 
   const send = (dueAt: number) =>
     new Promise<void>((resolve) => {
+      const second = Math.floor((dueAt - start) / 1000);
+      const record = () => {
+        const ms = performance.now() - dueAt;
+        latencies.push(ms);
+        (bySecond[second] ??= []).push(ms);
+      };
       const body = o.body?.();
       const req = http.request(
         {
@@ -62,7 +74,7 @@ export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
         (res) => {
           res.resume();
           res.on("end", () => {
-            latencies.push(performance.now() - dueAt);
+            record();
             if (res.statusCode !== undefined && res.statusCode < 300) ok++;
             else failed++;
             resolve();
@@ -71,7 +83,7 @@ export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
       );
       req.on("timeout", () => req.destroy(new Error("timeout")));
       req.on("error", () => {
-        latencies.push(performance.now() - dueAt);
+        record();
         failed++;
         resolve();
       });
@@ -80,11 +92,14 @@ export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
 
   const start = performance.now();
   let sent = 0;
+  let sendLateMax = 0;
   while (sent < total) {
     const now = performance.now();
     const due = Math.min(total, Math.floor(((now - start) / 1000) * o.rate) + 1);
     for (; sent < due; sent++) {
-      const p = send(start + (sent * 1000) / o.rate);
+      const dueAt = start + (sent * 1000) / o.rate;
+      sendLateMax = Math.max(sendLateMax, performance.now() - dueAt);
+      const p = send(dueAt);
       pending.add(p);
       void p.finally(() => pending.delete(p));
     }
@@ -97,6 +112,11 @@ export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const at = (p: number) => Math.round(percentile(latencies, p) * 10) / 10;
+  const seconds = bySecond.flatMap((l, second) => {
+    if (!l) return [];
+    l.sort((a, b) => a - b);
+    return [{ second, p99: Math.round(percentile(l, 99) * 10) / 10, sent: l.length }];
+  });
   return {
     sent,
     ok,
@@ -106,5 +126,7 @@ export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
     p99: at(99),
     p999: at(99.9),
     max: Math.round((latencies.at(-1) ?? 0) * 10) / 10,
+    sendLateMax: Math.round(sendLateMax * 10) / 10,
+    worstSeconds: seconds.sort((a, b) => b.p99 - a.p99).slice(0, 3),
   };
 }

@@ -24,6 +24,7 @@
  * bench's stage work (its runners would otherwise race the zero-delay runner for every stage).
  */
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { jetstream } from "@nats-io/jetstream";
@@ -219,6 +220,8 @@ try {
   const transitionsNow = async () =>
     metric(await (await fetch(`${engine.url}/metrics`)).text(), "pipeline_transitions_total");
   const rows: string[] = [];
+  /** Where the open runs' tails were, printed under the table. */
+  const tails: string[] = [];
   /** autocannon, closed model: `connections` connections as fast as the server answers. */
   const cannon = (e: Endpoint, url: string, seconds: number) =>
     autocannon({
@@ -239,14 +242,57 @@ try {
         },
       ],
     });
+  /**
+   * The kernel's CPU pressure (/proc/pressure/cpu, "some": the share of time in which at least one
+   * runnable task waited for a CPU), sampled each second: a request that waits while every event
+   * loop is idle enough waited for a CPU.
+   */
+  const pressure: { at: number; totalUs: number }[] = [];
+  const samplePressure = () => {
+    try {
+      const m = /^some .* total=(\d+)/m.exec(readFileSync("/proc/pressure/cpu", "utf8"));
+      if (m) pressure.push({ at: performance.now(), totalUs: Number(m[1]) });
+    } catch {
+      // No pressure stall information on this kernel: the figure is left out.
+    }
+  };
+  const pressureTimer = setInterval(samplePressure, 1000);
+  samplePressure();
+  /** CPU pressure (%) between two instants (performance.now()), or null without samples. */
+  const pressureIn = (from: number, to: number): number | null => {
+    const a = pressure.findLast((p) => p.at <= from);
+    const b = pressure.find((p) => p.at >= to) ?? pressure.at(-1);
+    if (!a || !b || b.at === a.at) return null;
+    return (100 * (b.totalUs - a.totalUs)) / 1000 / (b.at - a.at);
+  };
+  /**
+   * Waits until the background pipelines have caught up (none released more than 2 s ago still
+   * running): a max run starves them, and their catching up would otherwise be measured as the
+   * next run's first seconds. Returns the seconds waited.
+   */
+  const settled = async () => {
+    const t0 = performance.now();
+    while (
+      performance.now() - t0 < 60_000 &&
+      (await countOf(
+        `select count(*) as n from pipeline.pipeline where type = 'PHASE'
+           and status not in ('SUCCESS', 'FAILED', 'CANCELLED') and created_at < now() - interval '2 seconds'`,
+      )) > 0
+    )
+      await sleep(200);
+    return (performance.now() - t0) / 1000;
+  };
   const run = async (e: Endpoint, target: Target, mode: "rate" | "max") => {
+    const waited = await settled();
+    if (waited > 1) log(`  (the background pipelines caught up for ${waited.toFixed(1)} s first)`);
     const tr0 = await transitionsNow();
     const la0 = loadAverage();
     const t0 = performance.now();
     let r: { p50: number; p99: number; p999: number; max: number; throughput: number; failed: number };
+    let tail = "";
     if (mode === "rate") {
       // Open model at a fixed rate: latency from the moment each request was due.
-      r = await openLoad({
+      const o = await openLoad({
         url: target.url,
         rate: e.fixedRate,
         durationS: duration,
@@ -256,6 +302,25 @@ try {
         ...(e.body ? { body: () => e.body!.replace("[<id>]", randomUUID()) } : {}),
         headers,
       });
+      r = o;
+      // When in the run the tail happened, and what each process's event loop did in that second.
+      const loops = (second: number) =>
+        stack.all
+          .map(
+            (p) =>
+              `${p.name} ${p.probeStats(t0 + second * 1000, t0 + (second + 2) * 1000).lagMax.toFixed(0)}`,
+          )
+          .join(", ");
+      const cpuWait = (from: number, to: number) => {
+        const p = pressureIn(from, to);
+        return p === null ? "n/a" : `${p.toFixed(0)}%`;
+      };
+      tail = ` CPU pressure ${cpuWait(t0, performance.now())} over the run; worst seconds: ${o.worstSeconds
+        .map(
+          (w) =>
+            `${w.second} s P99 ${w.p99} ms (CPU pressure ${cpuWait(t0 + w.second * 1000, t0 + (w.second + 1) * 1000)}; event-loop delay max: ${loops(w.second)})`,
+        )
+        .join("; ")}; the generator sent at worst ${o.sendLateMax} ms late`;
     } else {
       // Closed model at full speed: autocannon with a few connections.
       const a = await cannon(e, target.url, duration);
@@ -278,6 +343,7 @@ try {
       `| ${e.label} | ${target.name} | ${mode === "rate" ? `${e.fixedRate}/s open` : `max, ${connections} conn`} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${Math.round(r.throughput)} | ${r.failed} | ${bg.toFixed(0)} | ${lagText} | ${la0.toFixed(1)}-${loadAverage().toFixed(1)} |`,
     );
     log(rows.at(-1)!);
+    if (tail) tails.push(`${e.label} ${target.name} ${e.fixedRate}/s:${tail}`);
   };
 
   const slowUploads = Number(values["slow-uploads"]);
@@ -309,6 +375,8 @@ try {
       await run(e, t, "max");
     }
   }
+  log("");
+  for (const t of tails) log(t);
   if (abuse) {
     const { cutOff, answers } = abuse.stop();
     log(
@@ -316,6 +384,7 @@ try {
     );
   }
   background = false;
+  clearInterval(pressureTimer);
   await driver;
   log("");
   log(

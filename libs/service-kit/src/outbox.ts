@@ -283,7 +283,7 @@ export class Outbox {
       // A plain index scan, not a bitmap scan: it marks the index entries of rows published since
       // the last pass as dead on its way, so each pass skips them instead of visiting every
       // published row again until the next vacuum (a bitmap scan never marks them).
-      await sql.query(`set local enable_bitmapscan = off`);
+      await sql.query(`select set_config('enable_bitmapscan', 'off', true)`, [], "outbox-no-bitmap-scan");
       const { rows } = await sql.query<OutboxRow>(
         `select id::text as id, type, subject, payload::text as payload from ${this.table}
          where published_at is null and created_at < now() - $1 * interval '1 millisecond'

@@ -67,6 +67,73 @@ const resultOf = <T>(res: pg.QueryResult): SqlResult<T> => ({
   rowCount: res.rowCount ?? 0,
 });
 
+/** BEGIN as a statement prepared once per connection (named, so later sends carry no Parse). */
+const BEGIN = { name: "procode-begin", text: "begin" };
+
+/**
+ * A transaction's first statement sent in one write with its BEGIN, so the transaction costs one
+ * round trip fewer (each statement's write and the answer's read cost CPU on both sides:
+ * docs/performance.md, "BEGIN with the first statement").
+ *
+ * BEGIN goes ahead of the statement as Bind and Execute of the prepared `procode-begin`, without a
+ * Sync of its own: PostgreSQL answers BEGIN's CommandComplete, then the statement's messages, then
+ * one ReadyForQuery, which `pg` takes for the end of one query. BEGIN's CommandComplete is not the
+ * statement's result and is passed over. Only when no Parse message has to go along (both are
+ * prepared on the connection already): `pg` files a ParseComplete under the statement's name, and
+ * must not see one that is not the statement's. A statement that fails fails as it would after a
+ * separate BEGIN: the transaction is aborted and rolled back.
+ */
+const beginWith = {
+  /** Whether `config` can go with BEGIN on this connection. */
+  fits(client: pg.PoolClient, config: { text: string; name?: string }): boolean {
+    const parsed = (client as unknown as PgInternals).connection.parsedStatements;
+    return (
+      parsed[BEGIN.name] === BEGIN.text && config.name !== undefined && parsed[config.name] === config.text
+    );
+  },
+
+  run(client: pg.PoolClient, config: { text: string; values: unknown[]; name?: string }) {
+    return new Promise<pg.QueryResult>((resolve, reject) => {
+      const query = new pg.Query(config) as unknown as PgQuery;
+      query.callback = (err, res) => (err ? reject(err) : resolve(res));
+      const submit = query.submit.bind(query);
+      query.submit = (connection) => {
+        connection.stream.cork();
+        try {
+          connection.bind({ statement: BEGIN.name, values: [] });
+          connection.execute({});
+          return submit(connection);
+        } finally {
+          connection.stream.uncork();
+        }
+      };
+      const complete = query.handleCommandComplete.bind(query);
+      let beginAnswered = false;
+      query.handleCommandComplete = (msg, connection) => {
+        if (beginAnswered) return complete(msg, connection);
+        beginAnswered = true;
+      };
+      void client.query(query as unknown as pg.Query);
+    });
+  },
+};
+
+/** The parts of `pg`'s connection and query that `beginWith` works with (not in its typings). */
+interface PgConnection {
+  stream: { cork(): void; uncork(): void };
+  parsedStatements: Record<string, string | undefined>;
+  bind(config: { statement: string; values: unknown[] }): void;
+  execute(config: object): void;
+}
+interface PgInternals {
+  connection: PgConnection;
+}
+interface PgQuery {
+  callback: (err: Error | null, res: pg.QueryResult) => void;
+  submit(connection: PgConnection): Error | null;
+  handleCommandComplete(msg: unknown, connection: PgConnection): void;
+}
+
 /**
  * The service's PostgreSQL connections, on `pg`'s public API: one pool sized by DB_POOL_MAX for
  * statements and transactions, and any further pools a service sizes on its own (`extraPool`, e.g.
@@ -89,10 +156,11 @@ export class Database {
   }
 
   /**
-   * Runs `fn` in a transaction on one connection with plain BEGIN and COMMIT. When `fn` throws, the
-   * transaction is rolled back (and the connection discarded if even the rollback fails) and the
-   * error is rethrown; a COMMIT that fails, or that PostgreSQL turns into a ROLLBACK because a
-   * statement had failed, rejects likewise.
+   * Runs `fn` in a transaction on one connection. BEGIN goes with the transaction's first statement
+   * (`beginWith`), COMMIT after the last; a transaction that ran no statement sends neither. When
+   * `fn` throws, the transaction is rolled back (and the connection discarded if even the rollback
+   * fails) and the error is rethrown; a COMMIT that fails, or that PostgreSQL turns into a ROLLBACK
+   * because a statement had failed, rejects likewise.
    */
   async transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
@@ -102,12 +170,19 @@ export class Database {
       this.opts.log.debug({ err: errorMessage(err) }, "database connection failed in a transaction");
     client.on("error", onError);
     let broken: Error | undefined;
+    let begun = false;
     try {
-      const run = async <R>(text: string, params: unknown[] = [], name?: string) =>
-        resultOf<R>(await client.query({ text, values: params, ...(name ? { name } : {}) }));
-      await run("begin");
+      const run = async <R>(text: string, params: unknown[] = [], name?: string) => {
+        const config = { text, values: params, ...(name ? { name } : {}) };
+        if (begun) return resultOf<R>(await client.query(config));
+        begun = true;
+        if (beginWith.fits(client, config)) return resultOf<R>(await beginWith.run(client, config));
+        await client.query(BEGIN);
+        return resultOf<R>(await client.query(config));
+      };
       try {
         const result = await fn({ query: run });
+        if (!begun) return result;
         const commit = await client.query("commit");
         if (commit.command !== "COMMIT")
           throw new TransactionRolledBackError(
@@ -115,6 +190,7 @@ export class Database {
           );
         return result;
       } catch (err) {
+        if (!begun) throw err;
         try {
           await client.query("rollback");
         } catch {

@@ -42,7 +42,7 @@ import {
   type Via,
 } from "../domain/deployment.js";
 import * as repo from "../store/deployment.repository.js";
-import type { Deployment, DeploymentPatch } from "../store/deployment.repository.js";
+import type { Along, Deployment, DeploymentPatch, Observation } from "../store/deployment.repository.js";
 
 interface DeploymentMetrics {
   finished(outcome: Outcome, via: Via): void;
@@ -149,6 +149,9 @@ export class DeploymentService {
    */
   private readonly recording = new Map<string, Promise<void>>();
 
+  /** Observations of a transaction not written yet (`observe`, `along`). */
+  private readonly unwritten = new WeakMap<SqlTxContext, Observation[]>();
+
   constructor(private readonly deps: DeploymentServiceDeps) {
     this.db = deps.db.sql;
     this.random = deps.random ?? Math.random;
@@ -157,6 +160,31 @@ export class DeploymentService {
 
   private get tuning() {
     return { retryBaseMs: this.deps.config.OPS_RETRY_BASE_MS, retryMaxMs: this.deps.config.OPS_RETRY_MAX_MS };
+  }
+
+  /**
+   * Runs `fn` in a transaction (the outbox's); what the ops module said is written with the
+   * deployment's update (`along`), or at the end when the transaction made none.
+   */
+  private transaction<T>(correlationId: string, fn: (tx: SqlTxContext) => Promise<T>): Promise<T> {
+    return this.deps.outbox.sqlTransaction(correlationId, async (tx) => {
+      const out = await fn(tx);
+      const left = this.unwritten.get(tx);
+      if (left?.length) await repo.recordObservations(tx.sql, left.splice(0));
+      return out;
+    });
+  }
+
+  /** Notes an answer of the ops module, to be written in this transaction. */
+  private observe(tx: SqlTxContext, o: Omit<Observation, "observer">): void {
+    const list = this.unwritten.get(tx) ?? [];
+    list.push({ ...o, observer: this.me });
+    this.unwritten.set(tx, list);
+  }
+
+  /** What a deployment's update carries along in its statement: outbox rows and observations. */
+  private along(tx: SqlTxContext): Along {
+    return { outbox: tx.takeOutboxInsert, observations: this.unwritten.get(tx)?.splice(0) ?? [] };
   }
 
   /** Emits an event of this deployment and remembers it, so a repeated request can get it again. */
@@ -248,7 +276,7 @@ export class DeploymentService {
     const interval = r.stageConfig.pollInterval ?? PHASE_STAGE_DEFAULTS.DEPLOY.pollInterval!;
     const timeout = r.stageConfig.pollTimeout ?? PHASE_STAGE_DEFAULTS.DEPLOY.pollTimeout!;
     const image = r.inputs.PACKAGE?.image ?? "";
-    return this.deps.outbox.sqlTransaction(message.correlationId, async (tx) => {
+    return this.transaction(message.correlationId, async (tx) => {
       // The common case in one statement: no row of this attempt or a later one yet.
       const row = await repo.insertIfAbsent(
         tx.sql,
@@ -303,7 +331,7 @@ export class DeploymentService {
           "the DEPLOY request has no image (inputs.PACKAGE.image): PACKAGE must succeed first",
           now,
         );
-        await repo.update(tx.sql, row.id, patch);
+        await repo.update(tx.sql, row.id, patch, this.along(tx));
       }
       log.info({ pipelineId: r.pipelineId, attempt: r.attempt, appId: r.appId }, "deployment requested");
       return "done";
@@ -317,7 +345,7 @@ export class DeploymentService {
   ): Promise<HandlerResult> {
     const c = message.data;
     const now = new Date();
-    return this.deps.outbox.sqlTransaction(message.correlationId, async (tx) => {
+    return this.transaction(message.correlationId, async (tx) => {
       let d = await repo.lockByAttempt(tx.sql, c.pipelineId, c.attempt);
       let tombstone = false;
       if (!d) {
@@ -361,7 +389,7 @@ export class DeploymentService {
         )),
         ...(stopAtOps ? { cancelState: "PENDING", nextPollAt: now } : {}),
       };
-      await repo.update(tx.sql, d.id, patch);
+      await repo.update(tx.sql, d.id, patch, this.along(tx));
       return "done";
     });
   }
@@ -396,7 +424,7 @@ export class DeploymentService {
   ): Promise<DeployCallbackResponse> {
     const { log } = ctx;
     const now = new Date();
-    return this.deps.outbox.sqlTransaction(ctx.requestId, async (tx) => {
+    return this.transaction(ctx.requestId, async (tx) => {
       const d = await repo.lockByDeployId(tx.sql, body.deployId);
       if (!d) throw new DomainError("DEPLOYMENT_NOT_FOUND", `deployment ${body.deployId} not found`);
       const decision = decideCallback(d, body.status);
@@ -410,7 +438,7 @@ export class DeploymentService {
       };
       // A callback that ends the deployment writes its line with the outcome's, in one append.
       if (decision.effect !== "APPLIED") await this.say(tx, d, received);
-      await repo.recordObservation(tx.sql, {
+      this.observe(tx, {
         deploymentId: d.id,
         deployId: body.deployId,
         attempt: d.attempt,
@@ -419,17 +447,16 @@ export class DeploymentService {
         message: body.message,
         reportedAt: body.timestamp,
         effect: decision.effect,
-        observer: this.me,
       });
       if (decision.effect === "APPLIED") {
         await repo.update(
           tx.sql,
           d.id,
           await this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now, [received]),
-          tx.takeOutboxInsert,
+          this.along(tx),
         );
       } else if (d.status === "DEPLOYING") {
-        await repo.update(tx.sql, d.id, { opsStatus: body.status, opsMessage: body.message });
+        await repo.update(tx.sql, d.id, { opsStatus: body.status, opsMessage: body.message }, this.along(tx));
         log.debug({ deployId: body.deployId, status: body.status }, "progress callback recorded");
       } else {
         log.info(
@@ -451,7 +478,7 @@ export class DeploymentService {
     claimed: Deployment,
     apply: (tx: SqlTxContext, d: Deployment, now: Date) => Promise<DeploymentPatch>,
   ): Promise<void> {
-    await this.deps.outbox.sqlTransaction(claimed.correlationId, async (tx) => {
+    await this.transaction(claimed.correlationId, async (tx) => {
       const d = await repo.lockById(tx.sql, claimed.id);
       if (!d) return;
       if (d.leaseOwner !== this.me) {
@@ -462,7 +489,7 @@ export class DeploymentService {
         return;
       }
       const patch = await apply(tx, d, new Date());
-      await repo.update(tx.sql, d.id, { ...patch, ...released }, tx.takeOutboxInsert);
+      await repo.update(tx.sql, d.id, { ...patch, ...released }, this.along(tx));
     });
   }
 
@@ -556,7 +583,7 @@ export class DeploymentService {
               answer.kind === "ok" ? `, status ${answer.data.status}` : ""
             }; following it by polling and callback until ${decision.deadline.toISOString()}`,
           });
-          await repo.recordObservation(tx.sql, {
+          this.observe(tx, {
             deploymentId: d.id,
             deployId: decision.deployId,
             attempt: d.attempt,
@@ -565,7 +592,6 @@ export class DeploymentService {
             message: null,
             reportedAt: null,
             effect: "RECORDED",
-            observer: this.me,
           });
           this.deps.log.info(
             { pipelineId: d.pipelineId, attempt: d.attempt, deployId: decision.deployId },
@@ -596,7 +622,7 @@ export class DeploymentService {
     await this.applyStep(claimed, async (tx, d, now) => {
       const decision = decideAfterPoll(stateOf(d), answer, now, this.tuning, this.random());
       if (answer.kind !== "unavailable" && d.deployId) {
-        await repo.recordObservation(tx.sql, {
+        this.observe(tx, {
           deploymentId: d.id,
           deployId: d.deployId,
           attempt: d.attempt,
@@ -605,7 +631,6 @@ export class DeploymentService {
           message: answer.kind === "ok" ? answer.data.message : answer.message,
           reportedAt: null,
           effect: decision.kind === "finish" ? "APPLIED" : "RECORDED",
-          observer: this.me,
         });
       }
       switch (decision.kind) {
@@ -666,7 +691,7 @@ export class DeploymentService {
       const attempts = d.cancelAttempts + 1;
       const decision = decideAfterCancel(attempts, this.deps.config.OPS_CANCEL_MAX_ATTEMPTS, answer);
       if (answer.kind !== "unavailable" && d.deployId) {
-        await repo.recordObservation(tx.sql, {
+        this.observe(tx, {
           deploymentId: d.id,
           deployId: d.deployId,
           attempt: d.attempt,
@@ -675,7 +700,6 @@ export class DeploymentService {
           message: answer.kind === "ok" ? null : answer.message,
           reportedAt: null,
           effect: "RECORDED",
-          observer: this.me,
         });
       }
       if (decision.state !== "PENDING") {

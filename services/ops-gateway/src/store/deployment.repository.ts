@@ -244,16 +244,19 @@ function updateName(text: string): string {
   return name;
 }
 
+/** What the deployment's writes of a transaction carry along in the same statement. */
+export interface Along {
+  /** The transaction's `takeOutboxInsert`: its waiting outbox rows. */
+  outbox?: (first: number) => { text: string; params: unknown[] } | null;
+  /** Observations of the ops module not yet written. */
+  observations?: Observation[];
+}
+
 /**
- * Writes `patch`; with `takeOutbox` (a transaction's `takeOutboxInsert`), the transaction's waiting
- * outbox rows go in the same statement, one round trip fewer.
+ * Writes `patch`, and in the same statement what goes `along` (outbox rows, observations): one round
+ * trip for the whole change.
  */
-export async function update(
-  db: Sql,
-  id: number,
-  patch: DeploymentPatch,
-  takeOutbox?: (first: number) => { text: string; params: unknown[] } | null,
-): Promise<void> {
+export async function update(db: Sql, id: number, patch: DeploymentPatch, along: Along = {}): Promise<void> {
   const sets: string[] = [];
   const params: unknown[] = [];
   for (const [key, value] of Object.entries(patch)) {
@@ -262,11 +265,22 @@ export async function update(
     params.push(column === "last_event_data" && value !== null ? JSON.stringify(value) : value);
     sets.push(`${column} = $${params.length}${column === "last_event_data" ? "::jsonb" : ""}`);
   }
-  if (!sets.length) return;
+  if (!sets.length) {
+    if (along.observations?.length) await recordObservations(db, along.observations);
+    return;
+  }
   params.push(id);
-  const outbox = takeOutbox?.(params.length + 1);
-  const text = `${outbox ? `with ob as (${outbox.text}) ` : ""}update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${params.length}`;
-  await db.query(text, outbox ? [...params, ...outbox.params] : params, updateName(text));
+  const parts: string[] = [];
+  // Each part numbers its parameters from where the ones before it end.
+  const add = (part: { text: string; params: unknown[] } | null | undefined) => {
+    if (!part) return;
+    parts.push(`w${parts.length} as (${part.text})`);
+    params.push(...part.params);
+  };
+  add(along.outbox?.(params.length + 1));
+  if (along.observations?.length) add(observationInsert(along.observations, params.length + 1));
+  const text = `${parts.length ? `with ${parts.join(", ")} ` : ""}update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${sets.length + 1}`;
+  await db.query(text, params, updateName(text));
 }
 
 /**
@@ -291,24 +305,25 @@ export function releaseLeasesOf(db: Sql, owner: string): Promise<number> {
   return leases.giveBackAll(db, owner);
 }
 
-export async function recordObservation(
-  db: Sql,
-  o: {
-    deploymentId: number;
-    deployId: string;
-    attempt: number;
-    source: "POLL" | "CALLBACK" | "CANCEL" | "CREATE";
-    opsStatus: string | null;
-    message: string | null;
-    reportedAt: string | null;
-    effect: "APPLIED" | "RECORDED";
-    observer: string;
-  },
-): Promise<void> {
-  await db.query(
-    `insert into ${OBS} (deployment_id, deploy_id, attempt, source, ops_status, message, reported_at, effect, observer)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [
+/** What the ops module said about a deployment, as `deployment_observation` keeps it. */
+export interface Observation {
+  deploymentId: number;
+  deployId: string;
+  attempt: number;
+  source: "POLL" | "CALLBACK" | "CANCEL" | "CREATE";
+  opsStatus: string | null;
+  message: string | null;
+  reportedAt: string | null;
+  effect: "APPLIED" | "RECORDED";
+  observer: string;
+}
+
+/** The insert of `list`, its parameters numbered from `$first`. */
+function observationInsert(list: Observation[], first: number): { text: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const rows = list.map((o) => {
+    const at = first + params.length;
+    params.push(
       o.deploymentId,
       o.deployId,
       o.attempt,
@@ -318,7 +333,18 @@ export async function recordObservation(
       o.reportedAt,
       o.effect,
       o.observer,
-    ],
-    "ops_observation_insert",
-  );
+    );
+    return `(${Array.from({ length: 9 }, (_, i) => `$${at + i}`).join(", ")})`;
+  });
+  return {
+    text: `insert into ${OBS} (deployment_id, deploy_id, attempt, source, ops_status, message, reported_at, effect, observer)
+       values ${rows.join(", ")}`,
+    params,
+  };
+}
+
+export async function recordObservations(db: Sql, list: Observation[]): Promise<void> {
+  if (!list.length) return;
+  const { text, params } = observationInsert(list, 1);
+  await db.query(text, params, `ops_observation_insert_${list.length}`);
 }

@@ -1,0 +1,118 @@
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestInfra, type TestInfra } from "@procode/test-kit";
+import { createLogger, Database } from "../src/index.js";
+
+let infra: TestInfra;
+let db: Database;
+
+beforeAll(async () => {
+  infra = await createTestInfra("kit-sql");
+  // One connection: every transaction below runs on the same one, as a busy service's do.
+  db = new Database({
+    url: infra.databaseUrl,
+    poolMax: 1,
+    log: createLogger({ name: "kit-sql", level: "silent" }),
+  });
+  await db.sql.query(`create table kit_sql_note (id int primary key, body text not null)`);
+});
+
+afterAll(async () => {
+  await db?.close();
+  await infra?.cleanup();
+});
+
+/** How many times sockets wrote while `fn` ran (a corked batch of messages is one write). */
+async function writesDuring<T>(fn: () => Promise<T>): Promise<{ writes: number; result: T }> {
+  const proto = net.Socket.prototype as unknown as Record<"_write" | "_writev", (...a: unknown[]) => unknown>;
+  const original = { _write: proto._write, _writev: proto._writev };
+  let writes = 0;
+  for (const k of ["_write", "_writev"] as const) {
+    proto[k] = function (this: unknown, ...a: unknown[]) {
+      writes++;
+      return original[k].apply(this, a);
+    };
+  }
+  try {
+    const result = await fn();
+    return { writes, result };
+  } finally {
+    Object.assign(proto, original);
+  }
+}
+
+const INSERT = "insert into kit_sql_note (id, body) values ($1, $2) returning id";
+const insert = (id: number, body: string) => [INSERT, [id, body], "kit-sql-insert"] as const;
+const count = async () =>
+  Number((await db.sql.query<{ n: string }>(`select count(*)::text as n from kit_sql_note`)).rows[0]!.n);
+
+describe("transactions", () => {
+  it("send BEGIN with the first statement once both are prepared on the connection: one write fewer", async () => {
+    // The first transaction on the connection prepares BEGIN (and the statement): BEGIN, insert, COMMIT.
+    const first = await writesDuring(() => db.transaction((sql) => sql.query(...insert(1, "one"))));
+    expect(first.writes).toBe(3);
+    // Then BEGIN goes with the insert: two writes.
+    const second = await writesDuring(() =>
+      db.transaction((sql) => sql.query<{ id: number }>(...insert(2, "two"))),
+    );
+    expect(second.writes).toBe(2);
+    // The statement's own result, not BEGIN's.
+    expect(second.result.rows).toEqual([{ id: 2 }]);
+    expect(second.result.rowCount).toBe(1);
+    const third = await writesDuring(() =>
+      db.transaction(async (sql) => {
+        await sql.query(...insert(3, "three"));
+        return sql.query<{ id: number }>(...insert(4, "four"));
+      }),
+    );
+    expect(third.writes).toBe(3);
+    expect(third.result.rows).toEqual([{ id: 4 }]);
+    expect(await count()).toBe(4);
+  });
+
+  it("run the statement that went with BEGIN inside the transaction: a failure later rolls it back", async () => {
+    const before = await count();
+    await expect(
+      db.transaction(async (sql) => {
+        await sql.query(...insert(10, "ten"));
+        await sql.query(...insert(10, "ten again")); // unique violation
+      }),
+    ).rejects.toMatchObject({ code: "23505" });
+    expect(await count()).toBe(before);
+    await expect(
+      db.transaction(async (sql) => {
+        await sql.query(...insert(11, "eleven"));
+        throw new Error("the use case changed its mind");
+      }),
+    ).rejects.toThrow("changed its mind");
+    expect(await count()).toBe(before);
+  });
+
+  it("roll back when the statement that went with BEGIN fails, and the connection serves on", async () => {
+    const before = await count();
+    await expect(db.transaction((sql) => sql.query(...insert(1, "duplicate of one")))).rejects.toMatchObject({
+      code: "23505",
+    });
+    await expect(
+      db.transaction((sql) => sql.query("select 1 / $1::int as x", [0], "kit-sql-divide")),
+    ).rejects.toMatchObject({ code: "22012" });
+    // Prepared now: the same statement goes with BEGIN and fails there.
+    await expect(
+      db.transaction((sql) => sql.query("select 1 / $1::int as x", [0], "kit-sql-divide")),
+    ).rejects.toMatchObject({ code: "22012" });
+    const ok = await db.transaction((sql) =>
+      sql.query<{ x: number }>("select 1 / $1::int as x", [1], "kit-sql-divide"),
+    );
+    expect(ok.rows).toEqual([{ x: 1 }]);
+    expect(await count()).toBe(before);
+    // No transaction was left open on the connection.
+    const open = await db.sql.query<{ s: string }>(`select now()::text as s`);
+    const again = await db.sql.query<{ s: string }>(`select now()::text as s`);
+    expect(open.rows[0]!.s).not.toBe(again.rows[0]!.s);
+  });
+
+  it("send nothing for a transaction that runs no statement", async () => {
+    const idle = await writesDuring(() => db.transaction(async () => "nothing to do"));
+    expect(idle).toEqual({ writes: 0, result: "nothing to do" });
+  });
+});
