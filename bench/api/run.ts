@@ -10,7 +10,10 @@
  *   - POST /apps                   (a low-code app with a unique name: validation, insert, outbox)
  * each at a fixed rate (an open model: requests evenly spaced, latency from the moment each was due,
  * see open-load.ts) and at maximum throughput with autocannon, and prints P50/P99/P99.9/max and requests/s per run, with the
- * background transitions/s, the serving process's event-loop delay and the load average.
+ * background transitions/s, the serving process's event-loop delay and the load average. Each run
+ * starts once the background pipelines have caught up; under the table, for each open-model run,
+ * the CPU pressure over it and its worst seconds (P99, CPU pressure, every process's event-loop
+ * delay), and how late the generator itself sent: where the tail came from.
  *
  *   pnpm --filter @procode/bench api [--rate 1000] [--post-rate 200] [--duration 20] [--connections 10]
  *     [--pipeline-rate 10] [--iterations 100000] [--only pipeline,iterations,apps] [--slow-uploads N]

@@ -42,7 +42,11 @@ async function writesDuring<T>(fn: () => Promise<T>): Promise<{ writes: number; 
 }
 
 const INSERT = "insert into kit_sql_note (id, body) values ($1, $2) returning id";
-const insert = (id: number, body: string) => [INSERT, [id, body], "kit-sql-insert"] as const;
+const insert = (id: number, body: string): [string, unknown[], string] => [
+  INSERT,
+  [id, body],
+  "kit-sql-insert",
+];
 const count = async () =>
   Number((await db.sql.query<{ n: string }>(`select count(*)::text as n from kit_sql_note`)).rows[0]!.n);
 
