@@ -44,7 +44,6 @@ export interface OpenLoadResult {
 export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections });
   const base = new URL(o.url);
-  const latencies: number[] = [];
   /** Latencies by the second of the run in which each request was due. */
   const bySecond: number[][] = [];
   let ok = 0;
@@ -55,11 +54,7 @@ export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
   const send = (dueAt: number) =>
     new Promise<void>((resolve) => {
       const second = Math.floor((dueAt - start) / 1000);
-      const record = () => {
-        const ms = performance.now() - dueAt;
-        latencies.push(ms);
-        (bySecond[second] ??= []).push(ms);
-      };
+      const record = () => (bySecond[second] ??= []).push(performance.now() - dueAt);
       const body = o.body?.();
       const req = http.request(
         {
@@ -110,7 +105,7 @@ export async function openLoad(o: OpenLoadOptions): Promise<OpenLoadResult> {
   await Promise.all([...pending]);
   const elapsedS = (performance.now() - start) / 1000;
   agent.destroy();
-  latencies.sort((a, b) => a - b);
+  const latencies = bySecond.flat().sort((a, b) => a - b);
   const at = (p: number) => Math.round(percentile(latencies, p) * 10) / 10;
   const seconds = bySecond.flatMap((l, second) => {
     if (!l) return [];

@@ -129,13 +129,25 @@ try {
   };
   // A first 1,000 so that GET /pipelines/{id} has rows to read, then a steady background rate.
   for (let k = 0; k < 1000; k += 50) await Promise.all(Array.from({ length: 50 }, release));
+  /**
+   * Waits until no release older than `minAgeS` seconds is still running (at most `capMs`); returns
+   * the seconds waited.
+   */
+  const caughtUp = async (minAgeS: number, capMs = Infinity) => {
+    const t0 = performance.now();
+    while (
+      performance.now() - t0 < capMs &&
+      (await countOf(
+        `select count(*) as n from pipeline.pipeline where type = 'PHASE'
+           and status not in ('SUCCESS', 'FAILED', 'CANCELLED')
+           and created_at <= now() - ${minAgeS} * interval '1 second'`,
+      )) > 0
+    )
+      await sleep(200);
+    return (performance.now() - t0) / 1000;
+  };
   // Those first 1,000 run to the end before anything is measured (the backlog would be measured too).
-  while (
-    (await countOf(
-      `select count(*) as n from pipeline.pipeline where type = 'PHASE' and status not in ('SUCCESS', 'FAILED', 'CANCELLED')`,
-    )) > 0
-  )
-    await sleep(200);
+  await caughtUp(0);
   let background = true;
   const driver = (async () => {
     const start = performance.now();
@@ -268,25 +280,10 @@ try {
     if (!a || !b || b.at === a.at) return null;
     return (100 * (b.totalUs - a.totalUs)) / 1000 / (b.at - a.at);
   };
-  /**
-   * Waits until the background pipelines have caught up (none released more than 2 s ago still
-   * running): a max run starves them, and their catching up would otherwise be measured as the
-   * next run's first seconds. Returns the seconds waited.
-   */
-  const settled = async () => {
-    const t0 = performance.now();
-    while (
-      performance.now() - t0 < 60_000 &&
-      (await countOf(
-        `select count(*) as n from pipeline.pipeline where type = 'PHASE'
-           and status not in ('SUCCESS', 'FAILED', 'CANCELLED') and created_at < now() - interval '2 seconds'`,
-      )) > 0
-    )
-      await sleep(200);
-    return (performance.now() - t0) / 1000;
-  };
   const run = async (e: Endpoint, target: Target, mode: "rate" | "max") => {
-    const waited = await settled();
+    // A max run starves the background pipelines: their catching up would otherwise be measured as
+    // this run's first seconds.
+    const waited = await caughtUp(2, 60_000);
     if (waited > 1) log(`  (the background pipelines caught up for ${waited.toFixed(1)} s first)`);
     const tr0 = await transitionsNow();
     const la0 = loadAverage();

@@ -78,18 +78,20 @@ const BEGIN = { name: "procode-begin", text: "begin" };
  * BEGIN goes ahead of the statement as Bind and Execute of the prepared `procode-begin`, without a
  * Sync of its own: PostgreSQL answers BEGIN's CommandComplete, then the statement's messages, then
  * one ReadyForQuery, which `pg` takes for the end of one query. BEGIN's CommandComplete is not the
- * statement's result and is passed over. Only when no Parse message has to go along (both are
- * prepared on the connection already): `pg` files a ParseComplete under the statement's name, and
- * must not see one that is not the statement's. A statement that fails fails as it would after a
- * separate BEGIN: the transaction is aborted and rolled back.
+ * statement's result and is passed over. BEGIN itself must be prepared on the connection already:
+ * its own Parse would answer a ParseComplete that `pg` files under the statement's name. The
+ * statement goes by the extended protocol (it has a name or parameters), with its own Parse when it
+ * needs one. A statement that fails fails as it would after a separate BEGIN: the transaction is
+ * aborted and rolled back.
  */
 const beginWith = {
   /** Whether `config` can go with BEGIN on this connection. */
-  fits(client: pg.PoolClient, config: { text: string; name?: string }): boolean {
+  fits(client: pg.PoolClient, config: { text: string; values: unknown[]; name?: string }): boolean {
     const parsed = (client as unknown as PgInternals).connection.parsedStatements;
-    return (
-      parsed[BEGIN.name] === BEGIN.text && config.name !== undefined && parsed[config.name] === config.text
-    );
+    if (parsed[BEGIN.name] !== BEGIN.text) return false;
+    // A name prepared for another text is refused by `pg` before it writes: that goes the plain way.
+    if (config.name !== undefined) return (parsed[config.name] ?? config.text) === config.text;
+    return config.values.length > 0;
   },
 
   run(client: pg.PoolClient, config: { text: string; values: unknown[]; name?: string }) {

@@ -74,6 +74,25 @@ describe("transactions", () => {
     expect(await count()).toBe(4);
   });
 
+  it("send BEGIN with a statement still to be prepared or without a name, but not with one in the simple protocol", async () => {
+    // Named, parsed on the connection for the first time in the same write.
+    const named = await writesDuring(() =>
+      db.transaction((sql) => sql.query<{ id: number }>(INSERT, [5, "five"], "kit-sql-insert-new")),
+    );
+    expect(named).toMatchObject({ writes: 2, result: { rows: [{ id: 5 }] } });
+    // Unnamed with parameters: the extended protocol too.
+    const unnamed = await writesDuring(() =>
+      db.transaction((sql) => sql.query<{ id: number }>(INSERT, [6, "six"])),
+    );
+    expect(unnamed).toMatchObject({ writes: 2, result: { rows: [{ id: 6 }] } });
+    // No name and no parameters: a simple query, after a BEGIN of its own.
+    const simple = await writesDuring(() =>
+      db.transaction((sql) => sql.query<{ n: number }>("select 7 as n")),
+    );
+    expect(simple).toMatchObject({ writes: 3, result: { rows: [{ n: 7 }] } });
+    await db.sql.query(`delete from kit_sql_note where id in (5, 6)`);
+  });
+
   it("run the statement that went with BEGIN inside the transaction: a failure later rolls it back", async () => {
     const before = await count();
     await expect(
@@ -100,7 +119,7 @@ describe("transactions", () => {
     await expect(
       db.transaction((sql) => sql.query("select 1 / $1::int as x", [0], "kit-sql-divide")),
     ).rejects.toMatchObject({ code: "22012" });
-    // Prepared now: the same statement goes with BEGIN and fails there.
+    // Again, now prepared on the connection: it fails there as well.
     await expect(
       db.transaction((sql) => sql.query("select 1 / $1::int as x", [0], "kit-sql-divide")),
     ).rejects.toMatchObject({ code: "22012" });

@@ -164,7 +164,7 @@ export class DeploymentService {
 
   /**
    * Runs `fn` in a transaction (the outbox's); what the ops module said is written with the
-   * deployment's update (`along`), or at the end when the transaction made none.
+   * deployment's update (`along`), or at the end when no update took it.
    */
   private transaction<T>(correlationId: string, fn: (tx: SqlTxContext) => Promise<T>): Promise<T> {
     return this.deps.outbox.sqlTransaction(correlationId, async (tx) => {
@@ -183,8 +183,12 @@ export class DeploymentService {
   }
 
   /** What a deployment's update carries along in its statement: outbox rows and observations. */
-  private along(tx: SqlTxContext): Along {
-    return { outbox: tx.takeOutboxInsert, observations: this.unwritten.get(tx)?.splice(0) ?? [] };
+  private along(tx: SqlTxContext): Along[] {
+    const observations: Along = (first) => {
+      const list = this.unwritten.get(tx)?.splice(0) ?? [];
+      return list.length ? repo.observationInsert(list, first) : null;
+    };
+    return [tx.takeOutboxInsert, observations];
   }
 
   /** Emits an event of this deployment and remembers it, so a repeated request can get it again. */

@@ -1,5 +1,5 @@
 import type { DeployConfig } from "@procode/contracts";
-import { Leases, type Sql } from "@procode/service-kit";
+import { Leases, type Sql, type SqlTxContext } from "@procode/service-kit";
 import type { CancelState, DeploymentStatus, Outcome, Via } from "../domain/deployment.js";
 
 /**
@@ -244,19 +244,22 @@ function updateName(text: string): string {
   return name;
 }
 
-/** What the deployment's writes of a transaction carry along in the same statement. */
-export interface Along {
-  /** The transaction's `takeOutboxInsert`: its waiting outbox rows. */
-  outbox?: (first: number) => { text: string; params: unknown[] } | null;
-  /** Observations of the ops module not yet written. */
-  observations?: Observation[];
-}
+/**
+ * A part a transaction's statement takes along (a data-modifying `with` part, its parameters numbered
+ * from `$first`), or null when there is nothing to take: the outbox's `takeOutboxInsert` is one.
+ */
+export type Along = SqlTxContext["takeOutboxInsert"];
 
 /**
  * Writes `patch`, and in the same statement what goes `along` (outbox rows, observations): one round
- * trip for the whole change.
+ * trip for the whole change. A patch with nothing to write takes nothing along.
  */
-export async function update(db: Sql, id: number, patch: DeploymentPatch, along: Along = {}): Promise<void> {
+export async function update(
+  db: Sql,
+  id: number,
+  patch: DeploymentPatch,
+  along: Along[] = [],
+): Promise<void> {
   const sets: string[] = [];
   const params: unknown[] = [];
   for (const [key, value] of Object.entries(patch)) {
@@ -265,20 +268,16 @@ export async function update(db: Sql, id: number, patch: DeploymentPatch, along:
     params.push(column === "last_event_data" && value !== null ? JSON.stringify(value) : value);
     sets.push(`${column} = $${params.length}${column === "last_event_data" ? "::jsonb" : ""}`);
   }
-  if (!sets.length) {
-    if (along.observations?.length) await recordObservations(db, along.observations);
-    return;
-  }
+  if (!sets.length) return;
   params.push(id);
   const parts: string[] = [];
   // Each part numbers its parameters from where the ones before it end.
-  const add = (part: { text: string; params: unknown[] } | null | undefined) => {
-    if (!part) return;
+  for (const take of along) {
+    const part = take(params.length + 1);
+    if (!part) continue;
     parts.push(`w${parts.length} as (${part.text})`);
     params.push(...part.params);
-  };
-  add(along.outbox?.(params.length + 1));
-  if (along.observations?.length) add(observationInsert(along.observations, params.length + 1));
+  }
   const text = `${parts.length ? `with ${parts.join(", ")} ` : ""}update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${sets.length + 1}`;
   await db.query(text, params, updateName(text));
 }
@@ -319,7 +318,7 @@ export interface Observation {
 }
 
 /** The insert of `list`, its parameters numbered from `$first`. */
-function observationInsert(list: Observation[], first: number): { text: string; params: unknown[] } {
+export function observationInsert(list: Observation[], first: number): { text: string; params: unknown[] } {
   const params: unknown[] = [];
   const rows = list.map((o) => {
     const at = first + params.length;
