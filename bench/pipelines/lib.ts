@@ -371,6 +371,22 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/**
+ * Read and write system calls a process has made so far (`syscr`, `syscw` of /proc/PID/io; zeros when
+ * it is gone). A Node.js process reads and writes its sockets with read/write/writev, which these
+ * count; PostgreSQL's backends use send/recv, which they do not.
+ */
+export function ioCalls(pid: number | undefined): { reads: number; writes: number } {
+  if (!pid) return { reads: 0, writes: 0 };
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? 0);
+    return { reads: field("syscr"), writes: field("syscw") };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 /** pids of processes whose command line contains `needle`. */
 export function pidsOf(needle: string): number[] {
   const out: number[] = [];

@@ -41,6 +41,7 @@ import {
 import { signToken } from "@procode/service-kit";
 import {
   cpuSeconds,
+  ioCalls,
   getLoad,
   loadAverage,
   metric,
@@ -220,6 +221,19 @@ async function cpu(): Promise<Record<string, number>> {
   };
 }
 
+/** System calls that read and write so far, of the bench's processes and nats-server. */
+function calls(): Record<string, { reads: number; writes: number }> {
+  const sum = (pids: number[]) =>
+    pids.map(ioCalls).reduce((a, b) => ({ reads: a.reads + b.reads, writes: a.writes + b.writes }), {
+      reads: 0,
+      writes: 0,
+    });
+  return {
+    ...Object.fromEntries(procs.map((p) => [p.name, ioCalls(p.child.pid)])),
+    "nats-server": sum(pidsOf("nats-server")),
+  };
+}
+
 /** This database's activity counters (PostgreSQL publishes them within a second or so). */
 async function dbStats(): Promise<Record<string, number>> {
   const row = (
@@ -247,6 +261,7 @@ const sampler = (async () => {
 })();
 
 const cpu0 = await cpu();
+const calls0 = calls();
 const db0 = await dbStats();
 const before = await scrape();
 const t0 = performance.now();
@@ -264,6 +279,7 @@ await releasing;
 while (doneCount(0, N) < N) await sleep(20);
 const t1 = performance.now();
 const cpu1 = await cpu();
+const calls1 = calls();
 const after = await scrape();
 const getResult = await getting;
 await sleep(1500);
@@ -310,6 +326,11 @@ for (const k of Object.keys(cpu1))
 log(
   `  (total ${((Object.keys(cpu1).reduce((s, k) => s + cpu1[k]! - (cpu0[k] ?? 0), 0) * 1000) / Math.max(1, transitions)).toFixed(2)}; nats-server is shared with other users of the machine)`,
 );
+log(`read and write system calls per pipeline (sockets and log output; nats-server's are shared):`);
+for (const k of Object.keys(calls1)) {
+  const per = (f: "reads" | "writes") => ((calls1[k]![f] - (calls0[k]?.[f] ?? 0)) / N).toFixed(1);
+  log(`  ${k.padEnd(26)} reads ${per("reads").padStart(6)}   writes ${per("writes").padStart(6)}`);
+}
 log(`per process during the run (event-loop delay from 1 s windows, ms):`);
 log(`  ${"process".padEnd(12)} ${"RSS max".padStart(9)}  loop delay P99: max / mean   max single delay`);
 for (const p of procs) {

@@ -4,7 +4,7 @@ import { liveTeamToken, messageSubject, type MessageDefinition } from "@procode/
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { NatsHandle } from "./nats.js";
-import type { Database, Sql } from "./sql.js";
+import type { Database, Sql, TxSql } from "./sql.js";
 import { PollLoop } from "./poll-loop.js";
 import { errorMessage } from "./util.js";
 
@@ -31,7 +31,11 @@ export interface OutboxContext {
 
 /** What a use case gets inside `outbox.sqlTransaction`: SQL on the transaction's connection. */
 export interface SqlTxContext extends OutboxContext {
-  sql: Sql;
+  /**
+   * The transaction's connection. A statement sent through `sql.last` goes with COMMIT; no message
+   * may be emitted after it (`TxSql`).
+   */
+  sql: TxSql;
   /**
    * The messages emitted so far as an insert for the caller's own statement (a data-modifying
    * `with` part), its parameters numbered from `first`: the transaction then does not insert them
@@ -115,10 +119,16 @@ export class Outbox {
   }
 
   /** emit/claim of one transaction; emitted rows are collected in `rows`. */
-  private context(sql: Sql, correlationId: string, rows: OutboxRow[]): OutboxContext {
+  private context(
+    sql: Sql,
+    correlationId: string,
+    rows: OutboxRow[],
+    open: () => boolean = () => true,
+  ): OutboxContext {
     return {
       correlationId,
       emit: (def, data, opts) => {
+        if (!open()) throw new Error(`${def.type} emitted after the transaction's last statement`);
         if (def.perStage && !opts?.suffix) throw new Error(`${def.type} needs a subject suffix (the stage)`);
         if (def.perTeam && opts?.team === undefined) throw new Error(`${def.type} needs the team`);
         const message = Outbox.envelope(def, data, opts?.correlationId ?? correlationId);
@@ -174,16 +184,27 @@ export class Outbox {
       rows = [];
       // Rows before this index were inserted by the caller's own statement (takeOutboxInsert).
       let taken = 0;
+      let open = true;
+      const last: Sql = {
+        query: (...args) => {
+          // Refused before anything is sent: the statement would commit without these messages.
+          if (rows.length > taken)
+            throw new Error("the transaction's last statement leaves messages to insert");
+          open = false;
+          return sql.last.query(...args);
+        },
+      };
       const out = await fn({
-        sql,
-        ...this.context(sql, correlationId, rows),
+        sql: { query: (...args) => sql.query(...args), last },
+        ...this.context(sql, correlationId, rows, () => open),
         takeOutboxInsert: (first) => {
           const pending = rows.slice(taken);
           taken = rows.length;
           return pending.length ? this.insertOf(pending, first) : null;
         },
       });
-      await this.insertRows(sql, rows.slice(taken));
+      // The rows no statement took go with COMMIT.
+      if (open) await this.insertRows(sql.last, rows.slice(taken));
       return out;
     });
     if (rows.length > 0) this.dispatch(rows);

@@ -23,6 +23,17 @@ export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<SqlResult<T>>;
 }
 
+/**
+ * The `Sql` of a transaction (`Database.transaction`). Its `last` runs the statement the use case
+ * calls the transaction's last, in one round trip with COMMIT: when that resolves the transaction
+ * has committed, and a statement after it is refused. A use case calls `last` only where nothing
+ * after that statement writes, emits or fails; what it leaves undone then is the at-least-once
+ * path's to redo, as after a crash.
+ */
+export interface TxSql extends Sql {
+  readonly last: Sql;
+}
+
 /** COMMIT of a transaction in which a statement failed answers ROLLBACK, without an error. */
 class TransactionRolledBackError extends Error {
   override name = "TransactionRolledBackError";
@@ -67,73 +78,107 @@ const resultOf = <T>(res: pg.QueryResult): SqlResult<T> => ({
   rowCount: res.rowCount ?? 0,
 });
 
-/** BEGIN as a statement prepared once per connection (named, so later sends carry no Parse). */
+/** BEGIN and COMMIT as statements prepared once per connection (named: later sends carry no Parse). */
 const BEGIN = { name: "procode-begin", text: "begin" };
+const COMMIT = { name: "procode-commit", text: "commit" };
 
 /**
- * A transaction's first statement sent in one write with its BEGIN, so the transaction costs one
- * round trip fewer (each statement's write and the answer's read cost CPU on both sides:
- * docs/performance.md, "BEGIN with the first statement").
+ * A transaction's first statement sent in one write with its BEGIN, and a statement the use case
+ * calls the transaction's last (`TxSql.last`) in one write with its COMMIT, so the transaction costs
+ * a round trip fewer at either end (each statement's write and the answer's read cost CPU on both
+ * sides: docs/performance.md, "BEGIN with the first statement" and "COMMIT with the last").
  *
- * BEGIN goes ahead of the statement as Bind and Execute of the prepared `procode-begin`, without a
- * Sync of its own: PostgreSQL answers BEGIN's CommandComplete, then the statement's messages, then
- * one ReadyForQuery, which `pg` takes for the end of one query. BEGIN's CommandComplete is not the
- * statement's result and is passed over. BEGIN itself must be prepared on the connection already:
- * its own Parse would answer a ParseComplete that `pg` files under the statement's name. The
- * statement goes by the extended protocol (it has a name or parameters), with its own Parse when it
- * needs one. A statement that fails fails as it would after a separate BEGIN: the transaction is
- * aborted and rolled back.
+ * BEGIN goes ahead of the statement, COMMIT after its Execute, each as Bind and Execute of the
+ * prepared statement, without a Sync of its own: PostgreSQL answers BEGIN's CommandComplete, the
+ * statement's messages, COMMIT's CommandComplete, then one ReadyForQuery, which `pg` takes for the
+ * end of one query. BEGIN's and COMMIT's CommandComplete are not the statement's result and are
+ * passed over. Both must be prepared on the connection already: their own Parse would answer a
+ * ParseComplete that `pg` files under the statement's name. The statement goes by the extended
+ * protocol (it has a name or parameters), with its own Parse when it needs one. A statement that
+ * fails fails as it would alone: PostgreSQL skips what follows it up to the Sync (COMMIT included),
+ * and the transaction is rolled back; a COMMIT that fails fails the statement's query.
  */
-const beginWith = {
-  /** Whether `config` can go with BEGIN on this connection. */
-  fits(client: pg.PoolClient, config: { text: string; values: unknown[]; name?: string }): boolean {
+const along = {
+  /** Which of the ends wanted can go with `config` on this connection. */
+  fitting(
+    client: pg.PoolClient,
+    config: { text: string; values: unknown[]; name?: string },
+    wanted: { begin: boolean; commit: boolean },
+  ): { begin: boolean; commit: boolean } {
     const parsed = (client as unknown as PgInternals).connection.parsedStatements;
-    if (parsed[BEGIN.name] !== BEGIN.text) return false;
     // A name prepared for another text is refused by `pg` before it writes: that goes the plain way.
-    if (config.name !== undefined) return (parsed[config.name] ?? config.text) === config.text;
-    return config.values.length > 0;
+    const extended =
+      config.name !== undefined
+        ? (parsed[config.name] ?? config.text) === config.text
+        : config.values.length > 0;
+    return {
+      begin: extended && wanted.begin && parsed[BEGIN.name] === BEGIN.text,
+      commit: extended && wanted.commit && parsed[COMMIT.name] === COMMIT.text,
+    };
   },
 
-  run(client: pg.PoolClient, config: { text: string; values: unknown[]; name?: string }) {
+  run(
+    client: pg.PoolClient,
+    config: { text: string; values: unknown[]; name?: string },
+    ends: { begin: boolean; commit: boolean },
+  ) {
     return new Promise<pg.QueryResult>((resolve, reject) => {
       const query = new pg.Query(config) as unknown as PgQuery;
-      query.callback = (err, res) => (err ? reject(err) : resolve(res));
-      const submit = query.submit.bind(query);
-      query.submit = (connection) => {
-        connection.stream.cork();
-        try {
-          connection.bind({ statement: BEGIN.name, values: [] });
+      let committed: Error | null = null;
+      query.callback = (err, res) => (err ? reject(err) : committed ? reject(committed) : resolve(res));
+      if (ends.begin) {
+        const submit = query.submit.bind(query);
+        query.submit = (connection) => {
+          connection.stream.cork();
+          try {
+            connection.bind({ statement: BEGIN.name, values: [] });
+            connection.execute({});
+            return submit(connection);
+          } finally {
+            connection.stream.uncork();
+          }
+        };
+      }
+      if (ends.commit) {
+        // Called inside `pg`'s corked submit: the statement's Execute, then COMMIT's, then the Sync.
+        query._getRows = (connection) => {
+          connection.execute({ portal: query.portal });
+          connection.bind({ statement: COMMIT.name, values: [] });
           connection.execute({});
-          return submit(connection);
-        } finally {
-          connection.stream.uncork();
-        }
-      };
+          connection.sync();
+        };
+      }
       const complete = query.handleCommandComplete.bind(query);
-      let beginAnswered = false;
+      // BEGIN's answer (when sent) comes first, the statement's next, then COMMIT's (when sent).
+      let answers = 0;
       query.handleCommandComplete = (msg, connection) => {
-        if (beginAnswered) return complete(msg, connection);
-        beginAnswered = true;
+        const n = answers++ - (ends.begin ? 1 : 0);
+        if (n === 0) return complete(msg, connection);
+        if (n > 0 && msg.text !== "COMMIT")
+          committed = new TransactionRolledBackError(`COMMIT answered ${msg.text}`);
       };
       void client.query(query as unknown as pg.Query);
     });
   },
 };
 
-/** The parts of `pg`'s connection and query that `beginWith` works with (not in its typings). */
+/** The parts of `pg`'s connection and query that `along` works with (not in its typings). */
 interface PgConnection {
   stream: { cork(): void; uncork(): void };
   parsedStatements: Record<string, string | undefined>;
   bind(config: { statement: string; values: unknown[] }): void;
-  execute(config: object): void;
+  execute(config: { portal?: string }): void;
+  sync(): void;
 }
 interface PgInternals {
   connection: PgConnection;
 }
 interface PgQuery {
+  portal: string;
   callback: (err: Error | null, res: pg.QueryResult) => void;
   submit(connection: PgConnection): Error | null;
-  handleCommandComplete(msg: unknown, connection: PgConnection): void;
+  _getRows(connection: PgConnection, rows?: number): void;
+  handleCommandComplete(msg: { text: string }, connection: PgConnection): void;
 }
 
 /**
@@ -159,12 +204,13 @@ export class Database {
 
   /**
    * Runs `fn` in a transaction on one connection. BEGIN goes with the transaction's first statement
-   * (`beginWith`), COMMIT after the last; a transaction that ran no statement sends neither. When
-   * `fn` throws, the transaction is rolled back (and the connection discarded if even the rollback
+   * (`along`), COMMIT with the statement `fn` sends through `sql.last` or after `fn` returns; a
+   * transaction that ran no statement sends neither. When `fn` throws before the transaction has
+   * committed, the transaction is rolled back (and the connection discarded if even the rollback
    * fails) and the error is rethrown; a COMMIT that fails, or that PostgreSQL turns into a ROLLBACK
    * because a statement had failed, rejects likewise.
    */
-  async transaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (sql: TxSql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     // A connection that breaks mid-transaction fails the statement in flight; this keeps the
     // client's own error event from being an unhandled one.
@@ -173,26 +219,35 @@ export class Database {
     client.on("error", onError);
     let broken: Error | undefined;
     let begun = false;
+    /** The last statement was sent (no other may follow), and it succeeded with its COMMIT. */
+    let ended = false;
+    let committed = false;
     try {
-      const run = async <R>(text: string, params: unknown[] = [], name?: string) => {
+      const run = async <R>(text: string, params: unknown[], name: string | undefined, commit: boolean) => {
+        if (ended) throw new Error("the transaction has committed: its last statement went with COMMIT");
         const config = { text, values: params, ...(name ? { name } : {}) };
-        if (begun) return resultOf<R>(await client.query(config));
+        const wanted = { begin: !begun, commit };
         begun = true;
-        if (beginWith.fits(client, config)) return resultOf<R>(await beginWith.run(client, config));
-        await client.query(BEGIN);
-        return resultOf<R>(await client.query(config));
+        ended = commit;
+        // Each end goes with the statement where it can, on its own where it cannot.
+        const ends = along.fitting(client, config, wanted);
+        if (wanted.begin && !ends.begin) await client.query(BEGIN);
+        const result =
+          ends.begin || ends.commit ? await along.run(client, config, ends) : await client.query(config);
+        if (wanted.commit && !ends.commit) await this.commit(client);
+        committed = commit;
+        return resultOf<R>(result);
+      };
+      const sql: TxSql = {
+        query: (text, params = [], name) => run(text, params, name, false),
+        last: { query: (text, params = [], name) => run(text, params, name, true) },
       };
       try {
-        const result = await fn({ query: run });
-        if (!begun) return result;
-        const commit = await client.query("commit");
-        if (commit.command !== "COMMIT")
-          throw new TransactionRolledBackError(
-            "the transaction was rolled back (a statement in it had failed)",
-          );
+        const result = await fn(sql);
+        if (begun && !ended) await this.commit(client);
         return result;
       } catch (err) {
-        if (!begun) throw err;
+        if (!begun || committed) throw err;
         try {
           await client.query("rollback");
         } catch {
@@ -205,6 +260,12 @@ export class Database {
       // A connection whose rollback failed is closed rather than handed out again.
       client.release(broken);
     }
+  }
+
+  private async commit(client: pg.PoolClient): Promise<void> {
+    const commit = await client.query(COMMIT);
+    if (commit.command !== "COMMIT")
+      throw new TransactionRolledBackError("the transaction was rolled back (a statement in it had failed)");
   }
 
   /** A further pool of `max` connections on the same database, closed with this one. */

@@ -33,6 +33,22 @@ export interface StageLogEntry {
   at?: Date;
 }
 
+/**
+ * Where an attempt's log stands: the next line's number, the bytes of text kept, whether it was cut
+ * at its bound. An attempt with no line yet stands at 1, 0, false.
+ */
+export interface StageLogHead {
+  nextSeq: number;
+  bytes: number;
+  truncated: boolean;
+}
+
+/** A data-modifying `with` part of a caller's statement: its text, its parameters numbered from `first`. */
+interface WithPart {
+  text: string;
+  params: unknown[];
+}
+
 /** What the last line of a log cut at its bound says. */
 export const STAGE_LOG_CUT_TEXT = `log cut: this attempt's log reached ${STAGE_LOG_MAX_BYTES / 1024 / 1024} MiB; later lines are not kept`;
 
@@ -44,6 +60,13 @@ function lineText(text: string): string {
     ? clean
     : `${clean.slice(0, STAGE_LOG_LINE_MAX_CHARS)} … (line cut at ${STAGE_LOG_LINE_MAX_CHARS} characters)`;
 }
+
+/** An entry as a line to store: its time as ISO 8601, its text as a line keeps it. */
+const lineOf = (e: StageLogEntry) => ({
+  at: (e.at ?? new Date()).toISOString(),
+  level: e.level,
+  text: lineText(e.text),
+});
 
 interface LineRow {
   stage: PhaseStage;
@@ -120,11 +143,7 @@ export class StageLogStore {
   ): Promise<StageLogLine[]> {
     if (!entries.length) return [];
     const key = [attempt.pipelineId, attempt.stage, attempt.attempt];
-    const lines = entries.map((e) => ({
-      at: (e.at ?? new Date()).toISOString(),
-      level: e.level,
-      text: lineText(e.text),
-    }));
+    const lines = entries.map(lineOf);
     const size = lines.reduce((n, l) => n + Buffer.byteLength(l.text, "utf8"), 0);
     if (size <= this.maxBytes) {
       const first = await this.appendWithin(tx.sql, attempt, lines, size);
@@ -141,7 +160,7 @@ export class StageLogStore {
     }
     // The attempt's row, created with its first lines, locked for the rest of the transaction (an
     // upsert that sets nothing new locks the row as FOR UPDATE would, in the same round trip).
-    const head = (
+    const row = (
       await tx.sql.query<{ next_seq: number; bytes: string; truncated: boolean }>(
         `insert into ${this.logs} as l (pipeline_id, stage, attempt, app_id, team) values ($1, $2, $3, $4, $5)
          on conflict (pipeline_id, stage, attempt) do update set next_seq = l.next_seq
@@ -150,44 +169,117 @@ export class StageLogStore {
         `stage-log-head:${this.logs}`,
       )
     ).rows[0]!;
-    if (head.truncated) return [];
-    let bytes = Number(head.bytes);
-    let seq = head.next_seq;
-    let truncated = false;
-    const stored: StageLogLine[] = [];
-    for (const line of lines) {
-      let { text, level } = line;
-      const size = Buffer.byteLength(text, "utf8");
-      if (bytes + size > this.maxBytes) {
-        text = STAGE_LOG_CUT_TEXT;
-        level = "WARN";
-        truncated = true;
-      }
-      stored.push({ stage: attempt.stage, attempt: attempt.attempt, seq: seq++, at: line.at, level, text });
-      bytes += Buffer.byteLength(text, "utf8");
-      if (truncated) break;
-    }
-    // The lines and the attempt's new head in one statement.
-    await tx.sql.query(
-      `with lines as (
-         insert into ${this.lines} (pipeline_id, stage, attempt, seq, at, level, text)
-         select $1, $2, $3, * from unnest($4::int[], $5::timestamptz[], $6::text[], $7::text[])
-       )
-       update ${this.logs} set next_seq = $8, bytes = $9, truncated = $10
-       where pipeline_id = $1 and stage = $2 and attempt = $3`,
-      [
-        ...key,
-        stored.map((l) => l.seq),
-        stored.map((l) => l.at),
-        stored.map((l) => l.level),
-        stored.map((l) => l.text),
-        seq,
-        bytes,
-        truncated,
-      ],
+    const head = { nextSeq: row.next_seq, bytes: Number(row.bytes), truncated: row.truncated };
+    const stored = this.place(attempt, head, lines);
+    if (!stored.length) return [];
+    await this.writePlaced(tx.sql, attempt, head, stored);
+    this.announce(tx, attempt, stored);
+    return stored;
+  }
+
+  /**
+   * Appends `entries` at `head`, where the attempt's log stands as the caller read it under a lock
+   * that keeps every other writer of this attempt's log out until the caller commits: the lines are
+   * numbered and the log cut at its bound as `append` does, their live events emitted, and `head`
+   * moved on. Nothing is written yet: the caller's own statement writes the lines placed at a head
+   * (`placedParts`), or `writePlaced` does on its own. Returns the lines stored.
+   */
+  appendAt(
+    tx: Pick<OutboxContext, "emit">,
+    attempt: StageLogAttempt,
+    head: StageLogHead,
+    entries: readonly StageLogEntry[],
+  ): StageLogLine[] {
+    const stored = this.place(attempt, head, entries.map(lineOf));
+    this.announce(tx, attempt, stored);
+    return stored;
+  }
+
+  /**
+   * The write of `lines` placed at a head that now stands at `head`, as two data-modifying `with`
+   * parts of the caller's statement, the first's parameters numbered from `first` (the second has
+   * none of its own).
+   */
+  placedParts(
+    attempt: StageLogAttempt,
+    head: StageLogHead,
+    lines: readonly StageLogLine[],
+    first: number,
+  ): WithPart[] {
+    const $ = (i: number) => `$${first + i}`;
+    return [
+      {
+        text: `insert into ${this.lines} (pipeline_id, stage, attempt, seq, at, level, text)
+         select ${$(0)}::bigint, ${$(1)}::varchar, ${$(2)}::int, * from unnest(${$(3)}::int[], ${$(4)}::timestamptz[], ${$(5)}::text[], ${$(6)}::text[])`,
+        params: [
+          attempt.pipelineId,
+          attempt.stage,
+          attempt.attempt,
+          lines.map((l) => l.seq),
+          lines.map((l) => l.at),
+          lines.map((l) => l.level),
+          lines.map((l) => l.text),
+          attempt.appId,
+          attempt.team,
+          head.nextSeq,
+          head.bytes,
+          head.truncated,
+        ],
+      },
+      {
+        text: `insert into ${this.logs} as l (pipeline_id, stage, attempt, app_id, team, next_seq, bytes, truncated)
+         values (${$(0)}, ${$(1)}, ${$(2)}, ${$(7)}, ${$(8)}, ${$(9)}, ${$(10)}, ${$(11)})
+         on conflict (pipeline_id, stage, attempt) do update
+           set next_seq = excluded.next_seq, bytes = excluded.bytes, truncated = excluded.truncated`,
+        params: [],
+      },
+    ];
+  }
+
+  /** Writes `lines` placed at a head that now stands at `head`, in one statement of its own. */
+  async writePlaced(
+    sql: Sql,
+    attempt: StageLogAttempt,
+    head: StageLogHead,
+    lines: readonly StageLogLine[],
+  ): Promise<void> {
+    if (!lines.length) return;
+    const [first, second] = this.placedParts(attempt, head, lines, 1);
+    await sql.query(
+      `with lines as (${first!.text}) ${second!.text}`,
+      first!.params,
       `stage-log-lines:${this.logs}`,
     );
-    this.announce(tx, attempt, stored);
+  }
+
+  /**
+   * Numbers `lines` from `head` and moves it on; past the bound one last line says the log was cut
+   * and the head is marked truncated. Returns the lines kept (none once the log was cut).
+   */
+  private place(
+    attempt: StageLogAttempt,
+    head: StageLogHead,
+    lines: readonly { at: string; level: StageLogLevel; text: string }[],
+  ): StageLogLine[] {
+    const stored: StageLogLine[] = [];
+    for (const line of lines) {
+      if (head.truncated) break;
+      let { text, level } = line;
+      if (head.bytes + Buffer.byteLength(text, "utf8") > this.maxBytes) {
+        text = STAGE_LOG_CUT_TEXT;
+        level = "WARN";
+        head.truncated = true;
+      }
+      stored.push({
+        stage: attempt.stage,
+        attempt: attempt.attempt,
+        seq: head.nextSeq++,
+        at: line.at,
+        level,
+        text,
+      });
+      head.bytes += Buffer.byteLength(text, "utf8");
+    }
     return stored;
   }
 

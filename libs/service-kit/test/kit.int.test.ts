@@ -305,4 +305,43 @@ describe("outbox rows written by the use case's own statement", () => {
     expect(rows.map((r) => r.name).sort()).toEqual([...names].sort());
     for (const name of names) await eventually(async () => (await seen(name)) === 1, `${name} applied`);
   });
+
+  it("goes with COMMIT when the use case calls its statement the last, and refuses what would be lost", async () => {
+    const appCreated = (appId: number, name: string) => ({
+      ...snapshot(appId, name),
+      team: "t1",
+      createdBy: "alice",
+    });
+    const names = ["last-taken", "last-left"];
+    const outbox = prod.deps.outbox;
+    // The last statement takes the rows: they commit with it.
+    await outbox.sqlTransaction(randomUUID(), async (tx: SqlTxContext) => {
+      tx.emit(AppCreated, appCreated(9111, names[0]!));
+      const part = tx.takeOutboxInsert(2)!;
+      await tx.sql.last.query(`with ob as (${part.text}) select $1::int as one`, [1, ...part.params]);
+      // Nothing may be emitted after it: it would never be written.
+      expect(() => tx.emit(AppCreated, appCreated(9112, "never"))).toThrow(
+        /after the transaction's last statement/,
+      );
+    });
+    // A last statement that leaves rows behind is refused before it is sent: nothing commits.
+    await expect(
+      outbox.sqlTransaction(randomUUID(), async (tx: SqlTxContext) => {
+        tx.emit(AppCreated, appCreated(9113, "refused"));
+        await tx.sql.last.query(`select $1::int as one`, [1]);
+      }),
+    ).rejects.toThrow(/leaves messages to insert/);
+    // Rows no statement took go in with COMMIT.
+    await outbox.sqlTransaction(randomUUID(), async (tx: SqlTxContext) => {
+      tx.emit(AppCreated, appCreated(9114, names[1]!));
+    });
+    const rows = await sql<{ name: string }>(
+      infra.databaseUrl,
+      `select payload->'data'->>'name' as name from kit_producer.outbox
+       where payload->'data'->>'name' = any($1) order by name`,
+      [[...names, "never", "refused"]],
+    );
+    expect(rows.map((r) => r.name).sort()).toEqual([...names].sort());
+    for (const name of names) await eventually(async () => (await seen(name)) === 1, `${name} applied`);
+  });
 });

@@ -134,6 +134,79 @@ describe("transactions", () => {
     expect(open.rows[0]!.s).not.toBe(again.rows[0]!.s);
   });
 
+  it("send COMMIT with the statement the use case calls the last: one write fewer, and nothing after it", async () => {
+    await db.sql.query(`delete from kit_sql_note where id >= 20`);
+    const before = await count();
+    // BEGIN and COMMIT prepared on the connection: a one-statement transaction is one write.
+    const one = await writesDuring(() =>
+      db.transaction((sql) => sql.last.query<{ id: number }>(...insert(20, "twenty"))),
+    );
+    expect(one).toMatchObject({ writes: 1, result: { rows: [{ id: 20 }] } });
+    // Two statements, the second with COMMIT: two writes.
+    const two = await writesDuring(() =>
+      db.transaction(async (sql) => {
+        await sql.query(...insert(21, "twenty-one"));
+        return sql.last.query<{ id: number }>(...insert(22, "twenty-two"));
+      }),
+    );
+    expect(two).toMatchObject({ writes: 2, result: { rows: [{ id: 22 }] } });
+    expect(await count()).toBe(before + 3);
+    // A statement after the last is refused without a write; what the last committed stays.
+    const after = await writesDuring(() =>
+      db
+        .transaction(async (sql) => {
+          await sql.last.query(...insert(23, "twenty-three"));
+          await sql.query(...insert(24, "twenty-four"));
+        })
+        .catch((err: unknown) => err),
+    );
+    expect(after.writes).toBe(1);
+    expect(String(after.result)).toMatch(/has committed/);
+    expect(await count()).toBe(before + 4);
+    // The use case failing after its last statement: committed all the same, no ROLLBACK sent.
+    const late = await writesDuring(() =>
+      db
+        .transaction(async (sql) => {
+          await sql.last.query(...insert(25, "twenty-five"));
+          throw new Error("failed after the last statement");
+        })
+        .catch((err: unknown) => err),
+    );
+    expect(late.writes).toBe(1);
+    expect(await count()).toBe(before + 5);
+  });
+
+  it("roll back when the last statement or its COMMIT fails, and the connection serves on", async () => {
+    const before = await count();
+    // The last statement fails: PostgreSQL skips the COMMIT; the transaction is rolled back.
+    await expect(
+      db.transaction(async (sql) => {
+        await sql.query(...insert(30, "thirty"));
+        await sql.last.query(...insert(30, "thirty again"));
+      }),
+    ).rejects.toMatchObject({ code: "23505" });
+    expect(await count()).toBe(before);
+    // The statement succeeds and COMMIT fails (a deferred constraint): the query rejects.
+    await db.sql.query(
+      `create table if not exists kit_sql_deferred (k int, constraint kit_sql_deferred_k unique (k) deferrable initially deferred)`,
+    );
+    await expect(
+      db.transaction(async (sql) => {
+        await sql.query("insert into kit_sql_deferred values ($1)", [1]);
+        await sql.last.query("insert into kit_sql_deferred values ($1)", [1]);
+      }),
+    ).rejects.toMatchObject({ code: "23505" });
+    const kept = await db.sql.query<{ n: string }>(`select count(*)::text as n from kit_sql_deferred`);
+    expect(kept.rows[0]!.n).toBe("0");
+    // The connection serves on, with no transaction left open.
+    const ok = await db.transaction((sql) => sql.last.query<{ id: number }>(...insert(31, "thirty-one")));
+    expect(ok.rows).toEqual([{ id: 31 }]);
+    const open = await db.sql.query<{ s: string }>(`select now()::text as s`);
+    const again = await db.sql.query<{ s: string }>(`select now()::text as s`);
+    expect(open.rows[0]!.s).not.toBe(again.rows[0]!.s);
+    expect(await count()).toBe(before + 1);
+  });
+
   it("send nothing for a transaction that runs no statement", async () => {
     const idle = await writesDuring(() => db.transaction(async () => "nothing to do"));
     expect(idle).toEqual({ writes: 0, result: "nothing to do" });

@@ -177,6 +177,24 @@ describe("a deployment ends by poll or by callback, exactly once", () => {
       message: "rolled out",
     });
     expect(await observationsOf(deployId)).toHaveLength(11); // create + ten callbacks
+    // The DEPLOY log: every callback's line, numbered without a gap or a repeat although the ten
+    // waited for each other's lock, and its head where the lines end.
+    const lines = await sql<{ seq: number; text: string }>(
+      infra.databaseUrl,
+      `select seq, text from ops.stage_log_line where pipeline_id = 30 and stage = 'DEPLOY' order by seq`,
+    );
+    expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: lines.length }, (_, i) => i + 1));
+    expect(lines.filter((l) => l.text.startsWith("callback received")).length).toBe(10);
+    expect(lines.filter((l) => l.text.includes("already ended SUCCESS; nothing changes")).length).toBe(9);
+    expect(
+      lines.filter((l) => l.text.includes("ended SUCCESS (seen by the ops module's callback)")).length,
+    ).toBe(1);
+    const [head] = await sql<{ next_seq: number; bytes: string }>(
+      infra.databaseUrl,
+      `select next_seq, bytes from ops.stage_log where pipeline_id = 30 and stage = 'DEPLOY' and attempt = 1`,
+    );
+    expect(head!.next_seq).toBe(lines.length + 1);
+    expect(Number(head!.bytes)).toBe(lines.reduce((n, l) => n + Buffer.byteLength(l.text, "utf8"), 0));
   });
 
   it("a late callback after the timeout is recorded and ignored", async () => {

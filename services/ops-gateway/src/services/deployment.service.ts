@@ -23,9 +23,12 @@ import {
   type Outbox,
   type Sql,
   type SqlTxContext,
+  type StageLogAttempt,
   type StageLogEntry,
+  type StageLogHead,
   type StageLogStore,
 } from "@procode/service-kit";
+import type { StageLogLine } from "@procode/contracts";
 import type { Config } from "../config.js";
 import { deploymentRequestKey } from "./request-key.js";
 import {
@@ -119,6 +122,15 @@ const VIA_WORDS: Record<Via, string> = {
 
 const released: DeploymentPatch = { leaseOwner: null, leaseUntil: null };
 
+/**
+ * What a transaction has still to write, with the deployment's update (`along`) or at its end: what
+ * the ops module said, and the DEPLOY log's lines placed at the head read with the deployment's lock.
+ */
+interface Unwritten {
+  observations: Observation[];
+  log?: { attempt: StageLogAttempt; head: StageLogHead; lines: StageLogLine[] };
+}
+
 function stateOf(d: Deployment): DeploymentState {
   return {
     status: d.status,
@@ -149,8 +161,8 @@ export class DeploymentService {
    */
   private readonly recording = new Map<string, Promise<void>>();
 
-  /** Observations of a transaction not written yet (`observe`, `along`). */
-  private readonly unwritten = new WeakMap<SqlTxContext, Observation[]>();
+  /** What a transaction has to write still: observations (`observe`) and log lines (`say`). */
+  private readonly unwritten = new WeakMap<SqlTxContext, Unwritten>();
 
   constructor(private readonly deps: DeploymentServiceDeps) {
     this.db = deps.db.sql;
@@ -163,32 +175,62 @@ export class DeploymentService {
   }
 
   /**
-   * Runs `fn` in a transaction (the outbox's); what the ops module said is written with the
-   * deployment's update (`along`), or at the end when no update took it.
+   * Runs `fn` in a transaction (the outbox's); what the ops module said and the log's lines are
+   * written with the deployment's update (`along`), or at the end when no update took them.
    */
   private transaction<T>(correlationId: string, fn: (tx: SqlTxContext) => Promise<T>): Promise<T> {
     return this.deps.outbox.sqlTransaction(correlationId, async (tx) => {
       const out = await fn(tx);
       const left = this.unwritten.get(tx);
-      if (left?.length) await repo.recordObservations(tx.sql, left.splice(0));
+      if (left?.log?.lines.length)
+        await this.deps.logs.writePlaced(tx.sql, left.log.attempt, left.log.head, left.log.lines.splice(0));
+      if (left?.observations.length) await repo.recordObservations(tx.sql, left.observations.splice(0));
       return out;
     });
   }
 
-  /** Notes an answer of the ops module, to be written in this transaction. */
-  private observe(tx: SqlTxContext, o: Omit<Observation, "observer">): void {
-    const list = this.unwritten.get(tx) ?? [];
-    list.push({ ...o, observer: this.me });
-    this.unwritten.set(tx, list);
+  private unwrittenOf(tx: SqlTxContext): Unwritten {
+    let u = this.unwritten.get(tx);
+    if (!u) this.unwritten.set(tx, (u = { observations: [] }));
+    return u;
   }
 
-  /** What a deployment's update carries along in its statement: outbox rows and observations. */
+  /** Notes an answer of the ops module, to be written in this transaction. */
+  private observe(tx: SqlTxContext, o: Omit<Observation, "observer">): void {
+    this.unwrittenOf(tx).observations.push({ ...o, observer: this.me });
+  }
+
+  /**
+   * What a deployment's update carries along in its statement: the log's lines (whose live events
+   * were emitted as they were said), outbox rows and observations.
+   */
   private along(tx: SqlTxContext): Along[] {
+    const lines: Along = (first) => {
+      const log = this.unwritten.get(tx)?.log;
+      const taken = log?.lines.splice(0) ?? [];
+      return log && taken.length ? this.deps.logs.placedParts(log.attempt, log.head, taken, first) : null;
+    };
     const observations: Along = (first) => {
-      const list = this.unwritten.get(tx)?.splice(0) ?? [];
+      const list = this.unwritten.get(tx)?.observations.splice(0) ?? [];
       return list.length ? repo.observationInsert(list, first) : null;
     };
-    return [tx.takeOutboxInsert, observations];
+    return [lines, tx.takeOutboxInsert, observations];
+  }
+
+  /**
+   * The transaction's last statement, sent with COMMIT (`TxSql.last`): a deployment's update that
+   * carries along everything the transaction has to write.
+   */
+  private last(tx: SqlTxContext): Sql {
+    return {
+      query: (...args) => {
+        // Refused before anything is sent: the statement would commit without them.
+        const left = this.unwritten.get(tx);
+        if (left?.observations.length || left?.log?.lines.length)
+          throw new Error("the transaction's last statement leaves observations or log lines to write");
+        return tx.sql.last.query(...args);
+      },
+    };
   }
 
   /** Emits an event of this deployment and remembers it, so a repeated request can get it again. */
@@ -211,15 +253,25 @@ export class DeploymentService {
     return { lastEventType: def.type, lastEventData: data as Record<string, unknown> };
   }
 
-  /** Adds lines to the DEPLOY attempt's log, in the transaction of the change they tell of. */
+  /**
+   * Adds lines to the DEPLOY attempt's log, in the transaction of the change they tell of. Where the
+   * deployment was read with its lock, and with it where its log stands, the lines are numbered and
+   * announced now and written with the deployment's update (`along`); otherwise at once.
+   */
   private async say(tx: SqlTxContext, d: Deployment, ...entries: StageLogEntry[]): Promise<void> {
     // A cancel that came before its request leaves a row with no app or team: nobody reads its log.
     if (!d.appId || !d.team) return;
-    await this.deps.logs.append(
-      tx,
-      { pipelineId: d.pipelineId, stage: "DEPLOY", attempt: d.attempt, appId: d.appId, team: d.team },
-      entries,
-    );
+    const attempt = {
+      pipelineId: d.pipelineId,
+      stage: "DEPLOY",
+      attempt: d.attempt,
+      appId: d.appId,
+      team: d.team,
+    } as const;
+    if (!d.logHead) return void (await this.deps.logs.append(tx, attempt, entries));
+    const u = this.unwrittenOf(tx);
+    u.log ??= { attempt, head: { ...d.logHead }, lines: [] };
+    u.log.lines.push(...this.deps.logs.appendAt(tx, u.log.attempt, u.log.head, entries));
   }
 
   private async finish(
@@ -335,7 +387,7 @@ export class DeploymentService {
           "the DEPLOY request has no image (inputs.PACKAGE.image): PACKAGE must succeed first",
           now,
         );
-        await repo.update(tx.sql, row.id, patch, this.along(tx));
+        await repo.update(this.last(tx), row.id, patch, this.along(tx));
       }
       log.info({ pipelineId: r.pipelineId, attempt: r.attempt, appId: r.appId }, "deployment requested");
       return "done";
@@ -393,7 +445,7 @@ export class DeploymentService {
         )),
         ...(stopAtOps ? { cancelState: "PENDING", nextPollAt: now } : {}),
       };
-      await repo.update(tx.sql, d.id, patch, this.along(tx));
+      await repo.update(this.last(tx), d.id, patch, this.along(tx));
       return "done";
     });
   }
@@ -454,13 +506,18 @@ export class DeploymentService {
       });
       if (decision.effect === "APPLIED") {
         await repo.update(
-          tx.sql,
+          this.last(tx),
           d.id,
           await this.finish(tx, d, decision.outcome, "CALLBACK", body.message, now, [received]),
           this.along(tx),
         );
       } else if (d.status === "DEPLOYING") {
-        await repo.update(tx.sql, d.id, { opsStatus: body.status, opsMessage: body.message }, this.along(tx));
+        await repo.update(
+          this.last(tx),
+          d.id,
+          { opsStatus: body.status, opsMessage: body.message },
+          this.along(tx),
+        );
         log.debug({ deployId: body.deployId, status: body.status }, "progress callback recorded");
       } else {
         log.info(
@@ -493,7 +550,7 @@ export class DeploymentService {
         return;
       }
       const patch = await apply(tx, d, new Date());
-      await repo.update(tx.sql, d.id, { ...patch, ...released }, this.along(tx));
+      await repo.update(this.last(tx), d.id, { ...patch, ...released }, this.along(tx));
     });
   }
 

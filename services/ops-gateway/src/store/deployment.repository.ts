@@ -1,5 +1,5 @@
 import type { DeployConfig } from "@procode/contracts";
-import { Leases, type Sql, type SqlTxContext } from "@procode/service-kit";
+import { Leases, type Sql, type StageLogHead } from "@procode/service-kit";
 import type { CancelState, DeploymentStatus, Outcome, Via } from "../domain/deployment.js";
 
 /**
@@ -42,9 +42,26 @@ export interface Deployment {
   lastEventData: Record<string, unknown> | null;
   createdAt: Date;
   updatedAt: Date;
+  /**
+   * Where the attempt's DEPLOY log stands, read with the row's lock (`lockBy...`); the lock keeps
+   * every other writer of that log out until the transaction ends. Absent on rows read otherwise.
+   */
+  logHead?: StageLogHead;
 }
 
 const T = `ops.deployment`;
+
+/**
+ * The deployment `which` picks (a `where` on the table, with its order and limit), locked, and where
+ * its attempt's DEPLOY log stands (`Deployment.logHead`). The log's row is locked too: a lock taken
+ * after a wait reads the row as the transaction that held it left it, where a plain read in the same
+ * statement would still see it as it was before the wait.
+ */
+const locked = (which: string) =>
+  `with d as (select * from ${T} ${which} for update),
+     h as (select l.next_seq, l.bytes, l.truncated from ops.stage_log l
+       join d on l.pipeline_id = d.pipeline_id and l.stage = 'DEPLOY' and l.attempt = d.attempt for update of l)
+   select d.*, h.next_seq as log_next_seq, h.bytes as log_bytes, h.truncated as log_truncated from d left join h on true`;
 const OBS = `ops.deployment_observation`;
 
 /** A replica leases the deployments it works on, so replicas never take the same one. */
@@ -113,6 +130,18 @@ function toDeployment(r: Row): Deployment {
     lastEventData: r["last_event_data"] ? json<Record<string, unknown>>(r["last_event_data"]) : null,
     createdAt: date(r["created_at"])!,
     updatedAt: date(r["updated_at"])!,
+    ...("log_next_seq" in r
+      ? {
+          logHead:
+            r["log_next_seq"] === null
+              ? { nextSeq: 1, bytes: 0, truncated: false }
+              : {
+                  nextSeq: Number(r["log_next_seq"]),
+                  bytes: Number(r["log_bytes"]),
+                  truncated: r["log_truncated"] === true,
+                },
+        }
+      : {}),
   };
 }
 
@@ -175,7 +204,7 @@ export async function lockByAttempt(
   attempt: number,
 ): Promise<Deployment | null> {
   const { rows } = await db.query<Row>(
-    `select * from ${T} where pipeline_id = $1 and attempt = $2 for update`,
+    locked(`where pipeline_id = $1 and attempt = $2`),
     [pipelineId, attempt],
     "ops_deployment_lock_by_attempt",
   );
@@ -183,18 +212,14 @@ export async function lockByAttempt(
 }
 
 export async function lockById(db: Sql, id: number): Promise<Deployment | null> {
-  const { rows } = await db.query<Row>(
-    `select * from ${T} where id = $1 for update`,
-    [id],
-    "ops_deployment_lock_by_id",
-  );
+  const { rows } = await db.query<Row>(locked(`where id = $1`), [id], "ops_deployment_lock_by_id");
   return rows[0] ? toDeployment(rows[0]) : null;
 }
 
 /** The (latest) deployment ops knows as `deployId`, locked. */
 export async function lockByDeployId(db: Sql, deployId: string): Promise<Deployment | null> {
   const { rows } = await db.query<Row>(
-    `select * from ${T} where deploy_id = $1 order by id desc limit 1 for update`,
+    locked(`where deploy_id = $1 order by id desc limit 1`),
     [deployId],
     "ops_deployment_lock_by_deploy_id",
   );
@@ -244,11 +269,18 @@ function updateName(text: string): string {
   return name;
 }
 
+/** A data-modifying `with` part of a statement: its text, its parameters. */
+interface WithPart {
+  text: string;
+  params: unknown[];
+}
+
 /**
- * A part a transaction's statement takes along (a data-modifying `with` part, its parameters numbered
- * from `$first`), or null when there is nothing to take: the outbox's `takeOutboxInsert` is one.
+ * What a transaction's statement takes along: data-modifying `with` parts, their parameters
+ * numbered from `$first` on, or null when there is nothing to take. The outbox's `takeOutboxInsert`
+ * is one; the stage log's lines are two parts.
  */
-export type Along = SqlTxContext["takeOutboxInsert"];
+export type Along = (first: number) => WithPart | readonly WithPart[] | null;
 
 /**
  * Writes `patch`, and in the same statement what goes `along` (outbox rows, observations): one round
@@ -273,10 +305,11 @@ export async function update(
   const parts: string[] = [];
   // Each part numbers its parameters from where the ones before it end.
   for (const take of along) {
-    const part = take(params.length + 1);
-    if (!part) continue;
-    parts.push(`w${parts.length} as (${part.text})`);
-    params.push(...part.params);
+    const taken = take(params.length + 1);
+    for (const part of taken === null ? [] : "text" in taken ? [taken] : taken) {
+      parts.push(`w${parts.length} as (${part.text})`);
+      params.push(...part.params);
+    }
   }
   const text = `${parts.length ? `with ${parts.join(", ")} ` : ""}update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${sets.length + 1}`;
   await db.query(text, params, updateName(text));
