@@ -234,11 +234,15 @@ function calls(): Record<string, { reads: number; writes: number }> {
   };
 }
 
-/** This database's activity counters (PostgreSQL publishes them within a second or so). */
+/**
+ * This database's activity counters (PostgreSQL publishes them within a second or so), and the
+ * bytes of write-ahead log written so far by the whole server.
+ */
 async function dbStats(): Promise<Record<string, number>> {
   const row = (
     await dbc.query<Record<string, string>>(
-      `select xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_fetched
+      `select xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_fetched,
+         pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint as wal_bytes
        from pg_stat_database where datname = $1`,
       [dbName],
     )

@@ -182,7 +182,7 @@ export class StageLogStore {
    * that keeps every other writer of this attempt's log out until the caller commits: the lines are
    * numbered and the log cut at its bound as `append` does, their live events emitted, and `head`
    * moved on. Nothing is written yet: the caller's own statement writes the lines placed at a head
-   * (`placedParts`), or `writePlaced` does on its own. Returns the lines stored.
+   * (`placedParts`). Returns the lines stored.
    */
   appendAt(
     tx: Pick<OutboxContext, "emit">,
@@ -237,7 +237,7 @@ export class StageLogStore {
   }
 
   /** Writes `lines` placed at a head that now stands at `head`, in one statement of its own. */
-  async writePlaced(
+  private async writePlaced(
     sql: Sql,
     attempt: StageLogAttempt,
     head: StageLogHead,

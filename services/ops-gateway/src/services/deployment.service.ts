@@ -181,10 +181,10 @@ export class DeploymentService {
   private transaction<T>(correlationId: string, fn: (tx: SqlTxContext) => Promise<T>): Promise<T> {
     return this.deps.outbox.sqlTransaction(correlationId, async (tx) => {
       const out = await fn(tx);
+      // What no update took goes in one last statement, with the outbox's rows and COMMIT.
       const left = this.unwritten.get(tx);
-      if (left?.log?.lines.length)
-        await this.deps.logs.writePlaced(tx.sql, left.log.attempt, left.log.head, left.log.lines.splice(0));
-      if (left?.observations.length) await repo.recordObservations(tx.sql, left.observations.splice(0));
+      if (left?.observations.length || left?.log?.lines.length)
+        await repo.writeAlong(this.last(tx), this.along(tx));
       return out;
     });
   }

@@ -52,16 +52,20 @@ export interface Deployment {
 const T = `ops.deployment`;
 
 /**
- * The deployment `which` picks (a `where` on the table, with its order and limit), locked, and where
- * its attempt's DEPLOY log stands (`Deployment.logHead`). The log's row is locked too: a lock taken
- * after a wait reads the row as the transaction that held it left it, where a plain read in the same
- * statement would still see it as it was before the wait.
+ * The deployment rows `rows` gives (a locking select, or an insert that returns what it wrote) with
+ * where each one's DEPLOY log stands (`Deployment.logHead`). The log's row is locked too: a lock
+ * taken after a wait reads the row as the transaction that held it left it, where a plain read in
+ * the same statement would still see it as it was before the wait.
  */
-const locked = (which: string) =>
-  `with d as (select * from ${T} ${which} for update),
-     h as (select l.next_seq, l.bytes, l.truncated from ops.stage_log l
+const withLogHead = (rows: string) =>
+  `with d as (${rows}),
+     h as (select l.pipeline_id, l.attempt, l.next_seq, l.bytes, l.truncated from ops.stage_log l
        join d on l.pipeline_id = d.pipeline_id and l.stage = 'DEPLOY' and l.attempt = d.attempt for update of l)
-   select d.*, h.next_seq as log_next_seq, h.bytes as log_bytes, h.truncated as log_truncated from d left join h on true`;
+   select d.*, h.next_seq as log_next_seq, h.bytes as log_bytes, h.truncated as log_truncated
+   from d left join h on h.pipeline_id = d.pipeline_id and h.attempt = d.attempt`;
+
+/** The deployment `which` picks (a `where` on the table, with its order and limit), locked (`withLogHead`). */
+const locked = (which: string) => withLogHead(`select * from ${T} ${which} for update`);
 const OBS = `ops.deployment_observation`;
 
 /** A replica leases the deployments it works on, so replicas never take the same one. */
@@ -164,7 +168,8 @@ export interface NewDeployment {
 
 /**
  * Inserts unless (pipelineId, attempt) exists, or, with `unlessLater`, unless a later attempt of the
- * pipeline exists too; returns the new row, or null when nothing was inserted.
+ * pipeline exists too; returns the new row (with its log's head: `withLogHead`), or null when nothing
+ * was inserted.
  */
 export async function insertIfAbsent(
   db: Sql,
@@ -172,12 +177,12 @@ export async function insertIfAbsent(
   opts: { unlessLater?: boolean } = {},
 ): Promise<Deployment | null> {
   const { rows } = await db.query<Row>(
-    `insert into ${T} (pipeline_id, attempt, app_id, team, image, deploy_config, poll_interval_ms,
+    withLogHead(`insert into ${T} (pipeline_id, attempt, app_id, team, image, deploy_config, poll_interval_ms,
          poll_timeout_ms, correlation_id, request_key, status, next_poll_at)
        select $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $12::uuid, $10, $11
        ${opts.unlessLater ? `where not exists (select 1 from ${T} where pipeline_id = $1 and attempt > $2)` : ""}
        on conflict (pipeline_id, attempt) do nothing
-       returning *`,
+       returning *`),
     [
       d.pipelineId,
       d.attempt,
@@ -259,13 +264,14 @@ export async function supersedeOlder(db: Sql, pipelineId: number, attempt: numbe
 }
 
 /**
- * A prepared statement's name for each update text (one per set of fields; the patches' fields come
- * from the code, so there are a few): numbered, as PostgreSQL cuts names at 63 characters.
+ * A prepared statement's name for each text of `update` and `writeAlong` (one per set of fields and
+ * parts taken along; these come from the code, so there are a few): numbered, as PostgreSQL cuts
+ * names at 63 characters.
  */
-const updateNames = new Map<string, string>();
-function updateName(text: string): string {
-  let name = updateNames.get(text);
-  if (!name) updateNames.set(text, (name = `ops_deployment_update_${updateNames.size + 1}`));
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) statementNames.set(text, (name = `ops_deployment_write_${statementNames.size + 1}`));
   return name;
 }
 
@@ -302,8 +308,26 @@ export async function update(
   }
   if (!sets.length) return;
   params.push(id);
+  const text = `${withParts(params, along)}update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${sets.length + 1}`;
+  await db.query(text, params, statementName(text));
+}
+
+/** Writes what goes `along` (log lines, outbox rows, observations) in one statement of its own. */
+export async function writeAlong(db: Sql, along: Along[]): Promise<void> {
+  const params: unknown[] = [];
+  const parts = withParts(params, along);
+  if (!parts) return;
+  const text = `${parts}select 1`;
+  await db.query(text, params, statementName(text));
+}
+
+/**
+ * The `with` clause of what goes `along` a statement whose own parameters are `params` (each part
+ * numbers its parameters from where the ones before it end, and adds them to `params`); empty when
+ * nothing does.
+ */
+function withParts(params: unknown[], along: Along[]): string {
   const parts: string[] = [];
-  // Each part numbers its parameters from where the ones before it end.
   for (const take of along) {
     const taken = take(params.length + 1);
     for (const part of taken === null ? [] : "text" in taken ? [taken] : taken) {
@@ -311,8 +335,7 @@ export async function update(
       params.push(...part.params);
     }
   }
-  const text = `${parts.length ? `with ${parts.join(", ")} ` : ""}update ${T} set ${sets.join(", ")}, updated_at = now() where id = $${sets.length + 1}`;
-  await db.query(text, params, updateName(text));
+  return parts.length ? `with ${parts.join(", ")} ` : "";
 }
 
 /**
@@ -373,10 +396,4 @@ export function observationInsert(list: Observation[], first: number): { text: s
        values ${rows.join(", ")}`,
     params,
   };
-}
-
-export async function recordObservations(db: Sql, list: Observation[]): Promise<void> {
-  if (!list.length) return;
-  const { text, params } = observationInsert(list, 1);
-  await db.query(text, params, `ops_observation_insert_${list.length}`);
 }
