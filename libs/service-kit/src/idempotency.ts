@@ -37,7 +37,10 @@ export interface IdempotencyOptions {
   log: Logger;
   /** How long a repeat waits for the first request's answer before 9011. */
   waitMs?: number;
-  /** A claim older than this with no answer is taken to be a request that died (its process did). */
+  /**
+   * A claim not renewed for this long, with no answer, is taken to be a request that died (its
+   * process did): the process answering renews its claim every third of it while the work runs.
+   */
   staleClaimMs?: number;
 }
 
@@ -49,6 +52,7 @@ interface KeyRow {
 }
 
 const WINDOW = `interval '${IDEMPOTENCY_WINDOW_HOURS} hours'`;
+const STALE_CLAIM_MS = 30_000;
 const PURGE_EVERY_MS = 3_600_000;
 
 export class Idempotency {
@@ -127,6 +131,9 @@ export class Idempotency {
     work: (record: RecordAnswer) => Promise<T>,
   ): Promise<T> {
     let recorded = false;
+    // A live request keeps its claim fresh; one whose process died leaves it to go stale.
+    const renewal = setInterval(() => void this.renew(id, claim), this.staleMs / 3);
+    renewal.unref();
     const record: RecordAnswer = async (sql, answer) => {
       const { rowCount } = await sql.query(
         `update ${this.table} set answer = $5, answered_at = now()
@@ -151,7 +158,24 @@ export class Idempotency {
         )
         .catch((e: unknown) => this.opts.log.warn({ err: e }, "Idempotency-Key claim not released"));
       throw err;
+    } finally {
+      clearInterval(renewal);
     }
+  }
+
+  private get staleMs(): number {
+    return this.opts.staleClaimMs ?? STALE_CLAIM_MS;
+  }
+
+  /** Marks a claim still held (a failure is only logged: the claim may then be taken over as stale). */
+  private async renew(id: readonly [string, string, string], claim: string): Promise<void> {
+    await this.opts.db.sql
+      .query(
+        `update ${this.table} set claimed_at = now()
+         where team = $1 and operation = $2 and key = $3 and claim = $4 and answer is null`,
+        [...id, claim],
+      )
+      .catch((err: unknown) => this.opts.log.warn({ err }, "Idempotency-Key claim not renewed"));
   }
 
   /** A new claim on the key (an expired row is replaced), or null when someone holds or answered it. */
@@ -171,11 +195,10 @@ export class Idempotency {
   }
 
   private async find(id: readonly [string, string, string]): Promise<KeyRow | null> {
-    const staleMs = this.opts.staleClaimMs ?? 300_000;
     const { rows } = await this.opts.db.sql.query<KeyRow>(
       `select request_hash, claim, answer, claimed_at < now() - make_interval(secs => $4::float / 1000) as stale
        from ${this.table} where team = $1 and operation = $2 and key = $3`,
-      [...id, staleMs],
+      [...id, this.staleMs],
     );
     return rows[0] ?? null;
   }

@@ -124,6 +124,17 @@ describe("Idempotency-Key", () => {
     expect(await things("g")).toBe(1);
   });
 
+  it("keeps the claim of a live request that takes longer than a claim goes stale", async () => {
+    // The first takes 2.5 s; claims here go stale after 1 s unless renewed.
+    const first = idempotency.run(request("k-8", { name: "j" }), createThing("j", { delayMs: 2500 }));
+    await new Promise((r) => setTimeout(r, 1500));
+    const repeat = await idempotency.run(request("k-8", { name: "j" }), createThing("j"));
+    const answered = await first;
+    expect(answered.replayed).toBe(false);
+    expect(repeat).toEqual({ answer: answered.answer, replayed: true });
+    expect(await things("j")).toBe(1);
+  });
+
   it("runs a request without a key as any request", async () => {
     await idempotency.run(request(null, { name: "h" }), createThing("h"));
     await idempotency.run(request(null, { name: "h" }), createThing("h"));

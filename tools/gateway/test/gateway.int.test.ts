@@ -39,6 +39,8 @@ async function recordingServer(name: string): Promise<string> {
     if (request.url === "/readyz" || request.url === "/openapi.json") {
       return reply.status(201).send({ code: 0, message: "success", data: null });
     }
+    // A service that takes its time (a caller may give up first).
+    if (request.url.includes("slow=1")) await new Promise((r) => setTimeout(r, 400));
     seen.push({
       upstream: name,
       method: request.method,
@@ -183,6 +185,26 @@ describe("the gateway's own routes", () => {
       /http_request_duration_seconds_count\{[^}]*route="\/pipelines\/\*",upstream="pipeline-engine",status="201"[^}]*\} [1-9]/,
     );
     expect(text).toMatch(/gateway_upstream_errors_total\{[^}]*upstream="ops-gateway"[^}]*\} [1-9]/);
+  });
+
+  it("takes a caller that goes away before the answer for neither an error of its own nor of the service", async () => {
+    const metric = async (pattern: RegExp) =>
+      pattern.exec(await (await fetch(`${base}/metrics`)).text())?.[1];
+    const internal = /gateway_refused_total\{reason="INTERNAL"\} (\d+)/;
+    const upstreamDown = /gateway_upstream_errors_total\{upstream="app-svc"\} (\d+)/;
+    const before = { internal: await metric(internal), upstream: await metric(upstreamDown) };
+    await expect(
+      fetch(`${base}/apps?slow=1`, {
+        headers: { authorization: "Bearer t" },
+        signal: AbortSignal.timeout(100),
+      }),
+    ).rejects.toThrow();
+    // The service answers 300 ms later, to a gateway whose caller has gone.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await metric(internal)).toBe(before.internal);
+    expect(await metric(upstreamDown)).toBe(before.upstream);
+    // The gateway serves on.
+    expect((await call("GET", "/apps/12")).statusCode).toBe(201);
   });
 
   it("serves the API reference page at /docs, with its script, without a token", async () => {

@@ -182,11 +182,14 @@ export class DeploymentService {
     return this.deps.outbox.sqlTransaction(correlationId, async (tx) => {
       const out = await fn(tx);
       // What no update took goes in one last statement, with the outbox's rows and COMMIT.
-      const left = this.unwritten.get(tx);
-      if (left?.observations.length || left?.log?.lines.length)
-        await repo.writeAlong(this.last(tx), this.along(tx));
+      if (this.hasUnwritten(tx)) await repo.writeAlong(this.last(tx), this.along(tx));
       return out;
     });
+  }
+
+  private hasUnwritten(tx: SqlTxContext): boolean {
+    const u = this.unwritten.get(tx);
+    return !!u && (u.observations.length > 0 || (u.log?.lines.length ?? 0) > 0);
   }
 
   private unwrittenOf(tx: SqlTxContext): Unwritten {
@@ -225,8 +228,7 @@ export class DeploymentService {
     return {
       query: (...args) => {
         // Refused before anything is sent: the statement would commit without them.
-        const left = this.unwritten.get(tx);
-        if (left?.observations.length || left?.log?.lines.length)
+        if (this.hasUnwritten(tx))
           throw new Error("the transaction's last statement leaves observations or log lines to write");
         return tx.sql.last.query(...args);
       },
