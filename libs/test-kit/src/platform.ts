@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -43,13 +43,40 @@ export interface PlatformOptions {
   logLevel?: string;
 }
 
-/** A TCP port nothing listens on now (on 127.0.0.1). */
-export async function freePort(): Promise<number> {
+/** The first port the kernel hands out for `listen(0)` and outgoing connections. */
+function ephemeralLow(): number {
+  try {
+    return (
+      Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768
+    );
+  } catch {
+    return 32768;
+  }
+}
+
+/** Listens on `port` (0: any) on 127.0.0.1 and closes again; the port it got, or null when taken. */
+async function tryPort(port: number): Promise<number | null> {
   const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  const got = await new Promise<number | null>((resolve) => {
+    s.once("error", () => resolve(null));
+    s.listen(port, "127.0.0.1", () => resolve((s.address() as net.AddressInfo).port));
+  });
+  if (got !== null) await new Promise<void>((r) => s.close(() => r()));
+  return got;
+}
+
+/**
+ * A TCP port nothing listens on now (on 127.0.0.1), for a process to listen on a moment later. It
+ * is drawn below the kernel's ephemeral range: a port from that range may meanwhile be handed to any
+ * `listen(0)` or outgoing connection of the tests running beside this one.
+ */
+export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  for (let i = 0; i < 50 && low > 12_000; i++) {
+    const port = await tryPort(10_000 + Math.floor(Math.random() * (low - 10_000)));
+    if (port !== null) return port;
+  }
+  return (await tryPort(0))!;
 }
 
 /**

@@ -1,9 +1,8 @@
 import diagnostics from "node:diagnostics_channel";
 import { mkdir } from "node:fs/promises";
-import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestInfra, sql, type TestInfra } from "@procode/test-kit";
+import { createTestInfra, freePort, sql, type TestInfra } from "@procode/test-kit";
 import { claimLocalRepository } from "@procode/service-kit";
 import { createRepositoryProbe } from "../src/integrations/repository-probe.js";
 import { ConnectionRecorder, GitHttpServer, GitRepos } from "./support/git-http-server.js";
@@ -30,14 +29,6 @@ const onConnect = (message: unknown) => {
   const p = (message as { connectParams?: { hostname?: string; port?: string | number } }).connectParams;
   attempts.push(`${p?.hostname ?? "?"}:${p?.port ?? "?"}`);
 };
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   infra = await createTestInfra("app-svc-probe");

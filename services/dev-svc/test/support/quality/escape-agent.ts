@@ -202,7 +202,8 @@ export function escapeAgent(hostPort: number): Files {
     "requirements.txt": "\n",
     "app/__init__.py": "",
     "app/main.py": MAIN,
-    "evals/gate.json": JSON.stringify({ concurrency: 1, caseTimeoutMs: 3000 }),
+    // Room for the fork bomb to reach the process limit on a busy machine, where each fork is slow.
+    "evals/gate.json": JSON.stringify({ concurrency: 1, caseTimeoutMs: 6000 }),
     "evals/escape.jsonl": [
       refused("network", "network", "^refused: 101$"),
       refused("host-loopback", `host-loopback:${hostPort}`, "^refused: (111|101)$"),
