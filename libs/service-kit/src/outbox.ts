@@ -4,7 +4,7 @@ import { liveTeamToken, messageSubject, type MessageDefinition } from "@procode/
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { NatsHandle } from "./nats.js";
-import type { Database, Sql, TxSql } from "./sql.js";
+import type { Database, Sql, TxSql, WithPart } from "./sql.js";
 import { PollLoop } from "./poll-loop.js";
 import { errorMessage } from "./util.js";
 
@@ -42,7 +42,7 @@ export interface SqlTxContext extends OutboxContext {
    * itself, one round trip fewer. They are published after the commit like any other. Null when
    * none is waiting.
    */
-  takeOutboxInsert: (first: number) => { text: string; params: unknown[] } | null;
+  takeOutboxInsert: (first: number) => WithPart | null;
 }
 
 interface OutboxRow {
@@ -154,7 +154,7 @@ export class Outbox {
 
   /** One parameterized statement: payloads travel as parameters, not escaped into the SQL. */
   /** The insert of `rows`, its parameters numbered from `first`. */
-  private insertOf(rows: OutboxRow[], first: number): { text: string; params: unknown[] } {
+  private insertOf(rows: OutboxRow[], first: number): WithPart {
     const [a, b, c, d] = [first, first + 1, first + 2, first + 3];
     return {
       text: `insert into ${this.table} (id, type, subject, payload)

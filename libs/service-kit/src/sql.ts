@@ -34,6 +34,15 @@ export interface TxSql extends Sql {
   readonly last: Sql;
 }
 
+/**
+ * A data-modifying `with` part a statement takes along (the outbox's rows, a stage log's lines): its
+ * text, and its parameters, numbered from where the statement's own end.
+ */
+export interface WithPart {
+  text: string;
+  params: unknown[];
+}
+
 /** COMMIT of a transaction in which a statement failed answers ROLLBACK, without an error. */
 class TransactionRolledBackError extends Error {
   override name = "TransactionRolledBackError";
@@ -98,11 +107,18 @@ const COMMIT = { name: "procode-commit", text: "commit" };
  * fails fails as it would alone: PostgreSQL skips what follows it up to the Sync (COMMIT included),
  * and the transaction is rolled back; a COMMIT that fails fails the statement's query.
  */
+/** A statement as `pg` takes it. */
+interface QueryConfig {
+  text: string;
+  values: unknown[];
+  name?: string;
+}
+
 const along = {
   /** Which of the ends wanted can go with `config` on this connection. */
   fitting(
     client: pg.PoolClient,
-    config: { text: string; values: unknown[]; name?: string },
+    config: QueryConfig,
     wanted: { begin: boolean; commit: boolean },
   ): { begin: boolean; commit: boolean } {
     const parsed = (client as unknown as PgInternals).connection.parsedStatements;
@@ -117,15 +133,11 @@ const along = {
     };
   },
 
-  run(
-    client: pg.PoolClient,
-    config: { text: string; values: unknown[]; name?: string },
-    ends: { begin: boolean; commit: boolean },
-  ) {
+  run(client: pg.PoolClient, config: QueryConfig, ends: { begin: boolean; commit: boolean }) {
     return new Promise<pg.QueryResult>((resolve, reject) => {
       const query = new pg.Query(config) as unknown as PgQuery;
-      let committed: Error | null = null;
-      query.callback = (err, res) => (err ? reject(err) : committed ? reject(committed) : resolve(res));
+      let refused: Error | null = null;
+      query.callback = (err, res) => (err ? reject(err) : refused ? reject(refused) : resolve(res));
       if (ends.begin) {
         const submit = query.submit.bind(query);
         query.submit = (connection) => {
@@ -155,7 +167,7 @@ const along = {
         const n = answers++ - (ends.begin ? 1 : 0);
         if (n === 0) return complete(msg, connection);
         if (n > 0 && msg.text !== "COMMIT")
-          committed = new TransactionRolledBackError(`COMMIT answered ${msg.text}`);
+          refused = new TransactionRolledBackError(`COMMIT answered ${msg.text}`);
       };
       void client.query(query as unknown as pg.Query);
     });

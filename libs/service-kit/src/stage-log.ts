@@ -14,7 +14,7 @@ import type { Logger } from "./logger.js";
 import type { NatsHandle } from "./nats.js";
 import type { Outbox, OutboxContext } from "./outbox.js";
 import { serveRpc } from "./rpc.js";
-import type { Sql } from "./sql.js";
+import type { Sql, WithPart } from "./sql.js";
 import { errorMessage } from "./util.js";
 
 /** The stage attempt a log belongs to, with what its live events need (docs/api.md "Stage logs"). */
@@ -41,12 +41,6 @@ export interface StageLogHead {
   nextSeq: number;
   bytes: number;
   truncated: boolean;
-}
-
-/** A data-modifying `with` part of a caller's statement: its text, its parameters numbered from `first`. */
-interface WithPart {
-  text: string;
-  params: unknown[];
 }
 
 /** What the last line of a log cut at its bound says. */

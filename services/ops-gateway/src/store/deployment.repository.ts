@@ -1,5 +1,5 @@
 import type { DeployConfig } from "@procode/contracts";
-import { Leases, type Sql, type StageLogHead } from "@procode/service-kit";
+import { Leases, type Sql, type StageLogHead, type WithPart } from "@procode/service-kit";
 import type { CancelState, DeploymentStatus, Outcome, Via } from "../domain/deployment.js";
 
 /**
@@ -275,12 +275,6 @@ function statementName(text: string): string {
   return name;
 }
 
-/** A data-modifying `with` part of a statement: its text, its parameters. */
-interface WithPart {
-  text: string;
-  params: unknown[];
-}
-
 /**
  * What a transaction's statement takes along: data-modifying `with` parts, their parameters
  * numbered from `$first` on, or null when there is nothing to take. The outbox's `takeOutboxInsert`
@@ -374,7 +368,7 @@ export interface Observation {
 }
 
 /** The insert of `list`, its parameters numbered from `$first`. */
-export function observationInsert(list: Observation[], first: number): { text: string; params: unknown[] } {
+export function observationInsert(list: Observation[], first: number): WithPart {
   const params: unknown[] = [];
   const rows = list.map((o) => {
     const at = first + params.length;

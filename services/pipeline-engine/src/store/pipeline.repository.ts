@@ -1,4 +1,4 @@
-import type { Sql } from "@procode/service-kit";
+import type { Sql, WithPart } from "@procode/service-kit";
 import type { ListPipelinesQuery } from "@procode/contracts";
 import type { PipelineRecord, TransitionRecord } from "../domain/pipeline.model.js";
 import {
@@ -98,7 +98,7 @@ export class PipelineRepository {
       transitions: TransitionRecord[];
       timers: { id: number; wakeAt: number | null }[];
       leaseRenewals: { appId: number; holderId: number; expiresAtMs: number | null }[];
-      outbox: { text: string; params: unknown[] } | null;
+      outbox: WithPart | null;
     },
   ): Promise<number> {
     const setTimers = w.timers.filter((t) => t.wakeAt !== null).map((t) => ({ id: t.id, ms: t.wakeAt }));
