@@ -4,7 +4,7 @@
  * migrations create the tables), seeds 100,000 iterations of one app straight into PostgreSQL (one
  * INSERT ... SELECT; the releases' iteration_phase rows likewise) beside 20,000 of 20 other apps,
  * interleaved, then loads `GET /apps/{id}/iterations` with autocannon and prints latency P50, P90,
- * P99, P99.9, throughput, dev-svc's CPU per page and the load average for: the first page, the first
+ * P99, P99.9, throughput, the CPU per page of dev-svc, of PostgreSQL and of the load generator and the load average for: the first page, the first
  * page of one status, deep pages by offset (`page`) and the same depths by cursor (`cursor`, from the
  * `nextCursor` of the page before).
  *
@@ -93,6 +93,14 @@ try {
     log(`GET /apps/${APP}/iterations${q}: total ${body.data.total}, first id ${body.data.items[0]!.id}`);
   }
 
+  /** CPU used so far by this database's PostgreSQL backends (dev-svc's pool; the bench's own are idle). */
+  const postgresCpu = () =>
+    withClient(adminUrl, async (c) =>
+      (await c.query<{ pid: number }>(`select pid from pg_stat_activity where datname = $1`, [dbName])).rows
+        .map((r) => cpuSeconds(r.pid))
+        .reduce((a, b) => a + b, 0),
+    );
+
   const indexScans = () =>
     withClient(databaseUrl, async (c) =>
       Object.fromEntries(
@@ -143,9 +151,13 @@ try {
   for (const [name, url, conns, secs] of scenarios) {
     const before = await indexScans();
     const cpuBefore = cpuSeconds(svc.child.pid);
+    const pgBefore = await postgresCpu();
+    const ownBefore = process.cpuUsage();
     const loadBefore = loadAverage();
     const r = await autocannon({ url, connections: conns, duration: secs, headers });
-    const cpuPerPage = ((cpuSeconds(svc.child.pid) - cpuBefore) * 1000) / Math.max(1, r.requests.total);
+    const perPage = (seconds: number) => ((seconds * 1000) / Math.max(1, r.requests.total)).toFixed(2);
+    const own = process.cpuUsage(ownBefore);
+    const cpuPerPage = `${perPage(cpuSeconds(svc.child.pid) - cpuBefore)} | ${perPage((await postgresCpu()) - pgBefore)} | ${perPage((own.user + own.system) / 1e6)}`;
     const load = `${loadBefore.toFixed(1)}-${loadAverage().toFixed(1)}`;
     const after = await indexScans();
     const used = Object.entries(after)
@@ -154,7 +166,7 @@ try {
       .map(([k, d]) => `${k} ${d}`)
       .join(", ");
     rows.push(
-      `| ${name} | ${conns} | ${r.latency.p50} | ${r.latency.p90} | ${r.latency.p99} | ${r.latency.p99_9} | ${r.latency.max} | ${Math.round(r.requests.average)} | ${r.requests.total} | ${r.non2xx + r.errors + r.timeouts} | ${cpuPerPage.toFixed(2)} | ${load} |`,
+      `| ${name} | ${conns} | ${r.latency.p50} | ${r.latency.p90} | ${r.latency.p99} | ${r.latency.p99_9} | ${r.latency.max} | ${Math.round(r.requests.average)} | ${r.requests.total} | ${r.non2xx + r.errors + r.timeouts} | ${cpuPerPage} | ${load} |`,
     );
     log(`${name}: index scans during the run: ${used}`);
   }
@@ -162,9 +174,9 @@ try {
   log(`GET /apps/{id}/iterations, autocannon ${duration} s per run (ms; autocannon's resolution is 1 ms):`);
   log("");
   log(
-    "| query | connections | P50 | P90 | P99 | P99.9 | max | req/s | requests | errors/non-2xx | dev-svc CPU ms/page | load average |",
+    "| query | connections | P50 | P90 | P99 | P99.9 | max | req/s | requests | errors/non-2xx | CPU ms/page: dev-svc | PostgreSQL | load generator | load average |",
   );
-  log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) log(row);
 } finally {
   await svc.kill("SIGTERM");

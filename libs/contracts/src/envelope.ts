@@ -43,6 +43,9 @@ export function ok<T>(data: T, message = "success"): Success<T> {
   return { code: 0, message, data };
 }
 
+/** The largest page a list answers. */
+export const MAX_PAGE_SIZE = 100;
+
 /** Paging query (1-based page). */
 export const PageQuery = z.object({
   page: z.coerce.number().int().min(1).default(1).meta({ description: "Page number, from 1" }),
@@ -50,9 +53,9 @@ export const PageQuery = z.object({
     .number()
     .int()
     .min(1)
-    .max(100)
+    .max(MAX_PAGE_SIZE)
     .default(20)
-    .meta({ description: "Items per page, 1-100" }),
+    .meta({ description: `Items per page, 1-${MAX_PAGE_SIZE}` }),
 });
 export type PageQuery = z.infer<typeof PageQuery>;
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IterationPhaseChanged, messageSubject } from "@procode/contracts";
 import type { BareRepo } from "@procode/git-emulators";
-import { Outbox } from "@procode/service-kit";
+import { createLogger, Database, Outbox } from "@procode/service-kit";
 import { eventually, sql } from "@procode/test-kit";
 import {
   api,
@@ -15,6 +15,7 @@ import {
   waitIteration,
   type Harness,
 } from "./support/iterations/harness.js";
+import { listIterations } from "../src/store/iteration.repository.js";
 
 /**
  * Iterations over real HTTP, PostgreSQL and NATS, with the real pipeline-engine as a process and
@@ -272,6 +273,58 @@ describe("GET /iterations/{id} and GET /apps/{id}/iterations", () => {
     );
     expect(testing2.body.data.items.map((i: { id: number }) => i.id)).toEqual([ids[1]]);
     expect(testing2.body.data.nextCursor).toBeNull();
+  });
+
+  it("lists from a plan PostgreSQL keeps for the connection, not one planned per page", async () => {
+    // An app with many iterations beside a few small ones, so that PostgreSQL's statistics are those
+    // of a long list (its estimates, not the answers, decide whether a plan is kept).
+    const big = 990_001;
+    await sql(
+      h.infra.databaseUrl,
+      `insert into dev.iteration (app_id, team, name, status, source_branch, created_by)
+       select $1, 'plan-cache', 'iteration ' || g, case when g % 4 = 0 then 'TESTING' else 'DEVELOPING' end,
+         'main', 'test' from generate_series(1, 20000) g`,
+      [big],
+    );
+    await sql(h.infra.databaseUrl, `analyze dev.iteration`);
+    const newest = (
+      await sql(h.infra.databaseUrl, `select id from dev.iteration where app_id = $1 order by id desc`, [big])
+    ).map((r) => Number(r.id));
+    // One connection, so that its prepared statements can be read back.
+    const db = new Database({
+      url: h.infra.databaseUrl,
+      poolMax: 1,
+      log: createLogger({ name: "plan-cache", level: "silent" }),
+    });
+    try {
+      const pages = [
+        { limit: 20, offset: 0 },
+        { limit: 5, offset: 0 },
+        { limit: 20, offset: 40 },
+        { limit: 100, offset: 19_950 },
+        { limit: 1, offset: 0 },
+      ];
+      for (let round = 0; round < 2; round++) {
+        for (const q of pages) {
+          const page = await listIterations(db.sql, big, q);
+          expect(page.items.map((i) => i.id)).toEqual(newest.slice(q.offset, q.offset + q.limit));
+          expect(page.total).toBe(20_000);
+          const after = await listIterations(db.sql, big, { ...q, before: page.items[0]!.id });
+          expect(after.items.map((i) => i.id)).toEqual(newest.slice(q.offset + 1, q.offset + 1 + q.limit));
+        }
+      }
+      const plans = await db.sql.query<{ name: string; generic_plans: string; custom_plans: string }>(
+        `select name, generic_plans, custom_plans from pg_prepared_statements
+         where name like 'dev_iterations_of_app%' order by name`,
+      );
+      // Five plans for the statement's parameters, then the one kept for every call.
+      expect(plans.rows.map((r) => [r.name, Number(r.generic_plans), Number(r.custom_plans)])).toEqual([
+        ["dev_iterations_of_app", 5, 5],
+        ["dev_iterations_of_app_after", 5, 5],
+      ]);
+    } finally {
+      await db.close();
+    }
   });
 
   it("refuses bad paging and status values with 1001 naming the parameter", async () => {
