@@ -38,6 +38,7 @@ import { signToken } from "@procode/service-kit";
 import {
   benchAppSnapshot,
   benchTarget,
+  cpuSeconds,
   loadAverage,
   metric,
   percentile,
@@ -280,6 +281,26 @@ try {
     if (!a || !b || b.at === a.at) return null;
     return (100 * (b.totalUs - a.totalUs)) / 1000 / (b.at - a.at);
   };
+  /** CPU seconds used so far by each process of the stack, this database's backends and the bench itself. */
+  const cpuNow = async (): Promise<Map<string, number>> => {
+    const backends = (
+      await dbc.query<{ pid: number }>(`select pid from pg_stat_activity where datname = $1`, [dbName])
+    ).rows;
+    const own = process.cpuUsage();
+    return new Map([
+      ...stack.all.map((p) => [p.name, cpuSeconds(p.child.pid)] as const),
+      ["postgres", backends.reduce((s, r) => s + cpuSeconds(r.pid), 0)],
+      ["bench", (own.user + own.system) / 1e6],
+    ]);
+  };
+  /** Cores each part used between two readings (a backend that came or went in between is missed). */
+  const coresUsed = (a: Map<string, number>, b: Map<string, number>, seconds: number) =>
+    [...b]
+      .map(([name, v]) => [name, Math.max(0, v - (a.get(name) ?? 0)) / seconds] as const)
+      .filter(([, cores]) => cores >= 0.005)
+      .map(([name, cores]) => `${name} ${cores.toFixed(2)}`)
+      .join(", ");
+
   const run = async (e: Endpoint, target: Target, mode: "rate" | "max") => {
     // A max run starves the background pipelines: their catching up would otherwise be measured as
     // this run's first seconds.
@@ -287,6 +308,7 @@ try {
     if (waited > 1) log(`  (the background pipelines caught up for ${waited.toFixed(1)} s first)`);
     const tr0 = await transitionsNow();
     const la0 = loadAverage();
+    const cpu0 = await cpuNow();
     const t0 = performance.now();
     let r: { p50: number; p99: number; p999: number; max: number; throughput: number; failed: number };
     let tail = "";
@@ -334,6 +356,7 @@ try {
       };
     }
     const t1 = performance.now();
+    const cores = coresUsed(cpu0, await cpuNow(), (t1 - t0) / 1000);
     const tr1 = await transitionsNow();
     const bg = ((tr1 - tr0) * 1000) / (t1 - t0);
     const served = target.proc.probeStats(t0, t1);
@@ -343,7 +366,9 @@ try {
       `| ${e.label} | ${target.name} | ${mode === "rate" ? `${e.fixedRate}/s open` : `max, ${connections} conn`} | ${r.p50} | ${r.p99} | ${r.p999} | ${r.max} | ${Math.round(r.throughput)} | ${r.failed} | ${bg.toFixed(0)} | ${lagText} | ${la0.toFixed(1)}-${loadAverage().toFixed(1)} |`,
     );
     log(rows.at(-1)!);
-    if (tail) tails.push(`${e.label} ${target.name} ${e.fixedRate}/s:${tail}`);
+    tails.push(
+      `${e.label} ${target.name} ${mode === "rate" ? `${e.fixedRate}/s` : "max"}: cores used: ${cores}.${tail}`,
+    );
   };
 
   const slowUploads = Number(values["slow-uploads"]);

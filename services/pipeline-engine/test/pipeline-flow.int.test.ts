@@ -146,6 +146,8 @@ describe("iteration pipeline", () => {
     // The app has no TESTING: the hint names STAGING, the phase a proceed would really reach.
     expect(it0.awaiting!.hint).toContain("targetPhase STAGING");
     expect(it0.awaiting!.hint).toContain(`POST /pipelines/${it0.id}/proceed`);
+    // GET /pipelines/{id} reads the app's phases in the same statement as the pipeline: the same hint.
+    expect((await api.pipeline(it0.id)).awaiting).toEqual(it0.awaiting);
     const moved = await api.call("POST", `/pipelines/${it0.id}/proceed`, { sub: "carol" });
     expect(moved.body).toMatchObject({
       code: 0,

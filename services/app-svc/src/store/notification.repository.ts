@@ -126,6 +126,8 @@ export async function insertDeliveries(sql: Sql, d: NewDeliveries): Promise<numb
      on conflict (subscription_id, event_id, event_type) do nothing
      returning id`,
     [d.appId, d.eventId, d.eventType, d.body, d.retryWindowMs, d.occurredAt],
+    // Named: it runs for every event of the engine, and PostgreSQL then plans it once per connection.
+    "app_notification_deliveries_insert",
   );
   return res.rows.map((r) => Number(r.id));
 }

@@ -1,4 +1,10 @@
-import type { IterationPhase, ListPipelinesQuery, Page, Pipeline } from "@procode/contracts";
+import {
+  IterationPhases,
+  type IterationPhase,
+  type ListPipelinesQuery,
+  type Page,
+  type Pipeline,
+} from "@procode/contracts";
 import { DomainError } from "@procode/service-kit";
 import type { PipelineRecord } from "../domain/pipeline.model.js";
 import { awaitingOf } from "../http/awaiting.js";
@@ -42,10 +48,10 @@ export class PipelineQueries {
   ) {}
 
   async get(id: number, team: string): Promise<Pipeline> {
-    const p = await this.repo.findForTeam(this.db, id, team);
-    if (!p) throw new DomainError("PIPELINE_NOT_FOUND", `pipeline ${id} not found`);
-    const phases = await this.phasesOf([p]);
-    return toPipelineView(p, phases.get(p.appId));
+    const found = await this.repo.findForTeam(this.db, id, team);
+    if (!found) throw new DomainError("PIPELINE_NOT_FOUND", `pipeline ${id} not found`);
+    const { pipeline, appPhases } = found;
+    return toPipelineView(pipeline, appPhases ? IterationPhases.parse(appPhases) : undefined);
   }
 
   async list(q: ListPipelinesQuery, team: string): Promise<Page<Pipeline>> {

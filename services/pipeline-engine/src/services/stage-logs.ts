@@ -40,7 +40,7 @@ export class StageLogReader {
   ) {}
 
   async read(id: number, team: string, q: PipelineLogsQuery, correlationId: string): Promise<StageLogs> {
-    const p = await this.repo.findForTeam(this.db, id, team);
+    const p = (await this.repo.findForTeam(this.db, id, team))?.pipeline;
     if (!p) throw new DomainError("PIPELINE_NOT_FOUND", `pipeline ${id} not found`);
     if (p.type === "ITERATION") return { pipelineId: id, lines: [], truncated: false };
     const owners = OWNERS.filter((o) => !q.stage || o.stages.includes(q.stage));

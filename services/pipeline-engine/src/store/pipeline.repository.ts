@@ -8,6 +8,7 @@ import {
   pgArray,
   S,
   SELECT,
+  SELECT_WITH_APP_PHASES,
   toRecord,
   type PipelineRow,
   type Stamp,
@@ -260,13 +261,21 @@ export class PipelineRepository {
 
   // --- reads for the REST API ---------------------------------------------------------------
 
-  async findForTeam(db: ReadPool, id: number, team: string): Promise<PipelineRecord | null> {
-    const { rows } = await db.query<PipelineRow>({
+  /**
+   * A pipeline of the team, and for an iteration pipeline the phases of its app as the engine keeps
+   * them (what its `awaiting` names), in one statement: GET /pipelines/{id} is one round trip.
+   */
+  async findForTeam(
+    db: ReadPool,
+    id: number,
+    team: string,
+  ): Promise<{ pipeline: PipelineRecord; appPhases: unknown } | null> {
+    const { rows } = await db.query<PipelineRow & { app_phases: unknown }>({
       name: "pipeline-get",
-      text: `${SELECT} where p.id = $1 and p.team = $2`,
+      text: `${SELECT_WITH_APP_PHASES} where p.id = $1 and p.team = $2`,
       values: [id, team],
     });
-    return rows[0] ? toRecord(rows[0]).record : null;
+    return rows[0] ? { pipeline: toRecord(rows[0]).record, appPhases: rows[0].app_phases } : null;
   }
 
   async list(
