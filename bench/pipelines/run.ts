@@ -19,6 +19,9 @@
  *   --bundle           the services run from their production bundles (dist/main.js), not tsx
  *   --cpu-prof DIR     a V8 CPU profile of each service into DIR/<service>/ (summarise them with
  *                      `pnpm --filter @procode/bench profile-summary <file>`); use with --skip-restart
+ *   --history H        H releases (default 300) run to the end before the measured ones, then the
+ *                      database is vacuumed and analyzed, so that PostgreSQL plans the measured run with the
+ *                      statistics of a platform that has been in use (docs/performance.md)
  *   --skip-pgbench, --skip-restart, --keep, --rpc-concurrency C, --latency-samples S,
  *   --restart-pipelines R
  *
@@ -67,6 +70,7 @@ const { values, positionals } = parseArgs({
     "rpc-concurrency": { type: "string", default: "64" },
     "latency-samples": { type: "string", default: "50" },
     "restart-pipelines": { type: "string", default: "200" },
+    history: { type: "string", default: "300" },
     "skip-restart": { type: "boolean", default: false },
     "skip-pgbench": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
@@ -80,6 +84,7 @@ const opsMode = !values["runner-deploys"];
 const hold = values.hold;
 const latencySamples = hold ? 0 : Number(values["latency-samples"]);
 const restartCount = hold || values["skip-restart"] ? 0 : Number(values["restart-pipelines"]);
+const historyCount = hold ? 0 : Number(values.history);
 const { adminUrl, natsUrl, dbName, envName, jwtSecret, databaseUrl } = benchTarget("pipelines");
 
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
@@ -160,7 +165,8 @@ async function scrape(): Promise<{ t: number; transitions: number; batches: numb
 }
 
 // --- apps -----------------------------------------------------------------------------------
-const TOTAL = N + latencySamples + restartCount;
+const HISTORY_FROM = N + latencySamples + restartCount;
+const TOTAL = HISTORY_FROM + historyCount;
 const appIds = Array.from({ length: TOTAL }, (_, i) => 1_000_000 + i);
 for (let i = 0; i < appIds.length; i += 500) {
   await Promise.all(
@@ -248,6 +254,25 @@ async function dbStats(): Promise<Record<string, number>> {
     )
   ).rows[0]!;
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]));
+}
+
+// --- history: releases before the measured ones, then statistics ----------------------------
+// A platform in use has pipelines behind it, and PostgreSQL has statistics of its tables (autovacuum
+// analyzes them as they grow). A fresh database has neither: without statistics PostgreSQL guesses,
+// and a guess such as "few pipelines are of type PHASE" makes it scan a whole table for one row. On a
+// server with autovacuum off it never stops guessing. So the measured run starts after `--history`
+// releases have ended and the database has been vacuumed and analyzed once, as autovacuum would have.
+const autovacuum = (await dbc.query<{ autovacuum: string }>(`show autovacuum`)).rows[0]!.autovacuum;
+if (historyCount > 0) {
+  const h0 = performance.now();
+  await releaseRange(HISTORY_FROM, TOTAL, Number(values["rpc-concurrency"]));
+  while (doneCount(HISTORY_FROM, TOTAL) < historyCount) await sleep(20);
+  await dbc.query(`vacuum analyze`);
+  log(
+    `history: ${historyCount} releases ended in ${((performance.now() - h0) / 1000).toFixed(1)} s, then the database was vacuumed and analyzed (this server's autovacuum: ${autovacuum})`,
+  );
+} else {
+  log(`no history: the measured run starts on empty tables (this server's autovacuum: ${autovacuum})`);
 }
 
 // --- throughput phase -----------------------------------------------------------------------

@@ -93,6 +93,7 @@ export async function startRuntime<C extends BaseConfig>(
   });
   await migrateDatabase({ url: config.DATABASE_URL, schema: def.schema, migrations: def.migrations, log });
   const db = new Database({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, log });
+  await warnWithoutAutovacuum(db, log);
   let nats: NatsHandle;
   try {
     nats = await NatsHandle.connect({
@@ -175,6 +176,26 @@ export async function startRuntime<C extends BaseConfig>(
 }
 
 /** main.ts of every service: start, and stop cleanly on SIGINT/SIGTERM within SHUTDOWN_TIMEOUT_MS. */
+/**
+ * A PostgreSQL server with autovacuum off never gathers statistics of the tables nor cleans them:
+ * its plans keep guessing as the tables grow (a scan of a whole table for one row), and the tables
+ * that change most bloat. Nothing depends on it for being correct, so it is a warning at start
+ * (docs/operations.md, "PostgreSQL").
+ */
+async function warnWithoutAutovacuum(db: Database, log: Logger): Promise<void> {
+  try {
+    const { rows } = await db.sql.query<{ setting: string }>(
+      `select current_setting('autovacuum') as setting`,
+    );
+    if (rows[0]?.setting === "off")
+      log.warn(
+        "PostgreSQL's autovacuum is off: tables are never analyzed nor vacuumed unless an operator does it, so queries slow down as they grow (docs/operations.md)",
+      );
+  } catch (err) {
+    log.debug({ err: errorMessage(err) }, "could not read PostgreSQL's autovacuum setting");
+  }
+}
+
 export async function runService<C extends BaseConfig>(def: ServiceDefinition<C>): Promise<void> {
   let runtime: ServiceRuntime<C>;
   try {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -144,6 +145,23 @@ describe("a database that goes away", () => {
       await rt.close();
       await dbProxy.stop();
     }
+  });
+});
+
+describe("start", () => {
+  it("warns when PostgreSQL's autovacuum is off, and only then", async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logDestination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const rt = await startRuntime(producer, { env: serviceEnv(infra), logDestination });
+    await rt.close();
+    const setting = (await sql<{ autovacuum: string }>(infra.databaseUrl, `show autovacuum`))[0]!.autovacuum;
+    const warned = lines.filter((l) => l.level === 40 && l.msg.startsWith("PostgreSQL's autovacuum is off"));
+    expect({ setting, warned: warned.length }).toEqual({ setting, warned: setting === "off" ? 1 : 0 });
   });
 });
 
