@@ -273,6 +273,32 @@ async function monitor(databaseUrl: string, ctx: RunContext, done: () => boolean
   await db?.end().catch(() => {});
 }
 
+/** Waits until every release's status in dev-svc is its pipeline's (at most `capMs`); how many still differ. */
+async function projectionCaughtUp(
+  databaseUrl: string,
+  capMs: number,
+): Promise<{ count: number; waitedMs: number }> {
+  const started = Date.now();
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    for (;;) {
+      const { rows } = await db.query<{ n: number }>(
+        `select count(*)::int as n from dev.iteration_phase r
+         join pipeline.pipeline p on p.type = 'PHASE' and p.ref_id = r.id
+         where r.status is distinct from p.status`,
+      );
+      const count = rows[0]!.n;
+      // At least 5 s, as before: events of the last moments are still on their way.
+      if ((count === 0 && Date.now() - started >= 5000) || Date.now() - started >= capMs)
+        return { count, waitedMs: Date.now() - started };
+      await sleep(1000);
+    }
+  } finally {
+    await db.end();
+  }
+}
+
 async function runVariant(variant: Variant): Promise<boolean> {
   const started = Date.now();
   say(`variant ${variant}: ${N} pipelines; starting PostgreSQL and NATS of its own`);
@@ -364,8 +390,15 @@ async function runVariant(variant: Variant): Promise<boolean> {
     // After the last fault, everything must still come to rest.
     while (Date.now() < settleDeadline && !(await settled()));
     const runMs = Date.now() - runStart;
-    // Let dev-svc's projection of the last events arrive before comparing.
-    await sleep(5000);
+    // dev-svc follows the releases by the engine's events: one killed near the end gets the events it
+    // had not acknowledged again after the consumers' ack wait (30 s). Compare once it has caught up,
+    // or after 90 s (then the invariant below names what it still lacks).
+    const behind = await projectionCaughtUp(infra.databaseUrl, 90_000);
+    say(
+      behind.count === 0
+        ? `dev-svc's releases agree with the engine's pipelines after ${(behind.waitedMs / 1000).toFixed(0)} s`
+        : `dev-svc's releases still disagree with ${behind.count} pipelines after ${(behind.waitedMs / 1000).toFixed(0)} s`,
+    );
     monitoring = false;
     await watcher;
 
