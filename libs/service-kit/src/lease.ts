@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { Sql } from "./sql.js";
 
 /** Where a table keeps its leases: the row's key, the holder (when named) and the time it runs out. */
@@ -78,10 +77,6 @@ export class Leases {
    * Leases up to `limit` rows for which `due` holds, in `orderBy` order, for `ms` (to `owner` when
    * the leases name their holder), and returns them. SKIP LOCKED: processes claiming at the same
    * moment never take the same row. `due` decides whether a row's lease must be free (`this.free`).
-   *
-   * A poller sends this every few hundred milliseconds whether or not anything is due, so it is a
-   * named statement (named after its text: each caller's `due` and `orderBy` are fixed), which
-   * PostgreSQL plans a few times per connection rather than at every poll.
    */
   async claimDue<R>(
     sql: Sql,
@@ -89,26 +84,12 @@ export class Leases {
   ): Promise<R[]> {
     const { table, key, until } = this.c;
     const holder = q.owner === undefined ? "" : `, ${this.owner} = $3`;
-    const text = `update ${table} set ${until} = ${nowPlusMs("$2")}${holder}
-       where ${key} in (select ${key} from ${table} where ${q.due} order by ${q.orderBy} limit $1 for update skip locked)
-       returning *`;
     const { rows } = await sql.query<R>(
-      text,
+      `update ${table} set ${until} = ${nowPlusMs("$2")}${holder}
+       where ${key} in (select ${key} from ${table} where ${q.due} order by ${q.orderBy} limit $1 for update skip locked)
+       returning *`,
       q.owner === undefined ? [q.limit, q.ms] : [q.limit, q.ms, q.owner],
-      statementName("lease-claim", text),
     );
     return rows;
   }
-}
-
-const names = new Map<string, string>();
-
-/** A statement name for `text`, the same for the same text (`prefix-` and 12 hex digits of its hash). */
-function statementName(prefix: string, text: string): string {
-  let name = names.get(text);
-  if (!name) {
-    name = `${prefix}-${createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
-    names.set(text, name);
-  }
-  return name;
 }

@@ -1,7 +1,7 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestInfra, type TestInfra } from "@procode/test-kit";
-import { createLogger, Database, Leases } from "../src/index.js";
+import { createLogger, Database } from "../src/index.js";
 
 let infra: TestInfra;
 let db: Database;
@@ -210,31 +210,5 @@ describe("transactions", () => {
   it("send nothing for a transaction that runs no statement", async () => {
     const idle = await writesDuring(() => db.transaction(async () => "nothing to do"));
     expect(idle).toEqual({ writes: 0, result: "nothing to do" });
-  });
-});
-
-describe("lease claims", () => {
-  it("claim due rows with a statement PostgreSQL plans once per connection, not at every poll", async () => {
-    await db.sql.query(
-      `create table kit_sql_job (id int primary key, due_at timestamptz not null, lease_until timestamptz)`,
-    );
-    await db.sql.query(
-      `insert into kit_sql_job select g, now() - interval '1 minute', null from generate_series(1, 20) g`,
-    );
-    const leases = new Leases({ table: "kit_sql_job", key: "id", until: "lease_until" });
-    const claim = () =>
-      leases.claimDue<{ id: number }>(db.sql, {
-        due: `due_at <= now() and ${leases.free}`,
-        orderBy: "id",
-        limit: 2,
-        ms: 60_000,
-      });
-    const claimed: number[] = [];
-    for (let i = 0; i < 8; i++) claimed.push(...(await claim()).map((r) => r.id));
-    expect(claimed).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
-    const plans = await db.sql.query<{ name: string; generic_plans: string; custom_plans: string }>(
-      `select name, generic_plans, custom_plans from pg_prepared_statements where name like 'lease-claim-%'`,
-    );
-    expect(plans.rows.map((r) => Number(r.generic_plans) + Number(r.custom_plans))).toEqual([8]);
   });
 });

@@ -45,6 +45,8 @@ export async function upsertAppSettings(db: Sql, app: AppSnapshot): Promise<bool
       app.procode?.concurrency ?? "QUEUE",
       app.procode ? JSON.stringify(app.procode.deployConfig) : null,
     ],
+    // Named: PostgreSQL then plans it once per connection, not for every app event.
+    "pipeline-app-settings-upsert",
   );
   return rows.length === 1;
 }
