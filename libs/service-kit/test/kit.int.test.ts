@@ -157,7 +157,11 @@ describe("start", () => {
         done();
       },
     });
-    const rt = await startRuntime(producer, { env: serviceEnv(infra), logDestination });
+    // At warn whatever the test run's level (npm test logs errors only).
+    const rt = await startRuntime(producer, {
+      env: serviceEnv(infra, { LOG_LEVEL: "warn" }),
+      logDestination,
+    });
     await rt.close();
     const setting = (await sql<{ autovacuum: string }>(infra.databaseUrl, `show autovacuum`))[0]!.autovacuum;
     const warned = lines.filter((l) => l.level === 40 && l.msg.startsWith("PostgreSQL's autovacuum is off"));
