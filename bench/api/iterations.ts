@@ -4,9 +4,9 @@
  * migrations create the tables), seeds 100,000 iterations of one app straight into PostgreSQL (one
  * INSERT ... SELECT; the releases' iteration_phase rows likewise) beside 20,000 of 20 other apps,
  * interleaved, then loads `GET /apps/{id}/iterations` with autocannon and prints latency P50, P90,
- * P99, P99.9, throughput, the CPU per page of dev-svc, of PostgreSQL and of the load generator and the load average for: the first page, the first
- * page of one status, deep pages by offset (`page`) and the same depths by cursor (`cursor`, from the
- * `nextCursor` of the page before).
+ * P99, P99.9, throughput, the CPU per page of dev-svc, of PostgreSQL and of the load generator, and
+ * the load average for: the first page, the first page of one status, deep pages by offset (`page`)
+ * and the same depths by cursor (`cursor`, from the `nextCursor` of the page before).
  *
  *   pnpm --filter @procode/bench iterations [--connections 10] [--duration 20] [--keep] [--cpu-prof DIR]
  *   DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222
@@ -16,9 +16,11 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { KeyRing, signToken } from "@procode/service-kit";
 import {
+  backendsCpu,
   benchTarget,
   cpuSeconds,
   loadAverage,
+  ownCpuSeconds,
   Proc,
   removeBenchTarget,
   repoRoot,
@@ -94,12 +96,7 @@ try {
   }
 
   /** CPU used so far by this database's PostgreSQL backends (dev-svc's pool; the bench's own are idle). */
-  const postgresCpu = () =>
-    withClient(adminUrl, async (c) =>
-      (await c.query<{ pid: number }>(`select pid from pg_stat_activity where datname = $1`, [dbName])).rows
-        .map((r) => cpuSeconds(r.pid))
-        .reduce((a, b) => a + b, 0),
-    );
+  const postgresCpu = () => withClient(adminUrl, (c) => backendsCpu(c, dbName));
 
   const indexScans = () =>
     withClient(databaseUrl, async (c) =>
@@ -152,12 +149,11 @@ try {
     const before = await indexScans();
     const cpuBefore = cpuSeconds(svc.child.pid);
     const pgBefore = await postgresCpu();
-    const ownBefore = process.cpuUsage();
+    const ownBefore = ownCpuSeconds();
     const loadBefore = loadAverage();
     const r = await autocannon({ url, connections: conns, duration: secs, headers });
     const perPage = (seconds: number) => ((seconds * 1000) / Math.max(1, r.requests.total)).toFixed(2);
-    const own = process.cpuUsage(ownBefore);
-    const cpuPerPage = `${perPage(cpuSeconds(svc.child.pid) - cpuBefore)} | ${perPage((await postgresCpu()) - pgBefore)} | ${perPage((own.user + own.system) / 1e6)}`;
+    const cpuPerPage = `${perPage(cpuSeconds(svc.child.pid) - cpuBefore)} | ${perPage((await postgresCpu()) - pgBefore)} | ${perPage(ownCpuSeconds() - ownBefore)}`;
     const load = `${loadBefore.toFixed(1)}-${loadAverage().toFixed(1)}`;
     const after = await indexScans();
     const used = Object.entries(after)

@@ -36,11 +36,13 @@ import pg from "pg";
 import { AppCreated } from "@procode/contracts";
 import { signToken } from "@procode/service-kit";
 import {
+  backendsCpu,
   benchAppSnapshot,
   benchTarget,
   cpuSeconds,
   loadAverage,
   metric,
+  ownCpuSeconds,
   percentile,
   publishEvent,
   removeBenchTarget,
@@ -284,17 +286,12 @@ try {
     return (100 * (b.totalUs - a.totalUs)) / 1000 / (b.at - a.at);
   };
   /** CPU seconds used so far by each process of the stack, this database's backends and the bench itself. */
-  const cpuNow = async (): Promise<Map<string, number>> => {
-    const backends = (
-      await dbc.query<{ pid: number }>(`select pid from pg_stat_activity where datname = $1`, [dbName])
-    ).rows;
-    const own = process.cpuUsage();
-    return new Map([
+  const cpuNow = async (): Promise<Map<string, number>> =>
+    new Map([
       ...stack.all.map((p) => [p.name, cpuSeconds(p.child.pid)] as const),
-      ["postgres", backends.reduce((s, r) => s + cpuSeconds(r.pid), 0)],
-      ["bench", (own.user + own.system) / 1e6],
+      ["postgres", await backendsCpu(dbc, dbName)],
+      ["bench", ownCpuSeconds()],
     ]);
-  };
   /** Cores each part used between two readings (a backend that came or went in between is missed). */
   const coresUsed = (a: Map<string, number>, b: Map<string, number>, seconds: number) =>
     [...b]

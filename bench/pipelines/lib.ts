@@ -371,6 +371,21 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds used so far by the PostgreSQL backends connected to `dbName` (one that has gone is not counted). */
+export async function backendsCpu(client: pg.Client, dbName: string): Promise<number> {
+  const { rows } = await client.query<{ pid: number }>(
+    `select pid from pg_stat_activity where datname = $1`,
+    [dbName],
+  );
+  return rows.reduce((sum, r) => sum + cpuSeconds(r.pid), 0);
+}
+
+/** CPU seconds (user + system) this process has used so far. */
+export function ownCpuSeconds(): number {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1e6;
+}
+
 /**
  * Read and write system calls a process has made so far (`syscr`, `syscw` of /proc/PID/io; zeros when
  * it is gone). A Node.js process reads and writes its sockets with read/write/writev, which these

@@ -43,6 +43,7 @@ import {
 } from "@procode/contracts";
 import { signToken } from "@procode/service-kit";
 import {
+  backendsCpu,
   cpuSeconds,
   ioCalls,
   getLoad,
@@ -217,13 +218,10 @@ const doneCount = (from: number, to: number) => {
 
 /** CPU used so far by each part: the bench's processes, nats-server, this database's PostgreSQL backends. */
 async function cpu(): Promise<Record<string, number>> {
-  const backends = (
-    await dbc.query<{ pid: number }>(`select pid from pg_stat_activity where datname = $1`, [dbName])
-  ).rows.map((r) => r.pid);
   return {
     ...Object.fromEntries(procs.map((p) => [p.name, cpuSeconds(p.child.pid)])),
     "nats-server": pidsOf("nats-server").reduce((s, p) => s + cpuSeconds(p), 0),
-    "postgres (this database)": backends.reduce((s, p) => s + cpuSeconds(p), 0),
+    "postgres (this database)": await backendsCpu(dbc, dbName),
   };
 }
 

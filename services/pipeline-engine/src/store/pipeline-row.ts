@@ -50,13 +50,15 @@ export interface PipelineRow {
   updated_at: Stamp;
 }
 
-export const SELECT = `select p.*, t.wake_at from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id`;
+const FROM = `from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id`;
+
+export const SELECT = `select p.*, t.wake_at ${FROM}`;
 
 /** SELECT with, for an iteration pipeline, the phases of its app as the engine keeps them. */
 export const SELECT_WITH_APP_PHASES = `select p.*, t.wake_at,
     case when p.type = 'ITERATION' then (select s.phases from ${S}.app_settings s where s.app_id = p.app_id) end
       as app_phases
-  from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id`;
+  ${FROM}`;
 
 export const num = (v: string | null): number | null => (v === null ? null : Number(v));
 /** Timestamps arrive as Date or as text depending on the driver's settings. */
