@@ -1,7 +1,10 @@
+import { randomUUID } from "node:crypto";
+import { DEFAULT_DEPLOY_CONFIG } from "@procode/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ServiceRuntime } from "@procode/service-kit";
+import { createLogger, Database, type ServiceRuntime } from "@procode/service-kit";
 import { eventually, expectHandled, sql, type TestInfra } from "@procode/test-kit";
 import type { Config } from "../src/config.js";
+import * as repo from "../src/store/deployment.repository.js";
 import { callbackBody, type EngineSide, signedHeaders } from "./support/engine.js";
 import { startOpsFlow, type OpsFlow } from "./support/flow.js";
 import type { OpsModuleProcess } from "./support/ops-module.js";
@@ -413,5 +416,60 @@ describe("requests, cancels and other servers", () => {
     expect(spec.components.schemas.DeployCallback.required).toEqual(
       expect.arrayContaining(["deployId", "status", "timestamp"]),
     );
+  });
+});
+
+describe("a rolling upgrade: a later migration adds columns while this replica runs", () => {
+  /** One connection, as a pooled one of a running replica: its prepared statements stay with it. */
+  const oneConnection = () =>
+    new Database({
+      url: infra.databaseUrl,
+      poolMax: 1,
+      log: createLogger({ name: "upgrade", level: "silent" }),
+    });
+
+  it("the prepared statements that read and return deployments answer as before, and deployments go on", async () => {
+    const database = oneConnection();
+    const db = database.sql;
+    try {
+      const request = (attempt: number) => ({
+        pipelineId: 9001,
+        attempt,
+        appId: 190,
+        team: "team-a",
+        image: "registry.local/app-190:v1",
+        deployConfig: DEFAULT_DEPLOY_CONFIG,
+        pollIntervalMs: 1000,
+        pollTimeoutMs: 60_000,
+        correlationId: "corr-upgrade",
+        requestKey: randomUUID(),
+        status: "CREATING" as const,
+        nextPollAt: null,
+      });
+      // Each statement once before the migration (prepared on this connection), and again after.
+      const everyStatement = async (attempt: number) => {
+        const row = await repo.insertIfAbsent(db, request(attempt), { unlessLater: true });
+        expect(row).toMatchObject({ pipelineId: 9001, attempt, status: "CREATING" });
+        await repo.update(db, row!.id, { deployId: `upgrade-${attempt}`, status: "DEPLOYING" });
+        expect(await repo.lockById(db, row!.id)).toMatchObject({ deployId: `upgrade-${attempt}` });
+        expect(await repo.lockByAttempt(db, 9001, attempt)).toMatchObject({ id: row!.id });
+        expect(await repo.lockByDeployId(db, `upgrade-${attempt}`)).toMatchObject({ id: row!.id });
+        return repo.supersedeOlder(db, 9001, attempt + 1);
+      };
+      expect(await everyStatement(1)).toHaveLength(1);
+      await sql(
+        infra.databaseUrl,
+        `alter table ops.deployment add column upgrade_note text default 'added by a later migration'`,
+      );
+      await sql(infra.databaseUrl, `alter table ops.stage_log add column upgrade_note text`);
+      const superseded = await everyStatement(2);
+      expect(superseded.map((d) => d.attempt)).toEqual([2]);
+      expect(superseded[0]).not.toHaveProperty("upgradeNote");
+    } finally {
+      await database.close();
+    }
+    // The running replica, whose pooled connections prepared them in the tests above, goes on.
+    await engine.requestDeploy({ pipelineId: 9002, appId: 116, pollInterval: 1 });
+    expect((await engine.whenFinished(9002)).data).toMatchObject({ outcome: "SUCCESS" });
   });
 });

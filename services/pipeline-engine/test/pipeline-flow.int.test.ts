@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { streamName, type StreamKey } from "@procode/contracts";
+import { createLogger, Database } from "@procode/service-kit";
 import { consumerIdle, eventually, sql, type TestInfra } from "@procode/test-kit";
 import {
   type Api,
@@ -10,6 +11,7 @@ import {
   transitionsOf,
 } from "./helpers.js";
 import type { StageHarness } from "./harness.js";
+import { PipelineRepository } from "../src/store/pipeline.repository.js";
 
 let flow: EngineFlow;
 let infra: TestInfra;
@@ -705,5 +707,42 @@ describe("REST", () => {
     expect(list.body.data).toMatchObject({ total: 1, page: 1, pageSize: 5, items: [{ id: r.phaseId }] });
     const iter = await api.call("POST", `/pipelines/${r.iteration.id}/retry`);
     expect(iter).toMatchObject({ status: 409, body: { code: 3001 } });
+  });
+});
+
+describe("a rolling upgrade: a later migration adds columns while this engine runs", () => {
+  it("the prepared statements that read pipelines answer as before, and releases go on", async () => {
+    const r = await release();
+    await api.until(r.phaseId, (p) => p.status === "SUCCESS", "SUCCESS");
+    // One connection for each kind of read, as a pooled one of a running engine: its prepared
+    // statements stay with it.
+    const database = new Database({
+      url: infra.databaseUrl,
+      poolMax: 1,
+      log: createLogger({ name: "upgrade", level: "silent" }),
+    });
+    const reads = database.extraPool(1, "reads");
+    const repo = new PipelineRepository();
+    const everyStatement = async () => ({
+      withParents: await repo.loadWithParents(database.sql, [r.phaseId]),
+      byRefs: await repo.loadByRefs(database.sql, [r.iterationId], [r.iterationPhaseId]),
+      get: await repo.findForTeam(reads, r.iteration.id, "t1"),
+    });
+    try {
+      const before = await everyStatement();
+      expect(before.withParents.map((p) => p.record.id).sort()).toEqual([r.iteration.id, r.phaseId].sort());
+      expect(before.get?.pipeline.id).toBe(r.iteration.id);
+      for (const table of ["pipeline", "timer", "app_settings"])
+        await sql(
+          infra.databaseUrl,
+          `alter table pipeline.${table} add column upgrade_note text default 'later'`,
+        );
+      expect(await everyStatement()).toEqual(before);
+    } finally {
+      await database.close();
+    }
+    // The running engine, whose pooled connections prepared them in the tests above, goes on.
+    const next = await release();
+    await api.until(next.phaseId, (p) => p.status === "SUCCESS", "SUCCESS");
   });
 });

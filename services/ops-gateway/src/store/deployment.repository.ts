@@ -52,27 +52,23 @@ export interface Deployment {
 const T = `ops.deployment`;
 
 /**
- * The deployment rows `rows` gives (a locking select, or an insert that returns what it wrote) with
- * where each one's DEPLOY log stands (`Deployment.logHead`). The log's row is locked too: a lock
- * taken after a wait reads the row as the transaction that held it left it, where a plain read in
- * the same statement would still see it as it was before the wait.
+ * Every column of a deployment row, by the field it fills. Statements list them rather than `*`: a
+ * prepared statement then answers the same columns after a later migration adds one to the table,
+ * where `*` would fail with "cached plan must not change result type" in a replica still running
+ * during a rolling upgrade (docs/reliability.md, "Rolling upgrades"). The `Record` keeps it complete.
  */
-const withLogHead = (rows: string) =>
-  `with d as (${rows}),
-     h as (select l.pipeline_id, l.attempt, l.next_seq, l.bytes, l.truncated from ops.stage_log l
-       join d on l.pipeline_id = d.pipeline_id and l.stage = 'DEPLOY' and l.attempt = d.attempt for update of l)
-   select d.*, h.next_seq as log_next_seq, h.bytes as log_bytes, h.truncated as log_truncated
-   from d left join h on h.pipeline_id = d.pipeline_id and h.attempt = d.attempt`;
-
-/** The deployment `which` picks (a `where` on the table, with its order and limit), locked (`withLogHead`). */
-const locked = (which: string) => withLogHead(`select * from ${T} ${which} for update`);
-const OBS = `ops.deployment_observation`;
-
-/** A replica leases the deployments it works on, so replicas never take the same one. */
-const leases = new Leases({ table: T, key: "id", owner: "lease_owner", until: "lease_until" });
-
-/** Column of each updatable field. */
-const COLUMNS = {
+const FIELDS: Record<Exclude<keyof Deployment, "logHead">, string> = {
+  id: "id",
+  pipelineId: "pipeline_id",
+  attempt: "attempt",
+  appId: "app_id",
+  team: "team",
+  image: "image",
+  deployConfig: "deploy_config",
+  pollIntervalMs: "poll_interval_ms",
+  pollTimeoutMs: "poll_timeout_ms",
+  correlationId: "correlation_id",
+  requestKey: "request_key",
   status: "status",
   deployId: "deploy_id",
   opsStatus: "ops_status",
@@ -92,8 +88,55 @@ const COLUMNS = {
   finishedAt: "finished_at",
   lastEventType: "last_event_type",
   lastEventData: "last_event_data",
-} as const satisfies Partial<Record<keyof Deployment, string>>;
-export type DeploymentPatch = Partial<Pick<Deployment, keyof typeof COLUMNS>>;
+  createdAt: "created_at",
+  updatedAt: "updated_at",
+};
+const ROW = Object.values(FIELDS).join(", ");
+
+/**
+ * The deployment rows `rows` gives (a locking select, or an insert that returns what it wrote) with
+ * where each one's DEPLOY log stands (`Deployment.logHead`). The log's row is locked too: a lock
+ * taken after a wait reads the row as the transaction that held it left it, where a plain read in
+ * the same statement would still see it as it was before the wait.
+ */
+const withLogHead = (rows: string) =>
+  `with d as (${rows}),
+     h as (select l.pipeline_id, l.attempt, l.next_seq, l.bytes, l.truncated from ops.stage_log l
+       join d on l.pipeline_id = d.pipeline_id and l.stage = 'DEPLOY' and l.attempt = d.attempt for update of l)
+   select d.*, h.next_seq as log_next_seq, h.bytes as log_bytes, h.truncated as log_truncated
+   from d left join h on h.pipeline_id = d.pipeline_id and h.attempt = d.attempt`;
+
+/** The deployment `which` picks (a `where` on the table, with its order and limit), locked (`withLogHead`). */
+const locked = (which: string) => withLogHead(`select ${ROW} from ${T} ${which} for update`);
+const OBS = `ops.deployment_observation`;
+
+/** A replica leases the deployments it works on, so replicas never take the same one. */
+const leases = new Leases({ table: T, key: "id", owner: "lease_owner", until: "lease_until" });
+
+/** The fields a change of a deployment may write (`update`). */
+const UPDATABLE = [
+  "status",
+  "deployId",
+  "opsStatus",
+  "opsMessage",
+  "deadline",
+  "nextPollAt",
+  "leaseOwner",
+  "leaseUntil",
+  "failures",
+  "waitingSince",
+  "lastError",
+  "cancelState",
+  "cancelAttempts",
+  "outcome",
+  "outcomeVia",
+  "outcomeMessage",
+  "finishedAt",
+  "lastEventType",
+  "lastEventData",
+] as const satisfies readonly (keyof Deployment)[];
+export type DeploymentPatch = Partial<Pick<Deployment, (typeof UPDATABLE)[number]>>;
+const updatable = new Set<string>(UPDATABLE);
 
 type Row = Record<string, unknown>;
 
@@ -182,7 +225,7 @@ export async function insertIfAbsent(
        select $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $12::uuid, $10, $11
        ${opts.unlessLater ? `where not exists (select 1 from ${T} where pipeline_id = $1 and attempt > $2)` : ""}
        on conflict (pipeline_id, attempt) do nothing
-       returning *`),
+       returning ${ROW}`),
     [
       d.pipelineId,
       d.attempt,
@@ -256,7 +299,7 @@ export async function supersedeOlder(db: Sql, pipelineId: number, attempt: numbe
   const { rows } = await db.query<Row>(
     `update ${T} set status = 'SUPERSEDED', next_poll_at = null, finished_at = now(), updated_at = now()
        where pipeline_id = $1 and attempt < $2 and status in ('CREATING', 'DEPLOYING')
-       returning *`,
+       returning ${ROW}`,
     [pipelineId, attempt],
     "ops_deployment_supersede_older",
   );
@@ -295,8 +338,8 @@ export async function update(
   const sets: string[] = [];
   const params: unknown[] = [];
   for (const [key, value] of Object.entries(patch)) {
-    const column = COLUMNS[key as keyof typeof COLUMNS];
-    if (!column) throw new Error(`not an updatable field: ${key}`);
+    if (!updatable.has(key)) throw new Error(`not an updatable field: ${key}`);
+    const column = FIELDS[key as keyof typeof FIELDS];
     params.push(column === "last_event_data" && value !== null ? JSON.stringify(value) : value);
     sets.push(`${column} = $${params.length}${column === "last_event_data" ? "::jsonb" : ""}`);
   }

@@ -50,12 +50,58 @@ export interface PipelineRow {
   updated_at: Stamp;
 }
 
-const FROM = `from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id`;
+/**
+ * Every column of `pipeline.pipeline`, by name: the record's statements list them rather than `p.*`,
+ * so a prepared statement still answers the same columns after a later migration adds one to the
+ * table (docs/reliability.md, "Rolling upgrades"). The `Record` keeps this list complete.
+ */
+const PIPELINE_COLUMNS: Record<Exclude<keyof PipelineRow, "wake_at">, true> = {
+  id: true,
+  type: true,
+  parent_id: true,
+  ref_id: true,
+  app_id: true,
+  team: true,
+  iteration_id: true,
+  status: true,
+  state: true,
+  current_stage: true,
+  stage_configs: true,
+  current_retries: true,
+  attempt: true,
+  step: true,
+  deploy_status: true,
+  deploy_id: true,
+  deploy_config: true,
+  deploy_deadline: true,
+  tag: true,
+  rollback: true,
+  queued: true,
+  rejected: true,
+  failed_stage: true,
+  error: true,
+  checkpoints: true,
+  republish_count: true,
+  event_seq: true,
+  transition_seq: true,
+  latest_child_id: true,
+  latest_child_status: true,
+  latest_iteration_phase_id: true,
+  iteration_status: true,
+  version: true,
+  created_at: true,
+  updated_at: true,
+};
 
-export const SELECT = `select p.*, t.wake_at ${FROM}`;
+/** A pipeline's columns (`p`) and its timer's wake-up (`t`), the select list of every record read. */
+export const RECORD = [...Object.keys(PIPELINE_COLUMNS).map((c) => `p.${c}`), "t.wake_at"].join(", ");
+
+export const FROM = `from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id`;
+
+export const SELECT = `select ${RECORD} ${FROM}`;
 
 /** SELECT with, for an iteration pipeline, the phases of its app as the engine keeps them. */
-export const SELECT_WITH_APP_PHASES = `select p.*, t.wake_at,
+export const SELECT_WITH_APP_PHASES = `select ${RECORD},
     case when p.type = 'ITERATION' then (select s.phases from ${S}.app_settings s where s.app_id = p.app_id) end
       as app_phases
   ${FROM}`;

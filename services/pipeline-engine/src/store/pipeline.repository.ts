@@ -8,6 +8,8 @@ import {
   pgArray,
   S,
   SELECT,
+  RECORD,
+  FROM,
   SELECT_WITH_APP_PHASES,
   toRecord,
   type PipelineRow,
@@ -299,8 +301,7 @@ export class PipelineRepository {
       }
     }
     const { rows } = await db.query<PipelineRow & { total: string }>(
-      `select p.*, t.wake_at, count(*) over () as total
-       from ${S}.pipeline p left join ${S}.timer t on t.pipeline_id = p.id
+      `select ${RECORD}, count(*) over () as total ${FROM}
        where ${where.join(" and ")} order by p.id desc limit $${params.length + 1} offset $${params.length + 2}`,
       [...params, q.pageSize, (q.page - 1) * q.pageSize],
     );
