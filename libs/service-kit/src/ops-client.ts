@@ -1,3 +1,4 @@
+import { request } from "undici";
 import { z } from "zod";
 import type { OpsAnswer, OpsOperation } from "@procode/contracts";
 import { errorMessage } from "./util.js";
@@ -84,7 +85,10 @@ export function createOpsClient(opts: OpsClientOptions): OpsClient {
       let text: string;
       try {
         const timeout = AbortSignal.timeout(opts.timeoutMs);
-        const res = await fetch(`${base}${c.path}`, {
+        // undici's `request` rather than `fetch`: the same connection pool without the WHATWG
+        // streams and Response objects, which cost ops-gateway more CPU per deployment than the
+        // call itself (docs/performance.md, "Round 2, sixth pass").
+        const res = await request(`${base}${c.path}`, {
           method: c.method,
           headers: {
             accept: "application/json",
@@ -94,15 +98,15 @@ export function createOpsClient(opts: OpsClientOptions): OpsClient {
           ...(c.body !== undefined ? { body: JSON.stringify(c.body) } : {}),
           signal: c.signal ? AbortSignal.any([c.signal, timeout]) : timeout,
         });
-        status = res.status;
-        text = await res.text();
+        status = res.statusCode;
+        text = await res.body.text();
       } catch (err) {
         if (c.signal?.aborted) throw err;
-        const e = err as Error & { cause?: { code?: string; message?: string } };
+        const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
         const reason =
           e.name === "TimeoutError" || e.name === "AbortError"
             ? `${name} did not answer within ${opts.timeoutMs} ms`
-            : `${name} is not reachable (${e.cause?.code ?? e.cause?.message ?? errorMessage(err)})`;
+            : `${name} is not reachable (${e.code ?? e.cause?.code ?? e.cause?.message ?? errorMessage(err)})`;
         return { kind: "unavailable", reason };
       }
       const { envelope, message } = readOpsAnswer(status, text);
