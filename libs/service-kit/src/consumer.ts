@@ -193,7 +193,8 @@ export class ConsumerGroup {
         deliveryCount: m.info.deliveryCount,
         working: () => m.working(),
       });
-      m.ack();
+      // With the publishes of the handler's commit, in one write (`atTurnEnd`).
+      this.nats.atTurnEnd(() => m.ack());
       const label = result === "duplicate" || result === "ignored" ? result : "ack";
       this.metrics.messagesHandled.labels(name, label).inc();
       if (label !== "ack") log.debug({ result: label }, "message acknowledged without effect");

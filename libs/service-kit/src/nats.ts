@@ -50,6 +50,8 @@ export class NatsHandle {
   reconnects = 0;
   private statusLoop: Promise<void>;
   private streamsEnsuredAt = 0;
+  /** What goes out at the end of this turn of the event loop (`atTurnEnd`). */
+  private turn: (() => void)[] = [];
 
   private constructor(
     readonly nc: NatsConnection,
@@ -154,6 +156,24 @@ export class NatsHandle {
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, "could not ensure streams");
     }
+  }
+
+  /**
+   * Runs `send` (publishes, acknowledgements) at the end of this turn of the event loop, together
+   * with everything else sent this way in the turn. The client writes what one synchronous run
+   * queues in one socket write, and a write costs more CPU than the messages in it: sent from each
+   * I/O callback as it came (a transaction's commit, then the handler's acknowledgement a few
+   * promise steps later, another transaction's commit), each went out in a write of its own
+   * (docs/performance.md, "Round 2, sixth pass"). `send` must not throw.
+   */
+  atTurnEnd(send: () => void): void {
+    if (this.turn.push(send) === 1) setImmediate(() => this.sendTurn());
+  }
+
+  private sendTurn(): void {
+    const sends = this.turn;
+    this.turn = [];
+    for (const send of sends) send();
   }
 
   /** Readiness: connected and the server answers a round trip. */

@@ -214,11 +214,12 @@ export class Outbox {
   /** Fast path: publish rows that were just committed; failures are left for the poller. */
   private dispatch(rows: OutboxRow[]): void {
     if (this.stopping || !this.opts.nats.connected) return this.wakePoller();
-    const p = this.publishAll(rows, "fast")
-      .then(() => undefined)
-      .catch((err) =>
-        this.opts.log.debug({ err: errorMessage(err) }, "fast publish failed; poller will retry"),
-      );
+    const p = new Promise<unknown>((sent) =>
+      this.opts.nats.atTurnEnd(() => sent(this.publishAll(rows, "fast"))),
+    ).then(
+      () => undefined,
+      (err) => this.opts.log.debug({ err: errorMessage(err) }, "fast publish failed; poller will retry"),
+    );
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }
