@@ -63,7 +63,7 @@ function bundleModules(url: string) {
       .split("\n")
       .forEach((text, line) => {
         const m = /^\/\/ (\S+\.(?:[cm]?js|ts|json))$/.exec(text);
-        if (m) modules!.push({ line, pkg: packageOfPath(m[1]!) ?? own });
+        if (m) modules.push({ line, pkg: packageOfPath(m[1]!) ?? own });
       });
   }
   bundles.set(url, modules);
