@@ -130,6 +130,13 @@ export function registerIntake(
   });
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // The caller went away before the service's answer could be passed on (its body stream is
+    // then destroyed unread): nobody reads this answer, and it is neither the gateway's fault nor
+    // the service's.
+    if (request.raw.socket.destroyed) {
+      request.log.debug({ err: err.message }, "the caller went away before the answer");
+      return reply.status(499).send();
+    }
     const { kind, message } = describe(err);
     refused.labels(kind).inc();
     if (ErrorCodes[kind].httpStatus >= 500) request.log.error({ err }, "gateway error");
