@@ -70,7 +70,15 @@ function bundleModules(url: string) {
   return modules;
 }
 
+/** `packageOf` once per node: the callers' walk of every native frame asks again and again. */
+const packages = new Map<number, string>();
 function packageOf(n: Node): string {
+  let pkg = packages.get(n.id);
+  if (pkg === undefined) packages.set(n.id, (pkg = packageOfFrame(n)));
+  return pkg;
+}
+
+function packageOfFrame(n: Node): string {
   const { url, functionName, lineNumber } = n.callFrame;
   if (functionName === "(idle)") return "(idle)";
   if (functionName === "(garbage collector)") return "(gc)";

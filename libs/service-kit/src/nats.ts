@@ -164,7 +164,7 @@ export class NatsHandle {
    * queues in one socket write, and a write costs more CPU than the messages in it: sent from each
    * I/O callback as it came (a transaction's commit, then the handler's acknowledgement a few
    * promise steps later, another transaction's commit), each went out in a write of its own
-   * (docs/performance.md, "Round 2, sixth pass"). `send` must not throw.
+   * (docs/performance.md, "Round 2, sixth pass").
    */
   atTurnEnd(send: () => void): void {
     if (this.turn.push(send) === 1) setImmediate(() => this.sendTurn());
@@ -173,7 +173,17 @@ export class NatsHandle {
   private sendTurn(): void {
     const sends = this.turn;
     this.turn = [];
-    for (const send of sends) send();
+    for (const send of sends) {
+      // The client refuses at once on a closed or draining connection (an ack after a shutdown
+      // began): what was not sent comes back by the at-least-once paths (a message not acked is
+      // delivered again, an event not published is the outbox poller's), and the turn's other
+      // sends still go.
+      try {
+        send();
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, "a NATS send was refused; it will be redone");
+      }
+    }
   }
 
   /** Readiness: connected and the server answers a round trip. */

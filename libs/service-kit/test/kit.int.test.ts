@@ -169,6 +169,19 @@ describe("start", () => {
   });
 });
 
+describe("sends at the end of the turn", () => {
+  it("a send the client refuses neither stops the turn's other sends nor the process", async () => {
+    const sent: string[] = [];
+    prod.deps.nats.atTurnEnd(() => sent.push("before"));
+    prod.deps.nats.atTurnEnd(() => {
+      throw new Error("CONNECTION_CLOSED");
+    });
+    prod.deps.nats.atTurnEnd(() => sent.push("after"));
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toEqual(["before", "after"]);
+  });
+});
+
 describe("outbox and idempotent consumers", () => {
   it("delivers an event written while NATS is unreachable exactly once, after NATS is back", async () => {
     natsProxy.cut();
