@@ -19,9 +19,11 @@
  *   --bundle           the services run from their production bundles (dist/main.js), not tsx
  *   --cpu-prof DIR     a V8 CPU profile of each service into DIR/<service>/ (summarise them with
  *                      `pnpm --filter @procode/bench profile-summary <file>`); use with --skip-restart
- *   --history H        H releases (default 300) run to the end before the measured ones, then the
+ *   --history H        H releases (default 3000) run to the end before the measured ones, then the
  *                      database is vacuumed and analyzed, so that PostgreSQL plans the measured run with the
- *                      statistics of a platform that has been in use (docs/performance.md)
+ *                      statistics of a platform that has been in use, and the services run code V8 has
+ *                      already compiled, as a service that has been up for a while does; the CPU of the
+ *                      first 300 is printed beside it (docs/performance.md, "Warm services")
  *   --skip-pgbench, --skip-restart, --keep, --rpc-concurrency C, --latency-samples S,
  *   --restart-pipelines R
  *
@@ -71,7 +73,7 @@ const { values, positionals } = parseArgs({
     "rpc-concurrency": { type: "string", default: "64" },
     "latency-samples": { type: "string", default: "50" },
     "restart-pipelines": { type: "string", default: "200" },
-    history: { type: "string", default: "300" },
+    history: { type: "string", default: "3000" },
     "skip-restart": { type: "boolean", default: false },
     "skip-pgbench": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
@@ -225,6 +227,14 @@ async function cpu(): Promise<Record<string, number>> {
   };
 }
 
+/** CPU seconds per 1,000 transitions of each part between two readings of `cpu()`, and their sum. */
+function cpuPerThousand(from: Record<string, number>, to: Record<string, number>, transitions: number) {
+  const parts = Object.fromEntries(
+    Object.keys(to).map((k) => [k, ((to[k]! - (from[k] ?? 0)) * 1000) / Math.max(1, transitions)]),
+  );
+  return { parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
+}
+
 /** System calls that read and write so far, of the bench's processes and nats-server. */
 function calls(): Record<string, { reads: number; writes: number }> {
   const sum = (pids: number[]) =>
@@ -261,13 +271,33 @@ async function dbStats(): Promise<Record<string, number>> {
 // server with autovacuum off it never stops guessing. So the measured run starts after `--history`
 // releases have ended and the database has been vacuumed and analyzed once, as autovacuum would have.
 const autovacuum = (await dbc.query<{ autovacuum: string }>(`show autovacuum`)).rows[0]!.autovacuum;
+// The same releases warm the services up: new processes spend a good part of their CPU compiling
+// their code (V8's optimizing compiler), which a service that has been up for a while no longer does.
+// What the first of them cost is printed, to be read beside the measured run.
+const COLD_RELEASES = 300;
 if (historyCount > 0) {
   const h0 = performance.now();
-  await releaseRange(HISTORY_FROM, TOTAL, Number(values["rpc-concurrency"]));
-  while (doneCount(HISTORY_FROM, TOTAL) < historyCount) await sleep(20);
+  const coldFrom = { cpu: await cpu(), at: await scrape() };
+  let coldTo: typeof coldFrom | undefined;
+  const releasing = releaseRange(HISTORY_FROM, TOTAL, Number(values["rpc-concurrency"]));
+  for (let done = 0; done < historyCount; done = doneCount(HISTORY_FROM, TOTAL)) {
+    if (!coldTo && done >= Math.min(COLD_RELEASES, historyCount))
+      coldTo = { cpu: await cpu(), at: await scrape() };
+    await sleep(20);
+  }
+  await releasing;
+  coldTo ??= { cpu: await cpu(), at: await scrape() };
   await dbc.query(`vacuum analyze`);
   log(
     `history: ${historyCount} releases ended in ${((performance.now() - h0) / 1000).toFixed(1)} s, then the database was vacuumed and analyzed (this server's autovacuum: ${autovacuum})`,
+  );
+  const cold = cpuPerThousand(coldFrom.cpu, coldTo.cpu, coldTo.at.transitions - coldFrom.at.transitions);
+  log(
+    `  CPU seconds per 1,000 transitions over its first ${Math.min(COLD_RELEASES, historyCount)} releases (new processes): total ${cold.total.toFixed(2)} (${Object.entries(
+      cold.parts,
+    )
+      .map(([k, v]) => `${k.replace(" (this database)", "")} ${v.toFixed(2)}`)
+      .join(", ")})`,
   );
 } else {
   log(`no history: the measured run starts on empty tables (this server's autovacuum: ${autovacuum})`);
@@ -348,11 +378,9 @@ log(
     .join(", ")}`,
 );
 log(`CPU seconds per 1,000 transitions:`);
-for (const k of Object.keys(cpu1))
-  log(`  ${k.padEnd(26)} ${(((cpu1[k]! - (cpu0[k] ?? 0)) * 1000) / Math.max(1, transitions)).toFixed(2)}`);
-log(
-  `  (total ${((Object.keys(cpu1).reduce((s, k) => s + cpu1[k]! - (cpu0[k] ?? 0), 0) * 1000) / Math.max(1, transitions)).toFixed(2)}; nats-server is shared with other users of the machine)`,
-);
+const measured = cpuPerThousand(cpu0, cpu1, transitions);
+for (const [k, v] of Object.entries(measured.parts)) log(`  ${k.padEnd(26)} ${v.toFixed(2)}`);
+log(`  (total ${measured.total.toFixed(2)}; nats-server is shared with other users of the machine)`);
 log(`read and write system calls per pipeline (sockets and log output; nats-server's are shared):`);
 for (const k of Object.keys(calls1)) {
   const per = (f: "reads" | "writes") => ((calls1[k]![f] - (calls0[k]?.[f] ?? 0)) / N).toFixed(1);
