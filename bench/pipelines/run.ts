@@ -279,8 +279,15 @@ if (historyCount > 0) {
   const h0 = performance.now();
   const coldFrom = { cpu: await cpu(), at: await scrape() };
   let coldTo: typeof coldFrom | undefined;
-  const releasing = releaseRange(HISTORY_FROM, TOTAL, Number(values["rpc-concurrency"]));
+  // A refused release ends the bench, as in the measured run.
+  let refused: Error | undefined;
+  const releasing = releaseRange(HISTORY_FROM, TOTAL, Number(values["rpc-concurrency"])).catch(
+    (err: unknown) => {
+      refused = err instanceof Error ? err : new Error(String(err));
+    },
+  );
   for (let done = 0; done < historyCount; done = doneCount(HISTORY_FROM, TOTAL)) {
+    if (refused) throw refused;
     if (!coldTo && done >= Math.min(COLD_RELEASES, historyCount))
       coldTo = { cpu: await cpu(), at: await scrape() };
     await sleep(20);
