@@ -23,7 +23,7 @@
  *                      database is vacuumed and analyzed, so that PostgreSQL plans the measured run with the
  *                      statistics of a platform that has been in use, and the services run code V8 has
  *                      already compiled, as a service that has been up for a while does; the CPU of the
- *                      first 300 is printed beside it (docs/performance.md, "Warm services")
+ *                      first 300 is printed beside it (docs/performance.md, "seventh pass: warm services")
  *   --skip-pgbench, --skip-restart, --keep, --rpc-concurrency C, --latency-samples S,
  *   --restart-pipelines R
  *
