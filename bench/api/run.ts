@@ -93,6 +93,8 @@ const stack = await startApiStack(
   { envName, devEnvName, fromBundles: values.bundle, cpuProfileDir: values["cpu-prof"] },
 );
 const { engine, gateway, appSvc, devSvc } = stack;
+// For samples taken outside the bench (perf-summary --names).
+log(`processes: ${stack.all.map((p) => `${p.name} ${p.child.pid}`).join(", ")}`);
 const nc = await connect({ servers: natsUrl, name: "bench-api" });
 const js = jetstream(nc);
 

@@ -178,6 +178,8 @@ for (let i = 0; i < appIds.length; i += 500) {
 }
 while ((await count(`select count(*) as n from pipeline.app_settings`)) < TOTAL) await sleep(100);
 log(`engine listening ${engineStartMs.toFixed(0)} ms after its start; ${TOTAL} apps projected`);
+// For samples taken outside the bench (perf-summary --names).
+log(`processes: ${procs.map((p) => `${p.name} ${p.child.pid}`).join(", ")}`);
 
 const sentAt = new Map<number, number>();
 async function releaseOne(i: number): Promise<void> {
