@@ -90,16 +90,15 @@ if (total === 0) throw new Error(`no samples in ${file}`);
  * A named process has its own row, and so has each unnamed Node.js process; other processes are
  * grouped by their command (PostgreSQL's backends in one row).
  */
+function rowOf(pid: string, comm: string): string {
+  if (pid === "0") return "(idle)";
+  const name = names.get(pid);
+  if (name) return `${name} ${pid}`;
+  return comm === "node" ? `node ${pid}` : comm;
+}
 const rows = new Map<string, Counts & { processes: number }>();
 for (const [pid, p] of byPid) {
-  const key =
-    pid === "0"
-      ? "(idle)"
-      : names.has(pid)
-        ? `${names.get(pid)} ${pid}`
-        : p.comm === "node"
-          ? `node ${pid}`
-          : p.comm;
+  const key = rowOf(pid, p.comm);
   let row = rows.get(key);
   if (!row) rows.set(key, (row = { samples: 0, by: new Map(), processes: 0 }));
   row.samples += p.samples;
