@@ -20,14 +20,25 @@ export interface MigrateOptions {
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/**
+ * A connection of its own for the setup's statements. One that breaks (PostgreSQL restarting while a
+ * service starts) fails the statement in flight, or the next one, and the start with it; its error
+ * event is logged here rather than left unhandled, which would end the process with a stack trace.
+ */
+function setupClient(url: string, log: Logger): pg.Client {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on("error", (err) => log.warn({ err: err.message }, "database connection of the setup failed"));
+  return client;
+}
+
 /** The database of `url`, created when missing (the platform sets itself up from nothing). */
-async function ensureDatabase(url: string): Promise<void> {
+async function ensureDatabase(url: string, log: Logger): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.replace(/^\//, ""));
   if (!name) throw new Error("DATABASE_URL has no database name");
   const admin = new URL(url);
   admin.pathname = "/postgres";
-  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  const client = setupClient(admin.toString(), log);
   await client.connect();
   try {
     const found = await client.query("select 1 from pg_database where datname = $1", [name]);
@@ -50,7 +61,7 @@ async function ensureDatabase(url: string): Promise<void> {
  * starting at once migrate exactly once.
  */
 async function migrate(orm: MikroORM, opts: MigrateOptions): Promise<void> {
-  const client = new pg.Client({ connectionString: opts.url, connectionTimeoutMillis: 5000 });
+  const client = setupClient(opts.url, opts.log);
   await client.connect();
   try {
     await client.query("select pg_advisory_lock(hashtext($1))", [`procode:migrate:${opts.schema}`]);
@@ -72,7 +83,7 @@ async function migrate(orm: MikroORM, opts: MigrateOptions): Promise<void> {
  */
 export async function migrateDatabase(opts: MigrateOptions): Promise<void> {
   if (!SCHEMA_PATTERN.test(opts.schema)) throw new Error(`invalid schema name "${opts.schema}"`);
-  await ensureDatabase(opts.url);
+  await ensureDatabase(opts.url, opts.log);
   const orm = await MikroORM.init({
     clientUrl: opts.url,
     schema: opts.schema,

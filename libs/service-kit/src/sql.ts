@@ -223,12 +223,11 @@ export class Database {
    * because a statement had failed, rejects likewise.
    */
   async transaction<T>(fn: (sql: TxSql) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
     // A connection that breaks mid-transaction fails the statement in flight; this keeps the
     // client's own error event from being an unhandled one.
     const onError = (err: Error) =>
       this.opts.log.debug({ err: errorMessage(err) }, "database connection failed in a transaction");
-    client.on("error", onError);
+    const client = await this.connect(onError);
     let broken: Error | undefined;
     let begun = false;
     /** The last statement was sent (no other may follow), and it succeeded with its COMMIT. */
@@ -272,6 +271,23 @@ export class Database {
       // A connection whose rollback failed is closed rather than handed out again.
       client.release(broken);
     }
+  }
+
+  /**
+   * A connection of the pool with `onError` listening from the moment the pool hands it over. The
+   * pool stops listening for errors then, and a connection it has just opened is handed over while
+   * `pg` reads the server's first answers: an error in the same read (a FATAL from a server shutting
+   * down) would come before an `await` could add a listener, and end the process as an unhandled
+   * error event (docs/reliability.md, "PostgreSQL restarts").
+   */
+  private connect(onError: (err: Error) => void): Promise<pg.PoolClient> {
+    return new Promise((resolve, reject) =>
+      this.pool.connect((err, client) => {
+        if (err || !client) return reject(err ?? new Error("the pool gave no connection"));
+        client.on("error", onError);
+        resolve(client);
+      }),
+    );
   }
 
   private async commit(client: pg.PoolClient): Promise<void> {

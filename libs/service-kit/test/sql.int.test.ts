@@ -212,3 +212,75 @@ describe("transactions", () => {
     expect(idle).toEqual({ writes: 0, result: "nothing to do" });
   });
 });
+
+describe("a database that goes away", () => {
+  /**
+   * A server that speaks just enough of PostgreSQL's protocol to accept a connection and, in the same
+   * write as its ReadyForQuery, end it with the FATAL 57P01 a fast shutdown sends every backend: the
+   * connection a pool has just opened for a transaction fails before the transaction sent anything.
+   */
+  async function shuttingDownServer(): Promise<{ url: string; close: () => Promise<void> }> {
+    const message = (type: string, body: Buffer) => {
+      const head = Buffer.alloc(5);
+      head.write(type, 0, "latin1");
+      head.writeInt32BE(body.length + 4, 1);
+      return Buffer.concat([head, body]);
+    };
+    const int32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(n);
+      return b;
+    };
+    const fields = (f: Record<string, string>) =>
+      Buffer.concat([
+        ...Object.entries(f).map(([k, v]) => Buffer.from(`${k}${v}\0`, "utf8")),
+        Buffer.from([0]),
+      ]);
+    const server = net.createServer((socket) => {
+      socket.once("data", () => {
+        socket.end(
+          Buffer.concat([
+            message("R", int32(0)),
+            message("Z", Buffer.from("I")),
+            message(
+              "E",
+              fields({
+                S: "FATAL",
+                V: "FATAL",
+                C: "57P01",
+                M: "terminating connection due to administrator command",
+              }),
+            ),
+          ]),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    return {
+      url: `postgres://procode@127.0.0.1:${port}/procode`,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  it("fails the transaction, not the process, when its new connection ends as it opens", async () => {
+    const server = await shuttingDownServer();
+    const uncaught: Error[] = [];
+    const onUncaught = (err: Error) => uncaught.push(err);
+    process.on("uncaughtException", onUncaught);
+    const gone = new Database({
+      url: server.url,
+      poolMax: 1,
+      log: createLogger({ name: "kit-sql-gone", level: "silent" }),
+    });
+    try {
+      await expect(gone.transaction((sql) => sql.query("select 1"))).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(uncaught.map((e) => e.message)).toEqual([]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      await gone.close();
+      await server.close();
+    }
+  });
+});
