@@ -124,6 +124,10 @@ interface RunContext {
   progress: Progress;
   stopFaults: boolean;
   kills: Record<string, number>;
+  /** Processes the bench itself has brought down and is starting again. */
+  downOnPurpose: Set<PlatformProcess>;
+  /** Processes that ended on their own (a crash), as the watcher found them. */
+  exits: string[];
   faults: string[];
   extraChecks: Check[];
 }
@@ -146,9 +150,11 @@ async function killLoop(ctx: RunContext, everyS: number): Promise<void> {
     await sleep(everyS * 1000 * (0.5 + Math.random()));
     if (ctx.stopFaults) break;
     const name = targets[Math.floor(Math.random() * targets.length)]!;
+    ctx.downOnPurpose.add(name);
     await ctx.platform.processes[name].kill();
     ctx.kills[name] = (ctx.kills[name] ?? 0) + 1;
     await revive(ctx, name);
+    ctx.downOnPurpose.delete(name);
   }
 }
 
@@ -192,11 +198,17 @@ async function jsWipe(ctx: RunContext): Promise<void> {
   await atProgress(ctx, 0.4);
   const lagging: PlatformProcess[] = ["dev-svc"];
   say(`JetStream: ${lagging.join(" and ")} killed; their messages pile up for 5 s`);
-  for (const name of lagging) await ctx.platform.processes[name].kill();
+  for (const name of lagging) {
+    ctx.downOnPurpose.add(name);
+    await ctx.platform.processes[name].kill();
+  }
   await sleep(5000);
   say("JetStream: nats-server killed, store deleted, started empty");
   await ctx.nats.wipe();
-  for (const name of lagging) await revive(ctx, name);
+  for (const name of lagging) {
+    await revive(ctx, name);
+    ctx.downOnPurpose.delete(name);
+  }
   ctx.faults.push(
     `JetStream store wiped at ${ctx.progress.finished}/${N} finished, with ${lagging.join(" and ")} down 5 s before it`,
   );
@@ -231,6 +243,30 @@ async function opsOutage(ctx: RunContext): Promise<void> {
     counts: `up to ${maxWaiting} pipelines WAITING_OPS at once, ${failedDuring} failed and ${finishedDuring} finished during the outage`,
     problems: maxWaiting > 0 ? [] : ["no pipeline was seen waiting for ops (the outage hit nothing)"],
   });
+}
+
+/**
+ * A process that ends while nobody brought it down has crashed of a fault it should have survived
+ * (a service waits for PostgreSQL and NATS; it does not exit). Each such exit is noted with what the
+ * process printed last, and the process is started again, as a supervisor would, so that the run
+ * goes on; the invariant "no process ended on its own" then fails.
+ */
+async function watchExits(ctx: RunContext, done: () => boolean): Promise<void> {
+  while (!done()) {
+    for (const [name, proc] of Object.entries(ctx.platform.processes) as [
+      PlatformProcess,
+      Platform["processes"][PlatformProcess],
+    ][]) {
+      if (proc.running || ctx.downOnPurpose.has(name)) continue;
+      const last = proc.output.slice(-60);
+      const error = last.find((l) => /^\w*(error|Error)\b.*:/.test(l)) ?? last.at(-1) ?? "(no output)";
+      const exit = proc.proc.signalCode ?? `code ${proc.proc.exitCode}`;
+      ctx.exits.push(`${name} exited (${exit}) at ${ctx.progress.finished}/${N} finished: ${error}`);
+      say(`${name} exited on its own (${exit}): ${error}; starting it again`);
+      await revive(ctx, name);
+    }
+    await sleep(1000);
+  }
 }
 
 async function monitor(databaseUrl: string, ctx: RunContext, done: () => boolean): Promise<void> {
@@ -344,12 +380,15 @@ async function runVariant(variant: Variant): Promise<boolean> {
       progress: { byStatus: {}, finished: 0, unsettled: 0, waitingOps: 0 },
       stopFaults: false,
       kills: {},
+      downOnPurpose: new Set(),
+      exits: [],
       faults: [],
       extraChecks: [],
     };
     const state: DriverState = { submitted: 0, released: [], refused: [], done: false };
     let monitoring = true;
     const watcher = monitor(infra.databaseUrl, ctx, () => !monitoring);
+    const exitWatcher = watchExits(ctx, () => !monitoring);
     const runStart = Date.now();
     const kills =
       variant === "kill" || values["with-kills"] ? killLoop(ctx, Number(values["kill-every"])) : null;
@@ -385,8 +424,7 @@ async function runVariant(variant: Variant): Promise<boolean> {
     while (Date.now() < settleDeadline && !((await settled()) && oneOffDone));
     ctx.stopFaults = true;
     await Promise.all([kills, oneOffEnded]);
-    for (const name of Object.keys(platform.processes) as PlatformProcess[])
-      if (!platform.processes[name].running) await revive(ctx, name);
+    // A process that crashed meanwhile has been started again by watchExits.
     // After the last fault, everything must still come to rest.
     while (Date.now() < settleDeadline && !(await settled()));
     const runMs = Date.now() - runStart;
@@ -400,7 +438,7 @@ async function runVariant(variant: Variant): Promise<boolean> {
         : `dev-svc's releases still disagree with ${behind.count} pipelines after ${(behind.waitedMs / 1000).toFixed(0)} s`,
     );
     monitoring = false;
-    await watcher;
+    await Promise.all([watcher, exitWatcher]);
 
     const report = await checkInvariants(infra.databaseUrl, platform.opsModuleUrl);
     const checks: Check[] = [
@@ -412,6 +450,14 @@ async function runVariant(variant: Variant): Promise<boolean> {
       },
       ...report.checks,
       ...ctx.extraChecks,
+      {
+        name: "no process ended on its own",
+        ok: ctx.exits.length === 0,
+        counts: ctx.exits.length
+          ? `${ctx.exits.length} exits, each started again`
+          : "every exit was a kill of the bench's",
+        problems: ctx.exits.slice(0, 5),
+      },
     ];
     const killCount = Object.values(ctx.kills).reduce((a, b) => a + b, 0);
     ok = printReport({
