@@ -124,6 +124,11 @@ export async function startAgent(opts: {
   child.once("close", (code, signal) => {
     status.exited = signal ? `killed by ${signal}` : `exited with code ${code}`;
   });
+  // A sandbox that could not be started at all (no processes left, say) is the agent's failure to
+  // start, told as such; left unheard, the error event would end dev-svc.
+  child.once("error", (e) => {
+    status.exited ??= `could not be started: ${e.message}`;
+  });
   const stderr = () => Buffer.concat(err).toString("utf8").slice(-4000);
   const socketPath = path.join(opts.socketDir, "agent.sock");
   const agent: RunningAgent = {
