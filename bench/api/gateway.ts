@@ -11,7 +11,15 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { openLoad } from "./open-load.js";
-import { bundle, cpuSeconds, freePort, loadAverage, Proc, repoRoot } from "../pipelines/lib.js";
+import {
+  bundle,
+  cpuReferenceLine,
+  cpuSeconds,
+  freePort,
+  loadAverage,
+  Proc,
+  repoRoot,
+} from "../pipelines/lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +29,8 @@ const { values } = parseArgs({
   },
 });
 const durationS = Number(values.duration);
+// Before anything else runs (see cpuReference).
+const reference = cpuReferenceLine();
 
 // An answer as large as a pipeline's (about 1.6 KB of JSON).
 const answer = JSON.stringify({
@@ -116,7 +126,7 @@ for (const rate of values.rates.split(",").map(Number)) {
 }
 
 console.log(
-  `bench gateway: the gateway (bundle) in front of a server that answers at once (${answer.length} bytes); ${durationS} s per run`,
+  `bench gateway: the gateway (bundle) in front of a server that answers at once (${answer.length} bytes); ${durationS} s per run; ${reference}`,
 );
 console.log("| load | P50 ms | P99 ms | req/s | gateway CPU µs/request | load average |");
 console.log("|---|---|---|---|---|---|");

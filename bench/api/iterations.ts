@@ -18,6 +18,7 @@ import { KeyRing, signToken } from "@procode/service-kit";
 import {
   backendsCpu,
   benchTarget,
+  cpuReferenceLine,
   cpuSeconds,
   loadAverage,
   ownCpuSeconds,
@@ -69,7 +70,7 @@ const svc = new Proc(
 try {
   svc.start();
   await svc.waitListening();
-  log(`dev-svc listening at ${svc.url} (database ${dbName})`);
+  log(`dev-svc listening at ${svc.url} (database ${dbName}); ${cpuReferenceLine()}`);
 
   const seedStarted = performance.now();
   const counts = await seedIterations(databaseUrl, { app: APP, team: TEAM, n: N });

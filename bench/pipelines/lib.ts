@@ -422,6 +422,41 @@ export function bundle(dir: string): void {
 }
 
 /**
+ * The same fixed piece of JavaScript on every run (JSON out and in, a hash, a sort over 2,000
+ * pipeline-like rows), run in a new Node.js process: the least CPU time of five rounds after one to
+ * warm up, in milliseconds. The machines are shared, and how fast their CPU is varies from day to
+ * day; CPU seconds from two runs compare only when their references are close
+ * (docs/performance.md, "The machine's speed").
+ */
+export function cpuReference(): number {
+  const script = `
+    const { createHash } = require("node:crypto");
+    const rows = Array.from({ length: 2000 }, (_, i) => ({
+      id: i, appId: i % 97, status: ["RUNNING", "SUCCESS", "FAILED"][i % 3], stage: "BUILD",
+      attempt: i % 4, createdAt: new Date(1.7e12 + i * 1000).toISOString(),
+      checkpoints: [{ stage: "CODE_CHECK", status: "SUCCESS", output: { commit: "c" + i } }],
+    }));
+    const round = () => {
+      const start = process.cpuUsage();
+      for (let n = 0; n < 20; n++) {
+        const text = JSON.stringify(rows);
+        createHash("sha256").update(text).digest("hex");
+        JSON.parse(text).sort((a, b) => b.appId - a.appId || a.id - b.id);
+      }
+      const used = process.cpuUsage(start);
+      return (used.user + used.system) / 1000;
+    };
+    round();
+    process.stdout.write(String(Math.min(...Array.from({ length: 5 }, round))));`;
+  return Number(execFileSync(process.execPath, ["-e", script], { encoding: "utf8" }));
+}
+
+/** The reference as the benches print it beside the load average. */
+export function cpuReferenceLine(): string {
+  return `CPU reference ${cpuReference().toFixed(0)} ms (lower is faster)`;
+}
+
+/**
  * PostgreSQL's own ceiling on this machine, for the ratio beside the engine's figures: pgbench on a
  * scratch database (`pgbench -i`), a custom script that updates one row of a 1,000-row table per
  * transaction (each a commit, synchronous_commit as configured), 16 clients, 2 threads.
@@ -644,7 +679,7 @@ export async function startApiStack(
 ): Promise<Stack & Record<"gateway" | "appSvc" | "devSvc", Proc>> {
   await withClient(t.adminUrl, (c) => c.query(`create database "${t.dbName}"`));
   process.stdout.write(
-    `bench ${name}: services from ${o.fromBundles ? "bundles" : "source (tsx)"}; load average ${loadAverage().toFixed(2)} before start\n`,
+    `bench ${name}: services from ${o.fromBundles ? "bundles" : "source (tsx)"}; load average ${loadAverage().toFixed(2)} before start; ${cpuReferenceLine()}\n`,
   );
   const stack = await startStack({
     databaseUrl: t.databaseUrl,

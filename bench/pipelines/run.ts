@@ -46,6 +46,7 @@ import {
 import { signToken } from "@procode/service-kit";
 import {
   backendsCpu,
+  cpuReferenceLine,
   cpuSeconds,
   ioCalls,
   getLoad,
@@ -94,7 +95,7 @@ const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const loads: number[] = [];
 const loadSampler = setInterval(() => loads.push(loadAverage()), 5000);
 log(
-  `bench pipelines: N=${N}, DEPLOY through ${opsMode ? "ops-gateway + reference ops module (ZERO_DELAY)" : "the runner (plays ops-gateway)"}${hold ? ", held in DEPLOYING" : ""}, services from ${values.bundle ? "bundles" : "source (tsx)"}; load average ${loadAverage().toFixed(2)} before start`,
+  `bench pipelines: N=${N}, DEPLOY through ${opsMode ? "ops-gateway + reference ops module (ZERO_DELAY)" : "the runner (plays ops-gateway)"}${hold ? ", held in DEPLOYING" : ""}, services from ${values.bundle ? "bundles" : "source (tsx)"}; load average ${loadAverage().toFixed(2)} before start; ${cpuReferenceLine()}`,
 );
 
 // --- PostgreSQL's own ceiling, before anything else runs ---------------------------------------
