@@ -124,7 +124,7 @@ interface RunContext {
   progress: Progress;
   stopFaults: boolean;
   kills: Record<string, number>;
-  /** Processes the bench itself has brought down and is starting again. */
+  /** Processes the bench itself has brought down, or is starting again after a crash. */
   downOnPurpose: Set<PlatformProcess>;
   /** Processes that ended on their own (a crash), as the watcher found them. */
   exits: string[];
@@ -150,6 +150,8 @@ async function killLoop(ctx: RunContext, everyS: number): Promise<void> {
     await sleep(everyS * 1000 * (0.5 + Math.random()));
     if (ctx.stopFaults) break;
     const name = targets[Math.floor(Math.random() * targets.length)]!;
+    // One being started again after a crash (watchExits) is left to that.
+    if (ctx.downOnPurpose.has(name)) continue;
     ctx.downOnPurpose.add(name);
     await ctx.platform.processes[name].kill();
     ctx.kills[name] = (ctx.kills[name] ?? 0) + 1;
@@ -263,7 +265,9 @@ async function watchExits(ctx: RunContext, done: () => boolean): Promise<void> {
       const exit = proc.proc.signalCode ?? `code ${proc.proc.exitCode}`;
       ctx.exits.push(`${name} exited (${exit}) at ${ctx.progress.finished}/${N} finished: ${error}`);
       say(`${name} exited on its own (${exit}): ${error}; starting it again`);
+      ctx.downOnPurpose.add(name);
       await revive(ctx, name);
+      ctx.downOnPurpose.delete(name);
     }
     await sleep(1000);
   }
