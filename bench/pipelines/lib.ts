@@ -428,7 +428,7 @@ export function bundle(dir: string): void {
  * day; CPU seconds from two runs compare only when their references are close
  * (docs/performance.md, "The machine's speed").
  */
-export function cpuReference(): number {
+function cpuReference(): number {
   const script = `
     const { createHash } = require("node:crypto");
     const rows = Array.from({ length: 2000 }, (_, i) => ({
