@@ -255,10 +255,8 @@ async function opsOutage(ctx: RunContext): Promise<void> {
  */
 async function watchExits(ctx: RunContext, done: () => boolean): Promise<void> {
   while (!done()) {
-    for (const [name, proc] of Object.entries(ctx.platform.processes) as [
-      PlatformProcess,
-      Platform["processes"][PlatformProcess],
-    ][]) {
+    for (const name of Object.keys(ctx.platform.processes) as PlatformProcess[]) {
+      const proc = ctx.platform.processes[name];
       if (proc.running || ctx.downOnPurpose.has(name)) continue;
       const last = proc.output.slice(-60);
       const error = last.find((l) => /^\w*(error|Error)\b.*:/.test(l)) ?? last.at(-1) ?? "(no output)";
