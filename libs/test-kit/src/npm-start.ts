@@ -28,6 +28,8 @@ export interface NpmStartPlatform {
   urlOf(name: string): string;
   /** The pid of the latest start of one of its processes, as npm start announced it. */
   pidOf(name: string): number | undefined;
+  /** The last of what it printed (about 20,000 characters), for a failure's message. */
+  outputTail(): string;
   stop(): Promise<void>;
 }
 
@@ -120,6 +122,7 @@ export async function startNpmPlatform(extraEnv: Record<string, string> = {}): P
       return `http://127.0.0.1:${port}`;
     },
     pidOf: (name) => pids.get(name),
+    outputTail: () => output,
     stop: async () => {
       const exited = new Promise<void>((r) => child.once("exit", () => r()));
       child.kill("SIGTERM");

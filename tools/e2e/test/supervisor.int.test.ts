@@ -74,7 +74,13 @@ describe("npm start supervises the platform's processes", () => {
     for (const name of ["app-svc", "dev-svc", "pipeline-engine", "ops-gateway"]) {
       const before = platform.pidOf(name);
       expect(before, `${name} announced with its pid`).toBeGreaterThan(0);
-      process.kill(before!, "SIGKILL");
+      try {
+        process.kill(before!, "SIGKILL");
+      } catch (err) {
+        throw new Error(
+          `could not kill ${name} (pid ${before}): ${String(err)}; npm start printed:\n${platform.outputTail()}`,
+        );
+      }
       const url = platform.urlOf(name);
       const after = await eventually(
         async () => {
