@@ -28,6 +28,8 @@ export interface NpmStartPlatform {
   urlOf(name: string): string;
   /** The pid of the latest start of one of its processes, as npm start announced it. */
   pidOf(name: string): number | undefined;
+  /** Each death npm start announced, in order: the process and how it ended (`SIGKILL`, `1`, ...). */
+  exits(): { name: string; how: string }[];
   /** The last of what it printed (about 20,000 characters), for a failure's message. */
   outputTail(): string;
   stop(): Promise<void>;
@@ -70,8 +72,10 @@ export async function startNpmPlatform(extraEnv: Record<string, string> = {}): P
     detached: true,
   });
   let output = "";
-  // npm start announces each start of a process ("started <name> (pid <n>)"), restarts too.
+  // npm start announces each start of a process ("started <name> (pid <n>)"), restarts too, and
+  // each death ("<name> exited (<signal or code>); starting it again ...").
   const pids = new Map<string, number>();
+  const exits: { name: string; how: string }[] = [];
   let partial = "";
   const watchPids = (chunk: Buffer) => {
     const lines = (partial + chunk.toString()).split("\n");
@@ -79,6 +83,8 @@ export async function startNpmPlatform(extraEnv: Record<string, string> = {}): P
     for (const line of lines) {
       const started = /started (\S+) \(pid (\d+)\)/.exec(line);
       if (started) pids.set(started[1]!, Number(started[2]));
+      const exited = /(\S+) exited \((\w+)\); starting it again/.exec(line);
+      if (exited) exits.push({ name: exited[1]!, how: exited[2]! });
     }
   };
   child.stdout.on("data", watchPids);
@@ -122,6 +128,7 @@ export async function startNpmPlatform(extraEnv: Record<string, string> = {}): P
       return `http://127.0.0.1:${port}`;
     },
     pidOf: (name) => pids.get(name),
+    exits: () => [...exits],
     outputTail: () => output,
     stop: async () => {
       const exited = new Promise<void>((r) => child.once("exit", () => r()));

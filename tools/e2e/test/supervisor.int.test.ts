@@ -7,7 +7,7 @@ import { eventually, git, startNpmPlatform, type NpmStartPlatform } from "@proco
 /**
  * `npm start` as a supervisor (docs/operations.md "npm start"): each of the four services is killed
  * outright during a release; npm start brings each back by itself and the release ends SUCCESS with
- * nobody acting.
+ * nobody acting. No process ends but those killed.
  */
 
 let platform: NpmStartPlatform;
@@ -102,6 +102,11 @@ describe("npm start supervises the platform's processes", () => {
       "the release to end",
       180_000,
       500,
+    );
+    // No process ended but the four killed above (a crash is a defect, as in the chaos bench's
+    // invariant "no process ended on its own").
+    expect(platform.exits(), `the deaths npm start announced; it printed:\n${platform.outputTail()}`).toEqual(
+      ["app-svc", "dev-svc", "pipeline-engine", "ops-gateway"].map((name) => ({ name, how: "SIGKILL" })),
     );
     expect(done.status).toBe("SUCCESS");
     expect(done.checkpoints.filter((c) => c.status === "SUCCESS").map((c) => c.stage)).toEqual([
