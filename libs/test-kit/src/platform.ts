@@ -31,6 +31,7 @@ export interface Platform {
    * port, against `databaseUrl` when given (a restored database) and the same NATS streams.
    */
   startServices(databaseUrl?: string): Promise<void>;
+  /** Stops every process; then fails, with its last lines, if one ended that nobody stopped (a crash). */
   stop(): Promise<void>;
 }
 
@@ -160,6 +161,8 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
     },
   };
   const processes: Partial<Record<PlatformProcess, ServiceProcess>> = {};
+  /** Every process started, those since replaced by a restart too. */
+  const started: ServiceProcess[] = [];
   const start = async (name: PlatformProcess) => {
     const spec = specs[name];
     processes[name] = await ServiceProcess.start({
@@ -169,11 +172,18 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
       ready: spec.ready,
       timeoutMs: 90_000,
     });
+    started.push(processes[name]);
     return processes[name];
   };
   const stop = async () => {
     await Promise.all(Object.values(processes).map((p) => p.stop("SIGTERM", 10_000)));
     rmSync(repoRoot, { recursive: true, force: true });
+    // A process that ended while the test ran, and that the test did not stop or kill, crashed.
+    const crashed = started.filter((p) => p.endedOnItsOwn !== undefined);
+    if (crashed.length)
+      throw new Error(
+        crashed.map((p) => `${p.name} ended on its own (${p.endedOnItsOwn}):\n${p.tail(60)}`).join("\n\n"),
+      );
   };
   const services = ["app-svc", "dev-svc", "pipeline-engine", "ops-gateway", "gateway"] as const;
   const startServices = async () => {
@@ -186,7 +196,7 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
     await start("ops-module");
     await startServices();
   } catch (err) {
-    await stop();
+    await stop().catch(() => {});
     throw err;
   }
   return {

@@ -25,6 +25,12 @@ export interface ServiceProcessOptions {
  */
 export class ServiceProcess {
   readonly output: string[] = [];
+  /**
+   * How the process ended (`SIGSEGV`, `1`, ...) when nobody stopped or killed it through this
+   * object: a crash, since a service waits for what it depends on rather than exit.
+   */
+  endedOnItsOwn: string | undefined;
+  private stopping = false;
   private readonly exited: Promise<number | null>;
 
   private constructor(
@@ -32,7 +38,12 @@ export class ServiceProcess {
     readonly proc: ChildProcess,
     public url = "",
   ) {
-    this.exited = new Promise((resolve) => proc.once("exit", (code) => resolve(code)));
+    this.exited = new Promise((resolve) =>
+      proc.once("exit", (code, signal) => {
+        if (!this.stopping) this.endedOnItsOwn = signal ?? String(code);
+        resolve(code);
+      }),
+    );
   }
 
   static async start(opts: ServiceProcessOptions): Promise<ServiceProcess> {
@@ -85,6 +96,7 @@ export class ServiceProcess {
   /** Sends `signal` and waits for the process to end (SIGKILL after `graceMs`). */
   async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
     if (!this.running) return;
+    this.stopping = true;
     this.proc.kill(signal);
     const timer = setTimeout(() => this.proc.kill("SIGKILL"), graceMs);
     await this.exited;
