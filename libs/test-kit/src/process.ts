@@ -93,19 +93,28 @@ export class ServiceProcess {
     return this.proc.pid;
   }
 
-  /** Sends `signal` and waits for the process to end (SIGKILL after `graceMs`). */
+  /**
+   * Sends `signal` and waits for the process to end (SIGKILL after `graceMs`). Fails, with its last
+   * lines, when the process had already ended on its own: it crashed while the test ran.
+   */
   async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
+    await this.end(signal, graceMs);
+    if (this.endedOnItsOwn !== undefined)
+      throw new Error(`${this.name} ended on its own (${this.endedOnItsOwn}):\n${this.tail(60)}`);
+  }
+
+  /** SIGKILL: no shutdown work at all, as in a crash (a process already gone is left as it is). */
+  async kill(): Promise<void> {
+    await this.end("SIGKILL", 0);
+  }
+
+  private async end(signal: NodeJS.Signals, graceMs: number): Promise<void> {
     if (!this.running) return;
     this.stopping = true;
     this.proc.kill(signal);
     const timer = setTimeout(() => this.proc.kill("SIGKILL"), graceMs);
     await this.exited;
     clearTimeout(timer);
-  }
-
-  /** SIGKILL: no shutdown work at all, as in a crash. */
-  async kill(): Promise<void> {
-    await this.stop("SIGKILL", 0);
   }
 
   /** A value from the process's Prometheus /metrics (0 when absent). */

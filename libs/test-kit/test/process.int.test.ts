@@ -3,8 +3,8 @@ import { ServiceProcess } from "../src/process.js";
 
 /**
  * A process the test did not stop or kill, and that ended, is told apart from one the test brought
- * down (docs/testing.md, "A process that ends on its own fails the test"). The reference ops module
- * stands in for any process of the platform: it is the lightest to start.
+ * down, and stopping it fails (docs/testing.md, "A process that ends on its own fails the test").
+ * The reference ops module stands in for any process of the platform: it is the lightest to start.
  */
 
 const started: ServiceProcess[] = [];
@@ -26,7 +26,7 @@ const startOpsModule = async () => {
 };
 
 afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop("SIGKILL", 0)));
+  await Promise.all(started.splice(0).map((p) => p.kill()));
 });
 
 describe("ServiceProcess", () => {
@@ -37,6 +37,7 @@ describe("ServiceProcess", () => {
     await new Promise((resolve) => proc.proc.once("exit", resolve));
     expect(proc.running).toBe(false);
     expect(proc.endedOnItsOwn).toBe("SIGKILL");
+    await expect(proc.stop()).rejects.toThrow(/ops-module ended on its own \(SIGKILL\)/);
   });
 
   it("does not count a process the test stopped or killed through it", async () => {
@@ -45,5 +46,7 @@ describe("ServiceProcess", () => {
     await Promise.all([stopped.stop(), killed.kill()]);
     expect([stopped.running, killed.running]).toEqual([false, false]);
     expect([stopped.endedOnItsOwn, killed.endedOnItsOwn]).toEqual([undefined, undefined]);
+    // Stopping again is quiet.
+    await expect(Promise.all([stopped.stop(), killed.stop()])).resolves.toBeDefined();
   });
 });
