@@ -180,11 +180,8 @@ export async function startPlatform(infra: TestInfra, opts: PlatformOptions = {}
     await Promise.allSettled(Object.values(processes).map((p) => p.stop("SIGTERM", 10_000)));
     rmSync(repoRoot, { recursive: true, force: true });
     // Those replaced by a restart too: a crash the test went past still fails it.
-    const crashed = started.filter((p) => p.endedOnItsOwn !== undefined);
-    if (crashed.length)
-      throw new Error(
-        crashed.map((p) => `${p.name} ended on its own (${p.endedOnItsOwn}):\n${p.tail(60)}`).join("\n\n"),
-      );
+    const crashes = started.flatMap((p) => p.crashReport() ?? []);
+    if (crashes.length) throw new Error(crashes.join("\n\n"));
   };
   const services = ["app-svc", "dev-svc", "pipeline-engine", "ops-gateway", "gateway"] as const;
   const startServices = async () => {

@@ -99,8 +99,14 @@ export class ServiceProcess {
    */
   async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
     await this.end(signal, graceMs);
-    if (this.endedOnItsOwn !== undefined)
-      throw new Error(`${this.name} ended on its own (${this.endedOnItsOwn}):\n${this.tail(60)}`);
+    const crash = this.crashReport();
+    if (crash) throw new Error(crash);
+  }
+
+  /** When the process ended on its own: its name, how it ended and its last lines. */
+  crashReport(): string | undefined {
+    if (this.endedOnItsOwn === undefined) return undefined;
+    return `${this.name} ended on its own (${this.endedOnItsOwn}):\n${this.tail(60)}`;
   }
 
   /** SIGKILL: no shutdown work at all, as in a crash (a process already gone is left as it is). */
