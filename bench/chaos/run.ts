@@ -257,10 +257,11 @@ async function watchExits(ctx: RunContext, done: () => boolean): Promise<void> {
   while (!done()) {
     for (const name of Object.keys(ctx.platform.processes) as PlatformProcess[]) {
       const proc = ctx.platform.processes[name];
-      if (proc.running || ctx.downOnPurpose.has(name)) continue;
+      // Killed by the bench through the process (test-kit), it did not end on its own.
+      if (proc.endedOnItsOwn === undefined || ctx.downOnPurpose.has(name)) continue;
       const last = proc.output.slice(-60);
       const error = last.find((l) => /^\w*(error|Error)\b.*:/.test(l)) ?? last.at(-1) ?? "(no output)";
-      const exit = proc.proc.signalCode ?? `code ${proc.proc.exitCode}`;
+      const exit = proc.endedOnItsOwn;
       ctx.exits.push(`${name} exited (${exit}) at ${ctx.progress.finished}/${N} finished: ${error}`);
       say(`${name} exited on its own (${exit}): ${error}; starting it again`);
       ctx.downOnPurpose.add(name);
